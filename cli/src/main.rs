@@ -1,0 +1,63 @@
+//! `frostzone`: the operator's command line.
+//!
+//! Each subcommand lives in its own module under `commands/` with an
+//! `execute` function; this file only parses arguments and maps outcomes
+//! to exit codes (0 success, 1 the zone does not validate, 2 bad input or
+//! any other error).
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+mod commands;
+mod output;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// frostzone: threshold DNSSEC signing with FROST Ed25519 keys.
+#[derive(Parser)]
+#[command(name = "frostzone", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Simulate(commands::simulate::Args),
+    Verify(commands::verify::Args),
+}
+
+/// What a command tells `main` about how it ended.
+pub enum Outcome {
+    /// Everything worked.
+    Success,
+    /// The zone does not validate; the report has been printed.
+    Invalid,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FROSTZONE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Simulate(args) => commands::simulate::execute(args),
+        Command::Verify(args) => commands::verify::execute(args),
+    };
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Invalid) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

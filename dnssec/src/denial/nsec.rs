@@ -1,0 +1,32 @@
+//! NSEC chains (RFC 4034 §4, RFC 4035 §2.3).
+
+use domain::base::iana::Rtype;
+use domain::rdata::{Nsec, ZoneRecordData};
+
+use super::type_bitmap;
+use crate::zone::{NameRole, Rdata, Rrset, Zone};
+
+/// Adds an NSEC record to every name that has authoritative data or is a
+/// delegation, linking them in canonical order and back to the apex.
+///
+/// RFC 4035 §2.3: "A zone MUST NOT include NSEC RRs for names below a zone
+/// cut"; empty non-terminals have no NSEC (they do not exist as owners).
+pub fn add_nsec_chain(zone: &mut Zone) {
+    let ttl = zone.denial_ttl();
+    let roles = zone.roles();
+    let owners: Vec<_> = roles
+        .iter()
+        .filter(|(_, role)| *role != NameRole::Occluded)
+        .collect();
+    let mut records = Vec::with_capacity(owners.len());
+    for (i, (owner, role)) in owners.iter().enumerate() {
+        let next = &owners[(i + 1) % owners.len()].0;
+        let bitmap = type_bitmap(zone.node(&owner.0), *role, Some(Rtype::NSEC));
+        let data = ZoneRecordData::Nsec(Nsec::new(next.0.clone(), bitmap));
+        records.push(Rrset::new(owner.0.clone(), Rtype::NSEC, ttl, vec![Rdata::new(data)]));
+    }
+    for rrset in records {
+        let owner = rrset.owner.clone();
+        zone.node_mut(&owner).rrsets.insert(Rtype::NSEC.to_int(), rrset);
+    }
+}

@@ -1,0 +1,138 @@
+//! NSEC3 chains (RFC 5155 §7.1) with RFC 9276 parameters by default.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use domain::base::iana::{Nsec3HashAlgorithm, Rtype};
+use domain::dnssec::common::nsec3_hash;
+use domain::rdata::nsec3::{Nsec3Salt, OwnerHash};
+use domain::rdata::{Nsec3, Nsec3param, ZoneRecordData};
+
+use super::{type_bitmap, DenialError};
+use crate::name::CanonicalName;
+use crate::zone::{NameRole, Rdata, Rrset, Zone};
+use crate::StoredName;
+
+/// The Opt-Out flag of the NSEC3 Flags field (RFC 5155 §3.1.2.1).
+pub const FLAG_OPT_OUT: u8 = 0x01;
+
+/// NSEC3 parameters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Nsec3Config {
+    /// Extra hash iterations. RFC 9276 §3.1: "MUST be 0".
+    pub iterations: u16,
+    /// Salt. RFC 9276 §3.1: "SHOULD NOT use a salt".
+    pub salt: Vec<u8>,
+    /// Leave insecure delegations out of the chain (RFC 5155 §6).
+    pub opt_out: bool,
+}
+
+impl Default for Nsec3Config {
+    fn default() -> Self {
+        Nsec3Config { iterations: 0, salt: Vec::new(), opt_out: false }
+    }
+}
+
+impl Nsec3Config {
+    fn salt(&self) -> Nsec3Salt<Bytes> {
+        // The salt length is bounded by u8 in every constructor we offer.
+        Nsec3Salt::from_octets(Bytes::copy_from_slice(&self.salt))
+            .unwrap_or_else(|_| Nsec3Salt::empty())
+    }
+
+    /// The NSEC3PARAM RDATA that announces these parameters. Its flags are
+    /// zero: RFC 5155 §4.1.2 "Opt-Out ... MUST be zero" for NSEC3PARAM.
+    pub fn nsec3param(&self) -> Nsec3param<Bytes> {
+        Nsec3param::new(Nsec3HashAlgorithm::SHA1, 0, self.iterations, self.salt())
+    }
+
+    /// The RFC 5155 §5 hash of `name` under these parameters.
+    pub fn hash(&self, name: &StoredName) -> Result<Vec<u8>, DenialError> {
+        let h: OwnerHash<Vec<u8>> =
+            nsec3_hash(name, Nsec3HashAlgorithm::SHA1, self.iterations, &self.salt()).map_err(
+                |e| DenialError::Hash { name: crate::present::FqdnDisplay(name).to_string(), reason: e.to_string() },
+            )?;
+        Ok(h.as_slice().to_vec())
+    }
+
+    /// The owner name of the NSEC3 record for `name` in zone `apex`:
+    /// base32hex of the hash, then the apex (RFC 5155 §3).
+    pub fn hashed_owner(hash: &[u8], apex: &StoredName) -> Result<StoredName, DenialError> {
+        let label = domain::utils::base32::encode_string_hex(hash).to_ascii_lowercase();
+        let mut wire = Vec::with_capacity(1 + label.len() + apex.as_slice().len());
+        wire.push(label.len() as u8);
+        wire.extend_from_slice(label.as_bytes());
+        wire.extend_from_slice(apex.as_slice());
+        StoredName::from_octets(Bytes::from(wire)).map_err(|e| DenialError::Hash {
+            name: crate::present::FqdnDisplay(apex).to_string(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// Which names get an NSEC3 record (RFC 5155 §7.1): every authoritative
+/// name and delegation, and every empty non-terminal — except, with
+/// opt-out, insecure delegations and the empty non-terminals that exist
+/// only because of them.
+pub fn chain_members(zone: &Zone, config: &Nsec3Config) -> Vec<(CanonicalName, NameRole)> {
+    let roles = zone.roles();
+    let include = |role: NameRole| match role {
+        NameRole::Occluded => false,
+        NameRole::Delegation { secure: false } => !config.opt_out,
+        _ => true,
+    };
+    let mut members: Vec<(CanonicalName, NameRole)> = roles
+        .iter()
+        .filter(|(owner, role)| {
+            // NSEC3 records' own owners are not part of the chain.
+            let only_nsec3 = zone
+                .node(&owner.0)
+                .map(|n| n.types().all(|t| t == Rtype::NSEC3))
+                .unwrap_or(false);
+            include(*role) && !only_nsec3
+        })
+        .cloned()
+        .collect();
+    for ent in zone.empty_non_terminals(&roles, include) {
+        members.push((ent, NameRole::Authoritative));
+    }
+    members
+}
+
+/// Adds the NSEC3 chain and the apex NSEC3PARAM to `zone`.
+pub fn add_nsec3_chain(zone: &mut Zone, config: &Nsec3Config) -> Result<(), DenialError> {
+    let ttl = zone.denial_ttl();
+    let apex = zone.apex().clone();
+    // The apex NSEC3PARAM must be in place before the apex bitmap is made.
+    zone.node_mut(&apex).rrsets.insert(
+        Rtype::NSEC3PARAM.to_int(),
+        Rrset::new(apex.clone(), Rtype::NSEC3PARAM, ttl, vec![Rdata::new(ZoneRecordData::Nsec3param(config.nsec3param()))]),
+    );
+    let members = chain_members(zone, config);
+    let mut by_hash: BTreeMap<Vec<u8>, (CanonicalName, NameRole)> = BTreeMap::new();
+    for (owner, role) in members {
+        let hash = config.hash(&owner.0)?;
+        if let Some((other, _)) = by_hash.get(&hash) {
+            return Err(DenialError::HashCollision { first: other.to_string(), second: owner.to_string() });
+        }
+        by_hash.insert(hash, (owner, role));
+    }
+    let flags = if config.opt_out { FLAG_OPT_OUT } else { 0 };
+    let hashes: Vec<&Vec<u8>> = by_hash.keys().collect();
+    let mut records = Vec::with_capacity(hashes.len());
+    for (i, (hash, (owner, role))) in by_hash.iter().enumerate() {
+        let next = hashes[(i + 1) % hashes.len()];
+        let bitmap = type_bitmap(zone.node(&owner.0), *role, None);
+        let next_owner = OwnerHash::from_octets(Bytes::copy_from_slice(next)).map_err(|e| {
+            DenialError::Hash { name: owner.to_string(), reason: e.to_string() }
+        })?;
+        let data = Nsec3::new(Nsec3HashAlgorithm::SHA1, flags, config.iterations, config.salt(), next_owner, bitmap);
+        let hashed = Nsec3Config::hashed_owner(hash, &apex)?;
+        records.push(Rrset::new(hashed, Rtype::NSEC3, ttl, vec![Rdata::new(ZoneRecordData::Nsec3(data))]));
+    }
+    for rrset in records {
+        let owner = rrset.owner.clone();
+        zone.node_mut(&owner).rrsets.insert(Rtype::NSEC3.to_int(), rrset);
+    }
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! DNS and DNSSEC logic shared by the frostzone coordinator and signer nodes.
+//!
+//! This crate owns everything that is about DNS data and nothing that is
+//! about keys' secrets or the network:
+//!
+//! * [`load`]: reading RFC 1035 master files (with `$INCLUDE`) into records
+//!   that remember their file and line;
+//! * [`zone`]: the zone model — RRsets in canonical order, the zone cut
+//!   analysis of RFC 4035 §2.2 (what is authoritative, what is glue), and
+//!   the input checks an operator needs;
+//! * [`keys`]: DNSKEY, DS, CDS and CDNSKEY records for algorithm 15 keys
+//!   (RFC 8080) and key tags (RFC 4034 Appendix B);
+//! * [`denial`]: NSEC (RFC 4034 §4) and NSEC3 (RFC 5155, RFC 9276) chains;
+//! * [`signing`]: the signing plan — every RRSIG to be made, as RRSIG RDATA
+//!   without its signature plus the canonical RRset (RFC 4034 §3.1.8.1),
+//!   handed out as one batch and completed with the signatures a threshold
+//!   backend returns;
+//! * [`present`]: the zone file presentation format frostzone writes;
+//! * [`validate`]: the whole-zone validator that stands between signing
+//!   and publication.
+//!
+//! All functions here are synchronous and free of I/O except [`load`],
+//! which reads files.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod denial;
+pub mod keyfile;
+pub mod keys;
+pub mod load;
+pub mod name;
+pub mod present;
+pub mod signing;
+pub mod validate;
+pub mod zone;
+
+pub use domain;
+
+use bytes::Bytes;
+use domain::base::{Name, Record};
+use domain::rdata::ZoneRecordData;
+
+/// An absolute domain name as frostzone stores it.
+pub type StoredName = Name<Bytes>;
+
+/// Record data of any type that can appear in a zone file.
+pub type StoredRecordData = ZoneRecordData<Bytes, StoredName>;
+
+/// A resource record as frostzone stores it.
+pub type StoredRecord = Record<StoredName, StoredRecordData>;

@@ -1,0 +1,222 @@
+//! Reading RFC 1035 §5 master files.
+//!
+//! Parsing is `domain`'s [`Zonefile`] scanner; this module adds what an
+//! operator needs around it: `$INCLUDE` is followed (relative paths are
+//! taken relative to the including file's directory, as Knot does), and
+//! every record remembers the file and line it came from so that later
+//! checks can point at it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use domain::base::iana::Class;
+use domain::base::name::FlattenInto;
+use domain::zonefile::inplace::{Entry, Zonefile};
+
+use crate::{StoredName, StoredRecord};
+
+mod prescan;
+
+/// How deeply `$INCLUDE` may nest before loading stops; catches loops.
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// Where a record was read from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceLocation {
+    /// The file, as it was named.
+    pub file: Arc<Path>,
+    /// 1-based line on which the record starts.
+    pub line: usize,
+}
+
+impl fmt::Display for SourceLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// A record together with where it was read from.
+#[derive(Clone, Debug)]
+pub struct LoadedRecord {
+    /// The record, with absolute names.
+    pub record: StoredRecord,
+    /// Its place in the input.
+    pub location: SourceLocation,
+}
+
+/// Why a zone file could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The file could not be opened or read.
+    #[error("{file}: {source}")]
+    Io {
+        /// The file.
+        file: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// A record or directive does not parse.
+    #[error("{file}:{position}")]
+    Syntax {
+        /// The file.
+        file: PathBuf,
+        /// `line:column: message` as the scanner reports it.
+        position: String,
+    },
+    /// `$INCLUDE` nested too deeply (or in a loop).
+    #[error("{location}: $INCLUDE nested more than {MAX_INCLUDE_DEPTH} levels deep")]
+    IncludeDepth {
+        /// The `$INCLUDE` that went one level too far.
+        location: SourceLocation,
+    },
+}
+
+/// Reads the master file at `path` with `origin` as the initial `$ORIGIN`,
+/// following `$INCLUDE`s.
+pub fn load_zone_file(path: &Path, origin: &StoredName) -> Result<Vec<LoadedRecord>, LoadError> {
+    let mut out = Vec::new();
+    load_into(path, origin.clone(), 0, &mut out)?;
+    Ok(out)
+}
+
+/// Reads master file text that has no file behind it (`name` is used in
+/// messages).
+pub fn load_zone_text(
+    text: &str,
+    name: &Path,
+    origin: &StoredName,
+) -> Result<Vec<LoadedRecord>, LoadError> {
+    let mut out = Vec::new();
+    scan(text.as_bytes(), name, origin.clone(), 0, &mut out)?;
+    Ok(out)
+}
+
+fn load_into(
+    path: &Path,
+    origin: StoredName,
+    depth: usize,
+    out: &mut Vec<LoadedRecord>,
+) -> Result<(), LoadError> {
+    let text = std::fs::read(path).map_err(|source| LoadError::Io {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    scan(&text, path, origin, depth, out)
+}
+
+fn scan(
+    text: &[u8],
+    path: &Path,
+    origin: StoredName,
+    depth: usize,
+    out: &mut Vec<LoadedRecord>,
+) -> Result<(), LoadError> {
+    let file: Arc<Path> = Arc::from(path);
+    let prescan::Prescan { text, entry_lines: lines } = prescan::prescan(text, &origin);
+    let mut zonefile = Zonefile::from(&text[..]);
+    zonefile.set_origin(origin);
+    zonefile.set_default_class(Class::IN);
+    let mut index = 0;
+    loop {
+        // The scanner's own positions are unreliable (they point past the
+        // entry), so the line comes from our entry index.
+        let line = lines.get(index).copied().unwrap_or(0);
+        index += 1;
+        let entry = zonefile.next_entry().map_err(|e| LoadError::Syntax {
+            file: path.to_path_buf(),
+            position: format!("{line}: {}", scanner_message(&e.to_string())),
+        })?;
+        let Some(entry) = entry else { break };
+        let location = SourceLocation { file: file.clone(), line };
+        match entry {
+            Entry::Record(record) => out.push(LoadedRecord {
+                record: record.flatten_into(),
+                location,
+            }),
+            Entry::Include {
+                path: included,
+                origin: include_origin,
+            } => {
+                if depth + 1 > MAX_INCLUDE_DEPTH {
+                    return Err(LoadError::IncludeDepth { location });
+                }
+                let included = Path::new(AsRef::<str>::as_ref(&included));
+                let target = if included.is_absolute() {
+                    included.to_path_buf()
+                } else {
+                    path.parent().unwrap_or(Path::new(".")).join(included)
+                };
+                let origin = match include_origin {
+                    Some(o) => o,
+                    None => zonefile.origin().map_err(|e| LoadError::Syntax {
+                        file: path.to_path_buf(),
+                        position: format!("{}: $INCLUDE: {e}", location.line),
+                    })?,
+                };
+                load_into(&target, origin, depth + 1, out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The scanner's message without its own `line:col:` prefix.
+fn scanner_message(s: &str) -> &str {
+    let mut parts = s.splitn(3, ':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(l), Some(c), Some(rest)) if l.trim().parse::<usize>().is_ok() && c.trim().parse::<usize>().is_ok() => rest.trim(),
+        _ => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn origin() -> StoredName {
+        StoredName::from_str("example.").unwrap()
+    }
+
+    #[test]
+    fn lines_are_tracked_across_comments_and_multiline_records() {
+        let text = "$TTL 300\n; comment\n\n@ IN SOA ns hostmaster (\n 1 2 3 4 5 )\nwww A 192.0.2.1\n\n\nmail A 192.0.2.2 ; x\n";
+        let recs = load_zone_text(text, Path::new("t.zone"), &origin()).unwrap();
+        let lines: Vec<usize> = recs.iter().map(|r| r.location.line).collect();
+        assert_eq!(lines, vec![4, 6, 9]);
+    }
+
+    #[test]
+    fn syntax_error_names_file_and_line() {
+        let text = "@ 300 IN SOA ns hm 1 2 3 4 5\nwww A 192.0.2.300\n";
+        let err = load_zone_text(text, Path::new("bad.zone"), &origin()).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("bad.zone:2:"), "{msg}");
+    }
+
+    #[test]
+    fn include_is_followed_relative_to_the_including_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("inc.zone"), "sub A 192.0.2.9\n").unwrap();
+        std::fs::write(
+            dir.path().join("main.zone"),
+            "@ 300 IN SOA ns hm 1 2 3 4 5\n$INCLUDE inc.zone\nwww 300 A 192.0.2.1\n",
+        )
+        .unwrap();
+        let recs = load_zone_file(&dir.path().join("main.zone"), &origin()).unwrap();
+        let owners: Vec<String> = recs.iter().map(|r| r.record.owner().to_string()).collect();
+        assert_eq!(owners, vec!["example", "sub.example", "www.example"]);
+        assert!(recs[1].location.file.ends_with("inc.zone"));
+        assert_eq!(recs[2].location.line, 3);
+    }
+
+    #[test]
+    fn include_loop_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.zone"), "$INCLUDE a.zone\n").unwrap();
+        let err = load_zone_file(&dir.path().join("a.zone"), &origin()).unwrap_err();
+        assert!(matches!(err, LoadError::IncludeDepth { .. }), "{err}");
+    }
+}

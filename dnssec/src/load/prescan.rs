@@ -1,0 +1,183 @@
+//! A light pass over master file text before `domain`'s scanner sees it.
+//!
+//! It does two things the scanner does not:
+//!
+//! * finds the first line of every entry, so records can name their line
+//!   (the scanner only reports where it stopped, past the entry);
+//! * replaces a free-standing `@` in RDATA by the current origin. RFC 1035
+//!   §5.1: "A free standing @ is used to denote the current origin" — the
+//!   scanner honours that only in the owner field and otherwise reads a
+//!   label `@` (so `www CNAME @` would point at `@.example.com.`).
+//!
+//! It follows the RFC 1035 §5.1 rules that decide where an entry ends: a
+//! line feed ends it unless inside parentheses or quotes; `;` starts a
+//! comment; `\\` escapes the next character.
+
+use crate::present::FqdnDisplay;
+use crate::StoredName;
+use std::str::FromStr;
+
+/// The rewritten text and where its entries start.
+pub(super) struct Prescan {
+    /// The text to hand to the scanner.
+    pub text: Vec<u8>,
+    /// The 1-based first line of each entry the scanner will return
+    /// (`$TTL` and `$ORIGIN` are consumed by the scanner and not listed).
+    pub entry_lines: Vec<usize>,
+}
+
+/// One token of a logical line, as raw bytes of the source.
+struct Token {
+    start: usize,
+    end: usize,
+    column0: bool,
+}
+
+pub(super) fn prescan(text: &[u8], origin: &StoredName) -> Prescan {
+    let mut out = Vec::with_capacity(text.len() + 64);
+    let mut entry_lines = Vec::new();
+    let mut origin_text = FqdnDisplay(origin).to_string();
+    let mut line = 1;
+    let mut i = 0;
+    while i < text.len() {
+        let start_line = line;
+        let line_start = i;
+        let mut depth = 0u32;
+        let mut quoted = false;
+        let mut tokens: Vec<Token> = Vec::new();
+        let mut tok_start: Option<usize> = None;
+        let end_token = |tokens: &mut Vec<Token>, tok_start: &mut Option<usize>, at: usize| {
+            if let Some(s) = tok_start.take() {
+                tokens.push(Token { start: s, end: at, column0: s == line_start });
+            }
+        };
+        while i < text.len() {
+            let c = text[i];
+            if quoted {
+                match c {
+                    b'\\' => i += 1,
+                    b'"' => quoted = false,
+                    b'\n' => line += 1,
+                    _ => {}
+                }
+                i += 1;
+                continue;
+            }
+            match c {
+                b'\\' => {
+                    tok_start.get_or_insert(i);
+                    i += 1;
+                    if i < text.len() && text[i] == b'\n' {
+                        line += 1;
+                    }
+                }
+                b'"' => {
+                    end_token(&mut tokens, &mut tok_start, i);
+                    // A quoted string is a token too (never an `@`).
+                    tokens.push(Token { start: i, end: i, column0: false });
+                    quoted = true;
+                }
+                b';' => {
+                    end_token(&mut tokens, &mut tok_start, i);
+                    while i < text.len() && text[i] != b'\n' {
+                        i += 1;
+                    }
+                    continue;
+                }
+                b'(' | b')' => {
+                    end_token(&mut tokens, &mut tok_start, i);
+                    if c == b'(' {
+                        depth += 1;
+                    } else {
+                        depth = depth.saturating_sub(1);
+                    }
+                }
+                b'\n' => {
+                    end_token(&mut tokens, &mut tok_start, i);
+                    line += 1;
+                    if depth == 0 {
+                        i += 1;
+                        break;
+                    }
+                }
+                b' ' | b'\t' | b'\r' => end_token(&mut tokens, &mut tok_start, i),
+                _ => {
+                    tok_start.get_or_insert(i);
+                }
+            }
+            i += 1;
+        }
+        end_token(&mut tokens, &mut tok_start, i.min(text.len()));
+        let slice = |t: &Token| &text[t.start..t.end];
+        let first = tokens.first().map(|t| slice(t).to_ascii_uppercase());
+        match first.as_deref() {
+            None => {}
+            Some(b"$TTL") => {}
+            Some(b"$ORIGIN") => {
+                if let Some(arg) = tokens.get(1) {
+                    origin_text = resolve(slice(arg), &origin_text);
+                }
+            }
+            Some(_) => entry_lines.push(start_line),
+        }
+        // Copy the logical line, replacing free-standing `@` outside the
+        // owner field.
+        let mut pos = line_start;
+        let is_directive = first.as_deref().is_some_and(|f| f.starts_with(b"$"));
+        for t in &tokens {
+            if !is_directive && !t.column0 && slice(t) == b"@" {
+                out.extend_from_slice(&text[pos..t.start]);
+                out.extend_from_slice(origin_text.as_bytes());
+                pos = t.end;
+            }
+        }
+        out.extend_from_slice(&text[pos..i.min(text.len())]);
+    }
+    Prescan { text: out, entry_lines }
+}
+
+/// `$ORIGIN` argument `arg` against the current origin (RFC 1035 §5.1:
+/// a relative name is completed with the current origin).
+fn resolve(arg: &[u8], current: &str) -> String {
+    let s = String::from_utf8_lossy(arg).to_string();
+    let absolute = s.ends_with('.') && !s.ends_with("\\.");
+    let full = if s == "@" {
+        current.to_string()
+    } else if absolute {
+        s
+    } else if current == "." {
+        format!("{s}.")
+    } else {
+        format!("{s}.{current}")
+    };
+    // Normalise through the name parser so escapes print one way.
+    match StoredName::from_str(&full) {
+        Ok(n) => FqdnDisplay(&n).to_string(),
+        Err(_) => full,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str) -> (String, Vec<usize>) {
+        let p = prescan(text.as_bytes(), &StoredName::from_str("example.").unwrap());
+        (String::from_utf8(p.text).unwrap(), p.entry_lines)
+    }
+
+    #[test]
+    fn at_in_rdata_becomes_the_origin() {
+        let (t, _) = run("@ 300 IN SOA ns hm 1 2 3 4 5\nwww CNAME @\n$ORIGIN sub\nx MX 10 @\ny TXT \"@\" \\@\n");
+        assert!(t.contains("www CNAME example.\n"), "{t}");
+        assert!(t.contains("x MX 10 sub.example.\n"), "{t}");
+        assert!(t.contains("y TXT \"@\" \\@\n"), "{t}");
+        assert!(t.starts_with("@ 300"), "{t}");
+    }
+
+    #[test]
+    fn entries_start_lines() {
+        let (_, lines) = run("$TTL 1\n; c\n@ SOA ns hm (\n 1 2 3 4 5 )\n\nwww A 1.2.3.4 ; (\n  AAAA ::1\n");
+        assert_eq!(lines, vec![3, 6, 7]);
+    }
+}

@@ -1,0 +1,295 @@
+//! The signing plan: every RRSIG a zone needs, as one batch.
+//!
+//! [`SigningPlan::prepare`] adds the DNSKEY (and optionally CDS/CDNSKEY)
+//! RRsets and the denial chain to a zone, decides which RRsets are
+//! authoritative (RFC 4035 §2.2), and lists one [`SigningItem`] per RRSIG
+//! to make: the RRSIG RDATA without its signature and the exact bytes to
+//! sign (RFC 4034 §3.1.8.1). A threshold backend signs the whole list in
+//! as few round trips as it likes and hands the signatures back to
+//! [`SigningPlan::complete`].
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+use domain::base::iana::{Class, Rtype, SecurityAlgorithm};
+use domain::base::{ToName, Ttl};
+use domain::rdata::dnssec::{ProtoRrsig, Timestamp};
+use domain::rdata::{Rrsig, ZoneRecordData};
+
+
+use crate::denial::{self, Denial, DenialError};
+use crate::keys::{KeyRole, KeyTag, ZoneKey};
+use crate::zone::{Rdata, Rrset, SignatureRecord, Zone};
+use crate::StoredName;
+
+/// Default backdating of RRSIG inception: one hour covers clock skew
+/// between us and validators (Knot and BIND use similar margins).
+pub const DEFAULT_INCEPTION_OFFSET_SECS: u32 = 3600;
+/// Default signature lifetime: 14 days, Knot's `rrsig-lifetime` default,
+/// long enough to survive a weekend-long signer outage.
+pub const DEFAULT_VALIDITY_SECS: u32 = 14 * 24 * 3600;
+/// Default DNSKEY TTL: one hour, a common choice that keeps rollovers short.
+pub const DEFAULT_DNSKEY_TTL_SECS: u32 = 3600;
+
+/// What signatures look like: timing and key publication.
+#[derive(Clone, Debug)]
+pub struct SigningPolicy {
+    /// Seconds the inception is set before "now".
+    pub inception_offset: u32,
+    /// Seconds from "now" to expiration.
+    pub validity: u32,
+    /// TTL of the DNSKEY, CDS and CDNSKEY RRsets.
+    pub dnskey_ttl: Ttl,
+    /// Publish CDS and CDNSKEY for the key-signing keys (RFC 7344).
+    pub publish_cds: bool,
+    /// How the zone denies existence.
+    pub denial: Denial,
+}
+
+impl Default for SigningPolicy {
+    fn default() -> Self {
+        SigningPolicy {
+            inception_offset: DEFAULT_INCEPTION_OFFSET_SECS,
+            validity: DEFAULT_VALIDITY_SECS,
+            dnskey_ttl: Ttl::from_secs(DEFAULT_DNSKEY_TTL_SECS),
+            publish_cds: false,
+            denial: Denial::default(),
+        }
+    }
+}
+
+/// Why a plan could not be made or completed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SigningError {
+    /// Two keys share a key tag and algorithm; validators cannot tell which
+    /// one signed and some will fail (the May 2026 .de incident).
+    #[error("keys collide on key tag {tag} algorithm {algorithm}: generate another key")]
+    DuplicateKeyTag {
+        /// The shared tag.
+        tag: KeyTag,
+        /// The shared algorithm number.
+        algorithm: u8,
+    },
+    /// No key signs the DNSKEY RRset, or none signs the zone data.
+    #[error("no {0} in the key set: need a KSK and a ZSK, or a CSK")]
+    MissingRole(&'static str),
+    /// The validity window is empty or inverted.
+    #[error("signature validity of {0} s is too short")]
+    Validity(u32),
+    /// The denial chain could not be made.
+    #[error(transparent)]
+    Denial(#[from] DenialError),
+    /// The backend returned the wrong number of signatures.
+    #[error("expected {expected} signatures, got {got}")]
+    SignatureCount {
+        /// Items in the plan.
+        expected: usize,
+        /// Signatures returned.
+        got: usize,
+    },
+}
+
+/// The RRSIG RDATA fields that precede the signature (RFC 4034 §3.1).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RrsigFields {
+    /// Type Covered (§3.1.1).
+    pub type_covered: Rtype,
+    /// Algorithm (§3.1.2).
+    pub algorithm: SecurityAlgorithm,
+    /// Labels (§3.1.3): the owner's label count without root and a leading
+    /// wildcard.
+    pub labels: u8,
+    /// Original TTL (§3.1.4).
+    pub original_ttl: Ttl,
+    /// Signature Expiration (§3.1.5).
+    pub expiration: Timestamp,
+    /// Signature Inception (§3.1.5).
+    pub inception: Timestamp,
+    /// Key Tag (§3.1.6).
+    pub key_tag: KeyTag,
+    /// Signer's Name (§3.1.7): the zone apex.
+    pub signer_name: StoredName,
+}
+
+impl RrsigFields {
+    fn proto(&self) -> ProtoRrsig<StoredName> {
+        ProtoRrsig::new(
+            self.type_covered,
+            self.algorithm,
+            self.labels,
+            self.original_ttl,
+            self.expiration,
+            self.inception,
+            self.key_tag.0,
+            self.signer_name.clone(),
+        )
+    }
+
+    /// The finished RRSIG RDATA.
+    pub fn into_rrsig(&self, signature: &[u8]) -> Option<Rrsig<Bytes, StoredName>> {
+        self.proto().into_rrsig(Bytes::copy_from_slice(signature)).ok()
+    }
+}
+
+/// One RRSIG to be made.
+#[derive(Clone, Debug)]
+pub struct SigningItem {
+    /// The owner of the covered RRset.
+    pub owner: StoredName,
+    /// The key that must sign it.
+    pub key_tag: KeyTag,
+    /// RRSIG RDATA without the signature.
+    pub rrsig: RrsigFields,
+    /// RRSIG RDATA (without signature) | RR(1) | RR(2) | … in canonical
+    /// form: the octets the signature covers (RFC 4034 §3.1.8.1).
+    pub signed_data: Vec<u8>,
+}
+
+/// A zone ready to be signed and the list of signatures it needs.
+#[derive(Debug)]
+pub struct SigningPlan {
+    zone: Zone,
+    items: Vec<SigningItem>,
+}
+
+impl SigningPlan {
+    /// Builds the plan for `zone` (unsigned) with `keys` at time `now`
+    /// (seconds since the epoch).
+    pub fn prepare(
+        mut zone: Zone,
+        keys: &[ZoneKey],
+        policy: &SigningPolicy,
+        now: u32,
+    ) -> Result<SigningPlan, SigningError> {
+        check_keys(keys)?;
+        if policy.validity <= policy.inception_offset / 2 {
+            return Err(SigningError::Validity(policy.validity));
+        }
+        let apex = zone.apex().clone();
+        publish_keys(&mut zone, keys, policy);
+        denial::add_denial(&mut zone, &policy.denial)?;
+        let inception = Timestamp::from(now.wrapping_sub(policy.inception_offset));
+        let expiration = Timestamp::from(now.wrapping_add(policy.validity));
+        let mut items = Vec::new();
+        for (owner, role) in zone.roles() {
+            let Some(node) = zone.node(&owner.0) else { continue };
+            for rrset in node.rrsets.values() {
+                if !Zone::is_signed(role, rrset.rtype) {
+                    continue;
+                }
+                let key_rrset = matches!(rrset.rtype, Rtype::DNSKEY | Rtype::CDS | Rtype::CDNSKEY);
+                for key in keys {
+                    let wanted = if key_rrset { key.role.signs_keys() } else { key.role.signs_zone() };
+                    if !wanted {
+                        continue;
+                    }
+                    let rrsig = RrsigFields {
+                        type_covered: rrset.rtype,
+                        algorithm: key.algorithm(),
+                        labels: rrset.owner.rrsig_label_count(),
+                        original_ttl: rrset.ttl,
+                        expiration,
+                        inception,
+                        key_tag: key.key_tag(),
+                        signer_name: apex.clone(),
+                    };
+                    let signed_data = signed_data(&rrsig, rrset);
+                    items.push(SigningItem { owner: rrset.owner.clone(), key_tag: key.key_tag(), rrsig, signed_data });
+                }
+            }
+        }
+        Ok(SigningPlan { zone, items })
+    }
+
+    /// Every signature to be made, in a stable order.
+    pub fn items(&self) -> &[SigningItem] {
+        &self.items
+    }
+
+    /// The zone as it will be published, still without RRSIGs.
+    pub fn zone(&self) -> &Zone {
+        &self.zone
+    }
+
+    /// Puts the signatures (one per item, same order) into the zone.
+    ///
+    /// This does not check them: the validator does that, on the written
+    /// output, before anything is published.
+    pub fn complete(self, signatures: Vec<[u8; 64]>) -> Result<Zone, SigningError> {
+        if signatures.len() != self.items.len() {
+            return Err(SigningError::SignatureCount { expected: self.items.len(), got: signatures.len() });
+        }
+        let mut zone = self.zone;
+        for (item, signature) in self.items.into_iter().zip(signatures) {
+            let ttl = item.rrsig.original_ttl;
+            let Some(rrsig) = item.rrsig.into_rrsig(&signature) else {
+                unreachable!("a 64-byte signature always fits")
+            };
+            zone.node_mut(&item.owner).signatures.push(SignatureRecord { ttl, rrsig, location: None });
+        }
+        Ok(zone)
+    }
+}
+
+/// The octets an RRSIG over `rrset` signs (RFC 4034 §3.1.8.1):
+///
+/// ```text
+/// signature = sign(RRSIG_RDATA | RR(1) | RR(2)... )
+/// RR(i) = owner | type | class | TTL | RDATA length | RDATA
+/// ```
+///
+/// with every RR in canonical form (RFC 4034 §6.2: lowercase owner, the
+/// RRSIG's Original TTL) and in canonical order (RFC 4034 §6.3). Signer
+/// nodes call this too, to rebuild what they are asked to sign.
+pub fn signed_data(rrsig: &RrsigFields, rrset: &Rrset) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(64 + rrset.rdata.len() * 64);
+    // Writing into a Vec cannot fail.
+    let _ = rrsig.proto().compose_canonical(&mut buf);
+    let mut owner = Vec::with_capacity(64);
+    let _ = rrset.owner.compose_canonical(&mut owner);
+    for rdata in &rrset.rdata {
+        buf.extend_from_slice(&owner);
+        buf.extend_from_slice(&rrset.rtype.to_int().to_be_bytes());
+        buf.extend_from_slice(&Class::IN.to_int().to_be_bytes());
+        buf.extend_from_slice(&rrsig.original_ttl.as_secs().to_be_bytes());
+        buf.extend_from_slice(&(rdata.canonical.len() as u16).to_be_bytes());
+        buf.extend_from_slice(&rdata.canonical);
+    }
+    buf
+}
+
+/// Refuses key sets that would make a broken zone.
+fn check_keys(keys: &[ZoneKey]) -> Result<(), SigningError> {
+    let mut seen = BTreeSet::new();
+    for key in keys {
+        if !seen.insert((key.key_tag(), key.algorithm().to_int())) {
+            return Err(SigningError::DuplicateKeyTag { tag: key.key_tag(), algorithm: key.algorithm().to_int() });
+        }
+    }
+    if !keys.iter().any(|k| k.role.signs_keys()) {
+        return Err(SigningError::MissingRole("KSK"));
+    }
+    if !keys.iter().any(|k| k.role.signs_zone()) {
+        return Err(SigningError::MissingRole("ZSK"));
+    }
+    Ok(())
+}
+
+/// Puts the DNSKEY RRset (and CDS/CDNSKEY when asked) at the apex.
+fn publish_keys(zone: &mut Zone, keys: &[ZoneKey], policy: &SigningPolicy) {
+    let apex = zone.apex().clone();
+    let ttl = policy.dnskey_ttl;
+    let dnskeys = keys.iter().map(|k| Rdata::new(ZoneRecordData::Dnskey(k.dnskey.clone()))).collect();
+    let node = zone.node_mut(&apex);
+    node.rrsets.insert(Rtype::DNSKEY.to_int(), Rrset::new(apex.clone(), Rtype::DNSKEY, ttl, dnskeys));
+    node.rrsets.remove(&Rtype::CDS.to_int());
+    node.rrsets.remove(&Rtype::CDNSKEY.to_int());
+    if policy.publish_cds {
+        let sep: Vec<&ZoneKey> = keys.iter().filter(|k| k.role != KeyRole::Zsk).collect();
+        let cds = sep.iter().map(|k| Rdata::new(ZoneRecordData::Cds(k.cds(&apex)))).collect();
+        let cdnskey = sep.iter().map(|k| Rdata::new(ZoneRecordData::Cdnskey(k.cdnskey()))).collect();
+        node.rrsets.insert(Rtype::CDS.to_int(), Rrset::new(apex.clone(), Rtype::CDS, ttl, cds));
+        node.rrsets.insert(Rtype::CDNSKEY.to_int(), Rrset::new(apex.clone(), Rtype::CDNSKEY, ttl, cdnskey));
+    }
+}

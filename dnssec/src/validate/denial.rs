@@ -1,0 +1,164 @@
+//! Denial-of-existence checks: the NSEC chain (RFC 4034 §4, RFC 4035
+//! §2.3) or the NSEC3 chain (RFC 5155 §§7.1, 8, RFC 9276).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use domain::base::iana::Rtype;
+use domain::base::ToName;
+use domain::rdata::dnssec::RtypeBitmap;
+use domain::rdata::ZoneRecordData;
+
+use super::Report;
+use crate::denial::nsec3::{chain_members, Nsec3Config, FLAG_OPT_OUT};
+use crate::denial::type_bitmap;
+use crate::name::CanonicalName;
+use crate::present::FqdnDisplay;
+use crate::zone::{NameRole, Zone};
+
+pub(super) fn check_denial(zone: &Zone, report: &mut Report) {
+    let apex = zone.apex();
+    let apex_node = zone.node(apex);
+    let param = apex_node.and_then(|n| n.get(Rtype::NSEC3PARAM));
+    let has_nsec = zone.nodes().any(|(_, n)| n.get(Rtype::NSEC).is_some());
+    match (param, has_nsec) {
+        (Some(_), true) => report.error(None, format!("{} NSEC3PARAM", FqdnDisplay(apex)), "zone has both NSEC and NSEC3 records"),
+        (Some(_), false) => check_nsec3(zone, report),
+        (None, true) => check_nsec(zone, report),
+        (None, false) => report.error(None, FqdnDisplay(apex).to_string(), "no NSEC or NSEC3 records: nothing proves non-existence"),
+    }
+}
+
+fn types_of(bitmap: &RtypeBitmap<bytes::Bytes>) -> BTreeSet<u16> {
+    bitmap.iter().map(|t| t.to_int()).collect()
+}
+
+fn names(types: &BTreeSet<u16>) -> String {
+    let v: Vec<String> = types.iter().map(|t| Rtype::from_int(*t).to_string()).collect();
+    if v.is_empty() { "(none)".into() } else { v.join(" ") }
+}
+
+fn check_nsec(zone: &Zone, report: &mut Report) {
+    report.stats.denial = "NSEC";
+    let roles = zone.roles();
+    let expected: Vec<&(CanonicalName, NameRole)> = roles.iter().filter(|(_, r)| *r != NameRole::Occluded).collect();
+    for (i, (owner, role)) in roles.iter().enumerate() {
+        let _ = i;
+        let node = zone.node(&owner.0);
+        let nsec = node.and_then(|n| n.get(Rtype::NSEC));
+        if *role == NameRole::Occluded {
+            if let Some(nsec) = nsec {
+                report.error(nsec.location.clone(), format!("{owner} NSEC"), "NSEC below a zone cut (RFC 4035 §2.3: MUST NOT)");
+            }
+        }
+    }
+    for (i, (owner, role)) in expected.iter().enumerate() {
+        let record = format!("{owner} NSEC");
+        let Some(nsec) = zone.node(&owner.0).and_then(|n| n.get(Rtype::NSEC)) else {
+            report.error(None, record, "name has no NSEC record: the chain is broken here");
+            continue;
+        };
+        report.stats.denial_records += 1;
+        let Some(ZoneRecordData::Nsec(data)) = nsec.rdata.first().map(|r| &r.data) else { continue };
+        if nsec.rdata.len() > 1 {
+            report.error(nsec.location.clone(), &record, "more than one NSEC record at this name");
+        }
+        let next = &expected[(i + 1) % expected.len()].0;
+        if data.next_name().name_cmp(&next.0) != std::cmp::Ordering::Equal {
+            report.error(nsec.location.clone(), &record, format!("next name is {}, expected {next}", FqdnDisplay(data.next_name())));
+        }
+        let want = types_of(&type_bitmap(zone.node(&owner.0), *role, Some(Rtype::NSEC)));
+        let have = types_of(data.types());
+        if want != have {
+            report.error(nsec.location.clone(), &record, format!("type bitmap is {}, expected {}", names(&have), names(&want)));
+        }
+        if nsec.ttl != zone.denial_ttl() {
+            report.warn(nsec.location.clone(), &record, format!("TTL {} is not min(SOA TTL, SOA MINIMUM) = {} (RFC 9077)", nsec.ttl.as_secs(), zone.denial_ttl().as_secs()));
+        }
+    }
+}
+
+fn check_nsec3(zone: &Zone, report: &mut Report) {
+    let apex = zone.apex();
+    let param_record = format!("{} NSEC3PARAM", FqdnDisplay(apex));
+    let Some(param_set) = zone.node(apex).and_then(|n| n.get(Rtype::NSEC3PARAM)) else { return };
+    let Some(ZoneRecordData::Nsec3param(param)) = param_set.rdata.first().map(|r| &r.data) else { return };
+    if param.hash_algorithm().to_int() != 1 {
+        report.error(param_set.location.clone(), &param_record, format!("hash algorithm {} is not SHA-1 (1)", param.hash_algorithm().to_int()));
+        return;
+    }
+    if param.flags() != 0 {
+        report.error(param_set.location.clone(), &param_record, format!("flags are {}, RFC 5155 §4.1.2 requires 0", param.flags()));
+    }
+    if param.iterations() != 0 || !param.salt().as_slice().is_empty() {
+        report.warn(param_set.location.clone(), &param_record, "RFC 9276 §3.1: use 0 extra iterations and no salt");
+    }
+    // Collect the chain: hash -> (owner, flags, next, bitmap, location).
+    let mut chain = BTreeMap::new();
+    let mut opt_out = false;
+    for (owner, node) in zone.nodes() {
+        let Some(set) = node.get(Rtype::NSEC3) else { continue };
+        let record = format!("{owner} NSEC3");
+        let Some(ZoneRecordData::Nsec3(n)) = set.rdata.first().map(|r| &r.data) else { continue };
+        let first = owner.0.first();
+        let hash = domain::utils::base32::decode_hex::<Vec<u8>>(&first.to_string()).ok();
+        let under_apex = owner.0.parent().is_some_and(|p| p.name_cmp(apex) == std::cmp::Ordering::Equal);
+        let Some(hash) = hash.filter(|h| h.len() == 20 && under_apex) else {
+            report.error(set.location.clone(), record, "owner is not a base32hex SHA-1 hash directly below the apex");
+            continue;
+        };
+        if n.hash_algorithm() != param.hash_algorithm() || n.iterations() != param.iterations() || n.salt().as_slice() != param.salt().as_slice() {
+            report.error(set.location.clone(), &record, "parameters differ from the NSEC3PARAM record");
+        }
+        if set.ttl != zone.denial_ttl() {
+            report.warn(set.location.clone(), &record, format!("TTL {} is not min(SOA TTL, SOA MINIMUM) = {} (RFC 9077)", set.ttl.as_secs(), zone.denial_ttl().as_secs()));
+        }
+        opt_out |= n.flags() & FLAG_OPT_OUT != 0;
+        chain.insert(hash, (owner.clone(), n.clone(), set.location.clone()));
+    }
+    report.stats.denial = if opt_out { "NSEC3 opt-out" } else { "NSEC3" };
+    report.stats.denial_records = chain.len();
+    // Closed and ordered: each next hashed owner is the following hash.
+    let hashes: Vec<&Vec<u8>> = chain.keys().collect();
+    for (i, (owner, n, loc)) in chain.values().enumerate() {
+        let next = hashes[(i + 1) % hashes.len()];
+        if n.next_owner().as_slice() != next.as_slice() {
+            report.error(loc.clone(), format!("{owner} NSEC3"), format!(
+                "next hashed owner is {}, expected {} (chain not closed or a record is missing)",
+                domain::utils::base32::encode_string_hex(n.next_owner().as_slice()).to_ascii_lowercase(),
+                domain::utils::base32::encode_string_hex(next).to_ascii_lowercase()
+            ));
+        }
+    }
+    // Complete, with the right bitmaps: every name that needs an NSEC3 has
+    // one, and nothing else does (opt-out may still cover insecure
+    // delegations: RFC 5155 §7.1 allows either).
+    let config = Nsec3Config { iterations: param.iterations(), salt: param.salt().as_slice().to_vec(), opt_out };
+    let mut matched = BTreeSet::new();
+    for (name, role) in chain_members(zone, &config) {
+        let Ok(hash) = config.hash(&name.0) else { continue };
+        let Some((owner, n, loc)) = chain.get(&hash) else {
+            report.error(None, format!("{name}"), "has no NSEC3 record (expected one for this name's hash)");
+            continue;
+        };
+        matched.insert(hash.clone());
+        let want = types_of(&type_bitmap(zone.node(&name.0), role, None));
+        let have = types_of(n.types());
+        if want != have {
+            report.error(loc.clone(), format!("{owner} NSEC3 (for {name})"), format!("type bitmap is {}, expected {}", names(&have), names(&want)));
+        }
+    }
+    let insecure: BTreeSet<Vec<u8>> = if opt_out {
+        zone.roles()
+            .into_iter()
+            .filter(|(_, r)| *r == NameRole::Delegation { secure: false })
+            .filter_map(|(n, _)| config.hash(&n.0).ok())
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
+    for (hash, (owner, _, loc)) in &chain {
+        if !matched.contains(hash) && !insecure.contains(hash) {
+            report.error(loc.clone(), format!("{owner} NSEC3"), "matches no name in the zone");
+        }
+    }
+}

@@ -1,0 +1,475 @@
+//! The zone model: RRsets in canonical order and the zone cut analysis.
+//!
+//! RFC 4035 §2.2 decides what gets signed: "every authoritative RRset in
+//! the zone" — so the apex and ordinary names have all their RRsets
+//! signed, a delegation point only its DS (and NSEC/NSEC3), and glue or
+//! other data below a zone cut nothing at all.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use bytes::Bytes;
+use domain::base::iana::Rtype;
+use domain::base::rdata::ComposeRecordData;
+use domain::base::{ToName, Ttl};
+use domain::rdata::{Rrsig, Soa, ZoneRecordData};
+
+use crate::load::{LoadedRecord, SourceLocation};
+use crate::name::{self, CanonicalName};
+use crate::{StoredName, StoredRecordData};
+
+
+/// Record types that frostzone produces itself and therefore does not take
+/// from an unsigned input zone.
+pub const GENERATED_TYPES: [Rtype; 7] = [
+    Rtype::RRSIG,
+    Rtype::NSEC,
+    Rtype::NSEC3,
+    Rtype::NSEC3PARAM,
+    Rtype::DNSKEY,
+    Rtype::CDS,
+    Rtype::CDNSKEY,
+];
+
+/// What the input is expected to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputKind {
+    /// An unsigned zone to be signed: DNSSEC records in it are dropped with
+    /// a warning, because frostzone makes its own.
+    Unsigned,
+    /// A signed zone to be validated: everything is kept.
+    Signed,
+}
+
+/// One record's data with its canonical wire form (RFC 4034 §6.2), which
+/// decides its place in the RRset (RFC 4034 §6.3) and is what is signed.
+#[derive(Clone, Debug)]
+pub struct Rdata {
+    /// Canonical wire-format RDATA.
+    pub canonical: Bytes,
+    /// The parsed data, for presentation.
+    pub data: StoredRecordData,
+}
+
+impl Rdata {
+    /// Wraps record data, computing its canonical form.
+    pub fn new(data: StoredRecordData) -> Self {
+        let mut buf = Vec::new();
+        // Composing into a Vec cannot fail.
+        let _ = data.compose_canonical_rdata(&mut buf);
+        Rdata { canonical: Bytes::from(buf), data }
+    }
+}
+
+/// An RRset (RFC 2181 §5): records of one owner, class and type, held in
+/// canonical order without duplicates.
+#[derive(Clone, Debug)]
+pub struct Rrset {
+    /// The owner name.
+    pub owner: StoredName,
+    /// The type.
+    pub rtype: Rtype,
+    /// The TTL shared by every record of the set.
+    pub ttl: Ttl,
+    /// The records, sorted by canonical RDATA and deduplicated.
+    pub rdata: Vec<Rdata>,
+    /// Where the first record of the set was read.
+    pub location: Option<SourceLocation>,
+}
+
+impl Rrset {
+    /// An RRset from records already in any order.
+    pub fn new(owner: StoredName, rtype: Rtype, ttl: Ttl, mut rdata: Vec<Rdata>) -> Self {
+        rdata.sort_by(|a, b| a.canonical.cmp(&b.canonical));
+        rdata.dedup_by(|a, b| a.canonical == b.canonical);
+        Rrset { owner, rtype, ttl, rdata, location: None }
+    }
+}
+
+/// An RRSIG record as found in a signed zone.
+#[derive(Clone, Debug)]
+pub struct SignatureRecord {
+    /// The RRSIG's own TTL.
+    pub ttl: Ttl,
+    /// Its data.
+    pub rrsig: Rrsig<Bytes, StoredName>,
+    /// Where it was read.
+    pub location: Option<SourceLocation>,
+}
+
+/// Everything at one owner name.
+#[derive(Clone, Debug, Default)]
+pub struct Node {
+    /// RRsets by type, RRSIG excluded.
+    pub rrsets: BTreeMap<u16, Rrset>,
+    /// RRSIG records at this name.
+    pub signatures: Vec<SignatureRecord>,
+}
+
+impl Node {
+    /// The RRset of type `rtype`, if any.
+    pub fn get(&self, rtype: Rtype) -> Option<&Rrset> {
+        self.rrsets.get(&rtype.to_int())
+    }
+
+    /// Types present, in numeric order, RRSIG not included.
+    pub fn types(&self) -> impl Iterator<Item = Rtype> + '_ {
+        self.rrsets.keys().map(|t| Rtype::from_int(*t))
+    }
+}
+
+/// The part a name plays in its zone (RFC 4035 §2.2, RFC 6672 §2.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameRole {
+    /// The zone apex.
+    Apex,
+    /// An ordinary authoritative name: all its RRsets are signed.
+    Authoritative,
+    /// A zone cut: only DS is authoritative. `secure` when it has a DS.
+    Delegation {
+        /// Whether a DS RRset is present.
+        secure: bool,
+    },
+    /// Below a zone cut or a DNAME: glue or occluded data, never signed and
+    /// never part of a denial chain.
+    Occluded,
+}
+
+/// Something wrong in an input zone, with where it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneProblem {
+    /// Where, when known.
+    pub location: Option<SourceLocation>,
+    /// What.
+    pub message: String,
+}
+
+impl fmt::Display for ZoneProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.location {
+            Some(l) => write!(f, "{l}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// The input does not make a zone that can be signed.
+#[derive(Debug, thiserror::Error)]
+#[error("zone {apex} is not valid:\n{}", problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct ZoneError {
+    /// The zone.
+    pub apex: String,
+    /// Every problem found.
+    pub problems: Vec<ZoneProblem>,
+}
+
+/// A zone: its apex and every name's data, in canonical order.
+#[derive(Clone, Debug)]
+pub struct Zone {
+    apex: StoredName,
+    nodes: BTreeMap<CanonicalName, Node>,
+    /// Things worth an operator's attention that did not stop loading.
+    pub warnings: Vec<ZoneProblem>,
+}
+
+impl Zone {
+    /// Builds a zone from loaded records, running every input check.
+    ///
+    /// All problems are reported together, each with its file and line.
+    pub fn from_records(
+        apex: StoredName,
+        records: Vec<LoadedRecord>,
+        kind: InputKind,
+    ) -> Result<Zone, ZoneError> {
+        let mut problems = Vec::new();
+        let mut warnings = Vec::new();
+        let mut nodes: BTreeMap<CanonicalName, Node> = BTreeMap::new();
+        // Per RRset: TTL seen first and where, to report mismatches.
+        for LoadedRecord { record, location } in records {
+            let owner = record.owner().clone();
+            let rtype = record.rtype();
+            let ttl = record.ttl();
+            let fqdn = crate::present::FqdnDisplay(&owner);
+            if !name::in_zone(&owner, &apex) {
+                problems.push(ZoneProblem {
+                    location: Some(location),
+                    message: format!(
+                        "{fqdn} {rtype} is outside the zone {}",
+                        crate::present::FqdnDisplay(&apex)
+                    ),
+                });
+                continue;
+            }
+            if kind == InputKind::Unsigned && GENERATED_TYPES.contains(&rtype) {
+                warnings.push(ZoneProblem {
+                    location: Some(location),
+                    message: format!(
+                        "{fqdn} {rtype} dropped: frostzone generates DNSSEC records itself"
+                    ),
+                });
+                continue;
+            }
+            let node = nodes.entry(CanonicalName(owner.clone())).or_default();
+            let data = record.into_data();
+            if let ZoneRecordData::Rrsig(rrsig) = data {
+                node.signatures.push(SignatureRecord { ttl, rrsig, location: Some(location) });
+                continue;
+            }
+            match node.rrsets.get_mut(&rtype.to_int()) {
+                Some(rrset) => {
+                    if rrset.ttl != ttl {
+                        warnings.push(ZoneProblem {
+                            location: Some(location.clone()),
+                            message: format!(
+                                "{fqdn} {rtype} TTL {} differs from the RRset's TTL {}; using the lower (RFC 2181 §5.2)",
+                                ttl.as_secs(),
+                                rrset.ttl.as_secs()
+                            ),
+                        });
+                        rrset.ttl = rrset.ttl.min(ttl);
+                    }
+                    rrset.rdata.push(Rdata::new(data));
+                }
+                None => {
+                    let mut rrset = Rrset::new(owner.clone(), rtype, ttl, vec![Rdata::new(data)]);
+                    rrset.location = Some(location);
+                    node.rrsets.insert(rtype.to_int(), rrset);
+                }
+            }
+        }
+        for node in nodes.values_mut() {
+            for rrset in node.rrsets.values_mut() {
+                rrset.rdata.sort_by(|a, b| a.canonical.cmp(&b.canonical));
+                rrset.rdata.dedup_by(|a, b| a.canonical == b.canonical);
+            }
+        }
+        let mut zone = Zone { apex, nodes, warnings };
+        let mut more_warnings = Vec::new();
+        zone.check_structure(&mut problems, &mut more_warnings);
+        zone.warnings.extend(more_warnings);
+        if problems.is_empty() {
+            Ok(zone)
+        } else {
+            Err(ZoneError {
+                apex: crate::present::FqdnDisplay(&zone.apex).to_string(),
+                problems,
+            })
+        }
+    }
+
+    /// RFC 1035 §5.2 and RFC 2181 §10.1 structure checks.
+    fn check_structure(&self, problems: &mut Vec<ZoneProblem>, warnings: &mut Vec<ZoneProblem>) {
+        let apex_fqdn = crate::present::FqdnDisplay(&self.apex).to_string();
+        match self.nodes.get(&CanonicalName(self.apex.clone())) {
+            None => problems.push(ZoneProblem {
+                location: None,
+                message: format!("no SOA record at the apex {apex_fqdn}"),
+            }),
+            Some(apex) => {
+                match apex.get(Rtype::SOA) {
+                    None => problems.push(ZoneProblem {
+                        location: None,
+                        message: format!("no SOA record at the apex {apex_fqdn}"),
+                    }),
+                    Some(soa) if soa.rdata.len() > 1 => problems.push(ZoneProblem {
+                        location: soa.location.clone(),
+                        message: format!("{} SOA records at the apex {apex_fqdn}; exactly one is allowed", soa.rdata.len()),
+                    }),
+                    Some(_) => {}
+                }
+                if apex.get(Rtype::NS).is_none() {
+                    problems.push(ZoneProblem {
+                        location: apex.get(Rtype::SOA).and_then(|s| s.location.clone()),
+                        message: format!("no NS records at the apex {apex_fqdn}"),
+                    });
+                }
+            }
+        }
+        for (owner, node) in &self.nodes {
+            let is_apex = owner.0 == self.apex;
+            if let Some(soa) = node.get(Rtype::SOA) {
+                if !is_apex {
+                    problems.push(ZoneProblem {
+                        location: soa.location.clone(),
+                        message: format!("{owner} SOA is not at the apex {apex_fqdn}"),
+                    });
+                }
+            }
+            if let Some(cname) = node.get(Rtype::CNAME) {
+                // RFC 2181 §10.1: a CNAME cannot stand beside other data,
+                // DNSSEC records excepted (RFC 4035 §2.5).
+                let others: Vec<String> = node
+                    .types()
+                    .filter(|t| ![Rtype::CNAME, Rtype::NSEC, Rtype::RRSIG].contains(t))
+                    .map(|t| t.to_string())
+                    .collect();
+                if !others.is_empty() {
+                    problems.push(ZoneProblem {
+                        location: cname.location.clone(),
+                        message: format!(
+                            "{owner} has a CNAME beside other data ({}); RFC 2181 §10.1 forbids this",
+                            others.join(", ")
+                        ),
+                    });
+                } else if cname.rdata.len() > 1 {
+                    problems.push(ZoneProblem {
+                        location: cname.location.clone(),
+                        message: format!("{owner} has {} CNAME records; only one is allowed", cname.rdata.len()),
+                    });
+                }
+            }
+            if let Some(dname) = node.get(Rtype::DNAME) {
+                if dname.rdata.len() > 1 {
+                    problems.push(ZoneProblem {
+                        location: dname.location.clone(),
+                        message: format!("{owner} has {} DNAME records; only one is allowed (RFC 6672 §2.4)", dname.rdata.len()),
+                    });
+                }
+            }
+            if !is_apex && node.get(Rtype::DS).is_some() && node.get(Rtype::NS).is_none() {
+                let ds = node.get(Rtype::DS);
+                problems.push(ZoneProblem {
+                    location: ds.and_then(|d| d.location.clone()),
+                    message: format!("{owner} has a DS record but no NS records: DS belongs only at a delegation"),
+                });
+            }
+        }
+        for (owner, role) in self.roles() {
+            if role != NameRole::Occluded {
+                continue;
+            }
+            let Some(node) = self.nodes.get(&owner) else { continue };
+            let glue = node
+                .types()
+                .all(|t| t == Rtype::A || t == Rtype::AAAA);
+            if !glue {
+                // Occluded data is not an error (RFC 1034 §4.2.1), but an
+                // operator wants to know it will never be served or signed.
+                warnings.push(ZoneProblem {
+                    location: node.rrsets.values().next().and_then(|r| r.location.clone()),
+                    message: format!("{owner} is below a zone cut or DNAME: its data is occluded and not signed"),
+                });
+            }
+        }
+    }
+
+    /// The zone's apex.
+    pub fn apex(&self) -> &StoredName {
+        &self.apex
+    }
+
+    /// Every name with data, in canonical order.
+    pub fn nodes(&self) -> impl Iterator<Item = (&CanonicalName, &Node)> {
+        self.nodes.iter()
+    }
+
+    /// The data at `name`, if any.
+    pub fn node(&self, name: &StoredName) -> Option<&Node> {
+        self.nodes.get(&CanonicalName(name.clone()))
+    }
+
+    /// Mutable access to the data at `name`, created when missing.
+    pub fn node_mut(&mut self, name: &StoredName) -> &mut Node {
+        self.nodes.entry(CanonicalName(name.clone())).or_default()
+    }
+
+    /// Removes every RRset of `rtype` and every RRSIG in the zone; used to
+    /// strip generated records before re-signing.
+    pub fn remove_type(&mut self, rtype: Rtype) {
+        for node in self.nodes.values_mut() {
+            node.rrsets.remove(&rtype.to_int());
+        }
+        self.nodes.retain(|_, n| !n.rrsets.is_empty() || !n.signatures.is_empty());
+    }
+
+    /// The apex SOA data.
+    pub fn soa(&self) -> Option<(Ttl, &Soa<StoredName>)> {
+        let rrset = self.node(&self.apex)?.get(Rtype::SOA)?;
+        match &rrset.rdata.first()?.data {
+            ZoneRecordData::Soa(soa) => Some((rrset.ttl, soa)),
+            _ => None,
+        }
+    }
+
+    /// The TTL for NSEC and NSEC3 records: the lesser of the SOA's MINIMUM
+    /// field and the SOA's own TTL (RFC 9077 §3.2).
+    pub fn denial_ttl(&self) -> Ttl {
+        match self.soa() {
+            Some((ttl, soa)) => ttl.min(soa.minimum()),
+            None => Ttl::from_secs(3600),
+        }
+    }
+
+    /// Each name's role, in canonical order (RFC 4035 §2.2).
+    ///
+    /// Canonical order lists every name right after its ancestors, so one
+    /// pass with the innermost zone cut seen so far decides occlusion.
+    pub fn roles(&self) -> Vec<(CanonicalName, NameRole)> {
+        let mut out = Vec::with_capacity(self.nodes.len());
+        let mut cut: Option<StoredName> = None;
+        for (owner, node) in &self.nodes {
+            if let Some(c) = &cut {
+                if owner.0.ends_with(c) && owner.0.name_cmp(c) != std::cmp::Ordering::Equal {
+                    out.push((owner.clone(), NameRole::Occluded));
+                    continue;
+                }
+                cut = None;
+            }
+            let role = if owner.0 == self.apex {
+                NameRole::Apex
+            } else if node.get(Rtype::NS).is_some() {
+                cut = Some(owner.0.clone());
+                NameRole::Delegation { secure: node.get(Rtype::DS).is_some() }
+            } else {
+                NameRole::Authoritative
+            };
+            if node.get(Rtype::DNAME).is_some() && role != NameRole::Apex {
+                // RFC 6672 §2.3: names below a DNAME owner are occluded.
+                cut = Some(owner.0.clone());
+            }
+            out.push((owner.clone(), role));
+        }
+        out
+    }
+
+    /// Empty non-terminals (RFC 5155 §7.1): names that exist only because a
+    /// name below them does. `include` decides which descendants count
+    /// (the NSEC3 chain leaves out opt-out delegations).
+    pub fn empty_non_terminals(
+        &self,
+        roles: &[(CanonicalName, NameRole)],
+        include: impl Fn(NameRole) -> bool,
+    ) -> Vec<CanonicalName> {
+        let mut ents = std::collections::BTreeSet::new();
+        for (owner, role) in roles {
+            if *role == NameRole::Occluded || !include(*role) {
+                continue;
+            }
+            for ancestor in name::ancestors_below(&owner.0, &self.apex) {
+                let key = CanonicalName(ancestor);
+                if !self.nodes.contains_key(&key) {
+                    ents.insert(key);
+                }
+            }
+        }
+        ents.into_iter().collect()
+    }
+
+    /// Whether the RRset `rtype` at a name of `role` is authoritative and
+    /// therefore signed (RFC 4035 §2.2).
+    pub fn is_signed(role: NameRole, rtype: Rtype) -> bool {
+        match role {
+            NameRole::Apex | NameRole::Authoritative => rtype != Rtype::RRSIG,
+            NameRole::Delegation { .. } => {
+                rtype == Rtype::DS || rtype == Rtype::NSEC || rtype == Rtype::NSEC3
+            }
+            NameRole::Occluded => false,
+        }
+    }
+
+    /// Number of RRsets in the zone.
+    pub fn rrset_count(&self) -> usize {
+        self.nodes.values().map(|n| n.rrsets.len()).sum()
+    }
+}
+

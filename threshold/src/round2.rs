@@ -1,0 +1,50 @@
+//! RFC 9591 §5.2 Round Two – Signature Share Generation, for a whole batch.
+
+use rayon::prelude::*;
+
+use crate::{frost, BatchNonces, ThresholdError};
+
+/// Signs every package of a batch with this signer's nonces, one share per
+/// package, in parallel.
+///
+/// The nonces are taken by value, so a batch of nonces signs at most once;
+/// they are wiped when this function returns, whatever the outcome.
+///
+/// Before anything is signed, the whole batch is checked: the number of
+/// packages must equal the number of nonces, and package `i` must carry the
+/// exact commitment this signer made for item `i` (RFC 9591 §5.2: each
+/// participant validates the commitment list; frost checks it again per
+/// item). Any mismatch refuses the whole batch and no share is released.
+pub fn sign_batch(
+    nonces: BatchNonces,
+    key: &frost::keys::KeyPackage,
+    packages: &[frost::SigningPackage],
+) -> Result<Vec<frost::round2::SignatureShare>, ThresholdError> {
+    let batch = nonces;
+    let nonces = batch.as_slice();
+    if nonces.len() != packages.len() {
+        return Err(ThresholdError::BatchMismatch {
+            what: "signing packages".to_owned(),
+            expected: nonces.len(),
+            found: packages.len(),
+        });
+    }
+    let me = key.identifier();
+    for (item, (nonce, package)) in nonces.iter().zip(packages).enumerate() {
+        if package.signing_commitment(me).as_ref() != Some(nonce.commitments()) {
+            return Err(ThresholdError::CommitmentMismatch { item, signer: *me });
+        }
+    }
+    nonces
+        .par_iter()
+        .zip(packages.par_iter())
+        .enumerate()
+        .map(|(item, (nonce, package))| {
+            frost::round2::sign(package, nonce, key).map_err(|source| ThresholdError::Frost {
+                step: "round2 sign",
+                item: Some(item),
+                source,
+            })
+        })
+        .collect()
+}
