@@ -184,6 +184,8 @@ impl Zone {
         let mut problems = Vec::new();
         let mut warnings = Vec::new();
         let mut nodes: BTreeMap<CanonicalName, Node> = BTreeMap::new();
+        // RFC 1035 §5.2 wants the SOA first: a missing one is reported there.
+        let first_location = records.first().map(|r| r.location.clone());
         // Per RRset: TTL seen first and where, to report mismatches.
         for LoadedRecord { record, location } in records {
             let owner = record.owner().clone();
@@ -246,6 +248,10 @@ impl Zone {
         let mut zone = Zone { apex, nodes, warnings };
         let mut more_warnings = Vec::new();
         zone.check_structure(&mut problems, &mut more_warnings);
+        for p in problems.iter_mut().filter(|p| p.location.is_none() && p.message.starts_with("no SOA")) {
+            p.location = first_location.clone();
+            p.message.push_str(" (it should be the first record)");
+        }
         zone.warnings.extend(more_warnings);
         if problems.is_empty() {
             Ok(zone)

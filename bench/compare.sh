@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Signs the reference zone (N delegations, 2 NS each, every third with a DS; NSEC3 with 0
+# iterations and no salt, Ed25519) with Knot, ldns, BIND and frostzone (3-of-5, one process),
+# in one run on one machine, and prints a table. How each signer is run follows
+# /work/shared/notes/stack.md ("Single-key signers on the same machine").
+#
+# Usage: bench/compare.sh [N]        (default N=100000)
+# Env:   KEEP=1  keep the work directory;  ORIGIN=ref.test.  zone origin.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+n=${1:-100000}
+origin=${ORIGIN:-ref.test.}
+origin_nodot=${origin%.}
+
+for p in kzonesign ldns-signzone ldns-keygen dnssec-signzone dnssec-keygen ldns-read-zone; do
+    command -v "$p" >/dev/null || { echo "compare.sh: $p not installed (run scripts/test once, or apt-get install ldnsutils bind9-utils knot-dnssecutils)" >&2; exit 1; }
+done
+[ -x /usr/bin/time ] || { echo "compare.sh: /usr/bin/time not installed (apt-get install time)" >&2; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/frostzone-bench.XXXXXX")
+if [ "${KEEP:-0}" = 1 ]; then echo "work directory: $work" >&2; else trap 'rm -rf "$work"' EXIT; fi
+
+echo "building (release) ..." >&2
+cargo build --release -q -p frostzone-tests --bin gen-reference-zone
+frostzone_ok=1
+if ! cargo build --release -q -p frostzone-cli > "$work/cargo-cli.log" 2>&1; then
+    echo "compare.sh: frostzone-cli does not build; its row is skipped. Last lines of cargo's output:" >&2
+    tail -5 "$work/cargo-cli.log" >&2
+    frostzone_ok=0
+fi
+target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+"$target/release/gen-reference-zone" --delegations "$n" --origin "$origin" > "$work/ref.zone"
+echo "reference zone: $n delegations, $(wc -l < "$work/ref.zone") lines" >&2
+
+# time_run NAME LOG CMD...: runs CMD, records "seconds kilobytes" in $work/NAME.time.
+time_run() {
+    local name=$1 log=$2; shift 2
+    echo "signing with $name ..." >&2
+    if ! /usr/bin/time -f "%e %M" -o "$work/$name.time" "$@" > "$log" 2>&1; then
+        echo "compare.sh: $name failed; its output:" >&2
+        tail -20 "$log" >&2
+        echo "failed 0" > "$work/$name.time"
+        return 1
+    fi
+}
+
+# --- Knot: kasp + policy in a throwaway config; kzonesign makes the keys itself.
+mkdir -p "$work/knot/kasp" "$work/knot/out"
+cp "$work/ref.zone" "$work/knot/$origin.zone"
+cat > "$work/knot/knot.conf" <<CONF
+database:
+    storage: "$work/knot"
+template:
+  - id: default
+    storage: "$work/knot"
+    kasp-db: "$work/knot/kasp"
+policy:
+  - id: bench
+    algorithm: ed25519
+    nsec3: on
+    nsec3-iterations: 0
+    nsec3-salt-length: 0
+zone:
+  - domain: $origin
+    file: "$work/knot/$origin.zone"
+    dnssec-signing: on
+    dnssec-policy: bench
+CONF
+time_run kzonesign "$work/knot/log" kzonesign -c "$work/knot/knot.conf" -o "$work/knot/out" "$origin" || true
+knot_out=$(ls "$work/knot/out/"* 2>/dev/null | head -1 || true)
+
+# --- ldns: KSK + ZSK from ldns-keygen.
+mkdir -p "$work/ldns"
+(cd "$work/ldns" && ldns-keygen -a ED25519 -k "$origin" > ksk && ldns-keygen -a ED25519 "$origin" > zsk)
+time_run ldns-signzone "$work/ldns/log" ldns-signzone -n -t 0 -f "$work/ldns/signed" "$work/ref.zone" \
+    "$work/ldns/$(cat "$work/ldns/zsk")" "$work/ldns/$(cat "$work/ldns/ksk")" || true
+
+# --- BIND: KSK + ZSK from dnssec-keygen, $INCLUDEd into the zone.
+mkdir -p "$work/bind"
+(
+    cd "$work/bind"
+    zsk=$(dnssec-keygen -q -a ED25519 "$origin_nodot")
+    ksk=$(dnssec-keygen -q -a ED25519 -f KSK "$origin_nodot")
+    { cat "$work/ref.zone"; echo "\$INCLUDE $work/bind/$zsk.key"; echo "\$INCLUDE $work/bind/$ksk.key"; } > zone
+)
+time_run dnssec-signzone "$work/bind/log" bash -c 'cd "$1" && exec dnssec-signzone -q -n 1 -3 - -H 0 -o "$2" -f signed zone' _ "$work/bind" "$origin_nodot" || true
+
+# --- frostzone: DKG among 5, every signature by 3, all in one process.
+if [ "$frostzone_ok" = 1 ]; then
+    mkdir -p "$work/frostzone"
+    time_run frostzone "$work/frostzone/log" "$target/release/frostzone" simulate "$work/ref.zone" \
+        --origin "$origin" --threshold 3 --signers 5 \
+        --out "$work/frostzone/signed" --ds-out "$work/frostzone/ds" || true
+fi
+
+count_rrsigs() {
+    [ -s "${1:-}" ] || { echo 0; return; }
+    ldns-read-zone "$1" 2>/dev/null | awk '$4 == "RRSIG"' | wc -l
+}
+
+declare -A out=(
+    [kzonesign]=$knot_out
+    [ldns-signzone]="$work/ldns/signed"
+    [dnssec-signzone]="$work/bind/signed"
+    [frostzone]="$work/frostzone/signed"
+)
+base=$(cut -d' ' -f1 "$work/kzonesign.time")
+
+printf '\nreference zone: %s delegations, origin %s, %s\n' "$n" "$origin" "$(nproc) cores"
+printf '%-26s %10s %10s %10s %12s %14s\n' signer "wall s" "peak MB" RRSIGs "RRSIGs/s" "x kzonesign"
+for s in kzonesign ldns-signzone dnssec-signzone frostzone; do
+    label=$s
+    [ "$s" = dnssec-signzone ] && label="dnssec-signzone -n 1"
+    [ "$s" = frostzone ] && label="frostzone 3-of-5"
+    if [ ! -f "$work/$s.time" ]; then
+        printf '%-26s %10s\n' "$label" "not run"; continue
+    fi
+    read -r secs kb < "$work/$s.time"
+    if [ "$secs" = failed ]; then
+        printf '%-26s %10s\n' "$label" "FAILED"; continue
+    fi
+    sigs=$(count_rrsigs "${out[$s]}")
+    awk -v l="$label" -v t="$secs" -v kb="$kb" -v c="$sigs" -v b="$base" 'BEGIN {
+        rate = (t > 0) ? c / t : 0
+        ratio = (b != "failed" && b > 0) ? sprintf("%.2f", t / b) : "-"
+        printf "%-26s %10.2f %10.0f %10d %12.0f %14s\n", l, t, kb / 1024, c, rate, ratio
+    }'
+done

@@ -1,0 +1,15 @@
+//! Compiles the .proto files with protox (no `protoc` needed).
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let files = [
+        "proto/frostzone/v1/common.proto",
+        "proto/frostzone/v1/signer.proto",
+        "proto/frostzone/v1/coordinator.proto",
+    ];
+    for f in &files {
+        println!("cargo:rerun-if-changed={f}");
+    }
+    let fds = protox::compile(files, ["proto"])?;
+    tonic_prost_build::configure().compile_fds(fds)?;
+    Ok(())
+}
