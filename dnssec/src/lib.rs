@@ -17,7 +17,9 @@
 //!   backend returns;
 //! * [`present`]: the zone file presentation format frostzone writes;
 //! * [`validate`]: the whole-zone validator that stands between signing
-//!   and publication.
+//!   and publication;
+//! * [`wire`]: RRsets and RRSIG fields in the form they travel between
+//!   coordinator and signers.
 //!
 //! All functions here are synchronous and free of I/O except [`load`],
 //! which reads files.
@@ -33,6 +35,7 @@ pub mod name;
 pub mod present;
 pub mod signing;
 pub mod validate;
+pub mod wire;
 pub mod zone;
 
 pub use domain;

@@ -139,6 +139,9 @@ pub struct SigningItem {
     pub owner: StoredName,
     /// The key that must sign it.
     pub key_tag: KeyTag,
+    /// The RRset it covers (what a signer node is sent and rebuilds the
+    /// signed data from).
+    pub rrset: Rrset,
     /// RRSIG RDATA without the signature.
     pub rrsig: RrsigFields,
     /// RRSIG RDATA (without signature) | RR(1) | RR(2) | … in canonical
@@ -195,7 +198,7 @@ impl SigningPlan {
                         signer_name: apex.clone(),
                     };
                     let signed_data = signed_data(&rrsig, rrset);
-                    items.push(SigningItem { owner: rrset.owner.clone(), key_tag: key.key_tag(), rrsig, signed_data });
+                    items.push(SigningItem { owner: rrset.owner.clone(), key_tag: key.key_tag(), rrset: rrset.clone(), rrsig, signed_data });
                 }
             }
         }

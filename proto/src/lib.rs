@@ -1,1 +1,44 @@
-//! x
+//! The frostzone gRPC API: the signer service (called by the coordinator)
+//! and the coordinator service (called by operators and zone pipelines),
+//! generated from `proto/frostzone/v1/*.proto`, plus the mutual-TLS set-up
+//! every daemon and the CLI share ([`tls`]).
+//!
+//! Limits that both ends must agree on live here too.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod tls;
+
+/// Generated protobuf types and service stubs, package `frostzone.v1`.
+#[allow(missing_docs, clippy::all)]
+pub mod v1 {
+    tonic::include_proto!("frostzone.v1");
+}
+
+/// The API version every request carries. A peer refuses other versions
+/// with `FAILED_PRECONDITION`.
+pub const API_VERSION: u32 = 1;
+
+/// Largest gRPC message either end accepts (encoded or decoded). Batches
+/// are cut so that they stay well below it.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Most signing items in one Commit/Sign exchange. 4,096 items of a few
+/// hundred bytes and their commitments stay under a few MiB.
+pub const MAX_BATCH_ITEMS: usize = 4096;
+
+/// Size of the chunks zone files travel in.
+pub const ZONE_CHUNK_BYTES: usize = 1024 * 1024;
+
+/// Checks a request's `api_version`.
+#[allow(clippy::result_large_err)]
+pub fn check_api_version(version: u32) -> Result<(), tonic::Status> {
+    if version == API_VERSION {
+        Ok(())
+    } else {
+        Err(tonic::Status::failed_precondition(format!(
+            "api_version {version} is not supported; this peer speaks {API_VERSION}"
+        )))
+    }
+}

@@ -1,0 +1,205 @@
+//! RRsets and RRSIG fields to and from the wire form they travel in
+//! between coordinator and signers.
+//!
+//! A signer receives content, not a hash: owner, type, TTL, each record's
+//! canonical RDATA and the RRSIG fields. [`rrset_from_wire`] parses every
+//! record with `domain` (so malformed data is refused, and the signer can
+//! show its operator what it is asked to sign) and checks that the RDATA
+//! is in canonical form, then [`crate::signing::signed_data`] rebuilds the
+//! exact octets to sign.
+
+use bytes::Bytes;
+use domain::base::iana::{Rtype, SecurityAlgorithm};
+use domain::base::name::{FlattenInto, ParsedName};
+use domain::base::rdata::ParseRecordData;
+use domain::base::{Ttl, ToName};
+use domain::dep::octseq::Parser;
+use domain::rdata::dnssec::Timestamp;
+use domain::rdata::ZoneRecordData;
+
+use crate::keys::KeyTag;
+use crate::signing::RrsigFields;
+use crate::zone::{Rdata, Rrset};
+use crate::StoredName;
+
+/// Wire data that does not make a valid RRset or RRSIG.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WireError {
+    /// A name is not a valid uncompressed domain name.
+    #[error("{field}: not a valid domain name")]
+    Name {
+        /// Which field.
+        field: &'static str,
+    },
+    /// A record's RDATA does not parse as its type.
+    #[error("record {index} of {owner} {rtype}: RDATA does not parse: {reason}")]
+    Rdata {
+        /// Owner.
+        owner: String,
+        /// Type.
+        rtype: Rtype,
+        /// Position in the RRset.
+        index: usize,
+        /// Why.
+        reason: String,
+    },
+    /// RDATA is not in canonical form or the RRset is not sorted and free
+    /// of duplicates (RFC 4034 §6.2, §6.3).
+    #[error("{owner} {rtype}: RDATA is not in canonical form and order")]
+    NotCanonical {
+        /// Owner.
+        owner: String,
+        /// Type.
+        rtype: Rtype,
+    },
+    /// A numeric field is out of range.
+    #[error("{field} {value} is out of range")]
+    Range {
+        /// Which field.
+        field: &'static str,
+        /// The value.
+        value: u32,
+    },
+}
+
+/// A name from uncompressed wire format.
+pub fn name_from_wire(wire: &[u8], field: &'static str) -> Result<StoredName, WireError> {
+    StoredName::from_octets(Bytes::copy_from_slice(wire)).map_err(|_| WireError::Name { field })
+}
+
+/// Uncompressed wire format of a name (as given, not lowercased).
+pub fn name_to_wire(name: &StoredName) -> Vec<u8> {
+    name.as_slice().to_vec()
+}
+
+fn u16_field(field: &'static str, value: u32) -> Result<u16, WireError> {
+    u16::try_from(value).map_err(|_| WireError::Range { field, value })
+}
+
+fn u8_field(field: &'static str, value: u32) -> Result<u8, WireError> {
+    u8::try_from(value).map_err(|_| WireError::Range { field, value })
+}
+
+/// Rebuilds an RRset from its wire parts, refusing anything malformed or
+/// not in canonical form and order.
+pub fn rrset_from_wire(owner: &[u8], rtype: u32, ttl: u32, rdata: &[Vec<u8>]) -> Result<Rrset, WireError> {
+    let owner = name_from_wire(owner, "owner")?;
+    let rtype = Rtype::from_int(u16_field("rtype", rtype)?);
+    let mut records = Vec::with_capacity(rdata.len());
+    for (index, wire) in rdata.iter().enumerate() {
+        let bytes = Bytes::copy_from_slice(wire);
+        let mut parser = Parser::from_ref(&bytes);
+        let err = |reason: String| WireError::Rdata {
+            owner: crate::present::FqdnDisplay(&owner).to_string(),
+            rtype,
+            index,
+            reason,
+        };
+        let parsed = ZoneRecordData::<Bytes, ParsedName<Bytes>>::parse_rdata(rtype, &mut parser)
+            .map_err(|e| err(e.to_string()))?
+            .ok_or_else(|| err("type not allowed in a zone".into()))?;
+        if parser.remaining() != 0 {
+            return Err(err(format!("{} trailing octets", parser.remaining())));
+        }
+        let data: crate::StoredRecordData = parsed.flatten_into();
+        let rdata = Rdata::new(data);
+        if rdata.canonical.as_ref() != wire.as_slice() {
+            return Err(WireError::NotCanonical { owner: crate::present::FqdnDisplay(&owner).to_string(), rtype });
+        }
+        records.push(rdata);
+    }
+    let rrset = Rrset::new(owner, rtype, Ttl::from_secs(ttl), records.clone());
+    if rrset.rdata.len() != records.len()
+        || rrset.rdata.iter().zip(&records).any(|(a, b)| a.canonical != b.canonical)
+    {
+        return Err(WireError::NotCanonical { owner: crate::present::FqdnDisplay(&rrset.owner).to_string(), rtype });
+    }
+    Ok(rrset)
+}
+
+/// The wire parts of an RRset: each record's canonical RDATA, in order.
+pub fn rrset_rdata_wire(rrset: &Rrset) -> Vec<Vec<u8>> {
+    rrset.rdata.iter().map(|r| r.canonical.to_vec()).collect()
+}
+
+/// RRSIG fields from their wire parts (RFC 4034 §3.1).
+#[allow(clippy::too_many_arguments)]
+pub fn rrsig_fields_from_wire(
+    type_covered: u32,
+    algorithm: u32,
+    labels: u32,
+    original_ttl: u32,
+    expiration: u32,
+    inception: u32,
+    key_tag: u32,
+    signer_name: &[u8],
+) -> Result<RrsigFields, WireError> {
+    Ok(RrsigFields {
+        type_covered: Rtype::from_int(u16_field("type_covered", type_covered)?),
+        algorithm: SecurityAlgorithm::from_int(u8_field("algorithm", algorithm)?),
+        labels: u8_field("labels", labels)?,
+        original_ttl: Ttl::from_secs(original_ttl),
+        expiration: Timestamp::from(expiration),
+        inception: Timestamp::from(inception),
+        key_tag: KeyTag(u16_field("key_tag", key_tag)?),
+        signer_name: name_from_wire(signer_name, "signer_name")?,
+    })
+}
+
+/// Checks that RRSIG fields fit the RRset they cover (RFC 4034 §3.1.1,
+/// §3.1.3, §3.1.4): what a signer verifies before contributing a share.
+pub fn check_rrsig_matches(fields: &RrsigFields, rrset: &Rrset) -> Result<(), String> {
+    if fields.type_covered != rrset.rtype {
+        return Err(format!("RRSIG covers {} but the RRset is {}", fields.type_covered, rrset.rtype));
+    }
+    if fields.type_covered == Rtype::RRSIG {
+        return Err("an RRSIG RRset is never signed (RFC 4035 §2.2)".into());
+    }
+    if fields.labels != rrset.owner.rrsig_label_count() {
+        return Err(format!("labels {} do not match the owner (RFC 4034 §3.1.3)", fields.labels));
+    }
+    if fields.original_ttl != rrset.ttl {
+        return Err("original TTL differs from the RRset's TTL".into());
+    }
+    if !rrset.owner.ends_with(&fields.signer_name) {
+        return Err("the owner is not in the signer's zone".into());
+    }
+    if rrset.rdata.is_empty() {
+        return Err("empty RRset".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::load_zone_text;
+    use crate::zone::{InputKind, Zone};
+    use std::str::FromStr;
+
+    #[test]
+    fn round_trip_and_refusals() {
+        let apex = StoredName::from_str("example.").unwrap();
+        let text = "@ 300 IN SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\nns A 192.0.2.2\n@ MX 10 Mail.Example.\n";
+        let zone = Zone::from_records(apex.clone(), load_zone_text(text, std::path::Path::new("t"), &apex).unwrap(), InputKind::Unsigned).unwrap();
+        for (_, node) in zone.nodes() {
+            for rrset in node.rrsets.values() {
+                let wire = rrset_rdata_wire(rrset);
+                let back = rrset_from_wire(&name_to_wire(&rrset.owner), rrset.rtype.to_int().into(), rrset.ttl.as_secs(), &wire).unwrap();
+                assert_eq!(rrset_rdata_wire(&back), wire);
+                if wire.len() == 2 {
+                    let mut swapped = wire.clone();
+                    swapped.swap(0, 1);
+                    assert!(rrset_from_wire(&name_to_wire(&rrset.owner), rrset.rtype.to_int().into(), 300, &swapped).is_err());
+                }
+            }
+        }
+        // Truncated A record.
+        assert!(rrset_from_wire(&name_to_wire(&apex), 1, 300, &[vec![192, 0, 2]]).is_err());
+        // Uppercase MX target is not canonical.
+        let mut mx = vec![0, 10];
+        mx.extend_from_slice(b"\x04Mail\x07Example\x00");
+        assert!(matches!(rrset_from_wire(&name_to_wire(&apex), 15, 300, &[mx]), Err(WireError::NotCanonical { .. })));
+    }
+}
