@@ -61,10 +61,8 @@ pub fn parse_ed25519_private(text: &str, path: &Path) -> Result<Zeroizing<[u8; 3
             return Err(err(line, "expected 'Field: value'".into()));
         };
         match field.trim() {
-            "Private-key-format" => {
-                if !value.trim().starts_with("v1.") {
-                    return Err(err(line, format!("unsupported Private-key-format {}", value.trim())));
-                }
+            "Private-key-format" if !value.trim().starts_with("v1.") => {
+                return Err(err(line, format!("unsupported Private-key-format {}", value.trim())));
             }
             "Algorithm" => {
                 let number = value.split_whitespace().next().unwrap_or("");

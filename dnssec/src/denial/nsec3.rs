@@ -16,8 +16,9 @@ use crate::StoredName;
 /// The Opt-Out flag of the NSEC3 Flags field (RFC 5155 §3.1.2.1).
 pub const FLAG_OPT_OUT: u8 = 0x01;
 
-/// NSEC3 parameters.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// NSEC3 parameters. The default is RFC 9276's: no extra iterations, no
+/// salt, no opt-out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Nsec3Config {
     /// Extra hash iterations. RFC 9276 §3.1: "MUST be 0".
     pub iterations: u16,
@@ -25,12 +26,6 @@ pub struct Nsec3Config {
     pub salt: Vec<u8>,
     /// Leave insecure delegations out of the chain (RFC 5155 §6).
     pub opt_out: bool,
-}
-
-impl Default for Nsec3Config {
-    fn default() -> Self {
-        Nsec3Config { iterations: 0, salt: Vec::new(), opt_out: false }
-    }
 }
 
 impl Nsec3Config {
