@@ -1,1 +1,44 @@
-//! x
+//! A frostzone signer node: holds this participant's FROST (RFC 9591)
+//! Ed25519 key shares and takes part in key generation and threshold
+//! signing when, and only when, the coordinator asks over mutual TLS.
+//!
+//! What this crate owns:
+//!
+//! * [`config`]: the signer's TOML config file;
+//! * [`store`]: the key shares in sled, sealed at rest under a key derived
+//!   from the operator's passphrase (Argon2id → ChaCha20-Poly1305);
+//! * [`envelope`]: the AEAD envelopes, at rest and end to end between
+//!   signers (DKG round 2) or from the importer (share import);
+//! * [`sessions`]: the in-memory table of pending sessions (nonces, DKG
+//!   secrets), each taken once and wiped on expiry;
+//! * [`dkg`]: this participant's side of frost `keys::dkg`, with the echo
+//!   check of round 1;
+//! * [`policy`]: what a signer agrees to sign — every item rebuilt from
+//!   its content (RFC 4034 §3.1.8.1) and checked, never an opaque hash;
+//! * [`node`]: one plain function per API call over the above;
+//! * [`service`]: the tonic handlers and the server;
+//! * [`fault`]: test-only fault injection.
+//!
+//! Nonces and decrypted shares never leave memory and wipe themselves.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod config;
+pub mod dkg;
+pub mod envelope;
+pub mod error;
+pub mod fault;
+pub mod node;
+pub mod policy;
+pub mod service;
+pub mod sessions;
+pub mod store;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::Config;
+pub use error::NodeError;
+pub use node::{Node, NodeOptions};
+pub use store::Store;

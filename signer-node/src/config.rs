@@ -1,0 +1,391 @@
+//! The signer's configuration file (TOML).
+//!
+//! ```toml
+//! version = 1
+//! name = "signer-1"          # its certificate's DNS SAN; returned by Health
+//! participant = 1            # FROST identifier 1..=255
+//! listen = "127.0.0.1:7001"
+//! data_dir = "signer-1/data" # sled database directory
+//! passphrase_file = "signer-1/passphrase"  # or passphrase_env = "VAR" (exactly one)
+//! session_timeout_secs = 300 # optional
+//! [tls]
+//! ca = "ca.pem"
+//! cert = "signer-1.pem"
+//! key = "signer-1.key"
+//! coordinator_cert = "coordinator.pem"  # the only client certificate accepted
+//! ```
+//!
+//! Relative paths are relative to the directory of the config file. Unknown
+//! fields are refused, and every error names the file and the field.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use frostzone_proto::tls::TlsFiles;
+use frostzone_threshold::Identifier;
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+/// The only config format version this build reads.
+pub const CONFIG_VERSION: u32 = 1;
+
+/// Default lifetime of a pending signing, import or DKG session: five
+/// minutes is far longer than one Commit/Sign round trip of a full batch,
+/// and short enough that abandoned nonces and DKG secrets do not linger.
+pub const DEFAULT_SESSION_TIMEOUT_SECS: u64 = 300;
+
+/// Highest participant number: frost accepts any non-zero u16, but a
+/// deployment of more than 255 signers is not something we test or plan.
+pub const MAX_PARTICIPANT: u16 = 255;
+
+/// A config file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: {source}", file.display())]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this format (the message names the
+    /// field and line).
+    #[error("{}: {source}", file.display())]
+    Parse {
+        /// The file.
+        file: PathBuf,
+        /// What the parser said.
+        source: Box<toml::de::Error>,
+    },
+    /// A field has a value that is not allowed.
+    #[error("{}: {field}: {reason}", file.display())]
+    Field {
+        /// The file.
+        file: PathBuf,
+        /// The field, e.g. `participant` or `tls.cert`.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The passphrase could not be read.
+    #[error("passphrase from {source_name}: {reason}")]
+    Passphrase {
+        /// The file or environment variable.
+        source_name: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    version: u32,
+    name: String,
+    participant: u16,
+    listen: SocketAddr,
+    data_dir: PathBuf,
+    passphrase_file: Option<PathBuf>,
+    passphrase_env: Option<String>,
+    session_timeout_secs: Option<u64>,
+    tls: RawTls,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+    coordinator_cert: PathBuf,
+}
+
+/// Where the store passphrase comes from. Never the command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PassphraseSource {
+    /// A file; one trailing newline is removed.
+    File(PathBuf),
+    /// An environment variable.
+    Env(String),
+}
+
+/// A checked signer configuration, paths resolved.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The file it was read from.
+    pub file: PathBuf,
+    /// The signer's name (its certificate's DNS name).
+    pub name: String,
+    /// Its participant number (1..=255).
+    pub participant: u16,
+    /// The address the gRPC server listens on.
+    pub listen: SocketAddr,
+    /// The sled database directory.
+    pub data_dir: PathBuf,
+    /// Where the store passphrase comes from.
+    pub passphrase: PassphraseSource,
+    /// Lifetime of pending sessions.
+    pub session_timeout: Duration,
+    /// CA, certificate and key of this signer.
+    pub tls: TlsFiles,
+    /// The coordinator's certificate: the only client accepted.
+    pub coordinator_cert: PathBuf,
+}
+
+impl Config {
+    /// Reads and checks a config file.
+    pub fn load(file: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+            file: file.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, file)
+    }
+
+    /// Checks config text read from `file` (used for messages and to
+    /// resolve relative paths).
+    pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|source| ConfigError::Parse {
+            file: file.to_path_buf(),
+            source: Box::new(source),
+        })?;
+        let field = |field: &'static str, reason: String| ConfigError::Field {
+            file: file.to_path_buf(),
+            field,
+            reason,
+        };
+        if raw.version != CONFIG_VERSION {
+            return Err(field(
+                "version",
+                format!(
+                    "{} is not supported; this build reads version {CONFIG_VERSION}",
+                    raw.version
+                ),
+            ));
+        }
+        if raw.name.is_empty()
+            || raw
+                .name
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(field(
+                "name",
+                "must be a non-empty DNS name without spaces".into(),
+            ));
+        }
+        if raw.participant == 0 || raw.participant > MAX_PARTICIPANT {
+            return Err(field(
+                "participant",
+                format!("{} is outside 1..={MAX_PARTICIPANT}", raw.participant),
+            ));
+        }
+        let base = file.parent().unwrap_or(Path::new(""));
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        let passphrase = match (raw.passphrase_file, raw.passphrase_env) {
+            (Some(path), None) => PassphraseSource::File(resolve(&path)),
+            (None, Some(var)) if !var.is_empty() => PassphraseSource::Env(var),
+            (None, Some(_)) => {
+                return Err(field(
+                    "passphrase_env",
+                    "must name an environment variable".into(),
+                ))
+            }
+            (Some(_), Some(_)) => {
+                return Err(field(
+                    "passphrase_file",
+                    "give passphrase_file or passphrase_env, not both".into(),
+                ))
+            }
+            (None, None) => {
+                return Err(field(
+                    "passphrase_file",
+                    "missing: give passphrase_file or passphrase_env".into(),
+                ))
+            }
+        };
+        let timeout = raw
+            .session_timeout_secs
+            .unwrap_or(DEFAULT_SESSION_TIMEOUT_SECS);
+        if timeout == 0 || timeout > 24 * 3600 {
+            return Err(field(
+                "session_timeout_secs",
+                format!("{timeout} is outside 1..=86400"),
+            ));
+        }
+        Ok(Config {
+            file: file.to_path_buf(),
+            name: raw.name,
+            participant: raw.participant,
+            listen: raw.listen,
+            data_dir: resolve(&raw.data_dir),
+            passphrase,
+            session_timeout: Duration::from_secs(timeout),
+            tls: TlsFiles {
+                ca: resolve(&raw.tls.ca),
+                cert: resolve(&raw.tls.cert),
+                key: resolve(&raw.tls.key),
+            },
+            coordinator_cert: resolve(&raw.tls.coordinator_cert),
+        })
+    }
+
+    /// The FROST identifier of this participant (RFC 9591 §3.1 default
+    /// identifiers are the integers 1..=n).
+    pub fn identifier(&self) -> Result<Identifier, ConfigError> {
+        Identifier::try_from(self.participant).map_err(|e| ConfigError::Field {
+            file: self.file.clone(),
+            field: "participant",
+            reason: e.to_string(),
+        })
+    }
+
+    /// Reads the store passphrase. One trailing newline (`\n` or `\r\n`)
+    /// is removed; an empty passphrase is refused.
+    pub fn read_passphrase(&self) -> Result<Zeroizing<String>, ConfigError> {
+        let (name, value) = match &self.passphrase {
+            PassphraseSource::File(path) => {
+                let name = path.display().to_string();
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Passphrase {
+                    source_name: name.clone(),
+                    reason: e.to_string(),
+                })?;
+                (name, Zeroizing::new(text))
+            }
+            PassphraseSource::Env(var) => {
+                let name = format!("environment variable {var}");
+                let text = std::env::var(var).map_err(|e| ConfigError::Passphrase {
+                    source_name: name.clone(),
+                    reason: e.to_string(),
+                })?;
+                (name, Zeroizing::new(text))
+            }
+        };
+        let trimmed = value
+            .strip_suffix('\n')
+            .map(|s| s.strip_suffix('\r').unwrap_or(s))
+            .unwrap_or(&value);
+        if trimmed.is_empty() {
+            return Err(ConfigError::Passphrase {
+                source_name: name,
+                reason: "empty passphrase".into(),
+            });
+        }
+        Ok(Zeroizing::new(trimmed.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+version = 1
+name = "signer-1"
+participant = 1
+listen = "127.0.0.1:7001"
+data_dir = "signer-1/data"
+passphrase_file = "signer-1/passphrase"
+[tls]
+ca = "ca.pem"
+cert = "signer-1.pem"
+key = "signer-1.key"
+coordinator_cert = "/etc/frostzone/coordinator.pem"
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/srv/fz/signer.toml"))
+    }
+
+    #[test]
+    fn good_file_resolves_relative_paths() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.data_dir, Path::new("/srv/fz/signer-1/data"));
+        assert_eq!(
+            c.passphrase,
+            PassphraseSource::File("/srv/fz/signer-1/passphrase".into())
+        );
+        assert_eq!(c.tls.ca, Path::new("/srv/fz/ca.pem"));
+        assert_eq!(
+            c.coordinator_cert,
+            Path::new("/etc/frostzone/coordinator.pem")
+        );
+        assert_eq!(
+            c.session_timeout,
+            Duration::from_secs(DEFAULT_SESSION_TIMEOUT_SECS)
+        );
+        assert_eq!(c.identifier().unwrap(), Identifier::try_from(1u16).unwrap());
+    }
+
+    /// Every bad file fails naming the file and the field.
+    #[test]
+    fn errors_name_file_and_field() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("participant = 1", "participant = 0", "participant"),
+            ("participant = 1", "participant = 300", "participant"),
+            ("version = 1", "version = 2", "version"),
+            ("version = 1\n", "", "version"),
+            (
+                "name = \"signer-1\"",
+                "name = \"signer-1\"\nnmae = \"x\"",
+                "nmae",
+            ),
+            (
+                "listen = \"127.0.0.1:7001\"",
+                "listen = \"localhost\"",
+                "listen",
+            ),
+            (
+                "passphrase_file = \"signer-1/passphrase\"",
+                "",
+                "passphrase_file",
+            ),
+            (
+                "passphrase_file = \"signer-1/passphrase\"",
+                "passphrase_file = \"a\"\npassphrase_env = \"B\"",
+                "passphrase_file",
+            ),
+            ("key = \"signer-1.key\"", "", "key"),
+            ("coordinator_cert", "coordinatorcert", "coordinatorcert"),
+            (
+                "[tls]",
+                "session_timeout_secs = 0\n[tls]",
+                "session_timeout_secs",
+            ),
+        ];
+        for (from, to, field) in cases {
+            let text = GOOD.replacen(from, to, 1);
+            assert_ne!(text, GOOD, "case {field} did not change the file");
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains("/srv/fz/signer.toml"), "{err}");
+            assert!(err.contains(field), "expected {field} in: {err}");
+        }
+    }
+
+    #[test]
+    fn passphrase_trims_one_newline_and_refuses_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pp");
+        let mut c = parse(GOOD).unwrap();
+        c.passphrase = PassphraseSource::File(file.clone());
+        std::fs::write(&file, "correct horse\r\n").unwrap();
+        assert_eq!(c.read_passphrase().unwrap().as_str(), "correct horse");
+        std::fs::write(&file, "  spaced  \n").unwrap();
+        assert_eq!(c.read_passphrase().unwrap().as_str(), "  spaced  ");
+        std::fs::write(&file, "\n").unwrap();
+        assert!(c
+            .read_passphrase()
+            .unwrap_err()
+            .to_string()
+            .contains("empty passphrase"));
+    }
+}

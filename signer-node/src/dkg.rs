@@ -1,0 +1,580 @@
+//! This participant's side of a distributed key generation (frost
+//! `keys::dkg`, the Pedersen DKG with proofs of knowledge that RFC 9591
+//! Appendix C points to). Pure logic: the service moves the bytes.
+//!
+//! ```text
+//!  start ──► Round1 ──round2()──► Round2 ──finish()──► key share (stored by the caller)
+//! ```
+//!
+//! * **Round 1** ([`DkgSession::start`]): frost `part1`, plus a one-time
+//!   X25519 key (memory only) that the others encrypt their round-2
+//!   packages to.
+//! * **Round 2** ([`DkgSession::round2`]): the others' round-1 packages and
+//!   keys arrive through the coordinator; frost `part2`; each outgoing
+//!   round-2 package is sealed for its recipient ([`crate::envelope::dkg_key`]),
+//!   so the coordinator relays secrets it cannot read. The round-1 digest
+//!   ([`round1_digest`]) is returned for the echo check.
+//! * **Finish** ([`DkgSession::finish`]): every participant's digest must
+//!   equal ours — everyone saw the same round 1 (echo broadcast; without
+//!   it a malicious relay could show participants different commitments).
+//!   Then the packages addressed to us are opened and frost `part3` runs.
+//!
+//! Every secret here (frost secret packages, the X25519 key) wipes itself
+//! when dropped, which happens when the session finishes, fails or expires.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use frost::keys::dkg::{self, round1, round2};
+use frostzone_dnssec::keys::{KeyRole, KeyTag, ZoneKey};
+use frostzone_threshold::{display_identifier, frost, Identifier};
+use rand::{CryptoRng, RngCore};
+use sha2::{Digest, Sha256};
+use x25519_dalek::{PublicKey, StaticSecret};
+use zeroize::Zeroizing;
+
+use crate::envelope::{self, EnvelopeError};
+
+/// Label of the round-1 echo digest.
+const DIGEST_LABEL: &[u8] = b"frostzone dkg round1 v1";
+
+/// What a DKG is for and who takes part.
+#[derive(Clone, Debug)]
+pub struct DkgParams {
+    /// Names the run everywhere; binds the transport keys and the digest.
+    pub session_id: Vec<u8>,
+    /// Zone, normalized (lowercase, trailing dot).
+    pub zone: String,
+    /// The key's role.
+    pub role: KeyRole,
+    /// Signers needed to sign (t).
+    pub threshold: u16,
+    /// Every participant, this one included.
+    pub participants: BTreeSet<Identifier>,
+    /// This participant.
+    pub me: Identifier,
+}
+
+/// Round-1 output: broadcast to every other participant.
+#[derive(Debug)]
+pub struct Round1Output {
+    /// frost `dkg::round1::Package`, serialized.
+    pub package: Vec<u8>,
+    /// One-time X25519 public key.
+    pub encryption_key: [u8; 32],
+}
+
+/// Another participant's round-1 output, as relayed.
+#[derive(Clone, Debug)]
+pub struct Round1Entry {
+    /// Who sent it.
+    pub from: Identifier,
+    /// frost `dkg::round1::Package`, serialized.
+    pub package: Vec<u8>,
+    /// Its one-time X25519 public key.
+    pub encryption_key: Vec<u8>,
+}
+
+/// A round-2 package sealed for its recipient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedPackage {
+    /// Sender.
+    pub from: Identifier,
+    /// Recipient.
+    pub to: Identifier,
+    /// The envelope.
+    pub ciphertext: Vec<u8>,
+}
+
+/// Round-2 output.
+#[derive(Debug)]
+pub struct Round2Output {
+    /// One sealed package per other participant.
+    pub packages: Vec<SealedPackage>,
+    /// [`round1_digest`] of round 1 as this participant saw it.
+    pub round1_digest: [u8; 32],
+}
+
+/// The finished key share.
+#[derive(Debug)]
+pub struct DkgOutput {
+    /// This participant's key package (secret; wipes itself).
+    pub key_package: frost::keys::KeyPackage,
+    /// The group's public key package.
+    pub public_key_package: frost::keys::PublicKeyPackage,
+    /// The group public key (RFC 8032).
+    pub group_public_key: [u8; 32],
+    /// DNSKEY key tag of the group key with the role's flags.
+    pub key_tag: KeyTag,
+}
+
+/// Why a DKG step was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DkgError {
+    /// The parameters are unusable (threshold, participants).
+    #[error("{0}")]
+    Parameters(String),
+    /// This signer is not among the participants.
+    #[error("participant {} is not among the DKG participants", display_identifier(.0))]
+    NotAParticipant(Identifier),
+    /// A relayed entry or package is malformed, missing or repeated.
+    #[error("participant {}: {reason}", display_identifier(.from))]
+    Entry {
+        /// Whose entry.
+        from: Identifier,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The step does not follow the previous one.
+    #[error("dkg step out of order: {0}")]
+    OutOfOrder(&'static str),
+    /// Participants saw different round-1 packages.
+    #[error("round-1 echo check failed: {} saw a different round 1", .differing.join(", "))]
+    EchoMismatch {
+        /// The names (as given) whose digest differs or is missing.
+        differing: Vec<String>,
+    },
+    /// frost refused a step (its error may name a culprit).
+    #[error("frost dkg {step}: {source}")]
+    Frost {
+        /// part1, part2 or part3.
+        step: &'static str,
+        /// What frost said.
+        source: frost::Error,
+    },
+}
+
+impl DkgError {
+    fn entry(from: Identifier, reason: impl Into<String>) -> DkgError {
+        DkgError::Entry {
+            from,
+            reason: reason.into(),
+        }
+    }
+}
+
+enum State {
+    Round1 {
+        secret: round1::SecretPackage,
+    },
+    Round2 {
+        secret: round2::SecretPackage,
+        round1: BTreeMap<Identifier, round1::Package>,
+        keys: BTreeMap<Identifier, PublicKey>,
+        digest: [u8; 32],
+    },
+}
+
+/// One participant's DKG in progress.
+pub struct DkgSession {
+    params: DkgParams,
+    x25519: StaticSecret,
+    package: Vec<u8>,
+    state: State,
+}
+
+impl std::fmt::Debug for DkgSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DkgSession")
+            .field("params", &self.params)
+            .field("secrets", &"<redacted>")
+            .finish()
+    }
+}
+
+/// SHA-256 over the DKG's parameters and every round-1 entry (this
+/// participant's included), in identifier order:
+///
+/// ```text
+/// "frostzone dkg round1 v1" || len32(session_id) || session_id || len32(zone) || zone
+///   || role flags (u16) || threshold (u16)
+///   || for each participant: id (32) || len32(package) || package || X25519 key (32)
+/// ```
+pub fn round1_digest(
+    params: &DkgParams,
+    entries: &BTreeMap<Identifier, (Vec<u8>, [u8; 32])>,
+) -> [u8; 32] {
+    let mut h = Sha256::new();
+    let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes();
+    h.update(DIGEST_LABEL);
+    h.update(len(params.session_id.len()));
+    h.update(&params.session_id);
+    h.update(len(params.zone.len()));
+    h.update(params.zone.as_bytes());
+    h.update(params.role.flags().to_be_bytes());
+    h.update(params.threshold.to_be_bytes());
+    for (id, (package, key)) in entries {
+        h.update(id.serialize());
+        h.update(len(package.len()));
+        h.update(package);
+        h.update(key);
+    }
+    h.finalize().into()
+}
+
+impl DkgSession {
+    /// Round 1: checks the parameters, runs frost `part1` and makes the
+    /// one-time X25519 key.
+    pub fn start<R: RngCore + CryptoRng>(
+        params: DkgParams,
+        rng: &mut R,
+    ) -> Result<(DkgSession, Round1Output), DkgError> {
+        if !params.participants.contains(&params.me) {
+            return Err(DkgError::NotAParticipant(params.me));
+        }
+        let n = u16::try_from(params.participants.len()).map_err(|_| {
+            DkgError::Parameters(format!(
+                "{} participants is too many",
+                params.participants.len()
+            ))
+        })?;
+        // RFC 9591 §3: MIN_PARTICIPANTS >= 2 and MAX_PARTICIPANTS >= MIN_PARTICIPANTS.
+        if params.threshold < 2 || params.threshold > n {
+            return Err(DkgError::Parameters(format!(
+                "threshold {} of {n} participants: need 2 <= threshold <= participants",
+                params.threshold
+            )));
+        }
+        let (secret, package) =
+            dkg::part1(params.me, n, params.threshold, &mut *rng).map_err(|source| {
+                DkgError::Frost {
+                    step: "part1",
+                    source,
+                }
+            })?;
+        let package = package.serialize().map_err(|source| DkgError::Frost {
+            step: "part1",
+            source,
+        })?;
+        let x25519 = StaticSecret::random_from_rng(&mut *rng);
+        let encryption_key = PublicKey::from(&x25519).to_bytes();
+        let output = Round1Output {
+            package: package.clone(),
+            encryption_key,
+        };
+        Ok((
+            DkgSession {
+                params,
+                x25519,
+                package,
+                state: State::Round1 { secret },
+            },
+            output,
+        ))
+    }
+
+    /// The parameters the session was started with.
+    pub fn params(&self) -> &DkgParams {
+        &self.params
+    }
+
+    /// Round 2: takes every other participant's round-1 entry (our own may
+    /// be included if it is exactly ours), runs frost `part2` and seals
+    /// each outgoing package for its recipient.
+    pub fn round2<R: RngCore + CryptoRng>(
+        self,
+        entries: Vec<Round1Entry>,
+        rng: &mut R,
+    ) -> Result<(DkgSession, Round2Output), DkgError> {
+        let DkgSession {
+            params,
+            x25519,
+            package,
+            state,
+        } = self;
+        let State::Round1 { secret } = state else {
+            return Err(DkgError::OutOfOrder("round 2 was run already"));
+        };
+        let me = params.me;
+        let my_key = PublicKey::from(&x25519).to_bytes();
+        let mut seen: BTreeMap<Identifier, (Vec<u8>, [u8; 32])> = BTreeMap::new();
+        seen.insert(me, (package.clone(), my_key));
+        let mut round1 = BTreeMap::new();
+        let mut keys = BTreeMap::new();
+        for entry in entries {
+            let from = entry.from;
+            let key: [u8; 32] = entry.encryption_key.as_slice().try_into().map_err(|_| {
+                DkgError::entry(
+                    from,
+                    format!("X25519 key of {} octets", entry.encryption_key.len()),
+                )
+            })?;
+            if from == me {
+                if entry.package != package || key != my_key {
+                    return Err(DkgError::entry(
+                        from,
+                        "relayed round-1 entry of this signer is not what it sent",
+                    ));
+                }
+                continue;
+            }
+            if !params.participants.contains(&from) {
+                return Err(DkgError::entry(from, "not a participant of this DKG"));
+            }
+            if seen.contains_key(&from) {
+                return Err(DkgError::entry(from, "round-1 entry given twice"));
+            }
+            let parsed = round1::Package::deserialize(&entry.package).map_err(|e| {
+                DkgError::entry(from, format!("round-1 package does not parse: {e}"))
+            })?;
+            round1.insert(from, parsed);
+            keys.insert(from, PublicKey::from(key));
+            seen.insert(from, (entry.package, key));
+        }
+        if let Some(missing) = params.participants.iter().find(|id| !seen.contains_key(id)) {
+            return Err(DkgError::entry(*missing, "no round-1 entry"));
+        }
+        let digest = round1_digest(&params, &seen);
+        let (secret2, outgoing) =
+            dkg::part2(secret, &round1).map_err(|source| DkgError::Frost {
+                step: "part2",
+                source,
+            })?;
+        let mut packages = Vec::with_capacity(outgoing.len());
+        for (to, package) in outgoing {
+            let their_key = keys
+                .get(&to)
+                .ok_or_else(|| DkgError::entry(to, "frost addressed an unknown participant"))?;
+            let key = envelope::dkg_key(&params.session_id, &x25519, their_key, &me, &to)
+                .map_err(|e| DkgError::entry(to, e.to_string()))?;
+            let plain = Zeroizing::new(package.serialize().map_err(|source| DkgError::Frost {
+                step: "part2",
+                source,
+            })?);
+            packages.push(SealedPackage {
+                from: me,
+                to,
+                ciphertext: envelope::seal(&key, &[], &plain, rng),
+            });
+        }
+        let session = DkgSession {
+            params,
+            x25519,
+            package,
+            state: State::Round2 {
+                secret: secret2,
+                round1,
+                keys,
+                digest,
+            },
+        };
+        Ok((
+            session,
+            Round2Output {
+                packages,
+                round1_digest: digest,
+            },
+        ))
+    }
+
+    /// Finish: the echo check over every participant's digest (keyed by any
+    /// name the coordinator uses), then frost `part3` over the packages
+    /// addressed to this participant.
+    pub fn finish(
+        self,
+        packages: Vec<SealedPackage>,
+        digests: &BTreeMap<String, Vec<u8>>,
+    ) -> Result<DkgOutput, DkgError> {
+        let State::Round2 {
+            secret,
+            round1,
+            keys,
+            digest,
+        } = &self.state
+        else {
+            return Err(DkgError::OutOfOrder("finish before round 2"));
+        };
+        let params = &self.params;
+        let me = params.me;
+        let differing: Vec<String> = digests
+            .iter()
+            .filter(|(_, d)| d.as_slice() != digest.as_slice())
+            .map(|(name, _)| name.clone())
+            .collect();
+        if !differing.is_empty() {
+            return Err(DkgError::EchoMismatch { differing });
+        }
+        if digests.len() != params.participants.len() {
+            return Err(DkgError::Parameters(format!(
+                "{} round-1 digests for {} participants: the echo check needs every participant's",
+                digests.len(),
+                params.participants.len()
+            )));
+        }
+        let mut inbox = BTreeMap::new();
+        for sealed in packages {
+            let from = sealed.from;
+            if sealed.to != me {
+                return Err(DkgError::entry(
+                    from,
+                    format!(
+                        "package addressed to {}, not to this signer",
+                        display_identifier(&sealed.to)
+                    ),
+                ));
+            }
+            let their_key = keys
+                .get(&from)
+                .ok_or_else(|| DkgError::entry(from, "not a participant of this DKG"))?;
+            let key = envelope::dkg_key(&params.session_id, &self.x25519, their_key, &from, &me)
+                .map_err(|e| DkgError::entry(from, e.to_string()))?;
+            let plain =
+                envelope::open(&key, &[], &sealed.ciphertext).map_err(|e: EnvelopeError| {
+                    DkgError::entry(from, format!("round-2 package: {e}"))
+                })?;
+            let package = round2::Package::deserialize(&plain).map_err(|e| {
+                DkgError::entry(from, format!("round-2 package does not parse: {e}"))
+            })?;
+            if inbox.insert(from, package).is_some() {
+                return Err(DkgError::entry(from, "round-2 package given twice"));
+            }
+        }
+        if let Some(missing) = round1.keys().find(|id| !inbox.contains_key(id)) {
+            return Err(DkgError::entry(*missing, "no round-2 package"));
+        }
+        let (key_package, public_key_package) =
+            dkg::part3(secret, round1, &inbox).map_err(|source| DkgError::Frost {
+                step: "part3",
+                source,
+            })?;
+        let group_public_key: [u8; 32] = public_key_package
+            .verifying_key()
+            .serialize()
+            .map_err(|source| DkgError::Frost {
+                step: "part3",
+                source,
+            })?
+            .as_slice()
+            .try_into()
+            .map_err(|_| DkgError::Parameters("group key is not 32 octets".into()))?;
+        let key_tag = ZoneKey::ed25519(params.role, group_public_key).key_tag();
+        Ok(DkgOutput {
+            key_package,
+            public_key_package,
+            group_public_key,
+            key_tag,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::OsRng;
+
+    fn ids(n: u16) -> BTreeSet<Identifier> {
+        (1..=n).map(|i| Identifier::try_from(i).unwrap()).collect()
+    }
+
+    fn params(me: u16, n: u16, t: u16) -> DkgParams {
+        DkgParams {
+            session_id: b"0123456789abcdef".to_vec(),
+            zone: "example.".into(),
+            role: KeyRole::Csk,
+            threshold: t,
+            participants: ids(n),
+            me: Identifier::try_from(me).unwrap(),
+        }
+    }
+
+    /// Runs a whole DKG among `n` sessions; `tamper` may change what
+    /// participant 1 is shown in round 2.
+    fn run(
+        n: u16,
+        t: u16,
+        tamper: impl Fn(&mut Vec<Round1Entry>),
+    ) -> Vec<Result<DkgOutput, DkgError>> {
+        let mut sessions = Vec::new();
+        let mut entries = Vec::new();
+        for me in 1..=n {
+            let (s, out) = DkgSession::start(params(me, n, t), &mut OsRng).unwrap();
+            entries.push(Round1Entry {
+                from: s.params.me,
+                package: out.package,
+                encryption_key: out.encryption_key.to_vec(),
+            });
+            sessions.push(s);
+        }
+        let mut digests = BTreeMap::new();
+        let mut sealed = Vec::new();
+        let mut next = Vec::new();
+        for s in sessions {
+            let me = s.params.me;
+            let mut others: Vec<Round1Entry> =
+                entries.iter().filter(|e| e.from != me).cloned().collect();
+            if me == Identifier::try_from(1u16).unwrap() {
+                tamper(&mut others);
+            }
+            let (s, out) = s.round2(others, &mut OsRng).unwrap();
+            digests.insert(
+                format!("signer-{}", display_identifier(&me)),
+                out.round1_digest.to_vec(),
+            );
+            sealed.extend(out.packages);
+            next.push(s);
+        }
+        next.into_iter()
+            .map(|s| {
+                let me = s.params.me;
+                let mine = sealed.iter().filter(|p| p.to == me).cloned().collect();
+                s.finish(mine, &digests)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn three_participants_agree() {
+        let outs: Vec<DkgOutput> = run(3, 2, |_| {}).into_iter().map(Result::unwrap).collect();
+        for o in &outs {
+            assert_eq!(o.public_key_package, outs[0].public_key_package);
+            assert_eq!(o.group_public_key, outs[0].group_public_key);
+            assert_eq!(o.key_tag, outs[0].key_tag);
+            assert_eq!(*o.key_package.min_signers(), 2);
+        }
+    }
+
+    /// A relay that shows participant 1 a different (but valid) round 1 of
+    /// participant 3 is caught by every participant's echo check.
+    #[test]
+    fn echo_check_catches_split_view() {
+        let (_, other) = DkgSession::start(params(3, 3, 2), &mut OsRng).unwrap();
+        let results = run(3, 2, |entries| {
+            let e = entries
+                .iter_mut()
+                .find(|e| e.from == Identifier::try_from(3u16).unwrap())
+                .unwrap();
+            e.package = other.package.clone();
+        });
+        for r in results {
+            match r {
+                Err(DkgError::EchoMismatch { differing }) => assert!(!differing.is_empty()),
+                other => panic!("expected an echo mismatch, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_bad_parameters_and_order() {
+        let mut p = params(4, 3, 2);
+        assert!(matches!(
+            DkgSession::start(p.clone(), &mut OsRng),
+            Err(DkgError::NotAParticipant(_))
+        ));
+        p.me = Identifier::try_from(1u16).unwrap();
+        p.threshold = 4;
+        assert!(matches!(
+            DkgSession::start(p.clone(), &mut OsRng),
+            Err(DkgError::Parameters(_))
+        ));
+        let (s, _) = DkgSession::start(params(1, 3, 2), &mut OsRng).unwrap();
+        assert!(matches!(
+            s.round2(Vec::new(), &mut OsRng),
+            Err(DkgError::Entry { .. })
+        ));
+        let (s, _) = DkgSession::start(params(1, 3, 2), &mut OsRng).unwrap();
+        assert!(matches!(
+            s.finish(Vec::new(), &BTreeMap::new()),
+            Err(DkgError::OutOfOrder(_))
+        ));
+    }
+}

@@ -1,0 +1,82 @@
+//! `frostzone-signer --config signer.toml [--check-config]`: a signer node.
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use frostzone_signer_node::fault::{Faults, CORRUPT_SHARES_ENV};
+use frostzone_signer_node::{service, Config, Node, NodeOptions, Store};
+
+/// A frostzone signer node: holds key shares, signs what the coordinator
+/// asks after rebuilding it.
+#[derive(Parser, Debug)]
+#[command(name = "frostzone-signer", version)]
+struct Args {
+    /// The signer's config file (TOML).
+    #[arg(long, env = "FROSTZONE_SIGNER_CONFIG")]
+    config: PathBuf,
+    /// Check the config file (and that the TLS files and passphrase can be
+    /// read), then exit.
+    #[arg(long)]
+    check_config: bool,
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let config = Config::load(&args.config)?;
+    let participant = config.identifier()?;
+    let passphrase = config.read_passphrase()?;
+    // Fail now, naming the file, rather than at the first connection.
+    config.tls.server_config().context("TLS set-up")?;
+    frostzone_proto::tls::pinned_certificate(&config.coordinator_cert)
+        .context("tls.coordinator_cert")?;
+    if args.check_config {
+        println!("{}: ok", config.file.display());
+        return Ok(());
+    }
+
+    let faults = Faults::from_env();
+    if faults.corrupt_shares {
+        tracing::warn!(
+            "!!! {CORRUPT_SHARES_ENV}=1: TEST FAULT INJECTION — this signer returns CORRUPT signature shares !!!"
+        );
+    }
+    let store = Store::open(&config.data_dir, passphrase.as_bytes())?;
+    drop(passphrase);
+    let node = Arc::new(Node::new(
+        NodeOptions {
+            name: config.name.clone(),
+            participant,
+            session_timeout: config.session_timeout,
+            faults,
+        },
+        store,
+    ));
+
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        tracing::info!(name = %config.name, participant = config.participant, listen = %config.listen, "signer listening");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing the SIGTERM handler")?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            tracing::info!("shutting down");
+        };
+        service::serve(node, config.listen, &config.tls, &config.coordinator_cert, shutdown)
+            .await
+            .with_context(|| format!("signer {}", config.name))
+    })
+}

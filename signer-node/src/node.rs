@@ -1,0 +1,530 @@
+//! The signer node: its store, its session tables and one plain,
+//! synchronous function per API call. The gRPC layer ([`crate::service`])
+//! runs these on blocking threads and only converts errors to statuses.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use frostzone_dnssec::keys::{KeyRole, KeyTag};
+use frostzone_proto::v1;
+use frostzone_proto::MAX_BATCH_ITEMS;
+use frostzone_threshold::frost::round1::SigningCommitments;
+use frostzone_threshold::{
+    commit_batch, frost, sign_batch, signing_packages, BatchNonces, Identifier,
+};
+use rand::rngs::OsRng;
+
+use crate::dkg::{DkgParams, DkgSession, Round1Entry, SealedPackage};
+use crate::error::NodeError;
+use crate::fault::Faults;
+use crate::policy::{normalize_zone, signed_messages, BatchContext};
+use crate::sessions::SessionTable;
+use crate::store::{KeyShare, ShareInfo, Store};
+
+/// Most signing sessions pending at once. Each holds up to
+/// [`MAX_BATCH_ITEMS`] rebuilt messages (a few MiB): 64 of them bound the
+/// memory a misbehaving coordinator can pin, while leaving room for many
+/// concurrent zones.
+pub const MAX_PENDING_SIGNING: usize = 64;
+/// Most DKG and import sessions pending at once: key generation is rare.
+pub const MAX_PENDING_KEYGEN: usize = 16;
+/// Shortest DKG session id: the API asks for 16 random octets or more.
+pub const MIN_DKG_SESSION_ID: usize = 16;
+/// Longest session id of any kind.
+pub const MAX_SESSION_ID: usize = 128;
+
+/// What a node is started with.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// Its name (certificate DNS name).
+    pub name: String,
+    /// Its FROST identifier.
+    pub participant: Identifier,
+    /// Lifetime of pending sessions.
+    pub session_timeout: Duration,
+    /// Test-only fault injection.
+    pub faults: Faults,
+}
+
+/// A signing session between Commit and Sign. Never written anywhere; the
+/// nonces wipe themselves when dropped.
+struct PendingSigning {
+    nonces: BatchNonces,
+    messages: Vec<Vec<u8>>,
+    commitments: Vec<SigningCommitments>,
+    key_package: frost::keys::KeyPackage,
+}
+
+/// One signer node.
+pub struct Node {
+    opts: NodeOptions,
+    store: Store,
+    signing: Mutex<SessionTable<PendingSigning>>,
+    dkg: Mutex<SessionTable<DkgSession>>,
+    imports: Mutex<SessionTable<x25519_dalek::StaticSecret>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves the table consistent (every
+    // operation is a single map update), so poisoning is ignored.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn participant(
+    p: Option<&v1::ParticipantId>,
+    field: &'static str,
+) -> Result<Identifier, NodeError> {
+    let p = p.ok_or_else(|| NodeError::field(field, "missing"))?;
+    Identifier::deserialize(&p.id)
+        .map_err(|e| NodeError::field(field, format!("not a participant identifier: {e}")))
+}
+
+fn participant_id(id: &Identifier) -> v1::ParticipantId {
+    v1::ParticipantId { id: id.serialize() }
+}
+
+fn role(value: i32) -> Result<KeyRole, NodeError> {
+    match v1::KeyRole::try_from(value) {
+        Ok(v1::KeyRole::Ksk) => Ok(KeyRole::Ksk),
+        Ok(v1::KeyRole::Zsk) => Ok(KeyRole::Zsk),
+        Ok(v1::KeyRole::Csk) => Ok(KeyRole::Csk),
+        _ => Err(NodeError::field(
+            "role",
+            format!("{value} is not KSK, ZSK or CSK"),
+        )),
+    }
+}
+
+/// The API's role value for a role.
+pub fn proto_role(role: KeyRole) -> v1::KeyRole {
+    match role {
+        KeyRole::Ksk => v1::KeyRole::Ksk,
+        KeyRole::Zsk => v1::KeyRole::Zsk,
+        KeyRole::Csk => v1::KeyRole::Csk,
+    }
+}
+
+fn session_id(id: &[u8], min: usize) -> Result<&[u8], NodeError> {
+    if id.len() < min.max(1) || id.len() > MAX_SESSION_ID {
+        return Err(NodeError::field(
+            "session_id",
+            format!(
+                "{} octets, need {}..={MAX_SESSION_ID}",
+                id.len(),
+                min.max(1)
+            ),
+        ));
+    }
+    Ok(id)
+}
+
+fn zone(zone: &str) -> Result<String, NodeError> {
+    normalize_zone(zone)
+        .map(|(text, _)| text)
+        .map_err(|e| NodeError::field("zone", e))
+}
+
+fn unix_now() -> u32 {
+    // RFC 4034 §3.1.5: 32-bit seconds, serial arithmetic past 2106.
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0)
+}
+
+impl Node {
+    /// A node over an open store.
+    pub fn new(opts: NodeOptions, store: Store) -> Node {
+        let t = opts.session_timeout;
+        Node {
+            store,
+            signing: Mutex::new(SessionTable::new(t, MAX_PENDING_SIGNING)),
+            dkg: Mutex::new(SessionTable::new(t, MAX_PENDING_KEYGEN)),
+            imports: Mutex::new(SessionTable::new(t, MAX_PENDING_KEYGEN)),
+            opts,
+        }
+    }
+
+    /// The options it runs with.
+    pub fn options(&self) -> &NodeOptions {
+        &self.opts
+    }
+
+    /// Drops (and so wipes) every expired session; returns how many.
+    pub fn sweep(&self, now: Instant) -> usize {
+        lock(&self.signing).sweep(now) + lock(&self.dkg).sweep(now) + lock(&self.imports).sweep(now)
+    }
+
+    /// Health: name, participant and the shares held.
+    pub fn health(&self) -> Result<v1::HealthResponse, NodeError> {
+        let keys = self.store.list()?.into_iter().map(key_share_info).collect();
+        Ok(v1::HealthResponse {
+            api_version: frostzone_proto::API_VERSION,
+            name: self.opts.name.clone(),
+            participant: Some(participant_id(&self.opts.participant)),
+            keys,
+        })
+    }
+
+    /// DKG round 1 (see [`crate::dkg`]).
+    pub fn dkg_round1(
+        &self,
+        req: v1::DkgRound1Request,
+    ) -> Result<v1::DkgRound1Response, NodeError> {
+        let id = session_id(&req.session_id, MIN_DKG_SESSION_ID)?;
+        let mut participants = BTreeSet::new();
+        for p in &req.participants {
+            if !participants.insert(participant(Some(p), "participants")?) {
+                return Err(NodeError::field(
+                    "participants",
+                    "a participant is listed twice",
+                ));
+            }
+        }
+        let threshold = u16::try_from(req.threshold)
+            .map_err(|_| NodeError::field("threshold", "out of range"))?;
+        let params = DkgParams {
+            session_id: id.to_vec(),
+            zone: zone(&req.zone)?,
+            role: role(req.role)?,
+            threshold,
+            participants,
+            me: self.opts.participant,
+        };
+        let (session, out) = DkgSession::start(params, &mut OsRng)?;
+        lock(&self.dkg)
+            .insert(id, session, Instant::now())
+            .map_err(NodeError::session("DKG"))?;
+        Ok(v1::DkgRound1Response {
+            package: out.package,
+            encryption_key: out.encryption_key.to_vec(),
+        })
+    }
+
+    /// DKG round 2. A failed step aborts the DKG: the session is gone.
+    pub fn dkg_round2(
+        &self,
+        req: v1::DkgRound2Request,
+    ) -> Result<v1::DkgRound2Response, NodeError> {
+        let id = session_id(&req.session_id, MIN_DKG_SESSION_ID)?;
+        let session = lock(&self.dkg)
+            .take(id, Instant::now())
+            .map_err(NodeError::session("DKG"))?;
+        let entries = req
+            .round1
+            .into_iter()
+            .map(|e| {
+                Ok(Round1Entry {
+                    from: participant(e.from.as_ref(), "round1.from")?,
+                    package: e.package,
+                    encryption_key: e.encryption_key,
+                })
+            })
+            .collect::<Result<Vec<_>, NodeError>>()?;
+        let (session, out) = session.round2(entries, &mut OsRng)?;
+        lock(&self.dkg)
+            .restore(id, session, Instant::now())
+            .map_err(NodeError::session("DKG"))?;
+        Ok(v1::DkgRound2Response {
+            packages: out
+                .packages
+                .into_iter()
+                .map(|p| v1::EncryptedPackage {
+                    from: Some(participant_id(&p.from)),
+                    to: Some(participant_id(&p.to)),
+                    ciphertext: p.ciphertext,
+                })
+                .collect(),
+            round1_digest: out.round1_digest.to_vec(),
+        })
+    }
+
+    /// DKG finish: echo check, part3, and the share stored (flushed)
+    /// before the answer goes out.
+    pub fn dkg_finish(
+        &self,
+        req: v1::DkgFinishRequest,
+    ) -> Result<v1::DkgFinishResponse, NodeError> {
+        let id = session_id(&req.session_id, MIN_DKG_SESSION_ID)?;
+        let session = lock(&self.dkg)
+            .take(id, Instant::now())
+            .map_err(NodeError::session("DKG"))?;
+        let packages = req
+            .packages
+            .into_iter()
+            .map(|p| {
+                Ok(SealedPackage {
+                    from: participant(p.from.as_ref(), "packages.from")?,
+                    to: participant(p.to.as_ref(), "packages.to")?,
+                    ciphertext: p.ciphertext,
+                })
+            })
+            .collect::<Result<Vec<_>, NodeError>>()?;
+        let digests: BTreeMap<String, Vec<u8>> = req.round1_digests.into_iter().collect();
+        let (zone, role) = (session.params().zone.clone(), session.params().role);
+        let out = session.finish(packages, &digests)?;
+        let public_key_package = out
+            .public_key_package
+            .serialize()
+            .map_err(|e| NodeError::Internal(format!("serialize: {e}")))?;
+        let share = KeyShare {
+            info: ShareInfo {
+                zone,
+                role,
+                key_tag: out.key_tag,
+                group_public_key: out.group_public_key,
+            },
+            key_package: out.key_package,
+            public_key_package: out.public_key_package,
+        };
+        self.store.put_share(&share)?;
+        tracing::info!(zone = %share.info.zone, role = %role, key_tag = %out.key_tag, "DKG finished, key share stored");
+        Ok(v1::DkgFinishResponse {
+            group_public_key: out.group_public_key.to_vec(),
+            public_key_package,
+            key_tag: out.key_tag.0.into(),
+        })
+    }
+
+    /// Import, step 1: a one-time X25519 key for this session.
+    pub fn import_begin(
+        &self,
+        req: v1::ImportBeginRequest,
+    ) -> Result<v1::ImportBeginResponse, NodeError> {
+        let id = session_id(&req.session_id, 1)?;
+        let secret = x25519_dalek::StaticSecret::random_from_rng(OsRng);
+        let public = x25519_dalek::PublicKey::from(&secret);
+        lock(&self.imports)
+            .insert(id, secret, Instant::now())
+            .map_err(NodeError::session("import"))?;
+        Ok(v1::ImportBeginResponse {
+            encryption_key: public.as_bytes().to_vec(),
+        })
+    }
+
+    /// Import, step 2: opens the share, checks that it is this
+    /// participant's share of the given group, stores it.
+    pub fn import_finish(
+        &self,
+        req: v1::ImportFinishRequest,
+    ) -> Result<v1::ImportFinishResponse, NodeError> {
+        let id = session_id(&req.session_id, 1)?;
+        let secret = lock(&self.imports)
+            .take(id, Instant::now())
+            .map_err(NodeError::session("import"))?;
+        let (zone, role) = (zone(&req.zone)?, role(req.role)?);
+        let sender = crate::envelope::public_key(&req.sender_key)
+            .map_err(|e| NodeError::field("sender_key", e.to_string()))?;
+        let key = crate::envelope::import_key(id, &secret, &sender)
+            .map_err(|e| NodeError::field("sender_key", e.to_string()))?;
+        drop(secret);
+        let plain = crate::envelope::open(&key, &[], &req.ciphertext)
+            .map_err(|e| NodeError::field("ciphertext", e.to_string()))?;
+        let key_package = frost::keys::KeyPackage::deserialize(&plain)
+            .map_err(|e| NodeError::Import(format!("key package does not parse: {e}")))?;
+        let public_key_package =
+            frost::keys::PublicKeyPackage::deserialize(&req.public_key_package)
+                .map_err(|e| NodeError::field("public_key_package", e.to_string()))?;
+        check_imported(&key_package, &public_key_package, &self.opts.participant)?;
+        let group_public_key: [u8; 32] = key_package
+            .verifying_key()
+            .serialize()
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(|| NodeError::Import("group key is not 32 octets".into()))?;
+        let key_tag = frostzone_dnssec::keys::ZoneKey::ed25519(role, group_public_key).key_tag();
+        let share = KeyShare {
+            info: ShareInfo {
+                zone,
+                role,
+                key_tag,
+                group_public_key,
+            },
+            key_package,
+            public_key_package,
+        };
+        self.store.put_share(&share)?;
+        tracing::info!(zone = %share.info.zone, role = %role, key_tag = %key_tag, "imported key share stored");
+        Ok(v1::ImportFinishResponse {
+            group_public_key: group_public_key.to_vec(),
+            key_tag: key_tag.0.into(),
+        })
+    }
+
+    /// FROST round 1 for a batch: every item rebuilt and checked, then
+    /// fresh nonces kept in memory under the session id.
+    pub fn commit(&self, req: v1::CommitRequest) -> Result<v1::CommitResponse, NodeError> {
+        let id = session_id(&req.session_id, 1)?;
+        if req.items.is_empty() || req.items.len() > MAX_BATCH_ITEMS {
+            return Err(NodeError::field(
+                "items",
+                format!("{} items, need 1..={MAX_BATCH_ITEMS}", req.items.len()),
+            ));
+        }
+        let (zone_text, zone_name) =
+            normalize_zone(&req.zone).map_err(|e| NodeError::field("zone", e))?;
+        let key_tag = KeyTag(
+            u16::try_from(req.key_tag).map_err(|_| NodeError::field("key_tag", "out of range"))?,
+        );
+        let share = self
+            .store
+            .get_share(&zone_text, key_tag)?
+            .ok_or(NodeError::UnknownKey {
+                zone: zone_text,
+                key_tag,
+            })?;
+        let ctx = BatchContext {
+            zone: zone_name,
+            key_tag,
+            role: share.info.role,
+            now: unix_now(),
+        };
+        let messages = signed_messages(&req.items, &ctx)?;
+        let (nonces, commitments) = commit_batch(&share.key_package, messages.len(), &mut OsRng);
+        let serialized = commitments
+            .iter()
+            .map(|c| {
+                c.serialize()
+                    .map_err(|e| NodeError::Internal(format!("serialize: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let pending = PendingSigning {
+            nonces,
+            messages,
+            commitments,
+            key_package: share.key_package,
+        };
+        lock(&self.signing)
+            .insert(id, pending, Instant::now())
+            .map_err(NodeError::session("signing"))?;
+        Ok(v1::CommitResponse {
+            participant: Some(participant_id(&self.opts.participant)),
+            commitments: serialized,
+        })
+    }
+
+    /// FROST round 2: the session is removed first, so it signs at most
+    /// once; the messages signed are the ones rebuilt at Commit.
+    pub fn sign(&self, req: v1::SignRequest) -> Result<v1::SignResponse, NodeError> {
+        let id = session_id(&req.session_id, 1)?;
+        let pending = lock(&self.signing)
+            .take(id, Instant::now())
+            .map_err(NodeError::session("signing"))?;
+        let PendingSigning {
+            nonces,
+            messages,
+            commitments: mine,
+            key_package,
+        } = pending;
+        let me = self.opts.participant;
+        let mut all: BTreeMap<Identifier, Vec<SigningCommitments>> = BTreeMap::new();
+        for pc in &req.commitments {
+            let who = participant(pc.participant.as_ref(), "commitments.participant")?;
+            if pc.commitments.len() != messages.len() {
+                return Err(NodeError::Commitments(format!(
+                    "signer {}: {} commitments for a batch of {}",
+                    frostzone_threshold::display_identifier(&who),
+                    pc.commitments.len(),
+                    messages.len()
+                )));
+            }
+            let parsed = pc
+                .commitments
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    SigningCommitments::deserialize(c).map_err(|e| {
+                        NodeError::Commitments(format!(
+                            "signer {} item {i}: {e}",
+                            frostzone_threshold::display_identifier(&who)
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if all.insert(who, parsed).is_some() {
+                return Err(NodeError::Commitments(format!(
+                    "signer {} listed twice",
+                    frostzone_threshold::display_identifier(&who)
+                )));
+            }
+        }
+        // RFC 9591 §5.2: each participant checks that its own commitment is
+        // in the list, unchanged.
+        if all.get(&me) != Some(&mine) {
+            return Err(NodeError::Commitments(
+                "this signer's commitments are missing or differ from those it made".into(),
+            ));
+        }
+        let needed = usize::from(*key_package.min_signers());
+        if all.len() < needed {
+            return Err(NodeError::Commitments(format!(
+                "{} signers chosen, the threshold is {needed}",
+                all.len()
+            )));
+        }
+        let packages = signing_packages(&self.opts.faults.messages(messages), &all)?;
+        let shares = sign_batch(nonces, &key_package, &packages)?;
+        if self.opts.faults.corrupt_shares {
+            tracing::warn!(
+                "FAULT INJECTION: returning {} corrupt signature shares",
+                shares.len()
+            );
+        }
+        Ok(v1::SignResponse {
+            participant: Some(participant_id(&me)),
+            shares: shares.iter().map(|s| s.serialize()).collect(),
+        })
+    }
+}
+
+/// The public part of a stored share, as the API shows it.
+pub fn key_share_info(info: ShareInfo) -> v1::KeyShareInfo {
+    v1::KeyShareInfo {
+        zone: info.zone,
+        role: proto_role(info.role).into(),
+        key_tag: info.key_tag.0.into(),
+        group_public_key: info.group_public_key.to_vec(),
+    }
+}
+
+/// An imported key package must be this participant's, belong to the
+/// public key package, and its secret must match its public share.
+fn check_imported(
+    key: &frost::keys::KeyPackage,
+    public: &frost::keys::PublicKeyPackage,
+    me: &Identifier,
+) -> Result<(), NodeError> {
+    let show = frostzone_threshold::display_identifier;
+    if key.identifier() != me {
+        return Err(NodeError::Import(format!(
+            "share is for participant {}, this signer is {}",
+            show(key.identifier()),
+            show(me)
+        )));
+    }
+    if key.verifying_key() != public.verifying_key() {
+        return Err(NodeError::Import(
+            "share's group key differs from the public key package's".into(),
+        ));
+    }
+    if public.verifying_shares().get(me) != Some(key.verifying_share()) {
+        return Err(NodeError::Import(
+            "share's verifying share is not the public key package's for this participant".into(),
+        ));
+    }
+    if frost::keys::VerifyingShare::from(*key.signing_share()) != *key.verifying_share() {
+        return Err(NodeError::Import(
+            "share's secret does not match its verifying share".into(),
+        ));
+    }
+    if public
+        .min_signers()
+        .is_some_and(|t| t != *key.min_signers())
+    {
+        return Err(NodeError::Import(
+            "share's threshold differs from the public key package's".into(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! What a signer agrees to sign: every item of a Commit is rebuilt from its
+//! content and checked before any nonce is made. Pure logic.
+//!
+//! The signer never signs an opaque hash. For each item it parses the
+//! RRset ([`frostzone_dnssec::wire::rrset_from_wire`], which refuses
+//! malformed or non-canonical RDATA), checks that the RRSIG fields fit it
+//! (RFC 4034 §3.1), that the signature is by the key it holds for the zone
+//! it names, and that the validity window is sane; then it rebuilds the
+//! signed data itself (RFC 4034 §3.1.8.1, [`frostzone_dnssec::signing::signed_data`]).
+//! Round 2 signs exactly these rebuilt messages.
+
+use std::str::FromStr;
+
+use frostzone_dnssec::domain::base::iana::{Rtype, SecurityAlgorithm};
+use frostzone_dnssec::domain::base::ToName;
+use frostzone_dnssec::keys::{KeyRole, KeyTag};
+use frostzone_dnssec::present::FqdnDisplay;
+use frostzone_dnssec::signing::signed_data;
+use frostzone_dnssec::wire::{check_rrsig_matches, rrset_from_wire, rrsig_fields_from_wire};
+use frostzone_dnssec::StoredName;
+use frostzone_proto::v1::SigningItem;
+use rayon::prelude::*;
+
+/// Longest signature validity a signer accepts: 90 days. RFC 6781 §4.4.2
+/// discusses validity periods of days to weeks; 90 days leaves room for
+/// long-lived KSK signatures while refusing a signature that outlives any
+/// sane rollover. Operator policy will replace this constant.
+pub const MAX_VALIDITY_SECS: u32 = 90 * 24 * 3600;
+
+/// How far inception may be backdated beyond [`MAX_VALIDITY_SECS`]: one
+/// day. Signers backdate inception for clock skew (the engine's default is
+/// one hour, [`frostzone_dnssec::signing::DEFAULT_INCEPTION_OFFSET_SECS`]),
+/// so a 90-day validity makes a window slightly longer than 90 days.
+pub const MAX_INCEPTION_BACKDATE_SECS: u32 = 24 * 3600;
+
+/// Signing with Ed25519 (RFC 8080 §3): the only algorithm a FROST Ed25519
+/// key group makes.
+pub const ALGORITHM: SecurityAlgorithm = SecurityAlgorithm::ED25519;
+
+/// An item of a batch that the signer refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("item {index}: {reason}")]
+pub struct ItemError {
+    /// Position in the batch.
+    pub index: usize,
+    /// Why it is refused.
+    pub reason: String,
+}
+
+/// A zone name as given in a request, parsed, and its normalized text
+/// (lowercase, trailing dot) under which shares are stored.
+pub fn normalize_zone(zone: &str) -> Result<(String, StoredName), String> {
+    let trimmed = zone.trim();
+    if trimmed.is_empty() {
+        return Err("empty zone name".into());
+    }
+    let text = if trimmed.ends_with('.') {
+        trimmed.to_string()
+    } else {
+        format!("{trimmed}.")
+    };
+    let name = StoredName::from_str(&text).map_err(|e| format!("zone {zone:?}: {e}"))?;
+    let normalized = FqdnDisplay(&name).to_string().to_ascii_lowercase();
+    Ok((normalized, name))
+}
+
+/// What the items of one batch are checked against.
+#[derive(Debug, Clone)]
+pub struct BatchContext {
+    /// The zone apex: every RRSIG's signer name.
+    pub zone: StoredName,
+    /// The key tag of the held key.
+    pub key_tag: KeyTag,
+    /// Its role: a KSK signs only DNSKEY, CDS and CDNSKEY; a ZSK signs
+    /// everything else; a CSK signs both (as the signing plan assigns them).
+    pub role: KeyRole,
+    /// Now, in seconds since the epoch (RFC 4034 §3.1.5 32-bit time).
+    pub now: u32,
+}
+
+/// Checks one item and returns the octets its RRSIG signs.
+pub fn check_item(item: &SigningItem, ctx: &BatchContext) -> Result<Vec<u8>, String> {
+    let rrset = rrset_from_wire(&item.owner, item.rtype, item.ttl, &item.rdata)
+        .map_err(|e| e.to_string())?;
+    let f = item.rrsig.as_ref().ok_or("no RRSIG fields")?;
+    let fields = rrsig_fields_from_wire(
+        f.type_covered,
+        f.algorithm,
+        f.labels,
+        f.original_ttl,
+        f.expiration,
+        f.inception,
+        f.key_tag,
+        &f.signer_name,
+    )
+    .map_err(|e| e.to_string())?;
+    check_rrsig_matches(&fields, &rrset)?;
+    // RFC 4034 §3.1.7: "The Signer's Name field MUST contain the name of
+    // the zone of the covered RRset."
+    if !fields.signer_name.name_eq(&ctx.zone) {
+        return Err(format!(
+            "signer name {} is not the zone {}",
+            FqdnDisplay(&fields.signer_name),
+            FqdnDisplay(&ctx.zone)
+        ));
+    }
+    if fields.key_tag != ctx.key_tag {
+        return Err(format!(
+            "key tag {} is not the held key {}",
+            fields.key_tag, ctx.key_tag
+        ));
+    }
+    if fields.algorithm != ALGORITHM {
+        return Err(format!(
+            "algorithm {} is not Ed25519 (15)",
+            fields.algorithm.to_int()
+        ));
+    }
+    let key_rrset = matches!(rrset.rtype, Rtype::DNSKEY | Rtype::CDS | Rtype::CDNSKEY);
+    if key_rrset && !ctx.role.signs_keys() || !key_rrset && !ctx.role.signs_zone() {
+        return Err(format!(
+            "a {} does not sign {} RRsets",
+            ctx.role, rrset.rtype
+        ));
+    }
+    check_validity(f.inception, f.expiration, ctx.now)?;
+    Ok(signed_data(&fields, &rrset))
+}
+
+/// RFC 4034 §3.1.5: times are serial numbers (RFC 1982), compared modulo
+/// 2^32. Inception before expiration, a window of at most
+/// [`MAX_VALIDITY_SECS`] plus [`MAX_INCEPTION_BACKDATE_SECS`], and an
+/// expiration in the future.
+fn check_validity(inception: u32, expiration: u32, now: u32) -> Result<(), String> {
+    let window = expiration.wrapping_sub(inception);
+    if window == 0 || window > i32::MAX as u32 {
+        return Err(format!(
+            "inception {inception} is not before expiration {expiration}"
+        ));
+    }
+    let max = MAX_VALIDITY_SECS + MAX_INCEPTION_BACKDATE_SECS;
+    if window > max {
+        return Err(format!(
+            "validity window of {window} s exceeds the maximum of {max} s \
+             ({MAX_VALIDITY_SECS} s validity, {MAX_INCEPTION_BACKDATE_SECS} s backdating)"
+        ));
+    }
+    let left = expiration.wrapping_sub(now);
+    if left == 0 || left > i32::MAX as u32 {
+        return Err(format!(
+            "expiration {expiration} is not in the future (now {now})"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks every item (on the rayon pool) and returns the signed data of
+/// each, in order, or the first refused item.
+pub fn signed_messages(
+    items: &[SigningItem],
+    ctx: &BatchContext,
+) -> Result<Vec<Vec<u8>>, ItemError> {
+    items
+        .par_iter()
+        .enumerate()
+        .map(|(index, item)| check_item(item, ctx).map_err(|reason| ItemError { index, reason }))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validity_window() {
+        let now = 1_700_000_000u32;
+        assert!(check_validity(now - 3600, now + 14 * 86400, now).is_ok());
+        assert!(check_validity(now + 10, now + 10, now).is_err());
+        assert!(check_validity(now + 20, now + 10, now).is_err());
+        assert!(check_validity(now - 3600, now - 1, now).is_err());
+        let max = MAX_VALIDITY_SECS + MAX_INCEPTION_BACKDATE_SECS;
+        assert!(check_validity(now - 3600, now - 3600 + max + 1, now).is_err());
+        assert!(check_validity(now - 3600, now - 3600 + max, now).is_ok());
+        // 90 days from now with the engine's one-hour backdating.
+        assert!(check_validity(now - 3600, now + MAX_VALIDITY_SECS, now).is_ok());
+        // Serial arithmetic across the 2^32 wrap (year 2106).
+        assert!(check_validity(u32::MAX - 100, 1000, u32::MAX - 50).is_ok());
+    }
+
+    #[test]
+    fn zone_names_normalize() {
+        assert_eq!(normalize_zone("Example.COM").unwrap().0, "example.com.");
+        assert_eq!(normalize_zone("example.com.").unwrap().0, "example.com.");
+        assert!(normalize_zone("").is_err());
+        assert!(normalize_zone("a..b").is_err());
+    }
+}

@@ -1,0 +1,192 @@
+//! The gRPC face of the node: thin handlers that check the API version,
+//! run the node's plain functions on blocking threads (they parse points,
+//! sign, hash and fsync) and turn refusals into status codes. Also the
+//! server itself, with mutual TLS and the coordinator's pinned
+//! certificate, and the task that sweeps expired sessions.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use frostzone_proto::tls::{PinnedPeers, TlsFiles};
+use frostzone_proto::v1::signer_server::{Signer, SignerServer};
+use frostzone_proto::v1::*;
+use frostzone_proto::{check_api_version, MAX_MESSAGE_BYTES};
+use tonic::{Request, Response, Status};
+
+use crate::error::NodeError;
+use crate::node::Node;
+
+/// How often expired sessions are swept: a tenth of a typical timeout,
+/// so nonces and DKG secrets outlive their deadline by seconds at most.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The signer service over one node.
+#[derive(Clone)]
+pub struct SignerService {
+    node: Arc<Node>,
+}
+
+impl SignerService {
+    /// A service for `node`.
+    pub fn new(node: Arc<Node>) -> Self {
+        SignerService { node }
+    }
+
+    async fn run<T, F>(&self, api_version: u32, f: F) -> Result<Response<T>, Status>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Node) -> Result<T, NodeError> + Send + 'static,
+    {
+        check_api_version(api_version)?;
+        let node = self.node.clone();
+        let result = tokio::task::spawn_blocking(move || f(&node))
+            .await
+            .map_err(|e| Status::from(NodeError::Internal(e.to_string())))?;
+        match result {
+            Ok(response) => Ok(Response::new(response)),
+            Err(e) => {
+                tracing::warn!(code = ?e.code(), "refused: {e}");
+                Err(e.into())
+            }
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Signer for SignerService {
+    async fn health(
+        &self,
+        request: Request<HealthRequest>,
+    ) -> Result<Response<HealthResponse>, Status> {
+        let req = request.into_inner();
+        self.run(req.api_version, |node| node.health()).await
+    }
+
+    async fn dkg_round1(
+        &self,
+        request: Request<DkgRound1Request>,
+    ) -> Result<Response<DkgRound1Response>, Status> {
+        let req = request.into_inner();
+        self.run(req.api_version, |node| node.dkg_round1(req)).await
+    }
+
+    async fn dkg_round2(
+        &self,
+        request: Request<DkgRound2Request>,
+    ) -> Result<Response<DkgRound2Response>, Status> {
+        let req = request.into_inner();
+        self.run(req.api_version, |node| node.dkg_round2(req)).await
+    }
+
+    async fn dkg_finish(
+        &self,
+        request: Request<DkgFinishRequest>,
+    ) -> Result<Response<DkgFinishResponse>, Status> {
+        let req = request.into_inner();
+        self.run(req.api_version, |node| node.dkg_finish(req)).await
+    }
+
+    async fn import_begin(
+        &self,
+        request: Request<ImportBeginRequest>,
+    ) -> Result<Response<ImportBeginResponse>, Status> {
+        let req = request.into_inner();
+        self.run(req.api_version, |node| node.import_begin(req))
+            .await
+    }
+
+    async fn import_finish(
+        &self,
+        request: Request<ImportFinishRequest>,
+    ) -> Result<Response<ImportFinishResponse>, Status> {
+        let req = request.into_inner();
+        self.run(req.api_version, |node| node.import_finish(req))
+            .await
+    }
+
+    async fn commit(
+        &self,
+        request: Request<CommitRequest>,
+    ) -> Result<Response<CommitResponse>, Status> {
+        let req = request.into_inner();
+        self.run(req.api_version, |node| node.commit(req)).await
+    }
+
+    async fn sign(&self, request: Request<SignRequest>) -> Result<Response<SignResponse>, Status> {
+        let req = request.into_inner();
+        self.run(req.api_version, |node| node.sign(req)).await
+    }
+}
+
+/// A task that stops when this handle is dropped.
+#[derive(Debug)]
+pub struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Starts the periodic sweep of expired sessions (their secrets are wiped
+/// as they are dropped).
+pub fn spawn_sweeper(node: Arc<Node>, every: Duration) -> AbortOnDrop {
+    AbortOnDrop(tokio::spawn(async move {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let dropped = node.sweep(Instant::now());
+            if dropped > 0 {
+                tracing::info!(dropped, "expired sessions dropped");
+            }
+        }
+    }))
+}
+
+/// Errors setting up the server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// A TLS file is unusable.
+    #[error(transparent)]
+    Tls(#[from] frostzone_proto::tls::TlsError),
+    /// The transport failed (bind, TLS set-up).
+    #[error("serving on {addr}: {source}")]
+    Transport {
+        /// The listen address.
+        addr: SocketAddr,
+        /// What tonic said.
+        source: tonic::transport::Error,
+    },
+}
+
+/// Serves the signer API on `addr` over mutual TLS until `shutdown`
+/// completes. Only the client presenting exactly `coordinator_cert` gets
+/// in; the sweeper runs as long as the server does.
+pub async fn serve(
+    node: Arc<Node>,
+    addr: SocketAddr,
+    tls: &TlsFiles,
+    coordinator_cert: &std::path::Path,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let pinned = PinnedPeers::load([("coordinator", coordinator_cert)])?;
+    let _sweeper = spawn_sweeper(node.clone(), SWEEP_INTERVAL);
+    // `SignerServer::with_interceptor` would hide the size limits, so the
+    // limited server is wrapped by hand: the same thing, limits included.
+    let server = SignerServer::new(SignerService::new(node))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let service =
+        tonic::service::interceptor::InterceptedService::new(server, pinned.interceptor());
+    tonic::transport::Server::builder()
+        .tls_config(tls.server_config()?)
+        .map_err(|source| ServeError::Transport { addr, source })?
+        .add_service(service)
+        .serve_with_shutdown(addr, shutdown)
+        .await
+        .map_err(|source| ServeError::Transport { addr, source })
+}

@@ -1,0 +1,596 @@
+//! In-process tests of the whole signer API: three signers (service
+//! structs called through the generated trait, without TLS) run a 2-of-3
+//! DKG and sign a batch, with this test playing the coordinator.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use frostzone_dnssec::signing::signed_data;
+use frostzone_dnssec::wire::{rrset_from_wire, rrsig_fields_from_wire};
+use frostzone_proto::v1::signer_server::Signer;
+use frostzone_proto::v1::*;
+use frostzone_proto::API_VERSION;
+use frostzone_threshold::frost::round1::SigningCommitments;
+use frostzone_threshold::frost::round2::SignatureShare;
+use frostzone_threshold::{aggregate_batch, frost, signing_packages, Identifier, ThresholdError};
+use rand::rngs::OsRng;
+use tonic::{Code, Request};
+
+use crate::fault::Faults;
+use crate::node::{Node, NodeOptions};
+use crate::service::SignerService;
+use crate::store::{tests::cheap, Store};
+
+const ZONE_WIRE: &[u8] = b"\x07example\x00";
+const WWW_WIRE: &[u8] = b"\x03www\x07example\x00";
+
+struct Signer1 {
+    svc: SignerService,
+    id: Identifier,
+    _dir: Arc<tempfile::TempDir>,
+}
+
+fn node(n: u16, dir: Arc<tempfile::TempDir>, faults: Faults) -> Signer1 {
+    let store = Store::open_with(dir.path(), b"pw", cheap).unwrap();
+    let id = Identifier::try_from(n).unwrap();
+    let opts = NodeOptions {
+        name: format!("signer-{n}"),
+        participant: id,
+        session_timeout: Duration::from_secs(60),
+        faults,
+    };
+    Signer1 {
+        svc: SignerService::new(Arc::new(Node::new(opts, store))),
+        id,
+        _dir: dir,
+    }
+}
+
+fn cluster(n: u16) -> Vec<Signer1> {
+    (1..=n)
+        .map(|i| node(i, Arc::new(tempfile::tempdir().unwrap()), Faults::default()))
+        .collect()
+}
+
+fn pid(id: &Identifier) -> Option<ParticipantId> {
+    Some(ParticipantId { id: id.serialize() })
+}
+
+/// A full DKG among `signers` with threshold `t`; returns the group key,
+/// public key package and key tag.
+async fn dkg(signers: &[Signer1], t: u32) -> ([u8; 32], frost::keys::PublicKeyPackage, u32) {
+    let session_id = b"dkg-session-0001".to_vec();
+    let participants: Vec<ParticipantId> = signers.iter().map(|s| pid(&s.id).unwrap()).collect();
+    let mut round1 = Vec::new();
+    for s in signers {
+        let r = s
+            .svc
+            .dkg_round1(Request::new(DkgRound1Request {
+                api_version: API_VERSION,
+                session_id: session_id.clone(),
+                zone: "Example".into(),
+                role: KeyRole::Csk.into(),
+                threshold: t,
+                participants: participants.clone(),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        round1.push(DkgRound1Entry {
+            from: pid(&s.id),
+            package: r.package,
+            encryption_key: r.encryption_key,
+        });
+    }
+    // A second round 1 for the same session is refused.
+    let again = signers[0]
+        .svc
+        .dkg_round1(Request::new(DkgRound1Request {
+            api_version: API_VERSION,
+            session_id: session_id.clone(),
+            zone: "example.".into(),
+            role: KeyRole::Csk.into(),
+            threshold: t,
+            participants: participants.clone(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::AlreadyExists, "{again:?}");
+
+    let mut sealed = Vec::new();
+    let mut digests = std::collections::HashMap::new();
+    for s in signers {
+        let others = round1
+            .iter()
+            .filter(|e| e.from != pid(&s.id))
+            .cloned()
+            .collect();
+        let r = s
+            .svc
+            .dkg_round2(Request::new(DkgRound2Request {
+                api_version: API_VERSION,
+                session_id: session_id.clone(),
+                round1: others,
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        sealed.extend(r.packages);
+        digests.insert(s.svc_name(), r.round1_digest);
+    }
+    let mut result = None;
+    for s in signers {
+        let mine = sealed
+            .iter()
+            .filter(|p| p.to == pid(&s.id))
+            .cloned()
+            .collect();
+        let r = s
+            .svc
+            .dkg_finish(Request::new(DkgFinishRequest {
+                api_version: API_VERSION,
+                session_id: session_id.clone(),
+                packages: mine,
+                round1_digests: digests.clone(),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        let pkp = frost::keys::PublicKeyPackage::deserialize(&r.public_key_package).unwrap();
+        let gk: [u8; 32] = r.group_public_key.try_into().unwrap();
+        if let Some((g, p, k)) = &result {
+            assert_eq!((g, p, k), (&gk, &pkp, &r.key_tag));
+        }
+        result = Some((gk, pkp, r.key_tag));
+    }
+    result.unwrap()
+}
+
+impl Signer1 {
+    fn svc_name(&self) -> String {
+        frostzone_threshold::display_identifier(&self.id)
+    }
+}
+
+fn now() -> u32 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as u32
+}
+
+fn a_item(key_tag: u32, last_octet: u8) -> SigningItem {
+    SigningItem {
+        owner: WWW_WIRE.to_vec(),
+        rtype: 1,
+        ttl: 300,
+        rdata: vec![vec![192, 0, 2, last_octet]],
+        rrsig: Some(RrsigFields {
+            type_covered: 1,
+            algorithm: 15,
+            labels: 2,
+            original_ttl: 300,
+            expiration: now() + 14 * 86400,
+            inception: now() - 3600,
+            key_tag,
+            signer_name: ZONE_WIRE.to_vec(),
+        }),
+    }
+}
+
+/// The RFC 4034 §3.1.8.1 octets of an item, rebuilt independently of the
+/// signer's policy code path.
+fn message(item: &SigningItem) -> Vec<u8> {
+    let rrset = rrset_from_wire(&item.owner, item.rtype, item.ttl, &item.rdata).unwrap();
+    let f = item.rrsig.as_ref().unwrap();
+    let fields = rrsig_fields_from_wire(
+        f.type_covered,
+        f.algorithm,
+        f.labels,
+        f.original_ttl,
+        f.expiration,
+        f.inception,
+        f.key_tag,
+        &f.signer_name,
+    )
+    .unwrap();
+    signed_data(&fields, &rrset)
+}
+
+fn commit_req(session: &[u8], key_tag: u32, items: Vec<SigningItem>) -> Request<CommitRequest> {
+    Request::new(CommitRequest {
+        api_version: API_VERSION,
+        session_id: session.to_vec(),
+        zone: "example.".into(),
+        key_tag,
+        items,
+    })
+}
+
+/// Coordinator side: Commit with `chosen`, Sign, aggregate.
+async fn sign_round(
+    chosen: &[&Signer1],
+    session: &[u8],
+    key_tag: u32,
+    items: &[SigningItem],
+    public: &frost::keys::PublicKeyPackage,
+) -> Result<Vec<[u8; 64]>, ThresholdError> {
+    let mut commitments = Vec::new();
+    let mut parsed: BTreeMap<Identifier, Vec<SigningCommitments>> = BTreeMap::new();
+    for s in chosen {
+        let r = s
+            .svc
+            .commit(commit_req(session, key_tag, items.to_vec()))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.participant, pid(&s.id));
+        parsed.insert(
+            s.id,
+            r.commitments
+                .iter()
+                .map(|c| SigningCommitments::deserialize(c).unwrap())
+                .collect(),
+        );
+        commitments.push(ParticipantCommitments {
+            participant: pid(&s.id),
+            commitments: r.commitments,
+        });
+    }
+    let sign = SignRequest {
+        api_version: API_VERSION,
+        session_id: session.to_vec(),
+        commitments,
+    };
+    let mut shares: Vec<BTreeMap<Identifier, SignatureShare>> = vec![BTreeMap::new(); items.len()];
+    for s in chosen {
+        let r = s
+            .svc
+            .sign(Request::new(sign.clone()))
+            .await
+            .unwrap()
+            .into_inner();
+        for (i, share) in r.shares.iter().enumerate() {
+            shares[i].insert(s.id, SignatureShare::deserialize(share).unwrap());
+        }
+        // A replayed round 2 is refused: the session signed once.
+        let replay = s.svc.sign(Request::new(sign.clone())).await.unwrap_err();
+        assert_eq!(replay.code(), Code::NotFound);
+        assert!(
+            replay
+                .message()
+                .contains("unknown or already used signing session"),
+            "{replay:?}"
+        );
+    }
+    let messages: Vec<Vec<u8>> = items.iter().map(message).collect();
+    let packages = signing_packages(&messages, &parsed).unwrap();
+    aggregate_batch(&packages, &shares, public)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dkg_then_batch_signature_verifies() {
+    let signers = cluster(3);
+    let (group_key, public, key_tag) = dkg(&signers, 2).await;
+
+    let health = signers[1]
+        .svc
+        .health(Request::new(HealthRequest {
+            api_version: API_VERSION,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(health.name, "signer-2");
+    assert_eq!(health.participant, pid(&signers[1].id));
+    assert_eq!(health.keys.len(), 1);
+    assert_eq!(health.keys[0].zone, "example.");
+    assert_eq!(health.keys[0].key_tag, key_tag);
+    assert_eq!(health.keys[0].group_public_key, group_key.to_vec());
+
+    let items: Vec<SigningItem> = (1..=5).map(|i| a_item(key_tag, i)).collect();
+    let sigs = sign_round(
+        &[&signers[0], &signers[2]],
+        b"sign-1",
+        key_tag,
+        &items,
+        &public,
+    )
+    .await
+    .unwrap();
+    let vk = VerifyingKey::from_bytes(&group_key).unwrap();
+    for (item, sig) in items.iter().zip(&sigs) {
+        vk.verify_strict(&message(item), &Signature::from_bytes(sig))
+            .unwrap();
+    }
+    // Another pair signs too.
+    let sigs = sign_round(
+        &[&signers[1], &signers[2]],
+        b"sign-2",
+        key_tag,
+        &items[..1],
+        &public,
+    )
+    .await
+    .unwrap();
+    vk.verify_strict(&message(&items[0]), &Signature::from_bytes(&sigs[0]))
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_refusals() {
+    let signers = cluster(3);
+    let (_, _, key_tag) = dkg(&signers, 2).await;
+    let s = &signers[0];
+    let code = |r: Result<tonic::Response<CommitResponse>, tonic::Status>| r.unwrap_err();
+
+    // Malformed RDATA (a 3-octet A record): refused, naming the item.
+    let mut bad = a_item(key_tag, 1);
+    bad.rdata = vec![vec![192, 0, 2]];
+    let e = code(
+        s.svc
+            .commit(commit_req(b"c1", key_tag, vec![a_item(key_tag, 2), bad]))
+            .await,
+    );
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().starts_with("item 1:"), "{e:?}");
+
+    // Unknown key and zone.
+    let e = code(
+        s.svc
+            .commit(commit_req(b"c2", key_tag ^ 1, vec![a_item(key_tag ^ 1, 1)]))
+            .await,
+    );
+    assert_eq!(e.code(), Code::NotFound);
+    assert_eq!(
+        e.message(),
+        format!("this signer holds no key {} for zone example.", key_tag ^ 1)
+    );
+    let mut other_zone = commit_req(b"c3", key_tag, vec![a_item(key_tag, 1)]);
+    other_zone.get_mut().zone = "example.net.".into();
+    assert_eq!(code(s.svc.commit(other_zone).await).code(), Code::NotFound);
+
+    // Items that do not fit the key, the zone or the time policy.
+    type Tweak = Box<dyn Fn(&mut SigningItem)>;
+    let tweaks: Vec<(&str, Tweak)> = vec![
+        (
+            "key tag",
+            Box::new(move |i| i.rrsig.as_mut().unwrap().key_tag = key_tag ^ 1),
+        ),
+        (
+            "algorithm",
+            Box::new(|i| i.rrsig.as_mut().unwrap().algorithm = 13),
+        ),
+        (
+            "signer name",
+            Box::new(|i| i.rrsig.as_mut().unwrap().signer_name = WWW_WIRE.to_vec()),
+        ),
+        ("labels", Box::new(|i| i.rrsig.as_mut().unwrap().labels = 3)),
+        (
+            "expired",
+            Box::new(|i| {
+                let r = i.rrsig.as_mut().unwrap();
+                (r.inception, r.expiration) = (now() - 7200, now() - 60);
+            }),
+        ),
+        (
+            "too long",
+            Box::new(|i| i.rrsig.as_mut().unwrap().expiration = now() + 100 * 86400),
+        ),
+        (
+            "inverted",
+            Box::new(|i| {
+                let r = i.rrsig.as_mut().unwrap();
+                (r.inception, r.expiration) = (r.expiration, r.inception);
+            }),
+        ),
+    ];
+    for (n, (what, tweak)) in tweaks.iter().enumerate() {
+        let mut item = a_item(key_tag, 1);
+        tweak(&mut item);
+        let e = code(
+            s.svc
+                .commit(commit_req(format!("t{n}").as_bytes(), key_tag, vec![item]))
+                .await,
+        );
+        assert_eq!(e.code(), Code::InvalidArgument, "{what}: {e:?}");
+    }
+
+    // Batch size and API version.
+    let e = code(s.svc.commit(commit_req(b"c4", key_tag, vec![])).await);
+    assert_eq!(e.code(), Code::InvalidArgument);
+    let big = vec![a_item(key_tag, 1); frostzone_proto::MAX_BATCH_ITEMS + 1];
+    assert_eq!(
+        code(s.svc.commit(commit_req(b"c5", key_tag, big)).await).code(),
+        Code::InvalidArgument
+    );
+    let mut old = commit_req(b"c6", key_tag, vec![a_item(key_tag, 1)]);
+    old.get_mut().api_version = 0;
+    assert_eq!(
+        code(s.svc.commit(old).await).code(),
+        Code::FailedPrecondition
+    );
+
+    // A repeated session id.
+    s.svc
+        .commit(commit_req(b"c7", key_tag, vec![a_item(key_tag, 1)]))
+        .await
+        .unwrap();
+    assert_eq!(
+        code(
+            s.svc
+                .commit(commit_req(b"c7", key_tag, vec![a_item(key_tag, 1)]))
+                .await
+        )
+        .code(),
+        Code::AlreadyExists
+    );
+
+    // Round 2 with this signer's commitment changed is refused, and the
+    // session is gone afterwards.
+    let mine = s
+        .svc
+        .commit(commit_req(b"c8", key_tag, vec![a_item(key_tag, 1)]))
+        .await
+        .unwrap()
+        .into_inner();
+    let theirs = signers[1]
+        .svc
+        .commit(commit_req(b"c8", key_tag, vec![a_item(key_tag, 1)]))
+        .await
+        .unwrap()
+        .into_inner();
+    let sign = |mine: Vec<Vec<u8>>| {
+        Request::new(SignRequest {
+            api_version: API_VERSION,
+            session_id: b"c8".to_vec(),
+            commitments: vec![
+                ParticipantCommitments {
+                    participant: pid(&s.id),
+                    commitments: mine,
+                },
+                ParticipantCommitments {
+                    participant: pid(&signers[1].id),
+                    commitments: theirs.commitments.clone(),
+                },
+            ],
+        })
+    };
+    let e = s
+        .svc
+        .sign(sign(theirs.commitments.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    assert_eq!(
+        s.svc.sign(sign(mine.commitments)).await.unwrap_err().code(),
+        Code::NotFound
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_shares_are_caught_and_shares_survive_restart() {
+    let dirs: Vec<Arc<tempfile::TempDir>> = (0..3)
+        .map(|_| Arc::new(tempfile::tempdir().unwrap()))
+        .collect();
+    let signers: Vec<Signer1> = (1..=3)
+        .map(|i| node(i, dirs[usize::from(i) - 1].clone(), Faults::default()))
+        .collect();
+    let (group_key, public, key_tag) = dkg(&signers, 2).await;
+    drop(signers);
+
+    // Restart: signer 3 now corrupts its shares.
+    let faults = |i| Faults {
+        corrupt_shares: i == 3,
+    };
+    let signers: Vec<Signer1> = (1..=3)
+        .map(|i| node(i, dirs[usize::from(i) - 1].clone(), faults(i)))
+        .collect();
+    let items = vec![a_item(key_tag, 7), a_item(key_tag, 8)];
+    match sign_round(
+        &[&signers[0], &signers[2]],
+        b"bad",
+        key_tag,
+        &items,
+        &public,
+    )
+    .await
+    {
+        Err(ThresholdError::InvalidShare { culprits }) => assert_eq!(culprits, vec![signers[2].id]),
+        other => panic!("expected signer 3 named as culprit, got {other:?}"),
+    }
+    let sigs = sign_round(
+        &[&signers[0], &signers[1]],
+        b"good",
+        key_tag,
+        &items,
+        &public,
+    )
+    .await
+    .unwrap();
+    let vk = VerifyingKey::from_bytes(&group_key).unwrap();
+    vk.verify_strict(&message(&items[1]), &Signature::from_bytes(&sigs[1]))
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_of_an_existing_key() {
+    let signers = cluster(3);
+    let seed = zeroize::Zeroizing::new([42u8; 32]);
+    let quorum = frostzone_threshold::Quorum::new(2, 3).unwrap();
+    let group = frostzone_threshold::split_existing_key(&seed, quorum, &mut OsRng).unwrap();
+    let pkp = group.public.serialize().unwrap();
+    let begin = |s: &Signer1, sid: &[u8]| {
+        let svc = s.svc.clone();
+        let sid = sid.to_vec();
+        async move {
+            svc.import_begin(Request::new(ImportBeginRequest {
+                api_version: API_VERSION,
+                session_id: sid,
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .encryption_key
+        }
+    };
+    let finish = |sid: &[u8], sender_key: [u8; 32], ciphertext: Vec<u8>| {
+        Request::new(ImportFinishRequest {
+            api_version: API_VERSION,
+            session_id: sid.to_vec(),
+            zone: "example.".into(),
+            role: KeyRole::Ksk.into(),
+            sender_key: sender_key.to_vec(),
+            ciphertext,
+            public_key_package: pkp.clone(),
+        })
+    };
+    // Signer 1 is handed signer 2's share: refused.
+    let key = begin(&signers[0], b"imp-wrong").await;
+    let wrong = group
+        .key_package(&signers[1].id)
+        .unwrap()
+        .serialize()
+        .unwrap();
+    let (sk, ct) =
+        crate::envelope::seal_import_share(b"imp-wrong", &key, &wrong, &mut OsRng).unwrap();
+    let e = signers[0]
+        .svc
+        .import_finish(finish(b"imp-wrong", sk, ct))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(
+        e.message()
+            .contains("share is for participant 2, this signer is 1"),
+        "{e:?}"
+    );
+
+    let expected = ed25519_dalek::SigningKey::from_bytes(&seed)
+        .verifying_key()
+        .to_bytes();
+    for s in &signers {
+        let key = begin(s, b"imp-1").await;
+        let share = group.key_package(&s.id).unwrap().serialize().unwrap();
+        let (sk, ct) =
+            crate::envelope::seal_import_share(b"imp-1", &key, &share, &mut OsRng).unwrap();
+        let r = s
+            .svc
+            .import_finish(finish(b"imp-1", sk, ct.clone()))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.group_public_key, expected.to_vec());
+        // Replayed: the one-time key is gone.
+        assert_eq!(
+            s.svc
+                .import_finish(finish(b"imp-1", sk, ct))
+                .await
+                .unwrap_err()
+                .code(),
+            Code::NotFound
+        );
+    }
+}

@@ -1,0 +1,218 @@
+//! The `frostzone-signer` binary: config checking, a DKG over mutual TLS,
+//! kill -9 right after it, restart with the share intact, and a wrong
+//! passphrase refused at start.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use frostzone_proto::tls::TlsFiles;
+use frostzone_proto::v1::signer_client::SignerClient;
+use frostzone_proto::v1::*;
+use frostzone_proto::API_VERSION;
+use tonic::transport::Channel;
+
+const BIN: &str = env!("CARGO_BIN_EXE_frostzone-signer");
+
+/// A running signer, killed with SIGKILL when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(config: &Path) -> Running {
+    Running(
+        Command::new(BIN)
+            .arg("--config")
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+async fn client(dir: &Path, n: u16, port: u16) -> SignerClient<Channel> {
+    let files = TlsFiles {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("coordinator.pem"),
+        key: dir.join("coordinator.key"),
+    };
+    for _ in 0..100 {
+        let channel = Channel::from_shared(format!("https://127.0.0.1:{port}"))
+            .unwrap()
+            .tls_config(files.client_config(&format!("signer-{n}")).unwrap())
+            .unwrap()
+            .connect()
+            .await;
+        if let Ok(channel) = channel {
+            return SignerClient::new(channel);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("signer-{n} did not come up on port {port}");
+}
+
+async fn keys(c: &mut SignerClient<Channel>) -> Vec<KeyShareInfo> {
+    c.health(HealthRequest {
+        api_version: API_VERSION,
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .keys
+}
+
+fn pid(n: u16) -> ParticipantId {
+    let id = frostzone_threshold::Identifier::try_from(n).unwrap();
+    ParticipantId { id: id.serialize() }
+}
+
+#[test]
+fn check_config_accepts_good_and_names_the_bad_field() {
+    let dir = tempfile::tempdir().unwrap();
+    common::make_certs(dir.path(), &["signer-1", "coordinator"]);
+    let config = common::write_config(dir.path(), 1, common::free_port(), "pw");
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .arg("--check-config")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok"));
+
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("participant = 1", "participant = 0");
+    std::fs::write(&config, text).unwrap();
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .arg("--check-config")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&config.display().to_string()) && err.contains("participant"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dkg_share_survives_kill_9_and_wrong_passphrase_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    common::make_certs(d, &["signer-1", "signer-2", "coordinator"]);
+    let ports = [common::free_port(), common::free_port()];
+    let configs: Vec<PathBuf> = (1..=2)
+        .map(|n| common::write_config(d, n, ports[usize::from(n) - 1], "pw"))
+        .collect();
+    let mut running: Vec<Running> = configs.iter().map(|c| start(c)).collect();
+    let mut clients = vec![client(d, 1, ports[0]).await, client(d, 2, ports[1]).await];
+
+    // A 2-of-2 DKG, this test relaying as the coordinator does.
+    let session_id = b"kill-9-dkg-session".to_vec();
+    let mut round1 = Vec::new();
+    for (i, c) in clients.iter_mut().enumerate() {
+        let r = c
+            .dkg_round1(DkgRound1Request {
+                api_version: API_VERSION,
+                session_id: session_id.clone(),
+                zone: "example.".into(),
+                role: KeyRole::Zsk.into(),
+                threshold: 2,
+                participants: vec![pid(1), pid(2)],
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        round1.push(DkgRound1Entry {
+            from: Some(pid(i as u16 + 1)),
+            package: r.package,
+            encryption_key: r.encryption_key,
+        });
+    }
+    let mut sealed = Vec::new();
+    let mut digests = HashMap::new();
+    for (i, c) in clients.iter_mut().enumerate() {
+        let others = round1
+            .iter()
+            .filter(|e| e.from != Some(pid(i as u16 + 1)))
+            .cloned()
+            .collect();
+        let r = c
+            .dkg_round2(DkgRound2Request {
+                api_version: API_VERSION,
+                session_id: session_id.clone(),
+                round1: others,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        sealed.extend(r.packages);
+        digests.insert(format!("signer-{}", i + 1), r.round1_digest);
+    }
+    let mut group_keys = Vec::new();
+    for (i, c) in clients.iter_mut().enumerate() {
+        let mine = sealed
+            .iter()
+            .filter(|p| p.to == Some(pid(i as u16 + 1)))
+            .cloned()
+            .collect();
+        let r = c
+            .dkg_finish(DkgFinishRequest {
+                api_version: API_VERSION,
+                session_id: session_id.clone(),
+                packages: mine,
+                round1_digests: digests.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        group_keys.push(r.group_public_key);
+    }
+    assert_eq!(group_keys[0], group_keys[1]);
+
+    // kill -9 both, right after the answers.
+    running.clear();
+    drop(clients);
+    let mut running: Vec<Running> = configs.iter().map(|c| start(c)).collect();
+    for n in 1..=2u16 {
+        let mut c = client(d, n, ports[usize::from(n) - 1]).await;
+        let held = keys(&mut c).await;
+        assert_eq!(held.len(), 1, "signer-{n} lost its share");
+        assert_eq!(held[0].group_public_key, group_keys[0]);
+        assert_eq!(held[0].role, i32::from(KeyRole::Zsk));
+    }
+
+    // A wrong passphrase: a clear error at start.
+    running.remove(0);
+    std::fs::write(d.join("signer-1.passphrase"), "not the passphrase\n").unwrap();
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&configs[0])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "wrong passphrase for {}",
+            d.join("signer-1-data").display()
+        )),
+        "{err}"
+    );
+}
