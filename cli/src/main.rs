@@ -3,13 +3,17 @@
 //! Each subcommand lives in its own module under `commands/` with an
 //! `execute` function; this file only parses arguments and maps outcomes
 //! to exit codes (0 success, 1 the zone does not validate, 2 bad input or
-//! any other error).
+//! any other error, including every error the coordinator reports, such as
+//! "quorum unavailable: ...").
 #![forbid(unsafe_code)]
-#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod client;
+mod cluster;
 mod commands;
 mod output;
 mod progress;
+mod table;
 
 use std::process::ExitCode;
 
@@ -21,10 +25,18 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    client: client::ClientArgs,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    Quickstart(commands::quickstart::Args),
+    Certs(commands::certs::Args),
+    Keys(commands::keys::Args),
+    Ds(commands::zone::DsArgs),
+    Sign(commands::zone::SignArgs),
+    Status(commands::status::Args),
     Simulate(commands::simulate::Args),
     Verify(commands::verify::Args),
 }
@@ -50,6 +62,12 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Quickstart(args) => commands::quickstart::execute(args),
+        Command::Certs(args) => commands::certs::execute(args),
+        Command::Keys(args) => commands::keys::execute(args, cli.client),
+        Command::Ds(args) => commands::zone::execute_ds(args, cli.client),
+        Command::Sign(args) => commands::zone::execute_sign(args, cli.client),
+        Command::Status(args) => commands::status::execute(args, cli.client),
         Command::Simulate(args) => commands::simulate::execute(args),
         Command::Verify(args) => commands::verify::execute(args),
     };

@@ -1,1 +1,144 @@
-//! x
+//! The frostzone coordinator: it holds no secret, and no zone key is ever
+//! in one place.
+//!
+//! It owns:
+//!
+//! * the **registry** ([`registry`], sled): key groups (zone, role, key tag,
+//!   group public key, FROST public key package, threshold, the signers
+//!   holding shares), signing sessions, culprits and the latest release of
+//!   each zone;
+//! * **key creation** ([`dkg`]): relaying FROST DKG between every signer,
+//!   and the import of an existing key whose shares the operator's CLI
+//!   encrypted to each signer; colliding key tags are never stored;
+//! * **signing sessions** ([`sign`], [`batch`], [`session`], [`quorum`]):
+//!   load and plan the zone, sign batches of RRsets with t of the signers
+//!   (round 1, round 2, aggregation), retry a batch with another subset
+//!   when a signer fails or sends an invalid share, validate the signed
+//!   zone against its DS, and release it only when it validates;
+//! * the **clients** to the signers ([`signers`]) and the **service**
+//!   operators call ([`service`]), both over mutual TLS.
+//!
+//! It does not own the key shares (the signer nodes do), the zone's DNS
+//! logic (`frostzone-dnssec`) or the FROST arithmetic
+//! (`frostzone-threshold`).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod batch;
+pub mod config;
+pub mod dkg;
+pub mod error;
+pub mod keys;
+pub mod quorum;
+pub mod registry;
+pub mod service;
+pub mod session;
+pub mod sign;
+pub mod signers;
+
+use std::future::Future;
+
+pub use error::CoordinatorError;
+
+/// What every handler works with.
+#[derive(Debug)]
+pub struct Coordinator {
+    /// Signers needed for a signature, and the threshold of new keys.
+    pub threshold: u16,
+    /// The registry.
+    pub registry: registry::Registry,
+    /// Clients to every signer.
+    pub signers: signers::SignerPool,
+}
+
+/// Seconds since the epoch (0 if the clock is before 1970).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Why the coordinator could not start or stopped serving.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The config's files.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The registry.
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
+    /// Signer channels.
+    #[error(transparent)]
+    Signers(#[from] signers::SignerSetupError),
+    /// TLS files of the service.
+    #[error("{0}")]
+    Tls(#[from] frostzone_proto::tls::TlsError),
+    /// The gRPC server.
+    #[error("serving on {listen}: {source}")]
+    Serve {
+        /// The address.
+        listen: std::net::SocketAddr,
+        /// Why.
+        source: tonic::transport::Error,
+    },
+}
+
+/// Opens the registry (failing sessions a previous run left unfinished),
+/// connects to the signers and serves the coordinator API over mutual TLS
+/// until `shutdown` completes.
+pub async fn serve(config: config::Config, shutdown: impl Future<Output = ()> + Send) -> Result<(), StartError> {
+    use frostzone_proto::v1::coordinator_server::CoordinatorServer;
+    use frostzone_proto::MAX_MESSAGE_BYTES;
+
+    config.check_files()?;
+    let registry = registry::Registry::open(&config.data_dir)?;
+    for s in registry.sweep_interrupted(unix_now()).await? {
+        tracing::warn!(session = %s.id, "{}: {}", s.zone, s.error().unwrap_or_default());
+    }
+    let signers = signers::SignerPool::from_config(&config)?;
+    let peers = frostzone_proto::tls::PinnedPeers::load(config.operators.iter().map(|o| (o.name.as_str(), o.cert.as_path())))?;
+    let coordinator = std::sync::Arc::new(Coordinator { threshold: config.threshold, registry, signers });
+    let api = CoordinatorServer::new(service::CoordinatorService::new(coordinator))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let api = tonic::service::interceptor::InterceptedService::new(api, peers.interceptor());
+    tracing::info!(
+        "coordinator listening on {} ({}-of-{} signers: {})",
+        config.listen,
+        config.threshold,
+        config.signers.len(),
+        config.signers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+    );
+    let listen = config.listen;
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let server = tonic::transport::Server::builder()
+        .tls_config(config.tls.server_config()?)
+        .map_err(|source| StartError::Serve { listen, source })?
+        .add_service(api)
+        .serve_with_shutdown(listen, async move {
+            let mut stopping = stopping;
+            let _ = stopping.wait_for(|s| *s).await;
+        });
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => return result.map_err(|source| StartError::Serve { listen, source }),
+        () = shutdown => {
+            let _ = stop.send(true);
+        }
+    }
+    // New requests are refused now; running ones get a grace period. A
+    // session cut off after it is marked failed (and swept at the next
+    // start if even that write is lost): nothing partial is released.
+    match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+        Ok(result) => result.map_err(|source| StartError::Serve { listen, source }),
+        Err(_) => {
+            tracing::warn!("requests still running after {} s: stopping them", SHUTDOWN_GRACE.as_secs());
+            Ok(())
+        }
+    }
+}
+
+/// How long running requests may go on after a stop signal: enough for a
+/// small zone's signing to finish, short enough for service managers'
+/// stop timeouts (systemd's default is 90 s).
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);

@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cluster;
 pub mod resolver;
 pub mod signers;
 pub mod tools;

@@ -1,7 +1,12 @@
 //! One module per subcommand.
 
+pub mod certs;
+pub mod keys;
+pub mod quickstart;
 pub mod simulate;
+pub mod status;
 pub mod verify;
+pub mod zone;
 
 use anyhow::Context;
 use frostzone_dnssec::StoredName;

@@ -83,7 +83,7 @@ pub fn execute(args: Args) -> anyhow::Result<Outcome> {
 
 /// The owner of the first SOA record, read with the root as origin (signed
 /// zones are written fully qualified).
-fn find_apex(path: &Path) -> anyhow::Result<StoredName> {
+pub(crate) fn find_apex(path: &Path) -> anyhow::Result<StoredName> {
     let records = load_zone_file(path, &StoredName::root_bytes())
         .with_context(|| format!("cannot find the zone's name in {}; give --origin", path.display()))?;
     records

@@ -1,0 +1,309 @@
+//! `frostzone keys`: zone keys held by the signer nodes — generate by DKG,
+//! import an existing key, list.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use frostzone_proto::v1::{
+    EncryptedShare, GenerateKeyRequest, ImportKeyBeginRequest, ImportKeyFinishRequest, KeyGroupInfo, KeyRole,
+    ListKeysRequest,
+};
+use frostzone_proto::API_VERSION;
+use frostzone_threshold::frost;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::client::{status_error, ClientArgs, Coordinator};
+use crate::table::Table;
+use crate::Outcome;
+
+/// Zone keys: generate, import, list.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    Generate(GenerateArgs),
+    Import(ImportArgs),
+    List(ListArgs),
+}
+
+/// A key's role on the command line.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Role {
+    /// Key-signing key (DNSKEY flags 257): signs the DNSKEY RRset.
+    Ksk,
+    /// Zone-signing key (flags 256): signs everything else.
+    Zsk,
+    /// Combined signing key (flags 257): signs everything.
+    Csk,
+}
+
+impl From<Role> for KeyRole {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Ksk => KeyRole::Ksk,
+            Role::Zsk => KeyRole::Zsk,
+            Role::Csk => KeyRole::Csk,
+        }
+    }
+}
+
+/// Generate a new zone key by distributed key generation across the
+/// signers (no party ever holds the whole key).
+#[derive(clap::Args)]
+pub struct GenerateArgs {
+    /// The zone, e.g. example.com.
+    #[arg(long)]
+    zone: String,
+    /// The key's role.
+    #[arg(long, value_enum)]
+    role: Role,
+}
+
+/// Import an existing Ed25519 key (BIND/ldns .private file): it is split
+/// here into one share per signer, each encrypted to that signer, and the
+/// published DNSKEY and DS stay the same. Destroy the file afterwards.
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    /// The zone, e.g. example.com.
+    #[arg(long)]
+    zone: String,
+    /// The key file (K<zone>+015+<tag>.private).
+    #[arg(long, value_name = "FILE.private")]
+    private: PathBuf,
+    /// The key's role.
+    #[arg(long, value_enum, default_value = "ksk")]
+    role: Role,
+}
+
+/// List the zone keys the coordinator knows.
+#[derive(clap::Args)]
+pub struct ListArgs {
+    /// Only this zone's keys.
+    #[arg(long)]
+    zone: Option<String>,
+}
+
+pub fn execute(args: Args, client: ClientArgs) -> anyhow::Result<Outcome> {
+    crate::client::runtime()?.block_on(async move {
+        let mut coordinator = client.connect().await?;
+        match args.command {
+            Command::Generate(a) => {
+                let key = generate(&mut coordinator, &a.zone, a.role.into()).await?;
+                println!("{}", describe_key(&key));
+                println!("{}", key.dnskey);
+            }
+            Command::Import(a) => import(&mut coordinator, &a).await?,
+            Command::List(a) => {
+                let keys = list(&mut coordinator, a.zone.as_deref().unwrap_or("")).await?;
+                print!("{}", keys_table(&keys));
+            }
+        }
+        Ok(Outcome::Success)
+    })
+}
+
+/// Runs a DKG for a new key of `zone`.
+pub async fn generate(coordinator: &mut Coordinator, zone: &str, role: KeyRole) -> anyhow::Result<KeyGroupInfo> {
+    let request = GenerateKeyRequest { api_version: API_VERSION, zone: zone.to_string(), role: role.into() };
+    let key = coordinator
+        .generate_key(request)
+        .await
+        .map_err(status_error)
+        .with_context(|| format!("key generation for {zone} failed"))?
+        .into_inner();
+    Ok(key)
+}
+
+/// The coordinator's keys, of one zone or (`""`) all.
+pub async fn list(coordinator: &mut Coordinator, zone: &str) -> anyhow::Result<Vec<KeyGroupInfo>> {
+    let request = ListKeysRequest { api_version: API_VERSION, zone: zone.to_string() };
+    Ok(coordinator.list_keys(request).await.map_err(status_error).context("listing keys failed")?.into_inner().keys)
+}
+
+/// "KSK", "ZSK" or "CSK".
+pub fn role_name(role: i32) -> &'static str {
+    match KeyRole::try_from(role) {
+        Ok(KeyRole::Ksk) => "KSK",
+        Ok(KeyRole::Zsk) => "ZSK",
+        Ok(KeyRole::Csk) => "CSK",
+        _ => "?",
+    }
+}
+
+/// One line about a key group.
+pub fn describe_key(key: &KeyGroupInfo) -> String {
+    format!(
+        "{} {} key tag {}: {} of {} ({})",
+        key.zone,
+        role_name(key.role),
+        key.key_tag,
+        key.threshold,
+        key.signers.len(),
+        key.signers.join(", ")
+    )
+}
+
+/// Key groups as a table.
+pub fn keys_table(keys: &[KeyGroupInfo]) -> String {
+    let mut table = Table::new(&["ZONE", "ROLE", "TAG", "QUORUM", "PUBLIC KEY", "SIGNERS"]);
+    for k in keys {
+        table.row(vec![
+            k.zone.clone(),
+            role_name(k.role).to_string(),
+            k.key_tag.to_string(),
+            format!("{} of {}", k.threshold, k.signers.len()),
+            hex::encode(&k.group_public_key),
+            k.signers.join(","),
+        ]);
+    }
+    if table.is_empty() {
+        "no keys\n".to_string()
+    } else {
+        table.render()
+    }
+}
+
+/// Domain separation for the share encryption key (see [`seal_share`]).
+const IMPORT_KDF_LABEL: &[u8] = b"frostzone import v1";
+
+/// Octets of the nonce in front of the ciphertext.
+const NONCE_LEN: usize = 12;
+
+/// Encrypts a serialized KeyPackage to a signer's one-time X25519 key, as
+/// the signer node opens it (signer-node/src/envelope.rs): an ephemeral
+/// X25519 key of ours, key = SHA-256("frostzone import v1" || session_id ||
+/// X25519 shared secret), ChaCha20-Poly1305 without associated data, and
+/// the envelope `nonce (12 random octets) || ciphertext || tag`. Both X25519
+/// keys are used once, so the AEAD key is too. Returns (sender public key,
+/// envelope).
+pub fn seal_share(session_id: &[u8], recipient: &[u8], plaintext: &[u8]) -> anyhow::Result<([u8; 32], Vec<u8>)> {
+    let recipient: [u8; 32] =
+        recipient.try_into().map_err(|_| anyhow::anyhow!("a signer's encryption key is not 32 bytes"))?;
+    let ephemeral = x25519_dalek::EphemeralSecret::random_from_rng(rand::rngs::OsRng);
+    let sender = x25519_dalek::PublicKey::from(&ephemeral);
+    let shared = ephemeral.diffie_hellman(&x25519_dalek::PublicKey::from(recipient));
+    if !shared.was_contributory() {
+        bail!("a signer's encryption key is a low-order point");
+    }
+    let mut hasher = Sha256::new();
+    hasher.update(IMPORT_KDF_LABEL);
+    hasher.update(session_id);
+    hasher.update(shared.as_bytes());
+    let key = Zeroizing::new(<[u8; 32]>::from(hasher.finalize()));
+    let cipher = ChaCha20Poly1305::new(Key::from_slice(key.as_slice()));
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
+    let ciphertext = cipher
+        .encrypt(Nonce::from_slice(&nonce), plaintext)
+        .map_err(|_| anyhow::anyhow!("share encryption failed"))?;
+    let mut envelope = Vec::with_capacity(NONCE_LEN + ciphertext.len());
+    envelope.extend_from_slice(&nonce);
+    envelope.extend_from_slice(&ciphertext);
+    Ok((sender.to_bytes(), envelope))
+}
+
+async fn import(coordinator: &mut Coordinator, args: &ImportArgs) -> anyhow::Result<()> {
+    let zone = &args.zone;
+    // The error's message already names the file and the cause: keep it one line.
+    let seed = frostzone_dnssec::keyfile::read_ed25519_private(&args.private).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let role: KeyRole = args.role.into();
+    let begin = coordinator
+        .import_key_begin(ImportKeyBeginRequest { api_version: API_VERSION, zone: zone.clone(), role: role.into() })
+        .await
+        .map_err(status_error)
+        .with_context(|| format!("key import for {zone} failed"))?
+        .into_inner();
+    let threshold = u16::try_from(begin.threshold).context("the coordinator's threshold does not fit 16 bits")?;
+    let max_signers = u16::try_from(begin.signers.len()).context("too many signers")?;
+    let mut identifiers = Vec::with_capacity(begin.signers.len());
+    for s in &begin.signers {
+        let id = s.participant.as_ref().with_context(|| format!("no participant identifier for {}", s.signer))?;
+        identifiers.push(
+            frost::Identifier::deserialize(&id.id)
+                .with_context(|| format!("{}'s participant identifier is not valid", s.signer))?,
+        );
+    }
+
+    // RFC 8032 §5.1.5: the secret scalar is the clamped lower half of
+    // SHA-512(seed); FROST shares that scalar, so the group key is the
+    // file's public key.
+    let signing_key = {
+        let expanded = ed25519_dalek::hazmat::ExpandedSecretKey::from(&*seed);
+        let scalar = Zeroizing::new(expanded.scalar.to_bytes());
+        frost::SigningKey::deserialize(scalar.as_slice()).context("the key's scalar is not a valid FROST signing key")?
+    };
+    let (mut shares, public) = frost::keys::split(
+        &signing_key,
+        max_signers,
+        threshold,
+        frost::keys::IdentifierList::Custom(&identifiers),
+        &mut rand::rngs::OsRng,
+    )
+    .context("cannot split the key")?;
+    drop(signing_key);
+    let original = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
+    let group = public.verifying_key().serialize().context("cannot encode the group key")?;
+    if group.as_slice() != original.as_bytes() {
+        bail!("the split key's group key differs from the public key of {}", args.private.display());
+    }
+
+    let mut encrypted = Vec::with_capacity(begin.signers.len());
+    for (s, id) in begin.signers.iter().zip(&identifiers) {
+        let share = shares.remove(id).with_context(|| format!("no share made for {}", s.signer))?;
+        let package = frost::keys::KeyPackage::try_from(share).context("a share does not verify")?;
+        let plaintext = Zeroizing::new(package.serialize().context("cannot encode a key package")?);
+        let (sender_key, ciphertext) = seal_share(&begin.session_id, &s.encryption_key, &plaintext)
+            .with_context(|| format!("cannot encrypt the share for {}", s.signer))?;
+        encrypted.push(EncryptedShare { signer: s.signer.clone(), sender_key: sender_key.to_vec(), ciphertext });
+    }
+    let request = ImportKeyFinishRequest {
+        api_version: API_VERSION,
+        session_id: begin.session_id.clone(),
+        zone: zone.clone(),
+        role: role.into(),
+        public_key_package: public.serialize().context("cannot encode the public key package")?,
+        shares: encrypted,
+    };
+    let key = coordinator
+        .import_key_finish(request)
+        .await
+        .map_err(status_error)
+        .with_context(|| format!("key import for {zone} failed"))?
+        .into_inner();
+    println!("imported {}", describe_key(&key));
+    println!("{}", key.dnskey);
+    eprintln!();
+    eprintln!("WARNING: every signer now holds its share of this key. {} still holds the WHOLE key:", args.private.display());
+    eprintln!("WARNING: destroy it (and every backup and copy) now, or the threshold protects nothing.");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The decrypt side as the signer runs it, to pin the construction.
+    #[test]
+    fn sealed_share_opens_with_the_recipients_secret() {
+        let secret = x25519_dalek::StaticSecret::random_from_rng(rand::rngs::OsRng);
+        let public = x25519_dalek::PublicKey::from(&secret);
+        let session = b"0123456789abcdef";
+        let (sender, ct) = seal_share(session, public.as_bytes(), b"key package").unwrap();
+        let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(sender));
+        let mut h = Sha256::new();
+        h.update(IMPORT_KDF_LABEL);
+        h.update(session);
+        h.update(shared.as_bytes());
+        let key: [u8; 32] = h.finalize().into();
+        let (nonce, body) = ct.split_at(NONCE_LEN);
+        let pt = ChaCha20Poly1305::new(Key::from_slice(&key)).decrypt(Nonce::from_slice(nonce), body).unwrap();
+        assert_eq!(pt, b"key package");
+    }
+}

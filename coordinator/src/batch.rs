@@ -1,0 +1,278 @@
+//! One batch, one subset of signers: FROST round 1, round 2 and
+//! aggregation over the network (RFC 9591 §5.1–§5.4).
+//!
+//! [`attempt`] either returns one signature per item or says who is to
+//! blame: [`AttemptFailure::Unavailable`] for signers that timed out,
+//! could not be reached or answered with an error status, and
+//! [`AttemptFailure::Culprits`] for signers whose answers are provably bad
+//! (invalid signature shares named by frost's Identifiable Abort, or
+//! commitments and shares that do not parse or do not fit the batch). The
+//! caller ([`crate::sign`]) excludes them and retries with another subset.
+//!
+//! Parsing commitments and shares, building signing packages and
+//! aggregating are CPU work of a few hundred microseconds per item: they
+//! run on the blocking pool (and fan out over rayon inside
+//! `frostzone-threshold`), never on a tokio worker.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use frostzone_dnssec::signing::{SigningItem, SigningPlan};
+use frostzone_dnssec::wire::{name_to_wire, rrset_rdata_wire};
+use frostzone_proto::v1 as pb;
+use rayon::prelude::*;
+use frostzone_proto::API_VERSION;
+use frostzone_threshold::frost::round1::SigningCommitments;
+use frostzone_threshold::frost::round2::SignatureShare;
+use frostzone_threshold::{aggregate_batch, frost, signing_packages, Identifier, ThresholdError};
+
+use crate::error::{join_error, CoordinatorError};
+use crate::keys::KeyGroup;
+use crate::session::SessionState;
+use crate::signers::{describe, fan_out, SignerHandle};
+
+/// At most this many items travel in one Commit/Sign exchange.
+pub use frostzone_proto::MAX_BATCH_ITEMS;
+
+/// Items signed by one key, at most [`MAX_BATCH_ITEMS`] of them. The
+/// items stay in the plan; their wire form is built for each attempt and
+/// dropped after it, so a large zone is not held twice.
+#[derive(Debug)]
+pub struct Batch {
+    /// The key group that signs them.
+    pub key: Arc<KeyGroup>,
+    /// The zone, as the signers know it.
+    pub zone: String,
+    /// The plan the items are in.
+    pub plan: Arc<SigningPlan>,
+    /// Position of each item in the plan.
+    pub indexes: Vec<usize>,
+}
+
+impl Batch {
+    /// The items as they travel (content, never a hash) and what each
+    /// item's signature covers (RFC 4034 §3.1.8.1).
+    fn wire(&self) -> (Vec<pb::SigningItem>, Vec<Vec<u8>>) {
+        let items = self.indexes.iter().filter_map(|&i| self.plan.items().get(i));
+        (items.clone().map(wire_item).collect(), items.map(|it| it.signed_data.clone()).collect())
+    }
+}
+
+/// One plan item in wire form.
+pub fn wire_item(item: &SigningItem) -> pb::SigningItem {
+    let f = &item.rrsig;
+    pb::SigningItem {
+        owner: name_to_wire(&item.rrset.owner),
+        rtype: item.rrset.rtype.to_int().into(),
+        ttl: item.rrset.ttl.as_secs(),
+        rdata: rrset_rdata_wire(&item.rrset),
+        rrsig: Some(pb::RrsigFields {
+            type_covered: f.type_covered.to_int().into(),
+            algorithm: f.algorithm.to_int().into(),
+            labels: f.labels.into(),
+            original_ttl: f.original_ttl.as_secs(),
+            expiration: f.expiration.into_int(),
+            inception: f.inception.into_int(),
+            key_tag: f.key_tag.0.into(),
+            signer_name: name_to_wire(&f.signer_name),
+        }),
+    }
+}
+
+/// Why an attempt gave no signatures.
+#[derive(Debug)]
+pub enum AttemptFailure {
+    /// These signers did not answer usefully: `(name, reason)`.
+    Unavailable(Vec<(String, String)>),
+    /// These signers answered with provably bad data: `(name, reason)`.
+    Culprits(Vec<(String, String)>),
+    /// Not the signers' fault; retrying will not help.
+    Fatal(CoordinatorError),
+}
+
+/// Reports phases to the session (the furthest one counts).
+pub trait PhaseSink: Send + Sync {
+    /// A batch reached `state`.
+    fn reached(&self, state: SessionState);
+}
+
+/// Signs `batch` with exactly the signers in `chosen`.
+pub async fn attempt(
+    batch: &Arc<Batch>,
+    chosen: &[SignerHandle],
+    session_id: Vec<u8>,
+    phases: &dyn PhaseSink,
+) -> Result<Vec<[u8; 64]>, AttemptFailure> {
+    let started = std::time::Instant::now();
+    let wire = batch.clone();
+    let (items, messages) =
+        tokio::task::spawn_blocking(move || wire.wire()).await.map_err(|e| AttemptFailure::Fatal(join_error(e)))?;
+    let n = items.len();
+
+    // Round 1: commitments from every chosen signer.
+    phases.reached(SessionState::Committing);
+    let request = pb::CommitRequest {
+        api_version: API_VERSION,
+        session_id: session_id.clone(),
+        zone: batch.zone.clone(),
+        key_tag: batch.key.record.key_tag.into(),
+        items,
+    };
+    let responses = answers(
+        fan_out(chosen, |s| {
+            let r = request.clone();
+            async move { s.commit(r).await }
+        })
+        .await,
+    )?;
+    drop(request);
+    let mut culprits = Vec::new();
+    for (s, r) in chosen.iter().zip(&responses) {
+        if !s.is(r.participant.as_ref()) {
+            culprits.push((s.name().to_string(), "answered round 1 as another participant".to_string()));
+        } else if r.commitments.len() != n {
+            culprits.push((s.name().to_string(), format!("sent {} commitments for {n} items", r.commitments.len())));
+        }
+    }
+    if !culprits.is_empty() {
+        return Err(AttemptFailure::Culprits(culprits));
+    }
+    let raw: Vec<(String, Identifier, Vec<Vec<u8>>)> = chosen
+        .iter()
+        .zip(responses)
+        .map(|(s, r)| (s.name().to_string(), s.identifier, r.commitments))
+        .collect();
+    let (packages, raw) = tokio::task::spawn_blocking(move || -> Result<_, AttemptFailure> {
+        // Every commitment is two points to decompress and check: in
+        // parallel, signers and items alike.
+        let lists: Vec<_> = raw
+            .par_iter()
+            .map(|(_, _, list)| list.par_iter().map(|c| SigningCommitments::deserialize(c)).collect::<Result<Vec<_>, _>>())
+            .collect();
+        let mut parsed = BTreeMap::new();
+        let mut culprits = Vec::new();
+        for ((name, id, _), list) in raw.iter().zip(lists) {
+            match list {
+                Ok(v) => {
+                    parsed.insert(*id, v);
+                }
+                Err(e) => culprits.push((name.clone(), format!("sent a malformed commitment: {e}"))),
+            }
+        }
+        if !culprits.is_empty() {
+            return Err(AttemptFailure::Culprits(culprits));
+        }
+        let packages = signing_packages(&messages, &parsed).map_err(fatal)?;
+        Ok((packages, raw))
+    })
+    .await
+    .map_err(|e| AttemptFailure::Fatal(join_error(e)))??;
+
+    // Round 2: shares from every chosen signer, over the same commitments.
+    phases.reached(SessionState::Signing);
+    let committed = started.elapsed();
+    let request = pb::SignRequest {
+        api_version: API_VERSION,
+        session_id,
+        commitments: raw
+            .into_iter()
+            .map(|(_, id, commitments)| pb::ParticipantCommitments {
+                participant: Some(pb::ParticipantId { id: id.serialize() }),
+                commitments,
+            })
+            .collect(),
+    };
+    let responses = answers(
+        fan_out(chosen, |s| {
+            let r = request.clone();
+            async move { s.sign(r).await }
+        })
+        .await,
+    )?;
+    drop(request);
+    for (s, r) in chosen.iter().zip(&responses) {
+        if !s.is(r.participant.as_ref()) {
+            culprits.push((s.name().to_string(), "answered round 2 as another participant".to_string()));
+        } else if r.shares.len() != n {
+            culprits.push((s.name().to_string(), format!("sent {} signature shares for {n} items", r.shares.len())));
+        }
+    }
+    if !culprits.is_empty() {
+        return Err(AttemptFailure::Culprits(culprits));
+    }
+
+    // Aggregation, with Identifiable Abort naming bad shares.
+    phases.reached(SessionState::Aggregating);
+    let signed = started.elapsed();
+    let names: BTreeMap<Identifier, String> = chosen.iter().map(|s| (s.identifier, s.name().to_string())).collect();
+    let shares: Vec<(Identifier, Vec<Vec<u8>>)> =
+        chosen.iter().zip(responses).map(|(s, r)| (s.identifier, r.shares)).collect();
+    let key = batch.key.clone();
+    let result = tokio::task::spawn_blocking(move || aggregate(&packages, shares, &key.public, &names))
+        .await
+        .map_err(|e| AttemptFailure::Fatal(join_error(e)))?;
+    tracing::debug!(
+        "{}: batch of {n} for key tag {}: round 1 {:.2} s, round 2 {:.2} s, aggregation {:.2} s",
+        batch.zone,
+        batch.key.record.key_tag,
+        committed.as_secs_f64(),
+        (signed - committed).as_secs_f64(),
+        (started.elapsed() - signed).as_secs_f64()
+    );
+    result
+}
+
+/// Every answer, or which signers failed and how.
+fn answers<T>(results: Vec<Result<T, crate::signers::SignerCallError>>) -> Result<Vec<T>, AttemptFailure> {
+    let mut ok = Vec::with_capacity(results.len());
+    let mut failed = Vec::new();
+    for r in results {
+        match r {
+            Ok(v) => ok.push(v),
+            Err(e) => failed.push((e.signer.clone(), describe(&e.status))),
+        }
+    }
+    if failed.is_empty() {
+        Ok(ok)
+    } else {
+        Err(AttemptFailure::Unavailable(failed))
+    }
+}
+
+fn fatal(e: ThresholdError) -> AttemptFailure {
+    AttemptFailure::Fatal(CoordinatorError::Internal(e.to_string()))
+}
+
+fn aggregate(
+    packages: &[frost::SigningPackage],
+    shares: Vec<(Identifier, Vec<Vec<u8>>)>,
+    public: &frost::keys::PublicKeyPackage,
+    names: &BTreeMap<Identifier, String>,
+) -> Result<Vec<[u8; 64]>, AttemptFailure> {
+    let name = |id: &Identifier| names.get(id).cloned().unwrap_or_else(|| frostzone_threshold::display_identifier(id));
+    let mut per_item: Vec<BTreeMap<Identifier, SignatureShare>> = vec![BTreeMap::new(); packages.len()];
+    let mut culprits = Vec::new();
+    for (id, list) in &shares {
+        for (item, bytes) in per_item.iter_mut().zip(list) {
+            match SignatureShare::deserialize(bytes) {
+                Ok(share) => {
+                    item.insert(*id, share);
+                }
+                Err(e) => {
+                    culprits.push((name(id), format!("sent a malformed signature share: {e}")));
+                    break;
+                }
+            }
+        }
+    }
+    if !culprits.is_empty() {
+        return Err(AttemptFailure::Culprits(culprits));
+    }
+    match aggregate_batch(packages, &per_item, public) {
+        Ok(signatures) => Ok(signatures),
+        Err(ThresholdError::InvalidShare { culprits }) => Err(AttemptFailure::Culprits(
+            culprits.iter().map(|id| (name(id), "invalid signature share (RFC 9591 §5.4)".to_string())).collect(),
+        )),
+        Err(e) => Err(fatal(e)),
+    }
+}

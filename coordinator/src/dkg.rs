@@ -1,0 +1,342 @@
+//! Key creation across the signers: relaying FROST DKG (RFC 9591
+//! Appendix C, frost `keys::dkg`) and the import of an existing key.
+//!
+//! The coordinator only moves messages. Round-2 packages are encrypted end
+//! to end between signers, so it never sees a share; it checks that every
+//! signer ends with the same group key and public key package, and that
+//! the new key's tag does not collide with another key of the zone (RFC
+//! 4034 Appendix B key tags are 16 bits: colliding tags in one DNSKEY set
+//! are what broke .de). A colliding DKG key is thrown away and DKG runs
+//! again; an imported key cannot be remade, so a collision refuses it.
+//!
+//! DKG and import need every configured signer: DKG because every
+//! participant contributes to every share, import because every signer
+//! must get its share.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use frostzone_dnssec::keys::{KeyRole, ZoneKey};
+use frostzone_proto::v1 as pb;
+use frostzone_proto::API_VERSION;
+use frostzone_threshold::frost;
+use rand::RngCore;
+
+use crate::error::CoordinatorError;
+use crate::keys::{group_key_bytes, key_group_info, role_to_proto, zone_name};
+use crate::registry::{KeyGroupRecord, RECORD_VERSION};
+use crate::signers::{fan_out, SignerCallError, SignerHandle};
+use crate::{unix_now, Coordinator};
+
+/// How often DKG is run again when the new key's tag collides with a key
+/// the zone already has. With a handful of keys per zone a collision has
+/// a probability of about 1 in 10,000, so four in a row mean a bug.
+pub const MAX_DKG_ATTEMPTS: usize = 4;
+
+/// A random session id for the signers (16 bytes, as the API asks).
+pub fn random_session_id() -> Vec<u8> {
+    let mut id = vec![0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut id);
+    id
+}
+
+/// Every result, or the first failure as "needs every signer".
+fn all_ok<T>(operation: &'static str, results: Vec<Result<T, SignerCallError>>) -> Result<Vec<T>, CoordinatorError> {
+    let mut out = Vec::with_capacity(results.len());
+    let mut first = None;
+    for r in results {
+        match r {
+            Ok(v) => out.push(v),
+            Err(e) => {
+                tracing::warn!(signer = %e.signer, "{operation}: {e}");
+                first.get_or_insert(e);
+            }
+        }
+    }
+    match first {
+        Some(source) => Err(CoordinatorError::SignerNeeded { operation, source }),
+        None => Ok(out),
+    }
+}
+
+/// Tags (same algorithm: every frostzone key is Ed25519) already used in
+/// the zone.
+fn used_tags(c: &Coordinator, zone: &str) -> Result<BTreeMap<u16, String>, CoordinatorError> {
+    Ok(c.registry.key_groups(Some(zone))?.into_iter().map(|k| (k.key_tag, k.role)).collect())
+}
+
+/// What the signers agreed on at the end of a DKG or import.
+struct GroupResult {
+    group_key: [u8; 32],
+    package: Vec<u8>,
+    public: frost::keys::PublicKeyPackage,
+}
+
+/// Parses and checks a public key package against the group key the
+/// signers reported.
+fn check_package(package: &[u8], group_key: &[u8], who: &str) -> Result<GroupResult, CoordinatorError> {
+    let public = frost::keys::PublicKeyPackage::deserialize(package)
+        .map_err(|e| CoordinatorError::Disagreement(format!("{who}: public key package does not parse: {e}")))?;
+    let key = group_key_bytes(&public)
+        .ok_or_else(|| CoordinatorError::Disagreement(format!("{who}: group key does not encode")))?;
+    if key.as_slice() != group_key {
+        return Err(CoordinatorError::Disagreement(format!("{who}: group key differs from its public key package")));
+    }
+    Ok(GroupResult { group_key: key, package: package.to_vec(), public })
+}
+
+/// GenerateKey: DKG across every configured signer.
+pub async fn generate_key(c: &Coordinator, zone: &str, role: KeyRole) -> Result<pb::KeyGroupInfo, CoordinatorError> {
+    let (apex, zone) = zone_name(zone)?;
+    for attempt in 1..=MAX_DKG_ATTEMPTS {
+        let result = run_dkg(c, &zone, role).await?;
+        let key = ZoneKey::ed25519(role, result.group_key);
+        let used = used_tags(c, &zone)?;
+        if let Some(other) = used.get(&key.key_tag().0) {
+            tracing::warn!(
+                "{zone}: new {role} has key tag {} like the zone's {other}; running DKG again (attempt {attempt} of {MAX_DKG_ATTEMPTS})",
+                key.key_tag()
+            );
+            continue;
+        }
+        let record = store(c, &zone, &key, &result, c.signers.all(), "dkg").await?;
+        tracing::info!("{zone}: new {role} key tag {} by DKG, {}-of-{}", key.key_tag(), c.threshold, c.signers.all().len());
+        return Ok(key_group_info(&record, &key, &apex));
+    }
+    Err(CoordinatorError::FailedPrecondition(format!(
+        "{zone}: {MAX_DKG_ATTEMPTS} DKG runs in a row gave key tags already used in the zone"
+    )))
+}
+
+async fn store(
+    c: &Coordinator,
+    zone: &str,
+    key: &ZoneKey,
+    result: &GroupResult,
+    signers: &[SignerHandle],
+    origin: &str,
+) -> Result<KeyGroupRecord, CoordinatorError> {
+    let record = KeyGroupRecord {
+        version: RECORD_VERSION,
+        zone: zone.to_string(),
+        role: key.role.to_string(),
+        key_tag: key.key_tag().0,
+        group_public_key: hex::encode(result.group_key),
+        public_key_package: hex::encode(&result.package),
+        threshold: result.public.min_signers().unwrap_or(c.threshold),
+        signers: signers.iter().map(|s| s.name().to_string()).collect(),
+        participants: signers.iter().map(|s| s.config.participant).collect(),
+        origin: origin.to_string(),
+        created_unix: unix_now(),
+    };
+    c.registry.put_key_group(&record).await?;
+    Ok(record)
+}
+
+async fn run_dkg(c: &Coordinator, zone: &str, role: KeyRole) -> Result<GroupResult, CoordinatorError> {
+    let signers = c.signers.all();
+    let session_id = random_session_id();
+    let participants: Vec<pb::ParticipantId> = signers.iter().map(SignerHandle::participant_id).collect();
+
+    let request = pb::DkgRound1Request {
+        api_version: API_VERSION,
+        session_id: session_id.clone(),
+        zone: zone.to_string(),
+        role: role_to_proto(role).into(),
+        threshold: c.threshold.into(),
+        participants,
+    };
+    let round1 = all_ok(
+        "DKG round 1",
+        fan_out(signers, |s| {
+            let r = request.clone();
+            async move { s.dkg_round1(r).await }
+        })
+        .await,
+    )?;
+    let entries: Vec<pb::DkgRound1Entry> = signers
+        .iter()
+        .zip(&round1)
+        .map(|(s, r)| pb::DkgRound1Entry {
+            from: Some(s.participant_id()),
+            package: r.package.clone(),
+            encryption_key: r.encryption_key.clone(),
+        })
+        .collect();
+
+    let round2 = all_ok(
+        "DKG round 2",
+        fan_out(signers, |s| {
+            let others = entries.iter().filter(|e| !s.is(e.from.as_ref())).cloned().collect();
+            let r = pb::DkgRound2Request { api_version: API_VERSION, session_id: session_id.clone(), round1: others };
+            async move { s.dkg_round2(r).await }
+        })
+        .await,
+    )?;
+    // Every signer must address one package to each other signer.
+    let mut inbox: BTreeMap<String, Vec<pb::EncryptedPackage>> = BTreeMap::new();
+    for (sender, response) in signers.iter().zip(&round2) {
+        let mut addressed = BTreeSet::new();
+        for p in &response.packages {
+            let to = signers.iter().find(|s| s.is(p.to.as_ref()));
+            match to {
+                Some(to) if sender.is(p.from.as_ref()) && to.name() != sender.name() && addressed.insert(to.name()) => {
+                    inbox.entry(to.name().to_string()).or_default().push(p.clone());
+                }
+                _ => {
+                    return Err(CoordinatorError::Disagreement(format!(
+                        "DKG round 2: {} sent a package with a wrong sender or recipient",
+                        sender.name()
+                    )))
+                }
+            }
+        }
+        if addressed.len() + 1 != signers.len() {
+            return Err(CoordinatorError::Disagreement(format!(
+                "DKG round 2: {} sent {} packages for {} other signers",
+                sender.name(),
+                addressed.len(),
+                signers.len() - 1
+            )));
+        }
+    }
+    // Echo broadcast: every signer checks that all saw the same round 1.
+    let digests: std::collections::HashMap<String, Vec<u8>> =
+        signers.iter().zip(&round2).map(|(s, r)| (s.name().to_string(), r.round1_digest.clone())).collect();
+
+    let finished = all_ok(
+        "DKG finish",
+        fan_out(signers, |s| {
+            let r = pb::DkgFinishRequest {
+                api_version: API_VERSION,
+                session_id: session_id.clone(),
+                packages: inbox.get(s.name()).cloned().unwrap_or_default(),
+                round1_digests: digests.clone(),
+            };
+            async move { s.dkg_finish(r).await }
+        })
+        .await,
+    )?;
+    agree(signers, &finished, role)
+}
+
+/// All signers must report the same group key, package and key tag.
+fn agree(signers: &[SignerHandle], finished: &[pb::DkgFinishResponse], role: KeyRole) -> Result<GroupResult, CoordinatorError> {
+    let (Some(first), Some(reference)) = (finished.first(), signers.first()) else {
+        return Err(CoordinatorError::Internal("no signers configured".into()));
+    };
+    for (s, f) in signers.iter().zip(finished).skip(1) {
+        if f.group_public_key != first.group_public_key || f.public_key_package != first.public_key_package {
+            return Err(CoordinatorError::Disagreement(format!(
+                "DKG: {} derived a different group key or public key package than {}",
+                s.name(),
+                reference.name()
+            )));
+        }
+    }
+    let result = check_package(&first.public_key_package, &first.group_public_key, reference.name())?;
+    let tag = ZoneKey::ed25519(role, result.group_key).key_tag().0;
+    if let Some((s, f)) = signers.iter().zip(finished).find(|(_, f)| f.key_tag != u32::from(tag)) {
+        return Err(CoordinatorError::Disagreement(format!(
+            "DKG: {} reports key tag {}, the DNSKEY's is {tag}",
+            s.name(),
+            f.key_tag
+        )));
+    }
+    Ok(result)
+}
+
+/// ImportKeyBegin: every signer's one-time encryption key.
+pub async fn import_begin(c: &Coordinator, zone: &str, role: KeyRole) -> Result<pb::ImportKeyBeginResponse, CoordinatorError> {
+    let (_, zone) = zone_name(zone)?;
+    let session_id = random_session_id();
+    let signers = c.signers.all();
+    let request = pb::ImportBeginRequest { api_version: API_VERSION, session_id: session_id.clone() };
+    let keys = all_ok(
+        "key import",
+        fan_out(signers, |s| {
+            let r = request.clone();
+            async move { s.import_begin(r).await }
+        })
+        .await,
+    )?;
+    tracing::info!("{zone}: import of a {role} begun with {} signers", signers.len());
+    Ok(pb::ImportKeyBeginResponse {
+        session_id,
+        threshold: c.threshold.into(),
+        signers: signers
+            .iter()
+            .zip(keys)
+            .map(|(s, k)| pb::SignerEncryptionKey {
+                signer: s.name().to_string(),
+                participant: Some(s.participant_id()),
+                encryption_key: k.encryption_key,
+            })
+            .collect(),
+    })
+}
+
+/// ImportKeyFinish: hands each signer its encrypted share and stores the
+/// key group.
+pub async fn import_finish(c: &Coordinator, request: pb::ImportKeyFinishRequest) -> Result<pb::KeyGroupInfo, CoordinatorError> {
+    let (apex, zone) = zone_name(&request.zone)?;
+    let role = crate::keys::role_from_proto(request.role)?;
+    let public = frost::keys::PublicKeyPackage::deserialize(&request.public_key_package)
+        .map_err(|e| CoordinatorError::InvalidArgument(format!("public_key_package does not parse: {e}")))?;
+    let group_key = group_key_bytes(&public)
+        .ok_or_else(|| CoordinatorError::InvalidArgument("public_key_package: group key does not encode".into()))?;
+    let key = ZoneKey::ed25519(role, group_key);
+    if let Some(other) = used_tags(c, &zone)?.get(&key.key_tag().0) {
+        return Err(CoordinatorError::FailedPrecondition(format!(
+            "{zone}: the imported key's tag {} is already used by the zone's {other}; an imported key cannot be regenerated",
+            key.key_tag()
+        )));
+    }
+    // Every share in the package must go to a configured signer, and each
+    // signer gets exactly its own.
+    let mut targets = Vec::new();
+    for id in public.verifying_shares().keys() {
+        let signer = c.signers.all().iter().find(|s| s.identifier == *id).ok_or_else(|| {
+            CoordinatorError::InvalidArgument(format!(
+                "public_key_package has a share for participant {}, which no configured signer is",
+                frostzone_threshold::display_identifier(id)
+            ))
+        })?;
+        let share = request.shares.iter().find(|s| s.signer == signer.name()).ok_or_else(|| {
+            CoordinatorError::InvalidArgument(format!("shares: none for {}", signer.name()))
+        })?;
+        targets.push((signer.clone(), share.clone()));
+    }
+    if request.shares.len() != targets.len() {
+        return Err(CoordinatorError::InvalidArgument("shares: some are for signers outside the key package".into()));
+    }
+    let signers: Vec<SignerHandle> = targets.iter().map(|(s, _)| s.clone()).collect();
+    let results = all_ok(
+        "key import",
+        fan_out(&signers, |s| {
+            let share = targets.iter().find(|(t, _)| t.name() == s.name()).map(|(_, sh)| sh.clone()).unwrap_or_default();
+            let r = pb::ImportFinishRequest {
+                api_version: API_VERSION,
+                session_id: request.session_id.clone(),
+                zone: zone.clone(),
+                role: role_to_proto(role).into(),
+                sender_key: share.sender_key,
+                ciphertext: share.ciphertext,
+                public_key_package: request.public_key_package.clone(),
+            };
+            async move { s.import_finish(r).await }
+        })
+        .await,
+    )?;
+    for (s, r) in signers.iter().zip(&results) {
+        if r.group_public_key != group_key || r.key_tag != u32::from(key.key_tag().0) {
+            return Err(CoordinatorError::Disagreement(format!(
+                "key import: {} reports a different group key or key tag",
+                s.name()
+            )));
+        }
+    }
+    let result = GroupResult { group_key, package: request.public_key_package.clone(), public };
+    let record = store(c, &zone, &key, &result, &signers, "import").await?;
+    tracing::info!("{zone}: imported {role} key tag {} onto {} signers", key.key_tag(), signers.len());
+    Ok(key_group_info(&record, &key, &apex))
+}

@@ -1,0 +1,74 @@
+//! The coordinator's error type and its gRPC status codes.
+
+use crate::quorum::QuorumUnavailable;
+use crate::registry::RegistryError;
+use crate::signers::SignerCallError;
+
+/// Why a coordinator operation failed. Every variant maps to one gRPC code
+/// ([`From<CoordinatorError> for tonic::Status`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoordinatorError {
+    /// The request is malformed, or its zone does not load (the message
+    /// names file and line): `INVALID_ARGUMENT`.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The request cannot be served in the current state (no keys for the
+    /// zone, a key tag collision): `FAILED_PRECONDITION`.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// Something named does not exist: `NOT_FOUND`.
+    #[error("{0}")]
+    NotFound(String),
+    /// Input beyond a size limit: `RESOURCE_EXHAUSTED`.
+    #[error("{0}")]
+    TooLarge(String),
+    /// Fewer than t signers usable: `UNAVAILABLE`.
+    #[error(transparent)]
+    Quorum(#[from] QuorumUnavailable),
+    /// An operation that needs every signer (DKG, import) lost one:
+    /// `UNAVAILABLE`.
+    #[error("{operation} needs every signer: {source}")]
+    SignerNeeded {
+        /// What was being done.
+        operation: &'static str,
+        /// The failed call.
+        source: SignerCallError,
+    },
+    /// Signers disagree or answered nonsense (DKG results differ, a
+    /// malformed package): `ABORTED`, the operation can be retried.
+    #[error("{0}")]
+    Disagreement(String),
+    /// The signed zone does not validate; nothing was released:
+    /// `INTERNAL`.
+    #[error("the signed zone does not validate; nothing was released:\n{0}")]
+    Invalid(String),
+    /// The registry failed: `INTERNAL`.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// Anything else that is our fault: `INTERNAL`.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<CoordinatorError> for tonic::Status {
+    fn from(e: CoordinatorError) -> tonic::Status {
+        let message = e.to_string();
+        match e {
+            CoordinatorError::InvalidArgument(_) => tonic::Status::invalid_argument(message),
+            CoordinatorError::FailedPrecondition(_) => tonic::Status::failed_precondition(message),
+            CoordinatorError::NotFound(_) => tonic::Status::not_found(message),
+            CoordinatorError::TooLarge(_) => tonic::Status::resource_exhausted(message),
+            CoordinatorError::Quorum(_) | CoordinatorError::SignerNeeded { .. } => tonic::Status::unavailable(message),
+            CoordinatorError::Disagreement(_) => tonic::Status::aborted(message),
+            CoordinatorError::Invalid(_) | CoordinatorError::Registry(_) | CoordinatorError::Internal(_) => {
+                tonic::Status::internal(message)
+            }
+        }
+    }
+}
+
+/// A blocking task died (panicked or was cancelled).
+pub(crate) fn join_error(e: tokio::task::JoinError) -> CoordinatorError {
+    CoordinatorError::Internal(format!("a worker task failed: {e}"))
+}

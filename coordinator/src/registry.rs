@@ -1,0 +1,351 @@
+//! The coordinator's registry in sled: key groups, sessions, culprits and
+//! zones. The only module that touches sled.
+//!
+//! Trees and keys:
+//!
+//! | tree | key | value |
+//! |---|---|---|
+//! | `key_groups` | `zone \0 key tag (5 digits)` | [`KeyGroupRecord`] |
+//! | `sessions` | started (u64 BE) ‖ id | [`SessionRecord`] |
+//! | `culprits` | signer name | [`CulpritRecord`] |
+//! | `zones` | zone | [`ZoneRecord`] |
+//!
+//! Values are TOML with a `version` field and unknown fields refused, so a
+//! newer coordinator's records are noticed rather than misread. sled is
+//! beta software with reports of damage after unclean shutdowns: what is
+//! written here is small and written whole, key groups and final session
+//! states are flushed before the client hears about them, and a record that
+//! does not read back is an error naming tree and key, never skipped.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::session::SessionRecord;
+
+/// The current version of every record kind.
+pub const RECORD_VERSION: u32 = 1;
+
+/// The registry could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// sled failed.
+    #[error("registry: {0}")]
+    Sled(#[from] sled::Error),
+    /// A stored record does not read back.
+    #[error("registry: tree {tree}, key {key}: {message}")]
+    Corrupt {
+        /// The tree.
+        tree: &'static str,
+        /// The key, printable.
+        key: String,
+        /// Why it does not read.
+        message: String,
+    },
+    /// A record could not be encoded.
+    #[error("registry: cannot encode a {what} record: {message}")]
+    Encode {
+        /// The record kind.
+        what: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+/// A zone key whose shares live on the signers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyGroupRecord {
+    /// Record format version.
+    pub version: u32,
+    /// The zone, absolute and lowercase (`example.com.`).
+    pub zone: String,
+    /// `KSK`, `ZSK` or `CSK`.
+    pub role: String,
+    /// RFC 4034 Appendix B key tag of its DNSKEY.
+    pub key_tag: u16,
+    /// Group public key (32 bytes, hex).
+    pub group_public_key: String,
+    /// frost `PublicKeyPackage`, serialized, hex.
+    pub public_key_package: String,
+    /// Signers needed (t).
+    pub threshold: u16,
+    /// Names of the signers holding a share, in participant order.
+    pub signers: Vec<String>,
+    /// Their FROST identifiers, same order.
+    pub participants: Vec<u16>,
+    /// `dkg` or `import`.
+    pub origin: String,
+    /// Seconds since the epoch.
+    pub created_unix: u64,
+}
+
+/// What is known about a signer caught sending invalid shares.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CulpritRecord {
+    /// Record format version.
+    pub version: u32,
+    /// Sessions in which it was caught.
+    pub count: u64,
+    /// The latest such session.
+    pub last_session: String,
+    /// When, seconds since the epoch.
+    pub last_unix: u64,
+    /// What was wrong.
+    pub last_reason: String,
+}
+
+/// The latest released signing of a zone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneRecord {
+    /// Record format version.
+    pub version: u32,
+    /// The session that released it.
+    pub last_session: String,
+    /// When, seconds since the epoch.
+    pub released_unix: u64,
+    /// RRSIGs in it.
+    pub signatures: u64,
+}
+
+/// The registry (cheap to clone: sled handles are shared).
+#[derive(Clone, Debug)]
+pub struct Registry {
+    db: sled::Db,
+    key_groups: sled::Tree,
+    sessions: sled::Tree,
+    culprits: sled::Tree,
+    zones: sled::Tree,
+}
+
+fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, RegistryError> {
+    toml::to_string(value)
+        .map(String::into_bytes)
+        .map_err(|e| RegistryError::Encode { what, message: e.to_string() })
+}
+
+fn decode<T: DeserializeOwned>(tree: &'static str, key: &[u8], value: &[u8]) -> Result<T, RegistryError> {
+    let corrupt = |message: String| RegistryError::Corrupt { tree, key: String::from_utf8_lossy(key).into_owned(), message };
+    let text = std::str::from_utf8(value).map_err(|e| corrupt(e.to_string()))?;
+    toml::from_str(text).map_err(|e| corrupt(e.to_string().trim_end().to_string()))
+}
+
+fn session_key(record: &SessionRecord) -> Vec<u8> {
+    let mut key = record.started_unix.to_be_bytes().to_vec();
+    key.extend_from_slice(record.id.as_bytes());
+    key
+}
+
+impl Registry {
+    /// Opens (or creates) the registry in `dir`.
+    pub fn open(dir: &Path) -> Result<Registry, RegistryError> {
+        let db = sled::open(dir)?;
+        Ok(Registry {
+            key_groups: db.open_tree("key_groups")?,
+            sessions: db.open_tree("sessions")?,
+            culprits: db.open_tree("culprits")?,
+            zones: db.open_tree("zones")?,
+            db,
+        })
+    }
+
+    /// Writes everything to disk.
+    pub async fn flush(&self) -> Result<(), RegistryError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Stores a key group and flushes it.
+    pub async fn put_key_group(&self, record: &KeyGroupRecord) -> Result<(), RegistryError> {
+        let key = format!("{}\0{:05}", record.zone, record.key_tag);
+        self.key_groups.insert(key.as_bytes(), encode("key group", record)?)?;
+        self.flush().await
+    }
+
+    /// The key groups of `zone` (every zone when `None`), by zone then key
+    /// tag.
+    pub fn key_groups(&self, zone: Option<&str>) -> Result<Vec<KeyGroupRecord>, RegistryError> {
+        let prefix = zone.map(|z| format!("{z}\0")).unwrap_or_default();
+        self.key_groups
+            .scan_prefix(prefix.as_bytes())
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode("key_groups", &k, &v)
+            })
+            .collect()
+    }
+
+    /// Stores (or replaces) a session record; final states are flushed.
+    pub async fn put_session(&self, record: &SessionRecord) -> Result<(), RegistryError> {
+        self.put_session_sync(record)?;
+        if record.state.is_final() {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Stores a session record without waiting for the disk (for drop
+    /// guards, which cannot wait).
+    pub fn put_session_sync(&self, record: &SessionRecord) -> Result<(), RegistryError> {
+        self.sessions.insert(session_key(record), encode("session", record)?)?;
+        Ok(())
+    }
+
+    /// The latest `n` sessions, newest first.
+    pub fn recent_sessions(&self, n: usize) -> Result<Vec<SessionRecord>, RegistryError> {
+        self.sessions
+            .iter()
+            .rev()
+            .take(n)
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode("sessions", &k, &v)
+            })
+            .collect()
+    }
+
+    /// Marks every session that is not in a final state as failed
+    /// (interrupted) and returns them: run once at start-up, before any new
+    /// session begins.
+    pub async fn sweep_interrupted(&self, now: u64) -> Result<Vec<SessionRecord>, RegistryError> {
+        let mut swept = Vec::new();
+        for kv in self.sessions.iter() {
+            let (k, v) = kv?;
+            let mut record: SessionRecord = decode("sessions", &k, &v)?;
+            if let Some(failed) = record.state.interrupted() {
+                record.state = failed;
+                record.updated_unix = now;
+                self.sessions.insert(k, encode("session", &record)?)?;
+                swept.push(record);
+            }
+        }
+        self.flush().await?;
+        Ok(swept)
+    }
+
+    /// Counts a culprit.
+    pub fn record_culprit(&self, signer: &str, session: &str, reason: &str, now: u64) -> Result<CulpritRecord, RegistryError> {
+        let count = match self.culprits.get(signer.as_bytes())? {
+            Some(v) => decode::<CulpritRecord>("culprits", signer.as_bytes(), &v)?.count,
+            None => 0,
+        };
+        let record = CulpritRecord {
+            version: RECORD_VERSION,
+            count: count + 1,
+            last_session: session.to_string(),
+            last_unix: now,
+            last_reason: reason.to_string(),
+        };
+        self.culprits.insert(signer.as_bytes(), encode("culprit", &record)?)?;
+        Ok(record)
+    }
+
+    /// What is recorded against `signer`.
+    pub fn culprit(&self, signer: &str) -> Result<Option<CulpritRecord>, RegistryError> {
+        self.culprits
+            .get(signer.as_bytes())?
+            .map(|v| decode("culprits", signer.as_bytes(), &v))
+            .transpose()
+    }
+
+    /// Remembers a release of `zone`.
+    pub fn record_release(&self, zone: &str, record: &ZoneRecord) -> Result<(), RegistryError> {
+        self.zones.insert(zone.as_bytes(), encode("zone", record)?)?;
+        Ok(())
+    }
+
+    /// The latest release of `zone`.
+    pub fn zone(&self, zone: &str) -> Result<Option<ZoneRecord>, RegistryError> {
+        self.zones.get(zone.as_bytes())?.map(|v| decode("zones", zone.as_bytes(), &v)).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::SessionState;
+
+    fn key_group(zone: &str, tag: u16) -> KeyGroupRecord {
+        KeyGroupRecord {
+            version: RECORD_VERSION,
+            zone: zone.into(),
+            role: "CSK".into(),
+            key_tag: tag,
+            group_public_key: "00".repeat(32),
+            public_key_package: "abcd".into(),
+            threshold: 2,
+            signers: vec!["signer-1".into(), "signer-2".into(), "signer-3".into()],
+            participants: vec![1, 2, 3],
+            origin: "dkg".into(),
+            created_unix: 7,
+        }
+    }
+
+    #[tokio::test]
+    async fn key_groups_round_trip_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let r = Registry::open(dir.path()).unwrap();
+            r.put_key_group(&key_group("example.", 9)).await.unwrap();
+            r.put_key_group(&key_group("example.", 12345)).await.unwrap();
+            r.put_key_group(&key_group("example.com.", 1)).await.unwrap();
+            // "example." must not match "example.com." by prefix.
+            assert_eq!(r.key_groups(Some("example.")).unwrap().len(), 2);
+        }
+        let r = Registry::open(dir.path()).unwrap();
+        let all = r.key_groups(None).unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0], key_group("example.", 9));
+        assert_eq!(r.key_groups(Some("example.com.")).unwrap(), vec![key_group("example.com.", 1)]);
+        assert!(r.key_groups(Some("other.")).unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn sweep_fails_unfinished_sessions_only() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let r = Registry::open(dir.path()).unwrap();
+            let mut done = SessionRecord::new("aa".into(), "example.".into(), 5, 100);
+            for s in [SessionState::Committing, SessionState::Signing, SessionState::Aggregating, SessionState::Validating, SessionState::Released] {
+                done.advance(s, 101).unwrap();
+            }
+            r.put_session(&done).await.unwrap();
+            let mut live = SessionRecord::new("bb".into(), "example.".into(), 5, 200);
+            live.advance(SessionState::Signing, 201).unwrap();
+            live.signers = vec!["signer-1".into()];
+            r.put_session(&live).await.unwrap();
+            r.flush().await.unwrap();
+            // Dropped here as if the process died mid-session.
+        }
+        let r = Registry::open(dir.path()).unwrap();
+        let swept = r.sweep_interrupted(300).await.unwrap();
+        assert_eq!(swept.len(), 1);
+        assert_eq!(swept[0].id, "bb");
+        let recent = r.recent_sessions(20).unwrap();
+        assert_eq!(recent.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["bb", "aa"]);
+        assert!(recent[0].error().unwrap().contains("interrupted while signing"), "{:?}", recent[0]);
+        assert_eq!(recent[0].updated_unix, 300);
+        assert_eq!(recent[0].signers, ["signer-1"]);
+        assert_eq!(recent[1].state, SessionState::Released);
+        // A second sweep finds nothing.
+        assert!(r.sweep_interrupted(400).await.unwrap().is_empty());
+    }
+
+    #[test]
+    fn culprits_count_and_damaged_records_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Registry::open(dir.path()).unwrap();
+        r.record_culprit("signer-2", "s1", "invalid signature share", 1).unwrap();
+        let c = r.record_culprit("signer-2", "s2", "invalid signature share", 2).unwrap();
+        assert_eq!((c.count, c.last_session.as_str()), (2, "s2"));
+        assert_eq!(r.culprit("signer-2").unwrap(), Some(c));
+        assert_eq!(r.culprit("signer-1").unwrap(), None);
+        r.key_groups.insert(b"example.\x0000001", b"version = 9".to_vec()).unwrap();
+        let err = r.key_groups(Some("example.")).unwrap_err().to_string();
+        assert!(err.contains("key_groups") && err.contains("example."), "{err}");
+    }
+}

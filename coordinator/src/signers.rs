@@ -1,0 +1,276 @@
+//! gRPC clients to the signer nodes.
+//!
+//! One lazily connected [`Channel`] per signer, over mutual TLS: our
+//! certificate is the client certificate, and the signer's certificate
+//! must chain to our CA and carry the signer's configured name as a DNS
+//! SAN. Every call has a deadline (the config's `request_timeout_secs`), a
+//! connection attempt gives up after [`CONNECT_TIMEOUT`], and messages are
+//! limited to [`MAX_MESSAGE_BYTES`] both ways.
+//!
+//! Calls return [`SignerCallError`], which names the signer: the callers
+//! turn it into "unavailable for this request" (quorum.rs) or into an error
+//! for the client.
+
+use std::fmt;
+use std::time::Duration;
+
+use frostzone_proto::v1::signer_client::SignerClient;
+use frostzone_proto::v1::{self as pb};
+use frostzone_proto::{API_VERSION, MAX_MESSAGE_BYTES};
+use frostzone_threshold::{frost, Identifier};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::config::{Config, SignerConfig};
+
+/// How long opening a connection to a signer may take. Loopback and LAN
+/// connections take milliseconds; a signer that does not answer within
+/// this is treated as down and the next subset is tried.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Deadline of a Health call in Status: status output should come back
+/// quickly even when a signer hangs.
+pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// HTTP/2 keep-alive pings notice a signer that vanished without closing
+/// its connections (a pulled cable rather than a killed process).
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
+
+/// A channel could not be set up (at start, from the config).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignerSetupError {
+    /// TLS files.
+    #[error("signer {signer}: {source}")]
+    Tls {
+        /// The signer.
+        signer: String,
+        /// Why.
+        source: frostzone_proto::tls::TlsError,
+    },
+    /// The endpoint or TLS settings were refused by the transport.
+    #[error("signer {signer}: {source}")]
+    Transport {
+        /// The signer.
+        signer: String,
+        /// Why.
+        source: tonic::transport::Error,
+    },
+    /// The participant number is not a FROST identifier.
+    #[error("signer {signer}: participant {participant} is not a valid FROST identifier")]
+    Participant {
+        /// The signer.
+        signer: String,
+        /// The number.
+        participant: u16,
+    },
+}
+
+/// A call to a signer failed.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{signer}: {}", describe(.status))]
+pub struct SignerCallError {
+    /// The signer.
+    pub signer: String,
+    /// What came back (or the transport's error as a status).
+    pub status: tonic::Status,
+}
+
+/// A status in a few words: its message, or its code when there is none.
+pub fn describe(status: &tonic::Status) -> String {
+    let code = match status.code() {
+        tonic::Code::DeadlineExceeded => "deadline exceeded",
+        tonic::Code::Unavailable => "unavailable",
+        tonic::Code::Cancelled => "cancelled",
+        tonic::Code::Unauthenticated | tonic::Code::PermissionDenied => "refused our certificate",
+        _ => "",
+    };
+    match (code, status.message()) {
+        ("", m) => format!("{:?}: {m}", status.code()),
+        (c, "") => c.to_string(),
+        (c, m) => format!("{c}: {m}"),
+    }
+}
+
+/// One signer: its config, identifier and client.
+#[derive(Clone)]
+pub struct SignerHandle {
+    /// From the config.
+    pub config: SignerConfig,
+    /// Its FROST identifier.
+    pub identifier: Identifier,
+    client: SignerClient<Channel>,
+    timeout: Duration,
+}
+
+impl fmt::Debug for SignerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignerHandle").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+macro_rules! call {
+    ($self:ident, $method:ident, $msg:expr) => {{
+        let mut request = tonic::Request::new($msg);
+        // The deadline travels (grpc-timeout) and is enforced here too, so
+        // a signer that stopped answering altogether cannot hold a batch.
+        request.set_timeout($self.timeout);
+        let mut client = $self.client.clone();
+        let call = client.$method(request);
+        let result = match tokio::time::timeout($self.timeout, call).await {
+            Ok(result) => result,
+            Err(_) => Err(tonic::Status::deadline_exceeded(format!("no answer within {} s", $self.timeout.as_secs_f64()))),
+        };
+        result
+            .map(tonic::Response::into_inner)
+            .map_err(|status| SignerCallError { signer: $self.config.name.clone(), status })
+    }};
+}
+
+impl SignerHandle {
+    /// A handle over an existing channel (tests use plaintext channels).
+    pub fn new(config: SignerConfig, channel: Channel, timeout: Duration) -> Result<Self, SignerSetupError> {
+        let identifier = Identifier::try_from(config.participant).map_err(|_| SignerSetupError::Participant {
+            signer: config.name.clone(),
+            participant: config.participant,
+        })?;
+        let client = SignerClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        Ok(SignerHandle { config, identifier, client, timeout })
+    }
+
+    /// The name in logs and errors.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// The identifier as it travels.
+    pub fn participant_id(&self) -> pb::ParticipantId {
+        pb::ParticipantId { id: self.identifier.serialize() }
+    }
+
+    /// Health, with the shorter [`HEALTH_TIMEOUT`].
+    pub async fn health(&self) -> Result<pb::HealthResponse, SignerCallError> {
+        let this = SignerHandle { timeout: self.timeout.min(HEALTH_TIMEOUT), ..self.clone() };
+        call!(this, health, pb::HealthRequest { api_version: API_VERSION })
+    }
+
+    /// DKG round 1.
+    pub async fn dkg_round1(&self, r: pb::DkgRound1Request) -> Result<pb::DkgRound1Response, SignerCallError> {
+        call!(self, dkg_round1, r)
+    }
+
+    /// DKG round 2.
+    pub async fn dkg_round2(&self, r: pb::DkgRound2Request) -> Result<pb::DkgRound2Response, SignerCallError> {
+        call!(self, dkg_round2, r)
+    }
+
+    /// DKG finish.
+    pub async fn dkg_finish(&self, r: pb::DkgFinishRequest) -> Result<pb::DkgFinishResponse, SignerCallError> {
+        call!(self, dkg_finish, r)
+    }
+
+    /// Import, step 1.
+    pub async fn import_begin(&self, r: pb::ImportBeginRequest) -> Result<pb::ImportBeginResponse, SignerCallError> {
+        call!(self, import_begin, r)
+    }
+
+    /// Import, step 2.
+    pub async fn import_finish(&self, r: pb::ImportFinishRequest) -> Result<pb::ImportFinishResponse, SignerCallError> {
+        call!(self, import_finish, r)
+    }
+
+    /// FROST round 1 for a batch.
+    pub async fn commit(&self, r: pb::CommitRequest) -> Result<pb::CommitResponse, SignerCallError> {
+        call!(self, commit, r)
+    }
+
+    /// FROST round 2 for a batch.
+    pub async fn sign(&self, r: pb::SignRequest) -> Result<pb::SignResponse, SignerCallError> {
+        call!(self, sign, r)
+    }
+
+    /// Whether `id` (as received) is this signer's identifier.
+    pub fn is(&self, id: Option<&pb::ParticipantId>) -> bool {
+        id.and_then(|p| frost::Identifier::deserialize(&p.id).ok()) == Some(self.identifier)
+    }
+}
+
+/// Every configured signer, in participant order.
+#[derive(Clone, Debug)]
+pub struct SignerPool {
+    signers: Vec<SignerHandle>,
+}
+
+impl SignerPool {
+    /// Channels over mutual TLS to every signer in `config`. Nothing is
+    /// connected yet: a signer that is down at start only shows up as
+    /// unreachable when it is needed.
+    pub fn from_config(config: &Config) -> Result<SignerPool, SignerSetupError> {
+        let mut signers = Vec::new();
+        for s in &config.signers {
+            let tls = config
+                .tls
+                .client_config(&s.name)
+                .map_err(|source| SignerSetupError::Tls { signer: s.name.clone(), source })?;
+            let transport = |source| SignerSetupError::Transport { signer: s.name.clone(), source };
+            let channel = Endpoint::from_shared(s.endpoint.clone())
+                .map_err(transport)?
+                .tls_config(tls)
+                .map_err(transport)?
+                .connect_timeout(CONNECT_TIMEOUT)
+                .timeout(config.request_timeout)
+                .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
+                .keep_alive_while_idle(true)
+                .tcp_nodelay(true)
+                .connect_lazy();
+            signers.push(SignerHandle::new(s.clone(), channel, config.request_timeout)?);
+        }
+        Ok(SignerPool::new(signers))
+    }
+
+    /// A pool of ready handles.
+    pub fn new(mut signers: Vec<SignerHandle>) -> SignerPool {
+        signers.sort_by_key(|s| s.config.participant);
+        SignerPool { signers }
+    }
+
+    /// Every signer.
+    pub fn all(&self) -> &[SignerHandle] {
+        &self.signers
+    }
+
+    /// The signer called `name`.
+    pub fn get(&self, name: &str) -> Option<&SignerHandle> {
+        self.signers.iter().find(|s| s.config.name == name)
+    }
+}
+
+/// Runs `call` on every signer in `signers` concurrently and returns the
+/// results in the same order.
+pub async fn fan_out<T, F, Fut>(signers: &[SignerHandle], call: F) -> Vec<Result<T, SignerCallError>>
+where
+    T: Send + 'static,
+    F: Fn(SignerHandle) -> Fut,
+    Fut: std::future::Future<Output = Result<T, SignerCallError>> + Send + 'static,
+{
+    let mut set = tokio::task::JoinSet::new();
+    for (i, s) in signers.iter().enumerate() {
+        let fut = call(s.clone());
+        set.spawn(async move { (i, fut.await) });
+    }
+    let mut out: Vec<Option<Result<T, SignerCallError>>> = (0..signers.len()).map(|_| None).collect();
+    while let Some(joined) = set.join_next().await {
+        if let Ok((i, result)) = joined {
+            out[i] = Some(result);
+        }
+    }
+    out.into_iter()
+        .zip(signers)
+        .map(|(r, s)| {
+            r.unwrap_or_else(|| {
+                Err(SignerCallError { signer: s.name().to_string(), status: tonic::Status::internal("the call's task failed") })
+            })
+        })
+        .collect()
+}

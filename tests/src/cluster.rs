@@ -1,0 +1,279 @@
+//! A real frostzone cluster for end-to-end tests: `frostzone certs init` makes the certificates,
+//! a coordinator and N signer nodes run as child processes on free loopback ports, each with its
+//! own data directory and log in a temporary directory. Every process is killed on drop (also on
+//! panic). Nodes can be killed (`kill -9`) and started again with the same data.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::frostzone_bin;
+use crate::resolver::free_port;
+use crate::tools::{describe, run};
+
+/// How long a cluster gets to start and see all its signers (debug builds on a busy 2-core box).
+const READY_DEADLINE: Duration = Duration::from_secs(90);
+
+/// A child process killed (SIGKILL) and reaped on drop.
+struct Process {
+    child: Child,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A coordinator and `signers` signer nodes, t-of-n.
+pub struct Cluster {
+    // Field order is drop order: processes first, then the directory.
+    coordinator: Option<Process>,
+    signer_processes: Vec<Option<Process>>,
+    /// Certificates, configs, data directories, logs.
+    pub dir: tempfile::TempDir,
+    /// The coordinator's port on 127.0.0.1.
+    pub coordinator_port: u16,
+    /// Signer K's port is `signer_ports[K - 1]`.
+    pub signer_ports: Vec<u16>,
+    /// Signers needed for a signature.
+    pub threshold: u16,
+}
+
+/// `name` in the directory of the `frostzone` binary (every workspace binary is built there).
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let dir = frostzone_bin().parent().expect("binary directory").to_path_buf();
+    let bin = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} not found: build every binary first with `cargo build --workspace --bins` (scripts/test does)",
+        bin.display()
+    );
+    bin
+}
+
+impl Cluster {
+    /// Writes certificates and configs for `signers` signers with threshold `threshold`, without
+    /// starting anything.
+    pub fn new(signers: u16, threshold: u16) -> Cluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cmd = Command::new(frostzone_bin());
+        cmd.args(["certs", "init", "--dir"]).arg(dir.path()).args(["--signers", &signers.to_string()]);
+        let out = run(&mut cmd);
+        assert!(out.status.success(), "{}", describe(&cmd, &out));
+        let mut ports = Vec::new();
+        while ports.len() < usize::from(signers) + 1 {
+            let p = free_port();
+            if !ports.contains(&p) {
+                ports.push(p);
+            }
+        }
+        let coordinator_port = ports[0];
+        let signer_ports = ports[1..].to_vec();
+        let mut coordinator = format!(
+            "version = 1\nlisten = \"127.0.0.1:{coordinator_port}\"\ndata_dir = \"coordinator/data\"\n\
+             threshold = {threshold}\n\n[tls]\nca = \"ca.pem\"\ncert = \"coordinator.pem\"\nkey = \"coordinator.key\"\n\n\
+             [[operators]]\nname = \"operator\"\ncert = \"operator.pem\"\n"
+        );
+        for (i, port) in signer_ports.iter().enumerate() {
+            let k = i + 1;
+            coordinator.push_str(&format!(
+                "\n[[signers]]\nname = \"signer-{k}\"\nparticipant = {k}\nendpoint = \"https://127.0.0.1:{port}\"\n"
+            ));
+            let own = dir.path().join(format!("signer-{k}"));
+            std::fs::create_dir_all(own.join("data")).expect("create signer data dir");
+            std::fs::write(own.join("passphrase"), format!("test passphrase of signer-{k}\n")).expect("write passphrase");
+            let config = format!(
+                "version = 1\nname = \"signer-{k}\"\nparticipant = {k}\nlisten = \"127.0.0.1:{port}\"\n\
+                 data_dir = \"signer-{k}/data\"\npassphrase_file = \"signer-{k}/passphrase\"\n\n[tls]\n\
+                 ca = \"ca.pem\"\ncert = \"signer-{k}.pem\"\nkey = \"signer-{k}.key\"\ncoordinator_cert = \"coordinator.pem\"\n"
+            );
+            std::fs::write(dir.path().join(format!("signer-{k}.toml")), config).expect("write signer config");
+        }
+        std::fs::create_dir_all(dir.path().join("coordinator").join("data")).expect("create coordinator data dir");
+        std::fs::write(dir.path().join("coordinator.toml"), coordinator).expect("write coordinator config");
+        std::fs::create_dir_all(dir.path().join("logs")).expect("create logs dir");
+        Cluster {
+            coordinator: None,
+            signer_processes: (0..signers).map(|_| None).collect(),
+            dir,
+            coordinator_port,
+            signer_ports,
+            threshold,
+        }
+    }
+
+    /// A started 3-of-5 cluster, every signer reachable.
+    pub fn start_3_of_5() -> Cluster {
+        let mut c = Cluster::new(5, 3);
+        c.start_all();
+        c.wait_ready(5);
+        c
+    }
+
+    /// How many signers the cluster has.
+    pub fn signers(&self) -> u16 {
+        self.signer_processes.len() as u16
+    }
+
+    fn spawn(&self, name: &str, program: &Path, env: &[(&str, &str)]) -> Process {
+        let log_path = self.log_path(name);
+        // Append: a restarted node keeps the log of its earlier life above.
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).expect("open log");
+        let err = log.try_clone().expect("clone log handle");
+        let mut cmd = Command::new(program);
+        cmd.arg("--config")
+            .arg(self.dir.path().join(format!("{name}.toml")))
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        Process { child }
+    }
+
+    fn log_path(&self, name: &str) -> PathBuf {
+        self.dir.path().join("logs").join(format!("{name}.log"))
+    }
+
+    /// Starts the coordinator (when not running) and every signer not running.
+    pub fn start_all(&mut self) {
+        for k in 1..=self.signers() {
+            if self.signer_processes[usize::from(k) - 1].is_none() {
+                self.start_signer(k, &[]);
+            }
+        }
+        if self.coordinator.is_none() {
+            self.start_coordinator();
+        }
+    }
+
+    /// Starts the coordinator.
+    pub fn start_coordinator(&mut self) {
+        self.coordinator = Some(self.spawn("coordinator", &workspace_binary("frostzone-coordinator"), &[]));
+    }
+
+    /// Starts signer `k` (1-based) with extra environment variables.
+    pub fn start_signer(&mut self, k: u16, env: &[(&str, &str)]) {
+        let p = self.spawn(&format!("signer-{k}"), &workspace_binary("frostzone-signer"), env);
+        self.signer_processes[usize::from(k) - 1] = Some(p);
+    }
+
+    /// `kill -9` of signer `k`, reaped.
+    pub fn kill_signer(&mut self, k: u16) {
+        self.signer_processes[usize::from(k) - 1] = None;
+    }
+
+    /// `kill -9` of every node, reaped.
+    pub fn kill_all(&mut self) {
+        self.coordinator = None;
+        for p in &mut self.signer_processes {
+            *p = None;
+        }
+    }
+
+    /// Panics with the logs when a started node has exited.
+    pub fn assert_running(&mut self) {
+        let mut dead = Vec::new();
+        if let Some(p) = &mut self.coordinator {
+            if let Ok(Some(status)) = p.child.try_wait() {
+                dead.push(format!("coordinator exited with {status}"));
+            }
+        }
+        for (i, p) in self.signer_processes.iter_mut().enumerate() {
+            if let Some(p) = p {
+                if let Ok(Some(status)) = p.child.try_wait() {
+                    dead.push(format!("signer-{} exited with {status}", i + 1));
+                }
+            }
+        }
+        assert!(dead.is_empty(), "{}\n{}", dead.join("; "), self.logs());
+    }
+
+    /// Waits until the coordinator answers `status` and sees `reachable` signers.
+    pub fn wait_ready(&mut self, reachable: u16) {
+        let deadline = Instant::now() + READY_DEADLINE;
+        let want = format!("signers: {reachable} of {} reachable", self.signers());
+        loop {
+            self.assert_running();
+            let out = self.frostzone_output(&["status"]);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            if out.status.success() && stdout.contains(&want) {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "cluster not ready after {} s (waiting for {want:?}); last status:\n{stdout}{}\n{}",
+                    READY_DEADLINE.as_secs(),
+                    String::from_utf8_lossy(&out.stderr),
+                    self.logs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    /// The coordinator's URL.
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.coordinator_port)
+    }
+
+    /// `frostzone` with `--coordinator` and `--tls-dir` set for this cluster's operator.
+    pub fn frostzone(&self) -> Command {
+        let mut cmd = Command::new(frostzone_bin());
+        cmd.arg("--coordinator").arg(self.url()).arg("--tls-dir").arg(self.dir.path());
+        cmd.env_remove("FROSTZONE_COORDINATOR").env_remove("FROSTZONE_TLS_DIR");
+        cmd
+    }
+
+    /// Runs `frostzone ARGS` against the cluster.
+    pub fn frostzone_output(&self, args: &[&str]) -> Output {
+        run(self.frostzone().args(args))
+    }
+
+    /// Runs `frostzone ARGS` and panics (with the node logs) unless it exits 0; returns stdout.
+    pub fn frostzone_ok(&self, args: &[&str]) -> String {
+        let mut cmd = self.frostzone();
+        cmd.args(args);
+        let out = run(&mut cmd);
+        assert!(out.status.success(), "{}\n{}", describe(&cmd, &out), self.logs());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A KSK and a ZSK for `zone` by DKG.
+    pub fn generate_keys(&self, zone: &str) {
+        self.frostzone_ok(&["keys", "generate", "--zone", zone, "--role", "ksk"]);
+        self.frostzone_ok(&["keys", "generate", "--zone", zone, "--role", "zsk"]);
+    }
+
+    /// The `frostzone sign` command for `zone_file` into `out` (not yet run).
+    pub fn sign_command(&self, zone: &str, zone_file: &Path, out: &Path) -> Command {
+        let mut cmd = self.frostzone();
+        cmd.args(["sign", "--zone", zone]).arg("--file").arg(zone_file).arg("--out").arg(out);
+        cmd
+    }
+
+    /// Writes the zone's DS records (`frostzone ds`) to `path`.
+    pub fn write_ds(&self, zone: &str, path: &Path) {
+        let ds = self.frostzone_ok(&["ds", "--zone", zone]);
+        std::fs::write(path, ds).expect("write DS file");
+    }
+
+    /// The end of every node's log, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut names = vec!["coordinator".to_string()];
+        names.extend((1..=self.signers()).map(|k| format!("signer-{k}")));
+        let mut out = String::new();
+        for name in names {
+            let text = std::fs::read_to_string(self.log_path(&name)).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(20)..];
+            out.push_str(&format!("--- {name} log (last {} lines) ---\n{}\n", tail.len(), tail.join("\n")));
+        }
+        out
+    }
+}
