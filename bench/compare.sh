@@ -94,6 +94,13 @@ if [ "$frostzone_ok" = 1 ]; then
         --out "$work/frostzone/signed" --ds-out "$work/frostzone/ds" || true
 fi
 
+# --- frostzone cluster: coordinator + 5 signer processes on loopback, 3-of-5 over mutual TLS
+# (what `frostzone quickstart` runs). Peak memory per process comes from its own report.
+if [ "$frostzone_ok" = 1 ]; then
+    time_run cluster "$work/cluster.log" "$target/release/frostzone" quickstart "$work/ref.zone" \
+        --origin "$origin" --out "$work/cluster" --base-port "${BASE_PORT:-7400}" || true
+fi
+
 count_rrsigs() {
     [ -s "${1:-}" ] || { echo 0; return; }
     ldns-read-zone "$1" 2>/dev/null | awk '$4 == "RRSIG"' | wc -l
@@ -104,15 +111,17 @@ declare -A out=(
     [ldns-signzone]="$work/ldns/signed"
     [dnssec-signzone]="$work/bind/signed"
     [frostzone]="$work/frostzone/signed"
+    [cluster]="$work/cluster/${origin}signed"
 )
 base=$(cut -d' ' -f1 "$work/kzonesign.time")
 
 printf '\nreference zone: %s delegations, origin %s, %s\n' "$n" "$origin" "$(nproc) cores"
 printf '%-26s %10s %10s %10s %12s %14s\n' signer "wall s" "peak MB" RRSIGs "RRSIGs/s" "x kzonesign"
-for s in kzonesign ldns-signzone dnssec-signzone frostzone; do
+for s in kzonesign ldns-signzone dnssec-signzone frostzone cluster; do
     label=$s
     [ "$s" = dnssec-signzone ] && label="dnssec-signzone -n 1"
-    [ "$s" = frostzone ] && label="frostzone 3-of-5"
+    [ "$s" = frostzone ] && label="frostzone simulate 3-of-5"
+    [ "$s" = cluster ] && label="frostzone cluster 3-of-5"
     if [ ! -f "$work/$s.time" ]; then
         printf '%-26s %10s\n' "$label" "not run"; continue
     fi
@@ -127,3 +136,8 @@ for s in kzonesign ldns-signzone dnssec-signzone frostzone; do
         printf "%-26s %10.2f %10.0f %10d %12.0f %14s\n", l, t, kb / 1024, c, rate, ratio
     }'
 done
+if [ -f "$work/cluster.log" ]; then
+    echo
+    echo "cluster (its peak MB above is the largest process, the coordinator; every process:)"
+    grep -E '^peak memory|^signed ' "$work/cluster.log" | sed 's/^/  /'
+fi

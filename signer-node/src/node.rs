@@ -2,6 +2,7 @@
 //! synchronous function per API call. The gRPC layer ([`crate::service`])
 //! runs these on blocking threads and only converts errors to statuses.
 
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -429,9 +430,11 @@ impl Node {
                     messages.len()
                 )));
             }
+            // Point decompression dominates round 2 (about 70 µs per
+            // commitment): parse on every core.
             let parsed = pc
                 .commitments
-                .iter()
+                .par_iter()
                 .enumerate()
                 .map(|(i, c)| {
                     SigningCommitments::deserialize(c).map_err(|e| {

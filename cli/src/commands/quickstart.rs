@@ -183,6 +183,14 @@ async fn run(
     for line in &ds {
         println!("  {line}");
     }
+    let peaks: Vec<String> = processes
+        .daemons()
+        .iter()
+        .filter_map(|d| d.peak_rss_kib().map(|k| format!("{} {} MiB", d.name, k / 1024)))
+        .collect();
+    if !peaks.is_empty() {
+        println!("peak memory: {}", peaks.join(", "));
+    }
     let stopped = processes.stop_all();
     println!("stopped {stopped} processes; total {:.1} s", started.elapsed().as_secs_f64());
     Ok(Outcome::Success)
