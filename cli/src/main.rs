@@ -39,13 +39,15 @@ enum Command {
     Status(commands::status::Args),
     Simulate(commands::simulate::Args),
     Verify(commands::verify::Args),
+    Audit(commands::audit::Args),
 }
 
 /// What a command tells `main` about how it ended.
 pub enum Outcome {
     /// Everything worked.
     Success,
-    /// The zone does not validate; the report has been printed.
+    /// The zone does not validate, or the audit log does not verify; the
+    /// report has been printed.
     Invalid,
 }
 
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Status(args) => commands::status::execute(args, cli.client),
         Command::Simulate(args) => commands::simulate::execute(args),
         Command::Verify(args) => commands::verify::execute(args),
+        Command::Audit(args) => commands::audit::execute(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

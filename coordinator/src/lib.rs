@@ -50,6 +50,19 @@ pub struct Coordinator {
     pub registry: registry::Registry,
     /// Clients to every signer.
     pub signers: signers::SignerPool,
+    /// The hash-chained audit log of requests (`<data_dir>/audit.log`);
+    /// `None` only in tests.
+    pub audit: Option<std::sync::Mutex<frostzone_proto::audit::AuditLog>>,
+}
+
+impl Coordinator {
+    /// Appends to the audit log, when there is one. A request that cannot
+    /// be recorded does not go on.
+    pub fn audit(&self, entry: frostzone_proto::audit::AuditEntry) -> Result<(), CoordinatorError> {
+        let Some(log) = &self.audit else { return Ok(()) };
+        let mut log = log.lock().map_err(|_| CoordinatorError::Internal("audit log lock poisoned".into()))?;
+        log.append(entry, unix_now()).map(|_| ()).map_err(|e| CoordinatorError::Internal(format!("audit log: {e}")))
+    }
 }
 
 /// Seconds since the epoch (0 if the clock is before 1970).
@@ -67,6 +80,9 @@ pub enum StartError {
     /// The registry.
     #[error(transparent)]
     Registry(#[from] registry::RegistryError),
+    /// The audit log.
+    #[error(transparent)]
+    Audit(#[from] frostzone_proto::audit::AuditError),
     /// Signer channels.
     #[error(transparent)]
     Signers(#[from] signers::SignerSetupError),
@@ -97,7 +113,13 @@ pub async fn serve(config: config::Config, shutdown: impl Future<Output = ()> + 
     }
     let signers = signers::SignerPool::from_config(&config)?;
     let peers = frostzone_proto::tls::PinnedPeers::load(config.operators.iter().map(|o| (o.name.as_str(), o.cert.as_path())))?;
-    let coordinator = std::sync::Arc::new(Coordinator { threshold: config.threshold, registry, signers });
+    let audit = frostzone_proto::audit::AuditLog::open(&config.data_dir.join("audit.log"), "coordinator")?;
+    let coordinator = std::sync::Arc::new(Coordinator {
+        threshold: config.threshold,
+        registry,
+        signers,
+        audit: Some(std::sync::Mutex::new(audit)),
+    });
     let api = CoordinatorServer::new(service::CoordinatorService::new(coordinator))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);

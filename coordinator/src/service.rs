@@ -185,7 +185,7 @@ impl CoordinatorApi for CoordinatorService {
             Status::invalid_argument(format!("the zone text is not UTF-8 (at byte {})", e.utf8_error().valid_up_to()))
         })?;
         tracing::info!(operator = %who, "sign {} ({} bytes, denial {:?})", options.zone, text.len(), options.denial);
-        let signed = crate::sign::sign_zone(self.inner.clone(), options, text).await?;
+        let signed = crate::sign::sign_zone(self.inner.clone(), &who, options, text).await?;
         Ok(Response::new(Box::pin(tokio_stream::iter(chunks(signed).into_iter().map(Ok)))))
     }
 }

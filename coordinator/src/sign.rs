@@ -9,6 +9,10 @@
 //! 3. Complete the plan, write the text, validate it with the DS of the
 //!    zone's KSK/CSK as trust anchor. Only a valid zone is returned.
 //!
+//! The request is written to the audit log ([`frostzone_proto::audit`])
+//! with its content hash when planned, and again when released or failed,
+//! with the signers used and the culprits.
+//!
 //! Every step is recorded in the session (see [`crate::session`]); a
 //! session whose request ends in any other way than release is marked
 //! failed, also when the client goes away mid-way.
@@ -28,10 +32,12 @@ use frostzone_dnssec::signing::{
 use frostzone_dnssec::validate::{validate_text, TrustAnchor, ValidationOptions};
 use frostzone_dnssec::zone::{InputKind, Zone};
 use frostzone_dnssec::StoredName;
+use frostzone_proto::audit::AuditEntry;
 use frostzone_proto::v1 as pb;
+use rayon::prelude::*;
 use tokio::task::JoinSet;
 
-use crate::batch::{attempt, AttemptFailure, Batch, PhaseSink, MAX_BATCH_ITEMS};
+use crate::batch::{attempt, wire_item, AttemptFailure, Batch, PhaseSink, MAX_BATCH_ITEMS};
 use crate::error::{join_error, CoordinatorError};
 use crate::keys::{zone_name, KeyGroup};
 use crate::quorum::{Candidate, QuorumTracker};
@@ -199,18 +205,31 @@ impl Drop for Session {
     }
 }
 
-/// Signs `text` as `options.zone`.
-pub async fn sign_zone(c: Arc<Coordinator>, options: pb::SignZoneOptions, text: String) -> Result<SignedZone, CoordinatorError> {
+/// Signs `text` as `options.zone` for `operator` (the name of the
+/// operator certificate that asked). The request is recorded in the audit
+/// log when planned and again when it is released or fails.
+pub async fn sign_zone(
+    c: Arc<Coordinator>,
+    operator: &str,
+    options: pb::SignZoneOptions,
+    text: String,
+) -> Result<SignedZone, CoordinatorError> {
     let started = Instant::now();
     let (apex, zone) = zone_name(&options.zone)?;
     let policy = policy(&options)?;
     let groups = zone_keys(&c.registry, &zone)?;
     let now = unix_now() as u32;
-    let (plan, batches) = {
+    let (plan, batches, content_hash) = {
         let (apex, zone, groups) = (apex.clone(), zone.clone(), groups.clone());
-        tokio::task::spawn_blocking(move || plan(&text, &apex, &zone, &groups, &policy, now))
-            .await
-            .map_err(join_error)??
+        tokio::task::spawn_blocking(move || {
+            let (plan, batches) = plan(&text, &apex, &zone, &groups, &policy, now)?;
+            let digests: Vec<[u8; 32]> =
+                plan.items().par_iter().map(|item| frostzone_proto::content::item_digest(&wire_item(item))).collect();
+            let hash = hex::encode(frostzone_proto::content::content_hash_of_digests(digests.iter()));
+            Ok::<_, CoordinatorError>((plan, batches, hash))
+        })
+        .await
+        .map_err(join_error)??
     };
     let total = plan.items().len();
     let session_id = hex::encode(crate::dkg::random_session_id());
@@ -219,11 +238,35 @@ pub async fn sign_zone(c: Arc<Coordinator>, options: pb::SignZoneOptions, text: 
         record: Mutex::new(SessionRecord::new(session_id.clone(), zone.clone(), total as u64, unix_now())),
     });
     session.update(|_| true);
-
-    let result = run(&c, &session, &zone, &apex, plan, batches, &groups, now).await;
+    let audit = |event: &str, signers: Vec<String>, culprits: Vec<String>, outcome: String| {
+        c.audit(AuditEntry {
+            event: event.into(),
+            request: session_id.clone(),
+            zone: zone.clone(),
+            content_hash: content_hash.clone(),
+            operator: operator.to_string(),
+            signers,
+            culprits,
+            outcome,
+            ..AuditEntry::default()
+        })
+    };
+    let result = match audit("request", Vec::new(), Vec::new(), format!("planned {total} signatures")) {
+        Ok(()) => run(&c, &session, &zone, &apex, plan, batches, &groups, now).await,
+        Err(e) => Err(e),
+    };
+    let result = result.and_then(|done| {
+        let r = session.record.lock().map(|r| r.clone()).map_err(|_| CoordinatorError::Internal("session lock poisoned".into()))?;
+        audit("released", r.signers, r.culprits, format!("validated, {} signatures released", r.signatures))?;
+        Ok(done)
+    });
     let (text, summary) = match result {
         Ok(done) => done,
         Err(e) => {
+            let (signers, culprits) = session.record.lock().map(|r| (r.signers.clone(), r.culprits.clone())).unwrap_or_default();
+            if let Err(a) = audit("failed", signers, culprits, e.to_string()) {
+                tracing::error!(session = %session_id, "cannot record the failure: {a}");
+            }
             session.finish(SessionState::Failed(e.to_string())).await?;
             tracing::warn!(session = %session_id, "{zone}: signing failed after {:.1} s, nothing released: {e}", started.elapsed().as_secs_f64());
             return Err(e);

@@ -259,7 +259,7 @@ async fn cluster_with(behaviours: [Behaviour; 5], with_key: bool, timeout: Durat
     }
     let dir = tempfile::tempdir().unwrap();
     let registry = Registry::open(dir.path()).unwrap();
-    let coordinator = Arc::new(Coordinator { threshold: 3, registry, signers: SignerPool::new(handles) });
+    let coordinator = Arc::new(Coordinator { threshold: 3, registry, signers: SignerPool::new(handles), audit: None });
     if !with_key {
         return Cluster { coordinator, _dir: dir };
     }
@@ -299,7 +299,7 @@ fn options(denial: &str) -> pb::SignZoneOptions {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthy_cluster_signs_with_the_first_three() {
     let c = cluster([Behaviour::Good; 5]).await;
-    let signed = frostzone_coordinator::sign::sign_zone(c.coordinator.clone(), options("nsec3"), zone_text(20)).await.unwrap();
+    let signed = frostzone_coordinator::sign::sign_zone(c.coordinator.clone(), "operator", options("nsec3"), zone_text(20)).await.unwrap();
     assert!(signed.summary.contains(": valid:"), "{}", signed.summary);
     assert!(signed.text.contains("RRSIG"));
     let s = &c.coordinator.registry.recent_sessions(1).unwrap()[0];
@@ -321,7 +321,7 @@ async fn retries_around_a_dead_signer_and_excludes_a_culprit() {
     // More than one batch (MAX_BATCH_ITEMS items), so batches run
     // concurrently and both meet the failures.
     let hosts = frostzone_proto::MAX_BATCH_ITEMS / 2 + 50;
-    let signed = frostzone_coordinator::sign::sign_zone(c.coordinator.clone(), options("nsec"), zone_text(hosts)).await.unwrap();
+    let signed = frostzone_coordinator::sign::sign_zone(c.coordinator.clone(), "operator", options("nsec"), zone_text(hosts)).await.unwrap();
     assert!(signed.summary.contains(": valid:"), "{}", signed.summary);
     let s = &c.coordinator.registry.recent_sessions(1).unwrap()[0];
     assert_eq!(s.state, SessionState::Released);
@@ -339,7 +339,7 @@ async fn retries_around_a_dead_signer_and_excludes_a_culprit() {
 async fn too_few_signers_give_the_quorum_error_and_nothing() {
     use Behaviour::*;
     let c = cluster([Down, Good, Down, Corrupt, Good]).await;
-    let err = frostzone_coordinator::sign::sign_zone(c.coordinator.clone(), options("nsec3-opt-out"), zone_text(5))
+    let err = frostzone_coordinator::sign::sign_zone(c.coordinator.clone(), "operator", options("nsec3-opt-out"), zone_text(5))
         .await
         .unwrap_err();
     let text = err.to_string();
@@ -358,7 +358,7 @@ async fn too_few_signers_give_the_quorum_error_and_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_and_missing_keys_are_refused_with_their_codes() {
     let c = cluster([Behaviour::Good; 5]).await;
-    let err = frostzone_coordinator::sign::sign_zone(c.coordinator.clone(), options("nsec"), "@ SOA ns hm 1 2 3 4 5\nwww A 300.1.1.1\n".into())
+    let err = frostzone_coordinator::sign::sign_zone(c.coordinator.clone(), "operator", options("nsec"), "@ SOA ns hm 1 2 3 4 5\nwww A 300.1.1.1\n".into())
         .await
         .unwrap_err();
     let status = tonic::Status::from(err);
@@ -367,12 +367,12 @@ async fn bad_input_and_missing_keys_are_refused_with_their_codes() {
 
     let mut other = options("nsec");
     other.zone = "other.example.".into();
-    let err = frostzone_coordinator::sign::sign_zone(c.coordinator.clone(), other, zone_text(1)).await.unwrap_err();
+    let err = frostzone_coordinator::sign::sign_zone(c.coordinator.clone(), "operator", other, zone_text(1)).await.unwrap_err();
     let status = tonic::Status::from(err);
     assert_eq!(status.code(), tonic::Code::FailedPrecondition);
     assert_eq!(status.message(), "no keys for zone other.example.: run keys generate");
 
-    let err = frostzone_coordinator::sign::sign_zone(c.coordinator.clone(), options("nsec5"), zone_text(1)).await.unwrap_err();
+    let err = frostzone_coordinator::sign::sign_zone(c.coordinator.clone(), "operator", options("nsec5"), zone_text(1)).await.unwrap_err();
     assert_eq!(tonic::Status::from(err).code(), tonic::Code::InvalidArgument);
 }
 
@@ -393,7 +393,7 @@ async fn dkg_relay_then_sign() {
     assert_ne!(ksk.key_tag, zsk.key_tag);
     assert_eq!(c.coordinator.registry.key_groups(Some("example.")).unwrap().len(), 2);
 
-    let signed = frostzone_coordinator::sign::sign_zone(c.coordinator.clone(), options("nsec3"), zone_text(10)).await.unwrap();
+    let signed = frostzone_coordinator::sign::sign_zone(c.coordinator.clone(), "operator", options("nsec3"), zone_text(10)).await.unwrap();
     assert!(signed.summary.contains(": valid:") && signed.summary.contains("2 DNSKEYs"), "{}", signed.summary);
 
     let service = frostzone_coordinator::service::CoordinatorService::new(c.coordinator.clone());
@@ -427,7 +427,7 @@ async fn a_hanging_signer_times_out_and_is_replaced() {
     use Behaviour::*;
     let c = cluster_with([Good, Hang, Good, Good, Good], true, Duration::from_secs(2)).await;
     let started = std::time::Instant::now();
-    let signed = frostzone_coordinator::sign::sign_zone(c.coordinator.clone(), options("nsec"), zone_text(3)).await.unwrap();
+    let signed = frostzone_coordinator::sign::sign_zone(c.coordinator.clone(), "operator", options("nsec"), zone_text(3)).await.unwrap();
     assert!(signed.summary.contains(": valid:"), "{}", signed.summary);
     assert!(started.elapsed() < Duration::from_secs(30));
     let s = &c.coordinator.registry.recent_sessions(1).unwrap()[0];
@@ -442,7 +442,7 @@ async fn a_hanging_signer_times_out_and_is_replaced() {
 async fn a_cancelled_request_fails_its_session() {
     use Behaviour::*;
     let c = cluster_with([Hang, Hang, Hang, Hang, Hang], true, Duration::from_secs(120)).await;
-    let request = frostzone_coordinator::sign::sign_zone(c.coordinator.clone(), options("nsec"), zone_text(3));
+    let request = frostzone_coordinator::sign::sign_zone(c.coordinator.clone(), "operator", options("nsec"), zone_text(3));
     assert!(tokio::time::timeout(Duration::from_millis(1500), request).await.is_err());
     let mut state = SessionState::Planned;
     for _ in 0..50 {

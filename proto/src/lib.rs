@@ -1,13 +1,17 @@
 //! The frostzone gRPC API: the signer service (called by the coordinator)
 //! and the coordinator service (called by operators and zone pipelines),
 //! generated from `proto/frostzone/v1/*.proto`, plus the mutual-TLS set-up
-//! every daemon and the CLI share ([`tls`]).
+//! every daemon and the CLI share ([`tls`]), the audit log format every
+//! node writes and the CLI verifies ([`audit`]), and the content hash of
+//! signing items ([`content`]).
 //!
 //! Limits that both ends must agree on live here too.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod audit;
+pub mod content;
 pub mod tls;
 
 /// Generated protobuf types and service stubs, package `frostzone.v1`.

@@ -8,6 +8,9 @@
 //! data_dir = "signer-1/data" # sled database directory
 //! passphrase_file = "signer-1/passphrase"  # or passphrase_env = "VAR" (exactly one)
 //! session_timeout_secs = 300 # optional
+//! policy = "signer-1/policy.toml"  # optional: the operator's policy
+//!                            # (crate::policy_file); default policy without
+//! audit_log = "signer-1/audit.log" # optional; default <data_dir>/audit.log
 //! [tls]
 //! ca = "ca.pem"
 //! cert = "signer-1.pem"
@@ -26,6 +29,8 @@ use frostzone_proto::tls::TlsFiles;
 use frostzone_threshold::Identifier;
 use serde::Deserialize;
 use zeroize::Zeroizing;
+
+use crate::policy_file::{PolicyError, SignerPolicy};
 
 /// The only config format version this build reads.
 pub const CONFIG_VERSION: u32 = 1;
@@ -91,6 +96,8 @@ struct RawConfig {
     passphrase_file: Option<PathBuf>,
     passphrase_env: Option<String>,
     session_timeout_secs: Option<u64>,
+    policy: Option<PathBuf>,
+    audit_log: Option<PathBuf>,
     tls: RawTls,
 }
 
@@ -129,6 +136,10 @@ pub struct Config {
     pub passphrase: PassphraseSource,
     /// Lifetime of pending sessions.
     pub session_timeout: Duration,
+    /// The operator's policy file, if any.
+    pub policy: Option<PathBuf>,
+    /// The hash-chained audit log.
+    pub audit_log: PathBuf,
     /// CA, certificate and key of this signer.
     pub tls: TlsFiles,
     /// The coordinator's certificate: the only client accepted.
@@ -222,12 +233,19 @@ impl Config {
                 format!("{timeout} is outside 1..=86400"),
             ));
         }
+        let data_dir = resolve(&raw.data_dir);
         Ok(Config {
             file: file.to_path_buf(),
             name: raw.name,
             participant: raw.participant,
             listen: raw.listen,
-            data_dir: resolve(&raw.data_dir),
+            policy: raw.policy.as_deref().map(resolve),
+            audit_log: raw
+                .audit_log
+                .as_deref()
+                .map(resolve)
+                .unwrap_or_else(|| data_dir.join("audit.log")),
+            data_dir,
             passphrase,
             session_timeout: Duration::from_secs(timeout),
             tls: TlsFiles {
@@ -247,6 +265,15 @@ impl Config {
             field: "participant",
             reason: e.to_string(),
         })
+    }
+
+    /// The operator's policy: the `policy` file, or the default policy
+    /// when there is none. Errors name the policy file and its field.
+    pub fn load_policy(&self) -> Result<SignerPolicy, PolicyError> {
+        match &self.policy {
+            Some(file) => SignerPolicy::load(file),
+            None => Ok(SignerPolicy::default()),
+        }
     }
 
     /// Reads the store passphrase. One trailing newline (`\n` or `\r\n`)
@@ -324,6 +351,11 @@ coordinator_cert = "/etc/frostzone/coordinator.pem"
             Duration::from_secs(DEFAULT_SESSION_TIMEOUT_SECS)
         );
         assert_eq!(c.identifier().unwrap(), Identifier::try_from(1u16).unwrap());
+        assert_eq!(c.audit_log, Path::new("/srv/fz/signer-1/data/audit.log"));
+        assert_eq!(c.policy, None);
+        let c = parse(&GOOD.replacen("[tls]", "policy = \"p.toml\"\naudit_log = \"/var/log/a.log\"\n[tls]", 1)).unwrap();
+        assert_eq!(c.policy.as_deref(), Some(Path::new("/srv/fz/p.toml")));
+        assert_eq!(c.audit_log, Path::new("/var/log/a.log"));
     }
 
     /// Every bad file fails naming the file and the field.

@@ -56,6 +56,12 @@ pub enum NodeError {
     /// The store failed or refused.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The operator's policy refuses the request.
+    #[error("{0}")]
+    Policy(String),
+    /// The policy's rate limit is reached.
+    #[error(transparent)]
+    RateLimited(#[from] crate::rate::RateLimited),
     /// A blocking task died.
     #[error("internal: {0}")]
     Internal(String),
@@ -91,6 +97,8 @@ impl NodeError {
             | NodeError::Import(_)
             | NodeError::Commitments(_) => Code::InvalidArgument,
             NodeError::UnknownKey { .. } => Code::NotFound,
+            NodeError::Policy(_) => Code::PermissionDenied,
+            NodeError::RateLimited(_) => Code::ResourceExhausted,
             NodeError::Session { error, .. } => match error {
                 SessionError::Unknown => Code::NotFound,
                 SessionError::Exists => Code::AlreadyExists,

@@ -15,7 +15,12 @@
 //!   check of round 1;
 //! * [`policy`]: what a signer agrees to sign — every item rebuilt from
 //!   its content (RFC 4034 §3.1.8.1) and checked, never an opaque hash;
-//! * [`node`]: one plain function per API call over the above;
+//! * [`policy_file`]: the operator's policy file (zones, RR types,
+//!   validity bounds, NSEC3 parameters, rate limit);
+//! * [`rate`]: the sliding-hour signature count behind the rate limit;
+//! * [`node`]: one plain function per API call over the above, each
+//!   Commit and Sign recorded in the hash-chained audit log
+//!   ([`frostzone_proto::audit`]);
 //! * [`service`]: the tonic handlers and the server;
 //! * [`fault`]: test-only fault injection.
 //!
@@ -31,6 +36,8 @@ pub mod error;
 pub mod fault;
 pub mod node;
 pub mod policy;
+pub mod policy_file;
+pub mod rate;
 pub mod service;
 pub mod sessions;
 pub mod store;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Parser;
 use frostzone_signer_node::fault::{Faults, CORRUPT_SHARES_ENV};
+use frostzone_proto::audit::AuditLog;
 use frostzone_signer_node::{service, Config, Node, NodeOptions, Store};
 
 /// A frostzone signer node: holds key shares, signs what the coordinator
@@ -18,8 +19,8 @@ struct Args {
     /// The signer's config file (TOML).
     #[arg(long, env = "FROSTZONE_SIGNER_CONFIG")]
     config: PathBuf,
-    /// Check the config file (and that the TLS files and passphrase can be
-    /// read), then exit.
+    /// Check the config file (and that the policy file, the TLS files and
+    /// the passphrase can be read), then exit.
     #[arg(long)]
     check_config: bool,
 }
@@ -36,6 +37,7 @@ fn main() -> Result<()> {
     let config = Config::load(&args.config)?;
     let participant = config.identifier()?;
     let passphrase = config.read_passphrase()?;
+    let policy = config.load_policy()?;
     // Fail now, naming the file, rather than at the first connection.
     config.tls.server_config().context("TLS set-up")?;
     frostzone_proto::tls::pinned_certificate(&config.coordinator_cert)
@@ -53,6 +55,7 @@ fn main() -> Result<()> {
     }
     let store = Store::open(&config.data_dir, passphrase.as_bytes())?;
     drop(passphrase);
+    let audit = AuditLog::open(&config.audit_log, &config.name)?;
     let node = Arc::new(Node::new(
         NodeOptions {
             name: config.name.clone(),
@@ -61,7 +64,9 @@ fn main() -> Result<()> {
             faults,
         },
         store,
-    ));
+    )
+    .with_policy(policy)
+    .with_audit(audit));
 
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {

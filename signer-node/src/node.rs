@@ -4,10 +4,11 @@
 
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use frostzone_dnssec::keys::{KeyRole, KeyTag};
+use frostzone_proto::audit::{AuditEntry, AuditLog};
 use frostzone_proto::v1;
 use frostzone_proto::MAX_BATCH_ITEMS;
 use frostzone_threshold::frost::round1::SigningCommitments;
@@ -20,6 +21,8 @@ use crate::dkg::{DkgParams, DkgSession, Round1Entry, SealedPackage};
 use crate::error::NodeError;
 use crate::fault::Faults;
 use crate::policy::{normalize_zone, signed_messages, BatchContext};
+use crate::policy_file::SignerPolicy;
+use crate::rate::RateWindow;
 use crate::sessions::SessionTable;
 use crate::store::{KeyShare, ShareInfo, Store};
 
@@ -51,6 +54,8 @@ pub struct NodeOptions {
 /// A signing session between Commit and Sign. Never written anywhere; the
 /// nonces wipe themselves when dropped.
 struct PendingSigning {
+    zone: String,
+    content_hash: String,
     nonces: BatchNonces,
     messages: Vec<Vec<u8>>,
     commitments: Vec<SigningCommitments>,
@@ -64,7 +69,14 @@ pub struct Node {
     signing: Mutex<SessionTable<PendingSigning>>,
     dkg: Mutex<SessionTable<DkgSession>>,
     imports: Mutex<SessionTable<x25519_dalek::StaticSecret>>,
+    policy: Arc<SignerPolicy>,
+    rate: Mutex<RateWindow>,
+    audit: Option<Mutex<AuditLog>>,
 }
+
+/// Who asks for signatures: the signer's API admits only the pinned
+/// coordinator certificate, so that is who the audit log names.
+const REQUESTER: &str = "coordinator (pinned certificate)";
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves the table consistent (every
@@ -143,8 +155,41 @@ impl Node {
             signing: Mutex::new(SessionTable::new(t, MAX_PENDING_SIGNING)),
             dkg: Mutex::new(SessionTable::new(t, MAX_PENDING_KEYGEN)),
             imports: Mutex::new(SessionTable::new(t, MAX_PENDING_KEYGEN)),
+            policy: Arc::new(SignerPolicy::default()),
+            rate: Mutex::new(RateWindow::new(0)),
+            audit: None,
             opts,
         }
+    }
+
+    /// The same node under the operator's `policy` (zones, types,
+    /// validity, NSEC3 parameters, rate limit).
+    pub fn with_policy(mut self, policy: SignerPolicy) -> Node {
+        self.rate = Mutex::new(RateWindow::new(policy.max_signatures_per_hour));
+        self.policy = Arc::new(policy);
+        self
+    }
+
+    /// The same node recording every Commit and Sign, accepted or
+    /// refused, in `log`.
+    pub fn with_audit(mut self, log: AuditLog) -> Node {
+        self.audit = Some(Mutex::new(log));
+        self
+    }
+
+    /// The policy it applies.
+    pub fn policy(&self) -> &SignerPolicy {
+        &self.policy
+    }
+
+    /// Appends to the audit log (when there is one). A signer that cannot
+    /// record what it does refuses to do it.
+    fn audit(&self, entry: AuditEntry) -> Result<(), NodeError> {
+        let Some(log) = &self.audit else { return Ok(()) };
+        lock(log)
+            .append(entry, u64::from(unix_now()))
+            .map(|_| ())
+            .map_err(|e| NodeError::Internal(format!("audit log: {e}")))
     }
 
     /// The options it runs with.
@@ -353,9 +398,39 @@ impl Node {
         })
     }
 
-    /// FROST round 1 for a batch: every item rebuilt and checked, then
-    /// fresh nonces kept in memory under the session id.
+    /// FROST round 1 for a batch: every item rebuilt and checked against
+    /// the policy, then fresh nonces kept in memory under the session id.
+    /// Accepted or refused, the batch is recorded in the audit log first.
     pub fn commit(&self, req: v1::CommitRequest) -> Result<v1::CommitResponse, NodeError> {
+        let entry = AuditEntry {
+            event: "commit".into(),
+            request: hex::encode(&req.session_id),
+            zone: req.zone.clone(),
+            content_hash: hex::encode(frostzone_proto::content::content_hash(&req.items)),
+            operator: REQUESTER.into(),
+            ..AuditEntry::default()
+        };
+        let id = req.session_id.clone();
+        let n = req.items.len();
+        let key_tag = req.key_tag;
+        match self.commit_checked(req, &entry.content_hash) {
+            Ok(response) => {
+                let outcome = format!("accepted: {n} items for key tag {key_tag}");
+                if let Err(e) = self.audit(AuditEntry { outcome, ..entry }) {
+                    // Not recorded, not signed: the nonces go.
+                    let _ = lock(&self.signing).take(&id, Instant::now());
+                    return Err(e);
+                }
+                Ok(response)
+            }
+            Err(e) => {
+                self.audit(AuditEntry { event: "commit-refused".into(), outcome: e.to_string(), ..entry })?;
+                Err(e)
+            }
+        }
+    }
+
+    fn commit_checked(&self, req: v1::CommitRequest, content_hash: &str) -> Result<v1::CommitResponse, NodeError> {
         let id = session_id(&req.session_id, 1)?;
         if req.items.is_empty() || req.items.len() > MAX_BATCH_ITEMS {
             return Err(NodeError::field(
@@ -365,6 +440,11 @@ impl Node {
         }
         let (zone_text, zone_name) =
             normalize_zone(&req.zone).map_err(|e| NodeError::field("zone", e))?;
+        if !self.policy.serves(&zone_text) {
+            return Err(NodeError::Policy(format!(
+                "zone {zone_text} is not served under this signer's policy"
+            )));
+        }
         let key_tag = KeyTag(
             u16::try_from(req.key_tag).map_err(|_| NodeError::field("key_tag", "out of range"))?,
         );
@@ -372,7 +452,7 @@ impl Node {
             .store
             .get_share(&zone_text, key_tag)?
             .ok_or(NodeError::UnknownKey {
-                zone: zone_text,
+                zone: zone_text.clone(),
                 key_tag,
             })?;
         let ctx = BatchContext {
@@ -380,8 +460,12 @@ impl Node {
             key_tag,
             role: share.info.role,
             now: unix_now(),
+            policy: self.policy.clone(),
         };
         let messages = signed_messages(&req.items, &ctx)?;
+        lock(&self.rate)
+            .take(messages.len() as u64, Instant::now())
+            .map_err(NodeError::RateLimited)?;
         let (nonces, commitments) = commit_batch(&share.key_package, messages.len(), &mut OsRng);
         let serialized = commitments
             .iter()
@@ -391,6 +475,8 @@ impl Node {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let pending = PendingSigning {
+            zone: zone_text,
+            content_hash: content_hash.to_string(),
             nonces,
             messages,
             commitments,
@@ -406,13 +492,47 @@ impl Node {
     }
 
     /// FROST round 2: the session is removed first, so it signs at most
-    /// once; the messages signed are the ones rebuilt at Commit.
+    /// once; the messages signed are the ones rebuilt at Commit. The
+    /// shares go out only once the audit log has recorded them.
     pub fn sign(&self, req: v1::SignRequest) -> Result<v1::SignResponse, NodeError> {
         let id = session_id(&req.session_id, 1)?;
         let pending = lock(&self.signing)
             .take(id, Instant::now())
             .map_err(NodeError::session("signing"))?;
+        let entry = AuditEntry {
+            event: "sign".into(),
+            request: hex::encode(id),
+            zone: pending.zone.clone(),
+            content_hash: pending.content_hash.clone(),
+            operator: REQUESTER.into(),
+            signers: req
+                .commitments
+                .iter()
+                .filter_map(|c| c.participant.as_ref())
+                .map(|p| match Identifier::deserialize(&p.id) {
+                    Ok(id) => format!("participant {}", frostzone_threshold::display_identifier(&id)),
+                    Err(_) => format!("participant {}", hex::encode(&p.id)),
+                })
+                .collect(),
+            ..AuditEntry::default()
+        };
+        match self.sign_pending(req, pending) {
+            Ok(response) => {
+                let outcome = format!("signature shares for {} items", response.shares.len());
+                self.audit(AuditEntry { outcome, ..entry })?;
+                Ok(response)
+            }
+            Err(e) => {
+                self.audit(AuditEntry { event: "sign-refused".into(), outcome: e.to_string(), ..entry })?;
+                Err(e)
+            }
+        }
+    }
+
+    fn sign_pending(&self, req: v1::SignRequest, pending: PendingSigning) -> Result<v1::SignResponse, NodeError> {
         let PendingSigning {
+            zone: _,
+            content_hash: _,
             nonces,
             messages,
             commitments: mine,

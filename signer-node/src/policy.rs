@@ -8,8 +8,12 @@
 //! it names, and that the validity window is sane; then it rebuilds the
 //! signed data itself (RFC 4034 §3.1.8.1, [`frostzone_dnssec::signing::signed_data`]).
 //! Round 2 signs exactly these rebuilt messages.
+//!
+//! The operator's policy file ([`crate::policy_file`]) sets the RR types
+//! signed, the validity bounds and the NSEC3 parameters accepted.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use frostzone_dnssec::domain::base::iana::{Rtype, SecurityAlgorithm};
 use frostzone_dnssec::domain::base::ToName;
@@ -21,17 +25,7 @@ use frostzone_dnssec::StoredName;
 use frostzone_proto::v1::SigningItem;
 use rayon::prelude::*;
 
-/// Longest signature validity a signer accepts: 90 days. RFC 6781 §4.4.2
-/// discusses validity periods of days to weeks; 90 days leaves room for
-/// long-lived KSK signatures while refusing a signature that outlives any
-/// sane rollover. Operator policy will replace this constant.
-pub const MAX_VALIDITY_SECS: u32 = 90 * 24 * 3600;
-
-/// How far inception may be backdated beyond [`MAX_VALIDITY_SECS`]: one
-/// day. Signers backdate inception for clock skew (the engine's default is
-/// one hour, [`frostzone_dnssec::signing::DEFAULT_INCEPTION_OFFSET_SECS`]),
-/// so a 90-day validity makes a window slightly longer than 90 days.
-pub const MAX_INCEPTION_BACKDATE_SECS: u32 = 24 * 3600;
+use crate::policy_file::{SignerPolicy, ValidityBounds};
 
 /// Signing with Ed25519 (RFC 8080 §3): the only algorithm a FROST Ed25519
 /// key group makes.
@@ -76,6 +70,8 @@ pub struct BatchContext {
     pub role: KeyRole,
     /// Now, in seconds since the epoch (RFC 4034 §3.1.5 32-bit time).
     pub now: u32,
+    /// The operator's policy.
+    pub policy: Arc<SignerPolicy>,
 }
 
 /// Checks one item and returns the octets its RRSIG signs.
@@ -123,32 +119,51 @@ pub fn check_item(item: &SigningItem, ctx: &BatchContext) -> Result<Vec<u8>, Str
             ctx.role, rrset.rtype
         ));
     }
-    check_validity(f.inception, f.expiration, ctx.now)?;
+    if !ctx.policy.allows_type(rrset.rtype.to_int()) {
+        return Err(format!("{} RRsets are not signed under this signer's policy", rrset.rtype));
+    }
+    if matches!(rrset.rtype, Rtype::NSEC3 | Rtype::NSEC3PARAM) {
+        for rdata in &item.rdata {
+            ctx.policy.check_nsec3_rdata(rdata)?;
+        }
+    }
+    check_validity(f.inception, f.expiration, ctx.now, &ctx.policy.validity)?;
     Ok(signed_data(&fields, &rrset))
 }
 
 /// RFC 4034 §3.1.5: times are serial numbers (RFC 1982), compared modulo
-/// 2^32. Inception before expiration, a window of at most
-/// [`MAX_VALIDITY_SECS`] plus [`MAX_INCEPTION_BACKDATE_SECS`], and an
-/// expiration in the future.
-fn check_validity(inception: u32, expiration: u32, now: u32) -> Result<(), String> {
+/// 2^32. Inception before expiration and at most the policy's backdate
+/// before now; a window of at most the policy's lifetime plus backdate;
+/// expiration at least the policy's minimum lifetime from now.
+fn check_validity(inception: u32, expiration: u32, now: u32, bounds: &ValidityBounds) -> Result<(), String> {
+    let serial_positive = |d: u32| d != 0 && d <= i32::MAX as u32;
     let window = expiration.wrapping_sub(inception);
-    if window == 0 || window > i32::MAX as u32 {
+    if !serial_positive(window) {
+        return Err(format!("inception {inception} is not before expiration {expiration}"));
+    }
+    let backdate = now.wrapping_sub(inception);
+    if serial_positive(backdate) && backdate > bounds.max_inception_backdate_secs {
         return Err(format!(
-            "inception {inception} is not before expiration {expiration}"
+            "inception {inception} is {backdate} s before now, the policy allows {} s",
+            bounds.max_inception_backdate_secs
         ));
     }
-    let max = MAX_VALIDITY_SECS + MAX_INCEPTION_BACKDATE_SECS;
+    let max = bounds.max_lifetime_secs.saturating_add(bounds.max_inception_backdate_secs);
     if window > max {
         return Err(format!(
             "validity window of {window} s exceeds the maximum of {max} s \
-             ({MAX_VALIDITY_SECS} s validity, {MAX_INCEPTION_BACKDATE_SECS} s backdating)"
+             ({} s lifetime, {} s backdating)",
+            bounds.max_lifetime_secs, bounds.max_inception_backdate_secs
         ));
     }
     let left = expiration.wrapping_sub(now);
-    if left == 0 || left > i32::MAX as u32 {
+    if !serial_positive(left) {
+        return Err(format!("expiration {expiration} is not in the future (now {now})"));
+    }
+    if left < bounds.min_lifetime_secs {
         return Err(format!(
-            "expiration {expiration} is not in the future (now {now})"
+            "expiration {expiration} is {left} s away, the policy wants at least {} s",
+            bounds.min_lifetime_secs
         ));
     }
     Ok(())
@@ -173,18 +188,29 @@ mod tests {
 
     #[test]
     fn validity_window() {
+        let b = ValidityBounds::default();
+        let max_life = b.max_lifetime_secs;
+        let check = |i, e, n| check_validity(i, e, n, &b);
         let now = 1_700_000_000u32;
-        assert!(check_validity(now - 3600, now + 14 * 86400, now).is_ok());
-        assert!(check_validity(now + 10, now + 10, now).is_err());
-        assert!(check_validity(now + 20, now + 10, now).is_err());
-        assert!(check_validity(now - 3600, now - 1, now).is_err());
-        let max = MAX_VALIDITY_SECS + MAX_INCEPTION_BACKDATE_SECS;
-        assert!(check_validity(now - 3600, now - 3600 + max + 1, now).is_err());
-        assert!(check_validity(now - 3600, now - 3600 + max, now).is_ok());
+        assert!(check(now - 3600, now + 14 * 86400, now).is_ok());
+        assert!(check(now + 10, now + 10, now).is_err());
+        assert!(check(now + 20, now + 10, now).is_err());
+        assert!(check(now - 3600, now - 1, now).is_err());
+        let max = b.max_lifetime_secs + b.max_inception_backdate_secs;
+        assert!(check(now - 3600, now - 3600 + max + 1, now).is_err());
+        assert!(check(now - 3600, now - 3600 + max, now).is_ok());
         // 90 days from now with the engine's one-hour backdating.
-        assert!(check_validity(now - 3600, now + MAX_VALIDITY_SECS, now).is_ok());
+        assert!(check(now - 3600, now + max_life, now).is_ok());
         // Serial arithmetic across the 2^32 wrap (year 2106).
-        assert!(check_validity(u32::MAX - 100, 1000, u32::MAX - 50).is_ok());
+        assert!(check(u32::MAX - 100, 1_000_000, u32::MAX - 50).is_ok());
+        // Backdated by more than a day.
+        assert!(check(now - 86_401, now + 86_400, now).unwrap_err().contains("before now"));
+        // Expires in less than the minimum lifetime.
+        assert!(check(now - 3600, now + 600, now).unwrap_err().contains("at least"));
+        // A stricter policy.
+        let strict = ValidityBounds { max_inception_backdate_secs: 60, min_lifetime_secs: 0, max_lifetime_secs: 86_400 };
+        assert!(check_validity(now - 30, now + 86_400, now, &strict).is_ok());
+        assert!(check_validity(now - 30, now + 2 * 86_400, now, &strict).is_err());
     }
 
     #[test]

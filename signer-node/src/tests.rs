@@ -594,3 +594,55 @@ async fn import_of_an_existing_key() {
         );
     }
 }
+
+/// The operator's policy is applied at Commit and every decision is in
+/// the node's audit log: a zone not served is refused with
+/// PERMISSION_DENIED, the hourly signature limit with
+/// RESOURCE_EXHAUSTED, and accepted batches are recorded too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_refusals_and_the_rate_limit_are_audited() {
+    use crate::policy_file::SignerPolicy;
+    use frostzone_proto::audit::{verify, AuditLog};
+    let policies = [
+        "version = 1\nzones = [\"other.\"]\n",
+        "version = 1\nmax_signatures_per_hour = 2\n",
+        "version = 1\n",
+    ];
+    let signers: Vec<Signer1> = policies
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let dir = Arc::new(tempfile::tempdir().unwrap());
+            let store = Store::open_with(&dir.path().join("data"), b"pw", cheap).unwrap();
+            let id = Identifier::try_from(i as u16 + 1).unwrap();
+            let opts = NodeOptions {
+                name: format!("signer-{}", i + 1),
+                participant: id,
+                session_timeout: Duration::from_secs(60),
+                faults: Faults::default(),
+            };
+            let policy = SignerPolicy::parse(text, std::path::Path::new("policy.toml")).unwrap();
+            let audit = AuditLog::open(&dir.path().join("audit.log"), &opts.name).unwrap();
+            let node = Node::new(opts, store).with_policy(policy).with_audit(audit);
+            Signer1 { svc: SignerService::new(Arc::new(node)), id, _dir: dir }
+        })
+        .collect();
+    let (_, _, key_tag) = dkg(&signers, 2).await;
+    let log = |s: &Signer1| verify(&std::fs::read_to_string(s._dir.path().join("audit.log")).unwrap()).unwrap().entries;
+
+    let e = signers[0].svc.commit(commit_req(b"p1", key_tag, vec![a_item(key_tag, 1)])).await.unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    assert!(e.message().contains("not served"), "{e:?}");
+    let entries = log(&signers[0]);
+    assert_eq!(entries.len(), 1);
+    assert_eq!((entries[0].event.as_str(), entries[0].request.as_str()), ("commit-refused", hex::encode(b"p1").as_str()));
+    assert_eq!(entries[0].content_hash, hex::encode(frostzone_proto::content::content_hash(&[a_item(key_tag, 1)])));
+
+    let s = &signers[1];
+    s.svc.commit(commit_req(b"p2", key_tag, vec![a_item(key_tag, 1), a_item(key_tag, 2)])).await.unwrap();
+    let e = s.svc.commit(commit_req(b"p3", key_tag, vec![a_item(key_tag, 3)])).await.unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted);
+    assert!(e.message().contains("rate limit"), "{e:?}");
+    let events: Vec<String> = log(s).into_iter().map(|e| e.event).collect();
+    assert_eq!(events, ["commit", "commit-refused"]);
+}

@@ -104,6 +104,28 @@ impl Cluster {
         }
     }
 
+    /// Gives signer `k` the operator policy `text` (written to `signer-K/policy.toml` and named
+    /// in its config); takes effect at its next start.
+    pub fn set_policy(&self, k: u16, text: &str) {
+        let file = self.dir.path().join(format!("signer-{k}.toml"));
+        let config = std::fs::read_to_string(&file).expect("read signer config");
+        std::fs::write(self.dir.path().join(format!("signer-{k}")).join("policy.toml"), text).expect("write policy");
+        if !config.contains("\npolicy = ") {
+            let config = config.replacen("\n[tls]", &format!("policy = \"signer-{k}/policy.toml\"\n\n[tls]"), 1);
+            std::fs::write(&file, config).expect("write signer config");
+        }
+    }
+
+    /// The audit log of `node` ("coordinator" or "signer-K").
+    pub fn audit_log(&self, node: &str) -> PathBuf {
+        self.dir.path().join(node).join("data").join("audit.log")
+    }
+
+    /// Signer `k`'s config file.
+    pub fn signer_config(&self, k: u16) -> PathBuf {
+        self.dir.path().join(format!("signer-{k}.toml"))
+    }
+
     /// A started 3-of-5 cluster, every signer reachable.
     pub fn start_3_of_5() -> Cluster {
         let mut c = Cluster::new(5, 3);

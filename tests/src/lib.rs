@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cluster;
+pub mod docker;
 pub mod resolver;
 pub mod signers;
 pub mod tools;

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod audit;
 pub mod certs;
 pub mod keys;
 pub mod quickstart;

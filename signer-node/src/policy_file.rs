@@ -1,0 +1,365 @@
+//! The signer operator's policy file (TOML): what this signer agrees to
+//! sign, whoever asks. Checked by [`crate::policy`] for every item of every
+//! batch, before any nonce is made.
+//!
+//! ```toml
+//! version = 1
+//! zones = ["example.com."]      # zones served; ["*"] (the default) serves all
+//! rr_types = ["*"]              # RR types signed; list every type the zone
+//!                               # needs, DNSKEY, NSEC3 and NSEC3PARAM included
+//! max_signatures_per_hour = 0   # signatures made per hour; 0: no limit
+//! [validity]                    # RRSIG validity window (RFC 4034 §3.1.5)
+//! max_inception_backdate_secs = 86400
+//! min_lifetime_secs = 3600      # expiration at least this far from now
+//! max_lifetime_secs = 7776000   # expiration minus inception, plus the backdate
+//! [nsec3]                       # NSEC3 and NSEC3PARAM parameters (RFC 5155)
+//! max_iterations = 0            # RFC 9276 §3.1: iterations "MUST be 0"
+//! salts = []                    # hex salts accepted besides the empty one
+//! ```
+//!
+//! Every field is optional (the defaults below); unknown fields are refused
+//! and every error names the file and the field. Without a policy file a
+//! signer runs with [`SignerPolicy::default`].
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use frostzone_dnssec::domain::base::iana::Rtype;
+use serde::Deserialize;
+
+use crate::policy::normalize_zone;
+
+/// The only policy format version this build reads.
+pub const POLICY_VERSION: u32 = 1;
+
+/// Default longest signature lifetime: 90 days. RFC 6781 §4.4.2 discusses
+/// validity periods of days to weeks; 90 days leaves room for long-lived
+/// KSK signatures while refusing a signature that outlives any sane
+/// rollover.
+pub const DEFAULT_MAX_LIFETIME_SECS: u32 = 90 * 24 * 3600;
+
+/// Default longest inception backdate: one day. Signers backdate inception
+/// for clock skew (the engine's default is one hour,
+/// [`frostzone_dnssec::signing::DEFAULT_INCEPTION_OFFSET_SECS`]).
+pub const DEFAULT_MAX_INCEPTION_BACKDATE_SECS: u32 = 24 * 3600;
+
+/// Default shortest remaining lifetime: one hour. A signature that expires
+/// sooner is stale before resolvers have fetched it.
+pub const DEFAULT_MIN_LIFETIME_SECS: u32 = 3600;
+
+/// Default NSEC3 iterations: RFC 9276 §3.1, "MUST be 0".
+pub const DEFAULT_MAX_NSEC3_ITERATIONS: u16 = 0;
+
+/// A policy file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The file could not be read.
+    #[error("{}: {source}", file.display())]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// Not valid TOML for this format (the message names field and line).
+    #[error("{}: {source}", file.display())]
+    Parse {
+        /// The file.
+        file: PathBuf,
+        /// What the parser said.
+        source: Box<toml::de::Error>,
+    },
+    /// A field has a value that is not allowed.
+    #[error("{}: {field}: {reason}", file.display())]
+    Field {
+        /// The file.
+        file: PathBuf,
+        /// The field, e.g. `validity.max_lifetime_secs`.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    version: u32,
+    zones: Option<Vec<String>>,
+    rr_types: Option<Vec<String>>,
+    max_signatures_per_hour: Option<u64>,
+    validity: Option<RawValidity>,
+    nsec3: Option<RawNsec3>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawValidity {
+    max_inception_backdate_secs: Option<u32>,
+    min_lifetime_secs: Option<u32>,
+    max_lifetime_secs: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawNsec3 {
+    max_iterations: Option<u16>,
+    salts: Option<Vec<String>>,
+}
+
+/// Bounds on an RRSIG's validity window (RFC 4034 §3.1.5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidityBounds {
+    /// How far before now inception may lie.
+    pub max_inception_backdate_secs: u32,
+    /// Shortest time from now to expiration.
+    pub min_lifetime_secs: u32,
+    /// Longest lifetime; the window (expiration − inception) may exceed it
+    /// by the backdate.
+    pub max_lifetime_secs: u32,
+}
+
+impl Default for ValidityBounds {
+    fn default() -> Self {
+        ValidityBounds {
+            max_inception_backdate_secs: DEFAULT_MAX_INCEPTION_BACKDATE_SECS,
+            min_lifetime_secs: DEFAULT_MIN_LIFETIME_SECS,
+            max_lifetime_secs: DEFAULT_MAX_LIFETIME_SECS,
+        }
+    }
+}
+
+/// A checked policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignerPolicy {
+    /// Zones served (normalized: lowercase, trailing dot); `None`: all.
+    pub zones: Option<BTreeSet<String>>,
+    /// RR types signed; `None`: all.
+    pub rr_types: Option<BTreeSet<u16>>,
+    /// Signatures made per sliding hour; 0: no limit.
+    pub max_signatures_per_hour: u64,
+    /// The validity window.
+    pub validity: ValidityBounds,
+    /// Highest NSEC3 iteration count.
+    pub max_nsec3_iterations: u16,
+    /// NSEC3 salts accepted besides the empty one.
+    pub nsec3_salts: BTreeSet<Vec<u8>>,
+}
+
+impl Default for SignerPolicy {
+    /// Every zone and type, the default bounds, RFC 9276 NSEC3 parameters,
+    /// no rate limit.
+    fn default() -> Self {
+        SignerPolicy {
+            zones: None,
+            rr_types: None,
+            max_signatures_per_hour: 0,
+            validity: ValidityBounds::default(),
+            max_nsec3_iterations: DEFAULT_MAX_NSEC3_ITERATIONS,
+            nsec3_salts: BTreeSet::new(),
+        }
+    }
+}
+
+impl SignerPolicy {
+    /// Reads and checks a policy file.
+    pub fn load(file: &Path) -> Result<SignerPolicy, PolicyError> {
+        let text = std::fs::read_to_string(file).map_err(|source| PolicyError::Read { file: file.to_path_buf(), source })?;
+        SignerPolicy::parse(&text, file)
+    }
+
+    /// Checks policy text read from `file` (named in errors).
+    pub fn parse(text: &str, file: &Path) -> Result<SignerPolicy, PolicyError> {
+        let raw: RawPolicy =
+            toml::from_str(text).map_err(|source| PolicyError::Parse { file: file.to_path_buf(), source: Box::new(source) })?;
+        let field = |field: &'static str, reason: String| PolicyError::Field { file: file.to_path_buf(), field, reason };
+        if raw.version != POLICY_VERSION {
+            return Err(field(
+                "version",
+                format!("{} is not supported; this build reads version {POLICY_VERSION}", raw.version),
+            ));
+        }
+        let zones = match raw.zones {
+            None => None,
+            Some(list) if list.iter().any(|z| z == "*") => {
+                if list.len() > 1 {
+                    return Err(field("zones", "\"*\" serves every zone: list nothing beside it".into()));
+                }
+                None
+            }
+            Some(list) if list.is_empty() => return Err(field("zones", "empty: list zones, or \"*\" for all".into())),
+            Some(list) => Some(
+                list.iter()
+                    .map(|z| normalize_zone(z).map(|(text, _)| text).map_err(|e| field("zones", e)))
+                    .collect::<Result<BTreeSet<_>, _>>()?,
+            ),
+        };
+        let rr_types = match raw.rr_types {
+            None => None,
+            Some(list) if list.iter().any(|t| t == "*") => {
+                if list.len() > 1 {
+                    return Err(field("rr_types", "\"*\" allows every type: list nothing beside it".into()));
+                }
+                None
+            }
+            Some(list) if list.is_empty() => return Err(field("rr_types", "empty: list types, or \"*\" for all".into())),
+            Some(list) => Some(
+                list.iter()
+                    .map(|t| {
+                        Rtype::from_str(t.trim())
+                            .map(|r| r.to_int())
+                            .map_err(|_| field("rr_types", format!("{t:?} is not an RR type")))
+                    })
+                    .collect::<Result<BTreeSet<_>, _>>()?,
+            ),
+        };
+        let v = raw.validity.unwrap_or_default();
+        let defaults = ValidityBounds::default();
+        let validity = ValidityBounds {
+            max_inception_backdate_secs: v.max_inception_backdate_secs.unwrap_or(defaults.max_inception_backdate_secs),
+            min_lifetime_secs: v.min_lifetime_secs.unwrap_or(defaults.min_lifetime_secs),
+            max_lifetime_secs: v.max_lifetime_secs.unwrap_or(defaults.max_lifetime_secs),
+        };
+        // RFC 4034 §3.1.5 serial arithmetic: windows stay below 2^31 − 1.
+        let half = i32::MAX as u64;
+        if validity.max_lifetime_secs == 0
+            || u64::from(validity.max_lifetime_secs) + u64::from(validity.max_inception_backdate_secs) > half
+        {
+            return Err(field(
+                "validity.max_lifetime_secs",
+                format!("{} must be positive and, with the backdate, below 2^31 s", validity.max_lifetime_secs),
+            ));
+        }
+        if validity.min_lifetime_secs > validity.max_lifetime_secs {
+            return Err(field(
+                "validity.min_lifetime_secs",
+                format!("{} exceeds max_lifetime_secs {}", validity.min_lifetime_secs, validity.max_lifetime_secs),
+            ));
+        }
+        let n = raw.nsec3.unwrap_or_default();
+        let nsec3_salts = n
+            .salts
+            .unwrap_or_default()
+            .iter()
+            .map(|s| match hex::decode(s) {
+                Ok(salt) if salt.len() <= 255 => Ok(salt),
+                Ok(_) => Err(field("nsec3.salts", format!("{s:?} is longer than 255 octets"))),
+                Err(e) => Err(field("nsec3.salts", format!("{s:?} is not hex: {e}"))),
+            })
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        Ok(SignerPolicy {
+            zones,
+            rr_types,
+            max_signatures_per_hour: raw.max_signatures_per_hour.unwrap_or(0),
+            validity,
+            max_nsec3_iterations: n.max_iterations.unwrap_or(DEFAULT_MAX_NSEC3_ITERATIONS),
+            nsec3_salts,
+        })
+    }
+
+    /// Whether `zone` (normalized) is served.
+    pub fn serves(&self, zone: &str) -> bool {
+        self.zones.as_ref().is_none_or(|z| z.contains(zone))
+    }
+
+    /// Whether RRsets of type `rtype` are signed.
+    pub fn allows_type(&self, rtype: u16) -> bool {
+        self.rr_types.as_ref().is_none_or(|t| t.contains(&rtype))
+    }
+
+    /// Checks the parameters at the start of NSEC3 or NSEC3PARAM RDATA
+    /// (RFC 5155 §3.2, §4.2: algorithm, flags, iterations, salt length,
+    /// salt).
+    pub fn check_nsec3_rdata(&self, rdata: &[u8]) -> Result<(), String> {
+        let (Some(hi), Some(lo), Some(&len)) = (rdata.get(2), rdata.get(3), rdata.get(4)) else {
+            return Err("NSEC3 RDATA too short".into());
+        };
+        let iterations = u16::from_be_bytes([*hi, *lo]);
+        if iterations > self.max_nsec3_iterations {
+            return Err(format!(
+                "NSEC3 iterations {iterations} exceed this signer's policy maximum {}",
+                self.max_nsec3_iterations
+            ));
+        }
+        let salt = rdata.get(5..5 + usize::from(len)).ok_or("NSEC3 salt runs past the RDATA")?;
+        if !salt.is_empty() && !self.nsec3_salts.contains(salt) {
+            return Err(format!("NSEC3 salt {} is not accepted by this signer's policy", hex::encode(salt)));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"
+version = 1
+zones = ["Example.COM", "example.org."]
+rr_types = ["A", "AAAA", "SOA", "NS", "DNSKEY", "NSEC3", "NSEC3PARAM"]
+max_signatures_per_hour = 100000
+[validity]
+max_inception_backdate_secs = 7200
+min_lifetime_secs = 86400
+max_lifetime_secs = 2592000
+[nsec3]
+max_iterations = 0
+salts = ["aabbcc"]
+"#;
+
+    fn parse(text: &str) -> Result<SignerPolicy, PolicyError> {
+        SignerPolicy::parse(text, Path::new("/srv/fz/signer-1/policy.toml"))
+    }
+
+    #[test]
+    fn full_file_and_defaults() {
+        let p = parse(FULL).unwrap();
+        assert!(p.serves("example.com.") && p.serves("example.org.") && !p.serves("example.net."));
+        assert!(p.allows_type(1) && p.allows_type(48) && !p.allows_type(16));
+        assert_eq!(p.max_signatures_per_hour, 100_000);
+        assert_eq!(p.validity.max_lifetime_secs, 30 * 86400);
+        assert!(p.nsec3_salts.contains(&vec![0xaa, 0xbb, 0xcc]));
+        let d = parse("version = 1\n").unwrap();
+        assert_eq!(d, SignerPolicy::default());
+        assert!(d.serves("anything.") && d.allows_type(16));
+        assert_eq!(parse("version = 1\nzones = [\"*\"]\n").unwrap().zones, None);
+    }
+
+    /// Every bad file fails naming the file and the field.
+    #[test]
+    fn errors_name_file_and_field() {
+        let cases: &[(&str, &str)] = &[
+            ("version = 2", "version"),
+            ("zones = []", "zones"),
+            ("zones = [\"a..b\"]", "zones"),
+            ("zones = [\"*\", \"example.\"]", "zones"),
+            ("rr_types = [\"BOGUS\"]", "rr_types"),
+            ("max_signatures_per_hour = -1", "max_signatures_per_hour"),
+            ("[validity]\nmax_lifetime_secs = 0", "validity.max_lifetime_secs"),
+            ("[validity]\nmin_lifetime_secs = 99\nmax_lifetime_secs = 98", "validity.min_lifetime_secs"),
+            ("[validity]\nmax_lifetme_secs = 5", "max_lifetme_secs"),
+            ("[nsec3]\nsalts = [\"zz\"]", "nsec3.salts"),
+            ("approve = true", "approve"),
+        ];
+        for (body, field) in cases {
+            let text = if body.starts_with("version") { body.to_string() } else { format!("version = 1\n{body}\n") };
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains("/srv/fz/signer-1/policy.toml"), "{err}");
+            assert!(err.contains(field), "expected {field} in: {err}");
+        }
+    }
+
+    #[test]
+    fn nsec3_parameters() {
+        let p = parse(FULL).unwrap();
+        // SHA-1, no flags, 0 iterations, empty salt.
+        assert!(p.check_nsec3_rdata(&[1, 0, 0, 0, 0]).is_ok());
+        assert!(p.check_nsec3_rdata(&[1, 0, 0, 0, 3, 0xaa, 0xbb, 0xcc, 20]).is_ok());
+        assert!(p.check_nsec3_rdata(&[1, 0, 0, 10, 0]).unwrap_err().contains("iterations 10"));
+        assert!(p.check_nsec3_rdata(&[1, 0, 0, 0, 1, 0x01]).unwrap_err().contains("salt 01"));
+        assert!(p.check_nsec3_rdata(&[1, 0, 0]).is_err());
+        assert!(p.check_nsec3_rdata(&[1, 0, 0, 0, 4, 0xaa]).is_err());
+    }
+}

@@ -1,0 +1,142 @@
+//! The Docker deployment end to end: `docker/cluster.sh` builds the static binaries and the
+//! FROM-scratch images, and brings up `docker-compose.yml` — a coordinator and five signers, each
+//! in its own container, on a private network with static addresses — under a unique project
+//! name. The operator CLI on the host then generates a KSK and a ZSK (3-of-5 DKG) and signs
+//! `examples/example.zone` through the coordinator's published port; signers are stopped, killed
+//! and started again with `docker`, and the shares must survive in their volumes.
+//!
+//! Without a working Docker engine the test prints `skipped: ...` and passes, unless
+//! `FROSTZONE_REQUIRE_DOCKER=1` (scripts/test sets it wherever `docker info` works). The first
+//! run builds the static binaries into target/static (a few minutes on two cores).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use frostzone_tests::docker::{require_docker, say, DockerCluster};
+use frostzone_tests::tools::{describe, require, run};
+use frostzone_tests::{example_zone, frostzone_bin};
+
+const ORIGIN: &str = "example.com.";
+const TEST: &str = "docker_cluster_signs_survives_stop_kill_and_restart";
+
+/// Signs the example zone into `NAME.signed` in the run directory and checks it: `frostzone
+/// verify --ds` against `ds`, and ldns-verify-zone when `check_ldns`.
+fn sign_and_verify(cluster: &DockerCluster, name: &str, ds: &Path, check_ldns: bool) -> PathBuf {
+    let out = cluster.path(&format!("{name}.signed"));
+    let zone = example_zone();
+    let (cmd, output) = cluster.frostzone(&[
+        "sign",
+        "--zone",
+        ORIGIN,
+        "--file",
+        zone.to_str().expect("UTF-8 path"),
+        "--out",
+        out.to_str().expect("UTF-8 path"),
+    ]);
+    assert!(output.status.success(), "{name}: {}\n{}", describe(&cmd, &output), cluster.logs());
+    assert!(out.is_file(), "{name}: {cmd:?} exited 0 but wrote no {}", out.display());
+    let mut verify = Command::new(frostzone_bin());
+    verify.arg("verify").arg(&out).arg("--ds").arg(ds);
+    let v = run(&mut verify);
+    assert!(v.status.success(), "{name}: {}", describe(&verify, &v));
+    if check_ldns {
+        let mut ldns = Command::new("ldns-verify-zone");
+        ldns.arg(&out);
+        let l = run(&mut ldns);
+        assert!(l.status.success(), "{name}: {}", describe(&ldns, &l));
+    }
+    out
+}
+
+#[test]
+fn docker_cluster_signs_survives_stop_kill_and_restart() {
+    if !require_docker(TEST) {
+        return;
+    }
+    // ldns-verify-zone is required like in the other interop tests (FROSTZONE_SKIP_INTEROP=1
+    // skips only that check here).
+    let check_ldns = require(TEST, &["ldns-verify-zone"]);
+    let started = Instant::now();
+    let mut timings = Vec::new();
+    let mut step = |what: &str, since: &mut Instant| {
+        timings.push(format!("{what} {:.1} s", since.elapsed().as_secs_f64()));
+        eprintln!("{TEST}: {what} done after {:.1} s", since.elapsed().as_secs_f64());
+        *since = Instant::now();
+    };
+    let mut t = Instant::now();
+
+    // The guard: from here on, `compose down -v` runs however the test ends.
+    let mut cluster = DockerCluster::new();
+    eprintln!(
+        "{TEST}: project {}, network {}.0/24, coordinator on 127.0.0.1:{}, run dir {}",
+        cluster.project,
+        cluster.net,
+        cluster.port,
+        cluster.run_dir.path().display()
+    );
+    cluster.build();
+    step("static build + images", &mut t);
+    cluster.up();
+    step("up (5 of 5 signers reachable)", &mut t);
+
+    // A KSK and a ZSK by DKG across the five containers; DS from the coordinator.
+    for role in ["ksk", "zsk"] {
+        let out = cluster.frostzone_ok(&["keys", "generate", "--zone", ORIGIN, "--role", role]);
+        assert!(out.contains("3 of 5"), "keys generate --role {role}:\n{out}");
+    }
+    let ds = cluster.path("example.ds");
+    let ds_text = cluster.frostzone_ok(&["ds", "--zone", ORIGIN]);
+    std::fs::write(&ds, &ds_text).expect("write DS file");
+    step("DKG of KSK and ZSK", &mut t);
+    sign_and_verify(&cluster, "all-up", &ds, check_ldns);
+    step("sign with 5 of 5", &mut t);
+
+    // Two signers stopped (SIGTERM): 3 of 5 are left, enough.
+    cluster.docker_signers("stop", &[4, 5]);
+    sign_and_verify(&cluster, "two-stopped", &ds, check_ldns);
+    step("stop 2 + sign", &mut t);
+
+    // A third one killed (SIGKILL): quorum unavailable, exit 2, nothing written.
+    cluster.docker_signers("kill", &[3]);
+    let out = cluster.path("three-down.signed");
+    let zone = example_zone();
+    let (cmd, output) = cluster.frostzone(&[
+        "sign",
+        "--zone",
+        ORIGIN,
+        "--file",
+        zone.to_str().expect("UTF-8 path"),
+        "--out",
+        out.to_str().expect("UTF-8 path"),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&cmd, &output));
+    assert!(stderr.contains("quorum unavailable"), "{}", describe(&cmd, &output));
+    assert!(!out.exists(), "{} was written although signing failed", out.display());
+    step("kill 1 more + quorum unavailable", &mut t);
+
+    // Started again: their shares are in their volumes. Then signers 1 and 2 are stopped, so
+    // that the next signature can only come from the three restarted containers.
+    cluster.docker_signers("start", &[3, 4, 5]);
+    cluster.wait(5);
+    cluster.docker_signers("stop", &[1, 2]);
+    cluster.wait(3);
+    sign_and_verify(&cluster, "restarted", &ds, check_ldns);
+    let status = cluster.frostzone_ok(&["status"]);
+    let last = status
+        .lines()
+        .find(|l| l.contains(ORIGIN) && l.contains("released"))
+        .unwrap_or_else(|| panic!("no released session in status:\n{status}"));
+    assert!(
+        last.contains("signer-3,signer-4,signer-5"),
+        "the last session should be signed by the restarted signers 3, 4, 5:\n{status}"
+    );
+    let ds_after = cluster.frostzone_ok(&["ds", "--zone", ORIGIN]);
+    assert_eq!(ds_after, ds_text, "the DS changed across the restarts");
+    step("start 3 + stop 1,2 + sign by 3,4,5", &mut t);
+
+    drop(cluster);
+    step("compose down -v", &mut t);
+    say(&format!("{TEST}: passed in {:.1} s ({})", started.elapsed().as_secs_f64(), timings.join(", ")));
+}
