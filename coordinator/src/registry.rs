@@ -110,6 +110,13 @@ pub struct ZoneRecord {
     pub released_unix: u64,
     /// RRSIGs in it.
     pub signatures: u64,
+    /// SHA-256 of the released signed zone text, hex: what was published
+    /// can be matched against this later.
+    #[serde(default)]
+    pub result_sha256: String,
+    /// The validator's summary of the released zone.
+    #[serde(default)]
+    pub summary: String,
 }
 
 /// The registry (cheap to clone: sled handles are shared).

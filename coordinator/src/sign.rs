@@ -17,6 +17,7 @@
 //! session whose request ends in any other way than release is marked
 //! failed, also when the client goes away mid-way.
 
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -255,12 +256,13 @@ pub async fn sign_zone(
         Ok(()) => run(&c, &session, &zone, &apex, plan, batches, &groups, now).await,
         Err(e) => Err(e),
     };
-    let result = result.and_then(|done| {
+    let result = result.and_then(|(text, summary)| {
         let r = session.record.lock().map(|r| r.clone()).map_err(|_| CoordinatorError::Internal("session lock poisoned".into()))?;
-        audit("released", r.signers, r.culprits, format!("validated, {} signatures released", r.signatures))?;
-        Ok(done)
+        let digest = hex::encode(Sha256::digest(text.as_bytes()));
+        audit("released", r.signers, r.culprits, format!("validated, {} signatures released, result sha256 {digest}", r.signatures))?;
+        Ok((text, summary, digest))
     });
-    let (text, summary) = match result {
+    let (text, summary, result_sha256) = match result {
         Ok(done) => done,
         Err(e) => {
             let (signers, culprits) = session.record.lock().map(|r| (r.signers.clone(), r.culprits.clone())).unwrap_or_default();
@@ -275,7 +277,14 @@ pub async fn sign_zone(
     let record = session.finish(SessionState::Released).await?;
     c.registry.record_release(
         &zone,
-        &ZoneRecord { version: RECORD_VERSION, last_session: session_id.clone(), released_unix: unix_now(), signatures: record.signatures },
+        &ZoneRecord {
+            version: RECORD_VERSION,
+            last_session: session_id.clone(),
+            released_unix: unix_now(),
+            signatures: record.signatures,
+            result_sha256,
+            summary: summary.clone(),
+        },
     )?;
     tracing::info!(
         session = %session_id,

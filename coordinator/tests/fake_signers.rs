@@ -309,6 +309,12 @@ async fn healthy_cluster_signs_with_the_first_three() {
     assert!(s.culprits.is_empty());
     assert_eq!(s.signatures, s.planned);
     assert_eq!(s.retries, 0);
+    // The release is on record with a digest of exactly what was returned.
+    use sha2::Digest;
+    let released = c.coordinator.registry.zone("example.").unwrap().expect("a release record");
+    assert_eq!(released.last_session, signed.session_id);
+    assert_eq!(released.result_sha256, hex::encode(sha2::Sha256::digest(signed.text.as_bytes())));
+    assert_eq!(released.summary, signed.summary);
 }
 
 /// signer-1 is down and signer-2 corrupts its shares, over two batches in
