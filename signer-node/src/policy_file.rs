@@ -22,7 +22,7 @@
 //! signer runs with [`SignerPolicy::default`].
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
 use frostzone_dnssec::domain::base::iana::Rtype;
@@ -51,37 +51,9 @@ pub const DEFAULT_MIN_LIFETIME_SECS: u32 = 3600;
 /// Default NSEC3 iterations: RFC 9276 §3.1, "MUST be 0".
 pub const DEFAULT_MAX_NSEC3_ITERATIONS: u16 = 0;
 
-/// A policy file that cannot be used.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PolicyError {
-    /// The file could not be read.
-    #[error("{}: {source}", file.display())]
-    Read {
-        /// The file.
-        file: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
-    },
-    /// Not valid TOML for this format (the message names field and line).
-    #[error("{}: {source}", file.display())]
-    Parse {
-        /// The file.
-        file: PathBuf,
-        /// What the parser said.
-        source: Box<toml::de::Error>,
-    },
-    /// A field has a value that is not allowed.
-    #[error("{}: {field}: {reason}", file.display())]
-    Field {
-        /// The file.
-        file: PathBuf,
-        /// The field, e.g. `validity.max_lifetime_secs`.
-        field: &'static str,
-        /// What is wrong with it.
-        reason: String,
-    },
-}
+/// A policy file that cannot be used: the same errors as the config file
+/// it sits beside (read, parse, or a field naming file and field).
+pub use crate::config::ConfigError as PolicyError;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
