@@ -5,7 +5,9 @@
 # published on 127.0.0.1.
 #
 #   docker/cluster.sh build             static binaries (target/static) and the FROM-scratch images
-#   docker/cluster.sh init              certificates (`frostzone certs init`), passphrases, configs
+#   docker/cluster.sh init              certificates (`frostzone certs init`), passphrases, configs,
+#                                       signer policies that approve every change (a demo: nobody is
+#                                       at the signers to run `frostzone approve`)
 #   docker/cluster.sh up                build/init when missing, start, wait for 5 of 5 signers
 #   docker/cluster.sh wait [N]          wait until the coordinator sees N signers (default 5)
 #   docker/cluster.sh status|keys|ds|sign|verify ARGS...   `frostzone ...` against the cluster
@@ -159,6 +161,24 @@ cmd_init() {
             od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$run/$party/passphrase"
             echo >> "$run/$party/passphrase"
         fi
+        # No operator is at these signers: every change is approved by policy (see the file).
+        cat > "$run/$party/policy.toml" <<'EOF'
+# Written by docker/cluster.sh for a demo cluster, where no operator is at the
+# signers to approve anything: every change, key changes (DNSKEY, CDS,
+# CDNSKEY) included, is approved by policy.
+#
+# Production keeps the default [approval] (key_changes = "operator" and the
+# default limits), so that this signer's operator reviews key changes and
+# large changes and approves them with `frostzone approve --socket
+# <data_dir>/admin.sock` (here the socket is in the container's data volume).
+version = 1
+
+[approval]
+key_changes = "auto"
+max_rrsets_changed = 1000000
+max_names_added = 1000000
+max_names_removed = 1000000
+EOF
         cat > "$run/$party/signer.toml" <<EOF
 # Written by docker/cluster.sh; paths are inside the container.
 version = 1
@@ -167,6 +187,7 @@ participant = $k
 listen = "0.0.0.0:7001"
 data_dir = "/var/lib/frostzone"
 passphrase_file = "/etc/frostzone/passphrase"
+policy = "/etc/frostzone/policy.toml"
 
 [tls]
 ca = "/etc/frostzone/ca.pem"

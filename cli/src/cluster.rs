@@ -59,8 +59,30 @@ pub struct SignerConfig {
     pub listen: String,
     pub data_dir: String,
     pub passphrase_file: String,
+    /// The operator's policy file (`signer-K/policy.toml`).
+    pub policy: String,
     pub tls: TlsSection,
 }
+
+/// The policy file quickstart gives each signer: nobody is at the signers
+/// of a demo cluster to approve its first publication (a DNSKEY change),
+/// so every change is approved by policy.
+pub const DEMO_POLICY: &str = "\
+# Written by frostzone quickstart for a demo cluster, where no operator is at
+# the signers to approve anything: every change, key changes (DNSKEY, CDS,
+# CDNSKEY) included, is approved by policy.
+#
+# Production keeps the default [approval] (key_changes = \"operator\" and the
+# default limits), so that this signer's operator reviews key changes and
+# large changes and approves them with `frostzone approve`.
+version = 1
+
+[approval]
+key_changes = \"auto\"
+max_rrsets_changed = 1000000
+max_names_added = 1000000
+max_names_removed = 1000000
+";
 
 /// The layout of a loopback cluster in one directory, as `certs init`
 /// names the certificates.
@@ -143,6 +165,8 @@ impl Layout {
                 hex::encode(bytes)
             };
             crate::commands::certs::write_private(&own.join("passphrase"), &format!("{passphrase}\n"))?;
+            let policy = own.join("policy.toml");
+            std::fs::write(&policy, DEMO_POLICY).with_context(|| format!("cannot write {}", policy.display()))?;
             let config = SignerConfig {
                 version: CONFIG_VERSION,
                 name: name.clone(),
@@ -150,6 +174,7 @@ impl Layout {
                 listen: self.signer_addr(k).to_string(),
                 data_dir: format!("{name}/data"),
                 passphrase_file: format!("{name}/passphrase"),
+                policy: format!("{name}/policy.toml"),
                 tls: tls(&name, true),
             };
             write_toml(&self.signer_config(k), &config)?;

@@ -2,15 +2,18 @@
 //!
 //! Each subcommand lives in its own module under `commands/` with an
 //! `execute` function; this file only parses arguments and maps outcomes
-//! to exit codes (0 success, 1 the zone does not validate, 2 bad input or
-//! any other error, including every error the coordinator reports, such as
-//! "quorum unavailable: ...").
+//! to exit codes (0 success; 1 the zone does not validate, the audit log
+//! does not verify, or a signer refused an approval or rejection; 2 bad
+//! input or any other error, including every error the coordinator reports,
+//! such as "quorum unavailable: ...").
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod admin;
 mod client;
 mod cluster;
 mod commands;
+mod lifecycle;
 mod output;
 mod progress;
 mod table;
@@ -40,6 +43,12 @@ enum Command {
     Simulate(commands::simulate::Args),
     Verify(commands::verify::Args),
     Audit(commands::audit::Args),
+    Requests(commands::requests::ListArgs),
+    Request(commands::requests::ShowArgs),
+    Pending(commands::approval::PendingArgs),
+    Show(commands::approval::ShowArgs),
+    Approve(commands::approval::ApproveArgs),
+    Reject(commands::approval::RejectArgs),
 }
 
 /// What a command tells `main` about how it ended.
@@ -49,6 +58,9 @@ pub enum Outcome {
     /// The zone does not validate, or the audit log does not verify; the
     /// report has been printed.
     Invalid,
+    /// A signer refused the approval or rejection asked of it; why has
+    /// been printed.
+    Refused,
 }
 
 fn main() -> ExitCode {
@@ -73,10 +85,16 @@ fn main() -> ExitCode {
         Command::Simulate(args) => commands::simulate::execute(args),
         Command::Verify(args) => commands::verify::execute(args),
         Command::Audit(args) => commands::audit::execute(args),
+        Command::Requests(args) => commands::requests::execute_list(args, cli.client),
+        Command::Request(args) => commands::requests::execute_show(args, cli.client),
+        Command::Pending(args) => commands::approval::execute_pending(args),
+        Command::Show(args) => commands::approval::execute_show(args),
+        Command::Approve(args) => commands::approval::execute_approve(args),
+        Command::Reject(args) => commands::approval::execute_reject(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
-        Ok(Outcome::Invalid) => ExitCode::from(1),
+        Ok(Outcome::Invalid | Outcome::Refused) => ExitCode::from(1),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

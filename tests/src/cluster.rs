@@ -14,6 +14,21 @@ use crate::tools::{describe, run};
 /// How long a cluster gets to start and see all its signers (debug builds on a busy 2-core box).
 const READY_DEADLINE: Duration = Duration::from_secs(90);
 
+/// The `[approval]` section of a signer policy that approves every change by policy, key changes
+/// included: what the tests that are not about approvals run with, so that nothing waits for an
+/// operator (as `frostzone quickstart` does for its demo cluster).
+pub const AUTO_APPROVAL: &str = "[approval]\nkey_changes = \"auto\"\nmax_rrsets_changed = 1000000\n\
+                                 max_names_added = 1000000\nmax_names_removed = 1000000\n";
+
+/// A policy file of `body` (top-level keys and tables) plus [`AUTO_APPROVAL`].
+pub fn auto_policy(body: &str) -> String {
+    format!("version = 1\n{body}\n{AUTO_APPROVAL}")
+}
+
+/// A policy file with the default `[approval]`: key changes (a zone's first publication
+/// included) wait for the signer's operator.
+pub const OPERATOR_APPROVAL: &str = "version = 1\n";
+
 /// A child process killed (SIGKILL) and reaped on drop.
 struct Process {
     child: Child,
@@ -55,7 +70,8 @@ pub fn workspace_binary(name: &str) -> PathBuf {
 
 impl Cluster {
     /// Writes certificates and configs for `signers` signers with threshold `threshold`, without
-    /// starting anything.
+    /// starting anything. Every signer gets a policy that approves every change
+    /// ([`AUTO_APPROVAL`]); tests about approvals replace it with [`Cluster::set_policy`].
     pub fn new(signers: u16, threshold: u16) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cmd = Command::new(frostzone_bin());
@@ -94,14 +110,18 @@ impl Cluster {
         std::fs::create_dir_all(dir.path().join("coordinator").join("data")).expect("create coordinator data dir");
         std::fs::write(dir.path().join("coordinator.toml"), coordinator).expect("write coordinator config");
         std::fs::create_dir_all(dir.path().join("logs")).expect("create logs dir");
-        Cluster {
+        let cluster = Cluster {
             coordinator: None,
             signer_processes: (0..signers).map(|_| None).collect(),
             dir,
             coordinator_port,
             signer_ports,
             threshold,
+        };
+        for k in 1..=signers {
+            cluster.set_policy(k, &auto_policy(""));
         }
+        cluster
     }
 
     /// Gives signer `k` the operator policy `text` (written to `signer-K/policy.toml` and named
@@ -119,6 +139,11 @@ impl Cluster {
     /// The audit log of `node` ("coordinator" or "signer-K").
     pub fn audit_log(&self, node: &str) -> PathBuf {
         self.dir.path().join(node).join("data").join("audit.log")
+    }
+
+    /// Signer `k`'s admin socket: the signer's default, `<data_dir>/admin.sock`.
+    pub fn admin_socket(&self, k: u16) -> PathBuf {
+        self.dir.path().join(format!("signer-{k}")).join("data").join("admin.sock")
     }
 
     /// Signer `k`'s config file.

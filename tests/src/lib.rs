@@ -7,9 +7,11 @@
 
 #![forbid(unsafe_code)]
 
+pub mod approvals;
 pub mod cluster;
 pub mod docker;
 pub mod resolver;
+pub mod rogue;
 pub mod signers;
 pub mod tools;
 

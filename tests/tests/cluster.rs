@@ -78,8 +78,9 @@ fn dkg_and_signing_pass_every_validator() {
     }
 }
 
-/// (b) and (c): with 2 of 5 signers stopped the zone is still signed; with 3 stopped the sign
-/// fails with "quorum unavailable", exit 2, and no output file.
+/// (b) and (c): with 2 of 5 signers stopped the zone is still signed; with 3 stopped no quorum
+/// of approvals can form: the request waits for them (they may come back) until its approval
+/// timeout, then the sign fails, exit 2, naming the unreachable signers, and writes nothing.
 #[test]
 fn two_signers_down_signs_three_down_is_quorum_unavailable() {
     let _serial = serial();
@@ -92,10 +93,17 @@ fn two_signers_down_signs_three_down_is_quorum_unavailable() {
     cluster.kill_signer(3);
     let out = cluster.dir.path().join("three-down.signed");
     let mut cmd = cluster.sign_command(ORIGIN, &example_zone(), &out);
+    cmd.args(["--approval-timeout", "10"]);
     let output = run(&mut cmd);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{}", describe(&cmd, &output));
-    assert!(stderr.contains("quorum unavailable"), "{}", describe(&cmd, &output));
+    // "no quorum of approvals within 10 s: key tag N has 2 of the 3 approvals it needs
+    // (approved: signer-1, signer-2; undecided: signer-3 (unreachable: ...), ...)"
+    let error = stderr.lines().find(|l| l.starts_with("error:")).unwrap_or_default();
+    assert!(error.contains("no quorum of approvals within 10 s"), "{}", describe(&cmd, &output));
+    for k in [3, 4, 5] {
+        assert!(error.contains(&format!("signer-{k} (unreachable")), "{}", describe(&cmd, &output));
+    }
     assert!(!out.exists(), "{} was written although signing failed", out.display());
 }
 
@@ -269,8 +277,8 @@ fn unknown_client_certificates_are_refused() {
 }
 
 /// (h) A replayed round-2 request is refused: acting as the coordinator (its certificate, which
-/// the signers pin), commit a small batch on three signers, have signer-1 sign once, then send
-/// the same Sign again.
+/// the signers pin), propose a one-item request to three signers (their policy approves it),
+/// commit it on all three, have signer-1 sign once, then send the same Sign again.
 #[test]
 fn replayed_round_two_is_refused() {
     let _serial = serial();
@@ -281,67 +289,30 @@ fn replayed_round_two_is_refused() {
 }
 
 async fn replay(cluster: &Cluster) {
-    use frostzone_proto::tls::TlsFiles;
-    use frostzone_proto::v1::signer_client::SignerClient;
-    use frostzone_proto::v1::{CommitRequest, HealthRequest, ParticipantCommitments, RrsigFields, SignRequest, SigningItem};
+    use frostzone_proto::v1::{ParticipantCommitments, RequestState, SignRequest};
     use frostzone_proto::API_VERSION;
+    use frostzone_tests::rogue;
 
-    let root = cluster.dir.path();
-    let tls = TlsFiles { ca: root.join("ca.pem"), cert: root.join("coordinator.pem"), key: root.join("coordinator.key") };
     let mut clients = Vec::new();
     for k in 1..=3u16 {
-        let endpoint = tonic::transport::Endpoint::from_shared(format!(
-            "https://127.0.0.1:{}",
-            cluster.signer_ports[usize::from(k) - 1]
-        ))
-        .expect("endpoint")
-        .tls_config(tls.client_config(&format!("signer-{k}")).expect("tls config"))
-        .expect("tls");
-        let channel = endpoint.connect().await.unwrap_or_else(|e| panic!("connect to signer-{k}: {e:?}"));
-        clients.push(SignerClient::new(channel));
+        clients.push(rogue::connect(cluster, k).await);
     }
-    let health = clients[0]
-        .health(HealthRequest { api_version: API_VERSION })
-        .await
-        .expect("health of signer-1")
-        .into_inner();
-    let key = health.keys.iter().find(|k| k.zone == ORIGIN).unwrap_or_else(|| panic!("signer-1 holds no key of {ORIGIN}: {health:?}"));
-
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as u32;
-    let apex_wire = b"\x07example\x03com\x00".to_vec();
-    let item = SigningItem {
-        owner: b"\x03www\x07example\x03com\x00".to_vec(),
-        rtype: 1, // A
-        ttl: 3600,
-        rdata: vec![vec![192, 0, 2, 1]],
-        rrsig: Some(RrsigFields {
-            type_covered: 1,
-            algorithm: 15,
-            labels: 3,
-            original_ttl: 3600,
-            expiration: now + 86_400,
-            inception: now - 3600,
-            key_tag: key.key_tag,
-            signer_name: apex_wire,
-        }),
-    };
-    let session_id: Vec<u8> = (0..16u8).map(|i| i.wrapping_mul(37).wrapping_add(now as u8)).collect();
+    let key = rogue::zone_key(&mut clients[0], ORIGIN).await;
+    let items = vec![rogue::a_item(ORIGIN, "www.example.com.", [192, 0, 2, 1], &key)];
+    let request = rogue::request_id();
+    let session_id = rogue::session_id();
     let mut commitments = Vec::new();
     for (i, client) in clients.iter_mut().enumerate() {
-        let response = client
-            .commit(CommitRequest {
-                api_version: API_VERSION,
-                session_id: session_id.clone(),
-                zone: ORIGIN.to_string(),
-                key_tag: key.key_tag,
-                items: vec![item.clone()],
-            })
+        let decision = rogue::propose(client, &request, ORIGIN, &items)
             .await
-            .unwrap_or_else(|e| panic!("commit on signer-{}: {e:?}\n{}", i + 1, cluster.logs()))
-            .into_inner();
+            .unwrap_or_else(|e| panic!("propose on signer-{}: {e:?}\n{}", i + 1, cluster.logs()));
+        assert_eq!(decision.state(), RequestState::Approved, "signer-{}: {decision:?}", i + 1);
+        let response = rogue::commit(client, &session_id, &request, ORIGIN, &key, &items)
+            .await
+            .unwrap_or_else(|e| panic!("commit on signer-{}: {e:?}\n{}", i + 1, cluster.logs()));
         commitments.push(ParticipantCommitments { participant: response.participant, commitments: response.commitments });
     }
-    let sign = SignRequest { api_version: API_VERSION, session_id: session_id.clone(), commitments };
+    let sign = SignRequest { api_version: API_VERSION, session_id, commitments };
     let first = clients[0].sign(sign.clone()).await;
     let first = first.unwrap_or_else(|e| panic!("first Sign refused: {e:?}\n{}", cluster.logs())).into_inner();
     assert_eq!(first.shares.len(), 1, "one share per committed item");

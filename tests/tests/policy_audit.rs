@@ -1,21 +1,24 @@
 //! Signer policy and audit logs with real processes: a signer whose operator policy does not
-//! serve a zone refuses its batches (and the coordinator signs with the others, or fails when
-//! too few are left); every Commit, Sign and request lands in the nodes' hash-chained audit
-//! logs, and editing one entry on disk is caught by `frostzone audit --verify`; a bad policy
+//! serve a zone rejects its requests (and the coordinator signs with the others, or fails when
+//! too few are left); every proposal, Commit, Sign and request lands in the nodes' hash-chained
+//! audit logs, and editing one entry on disk is caught by `frostzone audit --verify`; a bad policy
 //! file stops a signer at start, naming the file and the field.
 
 use std::process::Command;
 use std::sync::Mutex;
 
 use frostzone_proto::audit::{verify, AuditEntry};
-use frostzone_tests::cluster::{workspace_binary, Cluster};
+use frostzone_tests::cluster::{auto_policy, workspace_binary, Cluster};
 use frostzone_tests::example_zone;
 use frostzone_tests::tools::{describe, run};
 
 const ORIGIN: &str = "example.com.";
 
-/// A policy that serves another zone only.
-const OTHER_ZONE_ONLY: &str = "version = 1\nzones = [\"other.test.\"]\n";
+/// A policy that serves another zone only (changes approved by policy: this test is not about
+/// approvals).
+fn other_zone_only() -> String {
+    auto_policy("zones = [\"other.test.\"]")
+}
 
 /// One cluster at a time (two cores).
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -39,7 +42,7 @@ fn audit(cluster: &Cluster, node: &str, verify: bool) -> std::process::Output {
 fn policy_refusals_are_audited_and_an_edited_entry_is_detected() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut cluster = Cluster::new(3, 2);
-    cluster.set_policy(1, OTHER_ZONE_ONLY);
+    cluster.set_policy(1, &other_zone_only());
     cluster.start_all();
     cluster.wait_ready(3);
     cluster.generate_keys(ORIGIN);
@@ -50,12 +53,14 @@ fn policy_refusals_are_audited_and_an_edited_entry_is_detected() {
     let o = run(&mut cmd);
     assert!(o.status.success(), "{}\n{}", describe(&cmd, &o), cluster.logs());
 
+    // Signer 1 rejects the proposal itself; the quorum is chosen among the approvers, so it is
+    // never even asked to commit.
     let refused = entries(&cluster, "signer-1");
     assert!(
-        refused.iter().any(|e| e.event == "commit-refused" && e.outcome.contains("not served")),
+        refused.iter().any(|e| e.event == "propose" && e.outcome.starts_with("rejected") && e.outcome.contains("not served")),
         "signer-1 audit: {refused:#?}"
     );
-    assert!(!refused.iter().any(|e| e.event == "sign"), "signer-1 signed: {refused:#?}");
+    assert!(!refused.iter().any(|e| e.event == "commit" || e.event == "sign"), "signer-1 took part: {refused:#?}");
     let coordinator = entries(&cluster, "coordinator");
     let request = coordinator.iter().find(|e| e.event == "request").expect("request entry");
     let released = coordinator.iter().find(|e| e.event == "released").expect("released entry");
@@ -67,7 +72,6 @@ fn policy_refusals_are_audited_and_an_edited_entry_is_detected() {
         let log = entries(&cluster, &format!("signer-{k}"));
         let commits = log.iter().filter(|e| e.event == "commit").count();
         let signs = log.iter().filter(|e| e.event == "sign").count();
-        // A commit whose attempt included signer 1 went no further: more commits than signs.
         assert!(signs >= 1 && commits >= signs, "signer-{k} audit: {log:#?}");
     }
 
@@ -93,7 +97,7 @@ fn policy_refusals_are_audited_and_an_edited_entry_is_detected() {
 
     // With a second signer refusing, no quorum serves the zone: the request fails, audited.
     cluster.kill_signer(3);
-    cluster.set_policy(3, OTHER_ZONE_ONLY);
+    cluster.set_policy(3, &other_zone_only());
     cluster.start_signer(3, &[]);
     cluster.wait_ready(3);
     let out = cluster.dir.path().join("two.signed");
@@ -104,7 +108,11 @@ fn policy_refusals_are_audited_and_an_edited_entry_is_detected() {
     let coordinator = entries(&cluster, "coordinator");
     let failed = coordinator.iter().rev().find(|e| e.event == "failed").expect("failed entry");
     assert!(failed.outcome.contains("not served"), "{failed:?}");
-    assert!(entries(&cluster, "signer-3").iter().any(|e| e.event == "commit-refused"));
+    let refused = entries(&cluster, "signer-3");
+    assert!(
+        refused.iter().any(|e| e.event == "propose" && e.outcome.starts_with("rejected") && e.outcome.contains("not served")),
+        "signer-3 audit: {refused:#?}"
+    );
 }
 
 #[test]
@@ -119,7 +127,7 @@ fn a_bad_policy_file_stops_the_signer_naming_the_field() {
     assert!(!o.status.success(), "{}", describe(&cmd, &o));
     assert!(stderr.contains("policy.toml") && stderr.contains("validity.min_lifetime_secs"), "{stderr}");
 
-    cluster.set_policy(1, "version = 1\nzones = [\"example.com.\"]\nrr_types = [\"A\", \"SOA\"]\n");
+    cluster.set_policy(1, &auto_policy("zones = [\"example.com.\"]\nrr_types = [\"A\", \"SOA\"]"));
     let o = run(&mut cmd);
     assert!(o.status.success(), "{}", describe(&cmd, &o));
 }

@@ -1,9 +1,11 @@
 //! One module per subcommand.
 
+pub mod approval;
 pub mod audit;
 pub mod certs;
 pub mod keys;
 pub mod quickstart;
+pub mod requests;
 pub mod simulate;
 pub mod status;
 pub mod verify;

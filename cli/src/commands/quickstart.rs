@@ -148,7 +148,13 @@ async fn run(
     println!("  {}", super::keys::describe_key(&zsk));
 
     let data = std::fs::read(zonefile).with_context(|| format!("cannot read {}", zonefile.display()))?;
-    let options = SignZoneOptions { zone: zone.clone(), denial: "nsec3".into(), validity_days: 0, publish_cds: false };
+    let options = SignZoneOptions {
+        zone: zone.clone(),
+        denial: "nsec3".into(),
+        validity_days: 0,
+        publish_cds: false,
+        approval_timeout_secs: 0,
+    };
     let signed = super::zone::sign(&mut coordinator, options, data).await?;
     let signed_at = started.elapsed();
     let ds = super::zone::get_ds(&mut coordinator, &zone).await?;

@@ -13,8 +13,11 @@ use crate::output::write_atomically;
 use crate::Outcome;
 
 /// Sign a zone with the cluster: the zone file goes to the coordinator,
-/// which collects a quorum of signers, validates the result and streams it
-/// back; it is written only when all of it has arrived.
+/// which proposes it to the signers, waits until enough of them approve
+/// (by policy, or their operators with `frostzone approve`), signs with a
+/// quorum of approvers, validates the result and streams it back; it is
+/// written only when all of it has arrived. While the request waits for
+/// approvals, where it stands is printed on stderr, its id first.
 #[derive(clap::Args)]
 pub struct SignArgs {
     /// The zone, e.g. example.com.
@@ -38,6 +41,10 @@ pub struct SignArgs {
     /// Publish CDS and CDNSKEY records for the KSK (RFC 7344).
     #[arg(long)]
     cds: bool,
+    /// How long to wait for the signers' approvals before giving up
+    /// (default: the coordinator's approval_timeout_secs).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u32).range(1..))]
+    approval_timeout: Option<u32>,
 }
 
 /// Print the zone's DS records (SHA-256), one per KSK or CSK, for the parent.
@@ -72,6 +79,7 @@ pub fn execute_sign(args: SignArgs, client: ClientArgs) -> anyhow::Result<Outcom
         denial: denial.to_string(),
         validity_days: args.validity_days.unwrap_or(0),
         publish_cds: args.cds,
+        approval_timeout_secs: args.approval_timeout.unwrap_or(0),
     };
     let started = Instant::now();
     let signed = crate::client::runtime()?.block_on(async move {
@@ -90,9 +98,11 @@ pub fn execute_sign(args: SignArgs, client: ClientArgs) -> anyhow::Result<Outcom
     Ok(Outcome::Success)
 }
 
-/// Sends `data` (a zone file) in chunks and collects the signed zone. An
-/// error anywhere, or a stream that ends without the final summary, is an
-/// error: partial output is never returned.
+/// Sends `data` (a zone file) in chunks and collects the signed zone,
+/// printing the coordinator's progress lines (the request's id, approvals
+/// so far, signers still pending) on stderr as they come. An error
+/// anywhere, or a stream that ends without the final summary, is an error:
+/// partial output is never returned.
 pub async fn sign(coordinator: &mut Coordinator, options: SignZoneOptions, data: Vec<u8>) -> anyhow::Result<SignedZone> {
     let zone = options.zone.clone();
     let mut chunks: Vec<SignZoneChunk> = data
@@ -113,7 +123,16 @@ pub async fn sign(coordinator: &mut Coordinator, options: SignZoneOptions, data:
     let mut text = Vec::new();
     let mut summary = String::new();
     let mut session_id = String::new();
+    let mut announced = false;
     while let Some(chunk) = stream.message().await.map_err(status_error).with_context(|| format!("signing {zone} failed"))? {
+        if !chunk.progress.is_empty() {
+            // The id first, so that the operators know what to approve.
+            if !announced && !chunk.session_id.is_empty() && !chunk.progress.contains(&chunk.session_id) {
+                eprintln!("request {} for {zone}", chunk.session_id);
+            }
+            announced = true;
+            eprintln!("{}", chunk.progress);
+        }
         text.extend_from_slice(&chunk.data);
         if !chunk.summary.is_empty() {
             summary = chunk.summary;
