@@ -13,7 +13,7 @@ use frostzone_dnssec::load::load_zone_text;
 use frostzone_dnssec::present::zone_text;
 use frostzone_dnssec::refresh::{PreviousSignatures, RefreshPolicy};
 use frostzone_dnssec::signing::{SigningPlan, SigningPolicy};
-use frostzone_dnssec::validate::{validate_text, TrustAnchor, ValidationOptions};
+use frostzone_dnssec::validate::{validate_text, validate_zone_incremental, TrustAnchor, ValidationOptions, VerifiedSignatures};
 use frostzone_dnssec::zone::{InputKind, Zone};
 use frostzone_dnssec::StoredName;
 
@@ -143,4 +143,33 @@ fn a_ttl_change_re_signs_only_that_rrset() {
     let (v2, made) = sign(&text, &denial, NOW + 60, &PreviousSignatures::from_zone(&v1));
     assert_eq!(made, 1);
     assert_valid(&v2, NOW + 60);
+}
+
+#[test]
+fn incremental_validation_verifies_only_new_signatures_and_still_catches_edits() {
+    let denial = Denial::Nsec3(Nsec3Config::default());
+    let options = |now| ValidationOptions { now, anchor: TrustAnchor::Ds(vec![keys().ksk.1.ds(&apex())]), expiry_warning: 0 };
+    let (v1, full) = sign(ZONE, &denial, NOW, &PreviousSignatures::default());
+    let (report, known) = validate_zone_incremental(&v1, &options(NOW), &VerifiedSignatures::default());
+    assert!(report.is_valid());
+    assert_eq!((report.stats.signatures, report.stats.signatures_known, known.len()), (full, 0, full));
+
+    let v2_text = ZONE.replace("hostmaster 1 ", "hostmaster 2 ") + "new IN A 192.0.2.10\n";
+    let (v2, made) = sign(&v2_text, &denial, NOW + 60, &PreviousSignatures::from_zone(&v1));
+    let (report, _) = validate_zone_incremental(&v2, &options(NOW + 60), &known);
+    assert!(report.is_valid());
+    assert_eq!(report.stats.signatures - report.stats.signatures_known, made);
+
+    // An RRset changed without a new signature: its old signature is not
+    // taken on trust, because the signed data differs.
+    let tampered_text = zone_text(&v2).replace("192.0.2.1\n", "192.0.2.111\n");
+    assert_ne!(tampered_text, zone_text(&v2));
+    let records = load_zone_text(&tampered_text, Path::new("tampered"), &apex()).unwrap();
+    let tampered = Zone::from_records(apex(), records, InputKind::Signed).unwrap();
+    let (report, _) = validate_zone_incremental(&tampered, &options(NOW + 60), &known);
+    assert!(
+        report.errors.iter().any(|e| e.to_string().contains("www.example. RRSIG A") && e.to_string().contains("does not verify")),
+        "{:?}",
+        report.errors
+    );
 }
