@@ -16,7 +16,9 @@
 //!   when a signer fails or sends an invalid share, validate the signed
 //!   zone against its DS, and release it only when it validates;
 //! * the **clients** to the signers ([`signers`]) and the **service**
-//!   operators call ([`service`]), both over mutual TLS.
+//!   operators call ([`service`]), both over mutual TLS;
+//! * **zone transfers** ([`xfr`]): AXFR/IXFR and NOTIFY to the public
+//!   secondaries, and pulling the unsigned zone from a hidden primary.
 //!
 //! It does not own the key shares (the signer nodes do), the zone's DNS
 //! logic (`frostzone-dnssec`) or the FROST arithmetic
@@ -36,6 +38,7 @@ pub mod service;
 pub mod session;
 pub mod sign;
 pub mod signers;
+pub mod xfr;
 
 use std::future::Future;
 
