@@ -5,6 +5,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/frostzone/v1/common.proto",
         "proto/frostzone/v1/signer.proto",
         "proto/frostzone/v1/coordinator.proto",
+        "proto/frostzone/v1/admin.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={f}");

@@ -43,6 +43,9 @@ pub struct Batch {
     pub key: Arc<KeyGroup>,
     /// The zone, as the signers know it.
     pub zone: String,
+    /// The approved request (session id) the items belong to: signers
+    /// check every item was proposed under it.
+    pub request_id: String,
     /// The plan the items are in.
     pub plan: Arc<SigningPlan>,
     /// Position of each item in the plan.
@@ -117,6 +120,7 @@ pub async fn attempt(
         zone: batch.zone.clone(),
         key_tag: batch.key.record.key_tag.into(),
         items,
+        request_id: batch.request_id.clone(),
     };
     let responses = answers(
         fan_out(chosen, |s| {

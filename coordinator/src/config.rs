@@ -6,6 +6,9 @@
 //! data_dir = "coordinator/data"      # sled registry
 //! threshold = 3
 //! request_timeout_secs = 60          # optional: deadline of each signer call
+//! approval_timeout_secs = 3600       # optional: how long a request waits for its
+//!                                    # signers' approvals (SignZone may ask for less
+//!                                    # or more, up to 7 days)
 //! [tls]
 //! ca = "ca.pem"
 //! cert = "coordinator.pem"           # server cert, and client cert towards signers
@@ -37,6 +40,16 @@ pub const CONFIG_VERSION: u32 = 1;
 /// signer a few seconds of CPU on a busy shared box; a minute leaves room
 /// for that and still notices a hung signer well before a client gives up.
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 60;
+
+/// Default time a request waits for its signers' approvals: an hour is
+/// long enough for an operator to look at a change that needs them, and
+/// short enough that a pipeline notices a request nobody acted on.
+pub const DEFAULT_APPROVAL_TIMEOUT_SECS: u64 = 3600;
+
+/// Longest approval wait, from the config or a request: a week. Signers
+/// expire pending requests on their own schedule (a day by default); a
+/// coordinator waiting longer only holds a connection open for nothing.
+pub const MAX_APPROVAL_TIMEOUT_SECS: u64 = 7 * 86_400;
 
 /// A config file that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +92,7 @@ struct RawConfig {
     data_dir: PathBuf,
     threshold: u16,
     request_timeout_secs: Option<u64>,
+    approval_timeout_secs: Option<u64>,
     tls: RawTls,
     #[serde(default)]
     operators: Vec<RawOperator>,
@@ -143,6 +157,8 @@ pub struct Config {
     pub threshold: u16,
     /// Deadline of each call to a signer.
     pub request_timeout: Duration,
+    /// How long a request waits for approvals when it does not say.
+    pub approval_timeout: Duration,
     /// Our CA, certificate and key.
     pub tls: TlsFiles,
     /// Accepted operators.
@@ -226,6 +242,13 @@ impl Config {
         if timeout == 0 {
             return Err(field("request_timeout_secs", "must be at least 1".into()));
         }
+        let approval = raw.approval_timeout_secs.unwrap_or(DEFAULT_APPROVAL_TIMEOUT_SECS);
+        if approval == 0 || approval > MAX_APPROVAL_TIMEOUT_SECS {
+            return Err(field(
+                "approval_timeout_secs",
+                format!("{approval} is not between 1 and {MAX_APPROVAL_TIMEOUT_SECS} (7 days)"),
+            ));
+        }
         let mut signers: Vec<SignerConfig> = raw
             .signers
             .into_iter()
@@ -238,6 +261,7 @@ impl Config {
             data_dir: resolve(&raw.data_dir),
             threshold: raw.threshold,
             request_timeout: Duration::from_secs(timeout),
+            approval_timeout: Duration::from_secs(approval),
             tls: TlsFiles { ca: resolve(&raw.tls.ca), cert: resolve(&raw.tls.cert), key: resolve(&raw.tls.key) },
             operators: raw
                 .operators
@@ -308,6 +332,9 @@ endpoint = "https://127.0.0.1:7001"
         assert_eq!(c.tls.key, Path::new("/etc/fz/coordinator.key"));
         assert_eq!(c.operators[0].cert, Path::new("/etc/fz/operator.pem"));
         assert_eq!(c.request_timeout, Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS));
+        assert_eq!(c.approval_timeout, Duration::from_secs(DEFAULT_APPROVAL_TIMEOUT_SECS));
+        let c = parse(&GOOD.replace("threshold = 2", "threshold = 2\napproval_timeout_secs = 600")).unwrap();
+        assert_eq!(c.approval_timeout, Duration::from_secs(600));
         let names: Vec<_> = c.signers.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["signer-1", "signer-2"]);
     }
@@ -329,6 +356,8 @@ endpoint = "https://127.0.0.1:7001"
             ("[[operators]]\nname = \"operator\"\ncert = \"operator.pem\"\n", "", "operators"),
             ("key = \"/etc/fz/coordinator.key\"", "", "key"),
             ("data_dir = \"data\"", "data_dir = \"data\"\nrequest_timeout_secs = 0", "request_timeout_secs"),
+            ("data_dir = \"data\"", "data_dir = \"data\"\napproval_timeout_secs = 0", "approval_timeout_secs"),
+            ("data_dir = \"data\"", "data_dir = \"data\"\napproval_timeout_secs = 604801", "approval_timeout_secs"),
         ];
         for (from, to, field) in cases {
             assert!(GOOD.contains(from), "{from}");

@@ -1,5 +1,6 @@
 //! The coordinator's error type and its gRPC status codes.
 
+use crate::approval::ApprovalFailure;
 use crate::quorum::QuorumUnavailable;
 use crate::registry::RegistryError;
 use crate::signers::SignerCallError;
@@ -23,6 +24,12 @@ pub enum CoordinatorError {
     /// Input beyond a size limit: `RESOURCE_EXHAUSTED`.
     #[error("{0}")]
     TooLarge(String),
+    /// The signers did not approve the request: too many refused
+    /// (`FAILED_PRECONDITION`: the content or the signers' policy must
+    /// change first) or too few decided in time (`DEADLINE_EXCEEDED`).
+    /// Nothing was signed.
+    #[error(transparent)]
+    NotApproved(#[from] ApprovalFailure),
     /// Fewer than t signers usable: `UNAVAILABLE`.
     #[error(transparent)]
     Quorum(#[from] QuorumUnavailable),
@@ -59,6 +66,8 @@ impl From<CoordinatorError> for tonic::Status {
             CoordinatorError::FailedPrecondition(_) => tonic::Status::failed_precondition(message),
             CoordinatorError::NotFound(_) => tonic::Status::not_found(message),
             CoordinatorError::TooLarge(_) => tonic::Status::resource_exhausted(message),
+            CoordinatorError::NotApproved(ApprovalFailure::TimedOut { .. }) => tonic::Status::deadline_exceeded(message),
+            CoordinatorError::NotApproved(_) => tonic::Status::failed_precondition(message),
             CoordinatorError::Quorum(_) | CoordinatorError::SignerNeeded { .. } => tonic::Status::unavailable(message),
             CoordinatorError::Disagreement(_) => tonic::Status::aborted(message),
             CoordinatorError::Invalid(_) | CoordinatorError::Registry(_) | CoordinatorError::Internal(_) => {

@@ -10,11 +10,15 @@
 //! * **key creation** ([`dkg`]): relaying FROST DKG between every signer,
 //!   and the import of an existing key whose shares the operator's CLI
 //!   encrypted to each signer; colliding key tags are never stored;
-//! * **signing sessions** ([`sign`], [`batch`], [`session`], [`quorum`]):
-//!   load and plan the zone, sign batches of RRsets with t of the signers
+//! * **signing requests** ([`sign`], [`proposal`], [`approval`],
+//!   [`decision`], [`batch`], [`session`], [`quorum`]): load and plan the
+//!   zone, propose its content to every signer of the zone's key groups
+//!   and wait until each group has t approvals (or the request is
+//!   rejected or expires), sign batches of RRsets with t of the approvers
 //!   (round 1, round 2, aggregation), retry a batch with another subset
 //!   when a signer fails or sends an invalid share, validate the signed
-//!   zone against its DS, and release it only when it validates;
+//!   zone against its DS, release it only when it validates, and tell the
+//!   signers how the request ended;
 //! * the **clients** to the signers ([`signers`]) and the **service**
 //!   operators call ([`service`]), both over mutual TLS;
 //! * **zone transfers** ([`xfr`]): AXFR/IXFR and NOTIFY to the public
@@ -27,13 +31,17 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod approval;
 pub mod batch;
 pub mod config;
+pub mod decision;
 pub mod dkg;
 pub mod error;
 pub mod keys;
+pub mod proposal;
 pub mod quorum;
 pub mod registry;
+mod request;
 pub mod service;
 pub mod session;
 pub mod sign;
@@ -49,6 +57,9 @@ pub use error::CoordinatorError;
 pub struct Coordinator {
     /// Signers needed for a signature, and the threshold of new keys.
     pub threshold: u16,
+    /// How long a request waits for approvals when it does not say
+    /// (the config's `approval_timeout_secs`).
+    pub approval_timeout: std::time::Duration,
     /// The registry.
     pub registry: registry::Registry,
     /// Clients to every signer.
@@ -119,6 +130,7 @@ pub async fn serve(config: config::Config, shutdown: impl Future<Output = ()> + 
     let audit = frostzone_proto::audit::AuditLog::open(&config.data_dir.join("audit.log"), "coordinator")?;
     let coordinator = std::sync::Arc::new(Coordinator {
         threshold: config.threshold,
+        approval_timeout: config.approval_timeout,
         registry,
         signers,
         audit: Some(std::sync::Mutex::new(audit)),

@@ -215,6 +215,37 @@ impl Registry {
             .collect()
     }
 
+    /// The latest `n` sessions of `zone` (every zone when `None`), newest
+    /// first.
+    pub fn recent_sessions_of(&self, zone: Option<&str>, n: usize) -> Result<Vec<SessionRecord>, RegistryError> {
+        let mut out = Vec::new();
+        for kv in self.sessions.iter().rev() {
+            if out.len() >= n {
+                break;
+            }
+            let (k, v) = kv?;
+            let record: SessionRecord = decode("sessions", &k, &v)?;
+            if zone.is_none_or(|z| record.zone == z) {
+                out.push(record);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every session whose id starts with `prefix` (lowercase hex), newest
+    /// first.
+    pub fn sessions_with_id_prefix(&self, prefix: &str) -> Result<Vec<SessionRecord>, RegistryError> {
+        let mut out = Vec::new();
+        for kv in self.sessions.iter().rev() {
+            let (k, v) = kv?;
+            // The key is the start time (8 bytes) followed by the id.
+            if k.get(8..).is_some_and(|id| id.starts_with(prefix.as_bytes())) {
+                out.push(decode("sessions", &k, &v)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Marks every session that is not in a final state as failed
     /// (interrupted) and returns them: run once at start-up, before any new
     /// session begins.
@@ -317,12 +348,22 @@ mod tests {
         {
             let r = Registry::open(dir.path()).unwrap();
             let mut done = SessionRecord::new("aa".into(), "example.".into(), 5, 100);
-            for s in [SessionState::Committing, SessionState::Signing, SessionState::Aggregating, SessionState::Validating, SessionState::Released] {
+            for s in [
+                SessionState::Proposed,
+                SessionState::Approved,
+                SessionState::Committing,
+                SessionState::Signing,
+                SessionState::Aggregating,
+                SessionState::Validating,
+                SessionState::Released,
+            ] {
                 done.advance(s, 101).unwrap();
             }
             r.put_session(&done).await.unwrap();
             let mut live = SessionRecord::new("bb".into(), "example.".into(), 5, 200);
-            live.advance(SessionState::Signing, 201).unwrap();
+            for s in [SessionState::Proposed, SessionState::Approved, SessionState::Signing] {
+                live.advance(s, 201).unwrap();
+            }
             live.signers = vec!["signer-1".into()];
             r.put_session(&live).await.unwrap();
             r.flush().await.unwrap();
@@ -340,6 +381,22 @@ mod tests {
         assert_eq!(recent[1].state, SessionState::Released);
         // A second sweep finds nothing.
         assert!(r.sweep_interrupted(400).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn sessions_by_zone_and_by_id_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Registry::open(dir.path()).unwrap();
+        for (i, (id, zone)) in [("3f2a9c1b00", "example."), ("3f2a9c1bff", "other."), ("77aa0000aa", "example.")].iter().enumerate() {
+            r.put_session(&SessionRecord::new(id.to_string(), zone.to_string(), 1, 100 + i as u64)).await.unwrap();
+        }
+        let ids = |v: Vec<SessionRecord>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+        assert_eq!(ids(r.recent_sessions_of(None, 50).unwrap()), ["77aa0000aa", "3f2a9c1bff", "3f2a9c1b00"]);
+        assert_eq!(ids(r.recent_sessions_of(Some("example."), 50).unwrap()), ["77aa0000aa", "3f2a9c1b00"]);
+        assert_eq!(ids(r.recent_sessions_of(Some("example."), 1).unwrap()), ["77aa0000aa"]);
+        assert_eq!(ids(r.sessions_with_id_prefix("3f2a9c1b").unwrap()), ["3f2a9c1bff", "3f2a9c1b00"]);
+        assert_eq!(ids(r.sessions_with_id_prefix("3f2a9c1b0").unwrap()), ["3f2a9c1b00"]);
+        assert!(r.sessions_with_id_prefix("00000000").unwrap().is_empty());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The coordinator gRPC service: thin handlers that check the API version,
 //! call the logic in [`crate::dkg`] and [`crate::sign`], and turn errors
-//! into status codes.
+//! into status codes. SignZone streams progress lines while the request
+//! waits for approvals, then the signed zone; ListRequests and GetRequest
+//! read the requests (sessions) from the registry.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -8,11 +10,13 @@ use std::sync::Arc;
 use frostzone_proto::v1 as pb;
 use frostzone_proto::v1::coordinator_server::Coordinator as CoordinatorApi;
 use frostzone_proto::{check_api_version, ZONE_CHUNK_BYTES};
+use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::error::CoordinatorError;
 use crate::keys::{ds_line, role_from_proto, zone_name, KeyGroup};
+use crate::session::SessionRecord;
 use crate::signers::fan_out;
 use crate::Coordinator;
 
@@ -23,6 +27,17 @@ pub const MAX_ZONE_BYTES: usize = 512 * 1024 * 1024;
 
 /// Sessions listed by Status.
 pub const STATUS_SESSIONS: usize = 20;
+
+/// Requests listed by ListRequests when it does not say.
+pub const DEFAULT_LIST_REQUESTS: usize = 50;
+
+/// Shortest request id prefix GetRequest accepts: 8 hex digits make an
+/// accidental match among a registry's requests unlikely.
+pub const MIN_REQUEST_ID_PREFIX: usize = 8;
+
+/// Progress lines waiting for a slow client; more are dropped (the next
+/// one says the same, newer).
+const PROGRESS_BACKLOG: usize = 16;
 
 /// The gRPC face of a [`Coordinator`].
 #[derive(Clone, Debug)]
@@ -185,9 +200,121 @@ impl CoordinatorApi for CoordinatorService {
             Status::invalid_argument(format!("the zone text is not UTF-8 (at byte {})", e.utf8_error().valid_up_to()))
         })?;
         tracing::info!(operator = %who, "sign {} ({} bytes, denial {:?})", options.zone, text.len(), options.denial);
-        let signed = crate::sign::sign_zone(self.inner.clone(), &who, options, text).await?;
-        Ok(Response::new(Box::pin(tokio_stream::iter(chunks(signed).into_iter().map(Ok)))))
+        let (tx, mut rx) = tokio::sync::mpsc::channel(PROGRESS_BACKLOG);
+        let c = self.inner.clone();
+        tokio::spawn(async move {
+            let lines = tx.clone();
+            let progress = move |line: String| {
+                // A client that does not read misses progress lines; it
+                // never holds up the request.
+                let _ = lines.try_send(Ok(pb::SignedZoneChunk { progress: line, ..Default::default() }));
+            };
+            let result = tokio::select! {
+                result = crate::sign::sign_zone(c, &who, options, text, &progress) => result,
+                // The client went away: dropping the request fails its
+                // session, and the signers are told.
+                () = tx.closed() => return,
+            };
+            match result {
+                Ok(signed) => {
+                    for chunk in chunks(signed) {
+                        if tx.send(Ok(chunk)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.into())).await;
+                }
+            }
+        });
+        // A request that fails before its first progress line (a zone that
+        // does not load, no keys) fails the call itself, with its code.
+        let first = rx.recv().await.ok_or_else(|| Status::internal("the signing task ended without an answer"))??;
+        let rest = ReceiverStream::new(rx);
+        Ok(Response::new(Box::pin(tokio_stream::once(Ok(first)).chain(rest))))
     }
+
+    async fn list_requests(
+        &self,
+        request: Request<pb::ListRequestsRequest>,
+    ) -> Result<Response<pb::ListRequestsResponse>, Status> {
+        let r = request.into_inner();
+        check_api_version(r.api_version)?;
+        let zone = if r.zone.is_empty() { None } else { Some(zone_name(&r.zone)?.1) };
+        let limit = match r.limit {
+            0 => DEFAULT_LIST_REQUESTS,
+            n => usize::try_from(n).unwrap_or(usize::MAX),
+        };
+        let records = self.inner.registry.recent_sessions_of(zone.as_deref(), limit).map_err(CoordinatorError::from)?;
+        let requests = records.into_iter().map(|s| request_status(&self.inner, s)).collect::<Result<_, _>>()?;
+        Ok(Response::new(pb::ListRequestsResponse { requests }))
+    }
+
+    async fn get_request(&self, request: Request<pb::GetRequestRequest>) -> Result<Response<pb::RequestStatus>, Status> {
+        let r = request.into_inner();
+        check_api_version(r.api_version)?;
+        let record = find_request(&self.inner, &r.request_id)?;
+        Ok(Response::new(request_status(&self.inner, record)?))
+    }
+}
+
+/// The one request whose id is `id` or starts with it.
+fn find_request(c: &Coordinator, id: &str) -> Result<SessionRecord, CoordinatorError> {
+    let prefix = id.to_ascii_lowercase();
+    if prefix.len() < MIN_REQUEST_ID_PREFIX || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(CoordinatorError::InvalidArgument(format!(
+            "request id {id:?}: give the id or at least {MIN_REQUEST_ID_PREFIX} of its leading hex digits"
+        )));
+    }
+    let mut found = c.registry.sessions_with_id_prefix(&prefix)?;
+    match found.len() {
+        0 => Err(CoordinatorError::NotFound(format!("no request {prefix}: see list-requests"))),
+        1 => Ok(found.remove(0)),
+        n => Err(CoordinatorError::InvalidArgument(format!(
+            "request id prefix {prefix} matches {n} requests ({}): give more digits",
+            found.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+/// The API view of a request: every signer of the zone's key groups has a
+/// decision, UNSPECIFIED for those that did not answer.
+fn request_status(c: &Coordinator, s: SessionRecord) -> Result<pb::RequestStatus, CoordinatorError> {
+    let groups = c.registry.key_groups(Some(&s.zone))?;
+    let mut decisions = s.decisions.clone();
+    for name in groups.iter().flat_map(|g| &g.signers) {
+        decisions.entry(name.clone()).or_default();
+    }
+    // Configured signers in participant order, then any others by name.
+    let mut ordered: Vec<pb::SignerDecision> = Vec::with_capacity(decisions.len());
+    for signer in c.signers.all() {
+        if let Some(d) = decisions.remove(signer.name()) {
+            ordered.push(d.to_proto(signer.name()));
+        }
+    }
+    ordered.extend(decisions.iter().map(|(name, d)| d.to_proto(name)));
+    let threshold = match s.threshold {
+        0 => groups.iter().map(|g| u32::from(g.threshold)).max().unwrap_or(0),
+        t => t,
+    };
+    Ok(pb::RequestStatus {
+        error: s.error().unwrap_or_default().to_string(),
+        state: s.state.name().to_string(),
+        content_hash: hex::decode(&s.content_hash).unwrap_or_default(),
+        request_id: s.id,
+        zone: s.zone,
+        submitted_by: s.submitted_by,
+        started_unix: s.started_unix,
+        updated_unix: s.updated_unix,
+        expires_unix: s.expires_unix,
+        signatures_planned: s.planned,
+        signatures: s.signatures,
+        threshold,
+        decisions: ordered,
+        signers: s.signers,
+        culprits: s.culprits,
+    })
 }
 
 /// The signed zone in chunks of at most [`ZONE_CHUNK_BYTES`]; the last

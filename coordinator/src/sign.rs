@@ -1,17 +1,25 @@
 //! SignZone: from an uploaded zone to a validated signed zone.
 //!
 //! 1. Load and check the zone, make the signing plan (as `frostzone
-//!    simulate` does, with the same policy defaults), cut each key's items
-//!    into batches of at most [`MAX_BATCH_ITEMS`].
-//! 2. Sign the batches, [`BATCHES_IN_FLIGHT`] at a time, each with a
-//!    quorum chosen by [`QuorumTracker`]; a failed attempt excludes the
-//!    signers to blame and retries the batch with another subset.
-//! 3. Complete the plan, write the text, validate it with the DS of the
-//!    zone's KSK/CSK as trust anchor. Only a valid zone is returned.
+//!    simulate` does, with the same policy defaults) and its content hash,
+//!    cut each key's items into batches of at most [`MAX_BATCH_ITEMS`].
+//! 2. Propose the content to every signer of the zone's key groups and
+//!    wait until each group has its threshold of approvals
+//!    ([`crate::proposal`]); a rejected or expired request fails here,
+//!    before any signer is asked for a share.
+//! 3. Sign the batches, [`BATCHES_IN_FLIGHT`] at a time, each with a
+//!    quorum chosen by [`QuorumTracker`] among the group's approvers only;
+//!    a failed attempt excludes the signers to blame and retries the
+//!    batch with another subset of approvers.
+//! 4. Complete the plan, write the text, validate it with the DS of the
+//!    zone's KSK/CSK as trust anchor. Only a valid zone is returned, and
+//!    the signers are told (in the background) that it was published, or
+//!    that the request failed.
 //!
 //! The request is written to the audit log ([`frostzone_proto::audit`])
-//! with its content hash when planned, and again when released or failed,
-//! with the signers used and the culprits.
+//! with its content hash when planned, when proposed, at every signer's
+//! decision, when approved, and when released or failed, with the
+//! signers used and the culprits.
 //!
 //! Every step is recorded in the session (see [`crate::session`]); a
 //! session whose request ends in any other way than release is marked
@@ -21,7 +29,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use frostzone_dnssec::denial::{Denial, Nsec3Config};
 use frostzone_dnssec::domain::base::Ttl;
@@ -38,11 +46,15 @@ use frostzone_proto::v1 as pb;
 use rayon::prelude::*;
 use tokio::task::JoinSet;
 
+use crate::approval::Approvers;
 use crate::batch::{attempt, wire_item, AttemptFailure, Batch, PhaseSink, MAX_BATCH_ITEMS};
+use crate::config::MAX_APPROVAL_TIMEOUT_SECS;
 use crate::error::{join_error, CoordinatorError};
 use crate::keys::{zone_name, KeyGroup};
+use crate::proposal::{announce_outcome, seek_approval, Progress, Proposal};
 use crate::quorum::{Candidate, QuorumTracker};
 use crate::registry::{Registry, ZoneRecord, RECORD_VERSION};
+use crate::request::Session;
 use crate::session::{SessionRecord, SessionState};
 use crate::signers::SignerHandle;
 use crate::{unix_now, Coordinator};
@@ -59,6 +71,11 @@ pub const DEFAULT_VALIDITY_DAYS: u32 = frostzone_dnssec::signing::DEFAULT_VALIDI
 /// Longest signature lifetime accepted: a year. Longer lifetimes make a
 /// stolen signature replayable for longer than any key rollover.
 pub const MAX_VALIDITY_DAYS: u32 = 366;
+
+/// How long, at most, the plan may still be shared after signing: a
+/// proposal cut short finishes building its current chunk (milliseconds)
+/// before it lets go of the plan.
+const PLAN_RELEASE_WAIT: Duration = Duration::from_secs(10);
 
 /// The signed zone, validated.
 #[derive(Debug)]
@@ -101,6 +118,18 @@ pub fn policy(options: &pb::SignZoneOptions) -> Result<SigningPolicy, Coordinato
     })
 }
 
+/// How long the request waits for approvals: its own
+/// `approval_timeout_secs`, or the coordinator's.
+pub fn approval_timeout(options: &pb::SignZoneOptions, default: Duration) -> Result<Duration, CoordinatorError> {
+    match u64::from(options.approval_timeout_secs) {
+        0 => Ok(default),
+        s if s > MAX_APPROVAL_TIMEOUT_SECS => Err(CoordinatorError::InvalidArgument(format!(
+            "options.approval_timeout_secs {s}: at most {MAX_APPROVAL_TIMEOUT_SECS} (7 days)"
+        ))),
+        s => Ok(Duration::from_secs(s)),
+    }
+}
+
 /// The zone's key groups; they must cover the DNSKEY RRset and the data.
 pub fn zone_keys(registry: &Registry, zone: &str) -> Result<Vec<Arc<KeyGroup>>, CoordinatorError> {
     let groups: Vec<Arc<KeyGroup>> = registry
@@ -131,6 +160,7 @@ fn plan(
     groups: &[Arc<KeyGroup>],
     policy: &SigningPolicy,
     now: u32,
+    request_id: &str,
 ) -> Result<(Arc<SigningPlan>, Vec<Batch>), CoordinatorError> {
     let source = PathBuf::from(zone);
     let records = load_zone_text(text, &source, apex).map_err(|e| CoordinatorError::InvalidArgument(e.to_string()))?;
@@ -153,98 +183,62 @@ fn plan(
     for group in groups {
         let Some(indexes) = by_key.get(&group.record.key_tag) else { continue };
         for chunk in indexes.chunks(MAX_BATCH_ITEMS) {
-            batches.push(Batch { key: group.clone(), zone: zone.to_string(), plan: plan.clone(), indexes: chunk.to_vec() });
+            batches.push(Batch {
+                key: group.clone(),
+                zone: zone.to_string(),
+                request_id: request_id.to_string(),
+                plan: plan.clone(),
+                indexes: chunk.to_vec(),
+            });
         }
     }
     Ok((plan, batches))
 }
 
-/// The session of one request: the record, kept in the registry as it
-/// changes, and failed on drop unless it was finished.
-struct Session {
-    registry: Registry,
-    record: Mutex<SessionRecord>,
-}
-
-impl Session {
-    fn update(&self, f: impl FnOnce(&mut SessionRecord) -> bool) {
-        let Ok(mut record) = self.record.lock() else { return };
-        if f(&mut record) {
-            if let Err(e) = self.registry.put_session_sync(&record) {
-                tracing::error!(session = %record.id, "cannot record the session: {e}");
-            }
-        }
-    }
-
-    async fn finish(&self, state: SessionState) -> Result<SessionRecord, CoordinatorError> {
-        let record = {
-            let mut r = self.record.lock().map_err(|_| CoordinatorError::Internal("session lock poisoned".into()))?;
-            r.advance(state, unix_now()).map_err(|e| CoordinatorError::Internal(e.to_string()))?;
-            r.clone()
-        };
-        self.registry.put_session(&record).await?;
-        Ok(record)
-    }
-}
-
-impl PhaseSink for Session {
-    fn reached(&self, state: SessionState) {
-        self.update(|r| r.advance(state, unix_now()).unwrap_or(false));
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        if let Ok(mut r) = self.record.lock() {
-            if !r.state.is_final() {
-                let state = SessionState::Failed(format!("interrupted while {}: the request ended before release", r.state));
-                if r.advance(state, unix_now()).is_ok() {
-                    let _ = self.registry.put_session_sync(&r);
-                }
-            }
-        }
-    }
-}
-
 /// Signs `text` as `options.zone` for `operator` (the name of the
-/// operator certificate that asked). The request is recorded in the audit
-/// log when planned and again when it is released or fails.
+/// operator certificate that asked), once the zone's signers approved it.
+/// `progress` gets a line whenever the wait for approvals changes, and at
+/// least every [`crate::proposal::PROGRESS_INTERVAL`]. The request is
+/// recorded in the audit log when planned, proposed, decided, approved,
+/// and when it is released or fails.
 pub async fn sign_zone(
     c: Arc<Coordinator>,
     operator: &str,
     options: pb::SignZoneOptions,
     text: String,
+    progress: &Progress,
 ) -> Result<SignedZone, CoordinatorError> {
     let started = Instant::now();
     let (apex, zone) = zone_name(&options.zone)?;
     let policy = policy(&options)?;
+    let timeout = approval_timeout(&options, c.approval_timeout)?;
     let groups = zone_keys(&c.registry, &zone)?;
     let now = unix_now() as u32;
+    let session_id = hex::encode(crate::dkg::random_session_id());
     let (plan, batches, content_hash) = {
-        let (apex, zone, groups) = (apex.clone(), zone.clone(), groups.clone());
+        let (apex, zone, groups, id) = (apex.clone(), zone.clone(), groups.clone(), session_id.clone());
         tokio::task::spawn_blocking(move || {
-            let (plan, batches) = plan(&text, &apex, &zone, &groups, &policy, now)?;
+            let (plan, batches) = plan(&text, &apex, &zone, &groups, &policy, now, &id)?;
             let digests: Vec<[u8; 32]> =
                 plan.items().par_iter().map(|item| frostzone_proto::content::item_digest(&wire_item(item))).collect();
-            let hash = hex::encode(frostzone_proto::content::content_hash_of_digests(digests.iter()));
+            let hash = frostzone_proto::content::content_hash_of_digests(digests.iter());
             Ok::<_, CoordinatorError>((plan, batches, hash))
         })
         .await
         .map_err(join_error)??
     };
     let total = plan.items().len();
-    let session_id = hex::encode(crate::dkg::random_session_id());
-    let session = Arc::new(Session {
-        registry: c.registry.clone(),
-        record: Mutex::new(SessionRecord::new(session_id.clone(), zone.clone(), total as u64, unix_now())),
-    });
+    let mut record = SessionRecord::new(session_id.clone(), zone.clone(), total as u64, unix_now());
+    record.content_hash = hex::encode(content_hash);
+    record.submitted_by = operator.to_string();
+    let session = Arc::new(Session::new(c.registry.clone(), c.signers.clone(), record));
     session.update(|_| true);
     let audit = |event: &str, signers: Vec<String>, culprits: Vec<String>, outcome: String| {
         c.audit(AuditEntry {
             event: event.into(),
             request: session_id.clone(),
             zone: zone.clone(),
-            content_hash: content_hash.clone(),
+            content_hash: hex::encode(content_hash),
             operator: operator.to_string(),
             signers,
             culprits,
@@ -252,12 +246,16 @@ pub async fn sign_zone(
             ..AuditEntry::default()
         })
     };
+    let proposal = Proposal { zone: &zone, content_hash, plan: &plan, groups: &groups, submitted_by: operator, timeout };
     let result = match audit("request", Vec::new(), Vec::new(), format!("planned {total} signatures")) {
-        Ok(()) => run(&c, &session, &zone, &apex, plan, batches, &groups, now).await,
+        Ok(()) => match seek_approval(&c, &session, proposal, progress).await {
+            Ok(approvers) => run(&c, &session, &zone, &apex, plan, batches, &groups, &approvers, now).await,
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
     let result = result.and_then(|(text, summary)| {
-        let r = session.record.lock().map(|r| r.clone()).map_err(|_| CoordinatorError::Internal("session lock poisoned".into()))?;
+        let r = session.record()?;
         let digest = hex::encode(Sha256::digest(text.as_bytes()));
         audit("released", r.signers, r.culprits, format!("validated, {} signatures released, result sha256 {digest}", r.signatures))?;
         Ok((text, summary, digest))
@@ -265,16 +263,18 @@ pub async fn sign_zone(
     let (text, summary, result_sha256) = match result {
         Ok(done) => done,
         Err(e) => {
-            let (signers, culprits) = session.record.lock().map(|r| (r.signers.clone(), r.culprits.clone())).unwrap_or_default();
+            let (signers, culprits) = session.record().map(|r| (r.signers, r.culprits)).unwrap_or_default();
             if let Err(a) = audit("failed", signers, culprits, e.to_string()) {
                 tracing::error!(session = %session_id, "cannot record the failure: {a}");
             }
-            session.finish(SessionState::Failed(e.to_string())).await?;
+            let record = session.finish(SessionState::Failed(e.to_string())).await?;
+            announce_outcome(&c.signers, &session_id, &record.decisions, false, &e.to_string());
             tracing::warn!(session = %session_id, "{zone}: signing failed after {:.1} s, nothing released: {e}", started.elapsed().as_secs_f64());
             return Err(e);
         }
     };
     let record = session.finish(SessionState::Released).await?;
+    announce_outcome(&c.signers, &session_id, &record.decisions, true, &result_sha256);
     c.registry.record_release(
         &zone,
         &ZoneRecord {
@@ -298,6 +298,21 @@ pub async fn sign_zone(
     Ok(SignedZone { text, summary, session_id })
 }
 
+/// The plan, once every batch and proposal has let go of it.
+async fn sole_owner(mut plan: Arc<SigningPlan>) -> Result<SigningPlan, CoordinatorError> {
+    let since = Instant::now();
+    loop {
+        match Arc::try_unwrap(plan) {
+            Ok(plan) => return Ok(plan),
+            Err(shared) if since.elapsed() < PLAN_RELEASE_WAIT => {
+                plan = shared;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(_) => return Err(CoordinatorError::Internal("the signing plan is still shared".into())),
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn run(
     c: &Arc<Coordinator>,
@@ -307,18 +322,21 @@ async fn run(
     plan: Arc<SigningPlan>,
     batches: Vec<Batch>,
     groups: &[Arc<KeyGroup>],
+    approvers: &Approvers,
     now: u32,
 ) -> Result<(String, String), CoordinatorError> {
-    // One tracker per key group (the signers holding it), failures shared.
+    // One tracker per key group (its approvers: a signer makes shares
+    // only for requests it approved), failures shared.
     let trackers: BTreeMap<u16, QuorumTracker> = groups
         .iter()
         .map(|g| {
+            let approved = approvers.get(&g.record.key_tag);
             let candidates = g
                 .record
                 .signers
                 .iter()
                 .zip(&g.record.participants)
-                .filter(|(name, _)| c.signers.get(name).is_some())
+                .filter(|(name, _)| approved.is_some_and(|a| a.contains(name)) && c.signers.get(name).is_some())
                 .map(|(name, &participant)| Candidate { name: name.clone(), participant })
                 .collect();
             (g.record.key_tag, QuorumTracker::new(usize::from(g.record.threshold), candidates))
@@ -348,7 +366,7 @@ async fn run(
 
     drop(running);
     // Every batch is done and dropped: the plan has one owner again.
-    let plan = Arc::try_unwrap(plan).map_err(|_| CoordinatorError::Internal("the signing plan is still shared".into()))?;
+    let plan = sole_owner(plan).await?;
     session.reached(SessionState::Validating);
     let anchor: Vec<_> = groups.iter().filter(|g| g.key.role.signs_keys()).map(|g| g.key.ds(apex)).collect();
     let (zone, apex) = (zone.to_string(), apex.clone());
@@ -418,7 +436,7 @@ async fn sign_batch(
                 });
             }
             Err(AttemptFailure::Culprits(found)) => {
-                let session_id = session.record.lock().map(|r| r.id.clone()).unwrap_or_default();
+                let session_id = session.id();
                 let mut t = lock()?;
                 for (name, reason) in &found {
                     tracing::warn!(signer = %name, session = %session_id, "{}: key tag {tag}: culprit: {reason}; excluded", batch.zone);

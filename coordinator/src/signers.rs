@@ -12,14 +12,18 @@
 //! for the client.
 
 use std::fmt;
+use std::sync::Weak;
 use std::time::Duration;
 
+use frostzone_dnssec::signing::SigningPlan;
 use frostzone_proto::v1::signer_client::SignerClient;
 use frostzone_proto::v1::{self as pb};
-use frostzone_proto::{API_VERSION, MAX_MESSAGE_BYTES};
+use frostzone_proto::{API_VERSION, MAX_BATCH_ITEMS, MAX_MESSAGE_BYTES};
 use frostzone_threshold::{frost, Identifier};
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::batch::wire_item;
 use crate::config::{Config, SignerConfig};
 
 /// How long opening a connection to a signer may take. Loopback and LAN
@@ -190,10 +194,73 @@ impl SignerHandle {
         call!(self, sign, r)
     }
 
+    /// Proposes a request: `header`, then every item of `plan` in plan
+    /// order, in chunks of at most [`MAX_BATCH_ITEMS`]. Each chunk's wire
+    /// form is built on the blocking pool just before it is sent, so a
+    /// large zone's wire form is never held whole. The plan is read
+    /// through a weak reference, held only while a chunk is built, so a
+    /// proposal never keeps the plan from its owner (who completes it
+    /// after signing). The answer is the signer's first decision.
+    pub async fn propose(&self, header: pb::ProposeHeader, plan: Weak<SigningPlan>) -> Result<pb::Decision, SignerCallError> {
+        call!(self, propose, proposal_chunks(header, plan))
+    }
+
+    /// The signer's current decision on `request_id`.
+    pub async fn get_decision(&self, request_id: &str) -> Result<pb::Decision, SignerCallError> {
+        call!(self, get_decision, pb::GetDecisionRequest { api_version: API_VERSION, request_id: request_id.to_string() })
+    }
+
+    /// Tells the signer how `request_id` ended: released (`detail` is the
+    /// SHA-256 of the released zone text) or failed (`detail` is why).
+    pub async fn published(&self, request_id: &str, published: bool, detail: &str) -> Result<pb::Decision, SignerCallError> {
+        call!(
+            self,
+            published,
+            pb::PublishedRequest {
+                api_version: API_VERSION,
+                request_id: request_id.to_string(),
+                published,
+                detail: detail.to_string(),
+            }
+        )
+    }
+
     /// Whether `id` (as received) is this signer's identifier.
     pub fn is(&self, id: Option<&pb::ParticipantId>) -> bool {
         id.and_then(|p| frost::Identifier::deserialize(&p.id).ok()) == Some(self.identifier)
     }
+}
+
+/// Chunks of a proposal waiting to be sent: a producer on the blocking
+/// pool stays this many chunks ahead of the connection.
+const PROPOSAL_CHUNKS_AHEAD: usize = 2;
+
+/// The Propose stream: the header chunk, then the items. A blocking task
+/// builds each chunk's wire form ([`wire_item`]) as the connection takes
+/// the previous ones, and stops when the call ends (or the plan is gone:
+/// then the stream ends short and the signer refuses the proposal).
+fn proposal_chunks(header: pb::ProposeHeader, plan: Weak<SigningPlan>) -> ReceiverStream<pb::ProposeChunk> {
+    let (tx, rx) = tokio::sync::mpsc::channel(PROPOSAL_CHUNKS_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        if tx.blocking_send(pb::ProposeChunk { header: Some(header), items: Vec::new() }).is_err() {
+            return;
+        }
+        for start in (0..).step_by(MAX_BATCH_ITEMS) {
+            let items: Vec<pb::SigningItem> = {
+                let Some(plan) = plan.upgrade() else { return };
+                let Some(chunk) = plan.items().get(start..) else { return };
+                chunk.iter().take(MAX_BATCH_ITEMS).map(wire_item).collect()
+            };
+            if items.is_empty() {
+                return;
+            }
+            if tx.blocking_send(pb::ProposeChunk { header: None, items }).is_err() {
+                // The call failed or was dropped: nobody reads any more.
+                return;
+            }
+        }
+    });
+    ReceiverStream::new(rx)
 }
 
 /// Every configured signer, in participant order.

@@ -16,6 +16,8 @@
 //!   handed out as one batch and completed with the signatures a threshold
 //!   backend returns;
 //! * [`present`]: the zone file presentation format frostzone writes;
+//! * [`diff`]: RRset-level differences between two versions of a zone,
+//!   counted for approval policies and rendered as `+`/`-` lines;
 //! * [`validate`]: the whole-zone validator that stands between signing
 //!   and publication;
 //! * [`wire`]: RRsets and RRSIG fields in the form they travel between
@@ -34,6 +36,7 @@
 
 pub mod changes;
 pub mod denial;
+pub mod diff;
 pub mod keyfile;
 pub mod keys;
 pub mod load;

@@ -11,6 +11,9 @@
 //! policy = "signer-1/policy.toml"  # optional: the operator's policy
 //!                            # (crate::policy_file); default policy without
 //! audit_log = "signer-1/audit.log" # optional; default <data_dir>/audit.log
+//! admin_socket = "/run/frostzone/signer-1.sock" # optional; the operator's
+//!                            # admin socket (mode 0600); default
+//!                            # <data_dir>/admin.sock
 //! [tls]
 //! ca = "ca.pem"
 //! cert = "signer-1.pem"
@@ -39,6 +42,11 @@ pub const CONFIG_VERSION: u32 = 1;
 /// minutes is far longer than one Commit/Sign round trip of a full batch,
 /// and short enough that abandoned nonces and DKG secrets do not linger.
 pub const DEFAULT_SESSION_TIMEOUT_SECS: u64 = 300;
+
+/// The admin socket's file name in the data directory when the config
+/// names none: beside the data it administers, so each signer on a host
+/// has its own.
+pub const DEFAULT_ADMIN_SOCKET: &str = "admin.sock";
 
 /// Highest participant number: frost accepts any non-zero u16, but a
 /// deployment of more than 255 signers is not something we test or plan.
@@ -98,6 +106,7 @@ struct RawConfig {
     session_timeout_secs: Option<u64>,
     policy: Option<PathBuf>,
     audit_log: Option<PathBuf>,
+    admin_socket: Option<PathBuf>,
     tls: RawTls,
 }
 
@@ -140,6 +149,8 @@ pub struct Config {
     pub policy: Option<PathBuf>,
     /// The hash-chained audit log.
     pub audit_log: PathBuf,
+    /// The operator's admin socket ([`crate::admin`]).
+    pub admin_socket: PathBuf,
     /// CA, certificate and key of this signer.
     pub tls: TlsFiles,
     /// The coordinator's certificate: the only client accepted.
@@ -245,6 +256,11 @@ impl Config {
                 .as_deref()
                 .map(resolve)
                 .unwrap_or_else(|| data_dir.join("audit.log")),
+            admin_socket: raw
+                .admin_socket
+                .as_deref()
+                .map(resolve)
+                .unwrap_or_else(|| data_dir.join(DEFAULT_ADMIN_SOCKET)),
             data_dir,
             passphrase,
             session_timeout: Duration::from_secs(timeout),
@@ -353,9 +369,12 @@ coordinator_cert = "/etc/frostzone/coordinator.pem"
         assert_eq!(c.identifier().unwrap(), Identifier::try_from(1u16).unwrap());
         assert_eq!(c.audit_log, Path::new("/srv/fz/signer-1/data/audit.log"));
         assert_eq!(c.policy, None);
+        assert_eq!(c.admin_socket, Path::new("/srv/fz/signer-1/data/admin.sock"));
         let c = parse(&GOOD.replacen("[tls]", "policy = \"p.toml\"\naudit_log = \"/var/log/a.log\"\n[tls]", 1)).unwrap();
         assert_eq!(c.policy.as_deref(), Some(Path::new("/srv/fz/p.toml")));
         assert_eq!(c.audit_log, Path::new("/var/log/a.log"));
+        let c = parse(&GOOD.replacen("[tls]", "admin_socket = \"run/admin.sock\"\n[tls]", 1)).unwrap();
+        assert_eq!(c.admin_socket, Path::new("/srv/fz/run/admin.sock"));
     }
 
     /// Every bad file fails naming the file and the field.

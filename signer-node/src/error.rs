@@ -62,6 +62,10 @@ pub enum NodeError {
     /// The policy's rate limit is reached.
     #[error(transparent)]
     RateLimited(#[from] crate::rate::RateLimited),
+    /// A request of the life cycle is unknown, or not in a state that
+    /// allows what was asked.
+    #[error(transparent)]
+    Request(#[from] crate::lifecycle::RequestError),
     /// A blocking task died.
     #[error("internal: {0}")]
     Internal(String),
@@ -109,7 +113,8 @@ impl NodeError {
                 _ => Code::InvalidArgument,
             },
             NodeError::Threshold(_) => Code::InvalidArgument,
-            NodeError::Store(StoreError::Exists { .. }) => Code::AlreadyExists,
+            NodeError::Store(StoreError::Exists { .. } | StoreError::RequestExists(_)) => Code::AlreadyExists,
+            NodeError::Request(e) => e.code(),
             NodeError::Store(_) | NodeError::Internal(_) => Code::Internal,
         }
     }

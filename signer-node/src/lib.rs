@@ -18,6 +18,15 @@
 //! * [`policy_file`]: the operator's policy file (zones, RR types,
 //!   validity bounds, NSEC3 parameters, rate limit);
 //! * [`rate`]: the sliding-hour signature count behind the rate limit;
+//! * [`approval`]: the `[approval]` policy — which requests are approved
+//!   by policy and which wait for the operator;
+//! * [`proposal`]: a proposed request checked, compared with the zone's
+//!   published baseline ([`frostzone_dnssec::diff`]) and decided;
+//! * [`request_store`]: requests, their content and the baselines in sled;
+//! * [`lifecycle`]: the request life cycle as node methods (Propose,
+//!   decisions, Published, approval by the operator, expiry) and the
+//!   binding of every Commit to an approved request;
+//! * [`admin`]: the operator's admin service on a Unix socket;
 //! * [`node`]: one plain function per API call over the above, each
 //!   Commit and Sign recorded in the hash-chained audit log
 //!   ([`frostzone_proto::audit`]);
@@ -29,19 +38,26 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod approval;
 pub mod config;
 pub mod dkg;
 pub mod envelope;
 pub mod error;
 pub mod fault;
+pub mod lifecycle;
 pub mod node;
 pub mod policy;
 pub mod policy_file;
+pub mod proposal;
 pub mod rate;
+pub mod request_store;
+pub mod admin;
 pub mod service;
 pub mod sessions;
 pub mod store;
 
+#[cfg(test)]
+mod lifecycle_tests;
 #[cfg(test)]
 mod tests;
 

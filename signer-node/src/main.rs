@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use frostzone_signer_node::fault::{Faults, CORRUPT_SHARES_ENV};
 use frostzone_proto::audit::AuditLog;
-use frostzone_signer_node::{service, Config, Node, NodeOptions, Store};
+use frostzone_signer_node::{admin, service, Config, Node, NodeOptions, Store};
 
 /// A frostzone signer node: holds key shares, signs what the coordinator
 /// asks after rebuilding it.
@@ -70,18 +70,38 @@ fn main() -> Result<()> {
 
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        tracing::info!(name = %config.name, participant = config.participant, listen = %config.listen, "signer listening");
+        let (admin_listener, owner_uid) = admin::bind(&config.admin_socket)?;
+        tracing::info!(name = %config.name, participant = config.participant, listen = %config.listen,
+            admin_socket = %config.admin_socket.display(), "signer listening");
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("installing the SIGTERM handler")?;
-        let shutdown = async move {
+        // Both servers stop on the same signal, and either one ending (a
+        // failed bind, say) stops the other.
+        let stop = Arc::new(tokio::sync::watch::channel(()).0);
+        let stopper = stop.clone();
+        tokio::spawn(async move {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
             }
             tracing::info!("shutting down");
+            let _ = stopper.send(());
+        });
+        let until_stopped = |mut rx: tokio::sync::watch::Receiver<()>| async move {
+            let _ = rx.changed().await;
         };
-        service::serve(node, config.listen, &config.tls, &config.coordinator_cert, shutdown)
-            .await
-            .with_context(|| format!("signer {}", config.name))
+        let signer = async {
+            let result = service::serve(node.clone(), config.listen, &config.tls, &config.coordinator_cert, until_stopped(stop.subscribe())).await;
+            let _ = stop.send(());
+            result
+        };
+        let operator = async {
+            let result = admin::serve(node.clone(), admin_listener, owner_uid, &config.admin_socket, until_stopped(stop.subscribe())).await;
+            let _ = stop.send(());
+            result
+        };
+        let (signer, operator) = tokio::join!(signer, operator);
+        signer.with_context(|| format!("signer {}", config.name))?;
+        operator.with_context(|| format!("signer {}", config.name))
     })
 }

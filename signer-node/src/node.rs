@@ -20,6 +20,7 @@ use rand::rngs::OsRng;
 use crate::dkg::{DkgParams, DkgSession, Round1Entry, SealedPackage};
 use crate::error::NodeError;
 use crate::fault::Faults;
+use crate::lifecycle::ApprovedCache;
 use crate::policy::{normalize_zone, signed_messages, BatchContext};
 use crate::policy_file::SignerPolicy;
 use crate::rate::RateWindow;
@@ -55,6 +56,7 @@ pub struct NodeOptions {
 /// nonces wipe themselves when dropped.
 struct PendingSigning {
     zone: String,
+    request_id: String,
     content_hash: String,
     nonces: BatchNonces,
     messages: Vec<Vec<u8>>,
@@ -65,20 +67,24 @@ struct PendingSigning {
 /// One signer node.
 pub struct Node {
     opts: NodeOptions,
-    store: Store,
+    pub(crate) store: Store,
     signing: Mutex<SessionTable<PendingSigning>>,
     dkg: Mutex<SessionTable<DkgSession>>,
     imports: Mutex<SessionTable<x25519_dalek::StaticSecret>>,
-    policy: Arc<SignerPolicy>,
+    pub(crate) policy: Arc<SignerPolicy>,
     rate: Mutex<RateWindow>,
     audit: Option<Mutex<AuditLog>>,
+    /// Serializes request state changes (read, decide, write).
+    pub(crate) decisions: Mutex<()>,
+    /// The digest sets of approved requests ([`crate::lifecycle`]).
+    pub(crate) approved: Mutex<ApprovedCache>,
 }
 
 /// Who asks for signatures: the signer's API admits only the pinned
 /// coordinator certificate, so that is who the audit log names.
-const REQUESTER: &str = "coordinator (pinned certificate)";
+pub(crate) const REQUESTER: &str = "coordinator (pinned certificate)";
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves the table consistent (every
     // operation is a single map update), so poisoning is ignored.
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -146,6 +152,11 @@ fn unix_now() -> u32 {
         .unwrap_or(0)
 }
 
+/// Now in Unix seconds, for request records (64-bit, unlike RRSIG times).
+pub(crate) fn unix_now64() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
 impl Node {
     /// A node over an open store.
     pub fn new(opts: NodeOptions, store: Store) -> Node {
@@ -158,6 +169,8 @@ impl Node {
             policy: Arc::new(SignerPolicy::default()),
             rate: Mutex::new(RateWindow::new(0)),
             audit: None,
+            decisions: Mutex::new(()),
+            approved: Mutex::new(ApprovedCache::new()),
             opts,
         }
     }
@@ -184,7 +197,7 @@ impl Node {
 
     /// Appends to the audit log (when there is one). A signer that cannot
     /// record what it does refuses to do it.
-    fn audit(&self, entry: AuditEntry) -> Result<(), NodeError> {
+    pub(crate) fn audit(&self, entry: AuditEntry) -> Result<(), NodeError> {
         let Some(log) = &self.audit else { return Ok(()) };
         lock(log)
             .append(entry, u64::from(unix_now()))
@@ -398,13 +411,16 @@ impl Node {
         })
     }
 
-    /// FROST round 1 for a batch: every item rebuilt and checked against
-    /// the policy, then fresh nonces kept in memory under the session id.
-    /// Accepted or refused, the batch is recorded in the audit log first.
+    /// FROST round 1 for a batch: the batch must belong to a request this
+    /// signer approved and hold only items it was proposed
+    /// ([`crate::lifecycle`]); every item is rebuilt and checked against
+    /// the policy, then fresh nonces are kept in memory under the session
+    /// id. Accepted or refused, the batch is recorded in the audit log
+    /// first.
     pub fn commit(&self, req: v1::CommitRequest) -> Result<v1::CommitResponse, NodeError> {
         let entry = AuditEntry {
             event: "commit".into(),
-            request: hex::encode(&req.session_id),
+            request: req.request_id.clone(),
             zone: req.zone.clone(),
             content_hash: hex::encode(frostzone_proto::content::content_hash(&req.items)),
             operator: REQUESTER.into(),
@@ -415,7 +431,7 @@ impl Node {
         let key_tag = req.key_tag;
         match self.commit_checked(req, &entry.content_hash) {
             Ok(response) => {
-                let outcome = format!("accepted: {n} items for key tag {key_tag}");
+                let outcome = format!("accepted: {n} items for key tag {key_tag} (session {})", hex::encode(&id));
                 if let Err(e) = self.audit(AuditEntry { outcome, ..entry }) {
                     // Not recorded, not signed: the nonces go.
                     let _ = lock(&self.signing).take(&id, Instant::now());
@@ -424,7 +440,8 @@ impl Node {
                 Ok(response)
             }
             Err(e) => {
-                self.audit(AuditEntry { event: "commit-refused".into(), outcome: e.to_string(), ..entry })?;
+                let outcome = format!("{e} (session {})", hex::encode(&id));
+                self.audit(AuditEntry { event: "commit-refused".into(), outcome, ..entry })?;
                 Err(e)
             }
         }
@@ -463,6 +480,9 @@ impl Node {
             policy: self.policy.clone(),
         };
         let messages = signed_messages(&req.items, &ctx)?;
+        // After the item checks, so that a malformed item is named as
+        // such; before any nonce or rate-limit budget is spent.
+        self.check_commit_binding(&req.request_id, &zone_text, &req.items)?;
         lock(&self.rate)
             .take(messages.len() as u64, Instant::now())
             .map_err(NodeError::RateLimited)?;
@@ -476,6 +496,7 @@ impl Node {
             .collect::<Result<Vec<_>, _>>()?;
         let pending = PendingSigning {
             zone: zone_text,
+            request_id: req.request_id.clone(),
             content_hash: content_hash.to_string(),
             nonces,
             messages,
@@ -501,7 +522,7 @@ impl Node {
             .map_err(NodeError::session("signing"))?;
         let entry = AuditEntry {
             event: "sign".into(),
-            request: hex::encode(id),
+            request: pending.request_id.clone(),
             zone: pending.zone.clone(),
             content_hash: pending.content_hash.clone(),
             operator: REQUESTER.into(),
@@ -516,10 +537,21 @@ impl Node {
                 .collect(),
             ..AuditEntry::default()
         };
-        match self.sign_pending(req, pending) {
+        let request_id = pending.request_id.clone();
+        let session = hex::encode(id);
+        let signed = if self.still_approved(&request_id) {
+            self.sign_pending(req, pending)
+        } else {
+            Err(crate::lifecycle::RequestError::NotApproved(format!(
+                "request {request_id} is no longer approved (rejected, expired or finished since Commit)"
+            ))
+            .into())
+        };
+        match signed {
             Ok(response) => {
-                let outcome = format!("signature shares for {} items", response.shares.len());
+                let outcome = format!("signature shares for {} items (session {session})", response.shares.len());
                 self.audit(AuditEntry { outcome, ..entry })?;
+                self.mark_signed(&request_id)?;
                 Ok(response)
             }
             Err(e) => {
@@ -532,6 +564,7 @@ impl Node {
     fn sign_pending(&self, req: v1::SignRequest, pending: PendingSigning) -> Result<v1::SignResponse, NodeError> {
         let PendingSigning {
             zone: _,
+            request_id: _,
             content_hash: _,
             nonces,
             messages,

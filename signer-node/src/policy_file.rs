@@ -15,6 +15,16 @@
 //! [nsec3]                       # NSEC3 and NSEC3PARAM parameters (RFC 5155)
 //! max_iterations = 0            # RFC 9276 §3.1: iterations "MUST be 0"
 //! salts = []                    # hex salts accepted besides the empty one
+//! [approval]                    # which requests are approved without the
+//!                               # operator (crate::approval)
+//! max_rrsets_changed = 1000     # RRsets added + removed + changed (NSEC, NSEC3,
+//!                               # NSEC3PARAM not counted); more waits for the
+//!                               # operator; 0: every change waits
+//! max_names_added = 1000        # owner names appearing
+//! max_names_removed = 100       # owner names disappearing
+//! key_changes = "operator"      # DNSKEY/CDS/CDNSKEY changes (also on a zone's
+//!                               # first publication): "operator" or "auto"
+//! pending_expiry_secs = 86400   # a request pending longer than this expires
 //! ```
 //!
 //! Every field is optional (the defaults below); unknown fields are refused
@@ -28,6 +38,7 @@ use std::str::FromStr;
 use frostzone_dnssec::domain::base::iana::Rtype;
 use serde::Deserialize;
 
+use crate::approval::{ApprovalPolicy, KeyChanges, MAX_PENDING_EXPIRY_SECS};
 use crate::policy::normalize_zone;
 
 /// The only policy format version this build reads.
@@ -64,6 +75,17 @@ struct RawPolicy {
     max_signatures_per_hour: Option<u64>,
     validity: Option<RawValidity>,
     nsec3: Option<RawNsec3>,
+    approval: Option<RawApproval>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawApproval {
+    max_rrsets_changed: Option<u64>,
+    max_names_added: Option<u64>,
+    max_names_removed: Option<u64>,
+    key_changes: Option<String>,
+    pending_expiry_secs: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -118,6 +140,8 @@ pub struct SignerPolicy {
     pub max_nsec3_iterations: u16,
     /// NSEC3 salts accepted besides the empty one.
     pub nsec3_salts: BTreeSet<Vec<u8>>,
+    /// Which requests are approved without the operator.
+    pub approval: ApprovalPolicy,
 }
 
 impl Default for SignerPolicy {
@@ -131,6 +155,7 @@ impl Default for SignerPolicy {
             validity: ValidityBounds::default(),
             max_nsec3_iterations: DEFAULT_MAX_NSEC3_ITERATIONS,
             nsec3_salts: BTreeSet::new(),
+            approval: ApprovalPolicy::default(),
         }
     }
 }
@@ -221,7 +246,32 @@ impl SignerPolicy {
                 Err(e) => Err(field("nsec3.salts", format!("{s:?} is not hex: {e}"))),
             })
             .collect::<Result<BTreeSet<_>, _>>()?;
+        let a = raw.approval.unwrap_or_default();
+        let defaults = ApprovalPolicy::default();
+        let key_changes = match a.key_changes.as_deref() {
+            None => defaults.key_changes,
+            Some("operator") => KeyChanges::Operator,
+            Some("auto") => KeyChanges::Auto,
+            Some(other) => {
+                return Err(field("approval.key_changes", format!("{other:?} is neither \"operator\" nor \"auto\"")))
+            }
+        };
+        let pending_expiry_secs = a.pending_expiry_secs.unwrap_or(defaults.pending_expiry_secs);
+        if pending_expiry_secs == 0 || pending_expiry_secs > MAX_PENDING_EXPIRY_SECS {
+            return Err(field(
+                "approval.pending_expiry_secs",
+                format!("{pending_expiry_secs} is outside 1..={MAX_PENDING_EXPIRY_SECS}"),
+            ));
+        }
+        let approval = ApprovalPolicy {
+            max_rrsets_changed: a.max_rrsets_changed.unwrap_or(defaults.max_rrsets_changed),
+            max_names_added: a.max_names_added.unwrap_or(defaults.max_names_added),
+            max_names_removed: a.max_names_removed.unwrap_or(defaults.max_names_removed),
+            key_changes,
+            pending_expiry_secs,
+        };
         Ok(SignerPolicy {
+            approval,
             zones,
             rr_types,
             max_signatures_per_hour: raw.max_signatures_per_hour.unwrap_or(0),
@@ -279,6 +329,12 @@ max_lifetime_secs = 2592000
 [nsec3]
 max_iterations = 0
 salts = ["aabbcc"]
+[approval]
+max_rrsets_changed = 0
+max_names_added = 10
+max_names_removed = 5
+key_changes = "auto"
+pending_expiry_secs = 3600
 "#;
 
     fn parse(text: &str) -> Result<SignerPolicy, PolicyError> {
@@ -293,6 +349,16 @@ salts = ["aabbcc"]
         assert_eq!(p.max_signatures_per_hour, 100_000);
         assert_eq!(p.validity.max_lifetime_secs, 30 * 86400);
         assert!(p.nsec3_salts.contains(&vec![0xaa, 0xbb, 0xcc]));
+        assert_eq!(
+            p.approval,
+            ApprovalPolicy {
+                max_rrsets_changed: 0,
+                max_names_added: 10,
+                max_names_removed: 5,
+                key_changes: KeyChanges::Auto,
+                pending_expiry_secs: 3600
+            }
+        );
         let d = parse("version = 1\n").unwrap();
         assert_eq!(d, SignerPolicy::default());
         assert!(d.serves("anything.") && d.allows_type(16));
@@ -314,6 +380,10 @@ salts = ["aabbcc"]
             ("[validity]\nmax_lifetme_secs = 5", "max_lifetme_secs"),
             ("[nsec3]\nsalts = [\"zz\"]", "nsec3.salts"),
             ("approve = true", "approve"),
+            ("[approval]\nkey_changes = \"never\"", "approval.key_changes"),
+            ("[approval]\npending_expiry_secs = 0", "approval.pending_expiry_secs"),
+            ("[approval]\nmax_rrsets = 5", "max_rrsets"),
+            ("[approval]\nmax_names_added = -1", "max_names_added"),
         ];
         for (body, field) in cases {
             let text = if body.starts_with("version") { body.to_string() } else { format!("version = 1\n{body}\n") };

@@ -12,11 +12,12 @@ use std::time::{Duration, Instant};
 use frostzone_proto::tls::{PinnedPeers, TlsFiles};
 use frostzone_proto::v1::signer_server::{Signer, SignerServer};
 use frostzone_proto::v1::*;
-use frostzone_proto::{check_api_version, MAX_MESSAGE_BYTES};
-use tonic::{Request, Response, Status};
+use frostzone_proto::{check_api_version, MAX_BATCH_ITEMS, MAX_MESSAGE_BYTES};
+use tonic::{Request, Response, Status, Streaming};
 
 use crate::error::NodeError;
 use crate::node::Node;
+use crate::proposal::check_header;
 
 /// How often expired sessions are swept: a tenth of a typical timeout,
 /// so nonces and DKG secrets outlive their deadline by seconds at most.
@@ -118,6 +119,61 @@ impl Signer for SignerService {
         let req = request.into_inner();
         self.run(req.api_version, |node| node.sign(req)).await
     }
+
+    /// Reads the header, answers a repeated proposal at once, then
+    /// collects the items (never more than the header announced) and
+    /// hands them to [`Node::propose`].
+    async fn propose(&self, request: Request<Streaming<ProposeChunk>>) -> Result<Response<Decision>, Status> {
+        let mut stream = request.into_inner();
+        let first = stream
+            .message()
+            .await?
+            .ok_or_else(|| Status::invalid_argument("empty Propose stream: the header comes first"))?;
+        let header = first
+            .header
+            .ok_or_else(|| Status::invalid_argument("the first Propose chunk carries no header"))?;
+        check_api_version(header.api_version)?;
+        check_header(&header)?;
+        let again = header.clone();
+        if let Some(decision) = self.run(header.api_version, move |node| node.propose_again(&again)).await?.into_inner() {
+            return Ok(Response::new(decision));
+        }
+        let mut items = Vec::new();
+        let mut chunk = first.items;
+        loop {
+            if chunk.len() > MAX_BATCH_ITEMS {
+                return Err(Status::invalid_argument(format!(
+                    "a Propose chunk of {} items; at most {MAX_BATCH_ITEMS}",
+                    chunk.len()
+                )));
+            }
+            items.append(&mut chunk);
+            if items.len() as u64 > header.item_count {
+                return Err(Status::invalid_argument(format!(
+                    "more items than the header's item_count {}",
+                    header.item_count
+                )));
+            }
+            match stream.message().await? {
+                None => break,
+                Some(next) if next.header.is_some() => {
+                    return Err(Status::invalid_argument("a second header in the Propose stream"))
+                }
+                Some(next) => chunk = next.items,
+            }
+        }
+        self.run(header.api_version, move |node| node.propose(header, items)).await
+    }
+
+    async fn get_decision(&self, request: Request<GetDecisionRequest>) -> Result<Response<Decision>, Status> {
+        let req = request.into_inner();
+        self.run(req.api_version, |node| node.get_decision(req)).await
+    }
+
+    async fn published(&self, request: Request<PublishedRequest>) -> Result<Response<Decision>, Status> {
+        let req = request.into_inner();
+        self.run(req.api_version, |node| node.published(req)).await
+    }
 }
 
 /// A task that stops when this handle is dropped.
@@ -131,7 +187,8 @@ impl Drop for AbortOnDrop {
 }
 
 /// Starts the periodic sweep of expired sessions (their secrets are wiped
-/// as they are dropped).
+/// as they are dropped) and of requests past their deadlines
+/// ([`Node::expire_due`], on a blocking thread: it writes and flushes).
 pub fn spawn_sweeper(node: Arc<Node>, every: Duration) -> AbortOnDrop {
     AbortOnDrop(tokio::spawn(async move {
         let mut interval = tokio::time::interval(every);
@@ -141,6 +198,14 @@ pub fn spawn_sweeper(node: Arc<Node>, every: Duration) -> AbortOnDrop {
             let dropped = node.sweep(Instant::now());
             if dropped > 0 {
                 tracing::info!(dropped, "expired sessions dropped");
+            }
+            let n = node.clone();
+            let now = crate::node::unix_now64();
+            match tokio::task::spawn_blocking(move || n.expire_due(now)).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(expired)) => tracing::info!(expired, "requests expired"),
+                Ok(Err(e)) => tracing::error!("request expiry: {e}"),
+                Err(e) => tracing::error!("request expiry task: {e}"),
             }
         }
     }))

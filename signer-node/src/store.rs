@@ -11,8 +11,11 @@
 //!   `PublicKeyPackage`) with the sled key as associated data, so that
 //!   values cannot be swapped between keys.
 //!
+//! The same database holds the signing requests ([`crate::request_store`]).
+//!
 //! Every write that matters is flushed before it is acknowledged: a kill -9
-//! right after a DKG loses nothing. Nothing outside this module touches sled.
+//! right after a DKG loses nothing. Nothing outside this module and
+//! [`crate::request_store`] touches sled.
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +28,7 @@ use rand::RngCore;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::envelope::{self, SecretKey};
+use crate::request_store::RequestStore;
 
 /// Format byte in front of every stored share.
 const SHARE_FORMAT: u8 = 1;
@@ -172,6 +176,9 @@ pub enum StoreError {
     /// Stored data does not decode.
     #[error("store corrupt: {0}")]
     Corrupt(String),
+    /// A request with this id is stored already.
+    #[error("request {0} is stored already")]
+    RequestExists(String),
 }
 
 /// The open store with its derived key.
@@ -179,6 +186,7 @@ pub struct Store {
     dir: PathBuf,
     db: sled::Db,
     shares: sled::Tree,
+    requests: RequestStore,
     key: SecretKey,
 }
 
@@ -249,12 +257,19 @@ impl Store {
                 )))
             }
         };
+        let requests = RequestStore::open(&db, dir)?;
         Ok(Store {
             dir: dir.to_path_buf(),
             db,
             shares,
+            requests,
             key,
         })
+    }
+
+    /// The signing requests kept beside the shares.
+    pub fn requests(&self) -> &RequestStore {
+        &self.requests
     }
 
     fn sled_err(&self) -> impl Fn(sled::Error) -> StoreError + '_ {

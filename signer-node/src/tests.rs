@@ -26,10 +26,11 @@ use crate::store::{tests::cheap, Store};
 const ZONE_WIRE: &[u8] = b"\x07example\x00";
 const WWW_WIRE: &[u8] = b"\x03www\x07example\x00";
 
-struct Signer1 {
-    svc: SignerService,
-    id: Identifier,
-    _dir: Arc<tempfile::TempDir>,
+pub(crate) struct Signer1 {
+    pub(crate) svc: SignerService,
+    pub(crate) node: Arc<Node>,
+    pub(crate) id: Identifier,
+    pub(crate) _dir: Arc<tempfile::TempDir>,
 }
 
 fn node(n: u16, dir: Arc<tempfile::TempDir>, faults: Faults) -> Signer1 {
@@ -41,26 +42,91 @@ fn node(n: u16, dir: Arc<tempfile::TempDir>, faults: Faults) -> Signer1 {
         session_timeout: Duration::from_secs(60),
         faults,
     };
+    let node = Arc::new(Node::new(opts, store));
     Signer1 {
-        svc: SignerService::new(Arc::new(Node::new(opts, store))),
+        svc: SignerService::new(node.clone()),
+        node,
         id,
         _dir: dir,
     }
 }
 
-fn cluster(n: u16) -> Vec<Signer1> {
+/// A signer with `policy` (policy file text) and an audit log beside its store.
+pub(crate) fn node_with_policy(n: u16, policy: &str) -> Signer1 {
+    use crate::policy_file::SignerPolicy;
+    use frostzone_proto::audit::AuditLog;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let store = Store::open_with(&dir.path().join("data"), b"pw", cheap).unwrap();
+    let id = Identifier::try_from(n).unwrap();
+    let opts = NodeOptions {
+        name: format!("signer-{n}"),
+        participant: id,
+        session_timeout: Duration::from_secs(60),
+        faults: Faults::default(),
+    };
+    let policy = SignerPolicy::parse(policy, std::path::Path::new("policy.toml")).unwrap();
+    let audit = AuditLog::open(&dir.path().join("audit.log"), &opts.name).unwrap();
+    let node = Arc::new(Node::new(opts, store).with_policy(policy).with_audit(audit));
+    Signer1 { svc: SignerService::new(node.clone()), node, id, _dir: dir }
+}
+
+/// The audit log of a signer made by [`node_with_policy`].
+pub(crate) fn audit_log(s: &Signer1) -> Vec<frostzone_proto::audit::AuditEntry> {
+    let text = std::fs::read_to_string(s._dir.path().join("audit.log")).unwrap();
+    frostzone_proto::audit::verify(&text).unwrap().entries
+}
+
+pub(crate) fn cluster(n: u16) -> Vec<Signer1> {
     (1..=n)
         .map(|i| node(i, Arc::new(tempfile::tempdir().unwrap()), Faults::default()))
         .collect()
 }
 
-fn pid(id: &Identifier) -> Option<ParticipantId> {
+/// A request id for test `n`.
+pub(crate) fn rid(n: u32) -> String {
+    format!("{n:032x}")
+}
+
+/// The Propose header for `items` under request `id`.
+pub(crate) fn header(id: &str, items: &[SigningItem]) -> ProposeHeader {
+    ProposeHeader {
+        api_version: API_VERSION,
+        request_id: id.into(),
+        zone: "example.".into(),
+        content_hash: frostzone_proto::content::content_hash(items).to_vec(),
+        item_count: items.len() as u64,
+        expires_unix: 0,
+        submitted_by: "operator-cert".into(),
+    }
+}
+
+/// Proposes `items` under request `id` to `signer` (the node function the
+/// streaming handler ends in).
+pub(crate) fn propose(signer: &Signer1, id: &str, items: &[SigningItem]) -> Decision {
+    signer.node.propose(header(id, items), items.to_vec()).unwrap()
+}
+
+/// Proposes to every signer and approves as their operators where the
+/// policy left it pending: what a Commit now needs first.
+pub(crate) fn approved(signers: &[Signer1], id: &str, items: &[SigningItem]) {
+    for s in signers {
+        let d = propose(s, id, items);
+        if d.state == RequestState::Pending as i32 {
+            let req = AdminApproveRequest { api_version: API_VERSION, request_id: id.into(), content_hash: d.content_hash, operator: "test".into() };
+            s.node.approve(req, "test").unwrap();
+        }
+        let d = s.node.get_decision(GetDecisionRequest { api_version: API_VERSION, request_id: id.into() }).unwrap();
+        assert_eq!(d.state, RequestState::Approved as i32, "{d:?}");
+    }
+}
+
+pub(crate) fn pid(id: &Identifier) -> Option<ParticipantId> {
     Some(ParticipantId { id: id.serialize() })
 }
 
 /// A full DKG among `signers` with threshold `t`; returns the group key,
 /// public key package and key tag.
-async fn dkg(signers: &[Signer1], t: u32) -> ([u8; 32], frost::keys::PublicKeyPackage, u32) {
+pub(crate) async fn dkg(signers: &[Signer1], t: u32) -> ([u8; 32], frost::keys::PublicKeyPackage, u32) {
     let session_id = b"dkg-session-0001".to_vec();
     let participants: Vec<ParticipantId> = signers.iter().map(|s| pid(&s.id).unwrap()).collect();
     let mut round1 = Vec::new();
@@ -161,19 +227,31 @@ fn now() -> u32 {
         .as_secs() as u32
 }
 
-fn a_item(key_tag: u32, last_octet: u8) -> SigningItem {
+/// The time every test item's validity is set from, fixed once so that an
+/// item built twice has the same digest.
+fn item_time() -> u32 {
+    static BASE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *BASE.get_or_init(now)
+}
+
+/// `h<n>.example. 300 IN A 192.0.2.<n>`, signed by `key_tag`.
+pub(crate) fn a_item(key_tag: u32, n: u8) -> SigningItem {
+    let label = format!("h{n}");
+    let mut owner = vec![label.len() as u8];
+    owner.extend_from_slice(label.as_bytes());
+    owner.extend_from_slice(ZONE_WIRE);
     SigningItem {
-        owner: WWW_WIRE.to_vec(),
+        owner,
         rtype: 1,
         ttl: 300,
-        rdata: vec![vec![192, 0, 2, last_octet]],
+        rdata: vec![vec![192, 0, 2, n]],
         rrsig: Some(RrsigFields {
             type_covered: 1,
             algorithm: 15,
             labels: 2,
             original_ttl: 300,
-            expiration: now() + 14 * 86400,
-            inception: now() - 3600,
+            expiration: item_time() + 14 * 86400,
+            inception: item_time() - 3600,
             key_tag,
             signer_name: ZONE_WIRE.to_vec(),
         }),
@@ -182,7 +260,7 @@ fn a_item(key_tag: u32, last_octet: u8) -> SigningItem {
 
 /// The RFC 4034 §3.1.8.1 octets of an item, rebuilt independently of the
 /// signer's policy code path.
-fn message(item: &SigningItem) -> Vec<u8> {
+pub(crate) fn message(item: &SigningItem) -> Vec<u8> {
     let rrset = rrset_from_wire(&item.owner, item.rtype, item.ttl, &item.rdata).unwrap();
     let f = item.rrsig.as_ref().unwrap();
     let fields = rrsig_fields_from_wire(
@@ -199,18 +277,24 @@ fn message(item: &SigningItem) -> Vec<u8> {
     signed_data(&fields, &rrset)
 }
 
-fn commit_req(session: &[u8], key_tag: u32, items: Vec<SigningItem>) -> Request<CommitRequest> {
+/// A Commit under request [`rid`]`(0)` unless the test names another.
+pub(crate) fn commit_req(session: &[u8], key_tag: u32, items: Vec<SigningItem>) -> Request<CommitRequest> {
+    commit_under(&rid(0), session, key_tag, items)
+}
+
+pub(crate) fn commit_under(request_id: &str, session: &[u8], key_tag: u32, items: Vec<SigningItem>) -> Request<CommitRequest> {
     Request::new(CommitRequest {
         api_version: API_VERSION,
         session_id: session.to_vec(),
         zone: "example.".into(),
         key_tag,
         items,
+        request_id: request_id.into(),
     })
 }
 
 /// Coordinator side: Commit with `chosen`, Sign, aggregate.
-async fn sign_round(
+pub(crate) async fn sign_round(
     chosen: &[&Signer1],
     session: &[u8],
     key_tag: u32,
@@ -291,6 +375,7 @@ async fn dkg_then_batch_signature_verifies() {
     assert_eq!(health.keys[0].group_public_key, group_key.to_vec());
 
     let items: Vec<SigningItem> = (1..=5).map(|i| a_item(key_tag, i)).collect();
+    approved(&signers, &rid(0), &items);
     let sigs = sign_round(
         &[&signers[0], &signers[2]],
         b"sign-1",
@@ -323,6 +408,7 @@ async fn dkg_then_batch_signature_verifies() {
 async fn commit_refusals() {
     let signers = cluster(3);
     let (_, _, key_tag) = dkg(&signers, 2).await;
+    approved(&signers, &rid(0), &[a_item(key_tag, 1), a_item(key_tag, 2)]);
     let s = &signers[0];
     let code = |r: Result<tonic::Response<CommitResponse>, tonic::Status>| r.unwrap_err();
 
@@ -489,6 +575,7 @@ async fn corrupt_shares_are_caught_and_shares_survive_restart() {
         .map(|i| node(i, dirs[usize::from(i) - 1].clone(), faults(i)))
         .collect();
     let items = vec![a_item(key_tag, 7), a_item(key_tag, 8)];
+    approved(&signers, &rid(0), &items);
     match sign_round(
         &[&signers[0], &signers[2]],
         b"bad",
@@ -601,8 +688,6 @@ async fn import_of_an_existing_key() {
 /// RESOURCE_EXHAUSTED, and accepted batches are recorded too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_refusals_and_the_rate_limit_are_audited() {
-    use crate::policy_file::SignerPolicy;
-    use frostzone_proto::audit::{verify, AuditLog};
     let policies = [
         "version = 1\nzones = [\"other.\"]\n",
         "version = 1\nmax_signatures_per_hour = 2\n",
@@ -611,31 +696,24 @@ async fn policy_refusals_and_the_rate_limit_are_audited() {
     let signers: Vec<Signer1> = policies
         .iter()
         .enumerate()
-        .map(|(i, text)| {
-            let dir = Arc::new(tempfile::tempdir().unwrap());
-            let store = Store::open_with(&dir.path().join("data"), b"pw", cheap).unwrap();
-            let id = Identifier::try_from(i as u16 + 1).unwrap();
-            let opts = NodeOptions {
-                name: format!("signer-{}", i + 1),
-                participant: id,
-                session_timeout: Duration::from_secs(60),
-                faults: Faults::default(),
-            };
-            let policy = SignerPolicy::parse(text, std::path::Path::new("policy.toml")).unwrap();
-            let audit = AuditLog::open(&dir.path().join("audit.log"), &opts.name).unwrap();
-            let node = Node::new(opts, store).with_policy(policy).with_audit(audit);
-            Signer1 { svc: SignerService::new(Arc::new(node)), id, _dir: dir }
-        })
+        .map(|(i, text)| node_with_policy(i as u16 + 1, text))
         .collect();
     let (_, _, key_tag) = dkg(&signers, 2).await;
-    let log = |s: &Signer1| verify(&std::fs::read_to_string(s._dir.path().join("audit.log")).unwrap()).unwrap().entries;
+    let items = [a_item(key_tag, 1), a_item(key_tag, 2), a_item(key_tag, 3)];
+    // Signer 1 does not serve the zone: it rejects the proposal.
+    let d = propose(&signers[0], &rid(0), &items);
+    assert_eq!(d.state, RequestState::Rejected as i32);
+    assert!(d.reason.contains("not served"), "{d:?}");
+    approved(&signers[1..], &rid(0), &items);
+    let log = |s: &Signer1| -> Vec<_> { audit_log(s).into_iter().filter(|e| e.event != "propose").collect() };
 
     let e = signers[0].svc.commit(commit_req(b"p1", key_tag, vec![a_item(key_tag, 1)])).await.unwrap_err();
     assert_eq!(e.code(), Code::PermissionDenied);
     assert!(e.message().contains("not served"), "{e:?}");
     let entries = log(&signers[0]);
     assert_eq!(entries.len(), 1);
-    assert_eq!((entries[0].event.as_str(), entries[0].request.as_str()), ("commit-refused", hex::encode(b"p1").as_str()));
+    assert_eq!((entries[0].event.as_str(), entries[0].request.as_str()), ("commit-refused", rid(0).as_str()));
+    assert!(entries[0].outcome.ends_with(&format!("(session {})", hex::encode(b"p1"))), "{:?}", entries[0]);
     assert_eq!(entries[0].content_hash, hex::encode(frostzone_proto::content::content_hash(&[a_item(key_tag, 1)])));
 
     let s = &signers[1];

@@ -1,0 +1,399 @@
+//! Proposing a request to the zone's signers and waiting for their
+//! decisions; telling them how it ended.
+//!
+//! Every signer of the zone's key groups gets the whole content
+//! (Signer.Propose: the header, then every item in plan order) and
+//! decides: approved by its policy, pending its operator, or rejected.
+//! One task per signer moves the bytes: it proposes (again every
+//! [`PROPOSE_RETRY`] while the signer cannot be reached), then asks for
+//! the decision every [`POLL_INTERVAL`] until it is settled. The waiting
+//! loop records each decision in the session and the audit log and asks
+//! [`crate::approval::assess`] where the request stands, until it is
+//! approved, fails, or the deadline passes. Meanwhile it reports progress
+//! lines: when proposing, on every change, and at least every
+//! [`PROGRESS_INTERVAL`]. Once the quorum is reached it waits at most
+//! [`APPROVAL_GRACE`] more for first answers still on their way.
+//!
+//! When the request ends, [`announce_outcome`] tells every signer that
+//! answered (Signer.Published) in the background: a signer that misses it
+//! only keeps a stale baseline, it never fails the request.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use frostzone_dnssec::signing::SigningPlan;
+use frostzone_proto::audit::AuditEntry;
+use frostzone_proto::v1 as pb;
+use frostzone_proto::API_VERSION;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::approval::{assess, pending_list, progress_line, Approvers, Assessment, GroupSigners, ShortId};
+use crate::decision::{from_wire, DecisionState, RecordedDecision};
+use crate::error::CoordinatorError;
+use crate::keys::KeyGroup;
+use crate::session::SessionState;
+use crate::request::Session;
+use crate::signers::{describe, SignerHandle, SignerPool};
+use crate::{unix_now, Coordinator};
+
+/// How often a pending decision is asked for again: an operator's
+/// approval shows within a second, and a signer answers a GetDecision
+/// from memory.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often a signer that could not be reached is proposed to again.
+pub const PROPOSE_RETRY: Duration = Duration::from_secs(5);
+
+/// Longest silence on the SignZone stream while a request waits: clients
+/// and proxies see the request is alive, operators see who it waits for.
+pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Once the quorum is reached, signers whose first answer is still on its
+/// way (a large zone takes a while to propose) get this long to join: an
+/// approver beyond t can stand in for one that fails during signing.
+/// Signers pending their operator are not waited for.
+pub const APPROVAL_GRACE: Duration = Duration::from_secs(5);
+
+/// Where progress lines go (SignZone sends them to the client).
+pub type Progress = dyn Fn(String) + Send + Sync;
+
+/// What is proposed.
+pub(crate) struct Proposal<'a> {
+    /// The zone, as the signers know it.
+    pub zone: &'a str,
+    /// SHA-256 content hash of every item in plan order.
+    pub content_hash: [u8; 32],
+    /// The items.
+    pub plan: &'a Arc<SigningPlan>,
+    /// The zone's key groups.
+    pub groups: &'a [Arc<KeyGroup>],
+    /// The operator certificate that submitted it.
+    pub submitted_by: &'a str,
+    /// How long to wait for approvals.
+    pub timeout: Duration,
+}
+
+/// The key groups as approval sees them.
+fn group_signers(groups: &[Arc<KeyGroup>]) -> Vec<GroupSigners> {
+    groups
+        .iter()
+        .map(|g| GroupSigners {
+            key_tag: g.record.key_tag,
+            threshold: usize::from(g.record.threshold),
+            signers: g.record.signers.clone(),
+        })
+        .collect()
+}
+
+/// Every signer of `groups`, configured ones in participant order first.
+fn proposed_signers(pool: &SignerPool, groups: &[GroupSigners]) -> Vec<String> {
+    let mut names: Vec<String> = pool
+        .all()
+        .iter()
+        .map(|s| s.name().to_string())
+        .filter(|n| groups.iter().any(|g| g.signers.contains(n)))
+        .collect();
+    for n in groups.iter().flat_map(|g| &g.signers) {
+        if !names.contains(n) {
+            names.push(n.clone());
+        }
+    }
+    names
+}
+
+/// Proposes the request of `session` to every signer of its zone's key
+/// groups and waits until every group has its threshold of approvers;
+/// returns them by key tag. Fails with [`CoordinatorError::NotApproved`]
+/// when the request is rejected or the deadline passes.
+pub(crate) async fn seek_approval(
+    c: &Arc<Coordinator>,
+    session: &Session,
+    proposal: Proposal<'_>,
+    progress: &Progress,
+) -> Result<Approvers, CoordinatorError> {
+    let groups = group_signers(proposal.groups);
+    let names = proposed_signers(&c.signers, &groups);
+    let request_id = session.id();
+    let expires_unix = unix_now() + proposal.timeout.as_secs();
+    let deadline = Instant::now() + proposal.timeout;
+    let threshold = groups.iter().map(|g| g.threshold).max().unwrap_or(0);
+    session.update(|r| {
+        r.expires_unix = expires_unix;
+        r.threshold = u32::try_from(threshold).unwrap_or(u32::MAX);
+        for n in &names {
+            r.decisions.entry(n.clone()).or_default();
+        }
+        let _ = r.advance(SessionState::Proposed, unix_now());
+        true
+    });
+    let needs: Vec<String> =
+        groups.iter().map(|g| format!("key tag {} needs {} of {}", g.key_tag, g.threshold, g.signers.len())).collect();
+    c.audit(AuditEntry {
+        event: "proposed".into(),
+        request: request_id.clone(),
+        zone: proposal.zone.to_string(),
+        content_hash: hex::encode(proposal.content_hash),
+        operator: proposal.submitted_by.to_string(),
+        signers: names.clone(),
+        outcome: format!("{}; waiting until {expires_unix}", needs.join(", ")),
+        ..AuditEntry::default()
+    })?;
+    progress(format!(
+        "request {}: proposed to {} ({} signatures, {}); waiting up to {} s for approvals",
+        ShortId(&request_id),
+        names.join(", "),
+        proposal.plan.items().len(),
+        needs.join(", "),
+        proposal.timeout.as_secs()
+    ));
+
+    // Signers that answered at least once (or cannot be asked).
+    let mut heard: BTreeSet<String> = BTreeSet::new();
+    let (tx, mut answers) = mpsc::unbounded_channel();
+    // Dropping the set (on return) stops every signer's task.
+    let mut followers = JoinSet::new();
+    let header = pb::ProposeHeader {
+        api_version: API_VERSION,
+        request_id: request_id.clone(),
+        zone: proposal.zone.to_string(),
+        content_hash: proposal.content_hash.to_vec(),
+        item_count: proposal.plan.items().len() as u64,
+        expires_unix,
+        submitted_by: proposal.submitted_by.to_string(),
+    };
+    for name in &names {
+        match c.signers.get(name) {
+            Some(signer) => {
+                let follower = Follower {
+                    signer: signer.clone(),
+                    header: header.clone(),
+                    plan: Arc::downgrade(proposal.plan),
+                    content_hash: proposal.content_hash,
+                    answers: tx.clone(),
+                };
+                followers.spawn(follower.run());
+            }
+            None => {
+                heard.insert(name.clone());
+                let note = "not in the coordinator's [[signers]]: cannot be asked".to_string();
+                session.update(|r| r.record_decision(name, RecordedDecision { reason: note, ..Default::default() }, unix_now()));
+            }
+        }
+    }
+    drop(tx);
+
+    let mut last_line = String::new();
+    let mut last_sent = Instant::now();
+    let mut open = true;
+    let mut quorum_since: Option<Instant> = None;
+    loop {
+        let mut timed_out = None;
+        tokio::select! {
+            answer = answers.recv(), if open => match answer {
+                Some((name, decision)) => {
+                    record(c, session, &proposal, &name, decision)?;
+                    heard.insert(name);
+                }
+                // Every task ended: only the deadline can change anything.
+                None => open = false,
+            },
+            () = tokio::time::sleep_until(deadline) => timed_out = Some(proposal.timeout.as_secs()),
+            () = tokio::time::sleep_until(last_sent + PROGRESS_INTERVAL) => last_line.clear(),
+            () = tokio::time::sleep_until(quorum_since.unwrap_or(deadline) + APPROVAL_GRACE), if quorum_since.is_some() => {}
+        }
+        let decisions = session.record()?.decisions;
+        match assess(&groups, &decisions, timed_out) {
+            Assessment::Approved(approvers) => {
+                let since = *quorum_since.get_or_insert_with(Instant::now);
+                let everyone = names.iter().all(|n| heard.contains(n));
+                if everyone || since.elapsed() >= APPROVAL_GRACE || timed_out.is_some() {
+                    approved(c, session, &proposal, &approvers, progress)?;
+                    return Ok(approvers);
+                }
+            }
+            Assessment::Failed(failure) => return Err(failure.into()),
+            Assessment::Waiting(_) if timed_out.is_some() => {
+                return Err(CoordinatorError::Internal("approval still waiting after its deadline".into()))
+            }
+            Assessment::Waiting(waiting) => {
+                let line = progress_line(&request_id, &waiting);
+                if line != last_line {
+                    progress(line.clone());
+                    last_line = line;
+                    last_sent = Instant::now();
+                }
+            }
+        }
+        // Reap the tasks that ended (settled signers).
+        while followers.try_join_next().is_some() {}
+    }
+}
+
+/// Records one answer in the session and, when the signer's state
+/// changed, in the audit log.
+fn record(
+    c: &Coordinator,
+    session: &Session,
+    proposal: &Proposal<'_>,
+    name: &str,
+    decision: RecordedDecision,
+) -> Result<(), CoordinatorError> {
+    let before = session.record()?.decisions.get(name).map(|d| d.state).unwrap_or_default();
+    let state = decision.state;
+    let outcome = match (state, decision.decided_by.as_str(), decision.reason.as_str()) {
+        (s, "", "") => s.to_string(),
+        (s, "", r) => format!("{s}: {r}"),
+        (s, by, "") => format!("{s} by {by}"),
+        (s, by, r) => format!("{s} by {by}: {r}"),
+    };
+    if !session.update(|r| r.record_decision(name, decision, unix_now())) || state == before {
+        return Ok(());
+    }
+    tracing::info!(signer = %name, session = %session.id(), "{}: {outcome}", proposal.zone);
+    if state == DecisionState::Unanswered {
+        return Ok(());
+    }
+    c.audit(AuditEntry {
+        event: "decision".into(),
+        request: session.id(),
+        zone: proposal.zone.to_string(),
+        content_hash: hex::encode(proposal.content_hash),
+        operator: proposal.submitted_by.to_string(),
+        signers: vec![name.to_string()],
+        outcome,
+        ..AuditEntry::default()
+    })
+}
+
+/// The quorum is reached: on record, in the audit log and to the client.
+fn approved(
+    c: &Coordinator,
+    session: &Session,
+    proposal: &Proposal<'_>,
+    approvers: &Approvers,
+    progress: &Progress,
+) -> Result<(), CoordinatorError> {
+    session.update(|r| r.advance(SessionState::Approved, unix_now()).unwrap_or(false));
+    let mut all: Vec<String> = Vec::new();
+    for name in approvers.values().flatten() {
+        if !all.contains(name) {
+            all.push(name.clone());
+        }
+    }
+    let per_group: Vec<String> =
+        approvers.iter().map(|(tag, names)| format!("key tag {tag}: {}", names.join(", "))).collect();
+    c.audit(AuditEntry {
+        event: "approved".into(),
+        request: session.id(),
+        zone: proposal.zone.to_string(),
+        content_hash: hex::encode(proposal.content_hash),
+        operator: proposal.submitted_by.to_string(),
+        signers: all.clone(),
+        outcome: format!("quorum of approvals: {}", per_group.join("; ")),
+        ..AuditEntry::default()
+    })?;
+    tracing::info!(session = %session.id(), "{}: approved by {}", proposal.zone, all.join(", "));
+    progress(format!("request {}: approved by {}; signing", ShortId(&session.id()), all.join(", ")));
+    Ok(())
+}
+
+/// One signer's side of the wait: propose, then poll until settled.
+struct Follower {
+    signer: SignerHandle,
+    header: pb::ProposeHeader,
+    plan: Weak<SigningPlan>,
+    content_hash: [u8; 32],
+    answers: mpsc::UnboundedSender<(String, RecordedDecision)>,
+}
+
+impl Follower {
+    fn send(&self, decision: RecordedDecision) -> bool {
+        self.answers.send((self.signer.name().to_string(), decision)).is_ok()
+    }
+
+    fn unreachable(&self, status: &tonic::Status) -> bool {
+        self.send(RecordedDecision { reason: format!("unreachable: {}", describe(status)), ..Default::default() })
+    }
+
+    async fn run(self) {
+        let id = self.header.request_id.clone();
+        'propose: loop {
+            let mut decision = match self.signer.propose(self.header.clone(), self.plan.clone()).await {
+                Ok(answer) => from_wire(&answer, &id, &self.content_hash),
+                Err(e) => {
+                    if !self.unreachable(&e.status) {
+                        return;
+                    }
+                    tokio::time::sleep(PROPOSE_RETRY).await;
+                    continue;
+                }
+            };
+            loop {
+                if !self.send(decision.clone()) || decision.state.is_settled() {
+                    return;
+                }
+                tokio::time::sleep(POLL_INTERVAL).await;
+                decision = match self.signer.get_decision(&id).await {
+                    Ok(answer) => from_wire(&answer, &id, &self.content_hash),
+                    // The signer lost the request (restarted without it).
+                    Err(e) if e.status.code() == tonic::Code::NotFound => continue 'propose,
+                    Err(e) => {
+                        tracing::debug!(signer = %self.signer.name(), "GetDecision {id}: {}", describe(&e.status));
+                        continue;
+                    }
+                };
+            }
+        }
+    }
+}
+
+/// Tells every signer in `decisions` that answered how request
+/// `request_id` ended, in the background: `published` with the SHA-256
+/// of the released text as `detail`, or failed with the reason. Failures
+/// are logged, never returned.
+pub fn announce_outcome(
+    signers: &SignerPool,
+    request_id: &str,
+    decisions: &BTreeMap<String, RecordedDecision>,
+    published: bool,
+    detail: &str,
+) {
+    let targets: Vec<SignerHandle> = decisions
+        .iter()
+        .filter(|(_, d)| d.state != DecisionState::Unanswered)
+        .filter_map(|(name, _)| signers.get(name).cloned())
+        .collect();
+    if targets.is_empty() {
+        return;
+    }
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        tracing::warn!(session = %request_id, "cannot tell the signers how the request ended: no runtime");
+        return;
+    };
+    let (request_id, detail) = (request_id.to_string(), detail.to_string());
+    runtime.spawn(async move {
+        let results = crate::signers::fan_out(&targets, |s| {
+            let (id, detail) = (request_id.clone(), detail.clone());
+            async move { s.published(&id, published, &detail).await }
+        })
+        .await;
+        let failed: Vec<(String, String)> = results
+            .into_iter()
+            .filter_map(|r| r.err())
+            .map(|e| (e.signer.clone(), describe(&e.status)))
+            .collect();
+        if failed.is_empty() {
+            tracing::debug!(session = %request_id, "signers told: published {published}");
+        } else {
+            tracing::warn!(
+                session = %request_id,
+                "could not tell {} that the request {}: they keep their previous baseline",
+                pending_list(&failed),
+                if published { "was published" } else { "failed" }
+            );
+        }
+    });
+}

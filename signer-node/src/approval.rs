@@ -1,0 +1,208 @@
+//! The approval policy: which requests this signer approves by itself and
+//! which wait for its operator. Pure logic over a request's
+//! [`ChangeSummary`] (what it changes against the content this signer last
+//! saw published for the zone, [`frostzone_dnssec::diff`]).
+//!
+//! The operator sets the bounds in the `[approval]` section of the policy
+//! file ([`crate::policy_file`]). A request that changes nothing (a pure
+//! signature refresh) is always approved: refusing it would only let the
+//! zone's signatures expire. Policy violations found in the items
+//! themselves (zone not served, type not allowed, validity window) reject
+//! a request before this is asked.
+
+use frostzone_dnssec::domain::base::iana::Rtype;
+use frostzone_proto::v1::ChangeSummary;
+
+/// Default most RRsets added, removed or changed that are approved without
+/// the operator: large enough for routine record edits and re-signing with
+/// a changed SOA serial, small enough that a replaced zone stops for review.
+pub const DEFAULT_MAX_RRSETS_CHANGED: u64 = 1000;
+/// Default most owner names appearing at once without the operator.
+pub const DEFAULT_MAX_NAMES_ADDED: u64 = 1000;
+/// Default most owner names disappearing at once without the operator:
+/// lower than for names added, because a lost name is an outage.
+pub const DEFAULT_MAX_NAMES_REMOVED: u64 = 100;
+/// Default time a request may wait for its operator: one day, so a request
+/// made in the evening can be reviewed the next morning.
+pub const DEFAULT_PENDING_EXPIRY_SECS: u64 = 24 * 3600;
+/// Longest `pending_expiry_secs` accepted: 30 days. Older content is
+/// stale whatever the operator decides.
+pub const MAX_PENDING_EXPIRY_SECS: u64 = 30 * 24 * 3600;
+
+/// Who decides on changes to DNSKEY, CDS or CDNSKEY RRsets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyChanges {
+    /// The operator, always (the default): a changed key set decides what
+    /// validates the zone (RFC 4035 §5), a changed CDS/CDNSKEY what the
+    /// parent publishes (RFC 7344 §4).
+    Operator,
+    /// The policy, like any other change.
+    Auto,
+}
+
+impl KeyChanges {
+    /// The policy file's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyChanges::Operator => "operator",
+            KeyChanges::Auto => "auto",
+        }
+    }
+}
+
+/// The `[approval]` section of the policy file, checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApprovalPolicy {
+    /// Most RRsets (NSEC, NSEC3, NSEC3PARAM not counted) added, removed or
+    /// changed that are approved by policy; 0: every change waits.
+    pub max_rrsets_changed: u64,
+    /// Most owner names appearing.
+    pub max_names_added: u64,
+    /// Most owner names disappearing.
+    pub max_names_removed: u64,
+    /// Who decides on key RRset changes (also on a zone's first publication).
+    pub key_changes: KeyChanges,
+    /// How long a request waits for the operator before it expires.
+    pub pending_expiry_secs: u64,
+}
+
+impl Default for ApprovalPolicy {
+    fn default() -> Self {
+        ApprovalPolicy {
+            max_rrsets_changed: DEFAULT_MAX_RRSETS_CHANGED,
+            max_names_added: DEFAULT_MAX_NAMES_ADDED,
+            max_names_removed: DEFAULT_MAX_NAMES_REMOVED,
+            key_changes: KeyChanges::Operator,
+            pending_expiry_secs: DEFAULT_PENDING_EXPIRY_SECS,
+        }
+    }
+}
+
+/// What the policy makes of a request whose items all passed the checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PolicyDecision {
+    /// Approved by policy.
+    Approved,
+    /// Waits for the operator, for the reason given.
+    Pending(String),
+}
+
+/// Decides on a request from what it changes. `key_types` are the key
+/// RRset types (DNSKEY, CDS, CDNSKEY) it adds, removes or changes.
+pub fn decide(policy: &ApprovalPolicy, changes: &ChangeSummary, key_types: &[u16]) -> PolicyDecision {
+    let total = changes.rrsets_added + changes.rrsets_removed + changes.rrsets_changed;
+    if total == 0 && changes.denial_rrsets_changed == 0 && !changes.key_rrsets_changed {
+        return PolicyDecision::Approved;
+    }
+    let mut reasons = Vec::new();
+    if changes.first_publication {
+        reasons.push("first publication of the zone seen by this signer".to_string());
+    }
+    if changes.key_rrsets_changed && policy.key_changes == KeyChanges::Operator {
+        let types: Vec<String> = key_types.iter().map(|t| Rtype::from_int(*t).to_string()).collect();
+        let what = if types.is_empty() { "key".to_string() } else { types.join(", ") };
+        reasons.push(format!("{what} RRset changes need the operator's approval (key_changes = \"operator\")"));
+    }
+    if total > policy.max_rrsets_changed {
+        reasons.push(if policy.max_rrsets_changed == 0 {
+            format!("{total} RRsets changed, every change needs the operator's approval (max_rrsets_changed = 0)")
+        } else {
+            format!("{total} RRsets changed, the policy approves at most {}", policy.max_rrsets_changed)
+        });
+    }
+    if changes.names_added > policy.max_names_added {
+        reasons.push(format!(
+            "{} names added, the policy approves at most {}",
+            changes.names_added, policy.max_names_added
+        ));
+    }
+    if changes.names_removed > policy.max_names_removed {
+        reasons.push(format!(
+            "{} names removed, the policy approves at most {}",
+            changes.names_removed, policy.max_names_removed
+        ));
+    }
+    // The first publication alone is no reason to wait: it waits when its
+    // size or its keys are.
+    if reasons.len() == usize::from(changes.first_publication) {
+        PolicyDecision::Approved
+    } else {
+        PolicyDecision::Pending(reasons.join("; "))
+    }
+}
+
+/// A one-line account of what a request changes, for the audit log.
+pub fn describe(changes: &ChangeSummary) -> String {
+    let mut text = format!(
+        "{} RRsets added, {} removed, {} changed; {} names added, {} removed; {} denial RRsets changed; {} signatures",
+        changes.rrsets_added,
+        changes.rrsets_removed,
+        changes.rrsets_changed,
+        changes.names_added,
+        changes.names_removed,
+        changes.denial_rrsets_changed,
+        changes.signatures
+    );
+    if changes.key_rrsets_changed {
+        text.push_str("; key RRsets changed");
+    }
+    if changes.first_publication {
+        text.push_str("; first publication");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn changes(added: u64, changed: u64) -> ChangeSummary {
+        ChangeSummary { rrsets_added: added, rrsets_changed: changed, signatures: 10, ..ChangeSummary::default() }
+    }
+
+    #[test]
+    fn within_limits_and_refreshes_are_approved() {
+        let p = ApprovalPolicy::default();
+        assert_eq!(decide(&p, &ChangeSummary::default(), &[]), PolicyDecision::Approved);
+        assert_eq!(decide(&p, &changes(3, 997), &[]), PolicyDecision::Approved);
+        // A refresh is approved even when every change waits.
+        let strict = ApprovalPolicy { max_rrsets_changed: 0, ..p.clone() };
+        assert_eq!(decide(&strict, &ChangeSummary::default(), &[]), PolicyDecision::Approved);
+        let PolicyDecision::Pending(why) = decide(&strict, &changes(1, 0), &[]) else { panic!() };
+        assert!(why.contains("max_rrsets_changed = 0"), "{why}");
+    }
+
+    #[test]
+    fn too_many_changes_wait_with_a_reason() {
+        let p = ApprovalPolicy::default();
+        let PolicyDecision::Pending(why) = decide(&p, &changes(4, 1200), &[]) else { panic!() };
+        assert_eq!(why, "1204 RRsets changed, the policy approves at most 1000");
+        let c = ChangeSummary { names_removed: 101, rrsets_removed: 101, ..ChangeSummary::default() };
+        let PolicyDecision::Pending(why) = decide(&p, &c, &[]) else { panic!() };
+        assert_eq!(why, "101 names removed, the policy approves at most 100");
+        let c = ChangeSummary { names_added: 1001, rrsets_added: 1001, ..ChangeSummary::default() };
+        let PolicyDecision::Pending(why) = decide(&p, &c, &[]) else { panic!() };
+        assert!(why.contains("1001 RRsets") && why.contains("1001 names added"), "{why}");
+    }
+
+    #[test]
+    fn key_changes_wait_unless_auto() {
+        let c = ChangeSummary { rrsets_changed: 1, key_rrsets_changed: true, ..ChangeSummary::default() };
+        let p = ApprovalPolicy::default();
+        let PolicyDecision::Pending(why) = decide(&p, &c, &[Rtype::DNSKEY.to_int()]) else { panic!() };
+        assert_eq!(why, "DNSKEY RRset changes need the operator's approval (key_changes = \"operator\")");
+        let auto = ApprovalPolicy { key_changes: KeyChanges::Auto, ..p };
+        assert_eq!(decide(&auto, &c, &[Rtype::DNSKEY.to_int()]), PolicyDecision::Approved);
+    }
+
+    #[test]
+    fn first_publication_waits_for_its_keys_or_size_only() {
+        let small = ChangeSummary { rrsets_added: 5, names_added: 3, first_publication: true, ..ChangeSummary::default() };
+        let auto = ApprovalPolicy { key_changes: KeyChanges::Auto, ..ApprovalPolicy::default() };
+        assert_eq!(decide(&auto, &small, &[]), PolicyDecision::Approved);
+        let keyed = ChangeSummary { key_rrsets_changed: true, ..small };
+        let PolicyDecision::Pending(why) = decide(&ApprovalPolicy::default(), &keyed, &[48]) else { panic!() };
+        assert!(why.starts_with("first publication") && why.contains("DNSKEY"), "{why}");
+        assert!(describe(&keyed).ends_with("key RRsets changed; first publication"));
+    }
+}

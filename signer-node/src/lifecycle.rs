@@ -1,0 +1,509 @@
+//! The signer's side of the request life cycle, as [`Node`] methods:
+//! Propose, GetDecision, Published, the operator's admin calls, the
+//! binding of every Commit to an approved request, and expiry.
+//!
+//! ```text
+//!  Propose ─▶ APPROVED (by policy) ───────────────┐
+//!          ├▶ PENDING ─┬▶ APPROVED (operator) ────┼▶ SIGNED ─▶ PUBLISHED
+//!          │           ├▶ REJECTED (operator)     │    (first Sign)
+//!          │           └▶ EXPIRED (nobody decided)│
+//!          └▶ REJECTED (policy violation)         └▶ EXPIRED (not signed
+//!                                                     within 24 h)
+//!  any state before PUBLISHED ─▶ FAILED (the coordinator gave up)
+//! ```
+//!
+//! A signer makes shares only for requests it approved itself, within
+//! [`APPROVAL_WINDOW_SECS`] of the approval, and only for items whose
+//! digest it was proposed. Every transition is written and flushed before
+//! the answer, and recorded in the audit log.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use frostzone_dnssec::wire::rrset_from_wire;
+use frostzone_dnssec::zone::Rrset;
+use frostzone_proto::audit::AuditEntry;
+use frostzone_proto::content::item_digest;
+use frostzone_proto::v1::{self, RequestState, SigningItem};
+use rayon::prelude::*;
+use tonic::Code;
+
+use crate::approval::describe;
+use crate::error::NodeError;
+use crate::node::{lock, unix_now64, Node, REQUESTER};
+use crate::proposal::{check_header, check_request_id, describe_item, evaluate, ProposeContext};
+use crate::request_store::RequestRecord;
+use crate::store::StoreError;
+
+/// How long an approval lets Commits in: 24 hours. Signing a large zone
+/// takes minutes; a day covers retries and a coordinator restart, while an
+/// approval cannot be used for content signed days later, when the zone
+/// may have moved on.
+pub const APPROVAL_WINDOW_SECS: u64 = 24 * 3600;
+/// How long the content of a request that did not become the baseline is
+/// kept: 7 days. A request this signer rejected or let expire may still
+/// be published by the others, and its RRsets are then the new baseline.
+pub const CONTENT_RETENTION_SECS: u64 = 7 * 24 * 3600;
+/// Shortest prefix that names a request in admin calls.
+pub const MIN_ID_PREFIX: usize = 8;
+
+/// A request unknown, or in a state that does not allow what was asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// No such request.
+    #[error("no request {0} is known to this signer")]
+    Unknown(String),
+    /// A prefix names several requests.
+    #[error("request id prefix {0} matches more than one request; give more digits")]
+    Ambiguous(String),
+    /// The id was proposed before with other content.
+    #[error("request {id} was proposed with content hash {stored}; it cannot be proposed again with {given}")]
+    Conflict {
+        /// The request.
+        id: String,
+        /// The hash stored.
+        stored: String,
+        /// The hash given now.
+        given: String,
+    },
+    /// The request's state does not allow it.
+    #[error("request {id} is {state}: {why}")]
+    State {
+        /// The request.
+        id: String,
+        /// Its state.
+        state: &'static str,
+        /// What cannot be done.
+        why: String,
+    },
+    /// The operator reviewed other content than the request's.
+    #[error("request {id} has content hash {actual}, the approval names {given}: review it again")]
+    HashMismatch {
+        /// The request.
+        id: String,
+        /// Its content hash.
+        actual: String,
+        /// The hash in the approval.
+        given: String,
+    },
+    /// A Commit outside an approved request.
+    #[error("{0}")]
+    NotApproved(String),
+}
+
+impl RequestError {
+    /// The gRPC status code.
+    pub fn code(&self) -> Code {
+        match self {
+            RequestError::Unknown(_) => Code::NotFound,
+            RequestError::Ambiguous(_) => Code::InvalidArgument,
+            RequestError::Conflict { .. } => Code::AlreadyExists,
+            RequestError::State { .. } | RequestError::HashMismatch { .. } => Code::FailedPrecondition,
+            RequestError::NotApproved(_) => Code::PermissionDenied,
+        }
+    }
+}
+
+/// A state's name in messages.
+pub fn state_name(state: RequestState) -> &'static str {
+    match state {
+        RequestState::Unspecified => "in no known state",
+        RequestState::Pending => "pending",
+        RequestState::Approved => "approved",
+        RequestState::Rejected => "rejected",
+        RequestState::Expired => "expired",
+        RequestState::Signed => "signed",
+        RequestState::Published => "published",
+        RequestState::Failed => "failed",
+    }
+}
+
+/// An approved request as Commits see it, kept in memory so a zone signed
+/// in many batches does not re-read its digests for each.
+pub(crate) struct Approved {
+    zone: String,
+    approved_unix: u64,
+    digests: HashSet<[u8; 32]>,
+}
+
+/// The approved requests' digest sets by request id.
+pub(crate) type ApprovedCache = HashMap<String, Arc<Approved>>;
+
+fn bad_state(record: &RequestRecord, why: impl Into<String>) -> NodeError {
+    RequestError::State { id: record.id.clone(), state: state_name(record.state()), why: why.into() }.into()
+}
+
+impl Node {
+    fn propose_audit(&self, record: &RequestRecord) -> AuditEntry {
+        AuditEntry {
+            request: record.id.clone(),
+            zone: record.zone.clone(),
+            content_hash: hex::encode(&record.content_hash),
+            operator: format!("{REQUESTER} for {}", record.submitted_by),
+            ..AuditEntry::default()
+        }
+    }
+
+    /// The decision already made on `header`'s request, if it was
+    /// proposed before with the same content; an error if with other
+    /// content. Lets a repeated Propose answer before its items are read.
+    pub fn propose_again(&self, header: &v1::ProposeHeader) -> Result<Option<v1::Decision>, NodeError> {
+        check_request_id(&header.request_id)?;
+        let Some(record) = self.store.requests().get(&header.request_id)? else { return Ok(None) };
+        if record.content_hash != header.content_hash {
+            return Err(RequestError::Conflict {
+                id: record.id,
+                stored: hex::encode(&record.content_hash),
+                given: hex::encode(&header.content_hash),
+            }
+            .into());
+        }
+        Ok(Some(record.decision()))
+    }
+
+    /// The RRsets last published for `zone`, or `None` before its first
+    /// publication.
+    fn baseline(&self, zone: &str) -> Result<Option<Vec<Rrset>>, NodeError> {
+        let requests = self.store.requests();
+        let Some(id) = requests.baseline(zone)? else { return Ok(None) };
+        let stored = requests.rrsets(&id)?;
+        let rrsets = stored
+            .par_iter()
+            .map(|r| {
+                rrset_from_wire(&r.owner, r.rtype, r.ttl, &r.rdata)
+                    .map_err(|e| StoreError::Corrupt(format!("baseline of {zone} (request {id}): {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(rrsets))
+    }
+
+    /// Propose: evaluates the request's content (see
+    /// [`crate::proposal::evaluate`]), stores it with the decision and
+    /// records the decision in the audit log.
+    pub fn propose(&self, header: v1::ProposeHeader, items: Vec<SigningItem>) -> Result<v1::Decision, NodeError> {
+        let zone = check_header(&header)?;
+        if let Some(decision) = self.propose_again(&header)? {
+            return Ok(decision);
+        }
+        let shares = self.store.list()?.into_iter().filter(|s| s.zone == zone).collect();
+        let ctx = ProposeContext { policy: self.policy.clone(), shares, baseline: self.baseline(&zone)?, now: unix_now64() };
+        let (record, content) = evaluate(&header, &zone, &items, &ctx)?;
+        {
+            let _decisions = lock(&self.decisions);
+            if let Some(decision) = self.propose_again(&header)? {
+                return Ok(decision);
+            }
+            self.store.requests().insert(&record, &content)?;
+        }
+        let changes = record.changes.map(|c| describe(&c)).unwrap_or_default();
+        let outcome = match record.state() {
+            RequestState::Approved => format!("approved by policy: {changes}"),
+            RequestState::Pending => format!("pending its operator: {}; {changes}", record.reason),
+            _ => format!("rejected: {}", record.reason),
+        };
+        tracing::info!(request = %record.id, zone = %record.zone, "propose: {outcome}");
+        self.audit(AuditEntry { event: "propose".into(), outcome, ..self.propose_audit(&record) })?;
+        Ok(record.decision())
+    }
+
+    /// The current decision on a request.
+    pub fn get_decision(&self, req: v1::GetDecisionRequest) -> Result<v1::Decision, NodeError> {
+        check_request_id(&req.request_id)?;
+        self.expire_due(unix_now64())?;
+        let record = self.store.requests().get(&req.request_id)?.ok_or(RequestError::Unknown(req.request_id))?;
+        Ok(record.decision())
+    }
+
+    /// The coordinator's outcome. Published: the request's RRsets become
+    /// the zone's baseline — whatever this signer decided, because that
+    /// content is what is live now. Not published: FAILED.
+    pub fn published(&self, req: v1::PublishedRequest) -> Result<v1::Decision, NodeError> {
+        check_request_id(&req.request_id)?;
+        let now = unix_now64();
+        let _decisions = lock(&self.decisions);
+        let requests = self.store.requests();
+        let mut record = requests.get(&req.request_id)?.ok_or(RequestError::Unknown(req.request_id.clone()))?;
+        let target = if req.published { RequestState::Published } else { RequestState::Failed };
+        if record.state() == target {
+            return Ok(record.decision());
+        }
+        if record.state() == RequestState::Published {
+            return Err(bad_state(&record, "it cannot fail after publication"));
+        }
+        if record.state() == RequestState::Failed {
+            return Err(bad_state(&record, "it cannot be published after it failed"));
+        }
+        lock(&self.approved).remove(&record.id);
+        record.set_state(target, now);
+        let outcome = if req.published {
+            record.reason.clear();
+            if record.content_stored {
+                requests.publish(&record)?;
+                format!("published ({}); now the baseline of {}", req.detail, record.zone)
+            } else {
+                // Its RRsets are gone (or never parsed): the next request
+                // is compared with the older baseline, so it shows more
+                // changes, never fewer.
+                requests.prune(&mut record, false)?;
+                tracing::warn!(request = %record.id, "published, but its content is no longer stored: baseline unchanged");
+                format!("published ({}); content no longer stored, baseline unchanged", req.detail)
+            }
+        } else {
+            record.reason = if req.detail.is_empty() { "the coordinator gave up".into() } else { req.detail.clone() };
+            requests.prune(&mut record, true)?;
+            format!("failed: {}", record.reason)
+        };
+        let event = if req.published { "published" } else { "failed" };
+        self.audit(AuditEntry { event: event.into(), outcome, operator: REQUESTER.into(), ..self.propose_audit(&record) })?;
+        Ok(record.decision())
+    }
+
+    /// Checks that a Commit under `request_id` for `zone` may be made:
+    /// the request is one this signer approved (or signed, in earlier
+    /// batches), within [`APPROVAL_WINDOW_SECS`], for the same zone, and
+    /// every item is one it was proposed.
+    pub(crate) fn check_commit_binding(&self, request_id: &str, zone: &str, items: &[SigningItem]) -> Result<(), NodeError> {
+        check_request_id(request_id)?;
+        let approved = self.approved_request(request_id)?;
+        let refuse = |why: String| NodeError::from(RequestError::NotApproved(why));
+        if approved.zone != zone {
+            return Err(refuse(format!("request {request_id} is for zone {}, not {zone}", approved.zone)));
+        }
+        if unix_now64() >= approved.approved_unix.saturating_add(APPROVAL_WINDOW_SECS) {
+            return Err(refuse(format!(
+                "request {request_id} was approved more than {} h ago; propose it again",
+                APPROVAL_WINDOW_SECS / 3600
+            )));
+        }
+        let stray = items
+            .par_iter()
+            .enumerate()
+            .find_first(|(_, item)| !approved.digests.contains(&item_digest(item)));
+        match stray {
+            Some((i, item)) => {
+                Err(refuse(format!("item {i} ({}) was not proposed under request {request_id}", describe_item(item))))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Whether `request_id` still lets shares out (checked again at Sign:
+    /// an operator may reject between Commit and Sign).
+    pub(crate) fn still_approved(&self, request_id: &str) -> bool {
+        lock(&self.approved).contains_key(request_id)
+    }
+
+    fn approved_request(&self, id: &str) -> Result<Arc<Approved>, NodeError> {
+        if let Some(found) = lock(&self.approved).get(id) {
+            return Ok(found.clone());
+        }
+        let _decisions = lock(&self.decisions);
+        let record = self.store.requests().get(id)?.ok_or_else(|| {
+            RequestError::NotApproved(format!("request {id} was never proposed to this signer; it makes no shares for it"))
+        })?;
+        match record.state() {
+            RequestState::Approved | RequestState::Signed => {}
+            RequestState::Pending => {
+                return Err(RequestError::NotApproved(format!(
+                    "request {id} is pending this signer's operator ({}); no share is made before approval",
+                    record.reason
+                ))
+                .into())
+            }
+            other => {
+                let why = if record.reason.is_empty() { String::new() } else { format!(" ({})", record.reason) };
+                return Err(RequestError::NotApproved(format!("request {id} is {}{why}; no share is made for it", state_name(other))).into());
+            }
+        }
+        let approved = Arc::new(Approved {
+            zone: record.zone.clone(),
+            approved_unix: record.approved_unix,
+            digests: self.store.requests().digests(id)?.into_iter().collect(),
+        });
+        lock(&self.approved).insert(id.to_string(), approved.clone());
+        Ok(approved)
+    }
+
+    /// After a Sign under `request_id`: APPROVED becomes SIGNED.
+    pub(crate) fn mark_signed(&self, request_id: &str) -> Result<(), NodeError> {
+        let _decisions = lock(&self.decisions);
+        let requests = self.store.requests();
+        if let Some(mut record) = requests.get(request_id)? {
+            if record.state() == RequestState::Approved {
+                record.set_state(RequestState::Signed, unix_now64());
+                requests.update(&record)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Expires what is due and prunes content no longer needed (see the
+    /// module documentation); returns how many requests expired. Run by
+    /// the sweeper, and before answering about decisions.
+    pub fn expire_due(&self, now: u64) -> Result<usize, NodeError> {
+        let _decisions = lock(&self.decisions);
+        let requests = self.store.requests();
+        let mut expired = 0;
+        for mut record in requests.list()? {
+            let state = record.state();
+            let due = match state {
+                RequestState::Pending if now >= record.expires_unix => Some("nobody decided in time".to_string()),
+                RequestState::Approved if now >= record.approved_unix.saturating_add(APPROVAL_WINDOW_SECS) => {
+                    Some(format!("approved but not signed within {} h", APPROVAL_WINDOW_SECS / 3600))
+                }
+                _ => None,
+            };
+            if let Some(reason) = due {
+                lock(&self.approved).remove(&record.id);
+                record.set_state(RequestState::Expired, now);
+                record.reason = reason;
+                requests.prune(&mut record, false)?;
+                expired += 1;
+                let outcome = format!("expired: {}", record.reason);
+                tracing::info!(request = %record.id, zone = %record.zone, "{outcome}");
+                self.audit(AuditEntry { event: "expired".into(), outcome, operator: "policy".into(), ..self.propose_audit(&record) })?;
+                continue;
+            }
+            let state = record.state();
+            let open = matches!(state, RequestState::Pending | RequestState::Approved | RequestState::Signed);
+            let old = now >= record.created_unix.saturating_add(CONTENT_RETENTION_SECS);
+            let prune_digests = record.digests_stored && (!open || old);
+            let prune_content = record.content_stored
+                && match state {
+                    RequestState::Failed => true,
+                    RequestState::Published => !requests.is_baseline(&record.zone, &record.id)?,
+                    RequestState::Pending => false,
+                    _ => old && !requests.is_baseline(&record.zone, &record.id)?,
+                };
+            if prune_digests || prune_content {
+                lock(&self.approved).remove(&record.id);
+                requests.prune(&mut record, prune_content)?;
+            }
+        }
+        Ok(expired)
+    }
+
+    /// Resolves an admin's request id or unique prefix of at least
+    /// [`MIN_ID_PREFIX`] hex digits.
+    fn resolve(&self, id: &str) -> Result<RequestRecord, NodeError> {
+        let id = id.trim();
+        if id.len() < MIN_ID_PREFIX || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(NodeError::field(
+                "request_id",
+                format!("give the request id or at least {MIN_ID_PREFIX} of its leading hex digits"),
+            ));
+        }
+        let id = id.to_ascii_lowercase();
+        let requests = self.store.requests();
+        if let Some(record) = requests.get(&id)? {
+            return Ok(record);
+        }
+        let mut found = requests.with_prefix(&id, 2)?;
+        match found.len() {
+            0 => Err(RequestError::Unknown(id).into()),
+            1 => Ok(found.remove(0)),
+            _ => Err(RequestError::Ambiguous(id).into()),
+        }
+    }
+
+    /// Admin: the requests kept, pending ones only unless `all`, oldest first.
+    pub fn list_requests(&self, all: bool) -> Result<v1::AdminListResponse, NodeError> {
+        self.expire_due(unix_now64())?;
+        let mut records: Vec<RequestRecord> = self
+            .store
+            .requests()
+            .list()?
+            .into_iter()
+            .filter(|r| all || r.state() == RequestState::Pending)
+            .collect();
+        records.sort_by(|a, b| (a.created_unix, &a.id).cmp(&(b.created_unix, &b.id)));
+        Ok(v1::AdminListResponse { requests: records.iter().map(info).collect() })
+    }
+
+    /// Admin: one request with its `+`/`-` lines (at most `max_lines`; 0:
+    /// all kept) and the keys it asks signatures of.
+    pub fn show_request(&self, req: v1::AdminShowRequest) -> Result<v1::AdminRequestDetail, NodeError> {
+        self.expire_due(unix_now64())?;
+        let record = self.resolve(&req.request_id)?;
+        let mut lines = self.store.requests().lines(&record.id)?;
+        if req.max_lines > 0 {
+            lines.truncate(req.max_lines as usize);
+        }
+        Ok(v1::AdminRequestDetail { info: Some(info(&record)), lines, total_lines: record.total_lines, keys: record.keys.clone() })
+    }
+
+    /// Admin: approves a pending request, bound to the content hash the
+    /// operator reviewed.
+    pub fn approve(&self, req: v1::AdminApproveRequest, operator: &str) -> Result<v1::Decision, NodeError> {
+        let now = unix_now64();
+        self.expire_due(now)?;
+        let _decisions = lock(&self.decisions);
+        let mut record = self.resolve(&req.request_id)?;
+        if record.state() != RequestState::Pending {
+            return Err(bad_state(&record, "only a pending request can be approved"));
+        }
+        if record.content_hash != req.content_hash {
+            return Err(RequestError::HashMismatch {
+                id: record.id,
+                actual: hex::encode(&record.content_hash),
+                given: hex::encode(&req.content_hash),
+            }
+            .into());
+        }
+        record.set_state(RequestState::Approved, now);
+        record.approved_unix = now;
+        record.decided_by = operator.to_string();
+        record.reason.clear();
+        self.store.requests().update(&record)?;
+        tracing::info!(request = %record.id, zone = %record.zone, %operator, "approved by the operator");
+        let entry = AuditEntry { event: "approve".into(), operator: operator.into(), outcome: "approved".into(), ..self.propose_audit(&record) };
+        self.audit(entry)?;
+        Ok(record.decision())
+    }
+
+    /// Admin: rejects a pending request, or an approved one no share was
+    /// made for yet.
+    pub fn reject(&self, req: v1::AdminRejectRequest, operator: &str) -> Result<v1::Decision, NodeError> {
+        let reason = req.reason.trim();
+        if reason.is_empty() {
+            return Err(NodeError::field("reason", "say why the request is rejected"));
+        }
+        let now = unix_now64();
+        self.expire_due(now)?;
+        let _decisions = lock(&self.decisions);
+        let mut record = self.resolve(&req.request_id)?;
+        match record.state() {
+            RequestState::Pending | RequestState::Approved => {}
+            RequestState::Signed => return Err(bad_state(&record, "shares were made for it already")),
+            _ => return Err(bad_state(&record, "only a pending or approved request can be rejected")),
+        }
+        lock(&self.approved).remove(&record.id);
+        record.set_state(RequestState::Rejected, now);
+        record.decided_by = operator.to_string();
+        record.reason = reason.to_string();
+        self.store.requests().prune(&mut record, false)?;
+        tracing::info!(request = %record.id, zone = %record.zone, %operator, "rejected by the operator: {reason}");
+        let outcome = format!("rejected: {reason}");
+        self.audit(AuditEntry { event: "reject".into(), operator: operator.into(), outcome, ..self.propose_audit(&record) })?;
+        Ok(record.decision())
+    }
+}
+
+/// A record as the admin API lists it. `expires_unix` is the deadline that
+/// applies now: the operator's while pending, the approval window's once
+/// approved.
+fn info(record: &RequestRecord) -> v1::AdminRequestInfo {
+    let expires_unix = match record.state() {
+        RequestState::Approved | RequestState::Signed => record.approved_unix.saturating_add(APPROVAL_WINDOW_SECS),
+        _ => record.expires_unix,
+    };
+    v1::AdminRequestInfo {
+        request_id: record.id.clone(),
+        zone: record.zone.clone(),
+        decision: Some(record.decision()),
+        created_unix: record.created_unix,
+        expires_unix,
+        submitted_by: record.submitted_by.clone(),
+    }
+}

@@ -1,0 +1,350 @@
+//! A proposed request evaluated: every item checked, the RRsets compared
+//! with the zone's published baseline, and a decision made. Pure logic:
+//! the caller ([`crate::lifecycle`]) loads the baseline and stores the
+//! result.
+//!
+//! A request is rejected when its items break this signer's policy
+//! ([`crate::policy::check_item`] for every item signed by a key this
+//! signer holds; zone not served; no share for the zone) or do not make
+//! well-formed RRsets. Otherwise the approval policy ([`crate::approval`])
+//! approves it or leaves it pending its operator.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use frostzone_dnssec::diff::{is_key, ZoneDiff};
+use frostzone_dnssec::domain::base::iana::Rtype;
+use frostzone_dnssec::keys::{KeyRole, KeyTag};
+use frostzone_dnssec::name::CanonicalName;
+use frostzone_dnssec::present::FqdnDisplay;
+use frostzone_dnssec::wire::{name_from_wire, rrset_from_wire};
+use frostzone_dnssec::zone::Rrset;
+use frostzone_proto::content::{content_hash_of_digests, item_digest};
+use frostzone_proto::v1::{self, ChangeSummary, KeyInvolved, ProposeHeader, RequestState, SigningItem};
+use rayon::prelude::*;
+
+use crate::approval::{decide, PolicyDecision};
+use crate::error::NodeError;
+use crate::node::proto_role;
+use crate::policy::{check_item, normalize_zone, BatchContext};
+use crate::policy_file::SignerPolicy;
+use crate::request_store::{RequestContent, RequestRecord, StoredRrset, REQUEST_FORMAT};
+use crate::store::ShareInfo;
+
+/// Most items one request may carry: about 2 million signatures, the size
+/// of a zone of some 600,000 names with NSEC3. The count is checked
+/// against the header before the items are read, so this bounds the memory
+/// a request may pin.
+pub const MAX_PROPOSE_ITEMS: u64 = 2_000_000;
+/// Most `+`/`-` lines kept for review: enough to read through, small
+/// enough to keep (about 2 MB). The total count is kept besides.
+pub const MAX_SHOWN_LINES: usize = 20_000;
+/// Shortest request id, in hex digits (the coordinator uses 32).
+pub const MIN_REQUEST_ID_LEN: usize = 16;
+/// Longest request id, in hex digits.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+/// Who decided when no operator did.
+pub const DECIDED_BY_POLICY: &str = "policy";
+
+/// Checks a request id: lowercase hex of a sane length.
+pub fn check_request_id(id: &str) -> Result<(), NodeError> {
+    if id.len() < MIN_REQUEST_ID_LEN || id.len() > MAX_REQUEST_ID_LEN {
+        return Err(NodeError::field(
+            "request_id",
+            format!("{} characters, need {MIN_REQUEST_ID_LEN}..={MAX_REQUEST_ID_LEN} hex digits", id.len()),
+        ));
+    }
+    if !id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return Err(NodeError::field("request_id", format!("{id:?} is not lowercase hex")));
+    }
+    Ok(())
+}
+
+/// Checks a Propose header before any item is read; returns the zone,
+/// normalized.
+pub fn check_header(header: &ProposeHeader) -> Result<String, NodeError> {
+    check_request_id(&header.request_id)?;
+    let (zone, _) = normalize_zone(&header.zone).map_err(|e| NodeError::field("zone", e))?;
+    if header.content_hash.len() != 32 {
+        return Err(NodeError::field("content_hash", format!("{} octets, need 32 (SHA-256)", header.content_hash.len())));
+    }
+    if header.item_count == 0 || header.item_count > MAX_PROPOSE_ITEMS {
+        return Err(NodeError::field(
+            "item_count",
+            format!("{} items, need 1..={MAX_PROPOSE_ITEMS}", header.item_count),
+        ));
+    }
+    Ok(zone)
+}
+
+/// "www.example.com. A", for messages about an item.
+pub fn describe_item(item: &SigningItem) -> String {
+    let owner = match name_from_wire(&item.owner, "owner") {
+        Ok(name) => FqdnDisplay(&name).to_string(),
+        Err(_) => "(malformed owner)".into(),
+    };
+    match u16::try_from(item.rtype) {
+        Ok(t) => format!("{owner} {}", Rtype::from_int(t)),
+        Err(_) => format!("{owner} type {}", item.rtype),
+    }
+}
+
+/// What a proposal is evaluated against.
+pub struct ProposeContext {
+    /// The operator's policy.
+    pub policy: Arc<SignerPolicy>,
+    /// The shares this signer holds for the request's zone.
+    pub shares: Vec<ShareInfo>,
+    /// The RRsets last published for the zone, if any.
+    pub baseline: Option<Vec<Rrset>>,
+    /// Now, Unix seconds.
+    pub now: u64,
+}
+
+/// The RRsets the items make, one per owner and type in canonical order,
+/// with the index of the first item of each; or the first item that does
+/// not parse or contradicts an earlier one.
+type ParsedRrsets = BTreeMap<(CanonicalName, u16), (usize, Rrset)>;
+
+fn parse_rrsets(items: &[SigningItem], apex: &frostzone_dnssec::StoredName) -> Result<ParsedRrsets, String> {
+    let parsed: Vec<Result<Rrset, String>> = items
+        .par_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            rrset_from_wire(&item.owner, item.rtype, item.ttl, &item.rdata)
+                .map_err(|e| format!("item {i} ({}): {e}", describe_item(item)))
+        })
+        .collect();
+    let mut out = ParsedRrsets::new();
+    for (i, rrset) in parsed.into_iter().enumerate() {
+        let rrset = rrset?;
+        // Items signed by keys this signer does not hold are not checked
+        // against its policy, but they still become its baseline: keep
+        // them inside the zone (RFC 4034 §3.1.7, the signer's name is the
+        // zone of the covered RRset).
+        if !frostzone_dnssec::name::in_zone(&rrset.owner, apex) {
+            return Err(format!("item {i} ({}) is outside the zone {}", describe_item(&items[i]), FqdnDisplay(apex)));
+        }
+        let key = (CanonicalName(rrset.owner.clone()), rrset.rtype.to_int());
+        match out.get(&key) {
+            // The same RRset signed by two keys (KSK and ZSK over DNSKEY):
+            // one RRset, as long as both items carry the same content.
+            Some((first, seen)) => {
+                let same = seen.ttl == rrset.ttl
+                    && seen.rdata.len() == rrset.rdata.len()
+                    && seen.rdata.iter().zip(&rrset.rdata).all(|(a, b)| a.canonical == b.canonical);
+                if !same {
+                    return Err(format!(
+                        "item {i} ({}) carries other records or another TTL than item {first} for the same RRset",
+                        describe_item(&items[i])
+                    ));
+                }
+            }
+            None => {
+                out.insert(key, (i, rrset));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The items' policy check: every item signed by a held key must pass
+/// [`check_item`]. Returns the first refusal.
+fn check_items(items: &[SigningItem], zone: &str, ctx: &ProposeContext) -> Result<(), String> {
+    if !ctx.policy.serves(zone) {
+        return Err(format!("zone {zone} is not served under this signer's policy"));
+    }
+    if ctx.shares.is_empty() {
+        return Err(format!("this signer holds no key share for zone {zone}"));
+    }
+    let (_, apex) = normalize_zone(zone)?;
+    let held: BTreeMap<u32, KeyRole> = ctx.shares.iter().map(|s| (u32::from(s.key_tag.0), s.role)).collect();
+    let now = u32::try_from(ctx.now).unwrap_or(u32::MAX);
+    let refused = items.par_iter().enumerate().find_map_first(|(i, item)| {
+        let tag = item.rrsig.as_ref().map(|f| f.key_tag)?;
+        let role = *held.get(&tag)?;
+        let batch = BatchContext {
+            zone: apex.clone(),
+            key_tag: KeyTag(u16::try_from(tag).ok()?),
+            role,
+            now,
+            policy: ctx.policy.clone(),
+        };
+        check_item(item, &batch).err().map(|reason| format!("item {i} ({}): {reason}", describe_item(item)))
+    });
+    if let Some(reason) = refused {
+        return Err(reason);
+    }
+    if let Some((i, item)) = items.iter().enumerate().find(|(_, item)| item.rrsig.is_none()) {
+        return Err(format!("item {i} ({}): no RRSIG fields", describe_item(item)));
+    }
+    Ok(())
+}
+
+/// The keys a request asks signatures of. A key this signer does not hold
+/// gets the role its items suggest: key RRsets only, KSK; others only,
+/// ZSK; both, CSK.
+fn keys_involved(items: &[SigningItem], shares: &[ShareInfo]) -> Vec<KeyInvolved> {
+    let mut seen: BTreeMap<u32, (u64, bool, bool)> = BTreeMap::new();
+    for item in items {
+        let Some(f) = &item.rrsig else { continue };
+        let entry = seen.entry(f.key_tag).or_default();
+        entry.0 += 1;
+        let key_rrset = u16::try_from(item.rtype).is_ok_and(|t| is_key(Rtype::from_int(t)));
+        if key_rrset {
+            entry.1 = true;
+        } else {
+            entry.2 = true;
+        }
+    }
+    seen.into_iter()
+        .map(|(key_tag, (signatures, keys, others))| {
+            let held = shares.iter().find(|s| u32::from(s.key_tag.0) == key_tag);
+            let role = match (held, keys, others) {
+                (Some(share), _, _) => proto_role(share.role),
+                (None, true, false) => v1::KeyRole::Ksk,
+                (None, false, true) => v1::KeyRole::Zsk,
+                (None, _, _) => v1::KeyRole::Csk,
+            };
+            KeyInvolved { key_tag, role: role.into(), signatures, held: held.is_some() }
+        })
+        .collect()
+}
+
+/// Evaluates a proposal: the content hash recomputed and compared with the
+/// header's (a mismatch is an error, not a decision), then the decision
+/// with what the request changes. `zone` is the header's, normalized
+/// ([`check_header`]).
+pub fn evaluate(
+    header: &ProposeHeader,
+    zone: &str,
+    items: &[SigningItem],
+    ctx: &ProposeContext,
+) -> Result<(RequestRecord, RequestContent), NodeError> {
+    if items.len() as u64 != header.item_count {
+        return Err(NodeError::field(
+            "item_count",
+            format!("the header announces {} items, {} came", header.item_count, items.len()),
+        ));
+    }
+    let digests: Vec<[u8; 32]> = items.par_iter().map(item_digest).collect();
+    let hash = content_hash_of_digests(digests.iter());
+    if hash.as_slice() != header.content_hash.as_slice() {
+        return Err(NodeError::field(
+            "content_hash",
+            format!(
+                "the items hash to {}, the header says {}",
+                hex::encode(hash),
+                hex::encode(&header.content_hash)
+            ),
+        ));
+    }
+    let expiry = ctx.now.saturating_add(ctx.policy.approval.pending_expiry_secs);
+    let mut record = RequestRecord {
+        format: REQUEST_FORMAT,
+        id: header.request_id.clone(),
+        zone: zone.to_string(),
+        content_hash: hash.to_vec(),
+        created_unix: ctx.now,
+        expires_unix: if header.expires_unix == 0 { expiry } else { expiry.min(header.expires_unix) },
+        submitted_by: header.submitted_by.clone(),
+        keys: keys_involved(items, &ctx.shares),
+        item_count: items.len() as u64,
+        decided_by: DECIDED_BY_POLICY.into(),
+        state_unix: ctx.now,
+        ..RequestRecord::default()
+    };
+    let mut sorted = digests;
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut content = RequestContent { digests: sorted, ..RequestContent::default() };
+    let (_, apex) = normalize_zone(zone).map_err(|e| NodeError::field("zone", e))?;
+    let parsed = match parse_rrsets(items, &apex) {
+        Ok(parsed) => parsed,
+        Err(reason) => {
+            record.set_state(RequestState::Rejected, ctx.now);
+            record.reason = reason;
+            return Ok((record, content));
+        }
+    };
+    content.rrsets = parsed
+        .values()
+        .map(|(i, _)| {
+            let item = &items[*i];
+            StoredRrset { owner: item.owner.clone(), rtype: item.rtype, ttl: item.ttl, rdata: item.rdata.clone() }
+        })
+        .collect();
+    record.content_stored = true;
+    let first_publication = ctx.baseline.is_none();
+    let diff = ZoneDiff::between(
+        ctx.baseline.iter().flatten().cloned(),
+        parsed.into_values().map(|(_, rrset)| rrset),
+    );
+    let summary = diff.summary();
+    let changes = ChangeSummary {
+        rrsets_added: summary.rrsets_added,
+        rrsets_removed: summary.rrsets_removed,
+        rrsets_changed: summary.rrsets_changed,
+        names_added: summary.names_added,
+        names_removed: summary.names_removed,
+        denial_rrsets_changed: summary.denial_rrsets_changed,
+        key_rrsets_changed: !summary.key_types_changed.is_empty(),
+        first_publication,
+        signatures: items.len() as u64,
+    };
+    record.changes = Some(changes);
+    record.total_lines = diff.line_count();
+    content.lines = diff.lines().take(MAX_SHOWN_LINES).collect();
+    if let Err(reason) = check_items(items, zone, ctx) {
+        record.set_state(RequestState::Rejected, ctx.now);
+        record.reason = reason;
+        return Ok((record, content));
+    }
+    let key_types: Vec<u16> = summary.key_types_changed.iter().copied().collect();
+    match decide(&ctx.policy.approval, &changes, &key_types) {
+        PolicyDecision::Approved => {
+            record.set_state(RequestState::Approved, ctx.now);
+            record.approved_unix = ctx.now;
+        }
+        PolicyDecision::Pending(reason) => {
+            record.set_state(RequestState::Pending, ctx.now);
+            record.reason = reason;
+            record.decided_by.clear();
+        }
+    }
+    record.digests_stored = record.state() != RequestState::Rejected;
+    Ok((record, content))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_and_headers() {
+        assert!(check_request_id("0123456789abcdef0123456789abcdef").is_ok());
+        assert!(check_request_id("0123456789ABCDEF").is_err());
+        assert!(check_request_id("0123").is_err());
+        assert!(check_request_id("../../etc/passwd00").is_err());
+        let header = ProposeHeader {
+            api_version: 1,
+            request_id: "00112233445566778899aabbccddeeff".into(),
+            zone: "Example".into(),
+            content_hash: vec![0; 32],
+            item_count: 3,
+            expires_unix: 0,
+            submitted_by: "ops".into(),
+        };
+        assert_eq!(check_header(&header).unwrap(), "example.");
+        let too_many = ProposeHeader { item_count: MAX_PROPOSE_ITEMS + 1, ..header.clone() };
+        assert!(check_header(&too_many).unwrap_err().to_string().contains("item_count"));
+        let short_hash = ProposeHeader { content_hash: vec![0; 31], ..header };
+        assert!(check_header(&short_hash).unwrap_err().to_string().contains("content_hash"));
+    }
+
+    #[test]
+    fn items_are_described_by_owner_and_type() {
+        let item = SigningItem { owner: b"\x03www\x07example\x00".to_vec(), rtype: 1, ..SigningItem::default() };
+        assert_eq!(describe_item(&item), "www.example. A");
+    }
+}
