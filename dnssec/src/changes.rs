@@ -21,14 +21,17 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use bytes::Bytes;
-use domain::base::iana::Rtype;
+use std::path::Path;
+use std::sync::Arc;
+
+use domain::base::iana::{Class, Rtype};
 use domain::base::{Record, ToName, Ttl};
 use domain::rdata::ZoneRecordData;
 
 use crate::load::{LoadedRecord, SourceLocation};
 use crate::name::CanonicalName;
 use crate::present::{rdata_text, FqdnDisplay};
-use crate::zone::{Rdata, ZoneProblem};
+use crate::zone::{InputKind, Rdata, Zone, ZoneProblem, GENERATED_TYPES};
 use crate::{StoredName, StoredRecord};
 
 /// What identifies a record in a set (RFC 2181 §5: TTL is an RRset
@@ -334,6 +337,75 @@ impl ZoneContent {
         Ok(ChangeSet { old_soa: old_soa.clone(), removed, new_soa: new_soa.clone(), added })
     }
 
+    /// Every record of `zone`, RRSIGs included (for a signed zone: the
+    /// version as published). `source` names the records' place in
+    /// messages; each gets the line it has in [`ZoneContent::to_text`].
+    pub fn from_zone(zone: &Zone, source: &Path) -> ZoneContent {
+        let file: Arc<Path> = Arc::from(source);
+        let mut records = Vec::with_capacity(zone.rrset_count() * 2);
+        for (owner, node) in zone.nodes() {
+            for rrset in node.rrsets.values() {
+                for rdata in &rrset.rdata {
+                    records.push(Record::new(owner.0.clone(), Class::IN, rrset.ttl, rdata.data.clone()));
+                }
+            }
+            for sig in &node.signatures {
+                records.push(Record::new(owner.0.clone(), Class::IN, sig.ttl, ZoneRecordData::Rrsig(sig.rrsig.clone())));
+            }
+        }
+        let content = ZoneContent::new(
+            zone.apex().clone(),
+            records.into_iter().map(|record| LoadedRecord { record, location: SourceLocation { file: file.clone(), line: 0 } }).collect(),
+        );
+        content.renumbered(file)
+    }
+
+    /// The records with their lines in [`ZoneContent::to_text`] under the
+    /// name `file`.
+    fn renumbered(mut self, file: Arc<Path>) -> ZoneContent {
+        for (i, r) in self.records.values_mut().enumerate() {
+            r.location = SourceLocation { file: file.clone(), line: i + 1 };
+        }
+        self
+    }
+
+    /// The content without the records frostzone generates when it signs
+    /// (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY, CDS, CDNSKEY): what an
+    /// unsigned version holds. Returns the dropped records too.
+    pub fn without_generated(mut self) -> (ZoneContent, Vec<LoadedRecord>) {
+        let generated: Vec<RecordKey> = self
+            .records
+            .keys()
+            .filter(|k| GENERATED_TYPES.iter().any(|t| t.to_int() == k.rtype))
+            .cloned()
+            .collect();
+        let dropped = generated.iter().filter_map(|k| self.records.remove(k)).collect();
+        (self, dropped)
+    }
+
+    /// The content as a master file, one record per line in canonical
+    /// order (RFC 4034 §6.1), read back by
+    /// [`crate::load::load_zone_text`] to the same records.
+    pub fn to_text(&self) -> String {
+        let mut out = String::with_capacity(self.records.len() * 80);
+        for r in self.records.values() {
+            let _ = writeln!(out, "{}", record_text(&r.record));
+        }
+        out
+    }
+
+    /// The zone model of this content (`kind` as for
+    /// [`Zone::from_records`]).
+    pub fn to_zone(&self, kind: InputKind) -> Result<Zone, crate::zone::ZoneError> {
+        Zone::from_records(self.apex.clone(), self.records.values().cloned().collect(), kind)
+    }
+
+    /// Two versions hold exactly the same records with the same TTLs.
+    pub fn same_records(&self, other: &ZoneContent) -> bool {
+        self.records.len() == other.records.len()
+            && self.records.iter().zip(&other.records).all(|((ka, a), (kb, b))| ka == kb && a.record.ttl() == b.record.ttl())
+    }
+
     /// Sets the SOA serial (keeping every other SOA field).
     pub fn set_serial(&mut self, serial: u32) -> Result<(), ChangesError> {
         let soa = self.soa().cloned().ok_or_else(|| ChangesError::one(None, "the zone has no SOA".into()))?;
@@ -366,7 +438,6 @@ impl ZoneContent {
 mod tests {
     use super::*;
     use crate::load::load_zone_text;
-    use std::path::Path;
     use std::str::FromStr;
 
     const ZONE: &str = "\
@@ -457,6 +528,20 @@ www IN A 192.0.2.2
         let new = content(&ZONE.replace("www IN A 192.0.2.1\nwww IN A 192.0.2.2", "www 60 IN A 192.0.2.1\nwww 60 IN A 192.0.2.2"));
         let set = ZoneContent::compare(&old, &new).unwrap();
         assert_eq!((set.removed.len(), set.added.len()), (2, 2));
+    }
+
+    #[test]
+    fn text_reads_back_and_generated_records_are_dropped() {
+        let z = content(&format!("{ZONE}@ 300 IN DNSKEY 257 3 15 l02Woi0iS8Aa25FQkUd9RMzZHJpBoRQwAQEX1SxZJA4=\n"));
+        let (unsigned, dropped) = z.without_generated();
+        assert_eq!((unsigned.len(), dropped.len()), (5, 1));
+        let back = content(&unsigned.to_text());
+        assert!(back.same_records(&unsigned));
+        assert!(!back.same_records(&content(ZONE.replace("192.0.2.2", "192.0.2.3").as_str())));
+        let zone = unsigned.to_zone(InputKind::Unsigned).unwrap();
+        let again = ZoneContent::from_zone(&zone, Path::new("again"));
+        assert!(again.same_records(&unsigned));
+        assert_eq!(again.records().last().unwrap().location.to_string(), "again:5");
     }
 
     #[test]
