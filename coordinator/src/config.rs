@@ -20,6 +20,18 @@
 //! name = "signer-1"                  # DNS name in its certificate
 //! participant = 1                    # FROST identifier
 //! endpoint = "https://127.0.0.1:7001"
+//! [[zones]]                          # optional: zones of the pipeline (see pipeline::settings)
+//! name = "example.com."
+//! output = "signed/example.com.signed"
+//! changes_dir = "signed/changes"
+//! on_publish = ["/usr/local/bin/reload", "--zone"]
+//! serial_policy = "increment"
+//! denial = "nsec3"
+//! [transfer]                         # optional: AXFR/IXFR to secondaries (see xfr)
+//! listen = "127.0.0.1:5353"
+//! [primary]                          # optional: zones pulled from a hidden primary
+//! address = "192.0.2.1:53"
+//! zones = ["example.com."]
 //! ```
 //!
 //! Relative paths are taken relative to the file's directory. Unknown
@@ -30,8 +42,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use frostzone_dnssec::refresh::RefreshPolicy;
 use frostzone_proto::tls::TlsFiles;
 use serde::Deserialize;
+
+use crate::pipeline::settings::{check_validity_days, denial_named, ZoneConfig, DEFAULT_VALIDITY_DAYS};
 
 /// The only config format version this coordinator reads.
 pub const CONFIG_VERSION: u32 = 1;
@@ -98,6 +113,25 @@ struct RawConfig {
     operators: Vec<RawOperator>,
     #[serde(default)]
     signers: Vec<RawSigner>,
+    #[serde(default)]
+    zones: Vec<RawZone>,
+    transfer: Option<crate::xfr::config::RawTransfer>,
+    primary: Option<crate::xfr::config::RawPrimary>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawZone {
+    name: String,
+    output: Option<PathBuf>,
+    changes_dir: Option<PathBuf>,
+    on_publish: Option<Vec<String>>,
+    serial_policy: Option<String>,
+    denial: Option<String>,
+    validity_days: Option<u32>,
+    publish_cds: Option<bool>,
+    refresh_before_days: Option<u32>,
+    refresh_jitter_hours: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -165,6 +199,10 @@ pub struct Config {
     pub operators: Vec<OperatorConfig>,
     /// The signer nodes, in participant order.
     pub signers: Vec<SignerConfig>,
+    /// The `[[zones]]` of the pipeline.
+    pub zones: Vec<ZoneConfig>,
+    /// `[transfer]` and `[primary]`, when configured.
+    pub xfr: Option<crate::xfr::XfrConfig>,
 }
 
 impl Config {
@@ -255,6 +293,57 @@ impl Config {
             .map(|s| SignerConfig { name: s.name, participant: s.participant, endpoint: s.endpoint })
             .collect();
         signers.sort_by_key(|s| s.participant);
+        let xfr = crate::xfr::XfrConfig::check(raw.transfer, raw.primary, base).map_err(|e| field(&e.field, e.message))?;
+        let mut zones: Vec<ZoneConfig> = Vec::new();
+        for (i, z) in raw.zones.into_iter().enumerate() {
+            let at = |name: &str| format!("zones[{i}].{name}");
+            let (apex, name) = crate::keys::zone_name(&z.name).map_err(|e| field(&at("name"), e.to_string()))?;
+            if zones.iter().any(|o| o.name == name) {
+                return Err(field(&at("name"), format!("{name} is listed twice")));
+            }
+            if let Some(d) = &z.denial {
+                denial_named(d).map_err(|m| field(&at("denial"), m))?;
+            }
+            let serial_policy = z.serial_policy.as_deref().map(str::parse).transpose().map_err(|m: String| field(&at("serial_policy"), m))?;
+            let validity_days = z.validity_days.map(check_validity_days).transpose().map_err(|m| field(&at("validity_days"), m))?;
+            let defaults = RefreshPolicy::default();
+            let refresh = RefreshPolicy {
+                refresh_before: z.refresh_before_days.map(|d| d.saturating_mul(86_400)).unwrap_or(defaults.refresh_before),
+                jitter: z.refresh_jitter_hours.map(|h| h.saturating_mul(3600)).unwrap_or(defaults.jitter),
+            };
+            if refresh.refresh_before == 0 {
+                return Err(field(&at("refresh_before_days"), "must be at least 1".into()));
+            }
+            let lifetime = validity_days.unwrap_or(DEFAULT_VALIDITY_DAYS).saturating_mul(86_400);
+            if u64::from(refresh.refresh_before) + u64::from(refresh.jitter) >= u64::from(lifetime) / 2 {
+                return Err(field(
+                    &at("refresh_before_days"),
+                    format!(
+                        "{} days plus {} hours of jitter leave less than half of the {}-day signature lifetime: \
+                         signatures would be refreshed almost as soon as they are made",
+                        refresh.refresh_before / 86_400,
+                        refresh.jitter / 3600,
+                        lifetime / 86_400
+                    ),
+                ));
+            }
+            let on_publish = z.on_publish.unwrap_or_default();
+            if on_publish.first().is_some_and(|p| p.is_empty()) {
+                return Err(field(&at("on_publish"), "the program (first element) is empty".into()));
+            }
+            zones.push(ZoneConfig {
+                name,
+                apex,
+                output: z.output.as_deref().map(resolve),
+                changes_dir: z.changes_dir.as_deref().map(resolve),
+                on_publish,
+                serial_policy,
+                denial: z.denial,
+                validity_days,
+                publish_cds: z.publish_cds,
+                refresh,
+            });
+        }
         Ok(Config {
             file: file.to_path_buf(),
             listen,
@@ -269,6 +358,8 @@ impl Config {
                 .map(|o| OperatorConfig { name: o.name, cert: resolve(&o.cert) })
                 .collect(),
             signers,
+            zones,
+            xfr,
         })
     }
 
@@ -358,6 +449,11 @@ endpoint = "https://127.0.0.1:7001"
             ("data_dir = \"data\"", "data_dir = \"data\"\nrequest_timeout_secs = 0", "request_timeout_secs"),
             ("data_dir = \"data\"", "data_dir = \"data\"\napproval_timeout_secs = 0", "approval_timeout_secs"),
             ("data_dir = \"data\"", "data_dir = \"data\"\napproval_timeout_secs = 604801", "approval_timeout_secs"),
+            (
+                "endpoint = \"https://127.0.0.1:7001\"\n",
+                "endpoint = \"https://127.0.0.1:7001\"\n[primary]\naddress = \"192.0.2.1\"\nzones = [\"example.\"]\n",
+                "primary",
+            ),
         ];
         for (from, to, field) in cases {
             assert!(GOOD.contains(from), "{from}");
@@ -365,6 +461,32 @@ endpoint = "https://127.0.0.1:7001"
             let err = parse(&text).expect_err(&format!("{from} -> {to} accepted")).to_string();
             assert!(err.starts_with("/etc/fz/coordinator.toml: "), "{err}");
             assert!(err.contains(field), "{from} -> {to}: {err} does not name {field}");
+        }
+    }
+
+    #[test]
+    fn zones_and_transfer_sections() {
+        let zones = "\n[[zones]]\nname = \"Example.COM\"\noutput = \"out/example.com.signed\"\nchanges_dir = \"/var/changes\"\n\
+            on_publish = [\"/usr/local/bin/reload\", \"--zone\"]\nserial_policy = \"date-counter\"\ndenial = \"nsec\"\n\
+            refresh_before_days = 4\nrefresh_jitter_hours = 12\n\n[transfer]\nlisten = \"127.0.0.1:5353\"\n";
+        let c = parse(&format!("{GOOD}{zones}")).unwrap();
+        let z = &c.zones[0];
+        assert_eq!(z.name, "example.com.");
+        assert_eq!(z.output.as_deref(), Some(Path::new("/etc/fz/out/example.com.signed")));
+        assert_eq!(z.changes_dir.as_deref(), Some(Path::new("/var/changes")));
+        assert_eq!(z.on_publish, ["/usr/local/bin/reload", "--zone"]);
+        assert_eq!((z.refresh.refresh_before, z.refresh.jitter), (4 * 86_400, 12 * 3600));
+        assert_eq!(c.xfr.unwrap().transfer.listen.port(), 5353);
+        for (from, to, field) in [
+            ("\"date-counter\"", "\"weekly\"", "zones[0].serial_policy"),
+            ("denial = \"nsec\"", "denial = \"nsec5\"", "zones[0].denial"),
+            ("refresh_before_days = 4", "refresh_before_days = 7", "zones[0].refresh_before_days"),
+            ("refresh_before_days = 4", "refresh_before_days = 4\ncolour = 1", "colour"),
+            ("127.0.0.1:5353", "localhost", "transfer.listen"),
+        ] {
+            let text = format!("{GOOD}{}", zones.replacen(from, to, 1));
+            let err = parse(&text).expect_err(to).to_string();
+            assert!(err.starts_with("/etc/fz/coordinator.toml: ") && err.contains(field), "{to}: {err}");
         }
     }
 

@@ -1,6 +1,8 @@
 //! The coordinator's error type and its gRPC status codes.
 
 use crate::approval::ApprovalFailure;
+use crate::pipeline::input::InputError;
+use crate::pipeline::release::ReleaseError;
 use crate::quorum::QuorumUnavailable;
 use crate::registry::RegistryError;
 use crate::signers::SignerCallError;
@@ -50,6 +52,17 @@ pub enum CoordinatorError {
     /// `INTERNAL`.
     #[error("the signed zone does not validate; nothing was released:\n{0}")]
     Invalid(String),
+    /// The input does not make a new version; nothing changed. A text
+    /// that does not read is `INVALID_ARGUMENT`; changes that do not
+    /// apply to the current version (wrong serial, a missing or present
+    /// record), changes to a zone with nothing published, or a serial
+    /// that cannot move forward are `FAILED_PRECONDITION`.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The signed version was not released (it does not validate):
+    /// `INTERNAL`.
+    #[error(transparent)]
+    Release(#[from] ReleaseError),
     /// The registry failed: `INTERNAL`.
     #[error(transparent)]
     Registry(#[from] RegistryError),
@@ -70,7 +83,12 @@ impl From<CoordinatorError> for tonic::Status {
             CoordinatorError::NotApproved(_) => tonic::Status::failed_precondition(message),
             CoordinatorError::Quorum(_) | CoordinatorError::SignerNeeded { .. } => tonic::Status::unavailable(message),
             CoordinatorError::Disagreement(_) => tonic::Status::aborted(message),
-            CoordinatorError::Invalid(_) | CoordinatorError::Registry(_) | CoordinatorError::Internal(_) => {
+            CoordinatorError::Input(InputError::Load { .. } | InputError::NoSoa { .. }) => tonic::Status::invalid_argument(message),
+            CoordinatorError::Input(_) => tonic::Status::failed_precondition(message),
+            CoordinatorError::Invalid(_)
+            | CoordinatorError::Release(_)
+            | CoordinatorError::Registry(_)
+            | CoordinatorError::Internal(_) => {
                 tonic::Status::internal(message)
             }
         }

@@ -20,7 +20,15 @@
 //!   zone against its DS, release it only when it validates, and tell the
 //!   signers how the request ended;
 //! * the **clients** to the signers ([`signers`]) and the **service**
-//!   operators call ([`service`]), both over mutual TLS.
+//!   operators call ([`service`]), both over mutual TLS;
+//! * the **zone pipeline** ([`pipeline`]): every input (a whole zone,
+//!   changes, a refresh, a transfer from a hidden primary) becomes the
+//!   next version of its zone, signed incrementally, validated through its
+//!   signed change set, kept in the registry and published (files,
+//!   `on_publish`, AXFR/IXFR with NOTIFY); signatures are refreshed
+//!   before they expire;
+//! * **zone transfers** ([`xfr`]): AXFR/IXFR and NOTIFY to the public
+//!   secondaries, and pulling the unsigned zone from a hidden primary.
 //!
 //! It does not own the key shares (the signer nodes do), the zone's DNS
 //! logic (`frostzone-dnssec`) or the FROST arithmetic
@@ -36,6 +44,7 @@ pub mod decision;
 pub mod dkg;
 pub mod error;
 pub mod keys;
+pub mod pipeline;
 pub mod proposal;
 pub mod quorum;
 pub mod registry;
@@ -44,6 +53,7 @@ pub mod service;
 pub mod session;
 pub mod sign;
 pub mod signers;
+pub mod xfr;
 
 use std::future::Future;
 
@@ -64,6 +74,9 @@ pub struct Coordinator {
     /// The hash-chained audit log of requests (`<data_dir>/audit.log`);
     /// `None` only in tests.
     pub audit: Option<std::sync::Mutex<frostzone_proto::audit::AuditLog>>,
+    /// The zone pipeline: configured zones, each zone's published version
+    /// and request lane, transfers and the refresh schedules.
+    pub pipeline: pipeline::Pipeline,
 }
 
 impl Coordinator {
@@ -100,6 +113,12 @@ pub enum StartError {
     /// TLS files of the service.
     #[error("{0}")]
     Tls(#[from] frostzone_proto::tls::TlsError),
+    /// The zone transfer server.
+    #[error(transparent)]
+    Transfer(#[from] xfr::StartError),
+    /// A published zone could not be served again.
+    #[error(transparent)]
+    Restore(#[from] xfr::PublishError),
     /// The gRPC server.
     #[error("serving on {listen}: {source}")]
     Serve {
@@ -125,13 +144,20 @@ pub async fn serve(config: config::Config, shutdown: impl Future<Output = ()> + 
     let signers = signers::SignerPool::from_config(&config)?;
     let peers = frostzone_proto::tls::PinnedPeers::load(config.operators.iter().map(|o| (o.name.as_str(), o.cert.as_path())))?;
     let audit = frostzone_proto::audit::AuditLog::open(&config.data_dir.join("audit.log"), "coordinator")?;
+    let journal_limit = config.xfr.as_ref().map(|x| x.transfer.journal_limit).unwrap_or(xfr::config::DEFAULT_JOURNAL_LIMIT);
     let coordinator = std::sync::Arc::new(Coordinator {
         threshold: config.threshold,
         approval_timeout: config.approval_timeout,
         registry,
         signers,
         audit: Some(std::sync::Mutex::new(audit)),
+        pipeline: pipeline::Pipeline::new(config.zones.clone(), journal_limit),
     });
+    let _transfers = match &config.xfr {
+        Some(x) => Some(pipeline::transfers::start(&coordinator, x).await?),
+        None => None,
+    };
+    pipeline::schedule::start_all(&coordinator)?;
     let api = CoordinatorServer::new(service::CoordinatorService::new(coordinator))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);

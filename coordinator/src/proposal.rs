@@ -1,9 +1,13 @@
 //! Proposing a request to the zone's signers and waiting for their
 //! decisions; telling them how it ended.
 //!
-//! Every signer of the zone's key groups gets the whole content
-//! (Signer.Propose: the header, then every item in plan order) and
-//! decides: approved by its policy, pending its operator, or rejected.
+//! Every signer of the zone's key groups gets the request's content
+//! (Signer.Propose: the header, then the items; see
+//! [`crate::pipeline::proposals`]): incrementally when the signer's
+//! baseline is the version published now, in full otherwise or when it
+//! answers "baseline mismatch". It decides: approved by its policy,
+//! pending its operator, or rejected. Its approval counts only with the
+//! content hash of what it was sent.
 //! One task per signer moves the bytes: it proposes (again every
 //! [`PROPOSE_RETRY`] while the signer cannot be reached), then asks for
 //! the decision every [`POLL_INTERVAL`] until it is settled. The waiting
@@ -19,10 +23,9 @@
 //! only keeps a stale baseline, it never fails the request.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
-use frostzone_dnssec::signing::SigningPlan;
 use frostzone_proto::audit::AuditEntry;
 use frostzone_proto::v1 as pb;
 use frostzone_proto::API_VERSION;
@@ -34,7 +37,9 @@ use crate::approval::{assess, pending_list, progress_line, Approvers, Assessment
 use crate::decision::{from_wire, DecisionState, RecordedDecision};
 use crate::error::CoordinatorError;
 use crate::keys::KeyGroup;
+use crate::pipeline::proposals::{Mode, ProposalSet};
 use crate::session::SessionState;
+use crate::registry::Registry;
 use crate::request::Session;
 use crate::signers::{describe, SignerHandle, SignerPool};
 use crate::{unix_now, Coordinator};
@@ -64,10 +69,15 @@ pub type Progress = dyn Fn(String) + Send + Sync;
 pub(crate) struct Proposal<'a> {
     /// The zone, as the signers know it.
     pub zone: &'a str,
-    /// SHA-256 content hash of every item in plan order.
+    /// SHA-256 content hash of the items to sign, in plan order (the
+    /// request's hash in the audit log; each signer's approval is checked
+    /// against the hash of its own proposal).
     pub content_hash: [u8; 32],
-    /// The items.
-    pub plan: &'a Arc<SigningPlan>,
+    /// The proposals.
+    pub set: &'a Arc<ProposalSet>,
+    /// Signers proposed to incrementally; every other one gets the full
+    /// proposal.
+    pub incremental: &'a BTreeSet<String>,
     /// The zone's key groups.
     pub groups: &'a [Arc<KeyGroup>],
     /// The operator certificate that submitted it.
@@ -145,7 +155,7 @@ pub(crate) async fn seek_approval(
         "request {}: proposed to {} ({} signatures, {}); waiting up to {} s for approvals",
         ShortId(&request_id),
         names.join(", "),
-        proposal.plan.items().len(),
+        proposal.set.items(),
         needs.join(", "),
         proposal.timeout.as_secs()
     ));
@@ -159,19 +169,19 @@ pub(crate) async fn seek_approval(
         api_version: API_VERSION,
         request_id: request_id.clone(),
         zone: proposal.zone.to_string(),
-        content_hash: proposal.content_hash.to_vec(),
-        item_count: proposal.plan.items().len() as u64,
         expires_unix,
         submitted_by: proposal.submitted_by.to_string(),
+        ..Default::default()
     };
     for name in &names {
         match c.signers.get(name) {
             Some(signer) => {
+                let mode = if proposal.incremental.contains(name) { Mode::Incremental } else { Mode::Full };
                 let follower = Follower {
                     signer: signer.clone(),
-                    header: header.clone(),
-                    plan: Arc::downgrade(proposal.plan),
-                    content_hash: proposal.content_hash,
+                    common: header.clone(),
+                    set: proposal.set.clone(),
+                    mode,
                     answers: tx.clone(),
                 };
                 followers.spawn(follower.run());
@@ -303,10 +313,17 @@ fn approved(
 /// One signer's side of the wait: propose, then poll until settled.
 struct Follower {
     signer: SignerHandle,
-    header: pb::ProposeHeader,
-    plan: Weak<SigningPlan>,
-    content_hash: [u8; 32],
+    /// The header fields every proposal of the request shares.
+    common: pb::ProposeHeader,
+    set: Arc<ProposalSet>,
+    mode: Mode,
     answers: mpsc::UnboundedSender<(String, RecordedDecision)>,
+}
+
+/// Whether a signer refused an incremental proposal because its baseline
+/// is another request (it then stored nothing).
+fn is_baseline_mismatch(status: &tonic::Status) -> bool {
+    status.code() == tonic::Code::FailedPrecondition && status.message().starts_with("baseline mismatch")
 }
 
 impl Follower {
@@ -318,11 +335,26 @@ impl Follower {
         self.send(RecordedDecision { reason: format!("unreachable: {}", describe(status)), ..Default::default() })
     }
 
-    async fn run(self) {
-        let id = self.header.request_id.clone();
+    /// The header and content hash of this signer's proposal (the full
+    /// proposal's hash is computed at its first use, on the blocking
+    /// pool); `None` when the plan is gone.
+    async fn header(&self) -> Option<(pb::ProposeHeader, [u8; 32])> {
+        let (set, mode) = (self.set.clone(), self.mode);
+        let hash = tokio::task::spawn_blocking(move || set.content_hash(mode)).await.ok()??;
+        Some((self.set.header(self.mode, &self.common, hash), hash))
+    }
+
+    async fn run(mut self) {
+        let id = self.common.request_id.clone();
         'propose: loop {
-            let mut decision = match self.signer.propose(self.header.clone(), self.plan.clone()).await {
-                Ok(answer) => from_wire(&answer, &id, &self.content_hash),
+            let Some((header, content_hash)) = self.header().await else { return };
+            let mut decision = match self.signer.propose(header, self.set.clone(), self.mode).await {
+                Ok(answer) => from_wire(&answer, &id, &content_hash),
+                Err(e) if self.mode == Mode::Incremental && is_baseline_mismatch(&e.status) => {
+                    tracing::info!(signer = %self.signer.name(), session = %id, "{}; proposing in full", e.status.message());
+                    self.mode = Mode::Full;
+                    continue;
+                }
                 Err(e) => {
                     if !self.unreachable(&e.status) {
                         return;
@@ -337,7 +369,7 @@ impl Follower {
                 }
                 tokio::time::sleep(POLL_INTERVAL).await;
                 decision = match self.signer.get_decision(&id).await {
-                    Ok(answer) => from_wire(&answer, &id, &self.content_hash),
+                    Ok(answer) => from_wire(&answer, &id, &content_hash),
                     // The signer lost the request (restarted without it).
                     Err(e) if e.status.code() == tonic::Code::NotFound => continue 'propose,
                     Err(e) => {
@@ -361,6 +393,32 @@ pub fn announce_outcome(
     published: bool,
     detail: &str,
 ) {
+    announce(signers, request_id, decisions, published, detail, None);
+}
+
+/// Tells the signers that request `request_id` of `zone` was published
+/// (as [`announce_outcome`]) and records, for each signer that
+/// acknowledges it, that the request is now its baseline: its next
+/// proposal for the zone can be incremental.
+pub fn announce_publication(
+    signers: &SignerPool,
+    registry: &Registry,
+    zone: &str,
+    request_id: &str,
+    decisions: &BTreeMap<String, RecordedDecision>,
+    detail: &str,
+) {
+    announce(signers, request_id, decisions, true, detail, Some((registry.clone(), zone.to_string())));
+}
+
+fn announce(
+    signers: &SignerPool,
+    request_id: &str,
+    decisions: &BTreeMap<String, RecordedDecision>,
+    published: bool,
+    detail: &str,
+    baselines: Option<(Registry, String)>,
+) {
     let targets: Vec<SignerHandle> = decisions
         .iter()
         .filter(|(_, d)| d.state != DecisionState::Unanswered)
@@ -380,6 +438,18 @@ pub fn announce_outcome(
             async move { s.published(&id, published, &detail).await }
         })
         .await;
+        if let Some((registry, zone)) = &baselines {
+            for (signer, result) in targets.iter().zip(&results) {
+                let acknowledged = result
+                    .as_ref()
+                    .is_ok_and(|d| d.state == i32::from(pb::RequestState::Published) && (d.request_id.is_empty() || d.request_id == request_id));
+                if acknowledged {
+                    if let Err(e) = registry.set_signer_baseline(zone, signer.name(), &request_id) {
+                        tracing::error!(signer = %signer.name(), "{zone}: cannot record its baseline {request_id}: {e}");
+                    }
+                }
+            }
+        }
         let failed: Vec<(String, String)> = results
             .into_iter()
             .filter_map(|r| r.err())

@@ -10,6 +10,9 @@
 //! | `culprits` | signer name | [`CulpritRecord`] |
 //! | `zones` | zone | [`ZoneRecord`] |
 //!
+//! The zone pipeline's trees (published versions, journals, signers'
+//! baselines) are described in [`zone_state`].
+//!
 //! Values are TOML with a `version` field and unknown fields refused, so a
 //! newer coordinator's records are noticed rather than misread. sled is
 //! beta software with reports of damage after unclean shutdowns: what is
@@ -23,6 +26,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::session::SessionRecord;
+
+pub mod zone_state;
+pub use zone_state::{Publication, StoredSettings, ZoneStateRecord};
 
 /// The current version of every record kind.
 pub const RECORD_VERSION: u32 = 1;
@@ -127,6 +133,11 @@ pub struct Registry {
     sessions: sled::Tree,
     culprits: sled::Tree,
     zones: sled::Tree,
+    zone_state: sled::Tree,
+    zone_unsigned: sled::Tree,
+    zone_signed: sled::Tree,
+    zone_journal: sled::Tree,
+    zone_baselines: sled::Tree,
 }
 
 fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, RegistryError> {
@@ -156,6 +167,11 @@ impl Registry {
             sessions: db.open_tree("sessions")?,
             culprits: db.open_tree("culprits")?,
             zones: db.open_tree("zones")?,
+            zone_state: db.open_tree("zone_state")?,
+            zone_unsigned: db.open_tree("zone_unsigned")?,
+            zone_signed: db.open_tree("zone_signed")?,
+            zone_journal: db.open_tree("zone_journal")?,
+            zone_baselines: db.open_tree("zone_baselines")?,
             db,
         })
     }

@@ -16,11 +16,13 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::error::CoordinatorError;
 use crate::keys::{ds_line, role_from_proto, zone_name, KeyGroup};
+use crate::pipeline::input::Input;
+use crate::pipeline::run::{submit, Submission};
 use crate::session::SessionRecord;
 use crate::signers::fan_out;
 use crate::Coordinator;
 
-/// Largest zone file accepted by SignZone. The reference zone of 100,000
+/// Largest zone or change file accepted by SignZone and SubmitChanges. The reference zone of 100,000
 /// delegations is about 7 MiB; 512 MiB leaves room for the largest TLDs
 /// while refusing a runaway upload before it exhausts memory.
 pub const MAX_ZONE_BYTES: usize = 512 * 1024 * 1024;
@@ -109,7 +111,8 @@ impl CoordinatorApi for CoordinatorService {
                 culprits: s.culprits,
             })
             .collect();
-        Ok(Response::new(pb::StatusResponse { signers, keys, sessions }))
+        let zones = zone_statuses(c)?;
+        Ok(Response::new(pb::StatusResponse { signers, keys, sessions, zones }))
     }
 
     async fn generate_key(&self, request: Request<pb::GenerateKeyRequest>) -> Result<Response<pb::KeyGroupInfo>, Status> {
@@ -174,65 +177,54 @@ impl CoordinatorApi for CoordinatorService {
         request: Request<Streaming<pb::SignZoneChunk>>,
     ) -> Result<Response<Self::SignZoneStream>, Status> {
         let who = operator(&request);
-        let mut input = request.into_inner();
-        let mut options = None;
-        let mut data = Vec::new();
-        while let Some(chunk) = input.next().await {
-            let chunk = chunk?;
-            check_api_version(chunk.api_version)?;
-            match (chunk.options, options.is_some()) {
-                (Some(o), false) => options = Some(o),
-                (Some(_), true) => return Err(Status::invalid_argument("options may only be sent in the first chunk")),
-                (None, false) => return Err(Status::invalid_argument("the first chunk must carry the options")),
-                (None, true) => {}
-            }
-            if data.len() + chunk.data.len() > MAX_ZONE_BYTES {
-                return Err(CoordinatorError::TooLarge(format!(
-                    "the zone is larger than {} MiB; this coordinator signs zones up to that size",
-                    MAX_ZONE_BYTES / (1024 * 1024)
-                ))
-                .into());
-            }
-            data.extend_from_slice(&chunk.data);
-        }
-        let options = options.ok_or_else(|| Status::invalid_argument("no chunks: the zone and its options are missing"))?;
-        let text = String::from_utf8(data).map_err(|e| {
-            Status::invalid_argument(format!("the zone text is not UTF-8 (at byte {})", e.utf8_error().valid_up_to()))
-        })?;
+        let (options, text) = upload(request.into_inner(), "zone").await?;
         tracing::info!(operator = %who, "sign {} ({} bytes, denial {:?})", options.zone, text.len(), options.denial);
-        let (tx, mut rx) = tokio::sync::mpsc::channel(PROGRESS_BACKLOG);
+        let source = if options.source_name.is_empty() { options.zone.clone() } else { options.source_name.clone() };
+        let submission = Submission { operator: who, options, input: Input::Text { text, source } };
+        respond(self.inner.clone(), submission, Reply::Zone).await
+    }
+
+    type SubmitChangesStream = ChunkStream;
+
+    async fn submit_changes(
+        &self,
+        request: Request<Streaming<pb::SignZoneChunk>>,
+    ) -> Result<Response<Self::SubmitChangesStream>, Status> {
+        let who = operator(&request);
+        let (options, text) = upload(request.into_inner(), "change file").await?;
+        tracing::info!(operator = %who, "changes to {} ({} bytes)", options.zone, text.len());
+        let reply = if options.return_zone { Reply::ChangesAndZone } else { Reply::Changes };
+        let source = if options.source_name.is_empty() { CHANGES_SOURCE.to_string() } else { options.source_name.clone() };
+        let submission = Submission { operator: who, options, input: Input::ChangeText { text, source } };
+        respond(self.inner.clone(), submission, reply).await
+    }
+
+    type GetZoneStream = ChunkStream;
+
+    async fn get_zone(&self, request: Request<pb::GetZoneRequest>) -> Result<Response<Self::GetZoneStream>, Status> {
+        let r = request.into_inner();
+        check_api_version(r.api_version)?;
+        let (_, zone) = zone_name(&r.zone)?;
         let c = self.inner.clone();
-        tokio::spawn(async move {
-            let lines = tx.clone();
-            let progress = move |line: String| {
-                // A client that does not read misses progress lines; it
-                // never holds up the request.
-                let _ = lines.try_send(Ok(pb::SignedZoneChunk { progress: line, ..Default::default() }));
-            };
-            let result = tokio::select! {
-                result = crate::sign::sign_zone(c, &who, options, text, &progress) => result,
-                // The client went away: dropping the request fails its
-                // session, and the signers are told.
-                () = tx.closed() => return,
-            };
-            match result {
-                Ok(signed) => {
-                    for chunk in chunks(signed) {
-                        if tx.send(Ok(chunk)).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e.into())).await;
-                }
+        let found = tokio::task::spawn_blocking(move || -> Result<_, CoordinatorError> {
+            let state = c.registry.zone_state(&zone)?;
+            let text = c.registry.zone_signed_text(&zone)?;
+            match (state, text) {
+                (Some(state), Some(text)) => Ok((state, text)),
+                _ => Err(CoordinatorError::NotFound(format!("zone {zone}: nothing published"))),
             }
-        });
-        // A request that fails before its first progress line (a zone that
-        // does not load, no keys) fails the call itself, with its code.
-        let first = rx.recv().await.ok_or_else(|| Status::internal("the signing task ended without an answer"))??;
-        let rest = ReceiverStream::new(rx);
-        Ok(Response::new(Box::pin(tokio_stream::once(Ok(first)).chain(rest))))
+        })
+        .await
+        .map_err(crate::error::join_error)??;
+        let (state, text) = found;
+        let mut out = text_chunks(text, "zone");
+        if let Some(last) = out.last_mut() {
+            last.serial = state.serial;
+            last.session_id = state.request_id;
+            last.signatures_made = state.signatures_made;
+            last.signatures_kept = state.signatures_kept;
+        }
+        Ok(Response::new(Box::pin(tokio_stream::iter(out.into_iter().map(Ok)))))
     }
 
     async fn list_requests(
@@ -317,20 +309,137 @@ fn request_status(c: &Coordinator, s: SessionRecord) -> Result<pb::RequestStatus
     })
 }
 
-/// The signed zone in chunks of at most [`ZONE_CHUNK_BYTES`]; the last
-/// carries the summary and the session id.
-fn chunks(signed: crate::sign::SignedZone) -> Vec<pb::SignedZoneChunk> {
-    let bytes = signed.text.into_bytes();
+/// Every zone with a published version, with its refresh health.
+fn zone_statuses(c: &Coordinator) -> Result<Vec<pb::ZoneStatus>, CoordinatorError> {
+    Ok(c.registry
+        .zone_states()?
+        .into_iter()
+        .map(|s| {
+            let health = c.pipeline.lane(&s.zone).health();
+            pb::ZoneStatus {
+                serial: s.serial,
+                published_unix: s.published_unix,
+                request_id: s.request_id,
+                signatures: s.signatures,
+                next_refresh_unix: health.next_refresh.unwrap_or(0),
+                earliest_expiration_unix: health.earliest_expiration.unwrap_or(0),
+                warning: health.warning,
+                zone: s.zone,
+            }
+        })
+        .collect())
+}
+
+/// The name change files get in messages (`changes:4: cannot add ...`)
+/// when the client does not send `source_name`.
+pub const CHANGES_SOURCE: &str = "changes";
+
+/// Reads an upload: the options (first chunk), then the text.
+async fn upload(mut input: Streaming<pb::SignZoneChunk>, what: &str) -> Result<(pb::SignZoneOptions, String), Status> {
+    let mut options = None;
+    let mut data = Vec::new();
+    while let Some(chunk) = input.next().await {
+        let chunk = chunk?;
+        check_api_version(chunk.api_version)?;
+        match (chunk.options, options.is_some()) {
+            (Some(o), false) => options = Some(o),
+            (Some(_), true) => return Err(Status::invalid_argument("options may only be sent in the first chunk")),
+            (None, false) => return Err(Status::invalid_argument("the first chunk must carry the options")),
+            (None, true) => {}
+        }
+        if data.len() + chunk.data.len() > MAX_ZONE_BYTES {
+            return Err(CoordinatorError::TooLarge(format!(
+                "the {what} is larger than {} MiB; this coordinator takes uploads up to that size",
+                MAX_ZONE_BYTES / (1024 * 1024)
+            ))
+            .into());
+        }
+        data.extend_from_slice(&chunk.data);
+    }
+    let options = options.ok_or_else(|| Status::invalid_argument(format!("no chunks: the {what} and its options are missing")))?;
+    let text = String::from_utf8(data)
+        .map_err(|e| Status::invalid_argument(format!("the {what} is not UTF-8 (at byte {})", e.utf8_error().valid_up_to())))?;
+    Ok((options, text))
+}
+
+/// What a request answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reply {
+    /// The whole signed zone (SignZone).
+    Zone,
+    /// The signed changes (SubmitChanges).
+    Changes,
+    /// The signed changes, then the whole zone.
+    ChangesAndZone,
+}
+
+/// Runs `submission` in a task of its own, streaming progress lines while
+/// it waits, then the answer. A request that fails before its first
+/// progress line (input that does not read or apply, no keys) fails the
+/// call itself, with its code; a client that goes away fails the request.
+async fn respond(c: Arc<Coordinator>, submission: Submission, reply: Reply) -> Result<Response<ChunkStream>, Status> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(PROGRESS_BACKLOG);
+    tokio::spawn(async move {
+        let lines = tx.clone();
+        let progress = move |line: String| {
+            // A client that does not read misses progress lines; it
+            // never holds up the request.
+            let _ = lines.try_send(Ok(pb::SignedZoneChunk { progress: line, ..Default::default() }));
+        };
+        let result = tokio::select! {
+            result = submit(&c, submission, &progress) => result,
+            // The client went away: dropping the request fails its
+            // session, and the signers are told.
+            () = tx.closed() => return,
+        };
+        match result {
+            Ok(signed) => {
+                for chunk in answer(signed, reply) {
+                    if tx.send(Ok(chunk)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e.into())).await;
+            }
+        }
+    });
+    let first = rx.recv().await.ok_or_else(|| Status::internal("the signing task ended without an answer"))??;
+    let rest = ReceiverStream::new(rx);
+    Ok(Response::new(Box::pin(tokio_stream::once(Ok(first)).chain(rest))))
+}
+
+/// `text` in chunks of at most [`ZONE_CHUNK_BYTES`], each saying what it
+/// carries; at least one chunk.
+fn text_chunks(text: String, kind: &str) -> Vec<pb::SignedZoneChunk> {
+    let bytes = text.into_bytes();
     let mut out: Vec<pb::SignedZoneChunk> = bytes
         .chunks(ZONE_CHUNK_BYTES)
-        .map(|c| pb::SignedZoneChunk { data: c.to_vec(), ..Default::default() })
+        .map(|c| pb::SignedZoneChunk { data: c.to_vec(), kind: kind.to_string(), ..Default::default() })
         .collect();
     if out.is_empty() {
-        out.push(pb::SignedZoneChunk::default());
+        out.push(pb::SignedZoneChunk { kind: kind.to_string(), ..Default::default() });
+    }
+    out
+}
+
+/// The answer's chunks; the last carries the summary, the request id, the
+/// serial and the signature counts.
+fn answer(signed: crate::sign::SignedZone, reply: Reply) -> Vec<pb::SignedZoneChunk> {
+    let mut out = Vec::new();
+    if reply != Reply::Zone {
+        out.extend(text_chunks(signed.changes.unwrap_or_default(), "changes"));
+    }
+    if reply != Reply::Changes {
+        out.extend(text_chunks(signed.text, "zone"));
     }
     if let Some(last) = out.last_mut() {
         last.summary = signed.summary;
         last.session_id = signed.session_id;
+        last.serial = signed.serial;
+        last.signatures_made = signed.signatures_made;
+        last.signatures_kept = signed.signatures_kept;
     }
     out
 }

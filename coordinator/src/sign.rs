@@ -1,121 +1,69 @@
-//! SignZone: from an uploaded zone to a validated signed zone.
+//! Signing a request's plan: SignZone's entry point, the zone's key
+//! groups, and the signing of the plan's batches.
 //!
-//! 1. Load and check the zone, make the signing plan (as `frostzone
-//!    simulate` does, with the same policy defaults) and its content hash,
-//!    cut each key's items into batches of at most [`MAX_BATCH_ITEMS`].
-//! 2. Propose the content to every signer of the zone's key groups and
-//!    wait until each group has its threshold of approvals
-//!    ([`crate::proposal`]); a rejected or expired request fails here,
-//!    before any signer is asked for a share.
-//! 3. Sign the batches, [`BATCHES_IN_FLIGHT`] at a time, each with a
-//!    quorum chosen by [`QuorumTracker`] among the group's approvers only;
-//!    a failed attempt excludes the signers to blame and retries the
-//!    batch with another subset of approvers.
-//! 4. Complete the plan, write the text, validate it with the DS of the
-//!    zone's KSK/CSK as trust anchor. Only a valid zone is returned, and
-//!    the signers are told (in the background) that it was published, or
-//!    that the request failed.
+//! Every request of the zone pipeline ([`crate::pipeline`]) plans its
+//! version, proposes it and waits for approval there, then comes here:
+//! the batches are signed [`BATCHES_IN_FLIGHT`] at a time, each with a
+//! quorum chosen by [`QuorumTracker`] among the group's approvers only; a
+//! failed attempt excludes the signers to blame and retries the batch
+//! with another subset of approvers. Culprits are recorded.
 //!
-//! The request is written to the audit log ([`frostzone_proto::audit`])
-//! with its content hash when planned, when proposed, at every signer's
-//! decision, when approved, and when released or failed, with the
-//! signers used and the culprits.
-//!
-//! Every step is recorded in the session (see [`crate::session`]); a
-//! session whose request ends in any other way than release is marked
-//! failed, also when the client goes away mid-way.
+//! [`sign_zone`] is SignZone: a whole zone through the pipeline, with the
+//! whole signed zone back. The first version of a zone signs everything;
+//! a later one keeps the signatures of unchanged RRsets.
 
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use frostzone_dnssec::denial::{Denial, Nsec3Config};
-use frostzone_dnssec::domain::base::Ttl;
-use frostzone_dnssec::load::load_zone_text;
-use frostzone_dnssec::present::zone_text;
-use frostzone_dnssec::signing::{
-    SigningError, SigningPlan, SigningPolicy, DEFAULT_DNSKEY_TTL_SECS, DEFAULT_INCEPTION_OFFSET_SECS,
-};
-use frostzone_dnssec::validate::{validate_text, TrustAnchor, ValidationOptions};
-use frostzone_dnssec::zone::{InputKind, Zone};
-use frostzone_dnssec::StoredName;
-use frostzone_proto::audit::AuditEntry;
+use frostzone_dnssec::signing::SigningPlan;
 use frostzone_proto::v1 as pb;
-use rayon::prelude::*;
 use tokio::task::JoinSet;
 
 use crate::approval::Approvers;
-use crate::batch::{attempt, wire_item, AttemptFailure, Batch, PhaseSink, MAX_BATCH_ITEMS};
+use crate::batch::{attempt, AttemptFailure, Batch, MAX_BATCH_ITEMS};
 use crate::config::MAX_APPROVAL_TIMEOUT_SECS;
 use crate::error::{join_error, CoordinatorError};
-use crate::keys::{zone_name, KeyGroup};
-use crate::proposal::{announce_outcome, seek_approval, Progress, Proposal};
+use crate::keys::KeyGroup;
+use crate::pipeline::input::Input;
+use crate::pipeline::run::{submit, Submission};
+use crate::proposal::Progress;
 use crate::quorum::{Candidate, QuorumTracker};
-use crate::registry::{Registry, ZoneRecord, RECORD_VERSION};
+use crate::registry::Registry;
 use crate::request::Session;
-use crate::session::{SessionRecord, SessionState};
 use crate::signers::SignerHandle;
 use crate::{unix_now, Coordinator};
+
+pub use crate::pipeline::settings::{DEFAULT_VALIDITY_DAYS, MAX_VALIDITY_DAYS};
 
 /// Batches signed at the same time. While one batch waits for signers,
 /// another is aggregated here: two keep both cores of a small box busy,
 /// three also hide the round trips; more only hold more nonces.
 pub const BATCHES_IN_FLIGHT: usize = 3;
 
-/// Default signature lifetime when the request says 0 (the same 14 days as
-/// `frostzone simulate` and the engine's policy default).
-pub const DEFAULT_VALIDITY_DAYS: u32 = frostzone_dnssec::signing::DEFAULT_VALIDITY_SECS / 86_400;
-
-/// Longest signature lifetime accepted: a year. Longer lifetimes make a
-/// stolen signature replayable for longer than any key rollover.
-pub const MAX_VALIDITY_DAYS: u32 = 366;
-
 /// How long, at most, the plan may still be shared after signing: a
 /// proposal cut short finishes building its current chunk (milliseconds)
 /// before it lets go of the plan.
 const PLAN_RELEASE_WAIT: Duration = Duration::from_secs(10);
 
-/// The signed zone, validated.
+/// A published version, as the request that made it answers.
 #[derive(Debug)]
 pub struct SignedZone {
-    /// Zone file text.
+    /// The whole signed zone, text.
     pub text: String,
     /// The validator's summary line.
     pub summary: String,
-    /// The session.
+    /// The session (request id).
     pub session_id: String,
-}
-
-/// The policy a request asks for.
-pub fn policy(options: &pb::SignZoneOptions) -> Result<SigningPolicy, CoordinatorError> {
-    let denial = match options.denial.as_str() {
-        "" | "nsec3" => Denial::Nsec3(Nsec3Config::default()),
-        "nsec3-opt-out" => Denial::Nsec3(Nsec3Config { opt_out: true, ..Nsec3Config::default() }),
-        "nsec" => Denial::Nsec,
-        other => {
-            return Err(CoordinatorError::InvalidArgument(format!(
-                "options.denial {other:?}: expected \"nsec3\", \"nsec3-opt-out\" or \"nsec\""
-            )))
-        }
-    };
-    let days = match options.validity_days {
-        0 => DEFAULT_VALIDITY_DAYS,
-        d if d > MAX_VALIDITY_DAYS => {
-            return Err(CoordinatorError::InvalidArgument(format!(
-                "options.validity_days {d}: at most {MAX_VALIDITY_DAYS}"
-            )))
-        }
-        d => d,
-    };
-    Ok(SigningPolicy {
-        inception_offset: DEFAULT_INCEPTION_OFFSET_SECS,
-        validity: days * 86_400,
-        dnskey_ttl: Ttl::from_secs(DEFAULT_DNSKEY_TTL_SECS),
-        publish_cds: options.publish_cds,
-        denial,
-    })
+    /// The published SOA serial.
+    pub serial: u32,
+    /// Signatures made for this version.
+    pub signatures_made: u64,
+    /// Signatures kept from the version before.
+    pub signatures_kept: u64,
+    /// The signed change set from the version before (IXFR text), when
+    /// there was one.
+    pub changes: Option<String>,
 }
 
 /// How long the request waits for approvals: its own
@@ -151,39 +99,18 @@ pub fn zone_keys(registry: &Registry, zone: &str) -> Result<Vec<Arc<KeyGroup>>, 
     }
 }
 
-/// Loads the uploaded text and makes the plan and the batches (CPU work:
-/// call on the blocking pool).
-fn plan(
-    text: &str,
-    apex: &StoredName,
-    zone: &str,
-    groups: &[Arc<KeyGroup>],
-    policy: &SigningPolicy,
-    now: u32,
-    request_id: &str,
-) -> Result<(Arc<SigningPlan>, Vec<Batch>), CoordinatorError> {
-    let source = PathBuf::from(zone);
-    let records = load_zone_text(text, &source, apex).map_err(|e| CoordinatorError::InvalidArgument(e.to_string()))?;
-    let unsigned = Zone::from_records(apex.clone(), records, InputKind::Unsigned)
-        .map_err(|e| CoordinatorError::InvalidArgument(e.to_string()))?;
-    for w in &unsigned.warnings {
-        tracing::warn!("{zone}: {w}");
-    }
-    let keys: Vec<_> = groups.iter().map(|g| g.key.clone()).collect();
-    let plan = SigningPlan::prepare(unsigned, &keys, policy, now).map_err(|e| match e {
-        SigningError::DuplicateKeyTag { .. } | SigningError::MissingRole(_) => CoordinatorError::FailedPrecondition(format!("{zone}: {e}")),
-        other => CoordinatorError::InvalidArgument(format!("{zone}: {other}")),
-    })?;
-    let plan = Arc::new(plan);
+/// Cuts each key's items of `plan` into batches of at most
+/// [`MAX_BATCH_ITEMS`].
+pub fn batches(plan: &Arc<SigningPlan>, groups: &[Arc<KeyGroup>], zone: &str, request_id: &str) -> Vec<Batch> {
     let mut by_key: BTreeMap<u16, Vec<usize>> = BTreeMap::new();
     for (i, item) in plan.items().iter().enumerate() {
         by_key.entry(item.key_tag.0).or_default().push(i);
     }
-    let mut batches = Vec::new();
+    let mut out = Vec::new();
     for group in groups {
         let Some(indexes) = by_key.get(&group.record.key_tag) else { continue };
         for chunk in indexes.chunks(MAX_BATCH_ITEMS) {
-            batches.push(Batch {
+            out.push(Batch {
                 key: group.clone(),
                 zone: zone.to_string(),
                 request_id: request_id.to_string(),
@@ -192,15 +119,14 @@ fn plan(
             });
         }
     }
-    Ok((plan, batches))
+    out
 }
 
 /// Signs `text` as `options.zone` for `operator` (the name of the
-/// operator certificate that asked), once the zone's signers approved it.
-/// `progress` gets a line whenever the wait for approvals changes, and at
-/// least every [`crate::proposal::PROGRESS_INTERVAL`]. The request is
-/// recorded in the audit log when planned, proposed, decided, approved,
-/// and when it is released or fails.
+/// operator certificate that asked), once the zone's signers approved it,
+/// and publishes it. `progress` gets a line whenever the wait for
+/// approvals changes, and at least every
+/// [`crate::proposal::PROGRESS_INTERVAL`].
 pub async fn sign_zone(
     c: Arc<Coordinator>,
     operator: &str,
@@ -208,98 +134,12 @@ pub async fn sign_zone(
     text: String,
     progress: &Progress,
 ) -> Result<SignedZone, CoordinatorError> {
-    let started = Instant::now();
-    let (apex, zone) = zone_name(&options.zone)?;
-    let policy = policy(&options)?;
-    let timeout = approval_timeout(&options, c.approval_timeout)?;
-    let groups = zone_keys(&c.registry, &zone)?;
-    let now = unix_now() as u32;
-    let session_id = hex::encode(crate::dkg::random_session_id());
-    let (plan, batches, content_hash) = {
-        let (apex, zone, groups, id) = (apex.clone(), zone.clone(), groups.clone(), session_id.clone());
-        tokio::task::spawn_blocking(move || {
-            let (plan, batches) = plan(&text, &apex, &zone, &groups, &policy, now, &id)?;
-            let digests: Vec<[u8; 32]> =
-                plan.items().par_iter().map(|item| frostzone_proto::content::item_digest(&wire_item(item))).collect();
-            let hash = frostzone_proto::content::content_hash_of_digests(digests.iter());
-            Ok::<_, CoordinatorError>((plan, batches, hash))
-        })
-        .await
-        .map_err(join_error)??
-    };
-    let total = plan.items().len();
-    let mut record = SessionRecord::new(session_id.clone(), zone.clone(), total as u64, unix_now());
-    record.content_hash = hex::encode(content_hash);
-    record.submitted_by = operator.to_string();
-    let session = Arc::new(Session::new(c.registry.clone(), c.signers.clone(), record));
-    session.update(|_| true);
-    let audit = |event: &str, signers: Vec<String>, culprits: Vec<String>, outcome: String| {
-        c.audit(AuditEntry {
-            event: event.into(),
-            request: session_id.clone(),
-            zone: zone.clone(),
-            content_hash: hex::encode(content_hash),
-            operator: operator.to_string(),
-            signers,
-            culprits,
-            outcome,
-            ..AuditEntry::default()
-        })
-    };
-    let proposal = Proposal { zone: &zone, content_hash, plan: &plan, groups: &groups, submitted_by: operator, timeout };
-    let result = match audit("request", Vec::new(), Vec::new(), format!("planned {total} signatures")) {
-        Ok(()) => match seek_approval(&c, &session, proposal, progress).await {
-            Ok(approvers) => run(&c, &session, &zone, &apex, plan, batches, &groups, &approvers, now).await,
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    };
-    let result = result.and_then(|(text, summary)| {
-        let r = session.record()?;
-        let digest = hex::encode(Sha256::digest(text.as_bytes()));
-        audit("released", r.signers, r.culprits, format!("validated, {} signatures released, result sha256 {digest}", r.signatures))?;
-        Ok((text, summary, digest))
-    });
-    let (text, summary, result_sha256) = match result {
-        Ok(done) => done,
-        Err(e) => {
-            let (signers, culprits) = session.record().map(|r| (r.signers, r.culprits)).unwrap_or_default();
-            if let Err(a) = audit("failed", signers, culprits, e.to_string()) {
-                tracing::error!(session = %session_id, "cannot record the failure: {a}");
-            }
-            let record = session.finish(SessionState::Failed(e.to_string())).await?;
-            announce_outcome(&c.signers, &session_id, &record.decisions, false, &e.to_string());
-            tracing::warn!(session = %session_id, "{zone}: signing failed after {:.1} s, nothing released: {e}", started.elapsed().as_secs_f64());
-            return Err(e);
-        }
-    };
-    let record = session.finish(SessionState::Released).await?;
-    announce_outcome(&c.signers, &session_id, &record.decisions, true, &result_sha256);
-    c.registry.record_release(
-        &zone,
-        &ZoneRecord {
-            version: RECORD_VERSION,
-            last_session: session_id.clone(),
-            released_unix: unix_now(),
-            signatures: record.signatures,
-            result_sha256,
-            summary: summary.clone(),
-        },
-    )?;
-    tracing::info!(
-        session = %session_id,
-        "{zone}: released {} signatures in {:.2} s, signers {}, retries {}{}",
-        record.signatures,
-        started.elapsed().as_secs_f64(),
-        record.signers.join(", "),
-        record.retries,
-        if record.culprits.is_empty() { String::new() } else { format!(", culprits {}", record.culprits.join(", ")) }
-    );
-    Ok(SignedZone { text, summary, session_id })
+    let source = options.zone.clone();
+    submit(&c, Submission { operator: operator.to_string(), options, input: Input::Text { text, source } }, progress).await
 }
 
 /// The plan, once every batch and proposal has let go of it.
-async fn sole_owner(mut plan: Arc<SigningPlan>) -> Result<SigningPlan, CoordinatorError> {
+pub(crate) async fn sole_owner(mut plan: Arc<SigningPlan>) -> Result<SigningPlan, CoordinatorError> {
     let since = Instant::now();
     loop {
         match Arc::try_unwrap(plan) {
@@ -313,18 +153,16 @@ async fn sole_owner(mut plan: Arc<SigningPlan>) -> Result<SigningPlan, Coordinat
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run(
+/// Signs every batch with quorums among `approvers`; returns one
+/// signature per plan item, in plan order.
+pub(crate) async fn sign_batches(
     c: &Arc<Coordinator>,
     session: &Arc<Session>,
-    zone: &str,
-    apex: &StoredName,
-    plan: Arc<SigningPlan>,
+    items: usize,
     batches: Vec<Batch>,
     groups: &[Arc<KeyGroup>],
     approvers: &Approvers,
-    now: u32,
-) -> Result<(String, String), CoordinatorError> {
+) -> Result<Vec<[u8; 64]>, CoordinatorError> {
     // One tracker per key group (its approvers: a signer makes shares
     // only for requests it approved), failures shared.
     let trackers: BTreeMap<u16, QuorumTracker> = groups
@@ -344,7 +182,7 @@ async fn run(
         .collect();
     let trackers = Arc::new(Mutex::new(trackers));
 
-    let mut signatures = vec![[0u8; 64]; plan.items().len()];
+    let mut signatures = vec![[0u8; 64]; items];
     let mut pending = batches.into_iter().map(Arc::new).collect::<Vec<_>>().into_iter();
     let mut running = JoinSet::new();
     loop {
@@ -360,36 +198,12 @@ async fn run(
         // On error, dropping `running` aborts the other batches.
         let (batch, sigs) = joined.map_err(join_error)??;
         for (&i, sig) in batch.indexes.iter().zip(sigs) {
-            signatures[i] = sig;
+            if let Some(slot) = signatures.get_mut(i) {
+                *slot = sig;
+            }
         }
     }
-
-    drop(running);
-    // Every batch is done and dropped: the plan has one owner again.
-    let plan = sole_owner(plan).await?;
-    session.reached(SessionState::Validating);
-    let anchor: Vec<_> = groups.iter().filter(|g| g.key.role.signs_keys()).map(|g| g.key.ds(apex)).collect();
-    let (zone, apex) = (zone.to_string(), apex.clone());
-    tokio::task::spawn_blocking(move || {
-        let signed = plan.complete(signatures).map_err(|e| CoordinatorError::Internal(e.to_string()))?;
-        let text = zone_text(&signed);
-        // The validator reads the text back into a zone of its own.
-        drop(signed);
-        let options = ValidationOptions { now, anchor: TrustAnchor::Ds(anchor), expiry_warning: 0 };
-        let (_, report) = validate_text(&text, &PathBuf::from(format!("{zone} (signed)")), &apex, &options)
-            .map_err(|e| CoordinatorError::Invalid(e.to_string()))?;
-        if !report.is_valid() {
-            let mut lines: Vec<String> = report.errors.iter().take(20).map(|f| f.to_string()).collect();
-            if report.errors.len() > 20 {
-                lines.push(format!("... and {} more", report.errors.len() - 20));
-            }
-            lines.push(report.summary());
-            return Err(CoordinatorError::Invalid(lines.join("\n")));
-        }
-        Ok((text, report.summary()))
-    })
-    .await
-    .map_err(join_error)?
+    Ok(signatures)
 }
 
 /// Signs one batch, retrying with other subsets until it is signed or the

@@ -12,10 +12,9 @@
 //! for the client.
 
 use std::fmt;
-use std::sync::Weak;
+use std::sync::Arc;
 use std::time::Duration;
 
-use frostzone_dnssec::signing::SigningPlan;
 use frostzone_proto::v1::signer_client::SignerClient;
 use frostzone_proto::v1::{self as pb};
 use frostzone_proto::{API_VERSION, MAX_BATCH_ITEMS, MAX_MESSAGE_BYTES};
@@ -23,7 +22,7 @@ use frostzone_threshold::{frost, Identifier};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::batch::wire_item;
+use crate::pipeline::proposals::{Mode, ProposalSet};
 use crate::config::{Config, SignerConfig};
 
 /// How long opening a connection to a signer may take. Loopback and LAN
@@ -194,15 +193,16 @@ impl SignerHandle {
         call!(self, sign, r)
     }
 
-    /// Proposes a request: `header`, then every item of `plan` in plan
-    /// order, in chunks of at most [`MAX_BATCH_ITEMS`]. Each chunk's wire
-    /// form is built on the blocking pool just before it is sent, so a
-    /// large zone's wire form is never held whole. The plan is read
+    /// Proposes a request: `header`, then every item of the proposal of
+    /// `mode` in `set` (items in plan order, then context items), in
+    /// chunks of at most [`MAX_BATCH_ITEMS`]. Each chunk's wire form is
+    /// built on the blocking pool just before it is sent, so a large
+    /// zone's wire form is never held whole. The set reads the plan
     /// through a weak reference, held only while a chunk is built, so a
     /// proposal never keeps the plan from its owner (who completes it
     /// after signing). The answer is the signer's first decision.
-    pub async fn propose(&self, header: pb::ProposeHeader, plan: Weak<SigningPlan>) -> Result<pb::Decision, SignerCallError> {
-        call!(self, propose, proposal_chunks(header, plan))
+    pub async fn propose(&self, header: pb::ProposeHeader, set: Arc<ProposalSet>, mode: Mode) -> Result<pb::Decision, SignerCallError> {
+        call!(self, propose, proposal_chunks(header, set, mode))
     }
 
     /// The signer's current decision on `request_id`.
@@ -236,21 +236,17 @@ impl SignerHandle {
 const PROPOSAL_CHUNKS_AHEAD: usize = 2;
 
 /// The Propose stream: the header chunk, then the items. A blocking task
-/// builds each chunk's wire form ([`wire_item`]) as the connection takes
-/// the previous ones, and stops when the call ends (or the plan is gone:
-/// then the stream ends short and the signer refuses the proposal).
-fn proposal_chunks(header: pb::ProposeHeader, plan: Weak<SigningPlan>) -> ReceiverStream<pb::ProposeChunk> {
+/// builds each chunk's wire form as the connection takes the previous
+/// ones, and stops when the call ends (or the plan is gone: then the
+/// stream ends short and the signer refuses the proposal).
+fn proposal_chunks(header: pb::ProposeHeader, set: Arc<ProposalSet>, mode: Mode) -> ReceiverStream<pb::ProposeChunk> {
     let (tx, rx) = tokio::sync::mpsc::channel(PROPOSAL_CHUNKS_AHEAD);
     tokio::task::spawn_blocking(move || {
         if tx.blocking_send(pb::ProposeChunk { header: Some(header), items: Vec::new() }).is_err() {
             return;
         }
         for start in (0..).step_by(MAX_BATCH_ITEMS) {
-            let items: Vec<pb::SigningItem> = {
-                let Some(plan) = plan.upgrade() else { return };
-                let Some(chunk) = plan.items().get(start..) else { return };
-                chunk.iter().take(MAX_BATCH_ITEMS).map(wire_item).collect()
-            };
+            let Some(items) = set.chunk(mode, start, MAX_BATCH_ITEMS) else { return };
             if items.is_empty() {
                 return;
             }

@@ -118,7 +118,10 @@ fn index(rrsets: impl IntoIterator<Item = Rrset>) -> BTreeMap<RrsetKey, Rrset> {
         .collect()
 }
 
-fn same_content(a: &Rrset, b: &Rrset) -> bool {
+/// Whether two RRsets of the same owner and type hold the same content:
+/// the same TTL and the same records (canonical RDATA, RFC 4034 §6.2, in
+/// the canonical order [`Rrset::new`] keeps).
+pub fn same_content(a: &Rrset, b: &Rrset) -> bool {
     a.ttl == b.ttl
         && a.rdata.len() == b.rdata.len()
         && a.rdata.iter().zip(&b.rdata).all(|(x, y)| x.canonical == y.canonical)

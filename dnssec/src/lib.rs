@@ -21,7 +21,12 @@
 //! * [`validate`]: the whole-zone validator that stands between signing
 //!   and publication;
 //! * [`wire`]: RRsets and RRSIG fields in the form they travel between
-//!   coordinator and signers.
+//!   coordinator and signers;
+//! * [`changes`]: a zone's content as a record set and its changes in the
+//!   IXFR form of RFC 1995 (apply, compare, write);
+//! * [`serial`]: the SOA serial of each new version (RFC 1982);
+//! * [`refresh`]: incremental signing (signatures of unchanged RRsets kept)
+//!   and the deterministic re-signing schedule.
 //!
 //! All functions here are synchronous and free of I/O except [`load`],
 //! which reads files.
@@ -29,6 +34,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod changes;
 pub mod denial;
 pub mod diff;
 pub mod keyfile;
@@ -36,6 +42,8 @@ pub mod keys;
 pub mod load;
 pub mod name;
 pub mod present;
+pub mod refresh;
+pub mod serial;
 pub mod signing;
 pub mod validate;
 pub mod wire;

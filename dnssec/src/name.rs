@@ -48,6 +48,18 @@ impl PartialEq for CanonicalName {
 
 impl Eq for CanonicalName {}
 
+impl std::hash::Hash for CanonicalName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Names equal case-insensitively must hash alike.
+        for label in self.0.iter() {
+            state.write_usize(label.len());
+            for b in label.as_slice() {
+                state.write_u8(b.to_ascii_lowercase());
+            }
+        }
+    }
+}
+
 impl fmt::Display for CanonicalName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", crate::present::FqdnDisplay(&self.0))

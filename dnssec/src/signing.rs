@@ -19,6 +19,7 @@ use domain::rdata::{Rrsig, ZoneRecordData};
 
 use crate::denial::{self, Denial, DenialError};
 use crate::keys::{KeyRole, KeyTag, ZoneKey};
+use crate::refresh::{PreviousSignatures, RefreshPolicy};
 use crate::zone::{Rdata, Rrset, SignatureRecord, Zone};
 use crate::StoredName;
 
@@ -154,16 +155,34 @@ pub struct SigningItem {
 pub struct SigningPlan {
     zone: Zone,
     items: Vec<SigningItem>,
+    /// Signatures kept from the previous version, by owner.
+    reused: Vec<(StoredName, SignatureRecord)>,
 }
 
 impl SigningPlan {
     /// Builds the plan for `zone` (unsigned) with `keys` at time `now`
     /// (seconds since the epoch).
     pub fn prepare(
+        zone: Zone,
+        keys: &[ZoneKey],
+        policy: &SigningPolicy,
+        now: u32,
+    ) -> Result<SigningPlan, SigningError> {
+        SigningPlan::prepare_incremental(zone, keys, policy, now, &PreviousSignatures::default(), &RefreshPolicy::default())
+    }
+
+    /// Like [`SigningPlan::prepare`], but every RRSIG of `previous` that
+    /// covers an unchanged RRset with the same key and is not due under
+    /// `refresh` is kept instead of planned again (see [`crate::refresh`]).
+    /// The completed zone is the one a from-scratch signing makes, except
+    /// for the kept signatures' times and bytes.
+    pub fn prepare_incremental(
         mut zone: Zone,
         keys: &[ZoneKey],
         policy: &SigningPolicy,
         now: u32,
+        previous: &PreviousSignatures,
+        refresh: &RefreshPolicy,
     ) -> Result<SigningPlan, SigningError> {
         check_keys(keys)?;
         if policy.validity <= policy.inception_offset / 2 {
@@ -175,6 +194,7 @@ impl SigningPlan {
         let inception = Timestamp::from(now.wrapping_sub(policy.inception_offset));
         let expiration = Timestamp::from(now.wrapping_add(policy.validity));
         let mut items = Vec::new();
+        let mut reused = Vec::new();
         for (owner, role) in zone.roles() {
             let Some(node) = zone.node(&owner.0) else { continue };
             for rrset in node.rrsets.values() {
@@ -197,12 +217,21 @@ impl SigningPlan {
                         key_tag: key.key_tag(),
                         signer_name: apex.clone(),
                     };
+                    if let Some(kept) = previous.reusable(rrset, &rrsig, now, refresh) {
+                        reused.push((rrset.owner.clone(), kept.clone()));
+                        continue;
+                    }
                     let signed_data = signed_data(&rrsig, rrset);
                     items.push(SigningItem { owner: rrset.owner.clone(), key_tag: key.key_tag(), rrset: rrset.clone(), rrsig, signed_data });
                 }
             }
         }
-        Ok(SigningPlan { zone, items })
+        Ok(SigningPlan { zone, items, reused })
+    }
+
+    /// Signatures kept from the previous version (not in [`Self::items`]).
+    pub fn reused(&self) -> usize {
+        self.reused.len()
     }
 
     /// Every signature to be made, in a stable order.
@@ -224,6 +253,9 @@ impl SigningPlan {
             return Err(SigningError::SignatureCount { expected: self.items.len(), got: signatures.len() });
         }
         let mut zone = self.zone;
+        for (owner, kept) in self.reused {
+            zone.node_mut(&owner).signatures.push(kept);
+        }
         for (item, signature) in self.items.into_iter().zip(signatures) {
             let ttl = item.rrsig.original_ttl;
             let Some(rrsig) = item.rrsig.into_rrsig(&signature) else {

@@ -364,6 +364,18 @@ impl Zone {
         &self.apex
     }
 
+    /// Every RRset that carries signatures (RFC 4035 §2.2: every
+    /// authoritative RRset; at a delegation only DS and the denial
+    /// record), in canonical order of owner, then type.
+    pub fn signed_rrsets(&self) -> Vec<&Rrset> {
+        let mut out = Vec::new();
+        for (owner, role) in self.roles() {
+            let Some(node) = self.nodes.get(&owner) else { continue };
+            out.extend(node.rrsets.values().filter(|r| Zone::is_signed(role, r.rtype)));
+        }
+        out
+    }
+
     /// Every name with data, in canonical order.
     pub fn nodes(&self) -> impl Iterator<Item = (&CanonicalName, &Node)> {
         self.nodes.iter()

@@ -9,7 +9,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::v1::SigningItem;
+use crate::v1::{RrsetRef, SigningItem};
 
 /// Domain separator of a content hash: a hash of this format cannot be
 /// confused with any other SHA-256 in the system.
@@ -62,6 +62,28 @@ pub fn content_hash_of_digests<'a>(digests: impl ExactSizeIterator<Item = &'a [u
     h.finalize().into()
 }
 
+/// Domain separator of a removal digest.
+const REMOVAL_CONTEXT: &[u8] = b"frostzone removed rrset v1\0";
+
+/// SHA-256 naming an RRset (owner in wire form, type) that an incremental
+/// proposal removes.
+pub fn removal_digest(removed: &RrsetRef) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(REMOVAL_CONTEXT);
+    put(&mut h, &removed.owner);
+    h.update(removed.rtype.to_be_bytes());
+    h.finalize().into()
+}
+
+/// The content hash of a proposal: every item's digest in order, then a
+/// digest per removed RRset, so that an approval bound to the hash binds
+/// the removals too. Without removals it is [`content_hash`] of the items.
+pub fn proposal_hash(item_digests: &[[u8; 32]], removed: &[RrsetRef]) -> [u8; 32] {
+    let removals: Vec<[u8; 32]> = removed.iter().map(removal_digest).collect();
+    let all: Vec<&[u8; 32]> = item_digests.iter().chain(&removals).collect();
+    content_hash_of_digests(all.into_iter())
+}
+
 /// The content hash of `items`, in order.
 pub fn content_hash(items: &[SigningItem]) -> [u8; 32] {
     let digests: Vec<[u8; 32]> = items.iter().map(item_digest).collect();
@@ -90,6 +112,19 @@ mod tests {
                 signer_name: b"\x07example\x00".to_vec(),
             }),
         }
+    }
+
+    #[test]
+    fn removals_are_bound_by_the_proposal_hash() {
+        let digests = [item_digest(&item(300))];
+        let none = proposal_hash(&digests, &[]);
+        assert_eq!(none, content_hash(&[item(300)]));
+        let www = RrsetRef { owner: b"\x03www\x07example\x00".to_vec(), rtype: 1 };
+        let mail = RrsetRef { owner: b"\x04mail\x07example\x00".to_vec(), rtype: 1 };
+        let one = proposal_hash(&digests, std::slice::from_ref(&www));
+        assert_ne!(one, none);
+        assert_ne!(one, proposal_hash(&digests, &[mail]));
+        assert_ne!(one, proposal_hash(&digests, &[RrsetRef { rtype: 28, ..www }]));
     }
 
     #[test]

@@ -66,6 +66,10 @@ pub enum NodeError {
     /// allows what was asked.
     #[error(transparent)]
     Request(#[from] crate::lifecycle::RequestError),
+    /// An incremental proposal for a baseline this signer does not hold:
+    /// the coordinator proposes the request again in full.
+    #[error(transparent)]
+    BaselineMismatch(#[from] crate::incremental::BaselineMismatch),
     /// A blocking task died.
     #[error("internal: {0}")]
     Internal(String),
@@ -115,6 +119,7 @@ impl NodeError {
             NodeError::Threshold(_) => Code::InvalidArgument,
             NodeError::Store(StoreError::Exists { .. } | StoreError::RequestExists(_)) => Code::AlreadyExists,
             NodeError::Request(e) => e.code(),
+            NodeError::BaselineMismatch(_) => Code::FailedPrecondition,
             NodeError::Store(_) | NodeError::Internal(_) => Code::Internal,
         }
     }

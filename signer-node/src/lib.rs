@@ -22,7 +22,10 @@
 //!   by policy and which wait for the operator;
 //! * [`proposal`]: a proposed request checked, compared with the zone's
 //!   published baseline ([`frostzone_dnssec::diff`]) and decided;
-//! * [`request_store`]: requests, their content and the baselines in sled;
+//! * [`incremental`]: incremental proposals compared with the
+//!   materialized baseline, and what a publication does to it;
+//! * [`request_store`]: requests and their content in sled;
+//! * [`baseline`]: each zone's published RRsets, materialized in sled;
 //! * [`lifecycle`]: the request life cycle as node methods (Propose,
 //!   decisions, Published, approval by the operator, expiry) and the
 //!   binding of every Commit to an approved request;
@@ -39,11 +42,13 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod approval;
+pub mod baseline;
 pub mod config;
 pub mod dkg;
 pub mod envelope;
 pub mod error;
 pub mod fault;
+pub mod incremental;
 pub mod lifecycle;
 pub mod node;
 pub mod policy;
@@ -56,6 +61,8 @@ pub mod service;
 pub mod sessions;
 pub mod store;
 
+#[cfg(test)]
+mod incremental_tests;
 #[cfg(test)]
 mod lifecycle_tests;
 #[cfg(test)]

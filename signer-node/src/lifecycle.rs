@@ -20,8 +20,6 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use frostzone_dnssec::wire::rrset_from_wire;
-use frostzone_dnssec::zone::Rrset;
 use frostzone_proto::audit::AuditEntry;
 use frostzone_proto::content::item_digest;
 use frostzone_proto::v1::{self, RequestState, SigningItem};
@@ -30,19 +28,21 @@ use tonic::Code;
 
 use crate::approval::describe;
 use crate::error::NodeError;
+use crate::incremental::{check_baseline, evaluate_incremental, publication, ZoneBaseline};
 use crate::node::{lock, unix_now64, Node, REQUESTER};
 use crate::proposal::{check_header, check_request_id, describe_item, evaluate, ProposeContext};
 use crate::request_store::RequestRecord;
-use crate::store::StoreError;
 
 /// How long an approval lets Commits in: 24 hours. Signing a large zone
 /// takes minutes; a day covers retries and a coordinator restart, while an
 /// approval cannot be used for content signed days later, when the zone
 /// may have moved on.
 pub const APPROVAL_WINDOW_SECS: u64 = 24 * 3600;
-/// How long the content of a request that did not become the baseline is
-/// kept: 7 days. A request this signer rejected or let expire may still
-/// be published by the others, and its RRsets are then the new baseline.
+/// How long the content of a request that was not published is kept:
+/// 7 days (a published request's content lives on in the zone's
+/// baseline, [`crate::baseline`], and is dropped at once). A request this
+/// signer rejected or let expire may still be published by the others,
+/// and its RRsets then make the new baseline.
 pub const CONTENT_RETENTION_SECS: u64 = 7 * 24 * 3600;
 /// Shortest prefix that names a request in admin calls.
 pub const MIN_ID_PREFIX: usize = 8;
@@ -162,37 +162,44 @@ impl Node {
         Ok(Some(record.decision()))
     }
 
-    /// The RRsets last published for `zone`, or `None` before its first
-    /// publication.
-    fn baseline(&self, zone: &str) -> Result<Option<Vec<Rrset>>, NodeError> {
-        let requests = self.store.requests();
-        let Some(id) = requests.baseline(zone)? else { return Ok(None) };
-        let stored = requests.rrsets(&id)?;
-        let rrsets = stored
-            .par_iter()
-            .map(|r| {
-                rrset_from_wire(&r.owner, r.rtype, r.ttl, &r.rdata)
-                    .map_err(|e| StoreError::Corrupt(format!("baseline of {zone} (request {id}): {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(rrsets))
+    /// Refuses an increment on another baseline than this signer's
+    /// ([`crate::incremental::check_baseline`]); nothing is stored.
+    fn check_increment(&self, zone: &str, header: &v1::ProposeHeader) -> Result<(), NodeError> {
+        let state = self.store.requests().baselines().state(zone)?;
+        check_baseline(zone, state.as_ref(), &header.baseline_request_id).map_err(|mismatch| {
+            tracing::info!(request = %header.request_id, %zone, "propose refused: {mismatch}");
+            NodeError::from(mismatch)
+        })
     }
 
     /// Propose: evaluates the request's content (see
-    /// [`crate::proposal::evaluate`]), stores it with the decision and
-    /// records the decision in the audit log.
+    /// [`crate::proposal::evaluate`] and
+    /// [`crate::incremental::evaluate_incremental`]), stores it with the
+    /// decision and records the decision in the audit log.
     pub fn propose(&self, header: v1::ProposeHeader, items: Vec<SigningItem>) -> Result<v1::Decision, NodeError> {
         let zone = check_header(&header)?;
         if let Some(decision) = self.propose_again(&header)? {
             return Ok(decision);
         }
         let shares = self.store.list()?.into_iter().filter(|s| s.zone == zone).collect();
-        let ctx = ProposeContext { policy: self.policy.clone(), shares, baseline: self.baseline(&zone)?, now: unix_now64() };
-        let (record, content) = evaluate(&header, &zone, &items, &ctx)?;
+        let baselines = self.store.requests().baselines();
+        let mut ctx = ProposeContext { policy: self.policy.clone(), shares, baseline: None, now: unix_now64() };
+        let (record, content) = if header.incremental {
+            self.check_increment(&zone, &header)?;
+            evaluate_incremental(&header, &zone, &items, &ctx, &ZoneBaseline { baselines, zone: &zone })?
+        } else {
+            ctx.baseline = baselines.rrsets(&zone)?;
+            evaluate(&header, &zone, &items, &ctx)?
+        };
         {
             let _decisions = lock(&self.decisions);
             if let Some(decision) = self.propose_again(&header)? {
                 return Ok(decision);
+            }
+            // A publication may have moved the baseline while the
+            // increment was compared with it.
+            if header.incremental {
+                self.check_increment(&zone, &header)?;
             }
             self.store.requests().insert(&record, &content)?;
         }
@@ -217,7 +224,10 @@ impl Node {
 
     /// The coordinator's outcome. Published: the request's RRsets become
     /// the zone's baseline — whatever this signer decided, because that
-    /// content is what is live now. Not published: FAILED.
+    /// content is what is live now — replacing it (full request) or
+    /// applied to it (increment on the current baseline); otherwise the
+    /// baseline is left stale ([`crate::incremental::publication`]). Not
+    /// published: FAILED.
     pub fn published(&self, req: v1::PublishedRequest) -> Result<v1::Decision, NodeError> {
         check_request_id(&req.request_id)?;
         let now = unix_now64();
@@ -238,17 +248,12 @@ impl Node {
         record.set_state(target, now);
         let outcome = if req.published {
             record.reason.clear();
-            if record.content_stored {
-                requests.publish(&record)?;
-                format!("published ({}); now the baseline of {}", req.detail, record.zone)
-            } else {
-                // Its RRsets are gone (or never parsed): the next request
-                // is compared with the older baseline, so it shows more
-                // changes, never fewer.
-                requests.prune(&mut record, false)?;
-                tracing::warn!(request = %record.id, "published, but its content is no longer stored: baseline unchanged");
-                format!("published ({}); content no longer stored, baseline unchanged", req.detail)
-            }
+            let publication = publication(requests, &record, &req.detail, now)?;
+            requests.publish(&record, publication.batch)?;
+            // The baseline holds what later requests are compared with; no
+            // Commit may follow publication.
+            requests.prune(&mut record, true)?;
+            publication.outcome
         } else {
             record.reason = if req.detail.is_empty() { "the coordinator gave up".into() } else { req.detail.clone() };
             requests.prune(&mut record, true)?;
@@ -371,10 +376,10 @@ impl Node {
             let prune_digests = record.digests_stored && (!open || old);
             let prune_content = record.content_stored
                 && match state {
-                    RequestState::Failed => true,
-                    RequestState::Published => !requests.is_baseline(&record.zone, &record.id)?,
+                    // The baseline tree holds what publication made of it.
+                    RequestState::Failed | RequestState::Published => true,
                     RequestState::Pending => false,
-                    _ => old && !requests.is_baseline(&record.zone, &record.id)?,
+                    _ => old,
                 };
             if prune_digests || prune_content {
                 lock(&self.approved).remove(&record.id);

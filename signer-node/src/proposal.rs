@@ -1,7 +1,18 @@
 //! A proposed request evaluated: every item checked, the RRsets compared
 //! with the zone's published baseline, and a decision made. Pure logic:
 //! the caller ([`crate::lifecycle`]) loads the baseline and stores the
-//! result.
+//! result. This module evaluates full proposals and holds what both kinds
+//! share; [`crate::incremental`] evaluates incremental ones.
+//!
+//! Items come in two kinds. Items with RRSIG fields ask for signatures:
+//! they are checked against this signer's policy and their digests are
+//! what a Commit under the request may contain. Context items (no RRSIG
+//! fields) are RRsets of the new version whose signatures are kept: they
+//! count for the content hash and the diff, are parsed like any item
+//! (well-formed RDATA, owner inside the zone), but are never checked as
+//! signing items and never committable — their digests are not kept, and
+//! a Commit item always has RRSIG fields, so its digest could not match
+//! one anyway.
 //!
 //! A request is rejected when its items break this signer's policy
 //! ([`crate::policy::check_item`] for every item signed by a key this
@@ -12,14 +23,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use frostzone_dnssec::diff::{is_key, ZoneDiff};
+use frostzone_dnssec::diff::{is_key, same_content, ZoneDiff};
 use frostzone_dnssec::domain::base::iana::Rtype;
 use frostzone_dnssec::keys::{KeyRole, KeyTag};
 use frostzone_dnssec::name::CanonicalName;
 use frostzone_dnssec::present::FqdnDisplay;
 use frostzone_dnssec::wire::{name_from_wire, rrset_from_wire};
 use frostzone_dnssec::zone::Rrset;
-use frostzone_proto::content::{content_hash_of_digests, item_digest};
+use frostzone_proto::content::{item_digest, proposal_hash};
 use frostzone_proto::v1::{self, ChangeSummary, KeyInvolved, ProposeHeader, RequestState, SigningItem};
 use rayon::prelude::*;
 
@@ -48,14 +59,18 @@ pub const DECIDED_BY_POLICY: &str = "policy";
 
 /// Checks a request id: lowercase hex of a sane length.
 pub fn check_request_id(id: &str) -> Result<(), NodeError> {
+    check_id_field("request_id", id)
+}
+
+fn check_id_field(field: &'static str, id: &str) -> Result<(), NodeError> {
     if id.len() < MIN_REQUEST_ID_LEN || id.len() > MAX_REQUEST_ID_LEN {
         return Err(NodeError::field(
-            "request_id",
+            field,
             format!("{} characters, need {MIN_REQUEST_ID_LEN}..={MAX_REQUEST_ID_LEN} hex digits", id.len()),
         ));
     }
     if !id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-        return Err(NodeError::field("request_id", format!("{id:?} is not lowercase hex")));
+        return Err(NodeError::field(field, format!("{id:?} is not lowercase hex")));
     }
     Ok(())
 }
@@ -68,11 +83,29 @@ pub fn check_header(header: &ProposeHeader) -> Result<String, NodeError> {
     if header.content_hash.len() != 32 {
         return Err(NodeError::field("content_hash", format!("{} octets, need 32 (SHA-256)", header.content_hash.len())));
     }
-    if header.item_count == 0 || header.item_count > MAX_PROPOSE_ITEMS {
-        return Err(NodeError::field(
-            "item_count",
-            format!("{} items, need 1..={MAX_PROPOSE_ITEMS}", header.item_count),
-        ));
+    if header.item_count > MAX_PROPOSE_ITEMS {
+        return Err(NodeError::field("item_count", format!("{} items, at most {MAX_PROPOSE_ITEMS}", header.item_count)));
+    }
+    if header.incremental {
+        check_id_field("baseline_request_id", &header.baseline_request_id)?;
+        if header.removed.len() as u64 > MAX_PROPOSE_ITEMS {
+            return Err(NodeError::field("removed", format!("{} RRsets, at most {MAX_PROPOSE_ITEMS}", header.removed.len())));
+        }
+        // A pure removal re-signs nothing at the removed names, so an
+        // increment may come without items; it must change something.
+        if header.item_count == 0 && header.removed.is_empty() {
+            return Err(NodeError::field("item_count", "an incremental proposal with no items and no removed RRsets"));
+        }
+    } else {
+        if header.item_count == 0 {
+            return Err(NodeError::field("item_count", format!("0 items, need 1..={MAX_PROPOSE_ITEMS}")));
+        }
+        if !header.baseline_request_id.is_empty() || !header.removed.is_empty() {
+            return Err(NodeError::field(
+                "incremental",
+                "a full proposal names no baseline_request_id and no removed RRsets",
+            ));
+        }
     }
     Ok(zone)
 }
@@ -95,7 +128,8 @@ pub struct ProposeContext {
     pub policy: Arc<SignerPolicy>,
     /// The shares this signer holds for the request's zone.
     pub shares: Vec<ShareInfo>,
-    /// The RRsets last published for the zone, if any.
+    /// The RRsets last published for the zone, if any (read for full
+    /// proposals only: an increment looks up what it touches).
     pub baseline: Option<Vec<Rrset>>,
     /// Now, Unix seconds.
     pub now: u64,
@@ -104,9 +138,9 @@ pub struct ProposeContext {
 /// The RRsets the items make, one per owner and type in canonical order,
 /// with the index of the first item of each; or the first item that does
 /// not parse or contradicts an earlier one.
-type ParsedRrsets = BTreeMap<(CanonicalName, u16), (usize, Rrset)>;
+pub(crate) type ParsedRrsets = BTreeMap<(CanonicalName, u16), (usize, Rrset)>;
 
-fn parse_rrsets(items: &[SigningItem], apex: &frostzone_dnssec::StoredName) -> Result<ParsedRrsets, String> {
+pub(crate) fn parse_rrsets(items: &[SigningItem], apex: &frostzone_dnssec::StoredName) -> Result<ParsedRrsets, String> {
     let parsed: Vec<Result<Rrset, String>> = items
         .par_iter()
         .enumerate()
@@ -118,10 +152,10 @@ fn parse_rrsets(items: &[SigningItem], apex: &frostzone_dnssec::StoredName) -> R
     let mut out = ParsedRrsets::new();
     for (i, rrset) in parsed.into_iter().enumerate() {
         let rrset = rrset?;
-        // Items signed by keys this signer does not hold are not checked
-        // against its policy, but they still become its baseline: keep
-        // them inside the zone (RFC 4034 §3.1.7, the signer's name is the
-        // zone of the covered RRset).
+        // Items signed by keys this signer does not hold, and context
+        // items, are not checked against its policy, but they still
+        // become its baseline: keep them inside the zone (RFC 4034 §3.1.7,
+        // the signer's name is the zone of the covered RRset).
         if !frostzone_dnssec::name::in_zone(&rrset.owner, apex) {
             return Err(format!("item {i} ({}) is outside the zone {}", describe_item(&items[i]), FqdnDisplay(apex)));
         }
@@ -130,10 +164,7 @@ fn parse_rrsets(items: &[SigningItem], apex: &frostzone_dnssec::StoredName) -> R
             // The same RRset signed by two keys (KSK and ZSK over DNSKEY):
             // one RRset, as long as both items carry the same content.
             Some((first, seen)) => {
-                let same = seen.ttl == rrset.ttl
-                    && seen.rdata.len() == rrset.rdata.len()
-                    && seen.rdata.iter().zip(&rrset.rdata).all(|(a, b)| a.canonical == b.canonical);
-                if !same {
+                if !same_content(seen, &rrset) {
                     return Err(format!(
                         "item {i} ({}) carries other records or another TTL than item {first} for the same RRset",
                         describe_item(&items[i])
@@ -149,7 +180,8 @@ fn parse_rrsets(items: &[SigningItem], apex: &frostzone_dnssec::StoredName) -> R
 }
 
 /// The items' policy check: every item signed by a held key must pass
-/// [`check_item`]. Returns the first refusal.
+/// [`check_item`]; context items are not signing items and are not
+/// checked. Returns the first refusal.
 fn check_items(items: &[SigningItem], zone: &str, ctx: &ProposeContext) -> Result<(), String> {
     if !ctx.policy.serves(zone) {
         return Err(format!("zone {zone} is not served under this signer's policy"));
@@ -172,13 +204,10 @@ fn check_items(items: &[SigningItem], zone: &str, ctx: &ProposeContext) -> Resul
         };
         check_item(item, &batch).err().map(|reason| format!("item {i} ({}): {reason}", describe_item(item)))
     });
-    if let Some(reason) = refused {
-        return Err(reason);
+    match refused {
+        Some(reason) => Err(reason),
+        None => Ok(()),
     }
-    if let Some((i, item)) = items.iter().enumerate().find(|(_, item)| item.rrsig.is_none()) {
-        return Err(format!("item {i} ({}): no RRSIG fields", describe_item(item)));
-    }
-    Ok(())
 }
 
 /// The keys a request asks signatures of. A key this signer does not hold
@@ -211,16 +240,12 @@ fn keys_involved(items: &[SigningItem], shares: &[ShareInfo]) -> Vec<KeyInvolved
         .collect()
 }
 
-/// Evaluates a proposal: the content hash recomputed and compared with the
-/// header's (a mismatch is an error, not a decision), then the decision
-/// with what the request changes. `zone` is the header's, normalized
-/// ([`check_header`]).
-pub fn evaluate(
-    header: &ProposeHeader,
-    zone: &str,
-    items: &[SigningItem],
-    ctx: &ProposeContext,
-) -> Result<(RequestRecord, RequestContent), NodeError> {
+/// Checks the item count against the header and recomputes the content
+/// hash over every item, context items included, and the removed RRsets
+/// of an incremental proposal (a mismatch is an error,
+/// not a decision). Returns the hash and the sorted, deduplicated digests
+/// of the items a Commit may contain: those with RRSIG fields.
+pub(crate) fn check_content(header: &ProposeHeader, items: &[SigningItem]) -> Result<([u8; 32], Vec<[u8; 32]>), NodeError> {
     if items.len() as u64 != header.item_count {
         return Err(NodeError::field(
             "item_count",
@@ -228,7 +253,8 @@ pub fn evaluate(
         ));
     }
     let digests: Vec<[u8; 32]> = items.par_iter().map(item_digest).collect();
-    let hash = content_hash_of_digests(digests.iter());
+    // Removals are part of what is approved (frostzone_proto::content).
+    let hash = proposal_hash(&digests, &header.removed);
     if hash.as_slice() != header.content_hash.as_slice() {
         return Err(NodeError::field(
             "content_hash",
@@ -239,8 +265,23 @@ pub fn evaluate(
             ),
         ));
     }
+    let mut committable: Vec<[u8; 32]> =
+        digests.into_iter().zip(items).filter(|(_, item)| item.rrsig.is_some()).map(|(d, _)| d).collect();
+    committable.sort_unstable();
+    committable.dedup();
+    Ok((hash, committable))
+}
+
+/// A new request's record, not yet decided.
+pub(crate) fn new_record(
+    header: &ProposeHeader,
+    zone: &str,
+    items: &[SigningItem],
+    hash: [u8; 32],
+    ctx: &ProposeContext,
+) -> RequestRecord {
     let expiry = ctx.now.saturating_add(ctx.policy.approval.pending_expiry_secs);
-    let mut record = RequestRecord {
+    RequestRecord {
         format: REQUEST_FORMAT,
         id: header.request_id.clone(),
         zone: zone.to_string(),
@@ -252,34 +293,40 @@ pub fn evaluate(
         item_count: items.len() as u64,
         decided_by: DECIDED_BY_POLICY.into(),
         state_unix: ctx.now,
+        incremental: header.incremental,
+        baseline_request_id: header.baseline_request_id.clone(),
         ..RequestRecord::default()
-    };
-    let mut sorted = digests;
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut content = RequestContent { digests: sorted, ..RequestContent::default() };
-    let (_, apex) = normalize_zone(zone).map_err(|e| NodeError::field("zone", e))?;
-    let parsed = match parse_rrsets(items, &apex) {
-        Ok(parsed) => parsed,
-        Err(reason) => {
-            record.set_state(RequestState::Rejected, ctx.now);
-            record.reason = reason;
-            return Ok((record, content));
-        }
-    };
-    content.rrsets = parsed
+    }
+}
+
+/// Refuses the request with `reason`.
+pub(crate) fn reject(record: &mut RequestRecord, reason: String, now: u64) {
+    record.set_state(RequestState::Rejected, now);
+    record.reason = reason;
+}
+
+/// The stored form of the parsed RRsets, as their first items carry them.
+pub(crate) fn stored_rrsets(items: &[SigningItem], parsed: &ParsedRrsets) -> Vec<StoredRrset> {
+    parsed
         .values()
         .map(|(i, _)| {
             let item = &items[*i];
             StoredRrset { owner: item.owner.clone(), rtype: item.rtype, ttl: item.ttl, rdata: item.rdata.clone() }
         })
-        .collect();
-    record.content_stored = true;
-    let first_publication = ctx.baseline.is_none();
-    let diff = ZoneDiff::between(
-        ctx.baseline.iter().flatten().cloned(),
-        parsed.into_values().map(|(_, rrset)| rrset),
-    );
+        .collect()
+}
+
+/// Completes the evaluation once the diff is known: the change summary
+/// and review lines recorded, the signing items checked against the
+/// policy, then the approval policy's decision.
+pub(crate) fn conclude(
+    record: &mut RequestRecord,
+    content: &mut RequestContent,
+    diff: &ZoneDiff,
+    first_publication: bool,
+    items: &[SigningItem],
+    ctx: &ProposeContext,
+) {
     let summary = diff.summary();
     let changes = ChangeSummary {
         rrsets_added: summary.rrsets_added,
@@ -290,15 +337,14 @@ pub fn evaluate(
         denial_rrsets_changed: summary.denial_rrsets_changed,
         key_rrsets_changed: !summary.key_types_changed.is_empty(),
         first_publication,
-        signatures: items.len() as u64,
+        signatures: items.iter().filter(|item| item.rrsig.is_some()).count() as u64,
     };
     record.changes = Some(changes);
     record.total_lines = diff.line_count();
     content.lines = diff.lines().take(MAX_SHOWN_LINES).collect();
-    if let Err(reason) = check_items(items, zone, ctx) {
-        record.set_state(RequestState::Rejected, ctx.now);
-        record.reason = reason;
-        return Ok((record, content));
+    if let Err(reason) = check_items(items, &record.zone, ctx) {
+        reject(record, reason, ctx.now);
+        return;
     }
     let key_types: Vec<u16> = summary.key_types_changed.iter().copied().collect();
     match decide(&ctx.policy.approval, &changes, &key_types) {
@@ -313,6 +359,36 @@ pub fn evaluate(
         }
     }
     record.digests_stored = record.state() != RequestState::Rejected;
+}
+
+/// Evaluates a full proposal: the content hash recomputed and compared
+/// with the header's, then the decision with what the request changes
+/// against `ctx.baseline`, the whole published content. `zone` is the
+/// header's, normalized ([`check_header`]).
+pub fn evaluate(
+    header: &ProposeHeader,
+    zone: &str,
+    items: &[SigningItem],
+    ctx: &ProposeContext,
+) -> Result<(RequestRecord, RequestContent), NodeError> {
+    let (hash, digests) = check_content(header, items)?;
+    let mut record = new_record(header, zone, items, hash, ctx);
+    let mut content = RequestContent { digests, ..RequestContent::default() };
+    let (_, apex) = normalize_zone(zone).map_err(|e| NodeError::field("zone", e))?;
+    let parsed = match parse_rrsets(items, &apex) {
+        Ok(parsed) => parsed,
+        Err(reason) => {
+            reject(&mut record, reason, ctx.now);
+            return Ok((record, content));
+        }
+    };
+    content.rrsets = stored_rrsets(items, &parsed);
+    record.content_stored = true;
+    let diff = ZoneDiff::between(
+        ctx.baseline.iter().flatten().cloned(),
+        parsed.into_values().map(|(_, rrset)| rrset),
+    );
+    conclude(&mut record, &mut content, &diff, ctx.baseline.is_none(), items, ctx);
     Ok((record, content))
 }
 
@@ -334,12 +410,27 @@ mod tests {
             item_count: 3,
             expires_unix: 0,
             submitted_by: "ops".into(),
+            ..ProposeHeader::default()
         };
         assert_eq!(check_header(&header).unwrap(), "example.");
         let too_many = ProposeHeader { item_count: MAX_PROPOSE_ITEMS + 1, ..header.clone() };
         assert!(check_header(&too_many).unwrap_err().to_string().contains("item_count"));
-        let short_hash = ProposeHeader { content_hash: vec![0; 31], ..header };
+        let short_hash = ProposeHeader { content_hash: vec![0; 31], ..header.clone() };
         assert!(check_header(&short_hash).unwrap_err().to_string().contains("content_hash"));
+        // A full proposal carries items and no increment fields; an
+        // incremental one names a well-formed baseline and changes something.
+        let empty = ProposeHeader { item_count: 0, ..header.clone() };
+        assert!(check_header(&empty).unwrap_err().to_string().contains("item_count"));
+        let removes = ProposeHeader { removed: vec![v1::RrsetRef::default()], ..header.clone() };
+        assert!(check_header(&removes).unwrap_err().to_string().starts_with("incremental: "));
+        let increment = ProposeHeader { incremental: true, baseline_request_id: "0011223344556677".into(), ..header.clone() };
+        assert!(check_header(&increment).is_ok());
+        let bad_base = ProposeHeader { baseline_request_id: "XYZ".into(), ..increment.clone() };
+        assert!(check_header(&bad_base).unwrap_err().to_string().starts_with("baseline_request_id: "));
+        let nothing = ProposeHeader { item_count: 0, ..increment.clone() };
+        assert!(check_header(&nothing).is_err());
+        let pure_removal = ProposeHeader { removed: vec![v1::RrsetRef::default()], ..nothing };
+        assert!(check_header(&pure_removal).is_ok());
     }
 
     #[test]

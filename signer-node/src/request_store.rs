@@ -9,25 +9,33 @@
 //!   ([`frostzone_proto::content::item_digest`]), 32 octets each, sorted:
 //!   what a Commit under the request may contain.
 //! * `request_rrsets`: request id ‖ 0 ‖ chunk number (4 octets,
-//!   big-endian) → [`RrsetChunk`], the proposed RRsets, one per owner and
-//!   type, in canonical order. Chunked so that no sled value grows with
+//!   big-endian) → [`RrsetChunk`]: for a full proposal every RRset it
+//!   proposes, one per owner and type, in canonical order; for an
+//!   incremental one only its delta (the RRsets it puts, and the RRsets of
+//!   its baseline it removes). Chunked so that no sled value grows with
 //!   the zone.
 //! * `request_lines`: request id → [`DiffLines`], the `+`/`-` lines an
 //!   operator reviews (capped).
-//! * `baselines`: zone → the id of the request last published for it: its
-//!   RRsets are the content the next request is compared with. Moving the
-//!   pointer replaces the baseline in one atomic write.
+//! * `baseline_rrsets`: each zone's published content, materialized
+//!   ([`crate::baseline`]). Publication replaces it (full request) or
+//!   applies the request's delta (incremental request) in one atomic
+//!   batch, and only then marks the request published: a crash in between
+//!   is finished by the Published call the coordinator repeats.
 //!
 //! A new request's content is written before its record, so a record
 //! never names content that is not there; every write is flushed before
 //! the caller answers.
+//!
+//! Stores written before baselines were materialized kept a `baselines`
+//! tree (zone → id of the request whose stored RRsets were the baseline);
+//! [`RequestStore::open`] materializes those once and drops the pointers.
 
 use std::path::{Path, PathBuf};
 
 use frostzone_proto::v1;
 use prost::Message;
-use sled::Transactional;
 
+use crate::baseline::{BaselineState, Baselines};
 use crate::store::StoreError;
 
 /// Format of [`RequestRecord`] this build writes and reads.
@@ -92,6 +100,13 @@ pub struct RequestRecord {
     /// When it reached its current state (Unix seconds).
     #[prost(uint64, tag = "18")]
     pub state_unix: u64,
+    /// An incremental proposal: its stored content is a delta on
+    /// `baseline_request_id`'s published content.
+    #[prost(bool, tag = "19")]
+    pub incremental: bool,
+    /// (incremental) The request whose published content it applies to.
+    #[prost(string, tag = "20")]
+    pub baseline_request_id: String,
 }
 
 impl RequestRecord {
@@ -137,12 +152,26 @@ pub struct StoredRrset {
     pub rdata: Vec<Vec<u8>>,
 }
 
+/// An RRset by owner and type (an incremental request's removals).
+#[derive(Clone, PartialEq, Message)]
+pub struct StoredRrsetRef {
+    /// Owner name, uncompressed wire format.
+    #[prost(bytes = "vec", tag = "1")]
+    pub owner: Vec<u8>,
+    /// Type.
+    #[prost(uint32, tag = "2")]
+    pub rtype: u32,
+}
+
 /// A chunk of a request's RRsets.
 #[derive(Clone, PartialEq, Message)]
 pub struct RrsetChunk {
-    /// The RRsets.
+    /// The RRsets (put, for an incremental request).
     #[prost(message, repeated, tag = "1")]
     pub rrsets: Vec<StoredRrset>,
+    /// (incremental) RRsets of the baseline the request removes.
+    #[prost(message, repeated, tag = "2")]
+    pub removed: Vec<StoredRrsetRef>,
 }
 
 /// The `+`/`-` lines kept for review.
@@ -158,8 +187,11 @@ pub struct DiffLines {
 pub struct RequestContent {
     /// Item digests, sorted and deduplicated.
     pub digests: Vec<[u8; 32]>,
-    /// Its RRsets (none when the items did not parse).
+    /// Its RRsets (none when the items did not parse): all of them for a
+    /// full proposal, those it puts for an incremental one.
     pub rrsets: Vec<StoredRrset>,
+    /// (incremental) The baseline RRsets it removes.
+    pub removed: Vec<StoredRrsetRef>,
     /// The review lines, capped.
     pub lines: Vec<String>,
 }
@@ -172,7 +204,7 @@ pub struct RequestStore {
     digests: sled::Tree,
     rrsets: sled::Tree,
     lines: sled::Tree,
-    baselines: sled::Tree,
+    baselines: Baselines,
 }
 
 fn chunk_prefix(id: &str) -> Vec<u8> {
@@ -185,15 +217,55 @@ impl RequestStore {
     /// Opens (or creates) the request trees of `db`, the database in `dir`.
     pub fn open(db: &sled::Db, dir: &Path) -> Result<RequestStore, StoreError> {
         let err = |source| StoreError::Sled { dir: dir.to_path_buf(), source };
-        Ok(RequestStore {
+        let store = RequestStore {
             dir: dir.to_path_buf(),
             db: db.clone(),
             requests: db.open_tree("requests").map_err(err)?,
             digests: db.open_tree("request_digests").map_err(err)?,
             rrsets: db.open_tree("request_rrsets").map_err(err)?,
             lines: db.open_tree("request_lines").map_err(err)?,
-            baselines: db.open_tree("baselines").map_err(err)?,
-        })
+            baselines: Baselines::open(db, dir)?,
+        };
+        store.materialize_pointer_baselines()?;
+        Ok(store)
+    }
+
+    /// Turns the `baselines` pointers of an older store into materialized
+    /// baselines, once (see the module documentation).
+    fn materialize_pointer_baselines(&self) -> Result<(), StoreError> {
+        const OLD_TREE: &str = "baselines";
+        if !self.db.tree_names().iter().any(|name| name.as_ref() == OLD_TREE.as_bytes()) {
+            return Ok(());
+        }
+        let pointers = self.db.open_tree(OLD_TREE).map_err(self.err())?;
+        for entry in pointers.iter() {
+            let (zone, id) = entry.map_err(self.err())?;
+            let (zone, id) = (String::from_utf8_lossy(&zone).into_owned(), String::from_utf8_lossy(&id).into_owned());
+            if self.baselines.state(&zone)?.is_some() {
+                continue;
+            }
+            match self.get(&id)? {
+                Some(record) if record.content_stored => {
+                    let state = BaselineState::of(&id, record.state_unix);
+                    let batch = self.baselines.replace_batch(&zone, &state, &self.rrsets(&id)?)?;
+                    self.baselines.apply(batch)?;
+                    tracing::info!(%zone, request = %id, "baseline materialized from the published request's RRsets");
+                }
+                _ => tracing::warn!(
+                    %zone,
+                    request = %id,
+                    "the published request's RRsets are gone: no baseline, the next request is compared with nothing"
+                ),
+            }
+        }
+        self.flush()?;
+        self.db.drop_tree(OLD_TREE).map_err(self.err())?;
+        self.flush()
+    }
+
+    /// The zone baselines.
+    pub fn baselines(&self) -> &Baselines {
+        &self.baselines
     }
 
     fn err(&self) -> impl Fn(sled::Error) -> StoreError + '_ {
@@ -249,10 +321,12 @@ impl RequestStore {
         if record.content_stored {
             let mut batch = sled::Batch::default();
             let prefix = chunk_prefix(&record.id);
-            for (n, chunk) in content.rrsets.chunks(RRSETS_PER_CHUNK).enumerate() {
+            let puts = content.rrsets.chunks(RRSETS_PER_CHUNK).map(|c| RrsetChunk { rrsets: c.to_vec(), removed: Vec::new() });
+            let removals = content.removed.chunks(RRSETS_PER_CHUNK).map(|c| RrsetChunk { rrsets: Vec::new(), removed: c.to_vec() });
+            for (n, chunk) in puts.chain(removals).enumerate() {
                 let mut key = prefix.clone();
                 key.extend_from_slice(&(n as u32).to_be_bytes());
-                batch.insert(key, RrsetChunk { rrsets: chunk.to_vec() }.encode_to_vec());
+                batch.insert(key, chunk.encode_to_vec());
             }
             self.rrsets.apply_batch(batch).map_err(self.err())?;
             let lines = DiffLines { lines: content.lines.clone() };
@@ -271,35 +345,16 @@ impl RequestStore {
         self.flush()
     }
 
-    /// Marks `record` published and makes its RRsets the baseline of its
-    /// zone, in one transaction over both trees, flushed.
-    pub fn publish(&self, record: &RequestRecord) -> Result<(), StoreError> {
-        let value = record.encode_to_vec();
-        (&self.requests, &self.baselines)
-            .transaction(|(requests, baselines)| {
-                requests.insert(record.id.as_bytes(), value.clone())?;
-                baselines.insert(record.zone.as_bytes(), record.id.as_bytes())?;
-                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
-            })
-            .map_err(|e| match e {
-                sled::transaction::TransactionError::Storage(source) => StoreError::Sled { dir: self.dir.clone(), source },
-                sled::transaction::TransactionError::Abort(()) => StoreError::Corrupt("publish transaction aborted".into()),
-            })?;
-        self.flush()
-    }
-
-    /// The id of the request whose RRsets are `zone`'s baseline.
-    pub fn baseline(&self, zone: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .baselines
-            .get(zone.as_bytes())
-            .map_err(self.err())?
-            .map(|v| String::from_utf8_lossy(&v).into_owned()))
-    }
-
-    /// Whether request `id` is some zone's baseline.
-    pub fn is_baseline(&self, zone: &str, id: &str) -> Result<bool, StoreError> {
-        Ok(self.baseline(zone)?.as_deref() == Some(id))
+    /// Marks `record` published after applying `baseline` (a batch of
+    /// [`Baselines`]: the zone's new baseline, or only its state), then
+    /// flushes. The baseline goes first: should the process die in
+    /// between, the coordinator's repeated Published call finds the
+    /// baseline already naming the request and only marks it.
+    pub fn publish(&self, record: &RequestRecord, baseline: Option<sled::Batch>) -> Result<(), StoreError> {
+        if let Some(batch) = baseline {
+            self.baselines.apply(batch)?;
+        }
+        self.update(record)
     }
 
     /// The sorted item digests of request `id`.
@@ -311,15 +366,23 @@ impl RequestStore {
         Ok(value.chunks_exact(32).filter_map(|c| c.try_into().ok()).collect())
     }
 
-    /// The RRsets of request `id`, in canonical order.
+    /// The RRsets of request `id`, in canonical order: all of them for a
+    /// full request, those it puts for an incremental one.
     pub fn rrsets(&self, id: &str) -> Result<Vec<StoredRrset>, StoreError> {
-        let mut out = Vec::new();
+        Ok(self.content(id)?.0)
+    }
+
+    /// The stored content of request `id`: the RRsets it puts and (if
+    /// incremental) those it removes.
+    pub fn content(&self, id: &str) -> Result<(Vec<StoredRrset>, Vec<StoredRrsetRef>), StoreError> {
+        let (mut rrsets, mut removed) = (Vec::new(), Vec::new());
         for entry in self.rrsets.scan_prefix(chunk_prefix(id)) {
             let (_, v) = entry.map_err(self.err())?;
             let chunk = RrsetChunk::decode(v.as_ref()).map_err(|e| StoreError::Corrupt(format!("RRsets of request {id}: {e}")))?;
-            out.extend(chunk.rrsets);
+            rrsets.extend(chunk.rrsets);
+            removed.extend(chunk.removed);
         }
-        Ok(out)
+        Ok((rrsets, removed))
     }
 
     /// The review lines of request `id`.
@@ -347,5 +410,31 @@ impl RequestStore {
             record.content_stored = false;
         }
         self.update(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pointer_baseline_is_materialized_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let id = "00112233445566778899aabbccddeeff";
+        let a = StoredRrset { owner: b"\x03www\x07example\x00".to_vec(), rtype: 1, ttl: 300, rdata: vec![vec![192, 0, 2, 1]] };
+        {
+            let store = RequestStore::open(&db, dir.path()).unwrap();
+            let record = RequestRecord { format: REQUEST_FORMAT, id: id.into(), zone: "example.".into(), content_stored: true, ..RequestRecord::default() };
+            let content = RequestContent { rrsets: vec![a.clone()], ..RequestContent::default() };
+            store.insert(&record, &content).unwrap();
+            // What a store of the previous layout held besides.
+            db.open_tree("baselines").unwrap().insert("example.", id).unwrap();
+        }
+        let store = RequestStore::open(&db, dir.path()).unwrap();
+        assert_eq!(store.baselines().state("example.").unwrap().unwrap().request_id, id);
+        let rrsets = store.baselines().rrsets("example.").unwrap().unwrap();
+        assert_eq!((rrsets.len(), rrsets[0].rtype.to_int()), (1, 1));
+        assert!(!db.tree_names().iter().any(|n| n.as_ref() == b"baselines"));
     }
 }

@@ -97,6 +97,7 @@ pub(crate) fn header(id: &str, items: &[SigningItem]) -> ProposeHeader {
         item_count: items.len() as u64,
         expires_unix: 0,
         submitted_by: "operator-cert".into(),
+        ..ProposeHeader::default()
     }
 }
 

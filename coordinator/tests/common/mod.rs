@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use frostzone_coordinator::config::SignerConfig;
+use frostzone_coordinator::pipeline::Pipeline;
 use frostzone_coordinator::registry::{KeyGroupRecord, Registry, RECORD_VERSION};
 use frostzone_coordinator::signers::{SignerHandle, SignerPool};
 use frostzone_coordinator::{Coordinator, CoordinatorError};
@@ -87,6 +88,11 @@ pub struct FakeSigner {
     pub commits: Mutex<Vec<String>>,
     /// Every Published received: request id, published, detail.
     pub published: Mutex<Vec<(String, bool, String)>>,
+    /// The request whose content this fake holds as the zone's baseline.
+    pub baseline: Mutex<Option<String>>,
+    /// Every proposal received: request id, incremental, items with RRSIG
+    /// fields, context items; refused ones included.
+    pub proposals: Mutex<Vec<(String, bool, usize, usize)>>,
 }
 
 impl FakeSigner {
@@ -103,6 +109,11 @@ impl FakeSigner {
             changes: Some(pb::ChangeSummary { signatures: r.items, first_publication: true, ..Default::default() }),
             content_hash: r.content_hash.clone(),
         }
+    }
+
+    /// The fake forgets its baseline (as after losing its state).
+    pub fn lose_baseline(&self) {
+        *self.baseline.lock().unwrap() = None;
     }
 
     /// The operator approves every pending request.
@@ -210,17 +221,36 @@ impl Signer for FakeSigner {
         let mut stream = request.into_inner();
         let header = stream.message().await?.and_then(|c| c.header).ok_or_else(|| bad("no header first"))?;
         let mut digests = Vec::new();
+        let mut signing = Vec::new();
         while let Some(chunk) = stream.message().await? {
             if chunk.header.is_some() {
                 return Err(bad("a second header"));
             }
             assert!(chunk.items.len() <= frostzone_proto::MAX_BATCH_ITEMS, "chunk of {}", chunk.items.len());
-            digests.extend(chunk.items.iter().map(frostzone_proto::content::item_digest));
+            for item in &chunk.items {
+                let d = frostzone_proto::content::item_digest(item);
+                digests.push(d);
+                // Context items (no RRSIG fields) are never committable.
+                if item.rrsig.is_some() {
+                    signing.push(d);
+                }
+            }
+        }
+        self.proposals.lock().unwrap().push((header.request_id.clone(), header.incremental, signing.len(), digests.len() - signing.len()));
+        if header.incremental {
+            let held = self.baseline.lock().unwrap().clone();
+            if held.as_deref() != Some(header.baseline_request_id.as_str()) {
+                return Err(Status::failed_precondition(format!(
+                    "baseline mismatch: the proposal applies to {}, this signer holds {}",
+                    header.baseline_request_id,
+                    held.unwrap_or_else(|| "nothing".into())
+                )));
+            }
         }
         if digests.len() as u64 != header.item_count {
             return Err(bad(format!("{} items, header says {}", digests.len(), header.item_count)));
         }
-        let hash = frostzone_proto::content::content_hash_of_digests(digests.iter());
+        let hash = frostzone_proto::content::proposal_hash(&digests, &header.removed);
         let (state, reason, decided_by) = if hash.as_slice() != header.content_hash {
             (pb::RequestState::Rejected, "content hash does not match the items".to_string(), "policy".to_string())
         } else {
@@ -235,8 +265,8 @@ impl Signer for FakeSigner {
             }
         };
         let proposed = Proposed {
-            items: digests.len() as u64,
-            digests: digests.into_iter().collect(),
+            items: signing.len() as u64,
+            digests: signing.into_iter().collect(),
             content_hash: header.content_hash.clone(),
             state,
             reason,
@@ -260,6 +290,9 @@ impl Signer for FakeSigner {
         let mut requests = self.requests.lock().unwrap();
         let p = requests.get_mut(&r.request_id).ok_or_else(|| Status::not_found("no such request"))?;
         p.state = if r.published { pb::RequestState::Published } else { pb::RequestState::Failed };
+        if r.published {
+            *self.baseline.lock().unwrap() = Some(r.request_id.clone());
+        }
         Ok(Response::new(self.decision(&r.request_id, p)))
     }
 
@@ -335,10 +368,60 @@ pub struct Cluster {
     pub coordinator: Arc<Coordinator>,
     /// The fakes, `None` for those that are down.
     pub fakes: Vec<Option<Arc<FakeSigner>>>,
+    /// The coordinator's clients to them.
+    pub handles: Vec<SignerHandle>,
+    /// The key group (its public parts sign from scratch in tests).
+    pub group: Option<frostzone_threshold::SimulatedGroup>,
     _dir: tempfile::TempDir,
 }
 
 impl Cluster {
+    /// The registry's directory.
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    /// Drops the coordinator and makes a new one on the same registry
+    /// directory (as after a restart), with `pipeline`.
+    pub async fn restart(&mut self, pipeline: Pipeline) {
+        let weak = Arc::downgrade(&self.coordinator);
+        let placeholder = Arc::new(Coordinator {
+            threshold: 3,
+            approval_timeout: Duration::from_secs(60),
+            registry: Registry::open(tempfile::tempdir().unwrap().path()).unwrap(),
+            signers: SignerPool::new(Vec::new()),
+            audit: None,
+            pipeline: Pipeline::default(),
+        });
+        drop(std::mem::replace(&mut self.coordinator, placeholder));
+        // Background tasks (signers told of an outcome) let go of it.
+        for _ in 0..400 {
+            if weak.strong_count() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(weak.strong_count(), 0, "the old coordinator is still held");
+        let mut registry = None;
+        for _ in 0..200 {
+            match Registry::open(self._dir.path()) {
+                Ok(r) => {
+                    registry = Some(r);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(25)).await,
+            }
+        }
+        self.coordinator = Arc::new(Coordinator {
+            threshold: 3,
+            approval_timeout: Duration::from_secs(60),
+            registry: registry.expect("the registry opens again"),
+            signers: SignerPool::new(self.handles.clone()),
+            audit: None,
+            pipeline,
+        });
+    }
+
     pub fn fake(&self, i: usize) -> &FakeSigner {
         self.fakes[i - 1].as_deref().unwrap()
     }
@@ -404,6 +487,8 @@ pub async fn cluster_answering(behaviours: [Behaviour; 5], answers: [Answer; 5],
                 requests: Mutex::new(HashMap::new()),
                 commits: Mutex::new(Vec::new()),
                 published: Mutex::new(Vec::new()),
+                baseline: Mutex::new(None),
+                proposals: Mutex::new(Vec::new()),
             });
             fakes.push(Some(fake.clone()));
             let incoming = tonic::transport::server::TcpIncoming::from(listener);
@@ -422,11 +507,12 @@ pub async fn cluster_answering(behaviours: [Behaviour; 5], answers: [Answer; 5],
         threshold: 3,
         approval_timeout: Duration::from_secs(60),
         registry,
-        signers: SignerPool::new(handles),
+        signers: SignerPool::new(handles.clone()),
         audit: None,
+        pipeline: Pipeline::default(),
     });
     if !with_key {
-        return Cluster { coordinator, fakes, _dir: dir };
+        return Cluster { coordinator, fakes, handles, group: None, _dir: dir };
     }
     coordinator
         .registry
@@ -445,7 +531,7 @@ pub async fn cluster_answering(behaviours: [Behaviour; 5], answers: [Answer; 5],
         })
         .await
         .unwrap();
-    Cluster { coordinator, fakes, _dir: dir }
+    Cluster { coordinator, fakes, handles, group: Some(group), _dir: dir }
 }
 
 /// A zone with `hosts` extra names: two signatures each (A and NSEC).
@@ -458,7 +544,7 @@ pub fn zone_text(hosts: usize) -> String {
 }
 
 pub fn options(denial: &str) -> pb::SignZoneOptions {
-    pb::SignZoneOptions { zone: ZONE.into(), denial: denial.into(), validity_days: 0, publish_cds: false, approval_timeout_secs: 0 }
+    pb::SignZoneOptions { zone: ZONE.into(), denial: denial.into(), ..Default::default() }
 }
 
 /// Signs with progress lines ignored.

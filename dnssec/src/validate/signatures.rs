@@ -11,7 +11,7 @@ use domain::rdata::Dnskey;
 use rayon::prelude::*;
 
 use super::keys::KeySet;
-use super::{Report, ValidationOptions};
+use super::{Report, ValidationOptions, VerifiedSignatures};
 use crate::name::CanonicalName;
 use crate::present::{format_timestamp, FqdnDisplay};
 use crate::zone::{NameRole, Rrset, SignatureRecord, Zone};
@@ -28,7 +28,13 @@ struct Pending<'a> {
     key: usize,
 }
 
-pub(super) fn check_signatures(zone: &Zone, keys: &KeySet, options: &ValidationOptions, report: &mut Report) {
+pub(super) fn check_signatures(
+    zone: &Zone,
+    keys: &KeySet,
+    options: &ValidationOptions,
+    known: &VerifiedSignatures,
+    report: &mut Report,
+) -> VerifiedSignatures {
     let apex = zone.apex();
     let roles: BTreeMap<CanonicalName, NameRole> = zone.roles().into_iter().collect();
     let mut pending = Vec::new();
@@ -72,17 +78,20 @@ pub(super) fn check_signatures(zone: &Zone, keys: &KeySet, options: &ValidationO
             pending.push(Pending { owner: &owner.0, rrset, sig, key });
         }
     }
-    let results: Vec<Result<(), String>> = pending
+    let results: Vec<Result<([u8; 32], bool), String>> = pending
         .par_iter()
-        .map(|p| verify(p.owner, p.rrset, p.sig, &keys.keys[p.key].1))
+        .map(|p| verify(p.owner, p.rrset, p.sig, &keys.keys[p.key].1, known))
         .collect();
+    let mut verified = VerifiedSignatures::default();
     // (owner, type) -> algorithms that signed it; DNSKEY: anchored signer?
     let mut signed_by: BTreeMap<(CanonicalName, u16), BTreeSet<u8>> = BTreeMap::new();
     let mut dnskey_anchored = false;
     for (p, result) in pending.iter().zip(results) {
         match result {
-            Ok(()) => {
+            Ok((digest, was_known)) => {
+                verified.0.insert(digest);
                 report.stats.signatures += 1;
+                report.stats.signatures_known += usize::from(was_known);
                 let exp = p.sig.rrsig.expiration().into_int();
                 let earliest = report.stats.earliest_expiration.get_or_insert(exp);
                 *earliest = (*earliest).min(exp);
@@ -130,6 +139,7 @@ pub(super) fn check_signatures(zone: &Zone, keys: &KeySet, options: &ValidationO
             }
         }
     }
+    verified
 }
 
 /// RFC 4035 §5.3.1: the validity window must contain `now`.
@@ -159,8 +169,16 @@ fn check_window(sig: &SignatureRecord, options: &ValidationOptions, record: &str
 }
 
 /// Rebuilds the signed data with `domain`'s validator (not our signing
-/// code) and checks the signature.
-fn verify(owner: &StoredName, rrset: &Rrset, sig: &SignatureRecord, key: &Dnskey<Bytes>) -> Result<(), String> {
+/// code) and checks the signature, unless exactly this key, data and
+/// signature were verified before (`known`). Returns what identifies the
+/// verified triple.
+fn verify(
+    owner: &StoredName,
+    rrset: &Rrset,
+    sig: &SignatureRecord,
+    key: &Dnskey<Bytes>,
+    known: &VerifiedSignatures,
+) -> Result<([u8; 32], bool), String> {
     let mut records: Vec<StoredRecord> = rrset
         .rdata
         .iter()
@@ -168,13 +186,21 @@ fn verify(owner: &StoredName, rrset: &Rrset, sig: &SignatureRecord, key: &Dnskey
         .collect();
     let mut data = Vec::with_capacity(512);
     sig.rrsig.signed_data(&mut data, &mut records).map_err(|_| "cannot compose signed data".to_string())?;
+    let digest = VerifiedSignatures::digest(key, &data, sig.rrsig.signature().as_ref());
+    if known.0.contains(&digest) {
+        return Ok((digest, true));
+    }
+    verify_data(&data, sig, key).map(|()| (digest, false))
+}
+
+fn verify_data(data: &[u8], sig: &SignatureRecord, key: &Dnskey<Bytes>) -> Result<(), String> {
     if key.algorithm() == SecurityAlgorithm::ED25519 {
         // RFC 8080 §4 / RFC 8032 §5.1.7, strictly: no small-order points,
         // canonical S.
         let pk: [u8; 32] = key.public_key().as_ref().try_into().map_err(|_| "Ed25519 key is not 32 bytes".to_string())?;
         let vk = ed25519_dalek::VerifyingKey::from_bytes(&pk).map_err(|e| format!("bad Ed25519 key: {e}"))?;
         let s: [u8; 64] = sig.rrsig.signature().as_ref().try_into().map_err(|_| "Ed25519 signature is not 64 bytes".to_string())?;
-        vk.verify_strict(&data, &ed25519_dalek::Signature::from_bytes(&s)).map_err(|_| "Ed25519 verification failed".to_string())
+        vk.verify_strict(data, &ed25519_dalek::Signature::from_bytes(&s)).map_err(|_| "Ed25519 verification failed".to_string())
     } else {
         sig.rrsig.verify_signed_data(key, &data).map_err(|e| e.to_string())
     }

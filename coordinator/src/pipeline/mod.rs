@@ -1,0 +1,295 @@
+//! The coordinator as a stage of the zone pipeline.
+//!
+//! ```text
+//!  SignZone (whole zone) ──┐
+//!  SubmitChanges (IXFR) ───┤                       per zone, one request at a time
+//!  refresh schedule ───────┼─▶ next unsigned ─▶ plan (incremental) ─▶ propose ─▶ approved ─▶ sign
+//!  hidden primary (AXFR, ──┘   version, serial   keep unchanged        full or      quorum    batches
+//!    IXFR on NOTIFY)           by policy         RRsets' signatures    incremental  of each
+//!                                                                      per signer   key group
+//!        ┌──────────────────────────────────────────────────────────────────────────────┘
+//!        ▼
+//!  complete ─▶ signed change set ─▶ read back, apply to ─▶ validate ─▶ registry (one ─▶ files, on_publish,
+//!              (RFC 1995 §4)        the published zone     (crypto     transaction)    AXFR/IXFR + NOTIFY,
+//!                                                          for new                     answer, signers told
+//!                                                          signatures)
+//! ```
+//!
+//! * [`input`]: from a whole zone, change sets or a refresh to the next
+//!   unsigned version and its serial;
+//! * [`proposals`]: full and incremental proposals of a request;
+//! * [`release`]: the signed change set, read back and validated;
+//! * [`outputs`]: files and the `on_publish` command;
+//! * [`run`]: one request from input to publication;
+//! * [`schedule`]: re-signing before signatures expire;
+//! * [`settings`]: a zone's settings (`[[zones]]` in the config).
+//!
+//! The published version of each zone is kept in memory ([`Version`])
+//! and in the registry ([`crate::registry::zone_state`]), from which it is
+//! rebuilt at the first request after a start.
+
+pub mod input;
+pub mod outputs;
+pub mod proposals;
+pub mod release;
+pub mod run;
+pub mod schedule;
+pub mod transfers;
+pub mod settings;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use frostzone_dnssec::changes::ZoneContent;
+use frostzone_dnssec::load::load_zone_text;
+use frostzone_dnssec::refresh::{PreviousSignatures, RefreshPolicy};
+use frostzone_dnssec::validate::VerifiedSignatures;
+use frostzone_dnssec::zone::{InputKind, Zone};
+use frostzone_dnssec::StoredName;
+
+use crate::error::{join_error, CoordinatorError};
+use crate::registry::{Registry, RegistryError, ZoneStateRecord};
+use crate::xfr::{PrimarySource, TransferServer};
+use settings::{effective_refresh, ZoneConfig};
+
+/// The time the pipeline works with: the system clock, plus an offset
+/// that tests move forward to reach refresh times.
+#[derive(Debug, Default)]
+pub struct Clock {
+    offset: AtomicI64,
+}
+
+impl Clock {
+    /// Seconds since the epoch.
+    pub fn now(&self) -> u64 {
+        crate::unix_now().saturating_add_signed(self.offset.load(Ordering::Relaxed))
+    }
+
+    /// Moves the clock `secs` forward (tests).
+    pub fn advance(&self, secs: i64) {
+        self.offset.fetch_add(secs, Ordering::Relaxed);
+    }
+}
+
+/// The published version of a zone, in memory.
+#[derive(Debug)]
+pub struct Version {
+    /// As recorded.
+    pub record: ZoneStateRecord,
+    /// The unsigned content, with the published serial.
+    pub unsigned: ZoneContent,
+    /// The signed records as published.
+    pub signed: ZoneContent,
+    /// The signed zone as published.
+    pub zone: Zone,
+    /// Its signatures, for incremental signing and the refresh schedule.
+    pub previous: PreviousSignatures,
+    /// Signatures verified, for incremental validation.
+    pub known: VerifiedSignatures,
+}
+
+impl Version {
+    /// Reads the published version of `zone` from the registry (CPU and
+    /// disk: call on the blocking pool). Its signatures are verified
+    /// again by the next release.
+    pub fn load(registry: &Registry, zone: &str, apex: &StoredName) -> Result<Option<Version>, CoordinatorError> {
+        let Some(record) = registry.zone_state(zone)? else { return Ok(None) };
+        let Some((unsigned_text, signed_text)) = registry.zone_texts(zone)? else {
+            return Err(RegistryError::Corrupt { tree: "zone_signed", key: zone.to_string(), message: "no published text".into() }.into());
+        };
+        let corrupt = |tree: &'static str, message: String| RegistryError::Corrupt { tree, key: zone.to_string(), message };
+        let unsigned = load_zone_text(&unsigned_text, Path::new(&format!("{zone} (unsigned, registry)")), apex)
+            .map_err(|e| corrupt("zone_unsigned", e.to_string()))?;
+        let records = load_zone_text(&signed_text, Path::new(&format!("{zone} (published, registry)")), apex)
+            .map_err(|e| corrupt("zone_signed", e.to_string()))?;
+        let signed = ZoneContent::new(apex.clone(), records.clone());
+        let zone_model = Zone::from_records(apex.clone(), records, InputKind::Signed).map_err(|e| corrupt("zone_signed", e.to_string()))?;
+        let previous = PreviousSignatures::from_zone(&zone_model);
+        Ok(Some(Version {
+            record,
+            unsigned: ZoneContent::new(apex.clone(), unsigned),
+            signed,
+            zone: zone_model,
+            previous,
+            known: VerifiedSignatures::default(),
+        }))
+    }
+}
+
+/// Where a zone's signatures stand, for Status.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ZoneHealth {
+    /// When the next refresh is due, seconds since the epoch.
+    pub next_refresh: Option<u64>,
+    /// The earliest expiration of a published signature.
+    pub earliest_expiration: Option<u64>,
+    /// Since when refreshes fail.
+    pub failing_since: Option<u64>,
+    /// The latest failure.
+    pub last_error: String,
+    /// Empty, or the loud warning of [`schedule::expiry_warning`].
+    pub warning: String,
+}
+
+/// One zone's request lane: the published version (loaded at the first
+/// use), requests one at a time, and its health.
+#[derive(Debug, Default)]
+pub struct Lane {
+    /// `None` until loaded; then the published version, if any. Held for
+    /// the whole of a request: requests of a zone queue here.
+    version: tokio::sync::Mutex<Option<Option<Arc<Version>>>>,
+    health: Mutex<ZoneHealth>,
+    /// Wakes the zone's refresh schedule (a new version was published).
+    wake: tokio::sync::Notify,
+}
+
+impl Lane {
+    /// Its health now.
+    pub fn health(&self) -> ZoneHealth {
+        self.health.lock().map(|h| h.clone()).unwrap_or_default()
+    }
+
+    fn update_health(&self, f: impl FnOnce(&mut ZoneHealth)) {
+        if let Ok(mut h) = self.health.lock() {
+            f(&mut h);
+        }
+    }
+}
+
+/// A background task that stops when dropped.
+#[derive(Debug)]
+pub struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The pipeline's state shared by every request.
+#[derive(Debug)]
+pub struct Pipeline {
+    configs: BTreeMap<String, ZoneConfig>,
+    journal_limit: usize,
+    lanes: Mutex<HashMap<String, Arc<Lane>>>,
+    transfer: OnceLock<Arc<TransferServer>>,
+    primary: OnceLock<PrimarySource>,
+    schedules: Mutex<HashMap<String, AbortOnDrop>>,
+    /// The time requests and the schedule work with.
+    pub clock: Clock,
+}
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        Pipeline::new(Vec::new(), crate::xfr::config::DEFAULT_JOURNAL_LIMIT)
+    }
+}
+
+impl Pipeline {
+    /// A pipeline for the configured `zones`, keeping `journal_limit`
+    /// change sets per zone.
+    pub fn new(zones: Vec<ZoneConfig>, journal_limit: usize) -> Pipeline {
+        Pipeline {
+            configs: zones.into_iter().map(|z| (z.name.clone(), z)).collect(),
+            journal_limit: journal_limit.max(1),
+            lanes: Mutex::new(HashMap::new()),
+            transfer: OnceLock::new(),
+            primary: OnceLock::new(),
+            schedules: Mutex::new(HashMap::new()),
+            clock: Clock::default(),
+        }
+    }
+
+    /// The `[[zones]]` entry of `zone`.
+    pub fn config(&self, zone: &str) -> Option<&ZoneConfig> {
+        self.configs.get(zone)
+    }
+
+    /// Every configured zone.
+    pub fn configs(&self) -> impl Iterator<Item = &ZoneConfig> {
+        self.configs.values()
+    }
+
+    /// The lane of `zone`.
+    pub fn lane(&self, zone: &str) -> Arc<Lane> {
+        let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        lanes.entry(zone.to_string()).or_default().clone()
+    }
+
+    /// Publishes to secondaries through `server` from now on.
+    pub fn set_transfer(&self, server: Arc<TransferServer>) {
+        let _ = self.transfer.set(server);
+    }
+
+    /// The transfer server, when there is one.
+    pub fn transfer(&self) -> Option<&Arc<TransferServer>> {
+        self.transfer.get()
+    }
+
+    /// Takes zones from a hidden primary through `primary`.
+    pub fn set_primary(&self, primary: PrimarySource) {
+        let _ = self.primary.set(primary);
+    }
+
+    /// The hidden primary, when there is one.
+    pub fn primary(&self) -> Option<&PrimarySource> {
+        self.primary.get()
+    }
+
+    /// The refresh policy of `zone` for signatures of `validity_days`.
+    pub fn refresh_policy(&self, zone: &str, validity_days: u32) -> RefreshPolicy {
+        let configured = self.config(zone).map(|c| c.refresh).unwrap_or_default();
+        effective_refresh(configured, validity_days)
+    }
+
+    /// Makes the refresh schedule of `zone` look at its due times again
+    /// (after the clock moved).
+    pub fn wake(&self, zone: &str) {
+        self.lane(zone).wake.notify_one();
+    }
+
+    /// Change sets kept per zone.
+    pub fn journal_limit(&self) -> usize {
+        self.journal_limit
+    }
+}
+
+/// The published version of `zone`, loaded into `slot` at the first use.
+pub(crate) async fn loaded(
+    registry: &Registry,
+    slot: &mut Option<Option<Arc<Version>>>,
+    zone: &str,
+    apex: &StoredName,
+) -> Result<Option<Arc<Version>>, CoordinatorError> {
+    if let Some(v) = slot {
+        return Ok(v.clone());
+    }
+    let (registry, z, a) = (registry.clone(), zone.to_string(), apex.clone());
+    let version = tokio::task::spawn_blocking(move || Version::load(&registry, &z, &a)).await.map_err(join_error)??.map(Arc::new);
+    *slot = Some(version.clone());
+    Ok(version)
+}
+
+/// An RRSIG time (RFC 4034 §3.1.5, serial arithmetic) as seconds since
+/// the epoch, taken as the nearest such time to `now`.
+pub fn rrsig_time_to_unix(t: u32, now: u64) -> u64 {
+    let delta = i64::from(t.wrapping_sub(now as u32) as i32);
+    now.saturating_add_signed(delta)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rrsig_times_near_now() {
+        let now = 1_780_000_000u64;
+        assert_eq!(rrsig_time_to_unix(1_780_086_400, now), now + 86_400);
+        assert_eq!(rrsig_time_to_unix(1_779_913_600, now), now - 86_400);
+        // Past 2106 the 32-bit field wraps; the nearest time is still found.
+        let later = u64::from(u32::MAX) + 10;
+        assert_eq!(rrsig_time_to_unix(20, later), later + 11);
+    }
+}

@@ -1,0 +1,289 @@
+//! The zone pipeline's state in the registry: per zone, the published
+//! version (its settings, serial, request, unsigned and signed text), a
+//! bounded journal of its signed change sets, and which request each
+//! signer holds as its baseline.
+//!
+//! | tree | key | value |
+//! |---|---|---|
+//! | `zone_state` | zone | [`ZoneStateRecord`] (TOML) |
+//! | `zone_unsigned` | zone | the unsigned version, master file text |
+//! | `zone_signed` | zone | the signed version as published, master file text |
+//! | `zone_journal` | zone `\0` sequence (u64 BE) | a signed change set, IXFR text (RFC 1995 §4) |
+//! | `zone_baselines` | zone `\0` signer | the request id the signer acknowledged as published |
+//!
+//! A publication writes the first four (and the `zones` release record)
+//! in one sled transaction and flushes before anything goes out: after a
+//! crash the registry holds the previous version or the new one, whole.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use super::{decode, encode, Registry, RegistryError, ZoneRecord};
+
+/// The settings a version was signed with, as stored (names as in the
+/// config file: `denial = "nsec3"`, `serial_policy = "increment"`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredSettings {
+    /// `nsec3`, `nsec3-opt-out` or `nsec`.
+    pub denial: String,
+    /// Signature lifetime in days.
+    pub validity_days: u32,
+    /// `keep`, `increment`, `unixtime` or `date-counter`.
+    pub serial_policy: String,
+    /// CDS and CDNSKEY published (RFC 7344).
+    pub publish_cds: bool,
+}
+
+/// The published version of a zone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneStateRecord {
+    /// Record format version.
+    pub version: u32,
+    /// The zone, absolute and lowercase.
+    pub zone: String,
+    /// The published SOA serial.
+    pub serial: u32,
+    /// The SOA serial of the input the version was made from (the hidden
+    /// primary's or the client's numbering; equal to `serial` under
+    /// serial policy keep).
+    pub input_serial: u32,
+    /// The request (session) that published it.
+    pub request_id: String,
+    /// When, seconds since the epoch.
+    pub published_unix: u64,
+    /// RRSIGs in the version.
+    pub signatures: u64,
+    /// Of those, made for this version.
+    pub signatures_made: u64,
+    /// Of those, kept from the version before.
+    pub signatures_kept: u64,
+    /// The settings it was signed with.
+    pub settings: StoredSettings,
+    /// Key tags of the keys that signed it.
+    pub key_tags: Vec<u16>,
+    /// Sequence number of the next journal entry.
+    pub journal_next: u64,
+}
+
+/// Everything one publication writes.
+#[derive(Debug)]
+pub struct Publication<'a> {
+    /// The new state.
+    pub state: &'a ZoneStateRecord,
+    /// The unsigned version's text.
+    pub unsigned: &'a str,
+    /// The signed version's text.
+    pub signed: &'a str,
+    /// The signed change set from the version before (IXFR text), if any.
+    pub changes: Option<&'a str>,
+    /// Change sets kept per zone (older ones are removed).
+    pub journal_limit: usize,
+    /// The release summary (the `zones` tree).
+    pub release: &'a ZoneRecord,
+}
+
+fn journal_key(zone: &str, seq: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(zone.len() + 9);
+    key.extend_from_slice(zone.as_bytes());
+    key.push(0);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+fn prefix(zone: &str) -> Vec<u8> {
+    let mut p = zone.as_bytes().to_vec();
+    p.push(0);
+    p
+}
+
+fn text(tree: &'static str, key: &[u8], value: &[u8]) -> Result<String, RegistryError> {
+    String::from_utf8(value.to_vec()).map_err(|e| RegistryError::Corrupt {
+        tree,
+        key: String::from_utf8_lossy(key).into_owned(),
+        message: e.to_string(),
+    })
+}
+
+impl Registry {
+    /// Writes a publication in one transaction and flushes it.
+    pub async fn publish_zone(&self, p: &Publication<'_>) -> Result<(), RegistryError> {
+        let zone = p.state.zone.as_str();
+        let state = encode("zone state", p.state)?;
+        let release = encode("zone", p.release)?;
+        let mut journal_keys: Vec<Vec<u8>> = Vec::new();
+        for kv in self.zone_journal.scan_prefix(prefix(zone)) {
+            journal_keys.push(kv?.0.to_vec());
+        }
+        let new_entry = p.changes.map(|c| (journal_key(zone, p.state.journal_next.saturating_sub(1)), c.as_bytes()));
+        let kept = p.journal_limit.saturating_sub(usize::from(new_entry.is_some()));
+        let drop_count = if p.changes.is_some() { journal_keys.len().saturating_sub(kept) } else { journal_keys.len() };
+        let dropped = &journal_keys[..drop_count];
+        (&self.zone_state, &self.zone_unsigned, &self.zone_signed, &self.zone_journal, &self.zones)
+            .transaction(|(states, unsigned, signed, journal, zones)| {
+                states.insert(zone.as_bytes(), state.as_slice())?;
+                unsigned.insert(zone.as_bytes(), p.unsigned.as_bytes())?;
+                signed.insert(zone.as_bytes(), p.signed.as_bytes())?;
+                for key in dropped {
+                    journal.remove(key.as_slice())?;
+                }
+                if let Some((key, value)) = &new_entry {
+                    journal.insert(key.as_slice(), *value)?;
+                }
+                zones.insert(zone.as_bytes(), release.as_slice())?;
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Storage(e) => RegistryError::Sled(e),
+                TransactionError::Abort(()) => RegistryError::Encode { what: "zone publication", message: "aborted".into() },
+            })?;
+        self.flush().await
+    }
+
+    /// The published state of `zone`.
+    pub fn zone_state(&self, zone: &str) -> Result<Option<ZoneStateRecord>, RegistryError> {
+        self.zone_state.get(zone.as_bytes())?.map(|v| decode("zone_state", zone.as_bytes(), &v)).transpose()
+    }
+
+    /// Every zone with a published state, by name.
+    pub fn zone_states(&self) -> Result<Vec<ZoneStateRecord>, RegistryError> {
+        self.zone_state
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode("zone_state", &k, &v)
+            })
+            .collect()
+    }
+
+    /// The unsigned and the signed text of `zone`'s published version.
+    pub fn zone_texts(&self, zone: &str) -> Result<Option<(String, String)>, RegistryError> {
+        let key = zone.as_bytes();
+        match (self.zone_unsigned.get(key)?, self.zone_signed.get(key)?) {
+            (Some(u), Some(s)) => Ok(Some((text("zone_unsigned", key, &u)?, text("zone_signed", key, &s)?))),
+            (None, None) => Ok(None),
+            _ => Err(RegistryError::Corrupt {
+                tree: "zone_signed",
+                key: zone.to_string(),
+                message: "the unsigned and the signed version are not both there".into(),
+            }),
+        }
+    }
+
+    /// The signed text of `zone`'s published version.
+    pub fn zone_signed_text(&self, zone: &str) -> Result<Option<String>, RegistryError> {
+        self.zone_signed.get(zone.as_bytes())?.map(|v| text("zone_signed", zone.as_bytes(), &v)).transpose()
+    }
+
+    /// The journal of `zone`, oldest change set first (IXFR text).
+    pub fn zone_journal(&self, zone: &str) -> Result<Vec<String>, RegistryError> {
+        self.zone_journal
+            .scan_prefix(prefix(zone))
+            .map(|kv| {
+                let (k, v) = kv?;
+                text("zone_journal", &k, &v)
+            })
+            .collect()
+    }
+
+    /// Records that `signer` acknowledged `request_id` of `zone` as
+    /// published: the request is its baseline now.
+    pub fn set_signer_baseline(&self, zone: &str, signer: &str, request_id: &str) -> Result<(), RegistryError> {
+        let mut key = prefix(zone);
+        key.extend_from_slice(signer.as_bytes());
+        self.zone_baselines.insert(key, request_id.as_bytes())?;
+        Ok(())
+    }
+
+    /// Each signer's baseline request for `zone`, by signer name.
+    pub fn signer_baselines(&self, zone: &str) -> Result<BTreeMap<String, String>, RegistryError> {
+        let p = prefix(zone);
+        self.zone_baselines
+            .scan_prefix(&p)
+            .map(|kv| {
+                let (k, v) = kv?;
+                let signer = String::from_utf8_lossy(&k[p.len()..]).into_owned();
+                Ok((signer, text("zone_baselines", &k, &v)?))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::RECORD_VERSION;
+
+    fn state(serial: u32, journal_next: u64) -> ZoneStateRecord {
+        ZoneStateRecord {
+            version: RECORD_VERSION,
+            zone: "example.".into(),
+            serial,
+            input_serial: serial,
+            request_id: format!("r{serial}"),
+            published_unix: 1,
+            signatures: 10,
+            signatures_made: 4,
+            signatures_kept: 6,
+            settings: StoredSettings { denial: "nsec".into(), validity_days: 14, serial_policy: "increment".into(), publish_cds: false },
+            key_tags: vec![1],
+            journal_next,
+        }
+    }
+
+    fn release() -> ZoneRecord {
+        ZoneRecord {
+            version: RECORD_VERSION,
+            last_session: "r".into(),
+            released_unix: 1,
+            signatures: 10,
+            result_sha256: String::new(),
+            summary: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn publications_are_whole_and_the_journal_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let r = Registry::open(dir.path()).unwrap();
+            assert_eq!(r.zone_texts("example.").unwrap(), None);
+            let first = state(1, 0);
+            r.publish_zone(&Publication { state: &first, unsigned: "u1", signed: "s1", changes: None, journal_limit: 2, release: &release() })
+                .await
+                .unwrap();
+            for serial in 2..=4u32 {
+                let s = state(serial, u64::from(serial) - 1);
+                let changes = format!("c{serial}");
+                r.publish_zone(&Publication {
+                    state: &s,
+                    unsigned: &format!("u{serial}"),
+                    signed: &format!("s{serial}"),
+                    changes: Some(&changes),
+                    journal_limit: 2,
+                    release: &release(),
+                })
+                .await
+                .unwrap();
+            }
+            r.set_signer_baseline("example.", "signer-1", "r4").unwrap();
+            r.set_signer_baseline("example.com.", "signer-1", "x").unwrap();
+        }
+        let r = Registry::open(dir.path()).unwrap();
+        assert_eq!(r.zone_state("example.").unwrap(), Some(state(4, 3)));
+        assert_eq!(r.zone_texts("example.").unwrap(), Some(("u4".into(), "s4".into())));
+        assert_eq!(r.zone_journal("example.").unwrap(), ["c3", "c4"]);
+        assert_eq!(r.signer_baselines("example.").unwrap().into_iter().collect::<Vec<_>>(), [("signer-1".into(), "r4".into())]);
+        assert_eq!(r.zone_states().unwrap().len(), 1);
+        // A full version without a change set empties the journal.
+        let s = state(5, 4);
+        r.publish_zone(&Publication { state: &s, unsigned: "u5", signed: "s5", changes: None, journal_limit: 2, release: &release() })
+            .await
+            .unwrap();
+        assert!(r.zone_journal("example.").unwrap().is_empty());
+    }
+}

@@ -1,0 +1,371 @@
+//! The transfer server: we are the primary of our secondaries.
+//!
+//! One DNS server on UDP and TCP at `transfer.listen`, built from `domain`'s
+//! layers, outermost first:
+//!
+//! ```text
+//! MandatoryMiddlewareSvc   RFC 1035 basics: ID, QR, truncation over UDP
+//! TsigMiddlewareSvc        RFC 8945: verifies signed requests (BADSIG,
+//!                          BADKEY, BADTIME answered here), signs every
+//!                          response of a signed request, XFR streams too
+//! Gate (ours)              ACL by source IP and key; NOTIFY from the
+//!                          primary; SOA; IXFR of a current serial
+//! XfrMiddlewareSvc         AXFR (RFC 5936), IXFR (RFC 1995) from the
+//!                          published snapshot and its journal
+//! ```
+//!
+//! The gate sits *above* the XFR middleware because that middleware hands
+//! the next service a request with its metadata reset, so below it the
+//! TSIG key a request was signed with is no longer known.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use domain::base::ToName;
+use domain::net::server::buf::VecBufSource;
+use domain::net::server::dgram::DgramServer;
+use domain::net::server::middleware::mandatory::MandatoryMiddlewareSvc;
+use domain::net::server::middleware::tsig::TsigMiddlewareSvc;
+use domain::net::server::stream::StreamServer;
+use domain::tsig::{Algorithm, Key, KeyName};
+use domain::zonetree::Zone;
+use frostzone_dnssec::changes::{ChangeSet, ZoneContent};
+use frostzone_dnssec::load::{LoadedRecord, SourceLocation};
+use frostzone_dnssec::name::CanonicalName;
+use frostzone_dnssec::present::FqdnDisplay;
+use frostzone_dnssec::serial::is_newer;
+use frostzone_dnssec::{StoredName, StoredRecord};
+use tokio::net::{TcpListener, UdpSocket};
+
+use super::config::{SecondaryConfig, TransferConfig};
+use super::gate::Gate;
+use super::journal::Journal;
+use super::notify::Notifier;
+use super::primary::PrimarySource;
+use super::snapshot::{SnapshotError, ZoneSnapshot};
+
+/// Zone transfers running at once; more wait (a transfer is one blocking
+/// walk plus batching, and the coordinator shares its cores with signing).
+const MAX_CONCURRENT_TRANSFERS: usize = 4;
+
+/// The TSIG keys, by name and algorithm, as `domain`'s middleware wants them.
+type KeyStore = Arc<HashMap<(KeyName, Algorithm), Key>>;
+type Svc = Arc<MandatoryMiddlewareSvc<Vec<u8>, TsigMiddlewareSvc<Vec<u8>, Gate, KeyStore, ()>, ()>>;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("zone transfer server on {listen}: {source}")]
+pub struct StartError {
+    /// The address.
+    pub listen: SocketAddr,
+    /// What the OS said.
+    pub source: std::io::Error,
+}
+
+/// Why a version was not published; the previous one is still served.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// The records do not make a zone.
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    /// RFC 1982 §3.2: a secondary only transfers a newer serial.
+    #[error("zone {zone}: serial {serial} is not newer than the published serial {published}")]
+    NotNewer {
+        /// The zone.
+        zone: String,
+        /// The new serial.
+        serial: u32,
+        /// The serial served now.
+        published: u32,
+    },
+    /// The change set does not lead from the published version to this one.
+    #[error("zone {zone}: the change set from serial {from} to {to} does not turn the published serial {published} into serial {serial}: {reason}")]
+    Changes {
+        /// The zone.
+        zone: String,
+        /// Serial the set starts at.
+        from: u32,
+        /// Serial the set ends at.
+        to: u32,
+        /// Published serial (0 when none).
+        published: u32,
+        /// The new version's serial.
+        serial: u32,
+        /// What differs.
+        reason: String,
+    },
+    /// The blocking task building the version died.
+    #[error("zone {zone}: building the version failed: {reason}")]
+    Internal {
+        /// The zone.
+        zone: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A version as served: snapshot for AXFR and SOA, journal for IXFR.
+#[derive(Debug)]
+pub struct PublishedZone {
+    pub(super) snapshot: Arc<ZoneSnapshot>,
+    pub(super) zone: Zone,
+    pub(super) journal: Journal,
+}
+
+impl PublishedZone {
+    /// The SOA serial.
+    pub fn serial(&self) -> u32 {
+        self.snapshot.serial()
+    }
+
+    /// Every record of the version (persist these and [`Self::journal`]
+    /// to rebuild it with [`TransferServer::restore`]).
+    pub fn records(&self) -> Vec<StoredRecord> {
+        self.snapshot.records()
+    }
+
+    /// The change sets IXFR is served from.
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+}
+
+/// What the gate and the XFR data provider share.
+#[derive(Debug)]
+pub(super) struct Shared {
+    zones: RwLock<HashMap<CanonicalName, Arc<PublishedZone>>>,
+    secondaries: Vec<SecondaryConfig>,
+    journal_limit: usize,
+    notifier: Notifier,
+    pub(super) primary: Option<PrimarySource>,
+    /// One publication at a time, so each journal chains onto the version
+    /// published just before.
+    publishing: tokio::sync::Mutex<()>,
+}
+
+impl Shared {
+    pub(super) fn zone(&self, apex: &impl ToName) -> Option<Arc<PublishedZone>> {
+        let name = CanonicalName(apex.to_name());
+        // Poisoning cannot leave the map half-changed: it is only ever
+        // changed by one `insert`.
+        self.zones.read().unwrap_or_else(|e| e.into_inner()).get(&name).cloned()
+    }
+
+    /// RFC 5936 §4.1 wants transfers limited to authorised peers: the
+    /// request must come from a secondary's IP and, when it has a key, be
+    /// signed with that key (TSIG was already verified by the middleware).
+    pub(super) fn admit(&self, ip: IpAddr, key: Option<&Key>) -> Result<(), &'static str> {
+        let mut entries = self.secondaries.iter().filter(|s| s.address.ip() == ip).peekable();
+        if entries.peek().is_none() {
+            return Err("not a configured secondary");
+        }
+        let signed_right = |s: &SecondaryConfig| match &s.tsig_key {
+            None => true,
+            Some(k) => key.is_some_and(|used| used.name() == k.key.name()),
+        };
+        if entries.any(signed_right) {
+            Ok(())
+        } else {
+            Err("not signed with the secondary's TSIG key")
+        }
+    }
+}
+
+/// The transfer server. Dropping it stops serving.
+pub struct TransferServer {
+    shared: Arc<Shared>,
+    listen: SocketAddr,
+    udp: Arc<DgramServer<Arc<UdpSocket>, VecBufSource, Svc>>,
+    tcp: Arc<StreamServer<TcpListener, VecBufSource, Svc>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for TransferServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransferServer").field("listen", &self.listen).finish_non_exhaustive()
+    }
+}
+
+impl TransferServer {
+    /// Binds `config.listen` on TCP and UDP (port 0 picks one port free
+    /// for both) and serves until dropped. NOTIFYs from the primary go to
+    /// `primary`; without one, every NOTIFY is refused.
+    pub async fn start(config: &TransferConfig, primary: Option<PrimarySource>) -> Result<TransferServer, StartError> {
+        let fail = |source| StartError { listen: config.listen, source };
+        let tcp = TcpListener::bind(config.listen).await.map_err(fail)?;
+        let listen = tcp.local_addr().map_err(fail)?;
+        let udp = Arc::new(UdpSocket::bind(listen).await.map_err(fail)?);
+        let shared = Arc::new(Shared {
+            zones: RwLock::new(HashMap::new()),
+            secondaries: config.secondaries.clone(),
+            journal_limit: config.journal_limit,
+            notifier: Notifier::default(),
+            primary,
+            publishing: tokio::sync::Mutex::new(()),
+        });
+        let keys: KeyStore = Arc::new(
+            config.tsig_keys.values().map(|k| ((k.key.name().clone(), k.key.algorithm()), (*k.key).clone())).collect(),
+        );
+        let gate = Gate::new(shared.clone(), MAX_CONCURRENT_TRANSFERS);
+        let svc: Svc = Arc::new(MandatoryMiddlewareSvc::new(TsigMiddlewareSvc::new(gate, keys)));
+        let udp = Arc::new(DgramServer::new(udp, VecBufSource, svc.clone()));
+        let tcp = Arc::new(StreamServer::new(tcp, VecBufSource, svc));
+        let tasks = vec![
+            tokio::spawn({
+                let udp = udp.clone();
+                async move { udp.run().await }
+            }),
+            tokio::spawn({
+                let tcp = tcp.clone();
+                async move { tcp.run().await }
+            }),
+        ];
+        tracing::info!("zone transfer server listening on {listen} (UDP and TCP)");
+        Ok(TransferServer { shared, listen, udp, tcp, tasks })
+    }
+
+    /// The address served (with the port chosen when 0 was configured).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listen
+    }
+
+    /// The version served now.
+    pub fn published(&self, apex: &StoredName) -> Option<Arc<PublishedZone>> {
+        self.shared.zone(apex)
+    }
+
+    /// Publishes a new version of `apex`: `records` is the whole signed
+    /// zone, `changes` the change set from the version published before
+    /// (`None` for a first version, or when no set is known: secondaries
+    /// then get the whole zone, RFC 1995 §4). The change set is checked to
+    /// turn the previous version into this one, so the journal can never
+    /// lead a secondary to different data than AXFR would.
+    ///
+    /// Readers see the old version or the new one, never a mix: the new
+    /// one is built aside and swapped in. Then every secondary is sent a
+    /// NOTIFY in the background. Returns the new serial.
+    pub async fn publish(
+        &self,
+        apex: StoredName,
+        records: Vec<StoredRecord>,
+        changes: Option<ChangeSet>,
+    ) -> Result<u32, PublishError> {
+        let _one_at_a_time = self.shared.publishing.lock().await;
+        let previous = self.shared.zone(&apex);
+        let limit = self.shared.journal_limit;
+        let zone = FqdnDisplay(&apex).to_string();
+        let built = tokio::task::spawn_blocking(move || build(apex, records, changes, previous, limit))
+            .await
+            .map_err(|e| PublishError::Internal { zone, reason: e.to_string() })??;
+        let serial = built.serial();
+        let soa = built.snapshot.soa_record();
+        self.swap(built);
+        if let Some(soa) = soa {
+            let targets =
+                self.shared.secondaries.iter().map(|s| (s.address, s.tsig_key.as_ref().map(|k| k.key.clone()))).collect();
+            self.shared.notifier.announce(soa, targets);
+        }
+        Ok(serial)
+    }
+
+    /// Serves a version rebuilt from persisted state (records and journal),
+    /// without NOTIFY: the secondaries saw it before the restart. Sets that
+    /// do not chain up to the version's serial are dropped.
+    pub async fn restore(&self, apex: StoredName, records: Vec<StoredRecord>, journal: Vec<ChangeSet>) -> Result<u32, PublishError> {
+        let _one_at_a_time = self.shared.publishing.lock().await;
+        let limit = self.shared.journal_limit;
+        let zone = FqdnDisplay(&apex).to_string();
+        let built = tokio::task::spawn_blocking(move || -> Result<PublishedZone, PublishError> {
+            let snapshot = Arc::new(ZoneSnapshot::new(apex, &records)?);
+            let mut journal = Journal::from_change_sets(limit, journal, snapshot.record_count());
+            if journal.last_serial().is_some_and(|s| s != snapshot.serial()) {
+                journal = Journal::new(limit);
+            }
+            Ok(PublishedZone { zone: snapshot.clone().into_zone(), snapshot, journal })
+        })
+        .await
+        .map_err(|e| PublishError::Internal { zone, reason: e.to_string() })??;
+        let serial = built.serial();
+        self.swap(built);
+        Ok(serial)
+    }
+
+    fn swap(&self, zone: PublishedZone) {
+        let name = CanonicalName(zone.snapshot.apex().clone());
+        self.shared.zones.write().unwrap_or_else(|e| e.into_inner()).insert(name, Arc::new(zone));
+    }
+}
+
+impl Drop for TransferServer {
+    fn drop(&mut self) {
+        // Both only fail when already shut down.
+        let _ = self.udp.shutdown();
+        let _ = self.tcp.shutdown();
+        self.tasks.iter().for_each(|t| t.abort());
+    }
+}
+
+/// The records of a [`ZoneContent`], for [`TransferServer::publish`].
+pub fn content_records(content: &ZoneContent) -> Vec<StoredRecord> {
+    content.records().map(|r| r.record.clone()).collect()
+}
+
+/// Builds the new version (CPU work: runs on a blocking thread).
+fn build(
+    apex: StoredName,
+    records: Vec<StoredRecord>,
+    changes: Option<ChangeSet>,
+    previous: Option<Arc<PublishedZone>>,
+    limit: usize,
+) -> Result<PublishedZone, PublishError> {
+    let zone = FqdnDisplay(&apex).to_string();
+    let snapshot = Arc::new(ZoneSnapshot::new(apex.clone(), &records)?);
+    let serial = snapshot.serial();
+    if let Some(prev) = &previous {
+        if !is_newer(serial, prev.serial()) {
+            return Err(PublishError::NotNewer { zone, serial, published: prev.serial() });
+        }
+    }
+    let journal = match (changes, &previous) {
+        (None, _) => Journal::new(limit),
+        (Some(set), prev) => {
+            let published = prev.as_ref().map(|p| p.serial()).unwrap_or(0);
+            let mismatch = |reason: String| PublishError::Changes {
+                zone: zone.clone(),
+                from: set.from_serial(),
+                to: set.to_serial(),
+                published,
+                serial,
+                reason,
+            };
+            let Some(prev) = prev else { return Err(mismatch("nothing is published yet".into())) };
+            let mut content = loaded(&apex, prev.snapshot.records());
+            content.apply(&set).map_err(|e| mismatch(e.to_string()))?;
+            let left = ZoneContent::compare(&content, &loaded(&apex, records)).map_err(|e| mismatch(e.to_string()))?;
+            if !left.is_empty() || set.to_serial() != serial {
+                return Err(mismatch(format!(
+                    "{} records differ from the new version",
+                    left.removed.len() + left.added.len() + usize::from(set.to_serial() != serial)
+                )));
+            }
+            let mut journal = prev.journal.clone();
+            journal.push(set, snapshot.record_count());
+            journal
+        }
+    };
+    Ok(PublishedZone { zone: snapshot.clone().into_zone(), snapshot, journal })
+}
+
+fn loaded(apex: &StoredName, records: Vec<StoredRecord>) -> ZoneContent {
+    let file: Arc<Path> = Arc::from(Path::new("published"));
+    let records = records
+        .into_iter()
+        .enumerate()
+        .map(|(i, record)| LoadedRecord { record, location: SourceLocation { file: file.clone(), line: i + 1 } })
+        .collect();
+    ZoneContent::new(apex.clone(), records)
+}
+

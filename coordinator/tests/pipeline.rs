@@ -1,0 +1,303 @@
+//! The zone pipeline against the in-process fake signers: a sequence of
+//! random change sets through SubmitChanges, each published version
+//! validated and equal to a from-scratch signing except for its RRSIGs;
+//! refused changes that change nothing; a restart between changes; the
+//! refresh schedule; and a signer that lost its baseline.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use common::*;
+use frostzone_coordinator::pipeline::input::Input;
+use frostzone_coordinator::pipeline::run::{submit, Submission};
+use frostzone_coordinator::pipeline::Pipeline;
+use frostzone_coordinator::sign::SignedZone;
+use frostzone_coordinator::CoordinatorError;
+use frostzone_dnssec::denial::{Denial, Nsec3Config};
+use frostzone_dnssec::keys::{KeyRole, ZoneKey};
+use frostzone_dnssec::load::load_zone_text;
+use frostzone_dnssec::present::zone_text as signed_text;
+use frostzone_dnssec::signing::{SigningPlan, SigningPolicy};
+use frostzone_dnssec::validate::{validate_text, TrustAnchor, ValidationOptions};
+use frostzone_dnssec::zone::{InputKind, Zone};
+use frostzone_dnssec::StoredName;
+use frostzone_proto::v1 as pb;
+use rand::{Rng, SeedableRng};
+
+fn apex() -> StoredName {
+    StoredName::from_str(ZONE).unwrap()
+}
+
+/// The test's own model of the unsigned zone: its host records.
+struct Model {
+    hosts: BTreeSet<String>,
+    serial: u32,
+}
+
+const SOA_TAIL: &str = "7200 3600 1209600 300";
+
+impl Model {
+    fn new(n: usize) -> Model {
+        Model { hosts: (0..n).map(|i| format!("h{i}.example.\t300\tIN\tA\t192.0.2.{}", i % 250 + 1)).collect(), serial: 1 }
+    }
+
+    fn soa(serial: u32) -> String {
+        format!("example.\t300\tIN\tSOA\tns.example. hostmaster.example. {serial} {SOA_TAIL}")
+    }
+
+    fn text(&self) -> String {
+        let mut t = format!("{}\nexample.\t300\tIN\tNS\tns.example.\nns.example.\t300\tIN\tA\t192.0.2.53\n", Model::soa(self.serial));
+        for h in &self.hosts {
+            t.push_str(h);
+            t.push('\n');
+        }
+        t
+    }
+
+    /// A random change set from the current serial to the next: one or two
+    /// records removed, one or two added (sometimes at new names, sometimes
+    /// beside existing ones); applied to the model.
+    fn random_change(&mut self, rng: &mut impl Rng, step: usize) -> String {
+        let mut removed = Vec::new();
+        for _ in 0..rng.gen_range(1..=2) {
+            let pick = rng.gen_range(0..self.hosts.len());
+            let line = self.hosts.iter().nth(pick).unwrap().clone();
+            self.hosts.remove(&line);
+            removed.push(line);
+        }
+        let mut added = Vec::new();
+        for k in 0..rng.gen_range(1..=2) {
+            let line = if rng.gen_bool(0.5) {
+                format!("n{step}x{k}.example.\t300\tIN\tA\t198.51.100.{}", rng.gen_range(1..250))
+            } else {
+                let owner = self.hosts.iter().next().unwrap().split('\t').next().unwrap().to_string();
+                format!("{owner}\t300\tIN\tTXT\t\"step {step} {k}\"")
+            };
+            if self.hosts.insert(line.clone()) {
+                added.push(line);
+            }
+        }
+        let mut text = format!("{}\n", Model::soa(self.serial));
+        for r in &removed {
+            text.push_str(r);
+            text.push('\n');
+        }
+        self.serial += 1;
+        text.push_str(&format!("{}\n", Model::soa(self.serial)));
+        for a in &added {
+            text.push_str(a);
+            text.push('\n');
+        }
+        text
+    }
+}
+
+fn csk(c: &Cluster) -> ZoneKey {
+    ZoneKey::ed25519(KeyRole::Csk, c.group.as_ref().unwrap().verifying_key_bytes())
+}
+
+fn without_rrsigs(text: &str) -> Vec<String> {
+    let records = load_zone_text(text, Path::new("t"), &apex()).unwrap();
+    let zone = Zone::from_records(apex(), records, InputKind::Signed).unwrap();
+    signed_text(&zone).lines().filter(|l| !l.contains("\tRRSIG\t")).map(str::to_string).collect()
+}
+
+/// A from-scratch signing of `unsigned` with the cluster's key (signature
+/// bytes are not compared, so none are made), without its RRSIG lines.
+fn scratch(c: &Cluster, unsigned: &str) -> Vec<String> {
+    let zone = Zone::from_records(apex(), load_zone_text(unsigned, Path::new("u"), &apex()).unwrap(), InputKind::Unsigned).unwrap();
+    let policy = SigningPolicy { denial: Denial::Nsec3(Nsec3Config::default()), ..SigningPolicy::default() };
+    let plan = SigningPlan::prepare(zone, &[csk(c)], &policy, 1_780_000_000).unwrap();
+    let n = plan.items().len();
+    let signed = plan.complete(vec![[0; 64]; n]).unwrap();
+    signed_text(&signed).lines().filter(|l| !l.contains("\tRRSIG\t")).map(str::to_string).collect()
+}
+
+fn assert_valid(c: &Cluster, text: &str) {
+    let options = ValidationOptions {
+        now: c.coordinator.pipeline.clock.now() as u32,
+        anchor: TrustAnchor::Ds(vec![csk(c).ds(&apex())]),
+        expiry_warning: 0,
+    };
+    let (_, report) = validate_text(text, Path::new("published"), &apex(), &options).unwrap();
+    assert!(report.is_valid(), "{}", report.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"));
+}
+
+async fn submit_changes(c: &Cluster, text: String) -> Result<SignedZone, CoordinatorError> {
+    let options = pb::SignZoneOptions { zone: ZONE.into(), ..Default::default() };
+    let input = Input::ChangeText { text, source: "changes".into() };
+    submit(&c.coordinator, Submission { operator: "operator".into(), options, input }, &|_| {}).await
+}
+
+/// Waits until every signer acknowledged `request` as its baseline.
+async fn baselines_are(c: &Cluster, request: &str) {
+    for _ in 0..400 {
+        let b = c.coordinator.registry.signer_baselines(ZONE).unwrap();
+        if b.len() == 5 && b.values().all(|id| id == request) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the signers did not all take {request} as their baseline");
+}
+
+/// The proposals fake `i` received for `request`: (incremental, items, context).
+fn proposals_of(c: &Cluster, i: usize, request: &str) -> Vec<(bool, usize, usize)> {
+    c.fake(i).proposals.lock().unwrap().iter().filter(|p| p.0 == request).map(|p| (p.1, p.2, p.3)).collect()
+}
+
+async fn first_version(c: &Cluster, model: &Model) -> SignedZone {
+    let signed = sign(c, options(""), model.text()).await.unwrap();
+    assert_eq!((signed.serial, signed.signatures_kept), (1, 0));
+    assert!(signed.changes.is_none());
+    baselines_are(c, &signed.session_id).await;
+    signed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_random_change_sets_each_validate_and_equal_a_scratch_signing() {
+    let c = cluster([Behaviour::Good; 5]).await;
+    let mut model = Model::new(30);
+    let first = first_version(&c, &model).await;
+    let full = first.signatures_made;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    for step in 0..20 {
+        let change = model.random_change(&mut rng, step);
+        let signed = submit_changes(&c, change).await.unwrap_or_else(|e| panic!("step {step}: {e}"));
+        assert_eq!(signed.serial, model.serial, "step {step}");
+        assert_valid(&c, &signed.text);
+        assert_eq!(without_rrsigs(&signed.text), scratch(&c, &model.text()), "step {step}");
+        assert!(signed.signatures_made < full / 2, "step {step}: {} of {full} signed again", signed.signatures_made);
+        assert!(signed.signatures_kept > 0);
+        let changes = signed.changes.as_deref().unwrap();
+        assert!(changes.starts_with("example.\t300\tIN\tSOA\t"), "{changes}");
+        // Every signer held the published version: every proposal was
+        // incremental and carried only the signatures to make.
+        for i in 1..=5 {
+            assert_eq!(proposals_of(&c, i, &signed.session_id), [(true, signed.signatures_made as usize, 0)], "signer-{i}");
+        }
+        baselines_are(&c, &signed.session_id).await;
+    }
+    let state = c.coordinator.registry.zone_state(ZONE).unwrap().unwrap();
+    assert_eq!(state.serial, 21);
+    let journal = c.coordinator.registry.zone_journal(ZONE).unwrap();
+    assert_eq!(journal.len(), 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_changes_change_nothing() {
+    let c = cluster([Behaviour::Good; 5]).await;
+    let model = Model::new(5);
+    first_version(&c, &model).await;
+    let registry = &c.coordinator.registry;
+    let before = (registry.zone_state(ZONE).unwrap(), registry.zone_signed_text(ZONE).unwrap(), registry.recent_sessions(50).unwrap().len());
+    let wrong = format!(
+        "{}\nh1.example. 300 IN A 192.0.2.2\nmissing.example. 300 IN A 192.0.2.99\n{}\nh0.example. 300 IN A 192.0.2.1\n",
+        Model::soa(7),
+        Model::soa(8)
+    );
+    let e = submit_changes(&c, wrong).await.unwrap_err();
+    let message = e.to_string();
+    assert!(message.starts_with("zone example. at serial 1: changes refused, nothing was changed:"), "{message}");
+    assert!(message.contains("changes:1: these changes apply to serial 7, the zone is at serial 1"), "{message}");
+    assert!(message.contains("changes:3: cannot remove missing.example."), "{message}");
+    assert!(message.contains("changes:5: cannot add h0.example."), "{message}");
+    assert_eq!(tonic::Status::from(e).code(), tonic::Code::FailedPrecondition);
+    // Only the missing record is wrong: still refused whole.
+    let missing = format!("{}\nh1.example. 300 IN A 192.0.2.2\nmissing.example. 300 IN A 192.0.2.99\n{}\n", Model::soa(1), Model::soa(2));
+    let e = submit_changes(&c, missing).await.unwrap_err().to_string();
+    assert!(e.contains("changes:3: cannot remove missing.example.") && !e.contains("changes:2"), "{e}");
+    let after = (registry.zone_state(ZONE).unwrap(), registry.zone_signed_text(ZONE).unwrap(), registry.recent_sessions(50).unwrap().len());
+    assert_eq!(before, after);
+    // A good change still applies to the untouched version.
+    let mut model = model;
+    let good = model.random_change(&mut rand::rngs::StdRng::seed_from_u64(1), 0);
+    assert_eq!(submit_changes(&c, good).await.unwrap().serial, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_between_changes_loses_nothing_and_stays_incremental() {
+    let mut c = cluster([Behaviour::Good; 5]).await;
+    let mut model = Model::new(20);
+    first_version(&c, &model).await;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let signed = submit_changes(&c, model.random_change(&mut rng, 0)).await.unwrap();
+    baselines_are(&c, &signed.session_id).await;
+    let before = c.coordinator.registry.zone_signed_text(ZONE).unwrap().unwrap();
+    c.restart(Pipeline::default()).await;
+    assert_eq!(c.coordinator.registry.zone_signed_text(ZONE).unwrap().unwrap(), before);
+    let signed = submit_changes(&c, model.random_change(&mut rng, 1)).await.unwrap();
+    assert_eq!(signed.serial, 3);
+    assert_valid(&c, &signed.text);
+    assert_eq!(without_rrsigs(&signed.text), scratch(&c, &model.text()));
+    assert!(signed.signatures_kept > 0 && signed.signatures_made < 12, "{} made", signed.signatures_made);
+    for i in 1..=5 {
+        assert_eq!(proposals_of(&c, i, &signed.session_id), [(true, signed.signatures_made as usize, 0)], "signer-{i}");
+    }
+    assert_eq!(c.coordinator.registry.zone_journal(ZONE).unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signer_that_lost_its_baseline_gets_the_full_proposal() {
+    let c = cluster([Behaviour::Good; 5]).await;
+    let mut model = Model::new(10);
+    first_version(&c, &model).await;
+    c.fake(2).lose_baseline();
+    let signed = submit_changes(&c, model.random_change(&mut rand::rngs::StdRng::seed_from_u64(3), 0)).await.unwrap();
+    let made = signed.signatures_made as usize;
+    let again = proposals_of(&c, 2, &signed.session_id);
+    assert_eq!(again.len(), 2, "{again:?}");
+    assert_eq!(again[0], (true, made, 0));
+    let (incremental, items, context) = again[1];
+    assert!(!incremental && items == made && context > 0, "{again:?}");
+    assert_eq!(items + context, Zone::from_records(
+        apex(),
+        load_zone_text(&signed.text, Path::new("s"), &apex()).unwrap(),
+        InputKind::Signed,
+    )
+    .unwrap()
+    .signed_rrsets()
+    .len());
+    assert_eq!(proposals_of(&c, 1, &signed.session_id), [(true, made, 0)]);
+    baselines_are(&c, &signed.session_id).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_refresh_schedule_re_signs_due_signatures() {
+    let c = cluster([Behaviour::Good; 5]).await;
+    let model = Model::new(20);
+    let first = first_version(&c, &model).await;
+    let status = c.coordinator.pipeline.lane(ZONE).health();
+    let now = c.coordinator.pipeline.clock.now();
+    let due = status.next_refresh.unwrap();
+    // 14-day signatures are due 6 to 5 days before they expire.
+    assert!((now + 8 * 86_400..now + 9 * 86_400 + 3600).contains(&due), "{}", due - now);
+    // Half a day into the refresh window: some signatures are due, not all.
+    c.coordinator.pipeline.clock.advance((due - now + 12 * 3600) as i64);
+    c.coordinator.pipeline.wake(ZONE);
+    let mut state = None;
+    for _ in 0..400 {
+        let s = c.coordinator.registry.zone_state(ZONE).unwrap().unwrap();
+        if s.serial == 2 {
+            state = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let state = state.expect("the schedule refreshed the zone");
+    assert!(state.signatures_made > 1 && state.signatures_made < first.signatures_made, "{} of {}", state.signatures_made, first.signatures_made);
+    let session = c.coordinator.registry.sessions_with_id_prefix(&state.request_id).unwrap().remove(0);
+    assert_eq!(session.submitted_by, "refresh schedule");
+    let text = c.coordinator.registry.zone_signed_text(ZONE).unwrap().unwrap();
+    assert_valid(&c, &text);
+    let mut refreshed = model;
+    refreshed.serial = 2;
+    assert_eq!(without_rrsigs(&text), scratch(&c, &refreshed.text()));
+    let health = c.coordinator.pipeline.lane(ZONE).health();
+    assert!(health.next_refresh.unwrap() > c.coordinator.pipeline.clock.now());
+    assert!(health.warning.is_empty());
+}

@@ -1,0 +1,438 @@
+//! Zone transfers with real processes.
+//!
+//! * A real NSD secondary pulls a signed zone from our `TransferServer` by
+//!   AXFR, is sent a NOTIFY for version 2 and pulls it by IXFR; transfers
+//!   without the TSIG key or from an address not listed are refused.
+//! * Incoming: a real NSD primary is NOTIFYed at our server (by kdig) and
+//!   our `PrimarySource` receives the whole zone; a second instance of our
+//!   own server, as primary, publishes two versions and its own NOTIFYs
+//!   bring the whole zone, then the change set.
+//!
+//! Skipped (with a printed reason) only when `nsd` is not installed;
+//! `scripts/test` installs it.
+
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::{Signer, SigningKey};
+use frostzone_coordinator::xfr::{Incoming, PrimarySource, Transfer, TransferServer, XfrConfig};
+use frostzone_dnssec::changes::{record_text, ChangeSet, ZoneContent};
+use frostzone_dnssec::keys::{KeyRole, ZoneKey};
+use frostzone_dnssec::load::{load_zone_text, LoadedRecord};
+use frostzone_dnssec::present::zone_text;
+use frostzone_dnssec::signing::{SigningPlan, SigningPolicy};
+use frostzone_dnssec::zone::{InputKind, Zone};
+use frostzone_dnssec::{StoredName, StoredRecord};
+use tokio::sync::mpsc;
+
+const SECRET: &str = "ZnJvc3R6b25lLXRlc3QteGZyLWtleS0zMi1ieXRlcyE=";
+const WRONG_SECRET: &str = "b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldC1vdGhlciE=";
+const NOW: u32 = 1_780_000_000;
+/// Generous: NSD and the transfers share two cores with other builds.
+const WAIT: Duration = Duration::from_secs(60);
+
+const ZONE: &str = "$TTL 3600
+@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300
+@ IN NS ns1
+ns1 IN A 192.0.2.53
+www IN A 192.0.2.1
+mail IN MX 10 www
+sub IN NS ns.sub
+ns.sub IN A 192.0.2.54
+";
+
+// ---------------------------------------------------------------- harness
+
+fn program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+fn nsd_or_skip(test: &str) -> Option<PathBuf> {
+    let nsd = program("nsd");
+    if nsd.is_none() {
+        println!("skipped: {test}: nsd is not installed (scripts/test installs nsd, knot-dnsutils, bind9-dnsutils)");
+    }
+    nsd
+}
+
+/// A port free for UDP and TCP on 127.0.0.1.
+fn free_port() -> u16 {
+    for _ in 0..50 {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no port free for both UDP and TCP on 127.0.0.1");
+}
+
+/// A child process killed and reaped on drop.
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_nsd(nsd: &Path, dir: &Path, conf: &str) -> Daemon {
+    let conf_file = dir.join("nsd.conf");
+    std::fs::write(&conf_file, conf).unwrap();
+    let out = std::fs::File::create(dir.join("nsd.out")).unwrap();
+    let child = Command::new(nsd)
+        .arg("-d")
+        .arg("-c")
+        .arg(&conf_file)
+        .stdout(Stdio::from(out.try_clone().unwrap()))
+        .stderr(Stdio::from(out))
+        .spawn()
+        .unwrap();
+    Daemon(child)
+}
+
+fn nsd_server_section(dir: &Path, port: u16) -> String {
+    format!(
+        r#"server:
+    ip-address: 127.0.0.1@{port}
+    do-ip6: no
+    server-count: 1
+    username: ""
+    chroot: ""
+    zonesdir: "{d}"
+    pidfile: "{d}/nsd.pid"
+    zonelistfile: "{d}/zone.list"
+    xfrdfile: "{d}/xfrd.state"
+    xfrdir: "{d}"
+    database: ""
+    logfile: "{d}/nsd.log"
+    verbosity: 2
+remote-control:
+    control-enable: no
+key:
+    name: "xfr-key"
+    algorithm: hmac-sha256
+    secret: "{SECRET}"
+"#,
+        d = dir.display()
+    )
+}
+
+fn logs(dir: &Path) -> String {
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+    format!("--- nsd.out ---\n{}--- nsd.log ---\n{}", read("nsd.out"), read("nsd.log"))
+}
+
+/// dig (BIND's), one try, short timeout: the caller polls.
+async fn dig(args: &[&str]) -> String {
+    let out = tokio::process::Command::new(program("dig").expect("dig is installed with nsd by scripts/test"))
+        .args(["+time=2", "+tries=1"])
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+async fn kdig(args: &[&str]) -> String {
+    let out = tokio::process::Command::new(program("kdig").expect("kdig (knot-dnsutils) is installed"))
+        .args(["+time=2", "+retry=0"])
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// Polls `check` every 200 ms until it gives a value or `WAIT` passes.
+async fn poll<T, F, Fut>(what: &str, context: impl Fn() -> String, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}\n{}", context());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Everything the coordinator logs, to check what was served to whom.
+fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = buf.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("frostzone_coordinator=debug")
+            .with_ansi(false)
+            .with_writer(move || Tee(writer.clone()))
+            .try_init();
+        buf
+    })
+    .clone()
+}
+
+struct Tee(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Tee {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        std::io::stderr().write(b)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn log_text() -> String {
+    String::from_utf8_lossy(&captured_logs().lock().unwrap()).into_owned()
+}
+
+// ---------------------------------------------------------------- zones
+
+fn apex(name: &str) -> StoredName {
+    StoredName::from_str(name).unwrap()
+}
+
+fn loaded(text: &str, origin: &StoredName) -> Vec<LoadedRecord> {
+    load_zone_text(text, Path::new("test"), origin).unwrap()
+}
+
+fn records(loaded: &[LoadedRecord]) -> Vec<StoredRecord> {
+    loaded.iter().map(|r| r.record.clone()).collect()
+}
+
+/// `text` signed with a KSK and a ZSK (plain Ed25519, NSEC3), as records.
+fn signed(text: &str, origin: &StoredName) -> Vec<LoadedRecord> {
+    let key = |seed: u8, role| {
+        let s = SigningKey::from_bytes(&[seed; 32]);
+        (s.clone(), ZoneKey::ed25519(role, s.verifying_key().to_bytes()))
+    };
+    let (ksk, zsk) = (key(7, KeyRole::Ksk), key(9, KeyRole::Zsk));
+    let unsigned = Zone::from_records(origin.clone(), loaded(text, origin), InputKind::Unsigned).unwrap();
+    let plan = SigningPlan::prepare(unsigned, &[ksk.1.clone(), zsk.1.clone()], &SigningPolicy::default(), NOW).unwrap();
+    let sigs = plan
+        .items()
+        .iter()
+        .map(|i| if i.key_tag == ksk.1.key_tag() { &ksk.0 } else { &zsk.0 }.sign(&i.signed_data).to_bytes())
+        .collect();
+    loaded(&zone_text(&plan.complete(sigs).unwrap()), origin)
+}
+
+fn change_set(origin: &StoredName, old: &[LoadedRecord], new: &[LoadedRecord]) -> ChangeSet {
+    ZoneContent::compare(&ZoneContent::new(origin.clone(), old.to_vec()), &ZoneContent::new(origin.clone(), new.to_vec())).unwrap()
+}
+
+fn lines(content: &ZoneContent) -> Vec<String> {
+    content.records().map(|r| record_text(&r.record)).collect()
+}
+
+async fn next_transfer(rx: &mut mpsc::Receiver<Transfer>) -> Transfer {
+    tokio::time::timeout(WAIT, rx.recv()).await.expect("no transfer arrived in time").expect("channel closed")
+}
+
+fn config(text: &str) -> XfrConfig {
+    XfrConfig::parse(text, Path::new(".")).unwrap().unwrap()
+}
+
+// ---------------------------------------------------------------- tests
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nsd_secondary_pulls_axfr_then_ixfr_and_strangers_are_refused() {
+    let Some(nsd) = nsd_or_skip("nsd_secondary_pulls_axfr_then_ixfr_and_strangers_are_refused") else { return };
+    captured_logs();
+    let origin = apex("example.");
+    let dir = tempfile::tempdir().unwrap();
+    let nsd_port = free_port();
+    let c = config(&format!(
+        r#"
+[transfer]
+listen = "127.0.0.1:0"
+[[transfer.tsig_keys]]
+name = "xfr-key"
+algorithm = "hmac-sha256"
+secret = "{SECRET}"
+[[transfer.secondaries]]
+address = "127.0.0.1:{nsd_port}"
+tsig_key = "xfr-key"
+"#
+    ));
+    let server = TransferServer::start(&c.transfer, None).await.unwrap();
+    let ours = server.local_addr().port().to_string();
+    let v1 = signed(ZONE, &origin);
+    let v2 = signed(&ZONE.replace("hostmaster 1 ", "hostmaster 2 ").replace("192.0.2.1\n", "192.0.2.99\n"), &origin);
+    assert_eq!(server.publish(origin.clone(), records(&v1), None).await.unwrap(), 1);
+
+    let t = Instant::now();
+    let _nsd = start_nsd(
+        &nsd,
+        dir.path(),
+        &(nsd_server_section(dir.path(), nsd_port)
+            + &format!(
+                "zone:\n    name: \"example.\"\n    zonefile: \"example.zone\"\n    \
+                 request-xfr: 127.0.0.1@{ours} xfr-key\n    allow-notify: 127.0.0.1 xfr-key\n"
+            )),
+    );
+    let port = nsd_port.to_string();
+    let soa_serial = || async {
+        let out = dig(&["@127.0.0.1", "-p", &port, "+norec", "+short", "example.", "SOA"]).await;
+        out.split_whitespace().nth(2).and_then(|s| s.parse::<u32>().ok())
+    };
+    poll("NSD to serve serial 1 after AXFR", || logs(dir.path()), || async { (soa_serial().await == Some(1)).then_some(()) }).await;
+    println!("NSD pulled version 1 by AXFR and serves it: {:?}", t.elapsed());
+    assert!(log_text().contains("AXFR example. serial 1 to 127.0.0.1"), "{}", log_text());
+
+    // Version 2: NOTIFY, then IXFR of one change set.
+    let set = change_set(&origin, &v1, &v2);
+    assert!(!set.removed.is_empty() && set.removed.len() < v1.len() / 2, "a small change set: {}", set.to_text());
+    let t = Instant::now();
+    assert_eq!(server.publish(origin.clone(), records(&v2), Some(set)).await.unwrap(), 2);
+    println!("published version 2 in {:?}", t.elapsed());
+    poll("NSD to serve serial 2 after NOTIFY and IXFR", || logs(dir.path()), || async {
+        (soa_serial().await == Some(2)).then_some(())
+    })
+    .await;
+    println!("NSD was notified, pulled version 2 by IXFR and serves it: {:?}", t.elapsed());
+    let www = dig(&["@127.0.0.1", "-p", &port, "+norec", "+dnssec", "www.example.", "A"]).await;
+    assert!(www.contains("192.0.2.99") && www.contains("RRSIG"), "{www}");
+    let log = log_text();
+    assert!(log.contains(&format!("NOTIFY for example. serial 2 to 127.0.0.1:{nsd_port}: acknowledged")), "{log}");
+    assert!(log.contains("IXFR example. serial 2 to 127.0.0.1"), "NSD must have used IXFR:\n{log}");
+
+    // Our IXFR from serial 1 is incremental: four SOAs (RFC 1995 §4), and
+    // from the current serial it is the lone SOA (RFC 1995 §2).
+    let key = format!("hmac-sha256:xfr-key:{SECRET}");
+    let ixfr = dig(&["@127.0.0.1", "-p", &ours, "-y", &key, "example.", "IXFR=1"]).await;
+    assert_eq!(ixfr.lines().filter(|l| l.contains("\tSOA\t")).count(), 4, "{ixfr}");
+    let ixfr = dig(&["@127.0.0.1", "-p", &ours, "-y", &key, "+tcp", "example.", "IXFR=2"]).await;
+    assert_eq!(ixfr.lines().filter(|l| l.contains("\tSOA\t")).count(), 1, "{ixfr}");
+    // A serial the journal does not have gets the whole zone.
+    let ixfr = dig(&["@127.0.0.1", "-p", &ours, "-y", &key, "+tcp", "example.", "IXFR=0"]).await;
+    assert!(ixfr.lines().filter(|l| l.contains("\tSOA\t")).count() == 2 && ixfr.contains("192.0.2.99"), "{ixfr}");
+
+    // (b) The key's owner gets AXFR; without the key, with a wrong one, or
+    // from an address not listed, nothing.
+    let axfr = dig(&["@127.0.0.1", "-p", &ours, "-y", &key, "example.", "AXFR"]).await;
+    assert!(axfr.contains("XFR size") && axfr.contains("192.0.2.99"), "{axfr}");
+    let unsigned = dig(&["@127.0.0.1", "-p", &ours, "example.", "AXFR"]).await;
+    assert!(unsigned.contains("Transfer failed") && !unsigned.contains("XFR size"), "{unsigned}");
+    let wrong = dig(&["@127.0.0.1", "-p", &ours, "-y", &format!("hmac-sha256:xfr-key:{WRONG_SECRET}"), "example.", "AXFR"]).await;
+    assert!(!wrong.contains("XFR size"), "{wrong}");
+    let stranger = dig(&["@127.0.0.1", "-b", "127.0.0.2", "-p", &ours, "-y", &key, "example.", "AXFR"]).await;
+    assert!(stranger.contains("Transfer failed") && !stranger.contains("XFR size"), "{stranger}");
+    let soa = dig(&["@127.0.0.1", "-b", "127.0.0.2", "-p", &ours, "example.", "SOA"]).await;
+    assert!(soa.contains("status: REFUSED"), "{soa}");
+    let other_zone = dig(&["@127.0.0.1", "-p", &ours, "-y", &key, "example.net.", "AXFR"]).await;
+    assert!(other_zone.contains("Transfer failed") && !other_zone.contains("XFR size"), "{other_zone}");
+    let log = log_text();
+    assert!(log.contains("refused: not signed with the secondary's TSIG key"), "{log}");
+    assert!(log.contains("refused: not a configured secondary"), "{log}");
+    // A version whose change set does not lead to it is refused.
+    let v3 = signed(&ZONE.replace("hostmaster 1 ", "hostmaster 3 "), &origin);
+    let bogus = change_set(&origin, &v1, &v3);
+    let e = server.publish(origin.clone(), records(&v3), Some(bogus)).await.unwrap_err().to_string();
+    assert!(e.contains("zone example.") && e.contains("serial 1") && e.contains("published serial 2"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incoming_full_zone_from_nsd_then_changes_from_our_own_primary() {
+    let Some(nsd) = nsd_or_skip("incoming_full_zone_from_nsd_then_changes_from_our_own_primary") else { return };
+    captured_logs();
+
+    // Part 1: NSD is the hidden primary; kdig NOTIFYs us as it would.
+    let net = apex("example.net.");
+    let dir = tempfile::tempdir().unwrap();
+    let nsd_port = free_port();
+    std::fs::write(dir.path().join("example.net.zone"), ZONE).unwrap();
+    let _nsd = start_nsd(
+        &nsd,
+        dir.path(),
+        &(nsd_server_section(dir.path(), nsd_port)
+            + "zone:\n    name: \"example.net.\"\n    zonefile: \"example.net.zone\"\n    provide-xfr: 127.0.0.1 xfr-key\n"),
+    );
+    let port = nsd_port.to_string();
+    poll("NSD to serve example.net.", || logs(dir.path()), || async {
+        dig(&["@127.0.0.1", "-p", &port, "+norec", "example.net.", "SOA"]).await.contains("status: NOERROR").then_some(())
+    })
+    .await;
+    let c = config(&format!(
+        r#"
+[transfer]
+listen = "127.0.0.1:0"
+[[transfer.tsig_keys]]
+name = "xfr-key"
+algorithm = "hmac-sha256"
+secret = "{SECRET}"
+[primary]
+address = "127.0.0.1:{nsd_port}"
+tsig_key = "xfr-key"
+zones = ["example.net"]
+"#
+    ));
+    let (tx, mut rx) = mpsc::channel(4);
+    let source = PrimarySource::new(c.primary.clone().unwrap(), tx);
+    let server = TransferServer::start(&c.transfer, Some(source.clone())).await.unwrap();
+    let ours = server.local_addr().port().to_string();
+    let key = format!("hmac-sha256:xfr-key:{SECRET}");
+    let refused = kdig(&["@127.0.0.1", "-p", &ours, "example.net.", "NOTIFY"]).await;
+    assert!(refused.contains("REFUSED"), "an unsigned NOTIFY: {refused}");
+    let t = Instant::now();
+    let answer = kdig(&["@127.0.0.1", "-p", &ours, "-y", &key, "example.net.", "NOTIFY"]).await;
+    assert!(answer.contains("NOERROR") && answer.contains(" aa"), "RFC 1996 §4.7 answer: {answer}");
+    let transfer = next_transfer(&mut rx).await;
+    println!("NOTIFY to received full zone from NSD: {:?}", t.elapsed());
+    let Incoming::Full(content) = transfer.incoming else { panic!("want the whole zone: {transfer:?}") };
+    assert_eq!((transfer.serial, content.serial(), content.len()), (1, Some(1), 7));
+    assert_eq!(lines(&content), lines(&ZoneContent::new(net.clone(), loaded(ZONE, &net))));
+    assert_eq!(source.serial(&net), Some(1));
+    drop(server);
+
+    // Part 2: our own server is the primary; its NOTIFYs drive the pulls.
+    let org = apex("example.org.");
+    let (p_port, s_port) = (free_port(), free_port());
+    let keys = format!("[[transfer.tsig_keys]]\nname = \"xfr-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET}\"\n");
+    let p = config(&format!(
+        "[transfer]\nlisten = \"127.0.0.1:{p_port}\"\n{keys}[[transfer.secondaries]]\naddress = \"127.0.0.1:{s_port}\"\ntsig_key = \"xfr-key\"\n"
+    ));
+    let s = config(&format!(
+        "[transfer]\nlisten = \"127.0.0.1:{s_port}\"\n{keys}[primary]\naddress = \"127.0.0.1:{p_port}\"\ntsig_key = \"xfr-key\"\nzones = [\"example.org.\"]\n"
+    ));
+    let (tx, mut rx) = mpsc::channel(4);
+    let source = PrimarySource::new(s.primary.clone().unwrap(), tx);
+    let _secondary = TransferServer::start(&s.transfer, Some(source.clone())).await.unwrap();
+    let primary = TransferServer::start(&p.transfer, None).await.unwrap();
+    let v1 = loaded(ZONE, &org);
+    let v2 = loaded(&ZONE.replace("hostmaster 1 ", "hostmaster 2 ").replace("192.0.2.1\n", "192.0.2.99\n"), &org);
+    let t = Instant::now();
+    primary.publish(org.clone(), records(&v1), None).await.unwrap();
+    let first = next_transfer(&mut rx).await;
+    println!("publish to received full zone from our own primary: {:?}", t.elapsed());
+    let Incoming::Full(mut content) = first.incoming else { panic!("want the whole zone first: {first:?}") };
+    assert_eq!(content.serial(), Some(1));
+    let t = Instant::now();
+    primary.publish(org.clone(), records(&v2), Some(change_set(&org, &v1, &v2))).await.unwrap();
+    let second = next_transfer(&mut rx).await;
+    println!("publish to received change set from our own primary: {:?}", t.elapsed());
+    let Incoming::Changes(sets) = second.incoming else { panic!("want the change set: {second:?}") };
+    assert_eq!((second.serial, sets.len(), sets[0].from_serial(), sets[0].to_serial()), (2, 1, 1, 2));
+    for set in &sets {
+        content.apply(set).unwrap();
+    }
+    assert_eq!(lines(&content), lines(&ZoneContent::new(org.clone(), v2.clone())));
+    assert_eq!(source.serial(&org), Some(2));
+    // Nothing newer: a refresh on demand transfers nothing.
+    assert_eq!(source.refresh(&org).await.unwrap(), frostzone_coordinator::xfr::Refreshed::UpToDate(2));
+}

@@ -1,0 +1,554 @@
+//! A zone's content as a set of records, and its changes in the form of an
+//! incremental zone transfer (RFC 1995 §4).
+//!
+//! A change set reads, in zone-file syntax:
+//!
+//! ```text
+//! example.com. 3600 IN SOA ns1 host 2026112900 ...   ; the version it applies to
+//! old.example.com. 300 IN A 192.0.2.1                  ; records removed
+//! example.com. 3600 IN SOA ns1 host 2026112901 ...   ; the new version's SOA
+//! new.example.com. 300 IN A 192.0.2.2                  ; records added
+//! ```
+//!
+//! Several sets may follow one another, each starting at the serial the
+//! previous one ended with, exactly as in an IXFR response (RFC 1995 §4)
+//! and in Knot's and BIND's journal dumps. Applying a set is all or
+//! nothing: a set that names the wrong serial, removes a record that is
+//! not there or adds one that already is changes nothing, and every
+//! problem is reported with its file and line.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use bytes::Bytes;
+use std::path::Path;
+use std::sync::Arc;
+
+use domain::base::iana::{Class, Rtype};
+use domain::base::{Record, ToName, Ttl};
+use domain::rdata::ZoneRecordData;
+
+use crate::load::{LoadedRecord, SourceLocation};
+use crate::name::CanonicalName;
+use crate::present::{rdata_text, FqdnDisplay};
+use crate::zone::{InputKind, Rdata, Zone, ZoneProblem, GENERATED_TYPES};
+use crate::{StoredName, StoredRecord};
+
+/// What identifies a record in a set (RFC 2181 §5: TTL is an RRset
+/// property, not part of a record's identity).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct RecordKey {
+    owner: CanonicalName,
+    rtype: u16,
+    rdata: Bytes,
+}
+
+impl RecordKey {
+    fn of(record: &StoredRecord) -> RecordKey {
+        RecordKey {
+            owner: CanonicalName(record.owner().clone()),
+            rtype: record.rtype().to_int(),
+            rdata: Rdata::new(record.data().clone()).canonical,
+        }
+    }
+}
+
+/// A zone's records, unsigned, keyed by owner, type and canonical RDATA.
+#[derive(Clone, Debug)]
+pub struct ZoneContent {
+    apex: StoredName,
+    records: BTreeMap<RecordKey, LoadedRecord>,
+}
+
+/// One version step (RFC 1995 §4: "a difference sequence").
+#[derive(Clone, Debug)]
+pub struct ChangeSet {
+    /// The SOA of the version the set applies to.
+    pub old_soa: LoadedRecord,
+    /// Records removed (never the SOA).
+    pub removed: Vec<LoadedRecord>,
+    /// The SOA of the version the set makes.
+    pub new_soa: LoadedRecord,
+    /// Records added (never the SOA).
+    pub added: Vec<LoadedRecord>,
+}
+
+/// Changes that cannot be read or applied; every problem, with its place.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))]
+pub struct ChangesError {
+    /// What is wrong, each with the file and line when known.
+    pub problems: Vec<ZoneProblem>,
+}
+
+impl ChangesError {
+    fn one(location: Option<SourceLocation>, message: String) -> ChangesError {
+        ChangesError { problems: vec![ZoneProblem { location, message }] }
+    }
+}
+
+/// The SOA serial of a record that is an SOA.
+pub fn soa_serial(record: &StoredRecord) -> Option<u32> {
+    match record.data() {
+        ZoneRecordData::Soa(soa) => Some(soa.serial().into_int()),
+        _ => None,
+    }
+}
+
+/// One record as a master file line (`owner TTL IN TYPE RDATA`).
+pub fn record_text(record: &StoredRecord) -> String {
+    format!(
+        "{}\t{}\tIN\t{}\t{}",
+        FqdnDisplay(record.owner()),
+        record.ttl().as_secs(),
+        record.rtype(),
+        rdata_text(record.data())
+    )
+}
+
+impl ChangeSet {
+    /// Splits records read from a change file into its difference
+    /// sequences. The first record must be the SOA of the version the
+    /// changes apply to.
+    pub fn parse(records: Vec<LoadedRecord>) -> Result<Vec<ChangeSet>, ChangesError> {
+        // One value lives at a time while reading: size does not matter.
+        #[allow(clippy::large_enum_variant)]
+        enum State {
+            Removing { old_soa: LoadedRecord, removed: Vec<LoadedRecord> },
+            Adding(ChangeSet),
+        }
+        let mut sets = Vec::new();
+        let mut state: Option<State> = None;
+        for r in records {
+            let is_soa = r.record.rtype() == Rtype::SOA;
+            state = Some(match (state, is_soa) {
+                (None, true) => State::Removing { old_soa: r, removed: Vec::new() },
+                (None, false) => {
+                    return Err(ChangesError::one(
+                        Some(r.location),
+                        "changes start with the SOA of the version they apply to (RFC 1995 §4), \
+                         then the records removed, the new SOA and the records added"
+                            .into(),
+                    ))
+                }
+                (Some(State::Removing { old_soa, removed }), true) => {
+                    State::Adding(ChangeSet { old_soa, removed, new_soa: r, added: Vec::new() })
+                }
+                (Some(State::Removing { old_soa, mut removed }), false) => {
+                    removed.push(r);
+                    State::Removing { old_soa, removed }
+                }
+                (Some(State::Adding(set)), true) => {
+                    let (from, to) = (soa_serial(&r.record), soa_serial(&set.new_soa.record));
+                    if from != to {
+                        return Err(ChangesError::one(
+                            Some(r.location),
+                            format!(
+                                "this change set starts at serial {} but the one before ends at {}",
+                                from.unwrap_or(0),
+                                to.unwrap_or(0)
+                            ),
+                        ));
+                    }
+                    sets.push(set);
+                    State::Removing { old_soa: r, removed: Vec::new() }
+                }
+                (Some(State::Adding(mut set)), false) => {
+                    set.added.push(r);
+                    State::Adding(set)
+                }
+            });
+        }
+        match state {
+            None => Err(ChangesError::one(None, "no changes: the file holds no records".into())),
+            Some(State::Removing { old_soa, .. }) => Err(ChangesError::one(
+                Some(old_soa.location),
+                "this change set has no second SOA: after the records removed, give the new \
+                 version's SOA, then the records added"
+                    .into(),
+            )),
+            Some(State::Adding(set)) => {
+                sets.push(set);
+                Ok(sets)
+            }
+        }
+    }
+
+    /// The serial the set applies to.
+    pub fn from_serial(&self) -> u32 {
+        soa_serial(&self.old_soa.record).unwrap_or(0)
+    }
+
+    /// The serial the set makes.
+    pub fn to_serial(&self) -> u32 {
+        soa_serial(&self.new_soa.record).unwrap_or(0)
+    }
+
+    /// The set in the text form [`ChangeSet::parse`] reads.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for r in std::iter::once(&self.old_soa)
+            .chain(&self.removed)
+            .chain(std::iter::once(&self.new_soa))
+            .chain(&self.added)
+        {
+            let _ = writeln!(out, "{}", record_text(&r.record));
+        }
+        out
+    }
+
+    /// True when the set changes nothing but the SOA.
+    pub fn is_empty(&self) -> bool {
+        self.removed.is_empty() && self.added.is_empty()
+    }
+}
+
+impl ZoneContent {
+    /// The records of a zone (duplicates collapse, as in an RRset).
+    pub fn new(apex: StoredName, records: Vec<LoadedRecord>) -> ZoneContent {
+        let records = records.into_iter().map(|r| (RecordKey::of(&r.record), r)).collect();
+        ZoneContent { apex, records }
+    }
+
+    /// The apex.
+    pub fn apex(&self) -> &StoredName {
+        &self.apex
+    }
+
+    /// The apex SOA record, if there is one.
+    pub fn soa(&self) -> Option<&LoadedRecord> {
+        self.records
+            .iter()
+            .find(|(k, r)| k.rtype == Rtype::SOA.to_int() && r.record.owner().name_eq(&self.apex))
+            .map(|(_, r)| r)
+    }
+
+    /// The SOA serial, if there is an SOA.
+    pub fn serial(&self) -> Option<u32> {
+        self.soa().and_then(|r| soa_serial(&r.record))
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// No records at all.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The records, in canonical order, for [`crate::zone::Zone::from_records`].
+    pub fn records(&self) -> impl Iterator<Item = &LoadedRecord> {
+        self.records.values()
+    }
+
+    /// Applies `set`: all of it, or nothing when any problem is found.
+    pub fn apply(&mut self, set: &ChangeSet) -> Result<(), ChangesError> {
+        let mut problems = Vec::new();
+        let here = |r: &LoadedRecord| Some(r.location.clone());
+        match self.serial() {
+            Some(serial) if serial == set.from_serial() => {}
+            Some(serial) => problems.push(ZoneProblem {
+                location: here(&set.old_soa),
+                message: format!(
+                    "these changes apply to serial {}, the zone is at serial {serial}",
+                    set.from_serial()
+                ),
+            }),
+            None => problems.push(ZoneProblem {
+                location: here(&set.old_soa),
+                message: "the zone has no SOA to apply changes to".into(),
+            }),
+        }
+        if !set.new_soa.record.owner().name_eq(&self.apex) || !set.old_soa.record.owner().name_eq(&self.apex) {
+            problems.push(ZoneProblem {
+                location: here(&set.new_soa),
+                message: format!("the SOA of a change set must be at the apex {}", FqdnDisplay(&self.apex)),
+            });
+        }
+        let mut removed = BTreeMap::new();
+        for r in &set.removed {
+            let key = RecordKey::of(&r.record);
+            if r.record.rtype() == Rtype::SOA {
+                problems.push(ZoneProblem { location: here(r), message: "an SOA inside the records removed".into() });
+            } else if !self.records.contains_key(&key) {
+                problems.push(ZoneProblem {
+                    location: here(r),
+                    message: format!("cannot remove {}: no such record in the zone", record_text(&r.record)),
+                });
+            } else if removed.insert(key, ()).is_some() {
+                problems.push(ZoneProblem {
+                    location: here(r),
+                    message: format!("{} is removed twice", record_text(&r.record)),
+                });
+            }
+        }
+        let mut added = BTreeMap::new();
+        for r in &set.added {
+            let key = RecordKey::of(&r.record);
+            let present = self.records.contains_key(&key) && !removed.contains_key(&key);
+            if present || added.contains_key(&key) {
+                problems.push(ZoneProblem {
+                    location: here(r),
+                    message: format!("cannot add {}: the record is already in the zone", record_text(&r.record)),
+                });
+            } else if r.record.rtype() == Rtype::SOA {
+                problems.push(ZoneProblem { location: here(r), message: "an SOA inside the records added".into() });
+            } else {
+                added.insert(key, r.clone());
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ChangesError { problems });
+        }
+        for key in removed.keys() {
+            self.records.remove(key);
+        }
+        if let Some(old) = self.soa().map(|r| RecordKey::of(&r.record)) {
+            self.records.remove(&old);
+        }
+        self.records.insert(RecordKey::of(&set.new_soa.record), set.new_soa.clone());
+        self.records.extend(added);
+        Ok(())
+    }
+
+    /// The change set that turns `old` into `new` (RFC 1995 §4): records
+    /// only in `old` are removed, records only in `new` added; a record
+    /// whose TTL changed is removed and added again. Both must have an
+    /// SOA.
+    pub fn compare(old: &ZoneContent, new: &ZoneContent) -> Result<ChangeSet, ChangesError> {
+        let old_soa = old.soa().ok_or_else(|| ChangesError::one(None, "the old version has no SOA".into()))?;
+        let new_soa = new.soa().ok_or_else(|| ChangesError::one(None, "the new version has no SOA".into()))?;
+        let not_soa = |k: &RecordKey| k.rtype != Rtype::SOA.to_int();
+        let differs = |a: &LoadedRecord, b: Option<&LoadedRecord>| b.is_none_or(|b| b.record.ttl() != a.record.ttl());
+        let removed = old
+            .records
+            .iter()
+            .filter(|(k, r)| not_soa(k) && differs(r, new.records.get(k)))
+            .map(|(_, r)| r.clone())
+            .collect();
+        let added = new
+            .records
+            .iter()
+            .filter(|(k, r)| not_soa(k) && differs(r, old.records.get(k)))
+            .map(|(_, r)| r.clone())
+            .collect();
+        Ok(ChangeSet { old_soa: old_soa.clone(), removed, new_soa: new_soa.clone(), added })
+    }
+
+    /// Every record of `zone`, RRSIGs included (for a signed zone: the
+    /// version as published). `source` names the records' place in
+    /// messages; each gets the line it has in [`ZoneContent::to_text`].
+    pub fn from_zone(zone: &Zone, source: &Path) -> ZoneContent {
+        let file: Arc<Path> = Arc::from(source);
+        let mut records = Vec::with_capacity(zone.rrset_count() * 2);
+        for (owner, node) in zone.nodes() {
+            for rrset in node.rrsets.values() {
+                for rdata in &rrset.rdata {
+                    records.push(Record::new(owner.0.clone(), Class::IN, rrset.ttl, rdata.data.clone()));
+                }
+            }
+            for sig in &node.signatures {
+                records.push(Record::new(owner.0.clone(), Class::IN, sig.ttl, ZoneRecordData::Rrsig(sig.rrsig.clone())));
+            }
+        }
+        let content = ZoneContent::new(
+            zone.apex().clone(),
+            records.into_iter().map(|record| LoadedRecord { record, location: SourceLocation { file: file.clone(), line: 0 } }).collect(),
+        );
+        content.renumbered(file)
+    }
+
+    /// The records with their lines in [`ZoneContent::to_text`] under the
+    /// name `file`.
+    fn renumbered(mut self, file: Arc<Path>) -> ZoneContent {
+        for (i, r) in self.records.values_mut().enumerate() {
+            r.location = SourceLocation { file: file.clone(), line: i + 1 };
+        }
+        self
+    }
+
+    /// The content without the records frostzone generates when it signs
+    /// (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY, CDS, CDNSKEY): what an
+    /// unsigned version holds. Returns the dropped records too.
+    pub fn without_generated(mut self) -> (ZoneContent, Vec<LoadedRecord>) {
+        let generated: Vec<RecordKey> = self
+            .records
+            .keys()
+            .filter(|k| GENERATED_TYPES.iter().any(|t| t.to_int() == k.rtype))
+            .cloned()
+            .collect();
+        let dropped = generated.iter().filter_map(|k| self.records.remove(k)).collect();
+        (self, dropped)
+    }
+
+    /// The content as a master file, one record per line in canonical
+    /// order (RFC 4034 §6.1), read back by
+    /// [`crate::load::load_zone_text`] to the same records.
+    pub fn to_text(&self) -> String {
+        let mut out = String::with_capacity(self.records.len() * 80);
+        for r in self.records.values() {
+            let _ = writeln!(out, "{}", record_text(&r.record));
+        }
+        out
+    }
+
+    /// The zone model of this content (`kind` as for
+    /// [`Zone::from_records`]).
+    pub fn to_zone(&self, kind: InputKind) -> Result<Zone, crate::zone::ZoneError> {
+        Zone::from_records(self.apex.clone(), self.records.values().cloned().collect(), kind)
+    }
+
+    /// Two versions hold exactly the same records with the same TTLs.
+    pub fn same_records(&self, other: &ZoneContent) -> bool {
+        self.records.len() == other.records.len()
+            && self.records.iter().zip(&other.records).all(|((ka, a), (kb, b))| ka == kb && a.record.ttl() == b.record.ttl())
+    }
+
+    /// Sets the SOA serial (keeping every other SOA field).
+    pub fn set_serial(&mut self, serial: u32) -> Result<(), ChangesError> {
+        let soa = self.soa().cloned().ok_or_else(|| ChangesError::one(None, "the zone has no SOA".into()))?;
+        let ZoneRecordData::Soa(data) = soa.record.data() else {
+            return Err(ChangesError::one(None, "the apex SOA record is not an SOA".into()));
+        };
+        let data = domain::rdata::Soa::new(
+            data.mname().clone(),
+            data.rname().clone(),
+            domain::base::Serial(serial),
+            data.refresh(),
+            data.retry(),
+            data.expire(),
+            data.minimum(),
+        );
+        let record: StoredRecord =
+            Record::new(soa.record.owner().clone(), soa.record.class(), soa.record.ttl(), ZoneRecordData::Soa(data));
+        self.records.remove(&RecordKey::of(&soa.record));
+        self.records.insert(RecordKey::of(&record), LoadedRecord { record, location: soa.location });
+        Ok(())
+    }
+
+    /// The SOA TTL, for callers that make records of their own.
+    pub fn soa_ttl(&self) -> Option<Ttl> {
+        self.soa().map(|r| r.record.ttl())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::load_zone_text;
+    use std::str::FromStr;
+
+    const ZONE: &str = "\
+$TTL 300
+@ IN SOA ns1 host 10 3600 600 86400 300
+@ IN NS ns1
+ns1 IN A 192.0.2.53
+www IN A 192.0.2.1
+www IN A 192.0.2.2
+";
+
+    fn apex() -> StoredName {
+        StoredName::from_str("example.com.").unwrap()
+    }
+
+    fn content(text: &str) -> ZoneContent {
+        ZoneContent::new(apex(), load_zone_text(text, Path::new("zone"), &apex()).unwrap())
+    }
+
+    fn changes(text: &str) -> Result<Vec<ChangeSet>, ChangesError> {
+        ChangeSet::parse(load_zone_text(text, Path::new("changes"), &apex()).unwrap())
+    }
+
+    fn lines(z: &ZoneContent) -> Vec<String> {
+        z.records().map(|r| record_text(&r.record)).collect()
+    }
+
+    #[test]
+    fn applies_a_difference_sequence() {
+        let mut z = content(ZONE);
+        let sets = changes(
+            "@ 300 IN SOA ns1 host 10 3600 600 86400 300\nwww 300 IN A 192.0.2.2\n\
+             @ 300 IN SOA ns1 host 11 3600 600 86400 300\nwww 300 IN A 192.0.2.3\nnew 60 IN TXT \"x\"\n",
+        )
+        .unwrap();
+        assert_eq!(sets.len(), 1);
+        assert_eq!((sets[0].from_serial(), sets[0].to_serial()), (10, 11));
+        z.apply(&sets[0]).unwrap();
+        assert_eq!(z.serial(), Some(11));
+        let text = lines(&z).join("\n");
+        assert!(text.contains("192.0.2.3") && text.contains("new.example.com.") && !text.contains("192.0.2.2"), "{text}");
+        // Compare gives back the same change.
+        let back = ZoneContent::compare(&content(ZONE), &z).unwrap();
+        assert_eq!(back.removed.len(), 1);
+        assert_eq!(back.added.len(), 2);
+        let mut again = content(ZONE);
+        again.apply(&back).unwrap();
+        assert_eq!(lines(&again), lines(&z));
+        // The text form reads back as the same set.
+        let reread = changes(&back.to_text()).unwrap();
+        assert_eq!(reread[0].added.len(), 2);
+    }
+
+    #[test]
+    fn refuses_wrong_serial_missing_and_present_records_changing_nothing() {
+        let mut z = content(ZONE);
+        let before = lines(&z);
+        let sets = changes(
+            "@ 300 IN SOA ns1 host 9 3600 600 86400 300\nmissing 300 IN A 192.0.2.9\n\
+             @ 300 IN SOA ns1 host 11 3600 600 86400 300\nwww 300 IN A 192.0.2.1\n",
+        )
+        .unwrap();
+        let err = z.apply(&sets[0]).unwrap_err().to_string();
+        assert!(err.contains("changes:1: these changes apply to serial 9, the zone is at serial 10"), "{err}");
+        assert!(err.contains("changes:2: cannot remove missing.example.com."), "{err}");
+        assert!(err.contains("changes:4: cannot add www.example.com."), "{err}");
+        assert_eq!(lines(&z), before);
+    }
+
+    #[test]
+    fn malformed_change_files_are_named() {
+        let e = changes("www 300 IN A 192.0.2.1\n").unwrap_err().to_string();
+        assert!(e.starts_with("changes:1: changes start with the SOA"), "{e}");
+        let e = changes("@ 300 IN SOA ns1 host 10 1 1 1 1\nwww 300 IN A 192.0.2.1\n").unwrap_err().to_string();
+        assert!(e.contains("changes:1: this change set has no second SOA"), "{e}");
+        let e = changes(
+            "@ 300 IN SOA ns1 host 10 1 1 1 1\n@ 300 IN SOA ns1 host 11 1 1 1 1\n\
+             @ 300 IN SOA ns1 host 12 1 1 1 1\n@ 300 IN SOA ns1 host 13 1 1 1 1\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("changes:3: this change set starts at serial 12 but the one before ends at 11"), "{e}");
+    }
+
+    #[test]
+    fn ttl_change_is_a_remove_and_add() {
+        let old = content(ZONE);
+        let new = content(&ZONE.replace("www IN A 192.0.2.1\nwww IN A 192.0.2.2", "www 60 IN A 192.0.2.1\nwww 60 IN A 192.0.2.2"));
+        let set = ZoneContent::compare(&old, &new).unwrap();
+        assert_eq!((set.removed.len(), set.added.len()), (2, 2));
+    }
+
+    #[test]
+    fn text_reads_back_and_generated_records_are_dropped() {
+        let z = content(&format!("{ZONE}@ 300 IN DNSKEY 257 3 15 l02Woi0iS8Aa25FQkUd9RMzZHJpBoRQwAQEX1SxZJA4=\n"));
+        let (unsigned, dropped) = z.without_generated();
+        assert_eq!((unsigned.len(), dropped.len()), (5, 1));
+        let back = content(&unsigned.to_text());
+        assert!(back.same_records(&unsigned));
+        assert!(!back.same_records(&content(ZONE.replace("192.0.2.2", "192.0.2.3").as_str())));
+        let zone = unsigned.to_zone(InputKind::Unsigned).unwrap();
+        let again = ZoneContent::from_zone(&zone, Path::new("again"));
+        assert!(again.same_records(&unsigned));
+        assert_eq!(again.records().last().unwrap().location.to_string(), "again:5");
+    }
+
+    #[test]
+    fn serial_is_rewritten() {
+        let mut z = content(ZONE);
+        z.set_serial(2026112900).unwrap();
+        assert_eq!(z.serial(), Some(2026112900));
+        assert_eq!(z.len(), 5);
+    }
+}

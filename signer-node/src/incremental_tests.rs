@@ -1,0 +1,353 @@
+//! In-process tests of incremental proposals: the diff against the
+//! materialized baseline, baseline mismatches, publication applying
+//! exactly the delta (or leaving the baseline stale when out of order),
+//! context items, and the cost on a large zone.
+
+use std::time::Instant;
+
+use frostzone_proto::v1::signer_server::Signer;
+use frostzone_proto::v1::*;
+use frostzone_proto::API_VERSION;
+use tonic::{Code, Status};
+
+use crate::tests::*;
+use crate::NodeError;
+
+const ZONE: &str = "example.";
+
+fn owner(label: &str) -> Vec<u8> {
+    let mut wire = vec![label.len() as u8];
+    wire.extend_from_slice(label.as_bytes());
+    wire.extend_from_slice(b"\x07example\x00");
+    wire
+}
+
+/// `<label>.example. 300 IN A <addr>`, signed by `key_tag`, or a context
+/// item (no RRSIG fields) without one.
+fn a_rrset(label: &str, addr: [u8; 4], key_tag: Option<u32>) -> SigningItem {
+    let mut item = a_item(key_tag.unwrap_or(0), 1);
+    item.owner = owner(label);
+    item.rdata = vec![addr.to_vec()];
+    if key_tag.is_none() {
+        item.rrsig = None;
+    }
+    item
+}
+
+/// `<label>.example. 300 IN TXT "<text>"`, signed by `key_tag`.
+fn txt_rrset(label: &str, text: &str, key_tag: u32) -> SigningItem {
+    let mut item = a_rrset(label, [0; 4], Some(key_tag));
+    item.rtype = 16;
+    item.rdata = vec![[&[text.len() as u8], text.as_bytes()].concat()];
+    if let Some(f) = item.rrsig.as_mut() {
+        f.type_covered = 16;
+    }
+    item
+}
+
+fn gone(label: &str, rtype: u32) -> RrsetRef {
+    RrsetRef { owner: owner(label), rtype }
+}
+
+fn increment(id: &str, base: &str, items: &[SigningItem], removed: Vec<RrsetRef>) -> ProposeHeader {
+    let digests: Vec<[u8; 32]> = items.iter().map(frostzone_proto::content::item_digest).collect();
+    let content_hash = frostzone_proto::content::proposal_hash(&digests, &removed).to_vec();
+    ProposeHeader { incremental: true, baseline_request_id: base.into(), removed, content_hash, ..header(id, items) }
+}
+
+fn propose_increment(s: &Signer1, id: &str, base: &str, items: &[SigningItem], removed: Vec<RrsetRef>) -> Result<Decision, NodeError> {
+    s.node.propose(increment(id, base, items, removed), items.to_vec())
+}
+
+fn state(d: &Decision) -> RequestState {
+    RequestState::try_from(d.state).unwrap()
+}
+
+/// (added, removed, changed, names added, names removed, signatures).
+fn counts(d: &Decision) -> (u64, u64, u64, u64, u64, u64) {
+    let c = d.changes.unwrap();
+    (c.rrsets_added, c.rrsets_removed, c.rrsets_changed, c.names_added, c.names_removed, c.signatures)
+}
+
+fn lines(s: &Signer1, id: &str) -> Vec<String> {
+    s.node.show_request(AdminShowRequest { api_version: API_VERSION, request_id: id.into(), max_lines: 0 }).unwrap().lines
+}
+
+fn publish(s: &Signer1, id: &str) -> Decision {
+    let req = PublishedRequest { api_version: API_VERSION, request_id: id.into(), published: true, detail: "zone digest".into() };
+    s.node.published(req).unwrap()
+}
+
+/// One signer of a 2-of-3 group with `approval` as its `[approval]`
+/// section; returns it (the others are dropped) and the key tag.
+async fn signer(approval: &str) -> (Signer1, u32) {
+    let policy = format!("version = 1\n[approval]\n{approval}\n");
+    let mut signers: Vec<Signer1> = (1..=3).map(|i| node_with_policy(i, &policy)).collect();
+    let (_, _, key_tag) = dkg(&signers, 2).await;
+    (signers.swap_remove(0), key_tag)
+}
+
+/// The zone's baseline as `owner TYPE rdata` triples, sorted.
+fn baseline(s: &Signer1) -> Vec<(Vec<u8>, u32, Vec<Vec<u8>>)> {
+    let requests = s.node.store.requests();
+    let mut out: Vec<_> = requests
+        .baselines()
+        .rrsets(ZONE)
+        .unwrap()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| {
+            let owner = frostzone_dnssec::wire::name_to_wire(&r.owner);
+            (owner, u32::from(r.rtype.to_int()), frostzone_dnssec::wire::rrset_rdata_wire(&r))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_increment_is_compared_with_the_baseline() {
+    let (s, key_tag) = signer("").await;
+    let full: Vec<SigningItem> = (1..=3).map(|i| a_item(key_tag, i)).collect();
+    assert_eq!(state(&propose(&s, &rid(1), &full)), RequestState::Approved);
+    publish(&s, &rid(1));
+    // One RRset added at a new name, one kept (context item).
+    let items = vec![a_rrset("h4", [192, 0, 2, 4], Some(key_tag)), a_rrset("h1", [192, 0, 2, 1], None)];
+    let d = propose_increment(&s, &rid(2), &rid(1), &items, vec![]).unwrap();
+    assert_eq!(state(&d), RequestState::Approved, "{d:?}");
+    assert_eq!(counts(&d), (1, 0, 0, 1, 0, 1));
+    assert!(!d.changes.unwrap().first_publication);
+    assert_eq!(lines(&s, &rid(2)), ["+h4.example.\t300\tIN\tA\t192.0.2.4"]);
+    // A changed RRset and a new type at an existing name: no name added.
+    let items = vec![a_rrset("h2", [192, 0, 2, 99], Some(key_tag)), txt_rrset("h1", "hello", key_tag)];
+    let d = propose_increment(&s, &rid(3), &rid(1), &items, vec![]).unwrap();
+    assert_eq!(counts(&d), (1, 0, 1, 0, 0, 2));
+    assert_eq!(
+        lines(&s, &rid(3)),
+        [
+            "+h1.example.\t300\tIN\tTXT\t\"hello\"",
+            "-h2.example.\t300\tIN\tA\t192.0.2.2",
+            "+h2.example.\t300\tIN\tA\t192.0.2.99",
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signature_refresh_changes_nothing_and_is_approved() {
+    // Every change waits for the operator; a refresh does not.
+    let (s, key_tag) = signer("max_rrsets_changed = 0").await;
+    let full: Vec<SigningItem> = (1..=3).map(|i| a_item(key_tag, i)).collect();
+    assert_eq!(state(&propose(&s, &rid(1), &full)), RequestState::Pending);
+    publish(&s, &rid(1));
+    let mut refreshed = full[..2].to_vec();
+    for item in &mut refreshed {
+        if let Some(f) = item.rrsig.as_mut() {
+            f.expiration += 86400;
+        }
+    }
+    let d = propose_increment(&s, &rid(2), &rid(1), &refreshed, vec![]).unwrap();
+    assert_eq!(state(&d), RequestState::Approved, "{d:?}");
+    assert_eq!(d.decided_by, "policy");
+    assert_eq!(counts(&d), (0, 0, 0, 0, 0, 2));
+    assert!(lines(&s, &rid(2)).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removals_must_be_in_the_baseline() {
+    let (s, key_tag) = signer("").await;
+    let full: Vec<SigningItem> = (1..=3).map(|i| a_item(key_tag, i)).collect();
+    propose(&s, &rid(1), &full);
+    publish(&s, &rid(1));
+    // A pure removal: no items at all.
+    let d = propose_increment(&s, &rid(2), &rid(1), &[], vec![gone("h3", 1)]).unwrap();
+    assert_eq!(state(&d), RequestState::Approved, "{d:?}");
+    assert_eq!(counts(&d), (0, 1, 0, 0, 1, 0));
+    assert_eq!(lines(&s, &rid(2)), ["-h3.example.\t300\tIN\tA\t192.0.2.3"]);
+    // An RRset the baseline does not have: rejected, naming it.
+    let d = propose_increment(&s, &rid(3), &rid(1), &[a_item(key_tag, 1)], vec![gone("h9", 1)]).unwrap();
+    assert_eq!(state(&d), RequestState::Rejected);
+    assert_eq!(
+        d.reason,
+        format!("removed RRset 0 (h9.example. A) is not in this signer's baseline for example. (request {})", rid(1))
+    );
+    // Removed and put at once, or outside the zone: rejected too.
+    let d = propose_increment(&s, &rid(4), &rid(1), &[a_item(key_tag, 2)], vec![gone("h2", 1)]).unwrap();
+    assert_eq!(d.reason, "removed RRset 0 (h2.example. A) is also among the items");
+    let outside = RrsetRef { owner: b"\x03www\x07example\x03net\x00".to_vec(), rtype: 1 };
+    let d = propose_increment(&s, &rid(5), &rid(1), &[], vec![outside]).unwrap();
+    assert_eq!(d.reason, "removed RRset 0 (www.example.net. A) is outside the zone example.");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_baseline_mismatch_stores_nothing_and_a_full_proposal_follows() {
+    let (s, key_tag) = signer("").await;
+    let items = vec![a_item(key_tag, 1)];
+    let e = Status::from(propose_increment(&s, &rid(2), &rid(1), &items, vec![]).unwrap_err());
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    assert_eq!(
+        e.message(),
+        format!("baseline mismatch: this signer's baseline for example. is none, the increment applies to {}", rid(1))
+    );
+    propose(&s, &rid(1), &items);
+    publish(&s, &rid(1));
+    let e = Status::from(propose_increment(&s, &rid(3), &rid(9), &items, vec![]).unwrap_err());
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    assert_eq!(
+        e.message(),
+        format!("baseline mismatch: this signer's baseline for example. is request {}, the increment applies to {}", rid(1), rid(9))
+    );
+    // Nothing was kept: the same id proposed in full is evaluated afresh.
+    let get = GetDecisionRequest { api_version: API_VERSION, request_id: rid(3) };
+    assert_eq!(Status::from(s.node.get_decision(get).unwrap_err()).code(), Code::NotFound);
+    let full = vec![a_item(key_tag, 1), a_item(key_tag, 2)];
+    let d = propose(&s, &rid(3), &full);
+    assert_eq!(state(&d), RequestState::Approved, "{d:?}");
+    assert_eq!(counts(&d), (1, 0, 0, 1, 0, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publication_applies_exactly_the_delta() {
+    let (s, key_tag) = signer("").await;
+    let full: Vec<SigningItem> = (1..=3).map(|i| a_item(key_tag, i)).collect();
+    propose(&s, &rid(1), &full);
+    publish(&s, &rid(1));
+    let before = baseline(&s);
+    assert_eq!(before.len(), 3);
+    let items = vec![a_rrset("h2", [192, 0, 2, 99], Some(key_tag)), a_item(key_tag, 4)];
+    let d = propose_increment(&s, &rid(2), &rid(1), &items, vec![gone("h3", 1)]).unwrap();
+    assert_eq!(counts(&d), (1, 1, 1, 1, 1, 2));
+    // Proposed, not yet published: the baseline has not moved.
+    assert_eq!(baseline(&s), before);
+    assert_eq!(state(&publish(&s, &rid(2))), RequestState::Published);
+    let addrs: Vec<(Vec<u8>, Vec<Vec<u8>>)> = baseline(&s).into_iter().map(|(o, _, r)| (o, r)).collect();
+    let mut expected = vec![
+        (owner("h1"), vec![vec![192, 0, 2, 1]]),
+        (owner("h2"), vec![vec![192, 0, 2, 99]]),
+        (owner("h4"), vec![vec![192, 0, 2, 4]]),
+    ];
+    expected.sort();
+    assert_eq!(addrs, expected);
+    // The next increment is compared with that: h2 back to .2 is a change,
+    // h4 unchanged, h3 gone already.
+    let items = vec![a_item(key_tag, 2), a_rrset("h4", [192, 0, 2, 4], None)];
+    let d = propose_increment(&s, &rid(3), &rid(2), &items, vec![]).unwrap();
+    assert_eq!(counts(&d), (0, 0, 1, 0, 0, 1));
+    let d = propose_increment(&s, &rid(4), &rid(2), &[], vec![gone("h3", 1)]).unwrap();
+    assert_eq!(state(&d), RequestState::Rejected);
+    // Published twice: the delta is applied once.
+    assert_eq!(state(&publish(&s, &rid(2))), RequestState::Published);
+    assert_eq!(baseline(&s).len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_increment_published_out_of_order_leaves_the_baseline_stale() {
+    let (s, key_tag) = signer("").await;
+    propose(&s, &rid(1), &[a_item(key_tag, 1)]);
+    publish(&s, &rid(1));
+    propose_increment(&s, &rid(2), &rid(1), &[a_item(key_tag, 2)], vec![]).unwrap();
+    propose_increment(&s, &rid(3), &rid(1), &[a_item(key_tag, 3)], vec![]).unwrap();
+    publish(&s, &rid(2));
+    // rid(3) applies to rid(1), the baseline is rid(2) by now.
+    assert_eq!(state(&publish(&s, &rid(3))), RequestState::Published);
+    assert_eq!(baseline(&s).len(), 2, "rid(3)'s delta must not be applied");
+    let reason = format!("request {} was published as an increment on request {}, but the baseline was request {}", rid(3), rid(1), rid(2));
+    let last = audit_log(&s).pop().unwrap();
+    assert_eq!(last.outcome, format!("published (zone digest); baseline left stale: {reason}"));
+    // Every increment is refused until a full proposal is published,
+    // even one on the request the stale baseline still reflects.
+    for base in [rid(3), rid(2)] {
+        let e = Status::from(propose_increment(&s, &rid(4), &base, &[a_item(key_tag, 4)], vec![]).unwrap_err());
+        assert_eq!(e.code(), Code::FailedPrecondition);
+        assert_eq!(
+            e.message(),
+            format!("baseline mismatch: this signer's baseline for example. is request {} (stale: {reason}), the increment applies to {base}", rid(2))
+        );
+    }
+    let full: Vec<SigningItem> = (1..=4).map(|i| a_item(key_tag, i)).collect();
+    assert_eq!(counts(&propose(&s, &rid(4), &full)), (2, 0, 0, 2, 0, 4));
+    publish(&s, &rid(4));
+    assert_eq!(baseline(&s).len(), 4);
+    let d = propose_increment(&s, &rid(5), &rid(4), &[], vec![gone("h4", 1)]).unwrap();
+    assert_eq!(counts(&d), (0, 1, 0, 0, 1, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn context_items_count_but_are_never_signed() {
+    // Only A is signed here: a TXT context item is not a signing item,
+    // so the policy does not refuse it.
+    let policy = "version = 1\nrr_types = [\"A\", \"SOA\"]\n";
+    let signers: Vec<Signer1> = (1..=3).map(|i| node_with_policy(i, policy)).collect();
+    let (_, _, key_tag) = dkg(&signers, 2).await;
+    let s = &signers[0];
+    let mut txt = txt_rrset("h2", "kept", key_tag);
+    txt.rrsig = None;
+    let context = a_rrset("h3", [192, 0, 2, 3], None);
+    let items = vec![a_item(key_tag, 1), txt.clone(), context.clone()];
+    let d = propose(s, &rid(1), &items);
+    assert_eq!(state(&d), RequestState::Approved, "{d:?}");
+    assert_eq!(counts(&d), (3, 0, 0, 3, 0, 1));
+    // The content hash covers them: a header without them does not match.
+    let mut short = header(&rid(2), &items[..1]);
+    short.item_count = 3;
+    let e = s.node.propose(short, items.clone()).unwrap_err().to_string();
+    assert!(e.starts_with("content_hash: the items hash to"), "{e}");
+    // Context items are parsed all the same.
+    let mut outside = context.clone();
+    outside.owner = b"\x02h3\x07example\x03net\x00".to_vec();
+    let d = propose(s, &rid(3), &[a_item(key_tag, 1), outside]);
+    assert_eq!(d.reason, "item 1 (h3.example.net. A) is outside the zone example.");
+    // A Commit cannot carry a context item (no RRSIG fields), nor the same
+    // RRset signed: it was proposed as context, not for signing.
+    let e = s.svc.commit(commit_under(&rid(1), b"c1", key_tag, vec![context])).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("no RRSIG fields"), "{e:?}");
+    let signed = a_rrset("h3", [192, 0, 2, 3], Some(key_tag));
+    let e = s.svc.commit(commit_under(&rid(1), b"c2", key_tag, vec![signed])).await.unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    assert_eq!(e.message(), format!("item 0 (h3.example. A) was not proposed under request {}", rid(1)));
+    s.svc.commit(commit_under(&rid(1), b"c3", key_tag, vec![a_item(key_tag, 1)])).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_increment_on_a_large_zone_reads_only_what_it_changes() {
+    const RRSETS: u32 = 50_000;
+    let (s, key_tag) = signer("max_rrsets_changed = 100000\nmax_names_added = 100000").await;
+    let mut full: Vec<SigningItem> =
+        (0..RRSETS).map(|n| a_rrset(&format!("n{n}"), [10, (n >> 16) as u8, (n >> 8) as u8, n as u8], None)).collect();
+    full.push(a_item(key_tag, 1));
+    let started = Instant::now();
+    assert_eq!(state(&propose(&s, &rid(1), &full)), RequestState::Approved);
+    publish(&s, &rid(1));
+    println!("full proposal and publication of {} RRsets: {:?}", full.len(), started.elapsed());
+
+    let baselines = s.node.store.requests().baselines();
+    let read_before = baselines.entries_read();
+    let started = Instant::now();
+    let items = vec![a_rrset("new", [192, 0, 2, 200], Some(key_tag))];
+    let d = propose_increment(&s, &rid(2), &rid(1), &items, vec![gone("n7", 1)]).unwrap();
+    assert_eq!(counts(&d), (1, 1, 0, 1, 1, 1));
+    assert_eq!(state(&publish(&s, &rid(2))), RequestState::Published);
+    let read = baselines.entries_read() - read_before;
+    println!("one-RRset increment on {} RRsets, proposed and published: {:?}, {read} baseline entries read", full.len(), started.elapsed());
+    // The zone's state (proposal, its re-check, publication), one lookup
+    // per RRset put or removed, one key per type at each name touched.
+    assert!(read <= 8, "{read} baseline entries read for a one-RRset increment");
+    assert_eq!(baseline(&s).len(), full.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_content_hash_binds_removals() {
+    let (s, key_tag) = signer("").await;
+    let full: Vec<SigningItem> = (1..=3).map(|i| a_item(key_tag, i)).collect();
+    propose(&s, &rid(1), &full);
+    publish(&s, &rid(1));
+    let items = vec![a_rrset("h4", [192, 0, 2, 4], Some(key_tag))];
+    // A hash over the items alone leaves the removal unbound: refused.
+    let mut h = increment(&rid(2), &rid(1), &items, vec![gone("h1", 1)]);
+    h.content_hash = frostzone_proto::content::content_hash(&items).to_vec();
+    let e = s.node.propose(h, items.clone()).unwrap_err().to_string();
+    assert!(e.starts_with("content_hash: the items hash to"), "{e}");
+    // The same with the removal bound is accepted.
+    let d = propose_increment(&s, &rid(2), &rid(1), &items, vec![gone("h1", 1)]).unwrap();
+    assert_eq!(counts(&d).1, 1);
+}
