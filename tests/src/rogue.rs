@@ -107,6 +107,7 @@ pub async fn propose(client: &mut Signer, id: &str, zone: &str, items: &[Signing
         item_count: items.len() as u64,
         expires_unix: u64::from(now()) + 3600,
         submitted_by: "rogue-test".to_string(),
+        ..ProposeHeader::default()
     };
     let chunks = vec![
         ProposeChunk { header: Some(header), items: Vec::new() },

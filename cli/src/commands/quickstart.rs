@@ -154,6 +154,7 @@ async fn run(
         validity_days: 0,
         publish_cds: false,
         approval_timeout_secs: 0,
+        ..SignZoneOptions::default()
     };
     let signed = super::zone::sign(&mut coordinator, options, data).await?;
     let signed_at = started.elapsed();

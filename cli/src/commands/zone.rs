@@ -80,6 +80,8 @@ pub fn execute_sign(args: SignArgs, client: ClientArgs) -> anyhow::Result<Outcom
         validity_days: args.validity_days.unwrap_or(0),
         publish_cds: args.cds,
         approval_timeout_secs: args.approval_timeout.unwrap_or(0),
+        source_name: args.file.display().to_string(),
+        ..SignZoneOptions::default()
     };
     let started = Instant::now();
     let signed = crate::client::runtime()?.block_on(async move {
