@@ -18,6 +18,12 @@
 //!   `n - t + 1` of its signers rejected, expired or failed the request
 //!   ([`ApprovalFailure::Refused`], at once), or the deadline passed while
 //!   it was still short ([`ApprovalFailure::TimedOut`]).
+//!
+//! An unreachable signer cannot approve. [`quorum_unreachable`] tells,
+//! once signers have had [`crate::proposal::UNREACHABLE_GRACE`] to answer,
+//! whether some group is short even counting every reachable undecided
+//! signer: then the request fails with "quorum unavailable" at once rather
+//! than at the approval deadline ([`ApprovalFailure::Unavailable`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -90,6 +96,23 @@ pub enum ApprovalFailure {
         /// Every refusal among its signers.
         refused: Vec<Refusal>,
     },
+    /// Too few signers of a key group can be reached to approve it.
+    #[error(
+        "quorum unavailable: key tag {key_tag} needs {needed} approvals, at most {reachable} reachable signers can give them ({})",
+        unreachable_list(.approvers, .unreachable)
+    )]
+    Unavailable {
+        /// The key group.
+        key_tag: u16,
+        /// Its threshold (t).
+        needed: usize,
+        /// Approvers plus reachable undecided signers.
+        reachable: usize,
+        /// Its approvers.
+        approvers: Vec<String>,
+        /// Its signers that could not be reached, and why.
+        unreachable: Vec<(String, String)>,
+    },
     /// The deadline passed with a key group short of its threshold.
     #[error(
         "no quorum of approvals within {waited_secs} s: key tag {key_tag} has {} of the {needed} approvals it needs{}",
@@ -108,6 +131,16 @@ pub enum ApprovalFailure {
         /// Its undecided signers, with what is known about them.
         pending: Vec<(String, String)>,
     },
+}
+
+/// The signers that could not be reached, named in "quorum unavailable".
+fn unreachable_list(approvers: &[String], unreachable: &[(String, String)]) -> String {
+    let mut parts = Vec::new();
+    if !approvers.is_empty() {
+        parts.push(format!("approved: {}", approvers.join(", ")));
+    }
+    parts.push(format!("unreachable: {}", pending_list(unreachable)));
+    parts.join("; ")
 }
 
 fn refusals(refused: &[Refusal]) -> String {
@@ -231,6 +264,28 @@ pub fn assess(
         }
     }
     Assessment::Waiting(Waiting { approvals: worst.approvers.len(), needed: worst.group.threshold, pending })
+}
+
+/// Whether some key group is short of its threshold even if every
+/// reachable undecided signer approved: undecided signers whose last
+/// attempt failed in transport ("unreachable: …") do not count.
+pub fn quorum_unreachable(groups: &[GroupSigners], decisions: &BTreeMap<String, RecordedDecision>) -> Option<ApprovalFailure> {
+    for g in groups {
+        let t = tally(g, decisions);
+        let (unreachable, reachable): (Vec<_>, Vec<_>) =
+            t.undecided.iter().cloned().partition(|(_, reason)| reason.starts_with("unreachable"));
+        let possible = t.approvers.len() + reachable.len();
+        if possible < g.threshold {
+            return Some(ApprovalFailure::Unavailable {
+                key_tag: g.key_tag,
+                needed: g.threshold,
+                reachable: possible,
+                approvers: t.approvers,
+                unreachable,
+            });
+        }
+    }
+    None
 }
 
 /// The request id as shown in progress lines: its first 8 hex digits.
@@ -382,5 +437,24 @@ mod tests {
     fn short_ids() {
         assert_eq!(ShortId("3f2a9c1b00").to_string(), "3f2a9c1b…");
         assert_eq!(ShortId("3f2a9c1b").to_string(), "3f2a9c1b");
+    }
+
+    #[test]
+    fn unreachable_signers_make_the_quorum_unavailable() {
+        let g = vec![GroupSigners { key_tag: 7, threshold: 3, signers: (1..=5).map(|k| format!("signer-{k}")).collect() }];
+        let approve = RecordedDecision { state: DecisionState::Approved, decided_by: "policy".into(), ..Default::default() };
+        let down = |why: &str| RecordedDecision { reason: format!("unreachable: {why}"), ..Default::default() };
+        let mut ds = BTreeMap::new();
+        ds.insert("signer-1".to_string(), approve.clone());
+        ds.insert("signer-2".to_string(), approve);
+        ds.insert("signer-3".to_string(), down("connection refused"));
+        ds.insert("signer-4".to_string(), down("connection refused"));
+        // signer-5 pending its operator: 2 + 1 = 3 still possible.
+        ds.insert("signer-5".to_string(), RecordedDecision { reason: "DNSKEY change".into(), ..Default::default() });
+        assert_eq!(quorum_unreachable(&g, &ds), None);
+        ds.insert("signer-5".to_string(), down("timed out"));
+        let f = quorum_unreachable(&g, &ds).unwrap().to_string();
+        assert!(f.starts_with("quorum unavailable: key tag 7 needs 3 approvals, at most 2 reachable"), "{f}");
+        assert!(f.contains("approved: signer-1, signer-2; unreachable: signer-3 (unreachable: connection refused)"), "{f}");
     }
 }

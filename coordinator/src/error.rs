@@ -80,6 +80,7 @@ impl From<CoordinatorError> for tonic::Status {
             CoordinatorError::NotFound(_) => tonic::Status::not_found(message),
             CoordinatorError::TooLarge(_) => tonic::Status::resource_exhausted(message),
             CoordinatorError::NotApproved(ApprovalFailure::TimedOut { .. }) => tonic::Status::deadline_exceeded(message),
+            CoordinatorError::NotApproved(ApprovalFailure::Unavailable { .. }) => tonic::Status::unavailable(message),
             CoordinatorError::NotApproved(_) => tonic::Status::failed_precondition(message),
             CoordinatorError::Quorum(_) | CoordinatorError::SignerNeeded { .. } => tonic::Status::unavailable(message),
             CoordinatorError::Disagreement(_) => tonic::Status::aborted(message),

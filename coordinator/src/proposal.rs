@@ -33,7 +33,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::approval::{assess, pending_list, progress_line, Approvers, Assessment, GroupSigners, ShortId};
+use crate::approval::{assess, pending_list, progress_line, quorum_unreachable, Approvers, Assessment, GroupSigners, ShortId};
 use crate::decision::{from_wire, DecisionState, RecordedDecision};
 use crate::error::CoordinatorError;
 use crate::keys::KeyGroup;
@@ -61,6 +61,14 @@ pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(30);
 /// approver beyond t can stand in for one that fails during signing.
 /// Signers pending their operator are not waited for.
 pub const APPROVAL_GRACE: Duration = Duration::from_secs(5);
+
+/// How long after a proposal goes out a signer that cannot be reached
+/// still counts as a possible approver. Past it, a request whose key
+/// group cannot reach its threshold among approvers and reachable signers
+/// fails with "quorum unavailable" instead of waiting for the approval
+/// deadline (an hour by default): a cluster that is down says so in
+/// seconds. Three proposal attempts fit in it.
+pub const UNREACHABLE_GRACE: Duration = Duration::from_secs(15);
 
 /// Where progress lines go (SignZone sends them to the client).
 pub type Progress = dyn Fn(String) + Send + Sync;
@@ -129,6 +137,7 @@ pub(crate) async fn seek_approval(
     let request_id = session.id();
     let expires_unix = unix_now() + proposal.timeout.as_secs();
     let deadline = Instant::now() + proposal.timeout;
+    let reachability_checked_at = Instant::now() + UNREACHABLE_GRACE;
     let threshold = groups.iter().map(|g| g.threshold).max().unwrap_or(0);
     session.update(|r| {
         r.expires_unix = expires_unix;
@@ -213,8 +222,14 @@ pub(crate) async fn seek_approval(
             () = tokio::time::sleep_until(deadline) => timed_out = Some(proposal.timeout.as_secs()),
             () = tokio::time::sleep_until(last_sent + PROGRESS_INTERVAL) => last_line.clear(),
             () = tokio::time::sleep_until(quorum_since.unwrap_or(deadline) + APPROVAL_GRACE), if quorum_since.is_some() => {}
+            () = tokio::time::sleep_until(reachability_checked_at), if Instant::now() < reachability_checked_at => {}
         }
         let decisions = session.record()?.decisions;
+        if Instant::now() >= reachability_checked_at {
+            if let Some(failure) = quorum_unreachable(&groups, &decisions) {
+                return Err(failure.into());
+            }
+        }
         match assess(&groups, &decisions, timed_out) {
             Assessment::Approved(approvers) => {
                 let since = *quorum_since.get_or_insert_with(Instant::now);
