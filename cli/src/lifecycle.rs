@@ -46,16 +46,7 @@ pub fn short_id(id: &str) -> &str {
 /// A state as one lowercase word; `unspecified` in a signer's decision
 /// means it has not answered (yet).
 pub fn state_name(state: RequestState) -> &'static str {
-    match state {
-        RequestState::Unspecified => "not answered",
-        RequestState::Pending => "pending",
-        RequestState::Approved => "approved",
-        RequestState::Rejected => "rejected",
-        RequestState::Expired => "expired",
-        RequestState::Signed => "signed",
-        RequestState::Published => "published",
-        RequestState::Failed => "failed",
-    }
+    frostzone_proto::request_state_word(state).unwrap_or("not answered")
 }
 
 /// Whether a signer in this state has approved the request (signing and

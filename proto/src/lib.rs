@@ -20,6 +20,23 @@ pub mod v1 {
     tonic::include_proto!("frostzone.v1");
 }
 
+/// A request state as one lowercase word (`pending`, `approved`, …), the
+/// same in every tool; `None` for UNSPECIFIED, which means "not answered"
+/// in a coordinator's record and "unknown" in a signer's.
+pub fn request_state_word(state: v1::RequestState) -> Option<&'static str> {
+    use v1::RequestState as S;
+    Some(match state {
+        S::Unspecified => return None,
+        S::Pending => "pending",
+        S::Approved => "approved",
+        S::Rejected => "rejected",
+        S::Expired => "expired",
+        S::Signed => "signed",
+        S::Published => "published",
+        S::Failed => "failed",
+    })
+}
+
 /// The API version every request carries. A peer refuses other versions
 /// with `FAILED_PRECONDITION`.
 pub const API_VERSION: u32 = 1;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use frostzone_proto::v1::signer_admin_server::{SignerAdmin, SignerAdminServer};
 use frostzone_proto::v1::*;
-use frostzone_proto::{check_api_version, MAX_MESSAGE_BYTES};
+use frostzone_proto::MAX_MESSAGE_BYTES;
 use tokio::net::UnixListener;
 use tokio_stream::wrappers::UnixListenerStream;
 use tonic::transport::server::UdsConnectInfo;
@@ -91,15 +91,7 @@ impl AdminService {
         T: Send + 'static,
         F: FnOnce(&Node) -> Result<T, NodeError> + Send + 'static,
     {
-        check_api_version(api_version)?;
-        let node = self.node.clone();
-        let result = tokio::task::spawn_blocking(move || f(&node))
-            .await
-            .map_err(|e| Status::from(NodeError::Internal(e.to_string())))?;
-        result.map(Response::new).map_err(|e| {
-            tracing::warn!(code = ?e.code(), "admin call refused: {e}");
-            e.into()
-        })
+        crate::service::run_on_node(&self.node, api_version, "admin call refused", f).await
     }
 }
 

@@ -107,16 +107,7 @@ impl RequestError {
 
 /// A state's name in messages.
 pub fn state_name(state: RequestState) -> &'static str {
-    match state {
-        RequestState::Unspecified => "in no known state",
-        RequestState::Pending => "pending",
-        RequestState::Approved => "approved",
-        RequestState::Rejected => "rejected",
-        RequestState::Expired => "expired",
-        RequestState::Signed => "signed",
-        RequestState::Published => "published",
-        RequestState::Failed => "failed",
-    }
+    frostzone_proto::request_state_word(state).unwrap_or("in no known state")
 }
 
 /// An approved request as Commits see it, kept in memory so a zone signed

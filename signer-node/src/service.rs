@@ -40,19 +40,27 @@ impl SignerService {
         T: Send + 'static,
         F: FnOnce(&Node) -> Result<T, NodeError> + Send + 'static,
     {
-        check_api_version(api_version)?;
-        let node = self.node.clone();
-        let result = tokio::task::spawn_blocking(move || f(&node))
-            .await
-            .map_err(|e| Status::from(NodeError::Internal(e.to_string())))?;
-        match result {
-            Ok(response) => Ok(Response::new(response)),
-            Err(e) => {
-                tracing::warn!(code = ?e.code(), "refused: {e}");
-                Err(e.into())
-            }
-        }
+        run_on_node(&self.node, api_version, "refused", f).await
     }
+}
+
+/// Checks the API version, runs `f` on a blocking thread (the node hashes,
+/// signs and fsyncs) and turns a refusal into its status, logged as
+/// `what`.
+pub(crate) async fn run_on_node<T, F>(node: &Arc<Node>, api_version: u32, what: &'static str, f: F) -> Result<Response<T>, Status>
+where
+    T: Send + 'static,
+    F: FnOnce(&Node) -> Result<T, NodeError> + Send + 'static,
+{
+    check_api_version(api_version)?;
+    let node = node.clone();
+    let result = tokio::task::spawn_blocking(move || f(&node))
+        .await
+        .map_err(|e| Status::from(NodeError::Internal(e.to_string())))?;
+    result.map(Response::new).map_err(|e| {
+        tracing::warn!(code = ?e.code(), "{what}: {e}");
+        e.into()
+    })
 }
 
 #[tonic::async_trait]
