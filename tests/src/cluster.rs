@@ -54,6 +54,9 @@ pub struct Cluster {
     pub signer_ports: Vec<u16>,
     /// Signers needed for a signature.
     pub threshold: u16,
+    /// The coordinator's `[transfer]` port (UDP and TCP on 127.0.0.1), once
+    /// [`Cluster::enable_transfer`] gave it one.
+    pub transfer_port: Option<u16>,
 }
 
 /// `name` in the directory of the `frostzone` binary (every workspace binary is built there).
@@ -117,6 +120,7 @@ impl Cluster {
             coordinator_port,
             signer_ports,
             threshold,
+            transfer_port: None,
         };
         for k in 1..=signers {
             cluster.set_policy(k, &auto_policy(""));
@@ -134,6 +138,31 @@ impl Cluster {
             let config = config.replacen("\n[tls]", &format!("policy = \"signer-{k}/policy.toml\"\n\n[tls]"), 1);
             std::fs::write(&file, config).expect("write signer config");
         }
+    }
+
+    /// Appends `text` (TOML tables: `[[zones]]`, `[transfer]`, `[primary]`) to the coordinator's
+    /// config; takes effect at its next start.
+    pub fn add_coordinator_config(&self, text: &str) {
+        let file = self.dir.path().join("coordinator.toml");
+        let mut config = std::fs::read_to_string(&file).expect("read coordinator config");
+        config.push('\n');
+        config.push_str(text);
+        config.push('\n');
+        std::fs::write(&file, config).expect("write coordinator config");
+    }
+
+    /// Gives the coordinator a `[transfer]` section on a free loopback port, followed by `extra`
+    /// (`[[transfer.tsig_keys]]`, `[[transfer.secondaries]]`, ...); returns the port. Call before
+    /// the coordinator starts.
+    pub fn enable_transfer(&mut self, extra: &str) -> u16 {
+        assert!(self.transfer_port.is_none(), "the coordinator already has a [transfer] section");
+        let mut port = free_port();
+        while port == self.coordinator_port || self.signer_ports.contains(&port) {
+            port = free_port();
+        }
+        self.add_coordinator_config(&format!("[transfer]\nlisten = \"127.0.0.1:{port}\"\n{extra}"));
+        self.transfer_port = Some(port);
+        port
     }
 
     /// The audit log of `node` ("coordinator" or "signer-K").
@@ -183,6 +212,11 @@ impl Cluster {
         Process { child }
     }
 
+    /// The whole log of `name` ("coordinator" or "signer-K").
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.log_path(name)).unwrap_or_default()
+    }
+
     fn log_path(&self, name: &str) -> PathBuf {
         self.dir.path().join("logs").join(format!("{name}.log"))
     }
@@ -213,6 +247,11 @@ impl Cluster {
     /// `kill -9` of signer `k`, reaped.
     pub fn kill_signer(&mut self, k: u16) {
         self.signer_processes[usize::from(k) - 1] = None;
+    }
+
+    /// `kill -9` of the coordinator, reaped.
+    pub fn kill_coordinator(&mut self) {
+        self.coordinator = None;
     }
 
     /// `kill -9` of every node, reaped.

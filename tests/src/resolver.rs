@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 use crate::signers::Signed;
 use crate::tools::run;
 
+/// How long NSD (a secondary included: it transfers the zone first) and Unbound get to answer.
+const READY_DEADLINE: Duration = Duration::from_secs(60);
+
 /// A port free on 127.0.0.1 for both UDP and TCP (chosen by the kernel, then released).
 pub fn free_port() -> u16 {
     for _ in 0..50 {
@@ -140,14 +143,39 @@ impl Resolver {
     /// Starts NSD on `signed` and Unbound trusting its DS, and waits until both answer.
     pub fn start(signed: &Signed) -> Resolver {
         let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::copy(&signed.zone, dir.path().join("zone.signed")).expect("copy signed zone");
+        Resolver::launch(dir, &signed.origin, &signed.ds_line(), None, "    zonefile: \"zone.signed\"\n", "")
+    }
+
+    /// Starts NSD on `127.0.0.1:nsd_port` as a secondary of the primary at
+    /// `127.0.0.1:primary_port` (`request-xfr`, and `allow-notify` from 127.0.0.1; with `tsig` =
+    /// (name, base64 secret), both with that hmac-sha256 key), and Unbound trusting `ds_line`;
+    /// waits until NSD has transferred the zone and answers for it, and Unbound answers.
+    pub fn start_secondary(origin: &str, ds_line: &str, nsd_port: u16, primary_port: u16, tsig: Option<(&str, &str)>) -> Resolver {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (key, key_name) = match tsig {
+            Some((name, secret)) => {
+                (format!("key:\n    name: \"{name}\"\n    algorithm: hmac-sha256\n    secret: \"{secret}\"\n"), name.to_string())
+            }
+            None => (String::new(), "NOKEY".to_string()),
+        };
+        let zone = format!(
+            "    zonefile: \"secondary.zone\"\n    request-xfr: 127.0.0.1@{primary_port} {key_name}\n    \
+             allow-notify: 127.0.0.1 {key_name}\n"
+        );
+        Resolver::launch(dir, origin, ds_line, Some(nsd_port), &zone, &key)
+    }
+
+    /// NSD (on `nsd_port`, or a free port) with one `zone:` whose body (after its name) is
+    /// `zone_body`, plus `extra` top-level clauses (keys); Unbound trusting `ds_line`, stub to NSD.
+    fn launch(dir: tempfile::TempDir, origin: &str, ds_line: &str, nsd_port: Option<u16>, zone_body: &str, extra: &str) -> Resolver {
         let d = dir.path();
-        let nsd_port = free_port();
+        let nsd_port = nsd_port.unwrap_or_else(free_port);
         let mut unbound_port = free_port();
         while unbound_port == nsd_port {
             unbound_port = free_port();
         }
-        std::fs::copy(&signed.zone, d.join("zone.signed")).expect("copy signed zone");
-        let origin = signed.origin.clone();
+        let origin = origin.to_string();
 
         let nsd_conf = d.join("nsd.conf");
         std::fs::write(
@@ -169,10 +197,9 @@ impl Resolver {
     verbosity: 2
 remote-control:
     control-enable: no
-zone:
+{extra}zone:
     name: "{origin}"
-    zonefile: "zone.signed"
-"#,
+{zone_body}"#,
                 d = d.display()
             ),
         )
@@ -210,7 +237,7 @@ stub-zone:
     stub-addr: 127.0.0.1@{nsd_port}
 "#,
                 d = d.display(),
-                ds = signed.ds_line().replace('"', "")
+                ds = ds_line.replace('"', "")
             ),
         )
         .expect("write unbound.conf");
@@ -225,7 +252,7 @@ stub-zone:
     }
 
     fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + READY_DEADLINE;
         let d = self.dir.path().to_path_buf();
         // NSD: authoritative SOA answer.
         loop {
@@ -236,8 +263,9 @@ stub-zone:
             }
             assert!(
                 Instant::now() < deadline,
-                "NSD did not serve {} within 20 s (last answer status {}); logs:\n{}",
+                "NSD did not serve {} within {} s (last answer status {}); logs:\n{}",
                 self.origin,
+                READY_DEADLINE.as_secs(),
                 a.status,
                 self.logs()
             );
@@ -252,11 +280,23 @@ stub-zone:
             }
             assert!(
                 Instant::now() < deadline,
-                "Unbound did not answer within 20 s; logs:\n{}",
+                "Unbound did not answer within {} s; logs:\n{}",
+                READY_DEADLINE.as_secs(),
                 self.logs()
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// Asks NSD directly (no recursion, DO bit set).
+    pub fn query_nsd(&self, name: &str, rtype: &str) -> Answer {
+        dig(self.nsd_port, name, rtype, false)
+    }
+
+    /// The SOA serial NSD serves, if it answers with one.
+    pub fn nsd_serial(&self) -> Option<u32> {
+        let a = self.query_nsd(&self.origin, "SOA");
+        a.records("SOA").first().and_then(|r| r.2.split_whitespace().nth(2)).and_then(|s| s.parse().ok())
     }
 
     /// Asks Unbound (recursion desired, DO bit set).

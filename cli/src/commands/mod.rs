@@ -3,6 +3,7 @@
 pub mod approval;
 pub mod audit;
 pub mod certs;
+pub mod diff;
 pub mod keys;
 pub mod quickstart;
 pub mod requests;

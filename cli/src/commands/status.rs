@@ -1,5 +1,5 @@
 //! `frostzone status`: what the coordinator sees — signers, key groups,
-//! recent signing sessions.
+//! the zones it publishes, recent signing sessions.
 
 use anyhow::Context;
 use frostzone_proto::v1::{StatusRequest, StatusResponse};
@@ -9,8 +9,10 @@ use crate::client::{status_error, ClientArgs, Coordinator};
 use crate::table::Table;
 use crate::Outcome;
 
-/// Show the signers (reachable or not), the key groups and the last
-/// signing sessions with any culprits.
+/// Show the signers (reachable or not), the key groups, the zones published
+/// (serial, when, next signature refresh, earliest expiration, and a
+/// WARNING when signatures would expire before they can be refreshed) and
+/// the last signing sessions with any culprits.
 #[derive(clap::Args)]
 pub struct Args {}
 
@@ -22,6 +24,10 @@ pub fn execute(_args: Args, client: ClientArgs) -> anyhow::Result<Outcome> {
     })?;
     println!("coordinator {url}\n");
     print!("{}", render(&status));
+    // Loud on stderr too, where a cron job's mail or a terminal shows it.
+    for line in warnings(&status) {
+        eprintln!("{line}");
+    }
     Ok(Outcome::Success)
 }
 
@@ -58,6 +64,27 @@ pub fn render(status: &StatusResponse) -> String {
         out.push_str(&super::keys::keys_table(&status.keys));
     }
 
+    out.push_str(&format!("\nzones: {}\n", status.zones.len()));
+    if !status.zones.is_empty() {
+        let mut zones = Table::new(&["ZONE", "SERIAL", "PUBLISHED", "NEXT REFRESH", "EARLIEST EXPIRATION", "RRSIGS", "REQUEST"]);
+        for z in &status.zones {
+            zones.row(vec![
+                z.zone.clone(),
+                z.serial.to_string(),
+                time_or_dash(z.published_unix),
+                time_or_dash(z.next_refresh_unix),
+                time_or_dash(z.earliest_expiration_unix),
+                z.signatures.to_string(),
+                z.request_id.clone(),
+            ]);
+        }
+        out.push_str(&zones.render());
+        for line in warnings(status) {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+
     out.push_str(&format!("\nsessions: {}\n", status.sessions.len()));
     if !status.sessions.is_empty() {
         let mut sessions = Table::new(&["SESSION", "ZONE", "STATE", "STARTED", "RRSIGS", "SIGNERS", "CULPRITS"]);
@@ -83,4 +110,46 @@ pub fn render(status: &StatusResponse) -> String {
         }
     }
     out
+}
+
+/// A time (seconds since the epoch, RFC 4034 §3.1.5 format), or "-" for
+/// none.
+fn time_or_dash(unix: u64) -> String {
+    match unix {
+        0 => "-".to_string(),
+        t => frostzone_dnssec::present::format_timestamp(t as u32),
+    }
+}
+
+/// One `WARNING: zone Z: ...` line per zone whose signatures are at risk.
+pub fn warnings(status: &StatusResponse) -> Vec<String> {
+    status
+        .zones
+        .iter()
+        .filter(|z| !z.warning.is_empty())
+        .map(|z| format!("WARNING: zone {}: {}", z.zone, z.warning))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use frostzone_proto::v1::ZoneStatus;
+
+    #[test]
+    fn zones_are_listed_and_warnings_are_loud() {
+        let status = StatusResponse {
+            zones: vec![
+                ZoneStatus { zone: "example.com.".into(), serial: 42, published_unix: 1_780_000_000, ..Default::default() },
+                ZoneStatus { zone: "example.net.".into(), serial: 7, warning: "signatures expire in 2 days".into(), ..Default::default() },
+            ],
+            ..Default::default()
+        };
+        let text = render(&status);
+        assert!(text.contains("zones: 2"), "{text}");
+        let row = text.lines().find(|l| l.starts_with("example.com.")).unwrap();
+        assert!(row.contains(" 42 ") && row.contains("20260528"), "{row}");
+        assert!(text.contains("WARNING: zone example.net.: signatures expire in 2 days"), "{text}");
+        assert_eq!(warnings(&status).len(), 1);
+    }
 }

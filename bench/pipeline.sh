@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Latency of the zone pipeline: a 3-of-5 cluster (coordinator + 5 signer processes, mutual TLS on
+# loopback, release builds) signs the reference zone (tests/src/bin/gen-reference-zone.rs), then
+# takes N_DIFFS one-RRset change sets one after another with `frostzone sign --changes`. Each
+# diff alternately adds a TXT record at a new name and changes the TXT record the diff before
+# added. Per diff it measures the wall time from submission to the validated signed changes
+# written (the whole `frostzone sign --changes ... --out-changes FILE` command, TLS connection
+# included), and reads the signatures made from the command's summary line.
+#
+# Usage: bench/pipeline.sh [N_DIFFS] [ZONE_SIZE]       (defaults 200 and 100000 delegations)
+# Env:   KEEP=1  keep the work directory;  ORIGIN=ref.test.  zone origin;
+#        BASE_PORT=7500  the coordinator's port, signers on the next five.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n_diffs=${1:-200}
+zone_size=${2:-100000}
+origin=${ORIGIN:-ref.test.}
+base_port=${BASE_PORT:-7500}
+[[ $n_diffs =~ ^[1-9][0-9]*$ ]] || { echo "pipeline.sh: N_DIFFS must be a positive number, not $n_diffs" >&2; exit 2; }
+[[ $zone_size =~ ^[0-9]+$ ]] || { echo "pipeline.sh: ZONE_SIZE must be a number, not $zone_size" >&2; exit 2; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/frostzone-pipeline.XXXXXX")
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    if [ "${KEEP:-0}" = 1 ]; then echo "work directory: $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+echo "building (release) ..." >&2
+cargo build --release -q --bins -p frostzone-cli -p frostzone-coordinator -p frostzone-signer-node -p frostzone-tests
+target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+bin=$target/release
+
+# --- the cluster: certificates from `frostzone certs init`, configs as tests/src/cluster.rs writes
+# them, every signer approving by policy (a routine diff signs without anyone touching it).
+c=$work/cluster
+"$bin/frostzone" certs init --dir "$c" --signers 5 > "$work/certs.log" 2>&1 || { cat "$work/certs.log" >&2; exit 1; }
+mkdir -p "$c/coordinator/data" "$c/logs"
+{
+    printf 'version = 1\nlisten = "127.0.0.1:%s"\ndata_dir = "coordinator/data"\nthreshold = 3\n\n' "$base_port"
+    printf '[tls]\nca = "ca.pem"\ncert = "coordinator.pem"\nkey = "coordinator.key"\n\n'
+    printf '[[operators]]\nname = "operator"\ncert = "operator.pem"\n'
+    for k in 1 2 3 4 5; do
+        printf '\n[[signers]]\nname = "signer-%s"\nparticipant = %s\nendpoint = "https://127.0.0.1:%s"\n' "$k" "$k" $((base_port + k))
+    done
+} > "$c/coordinator.toml"
+for k in 1 2 3 4 5; do
+    mkdir -p "$c/signer-$k/data"
+    head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$c/signer-$k/passphrase"
+    chmod 600 "$c/signer-$k/passphrase"
+    printf 'version = 1\n[approval]\nkey_changes = "auto"\nmax_rrsets_changed = 1000000\nmax_names_added = 1000000\nmax_names_removed = 1000000\n' \
+        > "$c/signer-$k/policy.toml"
+    printf 'version = 1\nname = "signer-%s"\nparticipant = %s\nlisten = "127.0.0.1:%s"\ndata_dir = "signer-%s/data"\npassphrase_file = "signer-%s/passphrase"\npolicy = "signer-%s/policy.toml"\n\n[tls]\nca = "ca.pem"\ncert = "signer-%s.pem"\nkey = "signer-%s.key"\ncoordinator_cert = "coordinator.pem"\n' \
+        "$k" "$k" $((base_port + k)) "$k" "$k" "$k" "$k" "$k" > "$c/signer-$k.toml"
+done
+start() { # NAME PROGRAM
+    (cd "$c" && exec "$2" --config "$c/$1.toml" >> "$c/logs/$1.log" 2>&1) &
+    pids+=($!)
+}
+for k in 1 2 3 4 5; do start "signer-$k" "$bin/frostzone-signer"; done
+start coordinator "$bin/frostzone-coordinator"
+
+fz() { "$bin/frostzone" --coordinator "https://127.0.0.1:$base_port" --tls-dir "$c" "$@"; }
+deadline=$((SECONDS + 60))
+until fz status 2>/dev/null | grep -q "signers: 5 of 5 reachable"; do
+    if [ $SECONDS -gt $deadline ]; then
+        echo "pipeline.sh: the cluster is not ready after 60 s; its logs:" >&2
+        tail -n 5 "$c"/logs/*.log >&2
+        exit 1
+    fi
+    sleep 0.3
+done
+fz keys generate --zone "$origin" --role ksk > /dev/null
+fz keys generate --zone "$origin" --role zsk > /dev/null
+
+# --- version 1: the reference zone, signed whole.
+"$bin/gen-reference-zone" --delegations "$zone_size" --origin "$origin" > "$work/ref.zone"
+echo "reference zone: $zone_size delegations, $(wc -l < "$work/ref.zone") lines; signing it whole ..." >&2
+t0=$(date +%s.%N)
+fz sign --zone "$origin" --file "$work/ref.zone" --out "$work/v1.signed" > "$work/v1.out"
+t1=$(date +%s.%N)
+serial=$(sed -n 's/^serial \([0-9]*\): .*/\1/p' "$work/v1.out")
+full_made=$(sed -n 's/^serial [0-9]*: \([0-9]*\) signatures made.*/\1/p' "$work/v1.out")
+echo "version 1: serial $serial, $full_made signatures, $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s" >&2
+
+# --- the diffs.
+soa_line() { # SERIAL
+    printf '%s 3600 IN SOA ns1.%s hostmaster.%s %s 7200 3600 1209600 300\n' "$origin" "$origin" "$origin" "$1"
+}
+: > "$work/results"
+for i in $(seq 1 "$n_diffs"); do
+    f=$work/diff-$i.ixfr
+    if [ $((i % 2)) = 1 ]; then
+        # A TXT record at a new name.
+        { soa_line "$serial"; soa_line $((serial + 1)); printf 'bench%s.%s 300 IN TXT "diff %s"\n' "$i" "$origin" "$i"; } > "$f"
+    else
+        # The TXT record the diff before added, changed.
+        { soa_line "$serial"; printf 'bench%s.%s 300 IN TXT "diff %s"\n' $((i - 1)) "$origin" $((i - 1))
+          soa_line $((serial + 1)); printf 'bench%s.%s 300 IN TXT "diff %s, changed"\n' $((i - 1)) "$origin" "$i"; } > "$f"
+    fi
+    start_ns=$(date +%s%N)
+    if ! fz sign --zone "$origin" --changes "$f" --out-changes "$work/diff-$i.signed.ixfr" > "$work/diff-$i.out" 2> "$work/diff-$i.err"; then
+        echo "pipeline.sh: diff $i failed:" >&2
+        cat "$work/diff-$i.err" >&2
+        exit 1
+    fi
+    end_ns=$(date +%s%N)
+    made=$(sed -n 's/^serial [0-9]*: \([0-9]*\) signatures made.*/\1/p' "$work/diff-$i.out")
+    new_serial=$(sed -n 's/^serial \([0-9]*\): .*/\1/p' "$work/diff-$i.out")
+    [ "$new_serial" = $((serial + 1)) ] || { echo "pipeline.sh: diff $i published serial $new_serial, expected $((serial + 1))" >&2; exit 1; }
+    [ -s "$work/diff-$i.signed.ixfr" ] || { echo "pipeline.sh: diff $i wrote no signed changes" >&2; exit 1; }
+    serial=$new_serial
+    echo "$(( (end_ns - start_ns) / 1000 )) $made" >> "$work/results"
+done
+
+# --- the table: percentiles by nearest rank.
+printf '\nzone pipeline, 3-of-5 cluster, mutual TLS on loopback, %s cores\n' "$(nproc)"
+printf 'reference zone: %s delegations (%s signatures in version 1); %s one-RRset diffs\n' "$zone_size" "$full_made" "$n_diffs"
+sort -n -k1,1 "$work/results" | awk '
+    { t[NR] = $1 / 1000 }
+    function rank(p) { r = int(p * NR + 0.999999); return r < 1 ? 1 : (r > NR ? NR : r) }
+    END {
+        printf "latency, submission to validated signed changes written (ms):\n"
+        printf "  %-8s %10.1f\n", "median", t[rank(0.50)]
+        printf "  %-8s %10.1f\n", "p90", t[rank(0.90)]
+        printf "  %-8s %10.1f\n", "p99", t[rank(0.99)]
+        printf "  %-8s %10.1f\n", "max", t[NR]
+    }'
+sort -n -k2,2 "$work/results" | awk '
+    { m[NR] = $2; sum += $2 }
+    END {
+        printf "signatures made per diff: median %d, mean %.1f, max %d\n", m[int((NR + 1) / 2)], sum / NR, m[NR]
+        printf "  (a new name: its TXT, its NSEC3, the NSEC3 before it, the SOA; a change: the TXT, the SOA)\n"
+    }'
