@@ -3,7 +3,6 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use domain::base::ToName;
 
 use crate::StoredName;
 
@@ -30,8 +29,54 @@ impl From<StoredName> for CanonicalName {
 
 impl Ord for CanonicalName {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.0.name_cmp(&other.0)
+        canonical_cmp(self.0.as_slice(), other.0.as_slice())
     }
+}
+
+/// Where each label of an uncompressed wire-format name starts (root
+/// label excluded): at most 127 labels fit in 255 octets (RFC 1035 §2.3.4).
+fn label_starts(wire: &[u8], starts: &mut [u8; 128]) -> usize {
+    let (mut at, mut n) = (0usize, 0usize);
+    while let Some(&len) = wire.get(at) {
+        if len == 0 || n == starts.len() {
+            break;
+        }
+        starts[n] = at as u8;
+        n += 1;
+        at += 1 + usize::from(len);
+    }
+    n
+}
+
+/// The label starting at `start` (a position [`label_starts`] found).
+fn label_at(wire: &[u8], start: u8) -> &[u8] {
+    let at = usize::from(start) + 1;
+    let len = usize::from(wire.get(at - 1).copied().unwrap_or(0));
+    wire.get(at..at + len).unwrap_or_default()
+}
+
+/// RFC 4034 §6.1 on wire-format names: labels compared from the right,
+/// each as a lowercased octet string (a shorter label that is a prefix
+/// sorts first), and a name that runs out of labels first sorts first.
+/// Zone-sized maps compare names millions of times: this walks the octets
+/// once instead of re-scanning the name for every label from the right.
+fn canonical_cmp(a: &[u8], b: &[u8]) -> Ordering {
+    if a == b {
+        return Ordering::Equal;
+    }
+    let (mut sa, mut sb) = ([0u8; 128], [0u8; 128]);
+    let (na, nb) = (label_starts(a, &mut sa), label_starts(b, &mut sb));
+    for (&ia, &ib) in sa[..na].iter().rev().zip(sb[..nb].iter().rev()) {
+        let (la, lb) = (label_at(a, ia), label_at(b, ib));
+        let ordering = la
+            .iter()
+            .map(u8::to_ascii_lowercase)
+            .cmp(lb.iter().map(u8::to_ascii_lowercase));
+        if ordering != Ordering::Equal {
+            return ordering;
+        }
+    }
+    na.cmp(&nb)
 }
 
 impl PartialOrd for CanonicalName {
