@@ -11,6 +11,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={f}");
     }
     let fds = protox::compile(files, ["proto"])?;
-    tonic_prost_build::configure().compile_fds(fds)?;
+    tonic_prost_build::configure()
+        // Registries keep a signer's change counts as they came (serde, JSON).
+        .type_attribute("frostzone.v1.ChangeSummary", "#[derive(serde::Serialize, serde::Deserialize)] #[serde(default)]")
+        .compile_fds(fds)?;
     Ok(())
 }

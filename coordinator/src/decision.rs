@@ -101,61 +101,9 @@ impl fmt::Display for DecisionState {
     }
 }
 
-/// What a request changes at one signer (the proto's `ChangeSummary`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ChangeCounts {
-    /// RRsets added (NSEC, NSEC3 and NSEC3PARAM not counted).
-    pub rrsets_added: u64,
-    /// RRsets removed.
-    pub rrsets_removed: u64,
-    /// RRsets changed.
-    pub rrsets_changed: u64,
-    /// Owner names that appear.
-    pub names_added: u64,
-    /// Owner names that disappear.
-    pub names_removed: u64,
-    /// NSEC, NSEC3 and NSEC3PARAM RRsets added, removed or changed.
-    pub denial_rrsets_changed: u64,
-    /// A DNSKEY, CDS or CDNSKEY RRset changes.
-    pub key_rrsets_changed: bool,
-    /// Nothing was published for the zone before.
-    pub first_publication: bool,
-    /// Signatures asked for.
-    pub signatures: u64,
-}
-
-impl From<&pb::ChangeSummary> for ChangeCounts {
-    fn from(c: &pb::ChangeSummary) -> Self {
-        ChangeCounts {
-            rrsets_added: c.rrsets_added,
-            rrsets_removed: c.rrsets_removed,
-            rrsets_changed: c.rrsets_changed,
-            names_added: c.names_added,
-            names_removed: c.names_removed,
-            denial_rrsets_changed: c.denial_rrsets_changed,
-            key_rrsets_changed: c.key_rrsets_changed,
-            first_publication: c.first_publication,
-            signatures: c.signatures,
-        }
-    }
-}
-
-impl From<ChangeCounts> for pb::ChangeSummary {
-    fn from(c: ChangeCounts) -> Self {
-        pb::ChangeSummary {
-            rrsets_added: c.rrsets_added,
-            rrsets_removed: c.rrsets_removed,
-            rrsets_changed: c.rrsets_changed,
-            names_added: c.names_added,
-            names_removed: c.names_removed,
-            denial_rrsets_changed: c.denial_rrsets_changed,
-            key_rrsets_changed: c.key_rrsets_changed,
-            first_publication: c.first_publication,
-            signatures: c.signatures,
-        }
-    }
-}
+/// What a request changes at one signer: the proto's `ChangeSummary`,
+/// which derives serde for the registry (proto/build.rs).
+pub type ChangeCounts = pb::ChangeSummary;
 
 /// One signer's decision on a session, as recorded.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,7 +131,7 @@ impl RecordedDecision {
             state: self.state.to_proto().into(),
             reason: self.reason.clone(),
             decided_by: self.decided_by.clone(),
-            changes: Some(self.changes.into()),
+            changes: Some(self.changes),
         }
     }
 }
@@ -191,7 +139,7 @@ impl RecordedDecision {
 /// The decision `answer` from `signer`, checked against the request
 /// `request_id` and its `content_hash`.
 pub fn from_wire(answer: &pb::Decision, request_id: &str, content_hash: &[u8]) -> RecordedDecision {
-    let changes = answer.changes.as_ref().map(ChangeCounts::from).unwrap_or_default();
+    let changes = answer.changes.unwrap_or_default();
     let recorded = |state, reason: String| RecordedDecision { state, reason, decided_by: answer.decided_by.clone(), changes };
     let Ok(state) = pb::RequestState::try_from(answer.state) else {
         return recorded(DecisionState::Unanswered, format!("answered with unknown request state {}", answer.state));

@@ -217,9 +217,13 @@ impl ZoneContent {
 
     /// The apex SOA record, if there is one.
     pub fn soa(&self) -> Option<&LoadedRecord> {
+        // A lookup, not a scan: records are keyed by owner, then type.
+        let apex = CanonicalName(self.apex.clone());
+        let from = RecordKey { owner: apex.clone(), rtype: Rtype::SOA.to_int(), rdata: Bytes::new() };
         self.records
-            .iter()
-            .find(|(k, r)| k.rtype == Rtype::SOA.to_int() && r.record.owner().name_eq(&self.apex))
+            .range(from..)
+            .next()
+            .filter(|(k, _)| k.rtype == Rtype::SOA.to_int() && k.owner == apex)
             .map(|(_, r)| r)
     }
 
