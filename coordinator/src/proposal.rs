@@ -362,8 +362,12 @@ impl Follower {
     async fn run(mut self) {
         let id = self.common.request_id.clone();
         'propose: loop {
+            let started = Instant::now();
             let Some((header, content_hash)) = self.header().await else { return };
-            let mut decision = match self.signer.propose(header, self.set.clone(), self.mode).await {
+            let hashed = started.elapsed();
+            let answer = self.signer.propose(header, self.set.clone(), self.mode).await;
+            tracing::debug!(signer = %self.signer.name(), session = %id, "proposal: hash {:.3} s, answered after {:.3} s", hashed.as_secs_f64(), started.elapsed().as_secs_f64());
+            let mut decision = match answer {
                 Ok(answer) => from_wire(&answer, &id, &content_hash),
                 Err(e) if self.mode == Mode::Incremental && is_baseline_mismatch(&e.status) => {
                     tracing::info!(signer = %self.signer.name(), session = %id, "{}; proposing in full", e.status.message());
@@ -408,7 +412,7 @@ pub fn announce_outcome(
     published: bool,
     detail: &str,
 ) {
-    announce(signers, request_id, decisions, published, detail, None);
+    let _ = announce(signers, request_id, decisions, published, detail, None);
 }
 
 /// Tells the signers that request `request_id` of `zone` was published
@@ -422,8 +426,8 @@ pub fn announce_publication(
     request_id: &str,
     decisions: &BTreeMap<String, RecordedDecision>,
     detail: &str,
-) {
-    announce(signers, request_id, decisions, true, detail, Some((registry.clone(), zone.to_string())));
+) -> Option<tokio::task::JoinHandle<()>> {
+    announce(signers, request_id, decisions, true, detail, Some((registry.clone(), zone.to_string())))
 }
 
 fn announce(
@@ -433,21 +437,21 @@ fn announce(
     published: bool,
     detail: &str,
     baselines: Option<(Registry, String)>,
-) {
+) -> Option<tokio::task::JoinHandle<()>> {
     let targets: Vec<SignerHandle> = decisions
         .iter()
         .filter(|(_, d)| d.state != DecisionState::Unanswered)
         .filter_map(|(name, _)| signers.get(name).cloned())
         .collect();
     if targets.is_empty() {
-        return;
+        return None;
     }
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         tracing::warn!(session = %request_id, "cannot tell the signers how the request ended: no runtime");
-        return;
+        return None;
     };
     let (request_id, detail) = (request_id.to_string(), detail.to_string());
-    runtime.spawn(async move {
+    Some(runtime.spawn(async move {
         let results = crate::signers::fan_out(&targets, |s| {
             let (id, detail) = (request_id.clone(), detail.clone());
             async move { s.published(&id, published, &detail).await }
@@ -480,5 +484,5 @@ fn announce(
                 if published { "was published" } else { "failed" }
             );
         }
-    });
+    }))
 }

@@ -137,6 +137,7 @@ pub struct Registry {
     zone_unsigned: sled::Tree,
     zone_signed: sled::Tree,
     zone_journal: sled::Tree,
+    zone_unsigned_journal: sled::Tree,
     zone_baselines: sled::Tree,
 }
 
@@ -171,6 +172,7 @@ impl Registry {
             zone_unsigned: db.open_tree("zone_unsigned")?,
             zone_signed: db.open_tree("zone_signed")?,
             zone_journal: db.open_tree("zone_journal")?,
+            zone_unsigned_journal: db.open_tree("zone_unsigned_journal")?,
             zone_baselines: db.open_tree("zone_baselines")?,
             db,
         })

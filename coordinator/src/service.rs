@@ -204,15 +204,11 @@ impl CoordinatorApi for CoordinatorService {
     async fn get_zone(&self, request: Request<pb::GetZoneRequest>) -> Result<Response<Self::GetZoneStream>, Status> {
         let r = request.into_inner();
         check_api_version(r.api_version)?;
-        let (_, zone) = zone_name(&r.zone)?;
+        let (apex, zone) = zone_name(&r.zone)?;
         let c = self.inner.clone();
         let found = tokio::task::spawn_blocking(move || -> Result<_, CoordinatorError> {
-            let state = c.registry.zone_state(&zone)?;
-            let text = c.registry.zone_signed_text(&zone)?;
-            match (state, text) {
-                (Some(state), Some(text)) => Ok((state, text)),
-                _ => Err(CoordinatorError::NotFound(format!("zone {zone}: nothing published"))),
-            }
+            crate::pipeline::published_text(&c.registry, &zone, &apex)?
+                .ok_or_else(|| CoordinatorError::NotFound(format!("zone {zone}: nothing published")))
         })
         .await
         .map_err(crate::error::join_error)??;

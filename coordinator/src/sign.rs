@@ -49,8 +49,12 @@ const PLAN_RELEASE_WAIT: Duration = Duration::from_secs(10);
 /// A published version, as the request that made it answers.
 #[derive(Debug)]
 pub struct SignedZone {
-    /// The whole signed zone, text.
+    /// The whole signed zone, text (empty for a change set published
+    /// without `return_zone`: the zone is not written out whole then).
     pub text: String,
+    /// What the signers are told was published: `zone sha256 HEX` or,
+    /// for a change set, `changes sha256 HEX`.
+    pub published: String,
     /// The validator's summary line.
     pub summary: String,
     /// The session (request id).

@@ -128,7 +128,8 @@ fn assert_valid(c: &Cluster, text: &str) {
 }
 
 async fn submit_changes(c: &Cluster, text: String) -> Result<SignedZone, CoordinatorError> {
-    let options = pb::SignZoneOptions { zone: ZONE.into(), ..Default::default() };
+    // The whole zone back too, to compare it with a scratch signing.
+    let options = pb::SignZoneOptions { zone: ZONE.into(), return_zone: true, ..Default::default() };
     let input = Input::ChangeText { text, source: "changes".into() };
     submit(&c.coordinator, Submission { operator: "operator".into(), options, input }, &|_| {}).await
 }

@@ -432,6 +432,16 @@ impl ZoneContent {
         Ok(())
     }
 
+    /// The records of type `rtype` at `owner`.
+    pub fn records_at(&self, owner: &StoredName, rtype: Rtype) -> impl Iterator<Item = &LoadedRecord> {
+        let from = RecordKey { owner: CanonicalName(owner.clone()), rtype: rtype.to_int(), rdata: Bytes::new() };
+        let owner = from.owner.clone();
+        self.records
+            .range(from..)
+            .take_while(move |(k, _)| k.rtype == rtype.to_int() && k.owner == owner)
+            .map(|(_, r)| r)
+    }
+
     /// The SOA TTL, for callers that make records of their own.
     pub fn soa_ttl(&self) -> Option<Ttl> {
         self.soa().map(|r| r.record.ttl())

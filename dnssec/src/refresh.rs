@@ -49,6 +49,22 @@ impl Default for RefreshPolicy {
 }
 
 impl RefreshPolicy {
+    /// Whether `signature`, made over the same content as `rrset`, can be
+    /// kept for it: same fields as a new one would have (`fields`), valid
+    /// at `now` and not yet due.
+    pub fn keeps(&self, signature: &SignatureRecord, rrset: &Rrset, fields: &RrsigFields, now: u32) -> bool {
+        let sig = &signature.rrsig;
+        let same_fields = sig.type_covered() == fields.type_covered
+            && sig.key_tag() == fields.key_tag.0
+            && sig.algorithm() == fields.algorithm
+            && sig.labels() == fields.labels
+            && sig.original_ttl() == fields.original_ttl
+            && sig.signer_name().name_eq(&fields.signer_name);
+        let (inception, expiration) = (sig.inception().into_int(), sig.expiration().into_int());
+        let due = self.due_at(&rrset.owner, rrset.rtype.to_int(), fields.key_tag, expiration);
+        same_fields && not_before(now, inception) && !not_before(now, due)
+    }
+
     /// The time (seconds since the epoch, RFC 4034 §3.1.5 serial
     /// arithmetic) at which the signature of `owner`/`type_covered` by
     /// `key_tag` that expires at `expiration` is due.
@@ -138,18 +154,10 @@ impl PreviousSignatures {
     ) -> Option<&SignatureRecord> {
         let key = Covered { owner: CanonicalName(rrset.owner.clone()), rtype: rrset.rtype.to_int(), key_tag: fields.key_tag.0 };
         let kept = self.kept.get(&key)?;
-        let sig = &kept.signature.rrsig;
         let same_content = kept.ttl == rrset.ttl.as_secs()
             && kept.rdata.len() == rrset.rdata.len()
             && kept.rdata.iter().zip(&rrset.rdata).all(|(a, b)| *a == b.canonical);
-        let same_fields = sig.algorithm() == fields.algorithm
-            && sig.labels() == fields.labels
-            && sig.original_ttl() == fields.original_ttl
-            && sig.signer_name().name_eq(&fields.signer_name);
-        let (inception, expiration) = (sig.inception().into_int(), sig.expiration().into_int());
-        let due = policy.due_at(&rrset.owner, rrset.rtype.to_int(), fields.key_tag, expiration);
-        let fresh = not_before(now, inception) && !not_before(now, due);
-        (same_content && same_fields && fresh).then_some(&kept.signature)
+        (same_content && policy.keeps(&kept.signature, rrset, fields, now)).then_some(&kept.signature)
     }
 
     /// The earliest time any held signature is due (none when empty): when

@@ -17,10 +17,14 @@ use domain::rdata::dnssec::{ProtoRrsig, Timestamp};
 use domain::rdata::{Rrsig, ZoneRecordData};
 
 
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
 use crate::denial::{self, Denial, DenialError};
+use crate::name::CanonicalName;
+use crate::patch::{ZonePatch, ZoneView};
 use crate::keys::{KeyRole, KeyTag, ZoneKey};
 use crate::refresh::{PreviousSignatures, RefreshPolicy};
-use crate::zone::{Rdata, Rrset, SignatureRecord, Zone};
+use crate::zone::{Node, Rdata, Rrset, SignatureRecord, Zone};
 use crate::StoredName;
 
 /// Default backdating of RRSIG inception: one hour covers clock skew
@@ -153,10 +157,70 @@ pub struct SigningItem {
 /// A zone ready to be signed and the list of signatures it needs.
 #[derive(Debug)]
 pub struct SigningPlan {
-    zone: Zone,
+    shape: Shape,
     items: Vec<SigningItem>,
-    /// Signatures kept from the previous version, by owner.
-    reused: Vec<(StoredName, SignatureRecord)>,
+}
+
+/// What a plan completes.
+#[derive(Debug)]
+enum Shape {
+    /// A whole zone, and the signatures kept from the previous version,
+    /// by owner.
+    Whole { zone: Zone, reused: Vec<(StoredName, SignatureRecord)> },
+    /// A patch to the published zone ([`crate::update`]); the kept
+    /// signatures are in the patch already.
+    Update { base: SharedZone, patch: ZonePatch, reused: usize },
+}
+
+/// The published version of a zone, shared by the coordinator's state and
+/// the plans made from it; written only when a new version is published.
+pub type SharedZone = Arc<RwLock<Zone>>;
+
+/// Reads a shared zone (a panic while writing it leaves a zone that was
+/// written whole or not at all: patches apply name by name, infallibly).
+pub fn read_zone(zone: &SharedZone) -> RwLockReadGuard<'_, Zone> {
+    zone.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A completed plan.
+#[derive(Debug)]
+pub enum Signed {
+    /// A whole signed zone.
+    Zone(Zone),
+    /// The published zone and the signed patch that makes the next version.
+    Update {
+        /// The published zone.
+        base: SharedZone,
+        /// The next version's changed names, signatures included.
+        patch: ZonePatch,
+    },
+}
+
+/// The zone a plan signs, for looking at its RRsets.
+#[derive(Clone, Copy, Debug)]
+pub enum PlanZone<'a> {
+    /// A whole zone.
+    Whole(&'a Zone),
+    /// The published zone and a patch.
+    Update(ZoneView<'a>),
+}
+
+impl<'a> PlanZone<'a> {
+    /// The RRset `rtype` at `owner`.
+    pub fn rrset(&self, owner: &StoredName, rtype: Rtype) -> Option<&'a Rrset> {
+        match self {
+            PlanZone::Whole(z) => z.node(owner)?.get(rtype),
+            PlanZone::Update(v) => v.rrset(owner, rtype),
+        }
+    }
+
+    /// Every RRset that carries signatures, in canonical order.
+    pub fn signed_rrsets(&self) -> Vec<&'a Rrset> {
+        match self {
+            PlanZone::Whole(z) => z.signed_rrsets(),
+            PlanZone::Update(v) => v.signed_rrsets(),
+        }
+    }
 }
 
 impl SigningPlan {
@@ -201,22 +265,7 @@ impl SigningPlan {
                 if !Zone::is_signed(role, rrset.rtype) {
                     continue;
                 }
-                let key_rrset = matches!(rrset.rtype, Rtype::DNSKEY | Rtype::CDS | Rtype::CDNSKEY);
-                for key in keys {
-                    let wanted = if key_rrset { key.role.signs_keys() } else { key.role.signs_zone() };
-                    if !wanted {
-                        continue;
-                    }
-                    let rrsig = RrsigFields {
-                        type_covered: rrset.rtype,
-                        algorithm: key.algorithm(),
-                        labels: rrset.owner.rrsig_label_count(),
-                        original_ttl: rrset.ttl,
-                        expiration,
-                        inception,
-                        key_tag: key.key_tag(),
-                        signer_name: apex.clone(),
-                    };
+                for (key, rrsig) in signatures_wanted(rrset, keys, &apex, inception, expiration) {
                     if let Some(kept) = previous.reusable(rrset, &rrsig, now, refresh) {
                         reused.push((rrset.owner.clone(), kept.clone()));
                         continue;
@@ -226,12 +275,27 @@ impl SigningPlan {
                 }
             }
         }
-        Ok(SigningPlan { zone, items, reused })
+        Ok(SigningPlan { shape: Shape::Whole { zone, reused }, items })
+    }
+
+    /// A plan for a patch of the published zone `base` (see
+    /// [`crate::update::prepare_update`]).
+    pub(crate) fn update(base: SharedZone, patch: ZonePatch, items: Vec<SigningItem>, reused: usize) -> SigningPlan {
+        SigningPlan { shape: Shape::Update { base, patch, reused }, items }
     }
 
     /// Signatures kept from the previous version (not in [`Self::items`]).
     pub fn reused(&self) -> usize {
-        self.reused.len()
+        match &self.shape {
+            Shape::Whole { reused, .. } => reused.len(),
+            Shape::Update { reused, .. } => *reused,
+        }
+    }
+
+    /// Whether the plan patches the published zone rather than signing a
+    /// whole one.
+    pub fn is_update(&self) -> bool {
+        matches!(self.shape, Shape::Update { .. })
     }
 
     /// Every signature to be made, in a stable order.
@@ -239,32 +303,93 @@ impl SigningPlan {
         &self.items
     }
 
-    /// The zone as it will be published, still without RRSIGs.
-    pub fn zone(&self) -> &Zone {
-        &self.zone
+    /// Calls `f` with the zone as it will be published (signatures not
+    /// yet made are missing).
+    pub fn read<R>(&self, f: impl FnOnce(PlanZone<'_>) -> R) -> R {
+        match &self.shape {
+            Shape::Whole { zone, .. } => f(PlanZone::Whole(zone)),
+            Shape::Update { base, patch, .. } => {
+                let zone = read_zone(base);
+                f(PlanZone::Update(ZoneView::new(&zone, patch)))
+            }
+        }
     }
 
-    /// Puts the signatures (one per item, same order) into the zone.
+    /// Puts the signatures (one per item, same order) into the zone or
+    /// the patch.
     ///
     /// This does not check them: the validator does that, on the written
     /// output, before anything is published.
-    pub fn complete(self, signatures: Vec<[u8; 64]>) -> Result<Zone, SigningError> {
+    pub fn complete_signed(self, signatures: Vec<[u8; 64]>) -> Result<Signed, SigningError> {
         if signatures.len() != self.items.len() {
             return Err(SigningError::SignatureCount { expected: self.items.len(), got: signatures.len() });
         }
-        let mut zone = self.zone;
-        for (owner, kept) in self.reused {
-            zone.node_mut(&owner).signatures.push(kept);
-        }
-        for (item, signature) in self.items.into_iter().zip(signatures) {
+        let new = self.items.into_iter().zip(signatures).map(|(item, signature)| {
             let ttl = item.rrsig.original_ttl;
             let Some(rrsig) = item.rrsig.into_rrsig(&signature) else {
                 unreachable!("a 64-byte signature always fits")
             };
-            zone.node_mut(&item.owner).signatures.push(SignatureRecord { ttl, rrsig, location: None });
+            (item.owner, SignatureRecord { ttl, rrsig, location: None })
+        });
+        match self.shape {
+            Shape::Whole { mut zone, reused } => {
+                for (owner, sig) in reused.into_iter().chain(new) {
+                    zone.node_mut(&owner).signatures.push(sig);
+                }
+                Ok(Signed::Zone(zone))
+            }
+            Shape::Update { base, mut patch, .. } => {
+                {
+                    let zone = read_zone(&base);
+                    for (owner, sig) in new {
+                        patch.node_mut(&zone, &CanonicalName(owner)).signatures.push(sig);
+                    }
+                }
+                Ok(Signed::Update { base, patch })
+            }
         }
-        Ok(zone)
     }
+
+    /// Like [`SigningPlan::complete_signed`], as a whole zone (a patch is
+    /// applied to a copy of the published zone).
+    pub fn complete(self, signatures: Vec<[u8; 64]>) -> Result<Zone, SigningError> {
+        match self.complete_signed(signatures)? {
+            Signed::Zone(zone) => Ok(zone),
+            Signed::Update { base, patch } => {
+                let mut zone = read_zone(&base).clone();
+                zone.apply_patch(patch);
+                Ok(zone)
+            }
+        }
+    }
+}
+
+/// The RRSIGs `rrset` (authoritative) needs: one per key of the right role
+/// (RFC 4035 §2.2; the DNSKEY, CDS and CDNSKEY RRsets by the keys that
+/// sign keys, the rest by the keys that sign the zone), without
+/// signatures.
+pub(crate) fn signatures_wanted<'k>(
+    rrset: &Rrset,
+    keys: &'k [ZoneKey],
+    apex: &StoredName,
+    inception: Timestamp,
+    expiration: Timestamp,
+) -> impl Iterator<Item = (&'k ZoneKey, RrsigFields)> {
+    let key_rrset = matches!(rrset.rtype, Rtype::DNSKEY | Rtype::CDS | Rtype::CDNSKEY);
+    let (rtype, labels, ttl, apex) = (rrset.rtype, rrset.owner.rrsig_label_count(), rrset.ttl, apex.clone());
+    keys.iter().filter(move |k| if key_rrset { k.role.signs_keys() } else { k.role.signs_zone() }).map(move |key| {
+        let fields = RrsigFields {
+            type_covered: rtype,
+            algorithm: key.algorithm(),
+            labels,
+            original_ttl: ttl,
+            expiration,
+            inception,
+            key_tag: key.key_tag(),
+            signer_name: apex.clone(),
+        };
+        (key, fields)
+    })
 }
 
 /// The octets an RRSIG over `rrset` signs (RFC 4034 §3.1.8.1):
@@ -295,7 +420,7 @@ pub fn signed_data(rrsig: &RrsigFields, rrset: &Rrset) -> Vec<u8> {
 }
 
 /// Refuses key sets that would make a broken zone.
-fn check_keys(keys: &[ZoneKey]) -> Result<(), SigningError> {
+pub(crate) fn check_keys(keys: &[ZoneKey]) -> Result<(), SigningError> {
     let mut seen = BTreeSet::new();
     for key in keys {
         if !seen.insert((key.key_tag(), key.algorithm().to_int())) {
@@ -314,15 +439,19 @@ fn check_keys(keys: &[ZoneKey]) -> Result<(), SigningError> {
 /// Puts the DNSKEY RRset (and CDS/CDNSKEY when asked) at the apex.
 fn publish_keys(zone: &mut Zone, keys: &[ZoneKey], policy: &SigningPolicy) {
     let apex = zone.apex().clone();
+    publish_keys_at(zone.node_mut(&apex), &apex, keys, policy);
+}
+
+/// Puts the DNSKEY RRset (and CDS/CDNSKEY when asked) into the apex node.
+pub(crate) fn publish_keys_at(node: &mut Node, apex: &StoredName, keys: &[ZoneKey], policy: &SigningPolicy) {
     let ttl = policy.dnskey_ttl;
     let dnskeys = keys.iter().map(|k| Rdata::new(ZoneRecordData::Dnskey(k.dnskey.clone()))).collect();
-    let node = zone.node_mut(&apex);
     node.rrsets.insert(Rtype::DNSKEY.to_int(), Rrset::new(apex.clone(), Rtype::DNSKEY, ttl, dnskeys));
     node.rrsets.remove(&Rtype::CDS.to_int());
     node.rrsets.remove(&Rtype::CDNSKEY.to_int());
     if policy.publish_cds {
         let sep: Vec<&ZoneKey> = keys.iter().filter(|k| k.role != KeyRole::Zsk).collect();
-        let cds = sep.iter().map(|k| Rdata::new(ZoneRecordData::Cds(k.cds(&apex)))).collect();
+        let cds = sep.iter().map(|k| Rdata::new(ZoneRecordData::Cds(k.cds(apex)))).collect();
         let cdnskey = sep.iter().map(|k| Rdata::new(ZoneRecordData::Cdnskey(k.cdnskey()))).collect();
         node.rrsets.insert(Rtype::CDS.to_int(), Rrset::new(apex.clone(), Rtype::CDS, ttl, cds));
         node.rrsets.insert(Rtype::CDNSKEY.to_int(), Rrset::new(apex.clone(), Rtype::CDNSKEY, ttl, cdnskey));

@@ -381,6 +381,29 @@ impl Zone {
         self.nodes.iter()
     }
 
+    /// Names with data in `range`, in canonical order.
+    pub fn nodes_range<'a>(
+        &'a self,
+        range: (std::ops::Bound<&CanonicalName>, std::ops::Bound<&CanonicalName>),
+    ) -> std::collections::btree_map::Range<'a, CanonicalName, Node> {
+        self.nodes.range::<CanonicalName, _>(range)
+    }
+
+    /// Replaces the data at `name`.
+    pub(crate) fn set_node(&mut self, name: CanonicalName, node: Node) {
+        self.nodes.insert(name, node);
+    }
+
+    /// Removes the data at `name`.
+    pub(crate) fn remove_node(&mut self, name: &CanonicalName) {
+        self.nodes.remove(name);
+    }
+
+    /// Number of RRSIG records.
+    pub fn signature_count(&self) -> usize {
+        self.nodes.values().map(|n| n.signatures.len()).sum()
+    }
+
     /// The data at `name`, if any.
     pub fn node(&self, name: &StoredName) -> Option<&Node> {
         self.nodes.get(&CanonicalName(name.clone()))

@@ -438,6 +438,8 @@ impl Pipeline {
         let s = summary(&stdout);
         assert_eq!(s.serial, step, "{what}: {stdout}");
         assert!(s.made >= 1 && s.made < 20, "{what}: {} signatures made:\n{text}", s.made);
+        // Planned and validated as a patch: only the names it reaches.
+        assert!(stdout.contains("names the change reaches"), "{what}: not signed as a patch of the published zone:\n{stdout}");
         let published = std::fs::read_to_string(&out).expect("read published");
         let rrsigs = records(&published, "published").iter().filter(|r| r.record.rtype() == Rtype::RRSIG).count() as u64;
         assert_eq!(s.made + s.kept, rrsigs, "{what}: signatures made and kept are not those published");

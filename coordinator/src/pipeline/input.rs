@@ -22,6 +22,7 @@ use std::path::Path;
 use frostzone_dnssec::changes::{ChangeSet, ChangesError, ZoneContent};
 use frostzone_dnssec::load::{load_zone_text, LoadError};
 use frostzone_dnssec::serial::{next_serial, SerialError, SerialPolicy};
+use frostzone_dnssec::domain::base::iana::Rtype;
 use frostzone_dnssec::StoredName;
 
 /// What a request brings.
@@ -89,6 +90,9 @@ pub struct NextVersion {
     /// Records dropped from a whole zone (DNSSEC records frostzone makes
     /// itself), as `file:line: message` lines.
     pub warnings: Vec<String>,
+    /// For changes: the (owner, type) of every record removed or added
+    /// (the SOA not included), what an incremental signing looks at.
+    pub touched: Option<Vec<(StoredName, Rtype)>>,
 }
 
 /// An input that cannot become a version. Nothing was changed.
@@ -153,35 +157,71 @@ pub fn next_version(
     let load = |text: &str, source: &str| {
         load_zone_text(text, Path::new(source), apex).map_err(|source| InputError::Load { zone: zone.to_string(), source })
     };
-    let (mut content, input_serial, policy, warnings) = match input {
+    let touched = match &input {
+        Input::Changes(sets) => Some(touched_by(sets)),
+        _ => None,
+    };
+    let (mut content, input_serial, policy, warnings, touched) = match input {
         Input::Text { text, source } => {
             let content = ZoneContent::new(apex.clone(), load(&text, &source)?);
-            whole(content, zone, &source, policy)?
+            let (c, s, p, w) = whole(content, zone, &source, policy)?;
+            (c, s, p, w, None)
         }
-        Input::Content(content) => whole(content, zone, "transfer", policy)?,
+        Input::Content(content) => {
+            let (c, s, p, w) = whole(content, zone, "transfer", policy)?;
+            (c, s, p, w, None)
+        }
         Input::ChangeText { text, source } => {
             let current = current.ok_or_else(|| InputError::NoVersion { zone: zone.to_string(), what: "changes" })?;
             let sets = ChangeSet::parse(load(&text, &source)?)
                 .map_err(|source| InputError::Changes { zone: zone.to_string(), serial: current.serial, source })?;
             let (content, input_serial) = apply(current, &sets, zone)?;
-            (content, input_serial, policy, Vec::new())
+            (content, input_serial, policy, Vec::new(), Some(touched_by(&sets)))
         }
         Input::Changes(sets) => {
             let current = current.ok_or_else(|| InputError::NoVersion { zone: zone.to_string(), what: "changes" })?;
             let (content, input_serial) = apply(current, &sets, zone)?;
-            (content, input_serial, policy, Vec::new())
+            (content, input_serial, policy, Vec::new(), touched)
         }
         Input::Refresh => {
             let current = current.ok_or_else(|| InputError::NoVersion { zone: zone.to_string(), what: "a refresh" })?;
             // The input's serial cannot move: under keep, count up.
             let policy = if policy == SerialPolicy::Keep { SerialPolicy::Increment } else { policy };
-            (current.content.clone(), current.input_serial, policy, Vec::new())
+            (current.content.clone(), current.input_serial, policy, Vec::new(), None)
         }
     };
     let published = current.map(|c| c.serial);
     let serial = next_serial(policy, published, input_serial, now).map_err(|source| InputError::Serial { zone: zone.to_string(), source })?;
     content.set_serial(serial).map_err(|source| InputError::Changes { zone: zone.to_string(), serial: published.unwrap_or(0), source })?;
-    Ok(NextVersion { content, serial, input_serial, warnings })
+    Ok(NextVersion { content, serial, input_serial, warnings, touched })
+}
+
+/// The unsigned change set from `old` to `new` whose records of `touched`
+/// (owner, type) differ, as IXFR text (RFC 1995 §4): what the registry
+/// journals for a version published as a patch.
+pub fn unsigned_change_text(old: &ZoneContent, new: &ZoneContent, touched: &[(StoredName, Rtype)]) -> Result<String, InputError> {
+    let missing = || InputError::NoSoa { zone: frostzone_dnssec::present::FqdnDisplay(old.apex()).to_string(), input: "published version".into() };
+    let (old_soa, new_soa) = (old.soa().ok_or_else(missing)?.clone(), new.soa().ok_or_else(missing)?.clone());
+    let mut seen = std::collections::BTreeSet::new();
+    let (mut removed, mut added) = (Vec::new(), Vec::new());
+    for (owner, rtype) in touched {
+        if *rtype == Rtype::SOA || !seen.insert((frostzone_dnssec::name::CanonicalName(owner.clone()), rtype.to_int())) {
+            continue;
+        }
+        let key = |r: &frostzone_dnssec::load::LoadedRecord| (r.record.ttl(), frostzone_dnssec::zone::Rdata::new(r.record.data().clone()).canonical);
+        let before: Vec<_> = old.records_at(owner, *rtype).collect();
+        let after: Vec<_> = new.records_at(owner, *rtype).collect();
+        let before_keys: std::collections::BTreeSet<_> = before.iter().map(|r| key(r)).collect();
+        let after_keys: std::collections::BTreeSet<_> = after.iter().map(|r| key(r)).collect();
+        removed.extend(before.into_iter().filter(|r| !after_keys.contains(&key(r))).cloned());
+        added.extend(after.into_iter().filter(|r| !before_keys.contains(&key(r))).cloned());
+    }
+    Ok(ChangeSet { old_soa, removed, new_soa, added }.to_text())
+}
+
+/// The (owner, type) of every record the sets remove or add.
+fn touched_by(sets: &[ChangeSet]) -> Vec<(StoredName, Rtype)> {
+    sets.iter().flat_map(|s| s.removed.iter().chain(&s.added)).map(|r| (r.record.owner().clone(), r.record.rtype())).collect()
 }
 
 type Whole = (ZoneContent, u32, SerialPolicy, Vec<String>);

@@ -36,16 +36,19 @@ pub mod run;
 pub mod schedule;
 pub mod transfers;
 pub mod settings;
+pub mod stages;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
-use frostzone_dnssec::changes::ZoneContent;
+use frostzone_dnssec::changes::{ChangeSet, ZoneContent};
+use frostzone_dnssec::patch::ZonePatch;
 use frostzone_dnssec::load::load_zone_text;
 use frostzone_dnssec::refresh::{PreviousSignatures, RefreshPolicy};
 use frostzone_dnssec::validate::VerifiedSignatures;
+use frostzone_dnssec::signing::SharedZone;
 use frostzone_dnssec::zone::{InputKind, Zone};
 use frostzone_dnssec::StoredName;
 
@@ -80,42 +83,84 @@ pub struct Version {
     pub record: ZoneStateRecord,
     /// The unsigned content, with the published serial.
     pub unsigned: ZoneContent,
-    /// The signed records as published.
-    pub signed: ZoneContent,
-    /// The signed zone as published.
-    pub zone: Zone,
-    /// Its signatures, for incremental signing and the refresh schedule.
-    pub previous: PreviousSignatures,
+    /// The signed zone as published. The next version's plan reads it;
+    /// a patch is applied to it in place when the next version is
+    /// published (requests of a zone run one at a time, in its lane).
+    pub zone: SharedZone,
     /// Signatures verified, for incremental validation.
     pub known: VerifiedSignatures,
+    /// When the first signature is due for refresh (RRSIG time).
+    pub next_due: Option<u32>,
+    /// The earliest expiration of a signature (RRSIG time).
+    pub first_expiration: Option<u32>,
 }
 
 impl Version {
     /// Reads the published version of `zone` from the registry (CPU and
     /// disk: call on the blocking pool). Its signatures are verified
     /// again by the next release.
-    pub fn load(registry: &Registry, zone: &str, apex: &StoredName) -> Result<Option<Version>, CoordinatorError> {
-        let Some(record) = registry.zone_state(zone)? else { return Ok(None) };
-        let Some((unsigned_text, signed_text)) = registry.zone_texts(zone)? else {
-            return Err(RegistryError::Corrupt { tree: "zone_signed", key: zone.to_string(), message: "no published text".into() }.into());
-        };
-        let corrupt = |tree: &'static str, message: String| RegistryError::Corrupt { tree, key: zone.to_string(), message };
-        let unsigned = load_zone_text(&unsigned_text, Path::new(&format!("{zone} (unsigned, registry)")), apex)
-            .map_err(|e| corrupt("zone_unsigned", e.to_string()))?;
-        let records = load_zone_text(&signed_text, Path::new(&format!("{zone} (published, registry)")), apex)
-            .map_err(|e| corrupt("zone_signed", e.to_string()))?;
-        let signed = ZoneContent::new(apex.clone(), records.clone());
-        let zone_model = Zone::from_records(apex.clone(), records, InputKind::Signed).map_err(|e| corrupt("zone_signed", e.to_string()))?;
+    pub fn load(registry: &Registry, zone: &str, apex: &StoredName, refresh: &RefreshPolicy, now: u32) -> Result<Option<Version>, CoordinatorError> {
+        let Some((record, unsigned, zone_model)) = read_published(registry, zone, apex)? else { return Ok(None) };
         let previous = PreviousSignatures::from_zone(&zone_model);
         Ok(Some(Version {
             record,
-            unsigned: ZoneContent::new(apex.clone(), unsigned),
-            signed,
-            zone: zone_model,
-            previous,
+            unsigned,
+            zone: Arc::new(RwLock::new(zone_model)),
             known: VerifiedSignatures::default(),
+            next_due: previous.next_due(refresh, now),
+            first_expiration: previous.first_expiration(now),
         }))
     }
+
+    /// Whether a signature is due for refresh at `now` (RRSIG time).
+    pub fn refresh_due(&self, now: u32) -> bool {
+        self.next_due.is_some_and(|due| (now.wrapping_sub(due) as i32) >= 0)
+    }
+}
+
+/// The version of `zone` the registry holds: its stored texts with the
+/// journal entries they do not hold applied, in order (CPU and disk: call
+/// on the blocking pool). Returns the state, the unsigned content and the
+/// signed zone.
+pub fn read_published(registry: &Registry, zone: &str, apex: &StoredName) -> Result<Option<(ZoneStateRecord, ZoneContent, Zone)>, CoordinatorError> {
+    let Some(record) = registry.zone_state(zone)? else { return Ok(None) };
+    let Some((unsigned_text, signed_text)) = registry.zone_texts(zone)? else {
+        return Err(RegistryError::Corrupt { tree: "zone_signed", key: zone.to_string(), message: "no published text".into() }.into());
+    };
+    let corrupt = |tree: &'static str, message: String| RegistryError::Corrupt { tree, key: zone.to_string(), message };
+    let unsigned = load_zone_text(&unsigned_text, Path::new(&format!("{zone} (unsigned, registry)")), apex)
+        .map_err(|e| corrupt("zone_unsigned", e.to_string()))?;
+    let mut unsigned = ZoneContent::new(apex.clone(), unsigned);
+    let records = load_zone_text(&signed_text, Path::new(&format!("{zone} (published, registry)")), apex)
+        .map_err(|e| corrupt("zone_signed", e.to_string()))?;
+    let mut zone_model = Zone::from_records(apex.clone(), records, InputKind::Signed).map_err(|e| corrupt("zone_signed", e.to_string()))?;
+    for (i, (unsigned_changes, signed_changes)) in registry.zone_pending_changes(&record)?.into_iter().enumerate() {
+        let source = format!("{zone} (journal entry {}, registry)", record.snapshot_next() + i as u64);
+        let read = |text: &str, tree: &'static str| {
+            load_zone_text(text, Path::new(&source), apex)
+                .map_err(|e| corrupt(tree, e.to_string()))
+                .and_then(|records| ChangeSet::parse(records).map_err(|e| corrupt(tree, e.to_string())))
+        };
+        for set in read(&unsigned_changes, "zone_unsigned_journal")? {
+            unsigned.apply(&set).map_err(|e| corrupt("zone_unsigned_journal", e.to_string()))?;
+        }
+        for set in read(&signed_changes, "zone_journal")? {
+            let patch = ZonePatch::from_changes(&zone_model, &set).map_err(|e| corrupt("zone_journal", e.to_string()))?;
+            zone_model.apply_patch(patch);
+        }
+    }
+    Ok(Some((record, unsigned, zone_model)))
+}
+
+/// The signed text of the version of `zone` the registry holds (blocking
+/// pool): the stored text, or, when journal entries follow it, the
+/// version rebuilt and written out.
+pub fn published_text(registry: &Registry, zone: &str, apex: &StoredName) -> Result<Option<(ZoneStateRecord, String)>, CoordinatorError> {
+    let Some(record) = registry.zone_state(zone)? else { return Ok(None) };
+    if record.snapshot_next() == record.journal_next {
+        return Ok(registry.zone_signed_text(zone)?.map(|text| (record, text)));
+    }
+    Ok(read_published(registry, zone, apex)?.map(|(record, _, zone)| (record, frostzone_dnssec::present::zone_text(&zone))))
 }
 
 /// Where a zone's signatures stand, for Status.
@@ -143,12 +188,25 @@ pub struct Lane {
     health: Mutex<ZoneHealth>,
     /// Wakes the zone's refresh schedule (a new version was published).
     wake: tokio::sync::Notify,
+    /// The signers being told of the latest publication: the next request
+    /// waits for it (briefly), so that the signers that acknowledged get
+    /// an incremental proposal.
+    announcement: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Lane {
     /// Its health now.
     pub fn health(&self) -> ZoneHealth {
         self.health.lock().map(|h| h.clone()).unwrap_or_default()
+    }
+
+    /// Waits up to `limit` for the signers to be told of the latest
+    /// publication.
+    pub(crate) async fn announced(&self, limit: std::time::Duration) {
+        let pending = self.announcement.lock().ok().and_then(|mut a| a.take());
+        if let Some(handle) = pending {
+            let _ = tokio::time::timeout(limit, handle).await;
+        }
     }
 
     fn update_health(&self, f: impl FnOnce(&mut ZoneHealth)) {
@@ -258,7 +316,7 @@ impl Pipeline {
 
 /// The published version of `zone`, loaded into `slot` at the first use.
 pub(crate) async fn loaded(
-    registry: &Registry,
+    c: &crate::Coordinator,
     slot: &mut Option<Option<Arc<Version>>>,
     zone: &str,
     apex: &StoredName,
@@ -266,8 +324,12 @@ pub(crate) async fn loaded(
     if let Some(v) = slot {
         return Ok(v.clone());
     }
-    let (registry, z, a) = (registry.clone(), zone.to_string(), apex.clone());
-    let version = tokio::task::spawn_blocking(move || Version::load(&registry, &z, &a)).await.map_err(join_error)??.map(Arc::new);
+    let (registry, z, a) = (c.registry.clone(), zone.to_string(), apex.clone());
+    let validity = registry.zone_state(zone)?.map(|r| r.settings.validity_days).unwrap_or_default();
+    let refresh = c.pipeline.refresh_policy(zone, validity);
+    let now = c.pipeline.clock.now() as u32;
+    let version =
+        tokio::task::spawn_blocking(move || Version::load(&registry, &z, &a, &refresh, now)).await.map_err(join_error)??.map(Arc::new);
     *slot = Some(version.clone());
     Ok(version)
 }

@@ -25,7 +25,8 @@ use std::sync::{Arc, OnceLock, Weak};
 use bytes::Bytes;
 use frostzone_dnssec::domain::base::iana::Rtype;
 use frostzone_dnssec::name::CanonicalName;
-use frostzone_dnssec::signing::SigningPlan;
+use frostzone_dnssec::patch::{ZonePatch, ZoneView};
+use frostzone_dnssec::signing::{read_zone, PlanZone, SharedZone, SigningPlan};
 use frostzone_dnssec::wire::{name_to_wire, rrset_rdata_wire};
 use frostzone_dnssec::zone::{Rrset, Zone};
 use frostzone_dnssec::StoredName;
@@ -62,7 +63,9 @@ pub struct ProposalSet {
     plan: Weak<SigningPlan>,
     items: usize,
     item_digests: Vec<[u8; 32]>,
-    full_context: Vec<RrsetKey>,
+    /// The RRsets signed, by owner and type.
+    signed: HashSet<(CanonicalName, u16)>,
+    full_context: OnceLock<Vec<RrsetKey>>,
     full_hash: OnceLock<Option<[u8; 32]>>,
     increment: Option<Increment>,
 }
@@ -87,39 +90,22 @@ impl ProposalSet {
     /// `baseline` is the version published now and the request that
     /// published it, when there is one: then an incremental proposal is
     /// prepared too.
-    pub fn build(plan: &Arc<SigningPlan>, baseline: Option<(&Zone, &str)>) -> ProposalSet {
+    pub fn build(plan: &Arc<SigningPlan>, baseline: Option<(&SharedZone, &str)>) -> ProposalSet {
         let item_digests: Vec<[u8; 32]> = plan.items().par_iter().map(|item| item_digest(&wire_item(item))).collect();
         let signed: HashSet<(CanonicalName, u16)> =
             plan.items().iter().map(|i| (CanonicalName(i.rrset.owner.clone()), i.rrset.rtype.to_int())).collect();
-        let new_rrsets = plan.zone().signed_rrsets();
-        let full_context: Vec<RrsetKey> = new_rrsets
-            .iter()
-            .filter(|r| !signed.contains(&(CanonicalName(r.owner.clone()), r.rtype.to_int())))
-            .map(|r| (r.owner.clone(), r.rtype))
-            .collect();
         let increment = baseline.map(|(published, request_id)| {
-            let old: HashMap<(CanonicalName, u16), &Rrset> = published
-                .signed_rrsets()
-                .into_iter()
-                .map(|r| ((CanonicalName(r.owner.clone()), r.rtype.to_int()), r))
-                .collect();
-            let mut present = HashSet::with_capacity(new_rrsets.len());
-            let mut context = Vec::new();
-            for r in &new_rrsets {
-                let key = (CanonicalName(r.owner.clone()), r.rtype.to_int());
-                let changed = old.get(&key).is_none_or(|o| content_of(o) != content_of(r));
-                if changed && !signed.contains(&key) {
-                    context.push((r.owner.clone(), r.rtype));
-                }
-                present.insert(key);
-            }
-            let removed = old
-                .iter()
-                .filter(|(k, _)| !present.contains(*k))
-                .map(|(_, r)| pb::RrsetRef { owner: name_to_wire(&r.owner), rtype: r.rtype.to_int().into() })
-                .collect::<Vec<_>>();
+            let (context, removed, context_digests) = plan.read(|new| {
+                let (context, removed) = match new {
+                    PlanZone::Update(view) => patch_increment(&view, &signed),
+                    PlanZone::Whole(zone) => whole_increment(&read_zone(published), zone, &signed),
+                };
+                let digests: Vec<[u8; 32]> =
+                    context.iter().filter_map(|(o, t)| new.rrset(o, *t)).map(|r| item_digest(&context_item(r))).collect();
+                (context, removed, digests)
+            });
             let mut digests = item_digests.clone();
-            digests.extend(context.iter().filter_map(|(o, t)| rrset_in(plan.zone(), o, *t)).map(|r| item_digest(&context_item(r))));
+            digests.extend(context_digests);
             // The removals are bound by the hash too.
             let content_hash = proposal_hash(&digests, &removed);
             Increment { baseline_request_id: request_id.to_string(), context, removed, content_hash }
@@ -128,10 +114,27 @@ impl ProposalSet {
             plan: Arc::downgrade(plan),
             items: plan.items().len(),
             item_digests,
-            full_context,
+            signed,
+            full_context: OnceLock::new(),
             full_hash: OnceLock::new(),
             increment,
         }
+    }
+
+    /// The context of a full proposal: every signed RRset of the new
+    /// version whose signatures are kept (a whole-zone walk, made at the
+    /// first full proposal only).
+    fn full_context(&self) -> &[RrsetKey] {
+        self.full_context.get_or_init(|| {
+            let Some(plan) = self.plan.upgrade() else { return Vec::new() };
+            plan.read(|zone| {
+                zone.signed_rrsets()
+                    .into_iter()
+                    .filter(|r| !self.signed.contains(&(CanonicalName(r.owner.clone()), r.rtype.to_int())))
+                    .map(|r| (r.owner.clone(), r.rtype))
+                    .collect()
+            })
+        })
     }
 
     /// Whether signers holding the published version can get an
@@ -159,7 +162,7 @@ impl ProposalSet {
     fn context(&self, mode: Mode) -> &[RrsetKey] {
         match (mode, &self.increment) {
             (Mode::Incremental, Some(i)) => &i.context,
-            _ => &self.full_context,
+            _ => self.full_context(),
         }
     }
 
@@ -177,12 +180,9 @@ impl ProposalSet {
         }
         *self.full_hash.get_or_init(|| {
             let plan = self.plan.upgrade()?;
-            let context: Vec<[u8; 32]> = self
-                .full_context
-                .par_iter()
-                .filter_map(|(o, t)| rrset_in(plan.zone(), o, *t))
-                .map(|r| item_digest(&context_item(r)))
-                .collect();
+            let context: Vec<[u8; 32]> = plan.read(|zone| {
+                self.full_context().par_iter().filter_map(|(o, t)| zone.rrset(o, *t)).map(|r| item_digest(&context_item(r))).collect()
+            });
             let all: Vec<&[u8; 32]> = self.item_digests.iter().chain(&context).collect();
             Some(content_hash_of_digests(all.into_iter()))
         })
@@ -217,20 +217,67 @@ impl ProposalSet {
         let context = self.context(mode);
         let end = (start + max).min(self.items + context.len());
         let mut out = Vec::with_capacity(end.saturating_sub(start));
-        for i in start..end {
-            if let Some(item) = plan.items().get(i) {
-                out.push(wire_item(item));
-            } else {
-                let (owner, rtype) = context.get(i - self.items)?;
-                out.push(context_item(rrset_in(plan.zone(), owner, *rtype)?));
+        plan.read(|zone| {
+            for i in start..end {
+                if let Some(item) = plan.items().get(i) {
+                    out.push(wire_item(item));
+                } else {
+                    let (owner, rtype) = context.get(i - self.items)?;
+                    out.push(context_item(zone.rrset(owner, *rtype)?));
+                }
             }
-        }
-        Some(out)
+            Some(out)
+        })
     }
 }
 
-fn rrset_in<'z>(zone: &'z Zone, owner: &StoredName, rtype: Rtype) -> Option<&'z Rrset> {
-    zone.node(owner)?.get(rtype)
+type IncrementParts = (Vec<RrsetKey>, Vec<pb::RrsetRef>);
+
+/// What changes from `old` to `new`, both whole zones: RRsets that change
+/// but are not signed again (context) and signed RRsets that go away.
+fn whole_increment(old: &Zone, new: &Zone, signed: &HashSet<(CanonicalName, u16)>) -> IncrementParts {
+    let old: HashMap<(CanonicalName, u16), &Rrset> =
+        old.signed_rrsets().into_iter().map(|r| ((CanonicalName(r.owner.clone()), r.rtype.to_int()), r)).collect();
+    compare(old, new.signed_rrsets(), signed)
+}
+
+/// As [`whole_increment`] for a patch: only the patched names can differ.
+fn patch_increment(view: &ZoneView<'_>, signed: &HashSet<(CanonicalName, u16)>) -> IncrementParts {
+    let unchanged = ZonePatch::default();
+    let before = ZoneView::new(view.base(), &unchanged);
+    let mut old = HashMap::new();
+    let mut new = Vec::new();
+    for (name, _) in view.patch().iter() {
+        if let Some(node) = before.node(name) {
+            let role = before.role(name);
+            old.extend(node.rrsets.values().filter(|r| Zone::is_signed(role, r.rtype)).map(|r| ((name.clone(), r.rtype.to_int()), r)));
+        }
+        if let Some(node) = view.node(name) {
+            let role = view.role(name);
+            new.extend(node.rrsets.values().filter(|r| Zone::is_signed(role, r.rtype)));
+        }
+    }
+    compare(old, new, signed)
+}
+
+fn compare(old: HashMap<(CanonicalName, u16), &Rrset>, new: Vec<&Rrset>, signed: &HashSet<(CanonicalName, u16)>) -> IncrementParts {
+    let mut present = HashSet::with_capacity(new.len());
+    let mut context = Vec::new();
+    for r in &new {
+        let key = (CanonicalName(r.owner.clone()), r.rtype.to_int());
+        let changed = old.get(&key).is_none_or(|o| content_of(o) != content_of(r));
+        if changed && !signed.contains(&key) {
+            context.push((r.owner.clone(), r.rtype));
+        }
+        present.insert(key);
+    }
+    let mut removed: Vec<_> = old
+        .iter()
+        .filter(|(k, _)| !present.contains(*k))
+        .map(|(k, r)| (k.clone(), pb::RrsetRef { owner: name_to_wire(&r.owner), rtype: r.rtype.to_int().into() }))
+        .collect();
+    removed.sort_by(|a, b| a.0.cmp(&b.0));
+    (context, removed.into_iter().map(|(_, r)| r).collect())
 }
 
 #[cfg(test)]
@@ -261,24 +308,24 @@ mod tests {
 
     /// A "signed" version of `plan` with zero signatures (enough for
     /// proposals, which never look at signature bytes).
-    fn published(plan: Arc<SigningPlan>) -> Zone {
+    fn published(plan: Arc<SigningPlan>) -> SharedZone {
         let plan = Arc::try_unwrap(plan).unwrap();
         let n = plan.items().len();
-        plan.complete(vec![[0; 64]; n]).unwrap()
+        Arc::new(std::sync::RwLock::new(plan.complete(vec![[0; 64]; n]).unwrap()))
     }
 
     #[test]
     fn full_and_incremental_proposals_of_one_change() {
         let v1 = published(plan(ZONE, &PreviousSignatures::default()));
         let v2_text = ZONE.replace("host 1 ", "host 2 ").replace("old IN A 192.0.2.7\n", "new IN A 192.0.2.8\n");
-        let p = plan(&v2_text, &PreviousSignatures::from_zone(&v1));
+        let p = plan(&v2_text, &PreviousSignatures::from_zone(&read_zone(&v1)));
         let set = ProposalSet::build(&p, Some((&v1, "r1")));
         // SOA, new A, new NSEC, and the NSEC of the predecessors whose
         // next name changed.
         let signed = p.items().len();
         assert!(signed < plan(&v2_text, &PreviousSignatures::default()).items().len());
         assert_eq!(set.item_count(Mode::Incremental), signed, "every change is signed: no context");
-        assert_eq!(set.item_count(Mode::Full), p.zone().signed_rrsets().len());
+        assert_eq!(set.item_count(Mode::Full), p.read(|z| z.signed_rrsets().len()));
         let common = pb::ProposeHeader { request_id: "r2".into(), ..Default::default() };
         let inc = set.header(Mode::Incremental, &common, set.content_hash(Mode::Incremental).unwrap());
         assert!(inc.incremental && inc.baseline_request_id == "r1");

@@ -11,11 +11,22 @@
 //! change set: its whole text is read back and validated.
 
 use std::path::Path;
+use std::sync::Arc;
+
+use frostzone_dnssec::keys::KeyTag;
+use frostzone_dnssec::refresh::PreviousSignatures;
+use frostzone_dnssec::signing::{read_zone, SharedZone, Signed};
+
+use super::stages::Stages;
+use super::Version;
+use crate::error::CoordinatorError;
 
 use frostzone_dnssec::changes::{ChangeSet, ChangesError, ZoneContent};
 use frostzone_dnssec::load::{load_zone_text, LoadError};
 use frostzone_dnssec::present::zone_text;
-use frostzone_dnssec::validate::{validate_zone_incremental, Report, ValidationOptions, VerifiedSignatures};
+use frostzone_dnssec::domain::base::iana::Rtype;
+use frostzone_dnssec::patch::{ZonePatch, ZoneView};
+use frostzone_dnssec::validate::{validate_patch, validate_zone_incremental, Report, ValidationOptions, VerifiedSignatures};
 use frostzone_dnssec::zone::{InputKind, Zone, ZoneError};
 
 /// The version published now, as the release sees it.
@@ -96,6 +107,19 @@ pub enum ReleaseError {
     },
 }
 
+/// A validated patch of the published zone, ready to publish.
+#[derive(Debug)]
+pub struct ReleasedPatch {
+    /// The patch as read back from the change set's text.
+    pub patch: ZonePatch,
+    /// The change set and its text (named `<zone>.<from>-<to>.ixfr`).
+    pub changes: (ChangeSet, String),
+    /// The validator's report (of the names the patch reaches).
+    pub report: Report,
+    /// Signatures verified now.
+    pub verified: VerifiedSignatures,
+}
+
 /// Findings shown in an error, at most.
 const FINDINGS_SHOWN: usize = 20;
 
@@ -105,10 +129,71 @@ pub fn changes_file_name(zone: &str, from: u32, to: u32) -> String {
     format!("{}.{from}-{to}.ixfr", zone.trim_end_matches('.'))
 }
 
+/// Checks a signed patch of the published zone `base` (serial
+/// `published_serial`): its change set is written as text, read back, made
+/// into a patch of `base` again and validated there
+/// ([`validate_patch`]: the names the patch reaches, their chain
+/// neighbours, the keys; the signature arithmetic only for signatures not
+/// verified before). What is published is the patch read back (CPU work:
+/// call on the blocking pool).
+pub fn release_patch(
+    zone: &str,
+    base: &Zone,
+    signed: &ZonePatch,
+    published_serial: u32,
+    known: &VerifiedSignatures,
+    options: &ValidationOptions,
+    stages: &super::stages::Stages,
+) -> Result<ReleasedPatch, ReleaseError> {
+    let apex = base.apex().clone();
+    let view = ZoneView::new(base, signed);
+    let serial = view.rrset(&apex, Rtype::SOA).and_then(|s| s.rdata.first()).and_then(|r| match &r.data {
+        frostzone_dnssec::domain::rdata::ZoneRecordData::Soa(soa) => Some(soa.serial().into_int()),
+        _ => None,
+    });
+    let serial = serial.unwrap_or(published_serial);
+    let name = changes_file_name(zone, published_serial, serial);
+    let applies = |source| ReleaseError::Changes { zone: zone.to_string(), from: published_serial, to: serial, source };
+    let set = view.changes(Path::new(&name)).ok_or_else(|| {
+        applies(ChangesError { problems: vec![frostzone_dnssec::zone::ZoneProblem { location: None, message: "a version has no SOA".into() }] })
+    })?;
+    let text = set.to_text();
+    let records = load_zone_text(&text, Path::new(&name), &apex).map_err(|source| ReleaseError::Load { zone: zone.to_string(), serial, source })?;
+    let mut reread = ChangeSet::parse(records).map_err(applies)?;
+    let (Some(set), true) = (reread.pop(), reread.is_empty()) else {
+        return Err(applies(ChangesError {
+            problems: vec![frostzone_dnssec::zone::ZoneProblem { location: None, message: "the change set does not read back as one set".into() }],
+        }));
+    };
+    let patch = ZonePatch::from_changes(base, &set).map_err(applies)?;
+    stages.mark("changes, read back");
+    let (report, verified) = validate_patch(&ZoneView::new(base, &patch), options, known);
+    stages.mark("validate");
+    if !report.is_valid() {
+        return Err(invalid(zone, serial, &report));
+    }
+    Ok(ReleasedPatch { patch, changes: (set, text), report, verified })
+}
+
+fn invalid(zone: &str, serial: u32, report: &Report) -> ReleaseError {
+    let mut lines: Vec<String> = report.errors.iter().take(FINDINGS_SHOWN).map(|f| f.to_string()).collect();
+    if report.errors.len() > FINDINGS_SHOWN {
+        lines.push(format!("... and {} more", report.errors.len() - FINDINGS_SHOWN));
+    }
+    lines.push(report.summary());
+    ReleaseError::Invalid { zone: zone.to_string(), serial, findings: lines.join("\n") }
+}
+
 /// Checks `signed` (the completed plan of `zone`) against the version
 /// published now and returns what to publish (CPU work: call on the
 /// blocking pool).
-pub fn release(zone: &str, signed: Zone, published: Option<Published<'_>>, options: &ValidationOptions) -> Result<Released, ReleaseError> {
+pub fn release(
+    zone: &str,
+    signed: Zone,
+    published: Option<Published<'_>>,
+    options: &ValidationOptions,
+    stages: &super::stages::Stages,
+) -> Result<Released, ReleaseError> {
     let apex = signed.apex().clone();
     let serial = signed.soa().map(|(_, soa)| soa.serial().into_int()).unwrap_or(0);
     let zone_error = |source| ReleaseError::Zone { zone: zone.to_string(), serial, source };
@@ -127,8 +212,10 @@ pub fn release(zone: &str, signed: Zone, published: Option<Published<'_>>, optio
             drop(signed);
             let name = changes_file_name(zone, p.serial, serial);
             let applies = |source| ReleaseError::Changes { zone: zone.to_string(), from: p.serial, to: serial, source };
+            stages.mark("signed content");
             let set = ZoneContent::compare(p.content, &new).map_err(applies)?;
             drop(new);
+            stages.mark("compare");
             let text = set.to_text();
             let records = load_zone_text(&text, Path::new(&name), &apex)
                 .map_err(|source| ReleaseError::Load { zone: zone.to_string(), serial, source })?;
@@ -137,7 +224,9 @@ pub fn release(zone: &str, signed: Zone, published: Option<Published<'_>>, optio
             for s in &reread {
                 content.apply(s).map_err(applies)?;
             }
+            stages.mark("read back, apply");
             let result = content.to_zone(InputKind::Signed).map_err(zone_error)?;
+            stages.mark("signed zone model");
             let set = match reread.len() {
                 1 => reread.pop(),
                 _ => None,
@@ -146,15 +235,104 @@ pub fn release(zone: &str, signed: Zone, published: Option<Published<'_>>, optio
         }
     };
     let (report, known) = validate_zone_incremental(&result, options, &known);
+    stages.mark("validate");
     if !report.is_valid() {
-        let mut lines: Vec<String> = report.errors.iter().take(FINDINGS_SHOWN).map(|f| f.to_string()).collect();
-        if report.errors.len() > FINDINGS_SHOWN {
-            lines.push(format!("... and {} more", report.errors.len() - FINDINGS_SHOWN));
-        }
-        lines.push(report.summary());
-        return Err(ReleaseError::Invalid { zone: zone.to_string(), serial, findings: lines.join("\n") });
+        return Err(invalid(zone, serial, &report));
     }
     let text = zone_text(&result);
+    stages.mark("signed text");
     let content = ZoneContent::from_zone(&result, Path::new(&format!("{zone} (published)")));
+    stages.mark("published content");
     Ok(Released { zone: result, content, text, changes, report, known })
+}
+
+/// A validated version and what publishing it needs.
+pub(crate) struct Outcome {
+    /// The published zone, with the patch applied (or the new zone).
+    pub(crate) zone: SharedZone,
+    /// What undoes the patch, if the registry cannot take the version.
+    pub(crate) undo: Option<ZonePatch>,
+    /// The whole signed text, when asked for or when the version is whole.
+    pub(crate) text: Option<String>,
+    pub(crate) changes: Option<(ChangeSet, String)>,
+    pub(crate) report: frostzone_dnssec::validate::Report,
+    pub(crate) known: VerifiedSignatures,
+    pub(crate) next_due: Option<u32>,
+    pub(crate) first_expiration: Option<u32>,
+    pub(crate) signatures: u64,
+}
+
+/// Validates a completed plan against the version published now and
+/// makes it the published zone in memory (CPU work: blocking pool).
+pub(crate) fn finish(
+    zone: &str,
+    signed: Signed,
+    current: Option<&Version>,
+    options: &ValidationOptions,
+    refresh: &frostzone_dnssec::refresh::RefreshPolicy,
+    want_text: bool,
+    stages: &Stages,
+) -> Result<Outcome, CoordinatorError> {
+    match (signed, current) {
+        (Signed::Update { base, patch }, Some(v)) => {
+            let released = {
+                let zone_now = read_zone(&base);
+                release_patch(zone, &zone_now, &patch, v.record.serial, &v.known, options, stages)?
+            };
+            let ReleasedPatch { patch, changes, report, verified } = released;
+            let mut known = v.known.clone();
+            known.extend(verified);
+            // New signatures are due later than any kept one; removed ones
+            // can only make the recorded time early (a refresh comes sooner).
+            let mut next_due = v.next_due;
+            let mut first_expiration = v.first_expiration;
+            let now = options.now;
+            let earlier = |a: Option<u32>, b: u32| Some(a.map_or(b, |a| if (b.wrapping_sub(now) as i32) < (a.wrapping_sub(now) as i32) { b } else { a }));
+            for (_, node) in patch.iter() {
+                for sig in node.map(|n| n.signatures.as_slice()).unwrap_or_default() {
+                    let exp = sig.rrsig.expiration().into_int();
+                    first_expiration = earlier(first_expiration, exp);
+                    next_due = earlier(next_due, refresh.due_at(sig.rrsig.signer_name(), sig.rrsig.type_covered().to_int(), KeyTag(sig.rrsig.key_tag()), exp));
+                }
+            }
+            let (text, signatures, undo) = {
+                let mut z = base.write().unwrap_or_else(|e| e.into_inner());
+                let mut undo = ZonePatch::default();
+                for (name, _) in patch.iter() {
+                    undo.set(name.clone(), z.node(&name.0).cloned());
+                }
+                z.apply_patch(patch);
+                (want_text.then(|| zone_text(&z)), z.signature_count() as u64, undo)
+            };
+            stages.mark(if want_text { "apply, signed text" } else { "apply" });
+            Ok(Outcome { zone: base, undo: Some(undo), text, changes: Some(changes), report, known, next_due, first_expiration, signatures })
+        }
+        (signed, current) => {
+            let signed = match signed {
+                Signed::Zone(z) => z,
+                Signed::Update { base, patch } => {
+                    let mut z = read_zone(&base).clone();
+                    z.apply_patch(patch);
+                    z
+                }
+            };
+            let content = current.map(|v| ZoneContent::from_zone(&read_zone(&v.zone), std::path::Path::new(zone)));
+            let published = current.zip(content.as_ref()).map(|(v, content)| Published { content, serial: v.record.serial, known: &v.known });
+            let released = release(zone, signed, published, options, stages)?;
+            let Released { zone: new, text, changes, report, known, .. } = released;
+            let previous = PreviousSignatures::from_zone(&new);
+            stages.mark("previous signatures");
+            Ok(Outcome {
+                signatures: new.signature_count() as u64,
+                next_due: previous.next_due(refresh, options.now),
+                first_expiration: previous.first_expiration(options.now),
+                zone: Arc::new(std::sync::RwLock::new(new)),
+                undo: None,
+                text: Some(text),
+                changes,
+                report,
+                known,
+            })
+        }
+    }
 }

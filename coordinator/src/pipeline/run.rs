@@ -16,7 +16,9 @@ use std::time::Instant;
 
 use frostzone_dnssec::changes::ChangeSet;
 use frostzone_dnssec::refresh::PreviousSignatures;
-use frostzone_dnssec::signing::{SigningError, SigningPlan};
+use frostzone_dnssec::changes::ZoneContent;
+use frostzone_dnssec::signing::{read_zone, SharedZone, SigningError, SigningPlan};
+use frostzone_dnssec::update::prepare_update;
 use frostzone_dnssec::validate::{TrustAnchor, ValidationOptions};
 use frostzone_dnssec::zone::InputKind;
 use frostzone_dnssec::StoredName;
@@ -24,11 +26,12 @@ use frostzone_proto::audit::AuditEntry;
 use frostzone_proto::v1 as pb;
 use sha2::{Digest, Sha256};
 
-use super::input::{next_version, Current, Input};
+use super::input::{next_version, unsigned_change_text, Current, Input};
 use super::outputs::{run_on_publish, write_outputs};
 use super::proposals::ProposalSet;
-use super::release::{release, Published, Released};
+use super::release::{finish, Outcome};
 use super::settings::Settings;
+use super::stages::Stages;
 use super::{loaded, rrsig_time_to_unix, Lane, Version};
 use crate::batch::PhaseSink;
 use crate::error::{join_error, CoordinatorError};
@@ -39,6 +42,13 @@ use crate::request::Session;
 use crate::session::{SessionRecord, SessionState};
 use crate::sign::{approval_timeout, batches, sign_batches, sole_owner, zone_keys, SignedZone};
 use crate::Coordinator;
+
+/// How long a request waits for the signers to acknowledge the previous
+/// publication before choosing between incremental and full proposals.
+const ANNOUNCEMENT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Change sets published between two snapshots of a zone's texts.
+const SNAPSHOT_EVERY: u64 = 256;
 
 /// A request of the pipeline.
 #[derive(Debug)]
@@ -55,7 +65,6 @@ pub struct Submission {
 /// Everything planned for a request.
 struct Planned {
     next: super::input::NextVersion,
-    unsigned_text: String,
     plan: Arc<SigningPlan>,
     set: Arc<ProposalSet>,
 }
@@ -65,8 +74,10 @@ pub async fn submit(c: &Arc<Coordinator>, submission: Submission, progress: &Pro
     let (apex, zone) = zone_name(&submission.options.zone)?;
     let lane = c.pipeline.lane(&zone);
     let mut slot = lane.version.lock().await;
-    let current = loaded(&c.registry, &mut slot, &zone, &apex).await?;
-    let outcome = Request { c, zone: zone.clone(), apex, lane: &lane, current, started: Instant::now() }.run(submission, progress).await;
+    let current = loaded(c, &mut slot, &zone, &apex).await?;
+    let stored = std::sync::atomic::AtomicBool::new(false);
+    let request = Request { c, zone: zone.clone(), apex, lane: &lane, current, started: Instant::now(), stages: Arc::default(), stored: &stored };
+    let outcome = request.run(submission, progress).await;
     match outcome {
         Ok((version, signed)) => {
             *slot = Some(Some(version));
@@ -74,7 +85,14 @@ pub async fn submit(c: &Arc<Coordinator>, submission: Submission, progress: &Pro
             ensure_schedule(c, &zone);
             Ok(signed)
         }
-        Err(e) => Err(e),
+        Err(e) => {
+            // A request that failed after the registry took its version
+            // (recording the session, say): the next one reads it there.
+            if stored.load(std::sync::atomic::Ordering::SeqCst) {
+                *slot = None;
+            }
+            Err(e)
+        }
     }
 }
 
@@ -93,6 +111,9 @@ struct Request<'a> {
     lane: &'a Lane,
     current: Option<Arc<Version>>,
     started: Instant,
+    stages: Arc<Stages>,
+    /// Set once the registry holds the new version.
+    stored: &'a std::sync::atomic::AtomicBool,
 }
 
 impl Request<'_> {
@@ -119,7 +140,8 @@ impl Request<'_> {
             let (apex, zone, current, groups, serial_policy) =
                 (self.apex.clone(), zone.clone(), self.current.clone(), groups.clone(), settings.serial_policy);
             let input = s.input;
-            tokio::task::spawn_blocking(move || plan(&apex, &zone, current.as_deref(), input, serial_policy, &groups, &policy, now_unix, full, &refresh))
+            let stages = self.stages.clone();
+            tokio::task::spawn_blocking(move || plan(&apex, &zone, current.as_deref(), input, serial_policy, &groups, &policy, now_unix, full, &refresh, &stages))
                 .await
                 .map_err(join_error)??
         };
@@ -150,21 +172,25 @@ impl Request<'_> {
         let result = match audit("request", Vec::new(), Vec::new(), head.clone()) {
             Ok(()) => {
                 tracing::info!(session = %session_id, "{zone}: {head}");
-                self.sign_and_release(&session, &s.operator, planned, &groups, timeout, settings, key_tags, now, progress).await
+                let return_zone = s.options.return_zone;
+                self.sign_and_release(&session, &s.operator, planned, &groups, timeout, settings, key_tags, now, return_zone, progress).await
             }
             Err(e) => Err(e),
         };
         match result {
             Ok((version, signed)) => {
                 let r = session.record()?;
-                let digest = hex::encode(Sha256::digest(signed.text.as_bytes()));
-                announce_publication(&c.signers, &c.registry, &zone, &session_id, &r.decisions, &digest);
+                let announcement = announce_publication(&c.signers, &c.registry, &zone, &session_id, &r.decisions, &signed.published);
+                if let Ok(mut a) = self.lane.announcement.lock() {
+                    *a = announcement;
+                }
                 tracing::info!(
                     session = %session_id,
-                    "{zone}: published serial {serial} ({kind}) in {:.2} s: {made} signatures made, {kept} kept, signers {}{}",
+                    "{zone}: published serial {serial} ({kind}) in {:.2} s: {made} signatures made, {kept} kept, signers {}{}; steps: {}",
                     self.started.elapsed().as_secs_f64(),
                     r.signers.join(", "),
-                    if r.culprits.is_empty() { String::new() } else { format!(", culprits {}", r.culprits.join(", ")) }
+                    if r.culprits.is_empty() { String::new() } else { format!(", culprits {}", r.culprits.join(", ")) },
+                    self.stages.summary()
                 );
                 Ok((version, signed))
             }
@@ -192,14 +218,16 @@ impl Request<'_> {
         settings: Settings,
         key_tags: Vec<u16>,
         now: u32,
+        return_zone: bool,
         progress: &Progress,
     ) -> Result<(Arc<Version>, SignedZone), CoordinatorError> {
         let c = self.c;
         let zone = &self.zone;
-        let Planned { next, unsigned_text, plan, set } = planned;
+        let Planned { next, plan, set } = planned;
         let session_id = session.id();
         // Signers whose baseline is the version published now get the
         // increment; every other one the full proposal.
+        self.lane.announced(ANNOUNCEMENT_WAIT).await;
         let baselines = c.registry.signer_baselines(zone)?;
         let incremental = match set.baseline_request_id() {
             Some(base) => baselines.into_iter().filter(|(_, id)| id == base).map(|(signer, _)| signer).collect(),
@@ -214,32 +242,47 @@ impl Request<'_> {
             submitted_by: operator,
             timeout,
         };
+        self.stages.mark("baselines");
         let approvers = seek_approval(c, session, proposal, progress).await?;
+        self.stages.mark("approval");
         let made = plan.items().len();
         let kept = plan.reused() as u64;
         let signatures = sign_batches(c, session, made, batches(&plan, groups, zone, &session_id), groups, &approvers).await?;
+        self.stages.mark("signing");
         drop(set);
         let plan = sole_owner(plan).await?;
         session.reached(SessionState::Validating);
         let anchor: Vec<_> = groups.iter().filter(|g| g.key.role.signs_keys()).map(|g| g.key.ds(&self.apex)).collect();
         let options = ValidationOptions { now, anchor: TrustAnchor::Ds(anchor), expiry_warning: 0 };
-        let (zone_name, current) = (zone.clone(), self.current.clone());
-        let (released, previous) = tokio::task::spawn_blocking(move || {
-            let signed = plan.complete(signatures).map_err(|e| CoordinatorError::Internal(format!("{zone_name}: {e}")))?;
-            let published = current.as_deref().map(|v| Published { content: &v.signed, serial: v.record.serial, known: &v.known });
-            let released = release(&zone_name, signed, published, &options)?;
-            let previous = PreviousSignatures::from_zone(&released.zone);
-            Ok::<_, CoordinatorError>((released, previous))
+        let (zone_name, current, stages) = (zone.clone(), self.current.clone(), self.stages.clone());
+        let refresh = c.pipeline.refresh_policy(zone, settings.validity_days);
+        // A patch leaves the stored texts as they are (two journal entries
+        // instead); every so often, and for every whole version, the texts
+        // are written again.
+        let previous_record = self.current.as_ref().map(|v| &v.record);
+        let snapshot = !plan.is_update()
+            || previous_record.is_none_or(|r| r.journal_next.saturating_sub(r.snapshot_next()) + 1 >= SNAPSHOT_EVERY);
+        let output = c.pipeline.config(zone).is_some_and(|z| z.output.is_some());
+        let want_text = snapshot || return_zone || output;
+        let outcome = tokio::task::spawn_blocking(move || {
+            let signed = plan.complete_signed(signatures).map_err(|e| CoordinatorError::Internal(format!("{zone_name}: {e}")))?;
+            stages.mark("complete");
+            finish(&zone_name, signed, current.as_deref(), &options, &refresh, want_text, &stages)
         })
         .await
         .map_err(join_error)??;
-        let Released { zone: signed_zone, content, text, changes, report, known } = released;
+        let Outcome { zone: shared, undo, text, changes, report, known, next_due, first_expiration, signatures } = outcome;
         let (changes, changes_text) = match changes {
             Some((set, text)) => (Some(set), Some(text)),
             None => (None, None),
         };
-        let signatures = content.records().filter(|r| r.record.rtype() == frostzone_dnssec::domain::base::iana::Rtype::RRSIG).count() as u64;
-        let previous_record = self.current.as_ref().map(|v| &v.record);
+        let snapshot = snapshot || undo.is_none();
+        let journal_next = previous_record.map(|r| r.journal_next).unwrap_or(0) + u64::from(changes_text.is_some());
+        let unsigned_text = snapshot.then(|| next.content.to_text());
+        let unsigned_changes = match (snapshot, self.current.as_ref(), next.touched.as_ref()) {
+            (false, Some(v), Some(touched)) => Some(unsigned_change_text(&v.unsigned, &next.content, touched)?),
+            _ => None,
+        };
         let state = ZoneStateRecord {
             version: RECORD_VERSION,
             zone: zone.clone(),
@@ -252,9 +295,15 @@ impl Request<'_> {
             signatures_kept: kept,
             settings: settings.stored(),
             key_tags,
-            journal_next: previous_record.map(|r| r.journal_next).unwrap_or(0) + u64::from(changes_text.is_some()),
+            journal_next,
+            snapshot_next: Some(if snapshot { journal_next } else { previous_record.map(|r| r.snapshot_next()).unwrap_or(journal_next) }),
         };
-        let result_sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+        let published = match (&text, &changes_text) {
+            (Some(t), _) => format!("zone sha256 {}", hex::encode(Sha256::digest(t.as_bytes()))),
+            (None, Some(c)) => format!("changes sha256 {}", hex::encode(Sha256::digest(c.as_bytes()))),
+            (None, None) => String::new(),
+        };
+        let result_sha256 = text.as_ref().map(|t| hex::encode(Sha256::digest(t.as_bytes()))).unwrap_or_default();
         let summary = report.summary();
         let release_record = ZoneRecord {
             version: RECORD_VERSION,
@@ -265,16 +314,25 @@ impl Request<'_> {
             summary: summary.clone(),
         };
         // Nothing goes out before the registry holds the version whole.
-        c.registry
+        let stored = c
+            .registry
             .publish_zone(&Publication {
                 state: &state,
-                unsigned: &unsigned_text,
-                signed: &text,
+                snapshot: unsigned_text.as_deref().zip(text.as_deref().filter(|_| snapshot)),
                 changes: changes_text.as_deref(),
+                unsigned_changes: unsigned_changes.as_deref(),
                 journal_limit: c.pipeline.journal_limit(),
                 release: &release_record,
             })
-            .await?;
+            .await;
+        if let Err(e) = stored {
+            if let Some(undo) = undo {
+                shared.write().unwrap_or_else(|e| e.into_inner()).apply_patch(undo);
+            }
+            return Err(e.into());
+        }
+        self.stored.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.stages.mark("registry");
         let r = session.finish(SessionState::Released).await?;
         c.audit(AuditEntry {
             event: "released".into(),
@@ -284,22 +342,23 @@ impl Request<'_> {
             operator: operator.to_string(),
             signers: r.signers.clone(),
             culprits: r.culprits.clone(),
-            outcome: format!("validated, serial {}, {made} signatures made, {kept} kept, result sha256 {result_sha256}", next.serial),
+            outcome: format!("validated, serial {}, {made} signatures made, {kept} kept, {published}", next.serial),
             ..AuditEntry::default()
         })?;
         let health_now = c.pipeline.clock.now();
-        let refresh = c.pipeline.refresh_policy(zone, settings.validity_days);
-        let next_due = previous.next_due(&refresh, health_now as u32).map(|t| rrsig_time_to_unix(t, health_now));
-        let earliest = previous.first_expiration(health_now as u32).map(|t| rrsig_time_to_unix(t, health_now));
+        let at = |t: u32| rrsig_time_to_unix(t, health_now);
         self.lane.update_health(|h| {
-            *h = super::ZoneHealth { next_refresh: next_due, earliest_expiration: earliest, ..Default::default() };
+            *h = super::ZoneHealth { next_refresh: next_due.map(at), earliest_expiration: first_expiration.map(at), ..Default::default() };
         });
         self.lane.wake.notify_one();
-        let text = Arc::new(text);
-        self.outputs(next.serial, &text, changes_text.as_deref(), changes, &content).await;
-        let version = Arc::new(Version { record: state, unsigned: next.content, signed: content, zone: signed_zone, previous, known });
+        let text = Arc::new(text.unwrap_or_default());
+        self.stages.mark("session, audit");
+        self.outputs(next.serial, &text, changes_text.as_deref(), changes, &shared).await;
+        self.stages.mark("outputs");
+        let version = Arc::new(Version { record: state, unsigned: next.content, zone: shared, known, next_due, first_expiration });
         let signed = SignedZone {
             text: Arc::try_unwrap(text).unwrap_or_else(|shared| (*shared).clone()),
+            published,
             summary,
             session_id,
             serial: next.serial,
@@ -318,7 +377,7 @@ impl Request<'_> {
         text: &Arc<String>,
         changes_text: Option<&str>,
         changes: Option<ChangeSet>,
-        content: &frostzone_dnssec::changes::ZoneContent,
+        zone: &SharedZone,
     ) {
         let c = self.c;
         if let Some(config) = c.pipeline.config(&self.zone).cloned() {
@@ -339,7 +398,7 @@ impl Request<'_> {
             }
         }
         if let Some(server) = c.pipeline.transfer() {
-            let records = crate::xfr::content_records(content);
+            let records = crate::xfr::content_records(&ZoneContent::from_zone(&read_zone(zone), std::path::Path::new(&self.zone)));
             let published = server.publish(self.apex.clone(), records.clone(), changes).await;
             if let Err(e) = published {
                 tracing::error!("{}: serving serial {serial} with its change set failed ({e}); serving it whole", self.zone);
@@ -352,7 +411,9 @@ impl Request<'_> {
 }
 
 /// The next version and its plan and proposals (CPU work: runs on the
-/// blocking pool).
+/// blocking pool). A change set to a published version with the same keys
+/// and denial, when no signature is due, patches the published zone
+/// ([`frostzone_dnssec::update`]); everything else signs the whole version.
 #[allow(clippy::too_many_arguments)]
 fn plan(
     apex: &StoredName,
@@ -365,28 +426,43 @@ fn plan(
     now: u64,
     full: bool,
     refresh: &frostzone_dnssec::refresh::RefreshPolicy,
+    stages: &Stages,
 ) -> Result<Planned, CoordinatorError> {
     let at = current.map(|v| Current { content: &v.unsigned, serial: v.record.serial, input_serial: v.record.input_serial });
     let next = next_version(apex, zone, at, input, serial_policy, now)?;
+    stages.mark("next version");
     for w in &next.warnings {
         tracing::warn!("{zone}: {w}");
     }
-    let unsigned = next.content.to_zone(InputKind::Unsigned).map_err(|e| CoordinatorError::InvalidArgument(e.to_string()))?;
-    for w in &unsigned.warnings {
-        tracing::warn!("{zone}: {w}");
-    }
-    let none = PreviousSignatures::default();
-    let previous = match current {
-        Some(v) if !full => &v.previous,
-        _ => &none,
-    };
     let keys: Vec<_> = groups.iter().map(|g| g.key.clone()).collect();
-    let plan = SigningPlan::prepare_incremental(unsigned, &keys, policy, now as u32, previous, refresh).map_err(|e| match e {
+    let refused = |e: SigningError| match e {
         SigningError::DuplicateKeyTag { .. } | SigningError::MissingRole(_) => CoordinatorError::FailedPrecondition(format!("{zone}: {e}")),
         other => CoordinatorError::InvalidArgument(format!("{zone}: {other}")),
-    })?;
+    };
+    let patched = match (current, &next.touched) {
+        (Some(v), Some(touched)) if !full && !v.refresh_due(now as u32) => {
+            prepare_update(v.zone.clone(), &next.content, touched, &keys, policy, now as u32, refresh).map_err(refused)?
+        }
+        _ => None,
+    };
+    let plan = match patched {
+        Some(plan) => plan,
+        None => {
+            let unsigned = next.content.to_zone(InputKind::Unsigned).map_err(|e| CoordinatorError::InvalidArgument(e.to_string()))?;
+            for w in &unsigned.warnings {
+                tracing::warn!("{zone}: {w}");
+            }
+            stages.mark("zone model");
+            let previous = match current {
+                Some(v) if !full => PreviousSignatures::from_zone(&read_zone(&v.zone)),
+                _ => PreviousSignatures::default(),
+            };
+            SigningPlan::prepare_incremental(unsigned, &keys, policy, now as u32, &previous, refresh).map_err(refused)?
+        }
+    };
+    stages.mark("plan");
     let plan = Arc::new(plan);
     let set = Arc::new(ProposalSet::build(&plan, current.map(|v| (&v.zone, v.record.request_id.as_str()))));
-    let unsigned_text = next.content.to_text();
-    Ok(Planned { next, unsigned_text, plan, set })
+    stages.mark("proposals");
+    Ok(Planned { next, plan, set })
 }

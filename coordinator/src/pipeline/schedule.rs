@@ -22,7 +22,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use frostzone_dnssec::present::format_timestamp;
-use frostzone_dnssec::refresh::{PreviousSignatures, RefreshPolicy};
+use frostzone_dnssec::refresh::RefreshPolicy;
 use frostzone_proto::v1 as pb;
 
 use super::input::Input;
@@ -73,15 +73,6 @@ pub fn expiry_warning(now: u64, earliest_expiration: u64, policy: &RefreshPolicy
     }
 }
 
-/// The next refresh time and earliest expiration of `previous`, as
-/// seconds since the epoch.
-pub fn times(previous: &PreviousSignatures, policy: &RefreshPolicy, now: u64) -> (Option<u64>, Option<u64>) {
-    (
-        previous.next_due(policy, now as u32).map(|t| rrsig_time_to_unix(t, now)),
-        previous.first_expiration(now as u32).map(|t| rrsig_time_to_unix(t, now)),
-    )
-}
-
 /// Starts the schedule of `zone`; it stops when the handle is dropped or
 /// the coordinator is gone.
 pub fn spawn(c: &Arc<Coordinator>, zone: &str) -> AbortOnDrop {
@@ -122,12 +113,12 @@ async fn run(c: Weak<Coordinator>, lane: Arc<Lane>, zone: String) {
             };
             let version = {
                 let mut slot = lane.version.lock().await;
-                super::loaded(&c.registry, &mut slot, &zone, &apex).await
+                super::loaded(&c, &mut slot, &zone, &apex).await
             };
             match version {
                 Ok(Some(v)) => {
-                    let policy = c.pipeline.refresh_policy(&zone, v.record.settings.validity_days);
-                    let (due, earliest) = times(&v.previous, &policy, now);
+                    let at = |t: u32| rrsig_time_to_unix(t, now);
+                    let (due, earliest) = (v.next_due.map(at), v.first_expiration.map(at));
                     lane.update_health(|h| {
                         h.next_refresh = due;
                         h.earliest_expiration = earliest;

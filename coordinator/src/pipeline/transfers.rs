@@ -31,7 +31,15 @@ pub async fn start(c: &Arc<Coordinator>, config: &XfrConfig) -> Result<AbortOnDr
     let server = Arc::new(TransferServer::start(&config.transfer, primary.clone()).await?);
     for state in c.registry.zone_states()? {
         let Ok((apex, zone)) = crate::keys::zone_name(&state.zone) else { continue };
-        let Some(text) = c.registry.zone_signed_text(&zone)? else { continue };
+        // At start-up, before anything is served: read in place.
+        let text = match super::published_text(&c.registry, &zone, &apex) {
+            Ok(Some((_, text))) => text,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::error!("{zone}: the published version cannot be read, not served: {e}");
+                continue;
+            }
+        };
         let records = match load_zone_text(&text, std::path::Path::new(&zone), &apex) {
             Ok(r) => r.into_iter().map(|r| r.record).collect(),
             Err(e) => {

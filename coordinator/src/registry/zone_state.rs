@@ -9,11 +9,18 @@
 //! | `zone_unsigned` | zone | the unsigned version, master file text |
 //! | `zone_signed` | zone | the signed version as published, master file text |
 //! | `zone_journal` | zone `\0` sequence (u64 BE) | a signed change set, IXFR text (RFC 1995 §4) |
+//! | `zone_unsigned_journal` | zone `\0` sequence (u64 BE) | the unsigned change set of the same step |
 //! | `zone_baselines` | zone `\0` signer | the request id the signer acknowledged as published |
 //!
-//! A publication writes the first four (and the `zones` release record)
-//! in one sled transaction and flushes before anything goes out: after a
-//! crash the registry holds the previous version or the new one, whole.
+//! The texts are a snapshot: a whole version writes them, a change set
+//! writes only its two journal entries, and every so often a change set
+//! writes a snapshot again. The version published is the snapshot with
+//! the journal entries from [`ZoneStateRecord::snapshot_next`] on applied,
+//! so a one-record change writes a few hundred bytes, not the zone.
+//!
+//! A publication writes all of it (and the `zones` release record) in one
+//! sled transaction and flushes before anything goes out: after a crash
+//! the registry holds the previous version or the new one, whole.
 
 use std::collections::BTreeMap;
 
@@ -68,6 +75,18 @@ pub struct ZoneStateRecord {
     pub key_tags: Vec<u16>,
     /// Sequence number of the next journal entry.
     pub journal_next: u64,
+    /// The journal entries from this one on are not in the stored texts:
+    /// they are applied to them to make the version published (`None`:
+    /// the texts are the version published, as before snapshots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_next: Option<u64>,
+}
+
+impl ZoneStateRecord {
+    /// The first journal entry the stored texts do not hold.
+    pub fn snapshot_next(&self) -> u64 {
+        self.snapshot_next.unwrap_or(self.journal_next)
+    }
 }
 
 /// Everything one publication writes.
@@ -75,13 +94,16 @@ pub struct ZoneStateRecord {
 pub struct Publication<'a> {
     /// The new state.
     pub state: &'a ZoneStateRecord,
-    /// The unsigned version's text.
-    pub unsigned: &'a str,
-    /// The signed version's text.
-    pub signed: &'a str,
+    /// The whole version's texts (unsigned, signed), when a snapshot is
+    /// written.
+    pub snapshot: Option<(&'a str, &'a str)>,
     /// The signed change set from the version before (IXFR text), if any.
     pub changes: Option<&'a str>,
-    /// Change sets kept per zone (older ones are removed).
+    /// The unsigned change set of the same step: required without a
+    /// snapshot.
+    pub unsigned_changes: Option<&'a str>,
+    /// Change sets kept per zone (older ones are removed unless a version
+    /// needs them).
     pub journal_limit: usize,
     /// The release summary (the `zones` tree).
     pub release: &'a ZoneRecord,
@@ -113,26 +135,50 @@ impl Registry {
     /// Writes a publication in one transaction and flushes it.
     pub async fn publish_zone(&self, p: &Publication<'_>) -> Result<(), RegistryError> {
         let zone = p.state.zone.as_str();
+        if p.snapshot.is_none() && (p.changes.is_none() || p.unsigned_changes.is_none()) {
+            return Err(RegistryError::Encode { what: "zone publication", message: "neither the whole version nor both change sets".into() });
+        }
         let state = encode("zone state", p.state)?;
         let release = encode("zone", p.release)?;
-        let mut journal_keys: Vec<Vec<u8>> = Vec::new();
+        let seq_of = |key: &[u8]| key.get(key.len().saturating_sub(8)..).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes);
+        let new_seq = p.state.journal_next.saturating_sub(1);
+        // Kept: the newest `journal_limit` signed entries (for IXFR), and
+        // every entry the stored texts do not hold yet.
+        let keep_from = p.state.journal_next.saturating_sub(p.journal_limit as u64).min(p.state.snapshot_next());
+        let mut dropped: Vec<Vec<u8>> = Vec::new();
         for kv in self.zone_journal.scan_prefix(prefix(zone)) {
-            journal_keys.push(kv?.0.to_vec());
+            let key = kv?.0.to_vec();
+            let old = seq_of(&key).is_none_or(|s| s < keep_from);
+            if old || p.changes.is_none() {
+                dropped.push(key);
+            }
         }
-        let new_entry = p.changes.map(|c| (journal_key(zone, p.state.journal_next.saturating_sub(1)), c.as_bytes()));
-        let kept = p.journal_limit.saturating_sub(usize::from(new_entry.is_some()));
-        let drop_count = if p.changes.is_some() { journal_keys.len().saturating_sub(kept) } else { journal_keys.len() };
-        let dropped = &journal_keys[..drop_count];
-        (&self.zone_state, &self.zone_unsigned, &self.zone_signed, &self.zone_journal, &self.zones)
-            .transaction(|(states, unsigned, signed, journal, zones)| {
+        let mut dropped_unsigned: Vec<Vec<u8>> = Vec::new();
+        for kv in self.zone_unsigned_journal.scan_prefix(prefix(zone)) {
+            let key = kv?.0.to_vec();
+            if seq_of(&key).is_none_or(|s| s < p.state.snapshot_next()) {
+                dropped_unsigned.push(key);
+            }
+        }
+        let key = journal_key(zone, new_seq);
+        (&self.zone_state, &self.zone_unsigned, &self.zone_signed, &self.zone_journal, &self.zone_unsigned_journal, &self.zones)
+            .transaction(|(states, unsigned, signed, journal, unsigned_journal, zones)| {
                 states.insert(zone.as_bytes(), state.as_slice())?;
-                unsigned.insert(zone.as_bytes(), p.unsigned.as_bytes())?;
-                signed.insert(zone.as_bytes(), p.signed.as_bytes())?;
-                for key in dropped {
+                if let Some((u, s)) = p.snapshot {
+                    unsigned.insert(zone.as_bytes(), u.as_bytes())?;
+                    signed.insert(zone.as_bytes(), s.as_bytes())?;
+                }
+                for key in &dropped {
                     journal.remove(key.as_slice())?;
                 }
-                if let Some((key, value)) = &new_entry {
-                    journal.insert(key.as_slice(), *value)?;
+                for key in &dropped_unsigned {
+                    unsigned_journal.remove(key.as_slice())?;
+                }
+                if let Some(c) = p.changes {
+                    journal.insert(key.as_slice(), c.as_bytes())?;
+                }
+                if let (Some(u), None) = (p.unsigned_changes, p.snapshot) {
+                    unsigned_journal.insert(key.as_slice(), u.as_bytes())?;
                 }
                 zones.insert(zone.as_bytes(), release.as_slice())?;
                 Ok::<(), ConflictableTransactionError<()>>(())
@@ -142,6 +188,25 @@ impl Registry {
                 TransactionError::Abort(()) => RegistryError::Encode { what: "zone publication", message: "aborted".into() },
             })?;
         self.flush().await
+    }
+
+    /// The journal entries of `zone` not in its stored texts (signed and
+    /// unsigned change sets, oldest first), as recorded in `state`.
+    pub fn zone_pending_changes(&self, state: &ZoneStateRecord) -> Result<Vec<(String, String)>, RegistryError> {
+        let zone = state.zone.as_str();
+        (state.snapshot_next()..state.journal_next)
+            .map(|seq| {
+                let key = journal_key(zone, seq);
+                let missing = |tree: &'static str| RegistryError::Corrupt {
+                    tree,
+                    key: format!("{zone} #{seq}"),
+                    message: "a journal entry the published version needs is missing".into(),
+                };
+                let signed = self.zone_journal.get(&key)?.ok_or_else(|| missing("zone_journal"))?;
+                let unsigned = self.zone_unsigned_journal.get(&key)?.ok_or_else(|| missing("zone_unsigned_journal"))?;
+                Ok((text("zone_journal", &key, &unsigned)?, text("zone_journal", &key, &signed)?))
+            })
+            .collect()
     }
 
     /// The published state of `zone`.
@@ -232,6 +297,7 @@ mod tests {
             settings: StoredSettings { denial: "nsec".into(), validity_days: 14, serial_policy: "increment".into(), publish_cds: false },
             key_tags: vec![1],
             journal_next,
+            snapshot_next: Some(journal_next),
         }
     }
 
@@ -253,17 +319,18 @@ mod tests {
             let r = Registry::open(dir.path()).unwrap();
             assert_eq!(r.zone_texts("example.").unwrap(), None);
             let first = state(1, 0);
-            r.publish_zone(&Publication { state: &first, unsigned: "u1", signed: "s1", changes: None, journal_limit: 2, release: &release() })
+            r.publish_zone(&Publication { state: &first, snapshot: Some(("u1", "s1")), changes: None, unsigned_changes: None, journal_limit: 2, release: &release() })
                 .await
                 .unwrap();
             for serial in 2..=4u32 {
                 let s = state(serial, u64::from(serial) - 1);
                 let changes = format!("c{serial}");
+                let (u, t) = (format!("u{serial}"), format!("s{serial}"));
                 r.publish_zone(&Publication {
                     state: &s,
-                    unsigned: &format!("u{serial}"),
-                    signed: &format!("s{serial}"),
+                    snapshot: Some((&u, &t)),
                     changes: Some(&changes),
+                    unsigned_changes: None,
                     journal_limit: 2,
                     release: &release(),
                 })
@@ -281,9 +348,35 @@ mod tests {
         assert_eq!(r.zone_states().unwrap().len(), 1);
         // A full version without a change set empties the journal.
         let s = state(5, 4);
-        r.publish_zone(&Publication { state: &s, unsigned: "u5", signed: "s5", changes: None, journal_limit: 2, release: &release() })
+        r.publish_zone(&Publication { state: &s, snapshot: Some(("u5", "s5")), changes: None, unsigned_changes: None, journal_limit: 2, release: &release() })
             .await
             .unwrap();
         assert!(r.zone_journal("example.").unwrap().is_empty());
+        // Change sets without a snapshot: the texts stay, the entries the
+        // version needs are kept beyond the journal limit.
+        for serial in 6..=9u32 {
+            let mut s = state(serial, u64::from(serial) - 1);
+            s.snapshot_next = Some(4);
+            let (c, u) = (format!("c{serial}"), format!("uc{serial}"));
+            r.publish_zone(&Publication { state: &s, snapshot: None, changes: Some(&c), unsigned_changes: Some(&u), journal_limit: 2, release: &release() })
+                .await
+                .unwrap();
+        }
+        assert_eq!(r.zone_texts("example.").unwrap(), Some(("u5".into(), "s5".into())));
+        assert_eq!(r.zone_journal("example.").unwrap(), ["c6", "c7", "c8", "c9"]);
+        let pending = r.zone_pending_changes(&r.zone_state("example.").unwrap().unwrap()).unwrap();
+        assert_eq!(pending, [("uc6", "c6"), ("uc7", "c7"), ("uc8", "c8"), ("uc9", "c9")].map(|(a, b)| (a.to_string(), b.to_string())));
+        // A snapshot lets the journal shrink to its limit again.
+        let s = state(10, 9);
+        r.publish_zone(&Publication { state: &s, snapshot: Some(("u10", "s10")), changes: Some("c10"), unsigned_changes: Some("uc10"), journal_limit: 2, release: &release() })
+            .await
+            .unwrap();
+        assert_eq!(r.zone_journal("example.").unwrap(), ["c9", "c10"]);
+        assert!(r.zone_pending_changes(&r.zone_state("example.").unwrap().unwrap()).unwrap().is_empty());
+        // Neither a snapshot nor both change sets: refused.
+        let s = state(11, 10);
+        assert!(r.publish_zone(&Publication { state: &s, snapshot: None, changes: Some("c11"), unsigned_changes: None, journal_limit: 2, release: &release() })
+            .await
+            .is_err());
     }
 }

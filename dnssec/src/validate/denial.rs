@@ -3,17 +3,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use bytes::Bytes;
 use domain::base::iana::Rtype;
-use domain::base::ToName;
+use domain::base::{ToName, Ttl};
 use domain::rdata::dnssec::RtypeBitmap;
-use domain::rdata::ZoneRecordData;
+use domain::rdata::{Nsec3, Nsec3param, ZoneRecordData};
 
 use super::Report;
 use crate::denial::nsec3::{chain_members, Nsec3Config, FLAG_OPT_OUT};
 use crate::denial::type_bitmap;
+use crate::load::SourceLocation;
 use crate::name::CanonicalName;
 use crate::present::FqdnDisplay;
-use crate::zone::{NameRole, Zone};
+use crate::zone::{NameRole, Node, Rrset, Zone};
+use crate::StoredName;
 
 pub(super) fn check_denial(zone: &Zone, report: &mut Report) {
     let apex = zone.apex();
@@ -41,50 +44,59 @@ fn check_nsec(zone: &Zone, report: &mut Report) {
     report.stats.denial = "NSEC";
     let roles = zone.roles();
     let expected: Vec<&(CanonicalName, NameRole)> = roles.iter().filter(|(_, r)| *r != NameRole::Occluded).collect();
-    for (i, (owner, role)) in roles.iter().enumerate() {
-        let _ = i;
-        let node = zone.node(&owner.0);
-        let nsec = node.and_then(|n| n.get(Rtype::NSEC));
+    for (owner, role) in &roles {
         if *role == NameRole::Occluded {
-            if let Some(nsec) = nsec {
-                report.error(nsec.location.clone(), format!("{owner} NSEC"), "NSEC below a zone cut (RFC 4035 §2.3: MUST NOT)");
-            }
+            check_no_nsec(owner, zone.node(&owner.0), report);
         }
     }
     for (i, (owner, role)) in expected.iter().enumerate() {
-        let record = format!("{owner} NSEC");
-        let Some(nsec) = zone.node(&owner.0).and_then(|n| n.get(Rtype::NSEC)) else {
-            report.error(None, record, "name has no NSEC record: the chain is broken here");
-            continue;
-        };
-        report.stats.denial_records += 1;
-        let Some(ZoneRecordData::Nsec(data)) = nsec.rdata.first().map(|r| &r.data) else { continue };
-        if nsec.rdata.len() > 1 {
-            report.error(nsec.location.clone(), &record, "more than one NSEC record at this name");
-        }
         let next = &expected[(i + 1) % expected.len()].0;
-        if data.next_name().name_cmp(&next.0) != std::cmp::Ordering::Equal {
-            report.error(nsec.location.clone(), &record, format!("next name is {}, expected {next}", FqdnDisplay(data.next_name())));
-        }
-        let want = types_of(&type_bitmap(zone.node(&owner.0), *role, Some(Rtype::NSEC)));
-        let have = types_of(data.types());
-        if want != have {
-            report.error(nsec.location.clone(), &record, format!("type bitmap is {}, expected {}", names(&have), names(&want)));
-        }
-        if nsec.ttl != zone.denial_ttl() {
-            report.warn(nsec.location.clone(), &record, format!("TTL {} is not min(SOA TTL, SOA MINIMUM) = {} (RFC 9077)", nsec.ttl.as_secs(), zone.denial_ttl().as_secs()));
-        }
+        check_nsec_record(owner, zone.node(&owner.0), *role, next, zone.denial_ttl(), report);
     }
 }
 
-fn check_nsec3(zone: &Zone, report: &mut Report) {
-    let apex = zone.apex();
+/// RFC 4035 §2.3: no NSEC below a zone cut.
+pub(super) fn check_no_nsec(owner: &CanonicalName, node: Option<&Node>, report: &mut Report) {
+    if let Some(nsec) = node.and_then(|n| n.get(Rtype::NSEC)) {
+        report.error(nsec.location.clone(), format!("{owner} NSEC"), "NSEC below a zone cut (RFC 4035 §2.3: MUST NOT)");
+    }
+}
+
+/// The NSEC record of a name in the chain (RFC 4034 §4.1): present and
+/// alone, pointing at `next`, listing the types of `node` (whose role is
+/// `role`), with the denial TTL (RFC 9077).
+pub(super) fn check_nsec_record(owner: &CanonicalName, node: Option<&Node>, role: NameRole, next: &CanonicalName, ttl: Ttl, report: &mut Report) {
+    let record = format!("{owner} NSEC");
+    let Some(nsec) = node.and_then(|n| n.get(Rtype::NSEC)) else {
+        report.error(None, record, "name has no NSEC record: the chain is broken here");
+        return;
+    };
+    report.stats.denial_records += 1;
+    let Some(ZoneRecordData::Nsec(data)) = nsec.rdata.first().map(|r| &r.data) else { return };
+    if nsec.rdata.len() > 1 {
+        report.error(nsec.location.clone(), &record, "more than one NSEC record at this name");
+    }
+    if data.next_name().name_cmp(&next.0) != std::cmp::Ordering::Equal {
+        report.error(nsec.location.clone(), &record, format!("next name is {}, expected {next}", FqdnDisplay(data.next_name())));
+    }
+    let want = types_of(&type_bitmap(node, role, Some(Rtype::NSEC)));
+    let have = types_of(data.types());
+    if want != have {
+        report.error(nsec.location.clone(), &record, format!("type bitmap is {}, expected {}", names(&have), names(&want)));
+    }
+    if nsec.ttl != ttl {
+        report.warn(nsec.location.clone(), &record, format!("TTL {} is not min(SOA TTL, SOA MINIMUM) = {} (RFC 9077)", nsec.ttl.as_secs(), ttl.as_secs()));
+    }
+}
+
+/// The NSEC3PARAM record (RFC 5155 §4, RFC 9276 §3.1); `None` when its
+/// hash algorithm cannot be checked.
+pub(super) fn check_nsec3param<'a>(apex: &StoredName, param_set: &'a Rrset, report: &mut Report) -> Option<&'a Nsec3param<Bytes>> {
     let param_record = format!("{} NSEC3PARAM", FqdnDisplay(apex));
-    let Some(param_set) = zone.node(apex).and_then(|n| n.get(Rtype::NSEC3PARAM)) else { return };
-    let Some(ZoneRecordData::Nsec3param(param)) = param_set.rdata.first().map(|r| &r.data) else { return };
+    let Some(ZoneRecordData::Nsec3param(param)) = param_set.rdata.first().map(|r| &r.data) else { return None };
     if param.hash_algorithm().to_int() != 1 {
         report.error(param_set.location.clone(), &param_record, format!("hash algorithm {} is not SHA-1 (1)", param.hash_algorithm().to_int()));
-        return;
+        return None;
     }
     if param.flags() != 0 {
         report.error(param_set.location.clone(), &param_record, format!("flags are {}, RFC 5155 §4.1.2 requires 0", param.flags()));
@@ -92,26 +104,82 @@ fn check_nsec3(zone: &Zone, report: &mut Report) {
     if param.iterations() != 0 || !param.salt().as_slice().is_empty() {
         report.warn(param_set.location.clone(), &param_record, "RFC 9276 §3.1: use 0 extra iterations and no salt");
     }
-    // Collect the chain: hash -> (owner, flags, next, bitmap, location).
+    Some(param)
+}
+
+/// The hash an NSEC3 owner name stands for (RFC 5155 §3): its first label
+/// in base32hex, directly below the apex.
+pub(super) fn owner_hash(owner: &CanonicalName, apex: &StoredName) -> Option<Vec<u8>> {
+    let under_apex = owner.0.parent().is_some_and(|p| p.name_cmp(apex) == std::cmp::Ordering::Equal);
+    let hash = domain::utils::base32::decode_hex::<Vec<u8>>(&owner.0.first().to_string()).ok();
+    hash.filter(|h| h.len() == 20 && under_apex)
+}
+
+/// An NSEC3 RRset's own fields (RFC 5155 §3, §8.2): its owner is a hash
+/// below the apex, its parameters are the NSEC3PARAM's, its TTL is the
+/// denial TTL. Returns the owner's hash and the record.
+pub(super) fn check_nsec3_fields<'a>(
+    owner: &CanonicalName,
+    set: &'a Rrset,
+    apex: &StoredName,
+    param: &Nsec3param<Bytes>,
+    ttl: Ttl,
+    report: &mut Report,
+) -> Option<(Vec<u8>, &'a Nsec3<Bytes>)> {
+    let record = format!("{owner} NSEC3");
+    let Some(ZoneRecordData::Nsec3(n)) = set.rdata.first().map(|r| &r.data) else { return None };
+    let Some(hash) = owner_hash(owner, apex) else {
+        report.error(set.location.clone(), record, "owner is not a base32hex SHA-1 hash directly below the apex");
+        return None;
+    };
+    if n.hash_algorithm() != param.hash_algorithm() || n.iterations() != param.iterations() || n.salt().as_slice() != param.salt().as_slice() {
+        report.error(set.location.clone(), &record, "parameters differ from the NSEC3PARAM record");
+    }
+    if set.ttl != ttl {
+        report.warn(set.location.clone(), &record, format!("TTL {} is not min(SOA TTL, SOA MINIMUM) = {} (RFC 9077)", set.ttl.as_secs(), ttl.as_secs()));
+    }
+    Some((hash, n))
+}
+
+/// RFC 5155 §7.1: the next hashed owner is the following hash in order.
+pub(super) fn check_nsec3_next(owner: &CanonicalName, n: &Nsec3<Bytes>, next: &[u8], location: Option<SourceLocation>, report: &mut Report) {
+    if n.next_owner().as_slice() != next {
+        report.error(location, format!("{owner} NSEC3"), format!(
+            "next hashed owner is {}, expected {} (chain not closed or a record is missing)",
+            domain::utils::base32::encode_string_hex(n.next_owner().as_slice()).to_ascii_lowercase(),
+            domain::utils::base32::encode_string_hex(next).to_ascii_lowercase()
+        ));
+    }
+}
+
+/// RFC 5155 §3.2.1: the NSEC3 record `n` (at `owner`) for `name` lists
+/// the types of `node`, whose role is `role`.
+pub(super) fn check_nsec3_bitmap(
+    owner: &CanonicalName,
+    name: &CanonicalName,
+    n: &Nsec3<Bytes>,
+    node: Option<&Node>,
+    role: NameRole,
+    location: Option<SourceLocation>,
+    report: &mut Report,
+) {
+    let want = types_of(&type_bitmap(node, role, None));
+    let have = types_of(n.types());
+    if want != have {
+        report.error(location, format!("{owner} NSEC3 (for {name})"), format!("type bitmap is {}, expected {}", names(&have), names(&want)));
+    }
+}
+
+fn check_nsec3(zone: &Zone, report: &mut Report) {
+    let apex = zone.apex();
+    let Some(param_set) = zone.node(apex).and_then(|n| n.get(Rtype::NSEC3PARAM)) else { return };
+    let Some(param) = check_nsec3param(apex, param_set, report) else { return };
+    // Collect the chain: hash -> (owner, record, location).
     let mut chain = BTreeMap::new();
     let mut opt_out = false;
     for (owner, node) in zone.nodes() {
         let Some(set) = node.get(Rtype::NSEC3) else { continue };
-        let record = format!("{owner} NSEC3");
-        let Some(ZoneRecordData::Nsec3(n)) = set.rdata.first().map(|r| &r.data) else { continue };
-        let first = owner.0.first();
-        let hash = domain::utils::base32::decode_hex::<Vec<u8>>(&first.to_string()).ok();
-        let under_apex = owner.0.parent().is_some_and(|p| p.name_cmp(apex) == std::cmp::Ordering::Equal);
-        let Some(hash) = hash.filter(|h| h.len() == 20 && under_apex) else {
-            report.error(set.location.clone(), record, "owner is not a base32hex SHA-1 hash directly below the apex");
-            continue;
-        };
-        if n.hash_algorithm() != param.hash_algorithm() || n.iterations() != param.iterations() || n.salt().as_slice() != param.salt().as_slice() {
-            report.error(set.location.clone(), &record, "parameters differ from the NSEC3PARAM record");
-        }
-        if set.ttl != zone.denial_ttl() {
-            report.warn(set.location.clone(), &record, format!("TTL {} is not min(SOA TTL, SOA MINIMUM) = {} (RFC 9077)", set.ttl.as_secs(), zone.denial_ttl().as_secs()));
-        }
+        let Some((hash, n)) = check_nsec3_fields(owner, set, apex, param, zone.denial_ttl(), report) else { continue };
         opt_out |= n.flags() & FLAG_OPT_OUT != 0;
         chain.insert(hash, (owner.clone(), n.clone(), set.location.clone()));
     }
@@ -120,14 +188,7 @@ fn check_nsec3(zone: &Zone, report: &mut Report) {
     // Closed and ordered: each next hashed owner is the following hash.
     let hashes: Vec<&Vec<u8>> = chain.keys().collect();
     for (i, (owner, n, loc)) in chain.values().enumerate() {
-        let next = hashes[(i + 1) % hashes.len()];
-        if n.next_owner().as_slice() != next.as_slice() {
-            report.error(loc.clone(), format!("{owner} NSEC3"), format!(
-                "next hashed owner is {}, expected {} (chain not closed or a record is missing)",
-                domain::utils::base32::encode_string_hex(n.next_owner().as_slice()).to_ascii_lowercase(),
-                domain::utils::base32::encode_string_hex(next).to_ascii_lowercase()
-            ));
-        }
+        check_nsec3_next(owner, n, hashes[(i + 1) % hashes.len()], loc.clone(), report);
     }
     // Complete, with the right bitmaps: every name that needs an NSEC3 has
     // one, and nothing else does (opt-out may still cover insecure
@@ -141,11 +202,7 @@ fn check_nsec3(zone: &Zone, report: &mut Report) {
             continue;
         };
         matched.insert(hash.clone());
-        let want = types_of(&type_bitmap(zone.node(&name.0), role, None));
-        let have = types_of(n.types());
-        if want != have {
-            report.error(loc.clone(), format!("{owner} NSEC3 (for {name})"), format!("type bitmap is {}, expected {}", names(&have), names(&want)));
-        }
+        check_nsec3_bitmap(owner, &name, n, zone.node(&name.0), role, loc.clone(), report);
     }
     let insecure: BTreeSet<Vec<u8>> = if opt_out {
         zone.roles()

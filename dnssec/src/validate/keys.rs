@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use domain::base::iana::{DigestAlgorithm, Rtype};
+use domain::base::iana::DigestAlgorithm;
 use domain::rdata::{Dnskey, ZoneRecordData};
 
 use super::{Report, TrustAnchor, ValidationOptions};
 use crate::keys::{dnskey_digest, FLAG_SEP, FLAG_ZONE_KEY, PROTOCOL};
 use crate::present::FqdnDisplay;
-use crate::zone::Zone;
+use crate::zone::Rrset;
+use crate::StoredName;
 
 /// The zone's keys as the signature checks need them.
 pub(super) struct KeySet {
@@ -31,11 +32,17 @@ impl KeySet {
     }
 }
 
-pub(super) fn check_keys(zone: &Zone, options: &ValidationOptions, report: &mut Report) -> KeySet {
-    let apex = zone.apex();
+/// Checks the apex DNSKEY RRset `dnskey` of zone `apex` (RFC 4034 §2,
+/// RFC 4035 §5.2) against the trust anchor and returns the usable keys.
+pub(super) fn check_keys(
+    apex: &StoredName,
+    dnskey: Option<&Rrset>,
+    options: &ValidationOptions,
+    report: &mut Report,
+) -> KeySet {
     let record = format!("{} DNSKEY", FqdnDisplay(apex));
     let mut keys = Vec::new();
-    let Some(rrset) = zone.node(apex).and_then(|n| n.get(Rtype::DNSKEY)) else {
+    let Some(rrset) = dnskey else {
         report.error(None, record, "no DNSKEY RRset at the apex");
         return KeySet { keys, anchored: Vec::new() };
     };

@@ -15,10 +15,18 @@
 //!   type bitmaps and parameters.
 //!
 //! Every problem becomes a [`Finding`] that names the record.
+//!
+//! [`validate_patch`] runs the same checks on the next version of a zone
+//! given as the published version and a patch, only where the patch can
+//! have changed something, assuming the published version was valid.
 
 mod denial;
 mod keys;
+mod patch;
+mod patch_denial;
 mod signatures;
+
+pub use patch::validate_patch;
 
 use std::fmt;
 
@@ -90,6 +98,9 @@ pub struct Stats {
     pub keys: usize,
     /// The earliest signature expiration seen.
     pub earliest_expiration: Option<u32>,
+    /// For a patch ([`validate_patch`]): the names checked, those the
+    /// change reaches (`None`: the whole zone was checked).
+    pub names_checked: Option<usize>,
 }
 
 /// The outcome of validating a zone.
@@ -126,7 +137,18 @@ impl Report {
             .earliest_expiration
             .map(|e| format!(", earliest expiration {}", crate::present::format_timestamp(e)))
             .unwrap_or_default();
-        if self.is_valid() {
+        if let (true, Some(names)) = (self.is_valid(), s.names_checked) {
+            format!(
+                "{}: valid: the {names} names the change reaches: {} RRsets, {} RRSIGs verified ({} new), {} {} records, {} DNSKEYs{until}",
+                self.zone,
+                s.rrsets,
+                s.signatures,
+                s.signatures - s.signatures_known,
+                s.denial_records,
+                s.denial,
+                s.keys
+            )
+        } else if self.is_valid() {
             format!(
                 "{}: valid: {} RRsets, {} RRSIGs verified, {} {} records, {} DNSKEYs{until}",
                 self.zone, s.rrsets, s.signatures, s.denial_records, s.denial, s.keys
@@ -171,6 +193,12 @@ impl VerifiedSignatures {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Adds the signatures `other` holds (those a [`validate_patch`]
+    /// verified, to the cache of the published version's).
+    pub fn extend(&mut self, other: VerifiedSignatures) {
+        self.0.extend(other.0);
+    }
 }
 
 /// Validates the next version of a zone whose previous version's
@@ -187,7 +215,8 @@ pub fn validate_zone_incremental(
     known: &VerifiedSignatures,
 ) -> (Report, VerifiedSignatures) {
     let mut report = Report { zone: crate::present::FqdnDisplay(zone.apex()).to_string(), ..Report::default() };
-    let keys = keys::check_keys(zone, options, &mut report);
+    let dnskey = zone.node(zone.apex()).and_then(|n| n.get(domain::base::iana::Rtype::DNSKEY));
+    let keys = keys::check_keys(zone.apex(), dnskey, options, &mut report);
     let verified = signatures::check_signatures(zone, &keys, options, known, &mut report);
     denial::check_denial(zone, &mut report);
     (report, verified)

@@ -14,18 +14,29 @@ use super::keys::KeySet;
 use super::{Report, ValidationOptions, VerifiedSignatures};
 use crate::name::CanonicalName;
 use crate::present::{format_timestamp, FqdnDisplay};
-use crate::zone::{NameRole, Rrset, SignatureRecord, Zone};
+use crate::zone::{NameRole, Node, Rrset, SignatureRecord, Zone};
 use crate::{StoredName, StoredRecord};
 
 /// Longest validity window that is plausibly intended: a year.
 const MAX_VALIDITY_SECS: u32 = 366 * 24 * 3600;
 
 /// A signature whose fields passed and that now needs its crypto checked.
-struct Pending<'a> {
+pub(super) struct Pending<'a> {
     owner: &'a StoredName,
     rrset: &'a Rrset,
     sig: &'a SignatureRecord,
     key: usize,
+}
+
+/// What the verifications of a batch of [`Pending`] signatures found.
+#[derive(Default)]
+pub(super) struct Verified {
+    /// The verified triples, known ones included.
+    pub digests: VerifiedSignatures,
+    /// (owner, type) -> algorithms with a valid signature over it.
+    signed_by: BTreeMap<(CanonicalName, u16), BTreeSet<u8>>,
+    /// Whether the DNSKEY RRset has a valid signature by an anchored key.
+    pub dnskey_anchored: bool,
 }
 
 pub(super) fn check_signatures(
@@ -37,59 +48,100 @@ pub(super) fn check_signatures(
 ) -> VerifiedSignatures {
     let apex = zone.apex();
     let roles: BTreeMap<CanonicalName, NameRole> = zone.roles().into_iter().collect();
+    let role_of = |owner: &CanonicalName| roles.get(owner).copied().unwrap_or(NameRole::Occluded);
     let mut pending = Vec::new();
     for (owner, node) in zone.nodes() {
-        let role = roles.get(owner).copied().unwrap_or(NameRole::Occluded);
-        for sig in &node.signatures {
-            let rrsig = &sig.rrsig;
-            let covered = rrsig.type_covered();
-            let record = format!("{} RRSIG {}", owner, covered);
-            let loc = || sig.location.clone();
-            let Some(rrset) = node.get(covered) else {
-                report.error(loc(), record, format!("covers {covered}, which does not exist at this name"));
-                continue;
-            };
-            if !Zone::is_signed(role, covered) {
-                report.error(loc(), record, format!("{covered} here is not authoritative (glue, occluded or delegation NS) and must not be signed"));
-                continue;
-            }
-            if rrsig.signer_name().name_cmp(apex) != std::cmp::Ordering::Equal {
-                report.error(loc(), record, format!("signer name {} is not the zone apex", FqdnDisplay(rrsig.signer_name())));
-                continue;
-            }
-            let labels = owner.0.rrsig_label_count();
-            if rrsig.labels() != labels {
-                report.error(loc(), &record, format!("labels field is {}, the owner has {labels} (RFC 4034 §3.1.3)", rrsig.labels()));
-            }
-            if rrsig.original_ttl() != rrset.ttl {
-                report.error(loc(), &record, format!("original TTL {} differs from the RRset's TTL {}", rrsig.original_ttl().as_secs(), rrset.ttl.as_secs()));
-            }
-            if sig.ttl != rrset.ttl {
-                report.error(loc(), &record, format!("RRSIG TTL {} differs from the RRset's TTL {} (RFC 4034 §3)", sig.ttl.as_secs(), rrset.ttl.as_secs()));
-            }
-            if !check_window(sig, options, &record, report) {
-                continue;
-            }
-            let mut candidates = keys.candidates(rrsig.key_tag(), rrsig.algorithm().to_int());
-            let Some((key, _)) = candidates.next() else {
-                report.error(loc(), record, format!("no DNSKEY with key tag {} algorithm {}", rrsig.key_tag(), rrsig.algorithm().to_int()));
-                continue;
-            };
-            pending.push(Pending { owner: &owner.0, rrset, sig, key });
-        }
+        check_fields(apex, owner, node, role_of(owner), keys, options, report, &mut pending);
     }
+    let verified = verify_all(&pending, keys, known, report);
+    if !keys.keys.is_empty() && !verified.dnskey_anchored {
+        report_unanchored(apex, report);
+    }
+    let algorithms = algorithms(keys);
+    for (owner, node) in zone.nodes() {
+        check_coverage(owner, node, role_of(owner), &algorithms, &verified, report);
+    }
+    verified.digests
+}
+
+/// The finding for a DNSKEY RRset that no anchored key signs (RFC 4035
+/// §5.2: the chain of trust starts there).
+pub(super) fn report_unanchored(apex: &StoredName, report: &mut Report) {
+    report.error(None, format!("{} DNSKEY", FqdnDisplay(apex)), "the DNSKEY RRset has no valid signature by a key the trust anchor vouches for");
+}
+
+/// The algorithms of the DNSKEY RRset.
+pub(super) fn algorithms(keys: &KeySet) -> BTreeSet<u8> {
+    keys.keys.iter().map(|(_, k)| k.algorithm().to_int()).collect()
+}
+
+/// RFC 4035 §5.3.1 field checks of every RRSIG at `owner` (whose role is
+/// `role`): the covered RRset exists and is authoritative (RFC 4035
+/// §2.2), the signer is the apex, labels and TTLs match (RFC 4034 §3),
+/// the window contains `now` and a key could have made it. Signatures
+/// that pass go to `pending` for the public-key arithmetic.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn check_fields<'a>(
+    apex: &StoredName,
+    owner: &'a CanonicalName,
+    node: &'a Node,
+    role: NameRole,
+    keys: &KeySet,
+    options: &ValidationOptions,
+    report: &mut Report,
+    pending: &mut Vec<Pending<'a>>,
+) {
+    for sig in &node.signatures {
+        let rrsig = &sig.rrsig;
+        let covered = rrsig.type_covered();
+        let record = format!("{} RRSIG {}", owner, covered);
+        let loc = || sig.location.clone();
+        let Some(rrset) = node.get(covered) else {
+            report.error(loc(), record, format!("covers {covered}, which does not exist at this name"));
+            continue;
+        };
+        if !Zone::is_signed(role, covered) {
+            report.error(loc(), record, format!("{covered} here is not authoritative (glue, occluded or delegation NS) and must not be signed"));
+            continue;
+        }
+        if rrsig.signer_name().name_cmp(apex) != std::cmp::Ordering::Equal {
+            report.error(loc(), record, format!("signer name {} is not the zone apex", FqdnDisplay(rrsig.signer_name())));
+            continue;
+        }
+        let labels = owner.0.rrsig_label_count();
+        if rrsig.labels() != labels {
+            report.error(loc(), &record, format!("labels field is {}, the owner has {labels} (RFC 4034 §3.1.3)", rrsig.labels()));
+        }
+        if rrsig.original_ttl() != rrset.ttl {
+            report.error(loc(), &record, format!("original TTL {} differs from the RRset's TTL {}", rrsig.original_ttl().as_secs(), rrset.ttl.as_secs()));
+        }
+        if sig.ttl != rrset.ttl {
+            report.error(loc(), &record, format!("RRSIG TTL {} differs from the RRset's TTL {} (RFC 4034 §3)", sig.ttl.as_secs(), rrset.ttl.as_secs()));
+        }
+        if !check_window(sig, options, &record, report) {
+            continue;
+        }
+        let mut candidates = keys.candidates(rrsig.key_tag(), rrsig.algorithm().to_int());
+        let Some((key, _)) = candidates.next() else {
+            report.error(loc(), record, format!("no DNSKEY with key tag {} algorithm {}", rrsig.key_tag(), rrsig.algorithm().to_int()));
+            continue;
+        };
+        pending.push(Pending { owner: &owner.0, rrset, sig, key });
+    }
+}
+
+/// Verifies `pending` in parallel (RFC 4035 §5.3.3), skipping the
+/// arithmetic for triples in `known`, and reports the failures.
+pub(super) fn verify_all(pending: &[Pending<'_>], keys: &KeySet, known: &VerifiedSignatures, report: &mut Report) -> Verified {
     let results: Vec<Result<([u8; 32], bool), String>> = pending
         .par_iter()
         .map(|p| verify(p.owner, p.rrset, p.sig, &keys.keys[p.key].1, known))
         .collect();
-    let mut verified = VerifiedSignatures::default();
-    // (owner, type) -> algorithms that signed it; DNSKEY: anchored signer?
-    let mut signed_by: BTreeMap<(CanonicalName, u16), BTreeSet<u8>> = BTreeMap::new();
-    let mut dnskey_anchored = false;
+    let mut out = Verified::default();
     for (p, result) in pending.iter().zip(results) {
         match result {
             Ok((digest, was_known)) => {
-                verified.0.insert(digest);
+                out.digests.0.insert(digest);
                 report.stats.signatures += 1;
                 report.stats.signatures_known += usize::from(was_known);
                 let exp = p.sig.rrsig.expiration().into_int();
@@ -97,9 +149,9 @@ pub(super) fn check_signatures(
                 *earliest = (*earliest).min(exp);
                 let covered = p.sig.rrsig.type_covered();
                 if covered == Rtype::DNSKEY && keys.anchored.contains(&p.key) {
-                    dnskey_anchored = true;
+                    out.dnskey_anchored = true;
                 }
-                signed_by
+                out.signed_by
                     .entry((CanonicalName(p.owner.clone()), covered.to_int()))
                     .or_default()
                     .insert(p.sig.rrsig.algorithm().to_int());
@@ -111,35 +163,38 @@ pub(super) fn check_signatures(
             ),
         }
     }
-    if !keys.keys.is_empty() && !dnskey_anchored {
-        report.error(None, format!("{} DNSKEY", FqdnDisplay(apex)), "the DNSKEY RRset has no valid signature by a key the trust anchor vouches for");
-    }
-    // RFC 6840 §5.11: every authoritative RRset is signed with every
-    // algorithm in the DNSKEY RRset.
-    let algorithms: BTreeSet<u8> = keys.keys.iter().map(|(_, k)| k.algorithm().to_int()).collect();
-    for (owner, node) in zone.nodes() {
-        let role = roles.get(owner).copied().unwrap_or(NameRole::Occluded);
-        for rrset in node.rrsets.values() {
-            if !Zone::is_signed(role, rrset.rtype) {
-                continue;
-            }
-            report.stats.rrsets += 1;
-            let have = signed_by.get(&(owner.clone(), rrset.rtype.to_int()));
-            let missing: Vec<String> = algorithms
-                .iter()
-                .filter(|a| !have.is_some_and(|h| h.contains(a)))
-                .map(|a| a.to_string())
-                .collect();
-            if !missing.is_empty() {
-                report.error(
-                    rrset.location.clone(),
-                    format!("{owner} {}", rrset.rtype),
-                    format!("authoritative RRset has no valid RRSIG for algorithm {}", missing.join(", ")),
-                );
-            }
+    out
+}
+
+/// RFC 6840 §5.11: every authoritative RRset at `owner` is signed with
+/// every algorithm in the DNSKEY RRset (`algorithms`).
+pub(super) fn check_coverage(
+    owner: &CanonicalName,
+    node: &Node,
+    role: NameRole,
+    algorithms: &BTreeSet<u8>,
+    verified: &Verified,
+    report: &mut Report,
+) {
+    for rrset in node.rrsets.values() {
+        if !Zone::is_signed(role, rrset.rtype) {
+            continue;
+        }
+        report.stats.rrsets += 1;
+        let have = verified.signed_by.get(&(owner.clone(), rrset.rtype.to_int()));
+        let missing: Vec<String> = algorithms
+            .iter()
+            .filter(|a| !have.is_some_and(|h| h.contains(a)))
+            .map(|a| a.to_string())
+            .collect();
+        if !missing.is_empty() {
+            report.error(
+                rrset.location.clone(),
+                format!("{owner} {}", rrset.rtype),
+                format!("authoritative RRset has no valid RRSIG for algorithm {}", missing.join(", ")),
+            );
         }
     }
-    verified
 }
 
 /// RFC 4035 §5.3.1: the validity window must contain `now`.
