@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::*;
 use frostzone_coordinator::pipeline::input::Input;
 use frostzone_coordinator::pipeline::run::{submit, Submission};
-use frostzone_coordinator::pipeline::Pipeline;
+use frostzone_coordinator::pipeline::{published_text, Pipeline};
 use frostzone_coordinator::sign::SignedZone;
 use frostzone_coordinator::CoordinatorError;
 use frostzone_dnssec::denial::{Denial, Nsec3Config};
@@ -240,6 +240,43 @@ async fn a_restart_between_changes_loses_nothing_and_stays_incremental() {
         assert_eq!(proposals_of(&c, i, &signed.session_id), [(true, signed.signatures_made as usize, 0)], "signer-{i}");
     }
     assert_eq!(c.coordinator.registry.zone_journal(ZONE).unwrap().len(), 2);
+}
+
+/// The registry's texts are a snapshot and the journal holds the change
+/// sets since: the version they rebuild is the one published, after each
+/// change set and after a restart, and snapshots are written again on
+/// their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_snapshot_and_its_journal_rebuild_the_published_version() {
+    let mut c = cluster([Behaviour::Good; 5]).await;
+    c.restart(Pipeline::default().with_snapshot_every(3)).await;
+    let mut model = Model::new(20);
+    first_version(&c, &model).await;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(21);
+    let sorted = |text: &str| -> Vec<String> {
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        lines.sort();
+        lines
+    };
+    let mut snapshots = BTreeSet::new();
+    for step in 0..7 {
+        let signed = submit_changes(&c, model.random_change(&mut rng, step)).await.unwrap_or_else(|e| panic!("step {step}: {e}"));
+        assert!(signed.summary.contains("names the change reaches"), "step {step}: {}", signed.summary);
+        let state = c.coordinator.registry.zone_state(ZONE).unwrap().unwrap();
+        assert!(state.journal_next - state.snapshot_next() < 3, "step {step}: {state:?}");
+        snapshots.insert(state.snapshot_next());
+        let (_, text) = published_text(&c.coordinator.registry, ZONE, &apex()).unwrap().unwrap();
+        assert_eq!(sorted(&text), sorted(&signed.text), "step {step}: the registry rebuilds another version");
+    }
+    assert!(snapshots.len() >= 3, "snapshots at journal entries {snapshots:?}");
+    // Restarted between two snapshots: the journal is replayed.
+    let state = c.coordinator.registry.zone_state(ZONE).unwrap().unwrap();
+    assert!(state.journal_next > state.snapshot_next(), "{state:?}");
+    c.restart(Pipeline::default().with_snapshot_every(3)).await;
+    let signed = submit_changes(&c, model.random_change(&mut rng, 7)).await.unwrap();
+    assert!(signed.summary.contains("names the change reaches"), "{}", signed.summary);
+    assert_valid(&c, &signed.text);
+    assert_eq!(without_rrsigs(&signed.text), scratch(&c, &model.text()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -57,6 +57,10 @@ use crate::registry::{Registry, RegistryError, ZoneStateRecord};
 use crate::xfr::{PrimarySource, TransferServer};
 use settings::{effective_refresh, ZoneConfig};
 
+/// Change sets published between two snapshots of a zone's texts: a
+/// restart replays at most this many journal entries.
+pub const DEFAULT_SNAPSHOT_EVERY: u64 = 256;
+
 /// The time the pipeline works with: the system clock, plus an offset
 /// that tests move forward to reach refresh times.
 #[derive(Debug, Default)]
@@ -231,6 +235,7 @@ impl Drop for AbortOnDrop {
 pub struct Pipeline {
     configs: BTreeMap<String, ZoneConfig>,
     journal_limit: usize,
+    snapshot_every: u64,
     lanes: Mutex<HashMap<String, Arc<Lane>>>,
     transfer: OnceLock<Arc<TransferServer>>,
     primary: OnceLock<PrimarySource>,
@@ -252,6 +257,7 @@ impl Pipeline {
         Pipeline {
             configs: zones.into_iter().map(|z| (z.name.clone(), z)).collect(),
             journal_limit: journal_limit.max(1),
+            snapshot_every: DEFAULT_SNAPSHOT_EVERY,
             lanes: Mutex::new(HashMap::new()),
             transfer: OnceLock::new(),
             primary: OnceLock::new(),
@@ -311,6 +317,18 @@ impl Pipeline {
     /// Change sets kept per zone.
     pub fn journal_limit(&self) -> usize {
         self.journal_limit
+    }
+
+    /// The same pipeline, writing a snapshot of a zone's texts every `n`
+    /// change sets (tests; [`DEFAULT_SNAPSHOT_EVERY`] otherwise).
+    pub fn with_snapshot_every(mut self, n: u64) -> Pipeline {
+        self.snapshot_every = n.max(1);
+        self
+    }
+
+    /// Change sets published between two snapshots of a zone's texts.
+    pub fn snapshot_every(&self) -> u64 {
+        self.snapshot_every
     }
 }
 

@@ -288,11 +288,11 @@ pub(crate) fn finish(
             let mut first_expiration = v.first_expiration;
             let now = options.now;
             let earlier = |a: Option<u32>, b: u32| Some(a.map_or(b, |a| if (b.wrapping_sub(now) as i32) < (a.wrapping_sub(now) as i32) { b } else { a }));
-            for (_, node) in patch.iter() {
+            for (owner, node) in patch.iter() {
                 for sig in node.map(|n| n.signatures.as_slice()).unwrap_or_default() {
                     let exp = sig.rrsig.expiration().into_int();
                     first_expiration = earlier(first_expiration, exp);
-                    next_due = earlier(next_due, refresh.due_at(sig.rrsig.signer_name(), sig.rrsig.type_covered().to_int(), KeyTag(sig.rrsig.key_tag()), exp));
+                    next_due = earlier(next_due, refresh.due_at(&owner.0, sig.rrsig.type_covered().to_int(), KeyTag(sig.rrsig.key_tag()), exp));
                 }
             }
             let (text, signatures, undo) = {

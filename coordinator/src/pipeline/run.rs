@@ -47,8 +47,6 @@ use crate::Coordinator;
 /// publication before choosing between incremental and full proposals.
 const ANNOUNCEMENT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// Change sets published between two snapshots of a zone's texts.
-const SNAPSHOT_EVERY: u64 = 256;
 
 /// A request of the pipeline.
 #[derive(Debug)]
@@ -261,7 +259,7 @@ impl Request<'_> {
         // are written again.
         let previous_record = self.current.as_ref().map(|v| &v.record);
         let snapshot = !plan.is_update()
-            || previous_record.is_none_or(|r| r.journal_next.saturating_sub(r.snapshot_next()) + 1 >= SNAPSHOT_EVERY);
+            || previous_record.is_none_or(|r| r.journal_next.saturating_sub(r.snapshot_next()) + 1 >= c.pipeline.snapshot_every());
         let output = c.pipeline.config(zone).is_some_and(|z| z.output.is_some());
         let want_text = snapshot || return_zone || output;
         let outcome = tokio::task::spawn_blocking(move || {
@@ -398,7 +396,18 @@ impl Request<'_> {
             }
         }
         if let Some(server) = c.pipeline.transfer() {
-            let records = crate::xfr::content_records(&ZoneContent::from_zone(&read_zone(zone), std::path::Path::new(&self.zone)));
+            let (shared, name) = (zone.clone(), self.zone.clone());
+            let records = match tokio::task::spawn_blocking(move || {
+                crate::xfr::content_records(&ZoneContent::from_zone(&read_zone(&shared), std::path::Path::new(&name)))
+            })
+            .await
+            {
+                Ok(records) => records,
+                Err(e) => {
+                    tracing::error!("{}: serial {serial} is not served to the secondaries: {}", self.zone, join_error(e));
+                    return;
+                }
+            };
             let published = server.publish(self.apex.clone(), records.clone(), changes).await;
             if let Err(e) = published {
                 tracing::error!("{}: serving serial {serial} with its change set failed ({e}); serving it whole", self.zone);
