@@ -9,7 +9,9 @@
 #
 # Usage: bench/pipeline.sh [N_DIFFS] [ZONE_SIZE]       (defaults 200 and 100000 delegations)
 # Env:   KEEP=1  keep the work directory;  ORIGIN=ref.test.  zone origin;
-#        BASE_PORT=7500  the coordinator's port, signers on the next five.
+#        BASE_PORT=7500  the coordinator's port, signers on the next five;
+#        TRANSFER=1  also serve the zone by AXFR/IXFR (on BASE_PORT+6, one secondary
+#        on loopback to NOTIFY), as a coordinator with public secondaries does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n_diffs=${1:-200}
@@ -45,6 +47,9 @@ mkdir -p "$c/coordinator/data" "$c/logs"
     for k in 1 2 3 4 5; do
         printf '\n[[signers]]\nname = "signer-%s"\nparticipant = %s\nendpoint = "https://127.0.0.1:%s"\n' "$k" "$k" $((base_port + k))
     done
+    if [ "${TRANSFER:-0}" = 1 ]; then
+        printf '\n[transfer]\nlisten = "127.0.0.1:%s"\n[[transfer.secondaries]]\naddress = "127.0.0.1:%s"\n' $((base_port + 6)) $((base_port + 7))
+    fi
 } > "$c/coordinator.toml"
 for k in 1 2 3 4 5; do
     mkdir -p "$c/signer-$k/data"
@@ -117,7 +122,8 @@ done
 
 # --- the table: percentiles by nearest rank.
 printf '\nzone pipeline, 3-of-5 cluster, mutual TLS on loopback, %s cores\n' "$(nproc)"
-printf 'reference zone: %s delegations (%s signatures in version 1); %s one-RRset diffs\n' "$zone_size" "$full_made" "$n_diffs"
+printf 'reference zone: %s delegations (%s signatures in version 1); %s one-RRset diffs%s\n' "$zone_size" "$full_made" "$n_diffs" \
+    "$([ "${TRANSFER:-0}" = 1 ] && echo '; served by AXFR/IXFR with NOTIFY')"
 sort -n -k1,1 "$work/results" | awk '
     { t[NR] = $1 / 1000 }
     function rank(p) { r = int(p * NR + 0.999999); return r < 1 ? 1 : (r > NR ? NR : r) }

@@ -396,6 +396,14 @@ impl Request<'_> {
             }
         }
         if let Some(server) = c.pipeline.transfer() {
+            // A change set is applied to the version served; the whole zone
+            // is served only for a whole version or when that fails.
+            if let Some(set) = changes {
+                match server.publish_changes(self.apex.clone(), set).await {
+                    Ok(_) => return,
+                    Err(e) => tracing::error!("{}: serving serial {serial} by its change set failed ({e}); serving it whole", self.zone),
+                }
+            }
             let (shared, name) = (zone.clone(), self.zone.clone());
             let records = match tokio::task::spawn_blocking(move || {
                 crate::xfr::content_records(&ZoneContent::from_zone(&read_zone(&shared), std::path::Path::new(&name)))
@@ -408,12 +416,8 @@ impl Request<'_> {
                     return;
                 }
             };
-            let published = server.publish(self.apex.clone(), records.clone(), changes).await;
-            if let Err(e) = published {
-                tracing::error!("{}: serving serial {serial} with its change set failed ({e}); serving it whole", self.zone);
-                if let Err(e) = server.publish(self.apex.clone(), records, None).await {
-                    tracing::error!("{}: serial {serial} is not served to the secondaries: {e}", self.zone);
-                }
+            if let Err(e) = server.publish(self.apex.clone(), records, None).await {
+                tracing::error!("{}: serial {serial} is not served to the secondaries: {e}", self.zone);
             }
         }
     }

@@ -260,6 +260,39 @@ impl TransferServer {
         let built = tokio::task::spawn_blocking(move || build(apex, records, changes, previous, limit))
             .await
             .map_err(|e| PublishError::Internal { zone, reason: e.to_string() })??;
+        Ok(self.serve_and_notify(built))
+    }
+
+    /// Publishes the version `set` (a validated signed change set, RFC 1995
+    /// §4) makes of the version served now: its snapshot is built from the
+    /// served one and the set joins the journal, at the cost of the set,
+    /// not of the zone. Refused when no version is served or the set does
+    /// not apply to it (the caller then publishes the whole zone).
+    pub async fn publish_changes(&self, apex: StoredName, set: ChangeSet) -> Result<u32, PublishError> {
+        let _one_at_a_time = self.shared.publishing.lock().await;
+        let zone = FqdnDisplay(&apex).to_string();
+        let Some(previous) = self.shared.zone(&apex) else {
+            let (from, to) = (set.from_serial(), set.to_serial());
+            return Err(PublishError::Changes { zone, from, to, published: 0, serial: to, reason: "nothing is served yet".into() });
+        };
+        let built = tokio::task::spawn_blocking(move || -> Result<PublishedZone, PublishError> {
+            let snapshot = Arc::new(previous.snapshot.with_changes(&set)?);
+            if !is_newer(snapshot.serial(), previous.serial()) {
+                let zone = FqdnDisplay(&apex).to_string();
+                return Err(PublishError::NotNewer { zone, serial: snapshot.serial(), published: previous.serial() });
+            }
+            let mut journal = previous.journal.clone();
+            journal.push(set, snapshot.record_count());
+            Ok(PublishedZone { zone: snapshot.clone().into_zone(), snapshot, journal })
+        })
+        .await
+        .map_err(|e| PublishError::Internal { zone, reason: e.to_string() })??;
+        Ok(self.serve_and_notify(built))
+    }
+
+    /// Swaps `built` in and NOTIFYs every secondary in the background;
+    /// returns its serial.
+    fn serve_and_notify(&self, built: PublishedZone) -> u32 {
         let serial = built.serial();
         let soa = built.snapshot.soa_record();
         self.swap(built);
@@ -268,7 +301,7 @@ impl TransferServer {
                 self.shared.secondaries.iter().map(|s| (s.address, s.tsig_key.as_ref().map(|k| k.key.clone()))).collect();
             self.shared.notifier.announce(soa, targets);
         }
-        Ok(serial)
+        serial
     }
 
     /// Serves a version rebuilt from persisted state (records and journal),

@@ -124,6 +124,79 @@ impl ZoneSnapshot {
         self.soa.data().first().map(|d| Record::new(self.apex.clone(), Class::IN, self.soa.ttl(), d.clone()))
     }
 
+    /// The next version: this one with `set` applied (RFC 1995 §4), built
+    /// from this one's RRsets (shared, not copied), so its cost is the
+    /// set's, not the zone's. Refused, naming the record, when the set
+    /// does not start at this serial, removes a record that is not here or
+    /// adds one that is.
+    pub fn with_changes(&self, set: &frostzone_dnssec::changes::ChangeSet) -> Result<ZoneSnapshot, SnapshotError> {
+        let fail = |message: String| SnapshotError { zone: FqdnDisplay(&self.apex).to_string(), message };
+        if set.from_serial() != self.serial {
+            return Err(fail(format!("the change set starts at serial {}, the version served is {}", set.from_serial(), self.serial)));
+        }
+        let new_soa = &set.new_soa.record;
+        if !new_soa.owner().name_eq(&self.apex) || new_soa.rtype() != Rtype::SOA {
+            return Err(fail("the change set's new SOA is not the apex SOA".into()));
+        }
+        type Key = (CanonicalName, u16, u32);
+        let key = |r: &StoredRecord| -> Key { (CanonicalName(r.owner().clone()), r.rtype().to_int(), r.ttl().as_secs()) };
+        let mut touched: BTreeMap<Key, (Vec<&StoredRecordData>, Vec<&StoredRecordData>)> = BTreeMap::new();
+        for r in &set.removed {
+            touched.entry(key(&r.record)).or_default().0.push(r.record.data());
+        }
+        for r in &set.added {
+            if !in_zone(r.record.owner(), &self.apex) {
+                return Err(fail(format!("{} is outside the zone", FqdnDisplay(r.record.owner()))));
+            }
+            touched.entry(key(&r.record)).or_default().1.push(r.record.data());
+        }
+        let mut rrsets = self.rrsets.clone();
+        for ((owner, rtype, ttl), (removed, added)) in touched {
+            let at = rrsets.binary_search_by(|(o, r)| {
+                CanonicalName(o.clone()).cmp(&owner).then(r.rtype().to_int().cmp(&rtype)).then(r.ttl().as_secs().cmp(&ttl))
+            });
+            let mut data: Vec<StoredRecordData> = at.map(|i| rrsets[i].1.data().to_vec()).unwrap_or_default();
+            let what = |d: &StoredRecordData| format!("{owner} {} {ttl} {}", Rtype::from_int(rtype), frostzone_dnssec::present::rdata_text(d));
+            for d in removed {
+                let before = data.len();
+                data.retain(|x| x != d);
+                if data.len() == before {
+                    return Err(fail(format!("cannot remove {}: not in the version served", what(d))));
+                }
+            }
+            for d in added {
+                if data.contains(d) {
+                    return Err(fail(format!("cannot add {}: already in the version served", what(d))));
+                }
+                data.push(d.clone());
+            }
+            let rrset = (!data.is_empty()).then(|| {
+                let mut rrset = Rrset::new(Rtype::from_int(rtype), domain::base::Ttl::from_secs(ttl));
+                for d in data {
+                    rrset.push_data(d);
+                }
+                (owner.0.clone(), rrset.into_shared())
+            });
+            match (at, rrset) {
+                (Ok(i), Some(r)) => rrsets[i] = r,
+                (Ok(i), None) => {
+                    rrsets.remove(i);
+                }
+                (Err(i), Some(r)) => rrsets.insert(i, r),
+                (Err(_), None) => {}
+            }
+        }
+        let mut soa = Rrset::new(Rtype::SOA, new_soa.ttl());
+        soa.push_data(new_soa.data().clone());
+        Ok(ZoneSnapshot {
+            apex: self.apex.clone(),
+            serial: set.to_serial(),
+            soa: soa.into_shared(),
+            rrsets,
+            records: (self.records + set.added.len()).saturating_sub(set.removed.len()),
+        })
+    }
+
     /// Every record, SOA first, for persisting the version.
     pub fn records(&self) -> Vec<StoredRecord> {
         std::iter::once((&self.apex, &self.soa))
@@ -265,5 +338,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("outside the zone"), "{e}");
+    }
+
+    #[test]
+    fn a_change_set_makes_the_version_a_whole_build_makes() {
+        use frostzone_dnssec::changes::ZoneContent;
+        let apex = StoredName::from_str("example.").unwrap();
+        let v1 = "@ 300 IN SOA ns hm 7 1 1 1 1\n@ 300 NS ns\nns 300 A 192.0.2.1\nwww 300 A 192.0.2.7\nwww 300 A 192.0.2.8\n\
+                  old 300 TXT gone\nwww 300 RRSIG A 15 2 300 20300101000000 20200101000000 1 example. AAAA\n";
+        let v2 = "@ 300 IN SOA ns hm 8 1 1 1 1\n@ 300 NS ns\nns 300 A 192.0.2.1\nwww 300 A 192.0.2.7\nwww 300 A 192.0.2.9\n\
+                  new 60 TXT here\nns 300 AAAA 2001:db8::1\nwww 300 RRSIG A 15 2 300 20300101000000 20200101000000 1 example. BBBB\n";
+        let loaded = |text: &str| ZoneContent::new(apex.clone(), load_zone_text(text, Path::new("t"), &apex).unwrap());
+        let set = ZoneContent::compare(&loaded(v1), &loaded(v2)).unwrap();
+        let before = ZoneSnapshot::new(apex.clone(), &records(v1)).unwrap();
+        let after = before.with_changes(&set).unwrap();
+        let whole = ZoneSnapshot::new(apex.clone(), &records(v2)).unwrap();
+        assert_eq!(after.serial(), 8);
+        assert_eq!(after.records(), whole.records());
+        assert_eq!(after.record_count(), whole.record_count());
+        // The version served is untouched.
+        assert_eq!(before.records(), ZoneSnapshot::new(apex.clone(), &records(v1)).unwrap().records());
+        // Not this version's changes, or not applicable: refused, named.
+        let e = after.with_changes(&set).unwrap_err().to_string();
+        assert!(e.contains("starts at serial 7, the version served is 8"), "{e}");
+        let mut wrong = set.clone();
+        wrong.removed.push(loaded("@ 300 IN SOA ns hm 7 1 1 1 1\nnone 300 A 192.0.2.99\n").records().last().unwrap().clone());
+        let e = before.with_changes(&wrong).unwrap_err().to_string();
+        assert!(e.contains("cannot remove none.example. A 300 192.0.2.99"), "{e}");
     }
 }
