@@ -274,7 +274,7 @@ tsig_key = "xfr-key"
     let ours = server.local_addr().port().to_string();
     let v1 = signed(ZONE, &origin);
     let v2 = signed(&ZONE.replace("hostmaster 1 ", "hostmaster 2 ").replace("192.0.2.1\n", "192.0.2.99\n"), &origin);
-    assert_eq!(server.publish(origin.clone(), records(&v1), None).await.unwrap(), 1);
+    assert_eq!(server.publish(origin.clone(), records(&v1)).await.unwrap(), 1);
 
     let t = Instant::now();
     let _nsd = start_nsd(
@@ -299,7 +299,7 @@ tsig_key = "xfr-key"
     let set = change_set(&origin, &v1, &v2);
     assert!(!set.removed.is_empty() && set.removed.len() < v1.len() / 2, "a small change set: {}", set.to_text());
     let t = Instant::now();
-    assert_eq!(server.publish(origin.clone(), records(&v2), Some(set)).await.unwrap(), 2);
+    assert_eq!(server.publish_changes(origin.clone(), set).await.unwrap(), 2);
     println!("published version 2 in {:?}", t.elapsed());
     poll("NSD to serve serial 2 after NOTIFY and IXFR", || logs(dir.path()), || async {
         (soa_serial().await == Some(2)).then_some(())
@@ -340,11 +340,11 @@ tsig_key = "xfr-key"
     let log = log_text();
     assert!(log.contains("refused: not signed with the secondary's TSIG key"), "{log}");
     assert!(log.contains("refused: not a configured secondary"), "{log}");
-    // A version whose change set does not lead to it is refused.
+    // A change set that does not start at the version served is refused.
     let v3 = signed(&ZONE.replace("hostmaster 1 ", "hostmaster 3 "), &origin);
     let bogus = change_set(&origin, &v1, &v3);
-    let e = server.publish(origin.clone(), records(&v3), Some(bogus)).await.unwrap_err().to_string();
-    assert!(e.contains("zone example.") && e.contains("serial 1") && e.contains("published serial 2"), "{e}");
+    let e = server.publish_changes(origin.clone(), bogus).await.unwrap_err().to_string();
+    assert!(e.contains("zone example.") && e.contains("starts at serial 1, the version served is 2"), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -417,13 +417,13 @@ zones = ["example.net"]
     let v1 = loaded(ZONE, &org);
     let v2 = loaded(&ZONE.replace("hostmaster 1 ", "hostmaster 2 ").replace("192.0.2.1\n", "192.0.2.99\n"), &org);
     let t = Instant::now();
-    primary.publish(org.clone(), records(&v1), None).await.unwrap();
+    primary.publish(org.clone(), records(&v1)).await.unwrap();
     let first = next_transfer(&mut rx).await;
     println!("publish to received full zone from our own primary: {:?}", t.elapsed());
     let Incoming::Full(mut content) = first.incoming else { panic!("want the whole zone first: {first:?}") };
     assert_eq!(content.serial(), Some(1));
     let t = Instant::now();
-    primary.publish(org.clone(), records(&v2), Some(change_set(&org, &v1, &v2))).await.unwrap();
+    primary.publish_changes(org.clone(), change_set(&org, &v1, &v2)).await.unwrap();
     let second = next_transfer(&mut rx).await;
     println!("publish to received change set from our own primary: {:?}", t.elapsed());
     let Incoming::Changes(sets) = second.incoming else { panic!("want the change set: {second:?}") };

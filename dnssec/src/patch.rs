@@ -22,7 +22,7 @@ use domain::rdata::ZoneRecordData;
 use crate::changes::{ChangeSet, ChangesError};
 use crate::load::{LoadedRecord, SourceLocation};
 use crate::name::{ancestors_below, CanonicalName};
-use crate::zone::{NameRole, Node, Rdata, Rrset, SignatureRecord, Zone, ZoneProblem};
+use crate::zone::{roles_in_order, NameRole, Node, Rdata, Rrset, SignatureRecord, Zone, ZoneProblem};
 use crate::{StoredName, StoredRecord};
 
 /// New contents of some names of a zone.
@@ -355,30 +355,9 @@ impl<'a> ZoneView<'a> {
     /// Every RRset of the next version that carries signatures, in
     /// canonical order (a whole-zone walk: for full proposals only).
     pub fn signed_rrsets(&self) -> Vec<&'a Rrset> {
-        let mut out = Vec::new();
-        let mut cut: Option<&StoredName> = None;
-        let apex = self.apex();
-        for (owner, node) in self.iter() {
-            if let Some(c) = cut {
-                if owner.0.ends_with(c) && owner.0.name_cmp(c) != Ordering::Equal {
-                    continue;
-                }
-                cut = None;
-            }
-            let role = if owner.0.name_cmp(apex) == Ordering::Equal {
-                NameRole::Apex
-            } else if node.get(Rtype::NS).is_some() {
-                cut = Some(&owner.0);
-                NameRole::Delegation { secure: node.get(Rtype::DS).is_some() }
-            } else {
-                NameRole::Authoritative
-            };
-            if node.get(Rtype::DNAME).is_some() && role != NameRole::Apex {
-                cut = Some(&owner.0);
-            }
-            out.extend(node.rrsets.values().filter(|r| Zone::is_signed(role, r.rtype)));
-        }
-        out
+        roles_in_order(self.apex(), self.iter())
+            .flat_map(|(_, node, role)| node.rrsets.values().filter(move |r| Zone::is_signed(role, r.rtype)))
+            .collect()
     }
 
     /// The records that change from the zone to the next version, as a

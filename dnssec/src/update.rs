@@ -33,14 +33,15 @@ use domain::rdata::nsec3::OwnerHash;
 use domain::rdata::{Nsec3, ZoneRecordData};
 
 use crate::changes::ZoneContent;
-use crate::denial::nsec3::FLAG_OPT_OUT;
+use crate::denial::nsec3::{owner_hash, FLAG_OPT_OUT};
+use crate::diff::same_content;
 use crate::denial::{type_bitmap, Denial, DenialError, Nsec3Config};
 use crate::keys::ZoneKey;
 use crate::name::{ancestors_below, CanonicalName};
 use crate::patch::{ZonePatch, ZoneView};
 use crate::refresh::RefreshPolicy;
 use crate::signing::{check_keys, publish_keys_at, read_zone, signatures_wanted, signed_data, SharedZone, SigningError, SigningItem, SigningPlan, SigningPolicy};
-use crate::zone::{NameRole, Node, Rdata, Rrset, Zone, GENERATED_TYPES};
+use crate::zone::{denial_ttl_of, NameRole, Node, Rdata, Rrset, Zone, GENERATED_TYPES};
 use crate::StoredName;
 
 /// Plans the next version of the published zone `base` whose unsigned
@@ -112,7 +113,7 @@ fn plan_patch(
         }
     }
     publish_keys_at(patch.node_mut(zone, &apex_key), &apex, keys, policy);
-    if denial_ttl(&ZoneView::new(zone, &patch)) != Some(zone.denial_ttl()) {
+    if denial_ttl_of(ZoneView::new(zone, &patch).rrset(&apex, Rtype::SOA)) != Some(zone.denial_ttl()) {
         return Ok(None);
     }
     // 2. Names whose role changes under a new or removed cut.
@@ -271,19 +272,6 @@ fn rrset_of(content: &ZoneContent, owner: &StoredName, rtype: Rtype) -> Option<R
     Some(rrset)
 }
 
-fn same_content(a: &Rrset, b: &Rrset) -> bool {
-    a.ttl == b.ttl && a.rdata.len() == b.rdata.len() && a.rdata.iter().zip(&b.rdata).all(|(x, y)| x.canonical == y.canonical)
-}
-
-/// The denial TTL of a version (RFC 9077 §3.2), as [`Zone::denial_ttl`].
-fn denial_ttl(view: &ZoneView<'_>) -> Option<domain::base::Ttl> {
-    let set = view.rrset(view.apex(), Rtype::SOA)?;
-    match &set.rdata.first()?.data {
-        ZoneRecordData::Soa(soa) => Some(set.ttl.min(soa.minimum())),
-        _ => None,
-    }
-}
-
 /// Whether the published chain uses opt-out (`None`: no NSEC3 record).
 fn chain_opt_out(zone: &Zone) -> Option<bool> {
     let apex = CanonicalName(zone.apex().clone());
@@ -320,11 +308,6 @@ fn member_role(view: &ZoneView<'_>, name: &CanonicalName, config: &Nsec3Config) 
 fn placeholder(hashed: &CanonicalName) -> Result<OwnerHash<Bytes>, DenialError> {
     let hash = owner_hash(&hashed.0).unwrap_or_default();
     OwnerHash::from_octets(Bytes::from(hash)).map_err(|e| DenialError::Hash { name: hashed.to_string(), reason: e.to_string() })
-}
-
-/// The hash an NSEC3 owner name stands for (its first label, base32hex).
-fn owner_hash(owner: &StoredName) -> Option<Vec<u8>> {
-    domain::utils::base32::decode_hex::<Vec<u8>>(&owner.first().to_string()).ok()
 }
 
 /// The NSEC3 owner before `owner` in the next version, wrapping to the last.

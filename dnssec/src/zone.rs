@@ -435,10 +435,7 @@ impl Zone {
     /// The TTL for NSEC and NSEC3 records: the lesser of the SOA's MINIMUM
     /// field and the SOA's own TTL (RFC 9077 §3.2).
     pub fn denial_ttl(&self) -> Ttl {
-        match self.soa() {
-            Some((ttl, soa)) => ttl.min(soa.minimum()),
-            None => Ttl::from_secs(3600),
-        }
+        denial_ttl_of(self.node(&self.apex).and_then(|n| n.get(Rtype::SOA))).unwrap_or(Ttl::from_secs(3600))
     }
 
     /// Each name's role, in canonical order (RFC 4035 §2.2).
@@ -446,31 +443,7 @@ impl Zone {
     /// Canonical order lists every name right after its ancestors, so one
     /// pass with the innermost zone cut seen so far decides occlusion.
     pub fn roles(&self) -> Vec<(CanonicalName, NameRole)> {
-        let mut out = Vec::with_capacity(self.nodes.len());
-        let mut cut: Option<StoredName> = None;
-        for (owner, node) in &self.nodes {
-            if let Some(c) = &cut {
-                if owner.0.ends_with(c) && owner.0.name_cmp(c) != std::cmp::Ordering::Equal {
-                    out.push((owner.clone(), NameRole::Occluded));
-                    continue;
-                }
-                cut = None;
-            }
-            let role = if owner.0 == self.apex {
-                NameRole::Apex
-            } else if node.get(Rtype::NS).is_some() {
-                cut = Some(owner.0.clone());
-                NameRole::Delegation { secure: node.get(Rtype::DS).is_some() }
-            } else {
-                NameRole::Authoritative
-            };
-            if node.get(Rtype::DNAME).is_some() && role != NameRole::Apex {
-                // RFC 6672 §2.3: names below a DNAME owner are occluded.
-                cut = Some(owner.0.clone());
-            }
-            out.push((owner.clone(), role));
-        }
-        out
+        roles_in_order(&self.apex, self.nodes.iter()).map(|(owner, _, role)| (owner.clone(), role)).collect()
     }
 
     /// Empty non-terminals (RFC 5155 §7.1): names that exist only because a
@@ -514,3 +487,43 @@ impl Zone {
     }
 }
 
+/// The denial TTL (RFC 9077 §3.2) a zone with this apex SOA RRset has.
+pub(crate) fn denial_ttl_of(soa: Option<&Rrset>) -> Option<Ttl> {
+    let soa = soa?;
+    match &soa.rdata.first()?.data {
+        ZoneRecordData::Soa(data) => Some(soa.ttl.min(data.minimum())),
+        _ => None,
+    }
+}
+
+/// Each name's role as canonical order meets `nodes` (RFC 4035 §2.2,
+/// RFC 6672 §2.3): canonical order lists every name right after its
+/// ancestors, so one pass with the innermost zone cut seen so far decides
+/// occlusion.
+pub(crate) fn roles_in_order<'a>(
+    apex: &'a StoredName,
+    nodes: impl Iterator<Item = (&'a CanonicalName, &'a Node)> + 'a,
+) -> impl Iterator<Item = (&'a CanonicalName, &'a Node, NameRole)> + 'a {
+    let mut cut: Option<&'a StoredName> = None;
+    nodes.map(move |(owner, node)| {
+        if let Some(c) = cut {
+            if owner.0.ends_with(c) && owner.0.name_cmp(c) != std::cmp::Ordering::Equal {
+                return (owner, node, NameRole::Occluded);
+            }
+            cut = None;
+        }
+        let role = if owner.0 == *apex {
+            NameRole::Apex
+        } else if node.get(Rtype::NS).is_some() {
+            cut = Some(&owner.0);
+            NameRole::Delegation { secure: node.get(Rtype::DS).is_some() }
+        } else {
+            NameRole::Authoritative
+        };
+        if node.get(Rtype::DNAME).is_some() && role != NameRole::Apex {
+            // RFC 6672 §2.3: names below a DNAME owner are occluded.
+            cut = Some(&owner.0);
+        }
+        (owner, node, role)
+    })
+}

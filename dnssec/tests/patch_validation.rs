@@ -422,8 +422,8 @@ fn a_key_that_leaves_is_checked_everywhere() {
 
 /// A zone with `n` insecure delegations, a version with one name more,
 /// and the patch between; checks that validating the patch looks at a
-/// handful of names and returns how long it took.
-fn one_name_in(n: usize, denial: &Denial) -> std::time::Duration {
+/// handful of names, whatever `n` (its cost is in bench/pipeline.sh).
+fn one_name_in(n: usize, denial: &Denial) {
     let mut text = base_text();
     for i in 0..n {
         text.push_str(&format!("d{i} IN NS ns.example.net.\n"));
@@ -431,18 +431,10 @@ fn one_name_in(n: usize, denial: &Denial) -> std::time::Duration {
     let a = sign(&text, denial);
     let b = sign(&edit(&text, &[], "new IN A 192.0.2.10\n"), denial);
     let patch = diff(&a, &b);
-    let timed = || {
-        let started = std::time::Instant::now();
-        let r = check(&a, &patch);
-        (started.elapsed(), r)
-    };
-    // The best of a few runs: the first pays for starting threads.
-    let (took, r) = (0..5).map(|_| timed()).min_by_key(|(t, _)| *t).unwrap();
+    let r = check(&a, &patch);
     assert!(r.is_valid(), "{denial:?}: {}", errors(&r));
     assert!(r.stats.rrsets <= 12 && r.stats.signatures <= 16, "{denial:?}: {:?}", r.stats);
     assert!(r.stats.denial_records <= 6, "{denial:?}: {:?}", r.stats);
-    eprintln!("{n} delegations, {denial:?}: {} names patched, validated in {took:?}", patch.len());
-    took
 }
 
 #[test]
@@ -451,16 +443,3 @@ fn a_one_name_change_in_a_large_zone_looks_at_a_few_names() {
         one_name_in(1500, &denial);
     }
 }
-
-/// The cost target: milliseconds on a 100,000-delegation zone. Signing
-/// that zone takes a while: run with
-/// `cargo test --release -p frostzone-dnssec --test patch_validation -- --ignored`.
-#[test]
-#[ignore]
-fn a_one_name_change_among_100_000_delegations_costs_milliseconds() {
-    for denial in denials() {
-        let took = one_name_in(100_000, &denial);
-        assert!(took < std::time::Duration::from_millis(100), "{denial:?}: {took:?}");
-    }
-}
-

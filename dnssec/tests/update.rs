@@ -11,6 +11,8 @@ use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 
 use ed25519_dalek::{Signer, SigningKey};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use frostzone_dnssec::changes::ZoneContent;
 use frostzone_dnssec::denial::{Denial, Nsec3Config};
 use frostzone_dnssec::keys::{KeyRole, ZoneKey};
@@ -91,22 +93,12 @@ impl State {
     }
 }
 
-/// A small deterministic generator (no dependency needed).
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
-}
-
-fn mutate(state: &mut State, rng: &mut Lcg) -> String {
-    let i = rng.below(12);
-    match rng.below(9) {
+fn mutate(state: &mut State, rng: &mut StdRng) -> String {
+    let i = rng.gen_range(0..12u64);
+    match rng.gen_range(0..9u64) {
         0 | 1 => {
             let owner = format!("n{i}");
-            state.0.insert(owner.clone(), vec![format!("IN A 192.0.2.{}", rng.below(250) + 1)]);
+            state.0.insert(owner.clone(), vec![format!("IN A 192.0.2.{}", rng.gen_range(0..250u64) + 1)]);
             format!("set {owner}")
         }
         2 => {
@@ -116,14 +108,14 @@ fn mutate(state: &mut State, rng: &mut Lcg) -> String {
         }
         3 => {
             let owner = format!("n{i}");
-            state.0.insert(owner.clone(), vec![format!("{} IN TXT \"ttl\"", 60 + rng.below(3) * 60)]);
+            state.0.insert(owner.clone(), vec![format!("{} IN TXT \"ttl\"", 60 + rng.gen_range(0..3u64) * 60)]);
             format!("ttl {owner}")
         }
         4 => {
             // A delegation, secure or not, with glue below it.
             let owner = format!("d{}", i % 5);
             let mut lines = vec![format!("IN NS ns.{owner}")];
-            if rng.below(2) == 0 {
+            if rng.gen_range(0..2u64) == 0 {
                 lines.push("IN DS 31589 15 2 1B6E1C1B06B1C37F0D5A6E2C34A4C93E6D10D3E52B6E3F0F4E0A2D0B8C9A7E6D".into());
             }
             state.0.insert(owner.clone(), lines);
@@ -157,7 +149,7 @@ fn mutate(state: &mut State, rng: &mut Lcg) -> String {
 }
 
 fn run(denial: &Denial, seed: u64, steps: u32) {
-    let mut rng = Lcg(seed);
+    let mut rng = StdRng::seed_from_u64(seed);
     let mut state = State::default();
     for i in 0..6 {
         state.0.insert(format!("n{i}"), vec![format!("IN A 192.0.2.{}", i + 1)]);

@@ -13,6 +13,7 @@ pub mod docker;
 pub mod resolver;
 pub mod rogue;
 pub mod signers;
+pub mod split_mix;
 pub mod tools;
 
 use std::path::{Path, PathBuf};

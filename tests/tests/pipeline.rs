@@ -49,22 +49,7 @@ fn apex() -> StoredName {
 
 // ---------------------------------------------------------------- the test's model of the zone
 
-/// SplitMix64 (Steele et al., 2014): a seeded, dependency-free generator for the random changes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use frostzone_tests::split_mix::SplitMix64 as Rng;
 
 /// An RRset: TTL and RDATA in presentation format.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -294,8 +279,8 @@ impl Model {
 /// A DS RDATA (algorithm 15, SHA-256) with a digest made from `seed`.
 fn ds_rdata(seed: u64) -> String {
     let mut rng = Rng(seed);
-    let digest: String = (0..4).map(|_| format!("{:016X}", rng.next())).collect();
-    format!("{} 15 2 {digest}", rng.next() & 0xFFFF)
+    let digest: String = (0..4).map(|_| format!("{:016X}", rng.next_u64())).collect();
+    format!("{} 15 2 {digest}", rng.next_u64() & 0xFFFF)
 }
 
 // ---------------------------------------------------------------- checks

@@ -416,7 +416,7 @@ impl Request<'_> {
                     return;
                 }
             };
-            if let Err(e) = server.publish(self.apex.clone(), records, None).await {
+            if let Err(e) = server.publish(self.apex.clone(), records).await {
                 tracing::error!("{}: serial {serial} is not served to the secondaries: {e}", self.zone);
             }
         }

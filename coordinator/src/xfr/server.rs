@@ -20,7 +20,6 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use domain::base::ToName;
@@ -32,7 +31,6 @@ use domain::net::server::stream::StreamServer;
 use domain::tsig::{Algorithm, Key, KeyName};
 use domain::zonetree::Zone;
 use frostzone_dnssec::changes::{ChangeSet, ZoneContent};
-use frostzone_dnssec::load::{LoadedRecord, SourceLocation};
 use frostzone_dnssec::name::CanonicalName;
 use frostzone_dnssec::present::FqdnDisplay;
 use frostzone_dnssec::serial::is_newer;
@@ -237,27 +235,20 @@ impl TransferServer {
         self.shared.zone(apex)
     }
 
-    /// Publishes a new version of `apex`: `records` is the whole signed
-    /// zone, `changes` the change set from the version published before
-    /// (`None` for a first version, or when no set is known: secondaries
-    /// then get the whole zone, RFC 1995 §4). The change set is checked to
-    /// turn the previous version into this one, so the journal can never
-    /// lead a secondary to different data than AXFR would.
+    /// Publishes a new version of `apex` whole: `records` is the whole
+    /// signed zone. Its journal starts empty: secondaries get the whole
+    /// zone (RFC 1995 §4). A version that follows the one served by a
+    /// change set goes through [`TransferServer::publish_changes`].
     ///
     /// Readers see the old version or the new one, never a mix: the new
     /// one is built aside and swapped in. Then every secondary is sent a
     /// NOTIFY in the background. Returns the new serial.
-    pub async fn publish(
-        &self,
-        apex: StoredName,
-        records: Vec<StoredRecord>,
-        changes: Option<ChangeSet>,
-    ) -> Result<u32, PublishError> {
+    pub async fn publish(&self, apex: StoredName, records: Vec<StoredRecord>) -> Result<u32, PublishError> {
         let _one_at_a_time = self.shared.publishing.lock().await;
         let previous = self.shared.zone(&apex);
         let limit = self.shared.journal_limit;
         let zone = FqdnDisplay(&apex).to_string();
-        let built = tokio::task::spawn_blocking(move || build(apex, records, changes, previous, limit))
+        let built = tokio::task::spawn_blocking(move || build(apex, records, previous, limit))
             .await
             .map_err(|e| PublishError::Internal { zone, reason: e.to_string() })??;
         Ok(self.serve_and_notify(built))
@@ -346,59 +337,13 @@ pub fn content_records(content: &ZoneContent) -> Vec<StoredRecord> {
     content.records().map(|r| r.record.clone()).collect()
 }
 
-/// Builds the new version (CPU work: runs on a blocking thread).
-fn build(
-    apex: StoredName,
-    records: Vec<StoredRecord>,
-    changes: Option<ChangeSet>,
-    previous: Option<Arc<PublishedZone>>,
-    limit: usize,
-) -> Result<PublishedZone, PublishError> {
-    let zone = FqdnDisplay(&apex).to_string();
+/// Builds a whole new version (CPU work: runs on a blocking thread).
+fn build(apex: StoredName, records: Vec<StoredRecord>, previous: Option<Arc<PublishedZone>>, limit: usize) -> Result<PublishedZone, PublishError> {
     let snapshot = Arc::new(ZoneSnapshot::new(apex.clone(), &records)?);
-    let serial = snapshot.serial();
     if let Some(prev) = &previous {
-        if !is_newer(serial, prev.serial()) {
-            return Err(PublishError::NotNewer { zone, serial, published: prev.serial() });
+        if !is_newer(snapshot.serial(), prev.serial()) {
+            return Err(PublishError::NotNewer { zone: FqdnDisplay(&apex).to_string(), serial: snapshot.serial(), published: prev.serial() });
         }
     }
-    let journal = match (changes, &previous) {
-        (None, _) => Journal::new(limit),
-        (Some(set), prev) => {
-            let published = prev.as_ref().map(|p| p.serial()).unwrap_or(0);
-            let mismatch = |reason: String| PublishError::Changes {
-                zone: zone.clone(),
-                from: set.from_serial(),
-                to: set.to_serial(),
-                published,
-                serial,
-                reason,
-            };
-            let Some(prev) = prev else { return Err(mismatch("nothing is published yet".into())) };
-            let mut content = loaded(&apex, prev.snapshot.records());
-            content.apply(&set).map_err(|e| mismatch(e.to_string()))?;
-            let left = ZoneContent::compare(&content, &loaded(&apex, records)).map_err(|e| mismatch(e.to_string()))?;
-            if !left.is_empty() || set.to_serial() != serial {
-                return Err(mismatch(format!(
-                    "{} records differ from the new version",
-                    left.removed.len() + left.added.len() + usize::from(set.to_serial() != serial)
-                )));
-            }
-            let mut journal = prev.journal.clone();
-            journal.push(set, snapshot.record_count());
-            journal
-        }
-    };
-    Ok(PublishedZone { zone: snapshot.clone().into_zone(), snapshot, journal })
+    Ok(PublishedZone { zone: snapshot.clone().into_zone(), snapshot, journal: Journal::new(limit) })
 }
-
-fn loaded(apex: &StoredName, records: Vec<StoredRecord>) -> ZoneContent {
-    let file: Arc<Path> = Arc::from(Path::new("published"));
-    let records = records
-        .into_iter()
-        .enumerate()
-        .map(|(i, record)| LoadedRecord { record, location: SourceLocation { file: file.clone(), line: i + 1 } })
-        .collect();
-    ZoneContent::new(apex.clone(), records)
-}
-

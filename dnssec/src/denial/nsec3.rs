@@ -65,6 +65,12 @@ impl Nsec3Config {
     }
 }
 
+/// The hash an NSEC3 owner name stands for: its first label, base32hex
+/// (RFC 5155 §3); the inverse of [`Nsec3Config::hashed_owner`].
+pub fn owner_hash(owner: &StoredName) -> Option<Vec<u8>> {
+    domain::utils::base32::decode_hex::<Vec<u8>>(&owner.first().to_string()).ok()
+}
+
 /// Which names get an NSEC3 record (RFC 5155 §7.1): every authoritative
 /// name and delegation, and every empty non-terminal — except, with
 /// opt-out, insecure delegations and the empty non-terminals that exist

@@ -9,18 +9,7 @@
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
-/// SplitMix64 (Steele et al., 2014): deterministic, dependency-free, good enough for fake digests.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
+use frostzone_tests::split_mix::SplitMix64;
 
 struct Args {
     delegations: u32,
@@ -72,8 +61,8 @@ fn write_zone(out: &mut impl Write, args: &Args) -> std::io::Result<()> {
         writeln!(out, "{d} IN NS ns1.{d}.example.net.")?;
         writeln!(out, "{d} IN NS ns2.{d}.example.net.")?;
         if i % 3 == 0 {
-            let tag = (rng.next() & 0xFFFF) as u16;
-            let digest: String = (0..4).map(|_| format!("{:016X}", rng.next())).collect();
+            let tag = (rng.next_u64() & 0xFFFF) as u16;
+            let digest: String = (0..4).map(|_| format!("{:016X}", rng.next_u64())).collect();
             writeln!(out, "{d} IN DS {tag} 15 2 {digest}")?;
         }
     }
