@@ -59,29 +59,36 @@ pub struct SignerConfig {
     pub listen: String,
     pub data_dir: String,
     pub passphrase_file: String,
+    /// Every participant and t (`roster.toml`, written once every signer
+    /// made its identity key: [`Layout::write_roster`]).
+    pub roster: String,
     /// The operator's policy file (`signer-K/policy.toml`).
     pub policy: String,
     pub tls: TlsSection,
 }
 
 /// The policy file quickstart gives each signer: nobody is at the signers
-/// of a demo cluster to approve its first publication (a DNSKEY change),
-/// so every change is approved by policy.
+/// of a demo cluster to approve its key ceremonies or its first
+/// publication (a DNSKEY change), so every change is approved by policy.
 pub const DEMO_POLICY: &str = "\
 # Written by frostzone quickstart for a demo cluster, where no operator is at
-# the signers to approve anything: every change, key changes (DNSKEY, CDS,
-# CDNSKEY) included, is approved by policy.
+# the signers to approve anything: key ceremonies (DKG, import, removal) and
+# every change, key changes (DNSKEY, CDS, CDNSKEY) and DS changes included,
+# are approved by policy.
 #
-# Production keeps the default [approval] (key_changes = \"operator\" and the
-# default limits), so that this signer's operator reviews key changes and
-# large changes and approves them with `frostzone approve`.
+# Production keeps the default [approval] (key_changes and key_ceremonies =
+# \"operator\" and the default limits), so that this signer's operator
+# reviews key ceremonies, key changes and large changes and approves them
+# with `frostzone approve`.
 version = 1
 
 [approval]
 key_changes = \"auto\"
+key_ceremonies = \"auto\"
 max_rrsets_changed = 1000000
 max_names_added = 1000000
 max_names_removed = 1000000
+max_ds_changed = 1000000
 ";
 
 /// The layout of a loopback cluster in one directory, as `certs init`
@@ -174,6 +181,7 @@ impl Layout {
                 listen: self.signer_addr(k).to_string(),
                 data_dir: format!("{name}/data"),
                 passphrase_file: format!("{name}/passphrase"),
+                roster: "roster.toml".into(),
                 policy: format!("{name}/policy.toml"),
                 tls: tls(&name, true),
             };
@@ -181,6 +189,48 @@ impl Layout {
         }
         std::fs::create_dir_all(self.dir.join("coordinator").join("data"))
             .with_context(|| format!("cannot create {}", self.dir.join("coordinator").display()))?;
+        Ok(())
+    }
+}
+
+impl Layout {
+    /// `roster.toml`'s path (also the operator's copy: the CLI finds it in
+    /// its --tls-dir, this directory).
+    pub fn roster(&self) -> PathBuf {
+        self.dir.join("roster.toml")
+    }
+
+    /// Makes every signer's identity key (`frostzone-signer identity`, which
+    /// creates its store) and writes the roster all of them and the
+    /// operator's CLI share: t and every participant. In a real deployment
+    /// each operator runs that command on its own host and the operators
+    /// exchange the entries (docs/operations.md).
+    pub fn write_roster(&self, signer: &Path) -> anyhow::Result<()> {
+        let mut members = Vec::new();
+        for k in 1..=self.signers {
+            let config = self.signer_config(k);
+            let out = Command::new(signer)
+                .arg("--config")
+                .arg(&config)
+                .arg("identity")
+                .current_dir(&self.dir)
+                .stdin(Stdio::null())
+                .output()
+                .with_context(|| format!("cannot run {}", signer.display()))?;
+            if !out.status.success() {
+                bail!("{} --config {} identity failed: {}", signer.display(), config.display(), String::from_utf8_lossy(&out.stderr).trim());
+            }
+            let text = String::from_utf8_lossy(&out.stdout);
+            members.extend(
+                frostzone_proto::roster::parse_entries(&text)
+                    .map_err(|e| anyhow::anyhow!("the identity of signer-{k} does not read: {e}"))?,
+            );
+        }
+        let path = self.roster();
+        std::fs::write(&path, frostzone_proto::roster::Roster::to_toml(self.threshold, &members))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        // Read back: the file every signer checks itself against.
+        frostzone_proto::roster::Roster::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(())
     }
 }

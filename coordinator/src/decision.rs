@@ -121,6 +121,14 @@ pub struct RecordedDecision {
     /// What the request changes at that signer.
     #[serde(default)]
     pub changes: ChangeCounts,
+    /// Once the signer approved: the content hash it approved and its
+    /// identity signature over the approval (hex), relayed to the other
+    /// signers as proof when the request is published.
+    #[serde(default)]
+    pub approved_hash: String,
+    /// See `approved_hash`.
+    #[serde(default)]
+    pub approval_signature: String,
 }
 
 impl RecordedDecision {
@@ -140,7 +148,23 @@ impl RecordedDecision {
 /// `request_id` and its `content_hash`.
 pub fn from_wire(answer: &pb::Decision, request_id: &str, content_hash: &[u8]) -> RecordedDecision {
     let changes = answer.changes.unwrap_or_default();
-    let recorded = |state, reason: String| RecordedDecision { state, reason, decided_by: answer.decided_by.clone(), changes };
+    let too_long = |text: &str| text.chars().count() > frostzone_proto::MAX_REASON_CHARS;
+    if too_long(&answer.reason) || too_long(&answer.decided_by) {
+        return RecordedDecision {
+            reason: format!(
+                "answered with a reason or decider longer than {} characters: answer ignored",
+                frostzone_proto::MAX_REASON_CHARS
+            ),
+            ..RecordedDecision::default()
+        };
+    }
+    let recorded = |state, reason: String| RecordedDecision {
+        state,
+        reason,
+        decided_by: answer.decided_by.clone(),
+        changes,
+        ..RecordedDecision::default()
+    };
     let Ok(state) = pb::RequestState::try_from(answer.state) else {
         return recorded(DecisionState::Unanswered, format!("answered with unknown request state {}", answer.state));
     };
@@ -158,7 +182,31 @@ pub fn from_wire(answer: &pb::Decision, request_id: &str, content_hash: &[u8]) -
             ),
         );
     }
-    recorded(state, answer.reason.clone())
+    let mut decision = recorded(state, answer.reason.clone());
+    if state.approves() && !answer.approval_signature.is_empty() {
+        decision.approved_hash = hex::encode(&answer.content_hash);
+        decision.approval_signature = hex::encode(&answer.approval_signature);
+    }
+    decision
+}
+
+/// The approvals in `decisions` as proof for other signers: every signer
+/// that approved, with the content hash it approved and its signature.
+pub fn approval_proofs<'a>(
+    decisions: impl IntoIterator<Item = (&'a String, &'a RecordedDecision)>,
+    participant: impl Fn(&str) -> Option<pb::ParticipantId>,
+) -> Vec<pb::ApprovalProof> {
+    decisions
+        .into_iter()
+        .filter(|(_, d)| !d.approval_signature.is_empty())
+        .filter_map(|(name, d)| {
+            Some(pb::ApprovalProof {
+                participant: Some(participant(name)?),
+                content_hash: hex::decode(&d.approved_hash).ok()?,
+                signature: hex::decode(&d.approval_signature).ok()?,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -211,5 +259,14 @@ mod tests {
         assert_eq!(from_wire(&pending, "ab", &hash).state, DecisionState::Pending);
         let odd = pb::Decision { state: 99, ..Default::default() };
         assert_eq!(from_wire(&odd, "ab", &hash).state, DecisionState::Unanswered);
+        // A signer cannot make the coordinator keep an endless reason.
+        let long = pb::Decision { reason: "x".repeat(frostzone_proto::MAX_REASON_CHARS + 1), ..answer.clone() };
+        let d = from_wire(&long, "ab", &hash);
+        assert_eq!(d.state, DecisionState::Unanswered);
+        assert!(d.reason.contains("longer than"), "{}", d.reason);
+        // An approval keeps its signature, for the proof of a quorum.
+        let signed = pb::Decision { approval_signature: vec![1, 2], ..answer.clone() };
+        let d = from_wire(&signed, "ab", &hash);
+        assert_eq!((d.approval_signature.as_str(), d.approved_hash.as_str()), ("0102", hex::encode(hash).as_str()));
     }
 }

@@ -1,13 +1,20 @@
 //! Key creation across the signers: relaying FROST DKG (RFC 9591
 //! Appendix C, frost `keys::dkg`) and the import of an existing key.
 //!
-//! The coordinator only moves messages. Round-2 packages are encrypted end
-//! to end between signers, so it never sees a share; it checks that every
-//! signer ends with the same group key and public key package, and that
-//! the new key's tag does not collide with another key of the zone (RFC
-//! 4034 Appendix B key tags are 16 bits: colliding tags in one DNSKEY set
-//! are what broke .de). A colliding DKG key is thrown away and DKG runs
-//! again; an imported key cannot be remade, so a collision refuses it.
+//! Both are key ceremonies every signer approves first
+//! ([`crate::ceremony`]); the group's t and participants are checked by
+//! each signer against its own roster, not taken from this coordinator.
+//! The coordinator only moves messages, and cannot alter them: every
+//! round-1 output and round-1 digest (the echo check) is signed by its
+//! sender's identity key and checked by every receiver, and round-2
+//! packages are encrypted end to end between signers under those signed
+//! keys, so it never sees a share. It checks that every signer ends with
+//! the same group key and public key package, and that the new key's tag
+//! does not collide with another key of the zone (RFC 4034 Appendix B key
+//! tags are 16 bits: colliding tags in one DNSKEY set are what broke .de;
+//! the signers check the same). A colliding DKG key is thrown away and DKG
+//! runs again under the same approved ceremony; an imported key cannot be
+//! remade, so a collision refuses it.
 //!
 //! DKG and import need every configured signer: DKG because every
 //! participant contributes to every share, import because every signer
@@ -21,6 +28,7 @@ use frostzone_proto::API_VERSION;
 use frostzone_threshold::frost;
 use rand::RngCore;
 
+use crate::ceremony::{seek, Decided};
 use crate::error::CoordinatorError;
 use crate::keys::{group_key_bytes, key_group_info, role_to_proto, zone_name};
 use crate::registry::{KeyGroupRecord, RECORD_VERSION};
@@ -84,22 +92,59 @@ fn check_package(package: &[u8], group_key: &[u8], who: &str) -> Result<GroupRes
     Ok(GroupResult { group_key: key, package: package.to_vec(), public })
 }
 
-/// GenerateKey: DKG across every configured signer.
-pub async fn generate_key(c: &Coordinator, zone: &str, role: KeyRole) -> Result<pb::KeyGroupInfo, CoordinatorError> {
+/// The group every key ceremony of this coordinator makes: its threshold
+/// and every configured signer, in identifier order.
+fn group_ceremony(c: &Coordinator, kind: pb::CeremonyKind, zone: &str, role: KeyRole) -> pb::KeyCeremony {
+    let mut participants: Vec<(frostzone_threshold::Identifier, pb::ParticipantId)> =
+        c.signers.all().iter().map(|s| (s.identifier, s.participant_id())).collect();
+    participants.sort_by(|a, b| a.0.cmp(&b.0));
+    pb::KeyCeremony {
+        kind: kind.into(),
+        zone: zone.to_string(),
+        role: role_to_proto(role).into(),
+        threshold: c.threshold.into(),
+        participants: participants.into_iter().map(|(_, p)| p).collect(),
+        ..pb::KeyCeremony::default()
+    }
+}
+
+/// GenerateKey: a DKG ceremony every configured signer approves, then DKG
+/// across all of them.
+pub async fn generate_key(
+    c: &Coordinator,
+    zone: &str,
+    role: KeyRole,
+    operator: &str,
+    timeout: std::time::Duration,
+) -> Result<pb::KeyGroupInfo, CoordinatorError> {
     let (apex, zone) = zone_name(zone)?;
+    let ceremony = group_ceremony(c, pb::CeremonyKind::Dkg, &zone, role);
+    let Decided { request_id, .. } = seek(c, ceremony.clone(), c.signers.all(), true, operator, timeout).await?;
     for attempt in 1..=MAX_DKG_ATTEMPTS {
-        let result = run_dkg(c, &zone, role).await?;
+        let result = match run_dkg(c, &ceremony, &request_id).await {
+            Ok(result) => result,
+            // The signers found the new key's tag in use in the zone and
+            // stored nothing: run again under the same approval.
+            Err(CoordinatorError::SignerNeeded { source, .. }) if source.status.code() == tonic::Code::AlreadyExists => {
+                tracing::warn!("{zone}: {}; running DKG again (attempt {attempt} of {MAX_DKG_ATTEMPTS})", source.status.message());
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let key = ZoneKey::ed25519(role, result.group_key);
-        let used = used_tags(c, &zone)?;
-        if let Some(other) = used.get(&key.key_tag().0) {
-            tracing::warn!(
-                "{zone}: new {role} has key tag {} like the zone's {other}; running DKG again (attempt {attempt} of {MAX_DKG_ATTEMPTS})",
+        if let Some(other) = used_tags(c, &zone)?.get(&key.key_tag().0) {
+            // The signers knew of no such key, so they stored their shares:
+            // the key is never published (it is not registered).
+            return Err(CoordinatorError::FailedPrecondition(format!(
+                "{zone}: the new {role}'s key tag {} is the tag of the zone's {other} in this coordinator's registry, \
+                 which the signers do not hold; it is not registered. Remove its shares with \
+                 `frostzone keys remove --zone {zone} --key-tag {}` and generate again",
+                key.key_tag(),
                 key.key_tag()
-            );
-            continue;
+            )));
         }
         let record = store(c, &zone, &key, &result, c.signers.all(), "dkg").await?;
-        tracing::info!("{zone}: new {role} key tag {} by DKG, {}-of-{}", key.key_tag(), c.threshold, c.signers.all().len());
+        tracing::info!(request = %request_id, "{zone}: new {role} key tag {} by DKG, {}-of-{}", key.key_tag(), c.threshold, c.signers.all().len());
         return Ok(key_group_info(&record, &key, &apex));
     }
     Err(CoordinatorError::FailedPrecondition(format!(
@@ -132,18 +177,19 @@ async fn store(
     Ok(record)
 }
 
-async fn run_dkg(c: &Coordinator, zone: &str, role: KeyRole) -> Result<GroupResult, CoordinatorError> {
+async fn run_dkg(c: &Coordinator, ceremony: &pb::KeyCeremony, request_id: &str) -> Result<GroupResult, CoordinatorError> {
     let signers = c.signers.all();
     let session_id = random_session_id();
-    let participants: Vec<pb::ParticipantId> = signers.iter().map(SignerHandle::participant_id).collect();
+    let role = crate::keys::role_from_proto(ceremony.role)?;
 
     let request = pb::DkgRound1Request {
         api_version: API_VERSION,
         session_id: session_id.clone(),
-        zone: zone.to_string(),
-        role: role_to_proto(role).into(),
-        threshold: c.threshold.into(),
-        participants,
+        zone: ceremony.zone.clone(),
+        role: ceremony.role,
+        threshold: ceremony.threshold,
+        participants: ceremony.participants.clone(),
+        request_id: request_id.to_string(),
     };
     let round1 = all_ok(
         "DKG round 1",
@@ -160,6 +206,7 @@ async fn run_dkg(c: &Coordinator, zone: &str, role: KeyRole) -> Result<GroupResu
             from: Some(s.participant_id()),
             package: r.package.clone(),
             encryption_key: r.encryption_key.clone(),
+            signature: r.signature.clone(),
         })
         .collect();
 
@@ -199,9 +246,17 @@ async fn run_dkg(c: &Coordinator, zone: &str, role: KeyRole) -> Result<GroupResu
             )));
         }
     }
-    // Echo broadcast: every signer checks that all saw the same round 1.
-    let digests: std::collections::HashMap<String, Vec<u8>> =
-        signers.iter().zip(&round2).map(|(s, r)| (s.name().to_string(), r.round1_digest.clone())).collect();
+    // Echo broadcast: every signer checks that all saw the same round 1,
+    // each digest signed by the signer that computed it.
+    let echoes: Vec<pb::SignedEcho> = signers
+        .iter()
+        .zip(&round2)
+        .map(|(s, r)| pb::SignedEcho {
+            from: Some(s.participant_id()),
+            digest: r.round1_digest.clone(),
+            signature: r.digest_signature.clone(),
+        })
+        .collect();
 
     let finished = all_ok(
         "DKG finish",
@@ -210,7 +265,7 @@ async fn run_dkg(c: &Coordinator, zone: &str, role: KeyRole) -> Result<GroupResu
                 api_version: API_VERSION,
                 session_id: session_id.clone(),
                 packages: inbox.get(s.name()).cloned().unwrap_or_default(),
-                round1_digests: digests.clone(),
+                echoes: echoes.clone(),
             };
             async move { s.dkg_finish(r).await }
         })
@@ -245,12 +300,22 @@ fn agree(signers: &[SignerHandle], finished: &[pb::DkgFinishResponse], role: Key
     Ok(result)
 }
 
-/// ImportKeyBegin: every signer's one-time encryption key.
-pub async fn import_begin(c: &Coordinator, zone: &str, role: KeyRole) -> Result<pb::ImportKeyBeginResponse, CoordinatorError> {
+/// ImportKeyBegin: an import ceremony every configured signer approves,
+/// then every signer's one-time encryption key, signed with its identity
+/// key (the operator's CLI checks them against its own roster).
+pub async fn import_begin(
+    c: &Coordinator,
+    zone: &str,
+    role: KeyRole,
+    operator: &str,
+    timeout: std::time::Duration,
+) -> Result<pb::ImportKeyBeginResponse, CoordinatorError> {
     let (_, zone) = zone_name(zone)?;
+    let ceremony = group_ceremony(c, pb::CeremonyKind::Import, &zone, role);
+    let Decided { request_id, .. } = seek(c, ceremony, c.signers.all(), true, operator, timeout).await?;
     let session_id = random_session_id();
     let signers = c.signers.all();
-    let request = pb::ImportBeginRequest { api_version: API_VERSION, session_id: session_id.clone() };
+    let request = pb::ImportBeginRequest { api_version: API_VERSION, session_id: session_id.clone(), request_id: request_id.clone() };
     let keys = all_ok(
         "key import",
         fan_out(signers, |s| {
@@ -270,8 +335,10 @@ pub async fn import_begin(c: &Coordinator, zone: &str, role: KeyRole) -> Result<
                 signer: s.name().to_string(),
                 participant: Some(s.participant_id()),
                 encryption_key: k.encryption_key,
+                signature: k.signature,
             })
             .collect(),
+        request_id,
     })
 }
 

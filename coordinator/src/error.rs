@@ -44,6 +44,12 @@ pub enum CoordinatorError {
         /// The failed call.
         source: SignerCallError,
     },
+    /// Signers needed for an operation cannot be reached: `UNAVAILABLE`.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Signers did not decide in time: `DEADLINE_EXCEEDED`.
+    #[error("{0}")]
+    DeadlineExceeded(String),
     /// Signers disagree or answered nonsense (DKG results differ, a
     /// malformed package): `ABORTED`, the operation can be retried.
     #[error("{0}")]
@@ -82,7 +88,10 @@ impl From<CoordinatorError> for tonic::Status {
             CoordinatorError::NotApproved(ApprovalFailure::TimedOut { .. }) => tonic::Status::deadline_exceeded(message),
             CoordinatorError::NotApproved(ApprovalFailure::Unavailable { .. }) => tonic::Status::unavailable(message),
             CoordinatorError::NotApproved(_) => tonic::Status::failed_precondition(message),
-            CoordinatorError::Quorum(_) | CoordinatorError::SignerNeeded { .. } => tonic::Status::unavailable(message),
+            CoordinatorError::Quorum(_) | CoordinatorError::SignerNeeded { .. } | CoordinatorError::Unavailable(_) => {
+                tonic::Status::unavailable(message)
+            }
+            CoordinatorError::DeadlineExceeded(_) => tonic::Status::deadline_exceeded(message),
             CoordinatorError::Disagreement(_) => tonic::Status::aborted(message),
             CoordinatorError::Input(InputError::Load { .. } | InputError::NoSoa { .. }) => tonic::Status::invalid_argument(message),
             CoordinatorError::Input(_) => tonic::Status::failed_precondition(message),

@@ -1,7 +1,6 @@
 //! Key groups as the coordinator uses them: from registry records to
 //! DNSKEY/DS records, FROST public key packages and API messages.
 
-use std::str::FromStr;
 
 use frostzone_dnssec::domain::rdata::ZoneRecordData;
 use frostzone_dnssec::keys::{KeyRole, ZoneKey};
@@ -21,10 +20,8 @@ pub fn zone_name(text: &str) -> Result<(StoredName, String), CoordinatorError> {
         return Err(CoordinatorError::InvalidArgument("zone: missing".into()));
     }
     // DNS names compare without regard to ASCII case (RFC 4343): one
-    // spelling everywhere, the canonical lowercase one (RFC 4034 §6.2).
-    let name = StoredName::from_str(&text.to_ascii_lowercase())
-        .map_err(|e| CoordinatorError::InvalidArgument(format!("zone {text:?} is not a domain name: {e}")))?;
-    let key = FqdnDisplay(&name).to_string();
+    // spelling everywhere, the one the signers sign (RFC 4034 §6.2).
+    let (key, name) = frostzone_dnssec::name::normalize_zone(text).map_err(CoordinatorError::InvalidArgument)?;
     Ok((name, key))
 }
 

@@ -7,9 +7,12 @@
 //!   group public key, FROST public key package, threshold, the signers
 //!   holding shares), signing sessions, culprits and the latest release of
 //!   each zone;
-//! * **key creation** ([`dkg`]): relaying FROST DKG between every signer,
-//!   and the import of an existing key whose shares the operator's CLI
-//!   encrypted to each signer; colliding key tags are never stored;
+//! * **key ceremonies** ([`ceremony`], [`dkg`], [`removal`]): proposing DKG,
+//!   import and removal of keys to the signers, who each approve them
+//!   against their own roster and policy; relaying the signed FROST DKG
+//!   messages between every signer; the import of an existing key whose
+//!   shares the operator's CLI encrypted to each signer; colliding key
+//!   tags are never stored;
 //! * **signing requests** ([`sign`], [`proposal`], [`approval`],
 //!   [`decision`], [`batch`], [`session`], [`quorum`]): load and plan the
 //!   zone, propose its content to every signer of the zone's key groups
@@ -39,6 +42,7 @@
 
 pub mod approval;
 pub mod batch;
+pub mod ceremony;
 pub mod config;
 pub mod decision;
 pub mod dkg;
@@ -48,6 +52,7 @@ pub mod pipeline;
 pub mod proposal;
 pub mod quorum;
 pub mod registry;
+pub mod removal;
 mod request;
 pub mod service;
 pub mod session;

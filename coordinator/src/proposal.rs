@@ -451,10 +451,17 @@ fn announce(
         return None;
     };
     let (request_id, detail) = (request_id.to_string(), detail.to_string());
+    // A signer that did not approve the request itself moves its baseline
+    // only with proof that t signers approved its content.
+    let approvals = if published {
+        crate::decision::approval_proofs(decisions, |name| signers.get(name).map(SignerHandle::participant_id))
+    } else {
+        Vec::new()
+    };
     Some(runtime.spawn(async move {
         let results = crate::signers::fan_out(&targets, |s| {
-            let (id, detail) = (request_id.clone(), detail.clone());
-            async move { s.published(&id, published, &detail).await }
+            let (id, detail, approvals) = (request_id.clone(), detail.clone(), approvals.clone());
+            async move { s.published(&id, published, &detail, approvals).await }
         })
         .await;
         if let Some((registry, zone)) = &baselines {

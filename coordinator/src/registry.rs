@@ -191,6 +191,15 @@ impl Registry {
         self.flush().await
     }
 
+    /// Removes the key group of `zone` with `key_tag` and flushes;
+    /// whether there was one.
+    pub async fn remove_key_group(&self, zone: &str, key_tag: u16) -> Result<bool, RegistryError> {
+        let key = format!("{zone}\0{key_tag:05}");
+        let removed = self.key_groups.remove(key.as_bytes())?.is_some();
+        self.flush().await?;
+        Ok(removed)
+    }
+
     /// The key groups of `zone` (every zone when `None`), by zone then key
     /// tag.
     pub fn key_groups(&self, zone: Option<&str>) -> Result<Vec<KeyGroupRecord>, RegistryError> {

@@ -41,16 +41,41 @@ pub const MIN_REQUEST_ID_PREFIX: usize = 8;
 /// one says the same, newer).
 const PROGRESS_BACKLOG: usize = 16;
 
+/// Most SignZone and SubmitChanges uploads received at once: each may
+/// hold up to [`MAX_ZONE_BYTES`] in memory until it is read.
+pub const MAX_CONCURRENT_UPLOADS: usize = 4;
+
 /// The gRPC face of a [`Coordinator`].
 #[derive(Clone, Debug)]
 pub struct CoordinatorService {
     inner: Arc<Coordinator>,
+    uploads: Arc<tokio::sync::Semaphore>,
 }
 
 impl CoordinatorService {
     /// Serves `coordinator`.
     pub fn new(coordinator: Arc<Coordinator>) -> Self {
-        CoordinatorService { inner: coordinator }
+        CoordinatorService { inner: coordinator, uploads: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_UPLOADS)) }
+    }
+
+    /// How long a key ceremony waits for approvals: as asked, or the
+    /// configured approval timeout.
+    fn approval_timeout(&self, secs: u32) -> std::time::Duration {
+        if secs == 0 {
+            self.inner.approval_timeout
+        } else {
+            std::time::Duration::from_secs(secs.into())
+        }
+    }
+
+    /// A slot for one upload, or the refusal when
+    /// [`MAX_CONCURRENT_UPLOADS`] are being received.
+    fn upload_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Status> {
+        self.uploads.clone().try_acquire_owned().map_err(|_| {
+            Status::resource_exhausted(format!(
+                "{MAX_CONCURRENT_UPLOADS} uploads are being received already; nothing kept of this one, send it again later"
+            ))
+        })
     }
 }
 
@@ -121,7 +146,8 @@ impl CoordinatorApi for CoordinatorService {
         check_api_version(r.api_version)?;
         let role = role_from_proto(r.role)?;
         tracing::info!(operator = %who, "generate {role} for {}", r.zone);
-        Ok(Response::new(crate::dkg::generate_key(&self.inner, &r.zone, role).await?))
+        let timeout = self.approval_timeout(r.approval_timeout_secs);
+        Ok(Response::new(crate::dkg::generate_key(&self.inner, &r.zone, role, &who, timeout).await?))
     }
 
     async fn import_key_begin(
@@ -133,7 +159,17 @@ impl CoordinatorApi for CoordinatorService {
         check_api_version(r.api_version)?;
         let role = role_from_proto(r.role)?;
         tracing::info!(operator = %who, "import {role} for {}", r.zone);
-        Ok(Response::new(crate::dkg::import_begin(&self.inner, &r.zone, role).await?))
+        let timeout = self.approval_timeout(r.approval_timeout_secs);
+        Ok(Response::new(crate::dkg::import_begin(&self.inner, &r.zone, role, &who, timeout).await?))
+    }
+
+    async fn remove_key(&self, request: Request<pb::RemoveKeyRequest>) -> Result<Response<pb::RemoveKeyResponse>, Status> {
+        let who = operator(&request);
+        let r = request.into_inner();
+        check_api_version(r.api_version)?;
+        tracing::info!(operator = %who, "remove key tag {} of {}", r.key_tag, r.zone);
+        let timeout = self.approval_timeout(r.approval_timeout_secs);
+        Ok(Response::new(crate::removal::remove_key(&self.inner, &r.zone, r.key_tag, &who, timeout).await?))
     }
 
     async fn import_key_finish(
@@ -177,7 +213,9 @@ impl CoordinatorApi for CoordinatorService {
         request: Request<Streaming<pb::SignZoneChunk>>,
     ) -> Result<Response<Self::SignZoneStream>, Status> {
         let who = operator(&request);
+        let slot = self.upload_slot()?;
         let (options, text) = upload(request.into_inner(), "zone").await?;
+        drop(slot);
         tracing::info!(operator = %who, "sign {} ({} bytes, denial {:?})", options.zone, text.len(), options.denial);
         let source = if options.source_name.is_empty() { options.zone.clone() } else { options.source_name.clone() };
         let submission = Submission { operator: who, options, input: Input::Text { text, source } };
@@ -191,7 +229,9 @@ impl CoordinatorApi for CoordinatorService {
         request: Request<Streaming<pb::SignZoneChunk>>,
     ) -> Result<Response<Self::SubmitChangesStream>, Status> {
         let who = operator(&request);
+        let slot = self.upload_slot()?;
         let (options, text) = upload(request.into_inner(), "change file").await?;
+        drop(slot);
         tracing::info!(operator = %who, "changes to {} ({} bytes)", options.zone, text.len());
         let reply = if options.return_zone { Reply::ChangesAndZone } else { Reply::Changes };
         let source = if options.source_name.is_empty() { CHANGES_SOURCE.to_string() } else { options.source_name.clone() };

@@ -369,6 +369,7 @@ mod tests {
                 reason: "wrong serial".into(),
                 decided_by: "operator alice".into(),
                 changes: ChangeCounts { rrsets_added: 3, key_rrsets_changed: true, ..Default::default() },
+                ..RecordedDecision::default()
             },
         );
         r.decisions.insert("signer-2".into(), RecordedDecision::default());

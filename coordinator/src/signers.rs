@@ -211,8 +211,16 @@ impl SignerHandle {
     }
 
     /// Tells the signer how `request_id` ended: released (`detail` is the
-    /// SHA-256 of the released zone text) or failed (`detail` is why).
-    pub async fn published(&self, request_id: &str, published: bool, detail: &str) -> Result<pb::Decision, SignerCallError> {
+    /// SHA-256 of the released zone text; `approvals` prove to a signer
+    /// that did not approve it that t signers did) or failed (`detail` is
+    /// why).
+    pub async fn published(
+        &self,
+        request_id: &str,
+        published: bool,
+        detail: &str,
+        approvals: Vec<pb::ApprovalProof>,
+    ) -> Result<pb::Decision, SignerCallError> {
         call!(
             self,
             published,
@@ -221,8 +229,19 @@ impl SignerHandle {
                 request_id: request_id.to_string(),
                 published,
                 detail: detail.to_string(),
+                approvals,
             }
         )
+    }
+
+    /// Proposes a key ceremony; the signer's first decision.
+    pub async fn propose_ceremony(&self, r: pb::CeremonyProposal) -> Result<pb::Decision, SignerCallError> {
+        call!(self, propose_ceremony, r)
+    }
+
+    /// Deletes the signer's share under the approved removal `request_id`.
+    pub async fn remove_share(&self, request_id: &str) -> Result<pb::Decision, SignerCallError> {
+        call!(self, remove_share, pb::RemoveShareRequest { api_version: API_VERSION, request_id: request_id.to_string() })
     }
 
     /// Whether `id` (as received) is this signer's identifier.

@@ -107,8 +107,8 @@ async fn bad_input_and_missing_keys_are_refused_with_their_codes() {
 async fn dkg_relay_then_sign() {
     use frostzone_proto::v1::coordinator_server::Coordinator as _;
     let c = cluster_with([Behaviour::Good; 5], false, Duration::from_secs(20)).await;
-    let ksk = frostzone_coordinator::dkg::generate_key(&c.coordinator, "Example", KeyRole::Ksk).await.unwrap();
-    let zsk = frostzone_coordinator::dkg::generate_key(&c.coordinator, "example.", KeyRole::Zsk).await.unwrap();
+    let ksk = frostzone_coordinator::dkg::generate_key(&c.coordinator, "Example", KeyRole::Ksk, "operator", Duration::from_secs(30)).await.unwrap();
+    let zsk = frostzone_coordinator::dkg::generate_key(&c.coordinator, "example.", KeyRole::Zsk, "operator", Duration::from_secs(30)).await.unwrap();
     assert_eq!(ksk.zone, "example.");
     assert_eq!(ksk.role, pb::KeyRole::Ksk as i32);
     assert_eq!(ksk.threshold, 3);
@@ -138,7 +138,7 @@ async fn dkg_relay_then_sign() {
 async fn dkg_needs_every_signer() {
     use Behaviour::*;
     let c = cluster_with([Good, Good, Good, Down, Good], false, Duration::from_secs(20)).await;
-    let err = frostzone_coordinator::dkg::generate_key(&c.coordinator, "example.", KeyRole::Csk).await.unwrap_err();
+    let err = frostzone_coordinator::dkg::generate_key(&c.coordinator, "example.", KeyRole::Csk, "operator", Duration::from_secs(30)).await.unwrap_err();
     let status = tonic::Status::from(err);
     assert_eq!(status.code(), tonic::Code::Unavailable);
     assert!(status.message().contains("signer-4"), "{}", status.message());

@@ -30,7 +30,7 @@ use domain::rdata::ZoneRecordData;
 
 use crate::load::{LoadedRecord, SourceLocation};
 use crate::name::CanonicalName;
-use crate::present::{rdata_text, FqdnDisplay};
+use crate::present::FqdnDisplay;
 use crate::zone::{InputKind, Rdata, Zone, ZoneProblem, GENERATED_TYPES};
 use crate::{StoredName, StoredRecord};
 
@@ -95,16 +95,7 @@ pub fn soa_serial(record: &StoredRecord) -> Option<u32> {
     }
 }
 
-/// One record as a master file line (`owner TTL IN TYPE RDATA`).
-pub fn record_text(record: &StoredRecord) -> String {
-    format!(
-        "{}\t{}\tIN\t{}\t{}",
-        FqdnDisplay(record.owner()),
-        record.ttl().as_secs(),
-        record.rtype(),
-        rdata_text(record.data())
-    )
-}
+pub use crate::present::record_text;
 
 impl ChangeSet {
     /// Splits records read from a change file into its difference

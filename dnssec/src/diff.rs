@@ -22,6 +22,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use domain::base::iana::Rtype;
+use domain::base::ToName;
 
 use crate::name::CanonicalName;
 use crate::present::{rdata_text, FqdnDisplay};
@@ -86,6 +87,9 @@ pub struct DiffSummary {
     /// DNSKEY, CDS and CDNSKEY types with an RRset added, removed or
     /// changed, in type order.
     pub key_types_changed: BTreeSet<u16>,
+    /// DS RRsets added, removed or changed (always at delegations, RFC
+    /// 4035 §2.4; also counted above): a child zone's trust anchor.
+    pub ds_rrsets_changed: u64,
 }
 
 impl DiffSummary {
@@ -191,6 +195,9 @@ impl ZoneDiff {
                 s.denial_rrsets_changed += 1;
                 continue;
             }
+            if rtype == Rtype::DS {
+                s.ds_rrsets_changed += 1;
+            }
             match change {
                 RrsetChange::Added(_) => s.rrsets_added += 1,
                 RrsetChange::Removed(_) => s.rrsets_removed += 1,
@@ -198,6 +205,15 @@ impl ZoneDiff {
             }
         }
         s
+    }
+
+    /// Delegations (NS RRsets below `apex`) that appear and that
+    /// disappear.
+    pub fn delegation_counts(&self, apex: &StoredName) -> (u64, u64) {
+        let below = |r: &Rrset| r.rtype == Rtype::NS && !r.owner.name_eq(apex);
+        let added = self.changes.iter().filter(|c| matches!(c, RrsetChange::Added(r) if below(r))).count();
+        let removed = self.changes.iter().filter(|c| matches!(c, RrsetChange::Removed(r) if below(r))).count();
+        (added as u64, removed as u64)
     }
 
     /// The difference as `+`/`-` lines in zone file syntax

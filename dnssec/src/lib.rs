@@ -3,14 +3,19 @@
 //! This crate owns everything that is about DNS data and nothing that is
 //! about keys' secrets or the network:
 //!
-//! * [`load`]: reading RFC 1035 master files (with `$INCLUDE`) into records
-//!   that remember their file and line;
+//! * [`load`]: reading RFC 1035 master files (following `$INCLUDE` in
+//!   files, refusing it in text sent to the coordinator, which a sender
+//!   flattens first) into records that remember their file and line;
 //! * [`zone`]: the zone model — RRsets in canonical order, the zone cut
 //!   analysis of RFC 4035 §2.2 (what is authoritative, what is glue), and
 //!   the input checks an operator needs;
 //! * [`keys`]: DNSKEY, DS, CDS and CDNSKEY records for algorithm 15 keys
 //!   (RFC 8080) and key tags (RFC 4034 Appendix B);
-//! * [`denial`]: NSEC (RFC 4034 §4) and NSEC3 (RFC 5155, RFC 9276) chains;
+//! * [`denial`]: NSEC (RFC 4034 §4) and NSEC3 (RFC 5155, RFC 9276) chains,
+//!   and the check a signer runs on proposed denial records, whole or
+//!   incremental ([`denial::check`]);
+//! * [`name`]: canonical name order (RFC 4034 §6.1), also as octet keys
+//!   for ordered stores;
 //! * [`signing`]: the signing plan — every RRSIG to be made, as RRSIG RDATA
 //!   without its signature plus the canonical RRset (RFC 4034 §3.1.8.1),
 //!   handed out as one batch and completed with the signatures a threshold

@@ -117,6 +117,109 @@ impl fmt::Debug for CanonicalName {
     }
 }
 
+/// A name's key in an ordered store: byte order of keys is RFC 4034 §6.1
+/// "Canonical DNS Name Order", so a store sorted by octets (sled, for the
+/// signer's baseline) walks names as denial chains do.
+///
+/// The encoding: the labels from the root-most to the leaf-most, each
+/// lowercased (ASCII letters only, RFC 4034 §6.2) and followed by a 0x00
+/// terminator; every octet of a label is escaped so that no encoded octet
+/// is 0x00 or 0xff and octet order is kept: 0x02..=0xfd stand for
+/// themselves, 0x00 becomes 0x01 0x01, 0x01 becomes 0x01 0x02, 0xfe
+/// becomes 0xfe 0x01 and 0xff becomes 0xfe 0x02. The root is the empty
+/// key.
+///
+/// Why order is kept: the escapes form a prefix-free code whose order is
+/// the octets' order, so two labels compare as their encodings do; where
+/// one label is a prefix of the other, the shorter one's terminator 0x00
+/// sorts below any octet of the longer one's code, as RFC 4034 §6.1 sorts
+/// the shorter label first. Labels are compared from the root, and a name
+/// that runs out of labels first is a prefix of the other's key.
+///
+/// What a store can rely on:
+///
+/// * `canonical_key(n)` is a prefix of the key of every descendant of `n`,
+///   so `n`'s subtree is one key range;
+/// * a descendant's key continues after that prefix with an octet of at
+///   least 0x01, so `canonical_key(n) ‖ 0x00 ‖ type` keys `n`'s own RRsets
+///   right after `n` and before all its descendants, and is never the key
+///   of a name;
+/// * no key contains 0xff, so entries of another kind can live under a
+///   first octet 0xff, after every name.
+pub fn canonical_key(name: &StoredName) -> Vec<u8> {
+    let wire = name.as_slice();
+    let mut starts = [0u8; 128];
+    let count = label_starts(wire, &mut starts);
+    let mut key = Vec::with_capacity(wire.len() + 8);
+    for &start in starts[..count].iter().rev() {
+        for &octet in label_at(wire, start) {
+            match octet.to_ascii_lowercase() {
+                0x00 => key.extend_from_slice(&[0x01, 0x01]),
+                0x01 => key.extend_from_slice(&[0x01, 0x02]),
+                0xfe => key.extend_from_slice(&[0xfe, 0x01]),
+                0xff => key.extend_from_slice(&[0xfe, 0x02]),
+                other => key.push(other),
+            }
+        }
+        key.push(0x00);
+    }
+    key
+}
+
+/// The name a [`canonical_key`] stands for (lowercased, as the key is);
+/// `None` for octets no name encodes to.
+pub fn name_from_canonical_key(key: &[u8]) -> Option<StoredName> {
+    let mut labels: Vec<Vec<u8>> = Vec::new();
+    let mut label = Vec::new();
+    let mut octets = key.iter();
+    while let Some(&octet) = octets.next() {
+        match octet {
+            0x00 if label.is_empty() || label.len() > 63 => return None,
+            0x00 => labels.push(std::mem::take(&mut label)),
+            0x01 | 0xfe => {
+                let low = octet == 0x01;
+                match (octets.next(), low) {
+                    (Some(0x01), true) => label.push(0x00),
+                    (Some(0x02), true) => label.push(0x01),
+                    (Some(0x01), false) => label.push(0xfe),
+                    (Some(0x02), false) => label.push(0xff),
+                    _ => return None,
+                }
+            }
+            0xff | b'A'..=b'Z' => return None,
+            other => label.push(other),
+        }
+    }
+    if !label.is_empty() {
+        return None;
+    }
+    let mut wire = Vec::with_capacity(key.len() + 1);
+    for label in labels.iter().rev() {
+        wire.push(label.len() as u8);
+        wire.extend_from_slice(label);
+    }
+    wire.push(0);
+    StoredName::from_octets(bytes::Bytes::from(wire)).ok()
+}
+
+/// A zone's name as an operator, a config file or a request gives it,
+/// parsed, with the spelling every frostzone party stores it under and
+/// signs it as: absolute (a trailing dot added when missing), lowercase
+/// (RFC 4343: DNS names compare without regard to ASCII case), in
+/// presentation form. One function, so that the CLI, the coordinator and
+/// every signer agree on the text their signed statements carry.
+pub fn normalize_zone(text: &str) -> Result<(String, StoredName), String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err("empty zone name".into());
+    }
+    let absolute = if trimmed.ends_with('.') { trimmed.to_string() } else { format!("{trimmed}.") };
+    let name: StoredName = absolute.parse().map_err(|e| format!("zone {text:?} is not a domain name: {e}"))?;
+    let normalized = crate::present::FqdnDisplay(&name).to_string().to_ascii_lowercase();
+    let name = normalized.parse().map_err(|e| format!("zone {text:?} is not a domain name: {e}"))?;
+    Ok((normalized, name))
+}
+
 /// Whether `name` is `apex` or below it.
 pub fn in_zone(name: &StoredName, apex: &StoredName) -> bool {
     name.ends_with(apex)
@@ -140,6 +243,21 @@ pub fn ancestors_below(name: &StoredName, apex: &StoredName) -> Vec<StoredName> 
 /// (RFC 4592 §2.1.1).
 pub fn is_wildcard(name: &StoredName) -> bool {
     name.first().is_wildcard()
+}
+
+#[cfg(test)]
+mod normalize_tests {
+    use super::*;
+
+    #[test]
+    fn zone_names_normalize_one_way() {
+        assert_eq!(normalize_zone("Example.COM").unwrap().0, "example.com.");
+        assert_eq!(normalize_zone(" example.com. ").unwrap().0, "example.com.");
+        assert_eq!(normalize_zone(".").unwrap().0, ".");
+        assert_eq!(normalize_zone("\\065b.example").unwrap().0, "ab.example.");
+        assert!(normalize_zone("").is_err());
+        assert!(normalize_zone("a..b").is_err());
+    }
 }
 
 #[cfg(test)]
@@ -209,6 +327,89 @@ mod tests {
             let upper: Vec<u8> = a.as_slice().to_ascii_uppercase();
             let a_upper = StoredName::from_octets(bytes::Bytes::from(upper)).unwrap();
             prop_assert_eq!(CanonicalName(a_upper).cmp(&CanonicalName(a)), Ordering::Equal);
+        }
+    }
+
+    fn key_label() -> impl Strategy<Value = Vec<u8>> {
+        // Few distinct octets, so that labels often share prefixes; every
+        // octet the escaping treats specially, and case pairs.
+        prop::collection::vec(
+            prop_oneof![
+                Just(0x00u8),
+                Just(0x01u8),
+                Just(0x02u8),
+                Just(0xfdu8),
+                Just(0xfeu8),
+                Just(0xffu8),
+                Just(b'a'),
+                Just(b'A'),
+                Just(b'b'),
+                Just(b'-'),
+                any::<u8>()
+            ],
+            1..4,
+        )
+    }
+
+    fn name_of(labels: &[Vec<u8>]) -> StoredName {
+        let mut wire = Vec::new();
+        for l in labels {
+            wire.push(l.len() as u8);
+            wire.extend_from_slice(l);
+        }
+        wire.push(0);
+        StoredName::from_octets(bytes::Bytes::from(wire)).unwrap()
+    }
+
+    /// Two names sharing a common suffix (so ancestors, descendants and
+    /// siblings come up often), leaf-most label first.
+    fn related_names() -> impl Strategy<Value = (StoredName, StoredName)> {
+        let labels = || prop::collection::vec(key_label(), 0..3);
+        (labels(), labels(), labels()).prop_map(|(common, a, b)| {
+            let a: Vec<Vec<u8>> = a.into_iter().chain(common.iter().cloned()).collect();
+            let b: Vec<Vec<u8>> = b.into_iter().chain(common).collect();
+            (name_of(&a), name_of(&b))
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn canonical_key_order_is_canonical_name_order((a, b) in related_names()) {
+            let (ka, kb) = (canonical_key(&a), canonical_key(&b));
+            prop_assert_eq!(ka.cmp(&kb), CanonicalName(a.clone()).cmp(&CanonicalName(b.clone())));
+            prop_assert!(!ka.contains(&0xff));
+            // A name's own entries (key ‖ 0x00 ‖ type) sort where the name
+            // does relative to every other name.
+            let mut own = ka.clone();
+            own.extend_from_slice(&[0x00, 0xff, 0xff]);
+            if a.ends_with(&b) {
+                prop_assert!(ka.starts_with(&kb));
+            }
+            if b.ends_with(&a) && kb != ka {
+                prop_assert!(kb.starts_with(&ka) && kb[ka.len()] >= 0x01);
+                prop_assert!(own < kb);
+            } else if kb != ka {
+                prop_assert_eq!(own.cmp(&kb), ka.cmp(&kb));
+            }
+        }
+
+        #[test]
+        fn canonical_key_round_trips((a, _) in related_names()) {
+            let back = name_from_canonical_key(&canonical_key(&a)).unwrap();
+            let lower = a.as_slice().to_ascii_lowercase();
+            prop_assert_eq!(back.as_slice(), lower.as_slice());
+            prop_assert!(CanonicalName(back) == CanonicalName(a));
+        }
+    }
+
+    #[test]
+    fn canonical_key_examples() {
+        let key = |n: &str| canonical_key(&StoredName::from_str(n).unwrap());
+        assert_eq!(key("."), Vec::<u8>::new());
+        assert_eq!(key("Www.Example."), [b"example".as_slice(), &[0], b"www", &[0]].concat());
+        assert_eq!(key("\\000\\001\\254\\255."), vec![0x01, 0x01, 0x01, 0x02, 0xfe, 0x01, 0xfe, 0x02, 0x00]);
+        for bad in [&[0xffu8][..], &[0x61], &[0x00], &[0x01, 0x03, 0x00], &[b'A', 0x00], &[0xfe]] {
+            assert!(name_from_canonical_key(bad).is_none(), "{bad:?}");
         }
     }
 

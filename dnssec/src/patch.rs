@@ -360,6 +360,15 @@ impl<'a> ZoneView<'a> {
             .collect()
     }
 
+    /// Every RRset of the next version a signer is proposed
+    /// ([`Zone::is_proposed`]: the signed ones and delegations' NS), in
+    /// canonical order (a whole-zone walk: for full proposals only).
+    pub fn proposed_rrsets(&self) -> Vec<&'a Rrset> {
+        roles_in_order(self.apex(), self.iter())
+            .flat_map(|(_, node, role)| node.rrsets.values().filter(move |r| Zone::is_proposed(role, r.rtype)))
+            .collect()
+    }
+
     /// The records that change from the zone to the next version, as a
     /// change set (RFC 1995 §4); `source` names it in messages. `None`
     /// when either version has no SOA.

@@ -19,7 +19,7 @@ use domain::rdata::dnssec::RtypeBitmap;
 use domain::rdata::ZoneRecordData;
 
 use crate::zone::{Rrset, SignatureRecord, Zone};
-use crate::{StoredName, StoredRecordData};
+use crate::{StoredName, StoredRecord, StoredRecordData};
 
 /// Displays a name fully qualified, with its trailing dot.
 pub struct FqdnDisplay<'a>(pub &'a StoredName);
@@ -186,6 +186,20 @@ fn reads_back_as(data: &StoredRecordData, text: &str) -> bool {
         }
         _ => false,
     }
+}
+
+/// One record as a master file line, without the line feed: `owner TTL
+/// CLASS TYPE RDATA`, tab-separated, every name fully qualified (RFC 1035
+/// §5.1), so that it reads back alone, with any origin.
+pub fn record_text(record: &StoredRecord) -> String {
+    format!(
+        "{}\t{}\t{}\t{}\t{}",
+        FqdnDisplay(record.owner()),
+        record.ttl().as_secs(),
+        record.class(),
+        record.rtype(),
+        rdata_text(record.data())
+    )
 }
 
 fn push_line(out: &mut String, owner: &StoredName, ttl: Ttl, rtype: Rtype, rdata: &str) {

@@ -221,6 +221,15 @@ impl<'a> PlanZone<'a> {
             PlanZone::Update(v) => v.signed_rrsets(),
         }
     }
+
+    /// Every RRset a signer is proposed (signed, or a delegation's NS), in
+    /// canonical order.
+    pub fn proposed_rrsets(&self) -> Vec<&'a Rrset> {
+        match self {
+            PlanZone::Whole(z) => z.proposed_rrsets(),
+            PlanZone::Update(v) => v.proposed_rrsets(),
+        }
+    }
 }
 
 impl SigningPlan {

@@ -288,11 +288,7 @@ fn chain_opt_out(zone: &Zone) -> Option<bool> {
 /// in it: exactly as [`crate::denial::nsec3::chain_members`] decides for
 /// a whole zone (RFC 5155 §7.1; opt-out leaves insecure delegations out).
 fn member_role(view: &ZoneView<'_>, name: &CanonicalName, config: &Nsec3Config) -> Option<NameRole> {
-    let include = |role: NameRole| match role {
-        NameRole::Occluded => false,
-        NameRole::Delegation { secure: false } => !config.opt_out,
-        _ => true,
-    };
+    let include = |role: NameRole| crate::denial::nsec3::in_chain(role, config.opt_out);
     let only_nsec3 = |n: &Node| n.types().all(|t| t == Rtype::NSEC3);
     match view.node(name) {
         Some(n) if only_nsec3(n) => None,

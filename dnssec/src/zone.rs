@@ -376,6 +376,35 @@ impl Zone {
         out
     }
 
+    /// Every RRset a signer is proposed for this version, in canonical
+    /// order of owner, then type: the signed RRsets
+    /// ([`Zone::signed_rrsets`]) and the NS RRset of every delegation
+    /// ([`Zone::is_proposed`]).
+    pub fn proposed_rrsets(&self) -> Vec<&Rrset> {
+        let mut out = Vec::new();
+        for (owner, role) in self.roles() {
+            let Some(node) = self.nodes.get(&owner) else { continue };
+            out.extend(node.rrsets.values().filter(|r| Zone::is_proposed(role, r.rtype)));
+        }
+        out
+    }
+
+    /// A zone made of `rrsets` as they are, without the input checks of
+    /// [`Zone::from_records`]: what a signer is proposed
+    /// ([`Zone::proposed_rrsets`]), to be checked rather than trusted.
+    /// Records are put in canonical order; of two RRsets with the same
+    /// owner and type, the last one counts.
+    pub fn from_rrsets(apex: StoredName, rrsets: impl IntoIterator<Item = Rrset>) -> Zone {
+        let mut nodes: BTreeMap<CanonicalName, Node> = BTreeMap::new();
+        for rrset in rrsets {
+            let Rrset { owner, rtype, ttl, rdata, location } = rrset;
+            let mut rrset = Rrset::new(owner, rtype, ttl, rdata);
+            rrset.location = location;
+            nodes.entry(CanonicalName(rrset.owner.clone())).or_default().rrsets.insert(rrset.rtype.to_int(), rrset);
+        }
+        Zone { apex, nodes, warnings: Vec::new() }
+    }
+
     /// Every name with data, in canonical order.
     pub fn nodes(&self) -> impl Iterator<Item = (&CanonicalName, &Node)> {
         self.nodes.iter()
@@ -479,6 +508,21 @@ impl Zone {
             }
             NameRole::Occluded => false,
         }
+    }
+
+    /// Whether the RRset `rtype` at a name of `role` is among what a
+    /// signer is proposed: every signed RRset ([`Zone::is_signed`]), and
+    /// the NS RRset of a delegation.
+    ///
+    /// A delegation's NS RRset is not signed (RFC 4035 §2.2: "the NS RRset
+    /// that appears at a delegation point ... MUST NOT be signed"), but without
+    /// it a signer could not tell that the name is a zone cut: the type
+    /// bitmap of the delegation's NSEC or NSEC3 record lists NS (RFC 4034
+    /// §4.1.2), opt-out leaves insecure delegations out of the NSEC3 chain
+    /// (RFC 5155 §7.1), and names below a cut are in no chain at all. Glue
+    /// and other occluded data are never proposed.
+    pub fn is_proposed(role: NameRole, rtype: Rtype) -> bool {
+        Zone::is_signed(role, rtype) || (matches!(role, NameRole::Delegation { .. }) && rtype == Rtype::NS)
     }
 
     /// Number of RRsets in the zone.

@@ -9,7 +9,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::v1::{RrsetRef, SigningItem};
+use crate::v1::{KeyCeremony, RrsetRef, SigningItem};
 
 /// Domain separator of a content hash: a hash of this format cannot be
 /// confused with any other SHA-256 in the system.
@@ -75,13 +75,54 @@ pub fn removal_digest(removed: &RrsetRef) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// Domain separator of the baseline digest of an incremental proposal.
+const BASELINE_CONTEXT: &[u8] = b"frostzone baseline v1\0";
+
+/// SHA-256 naming the request whose published content an incremental
+/// proposal applies to.
+pub fn baseline_digest(baseline_request_id: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(BASELINE_CONTEXT);
+    put(&mut h, baseline_request_id.as_bytes());
+    h.finalize().into()
+}
+
 /// The content hash of a proposal: every item's digest in order, then a
-/// digest per removed RRset, so that an approval bound to the hash binds
-/// the removals too. Without removals it is [`content_hash`] of the items.
-pub fn proposal_hash(item_digests: &[[u8; 32]], removed: &[RrsetRef]) -> [u8; 32] {
-    let removals: Vec<[u8; 32]> = removed.iter().map(removal_digest).collect();
-    let all: Vec<&[u8; 32]> = item_digests.iter().chain(&removals).collect();
+/// digest per removed RRset and, for an incremental proposal, the digest
+/// of the request it applies to. An approval bound to the hash binds the
+/// removals and the version the increment starts from, so that two
+/// signers approving the same hash approved the same next version.
+/// Without removals and baseline (a full proposal) it is
+/// [`content_hash`] of the items.
+pub fn proposal_hash(item_digests: &[[u8; 32]], removed: &[RrsetRef], baseline_request_id: &str) -> [u8; 32] {
+    let mut tail: Vec<[u8; 32]> = removed.iter().map(removal_digest).collect();
+    if !baseline_request_id.is_empty() {
+        tail.push(baseline_digest(baseline_request_id));
+    }
+    let all: Vec<&[u8; 32]> = item_digests.iter().chain(&tail).collect();
     content_hash_of_digests(all.into_iter())
+}
+
+/// Domain separator of a key ceremony's content hash.
+const CEREMONY_CONTEXT: &[u8] = b"frostzone key ceremony v1\0";
+
+/// The content hash of a key ceremony: what a signer's approval of it is
+/// bound to. Every field counts, participants in the order given (the
+/// proposer sorts them).
+pub fn ceremony_hash(ceremony: &KeyCeremony) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(CEREMONY_CONTEXT);
+    h.update(ceremony.kind.to_be_bytes());
+    put(&mut h, ceremony.zone.as_bytes());
+    h.update(ceremony.role.to_be_bytes());
+    h.update(ceremony.threshold.to_be_bytes());
+    h.update((ceremony.participants.len() as u64).to_be_bytes());
+    for p in &ceremony.participants {
+        put(&mut h, &p.id);
+    }
+    h.update(ceremony.key_tag.to_be_bytes());
+    put(&mut h, &ceremony.group_public_key);
+    h.finalize().into()
 }
 
 /// The content hash of `items`, in order.
@@ -117,14 +158,44 @@ mod tests {
     #[test]
     fn removals_are_bound_by_the_proposal_hash() {
         let digests = [item_digest(&item(300))];
-        let none = proposal_hash(&digests, &[]);
+        let none = proposal_hash(&digests, &[], "");
         assert_eq!(none, content_hash(&[item(300)]));
+        // The version an increment starts from is bound too.
+        assert_ne!(proposal_hash(&digests, &[], "00aa"), none);
+        assert_ne!(proposal_hash(&digests, &[], "00aa"), proposal_hash(&digests, &[], "00ab"));
         let www = RrsetRef { owner: b"\x03www\x07example\x00".to_vec(), rtype: 1 };
         let mail = RrsetRef { owner: b"\x04mail\x07example\x00".to_vec(), rtype: 1 };
-        let one = proposal_hash(&digests, std::slice::from_ref(&www));
+        let one = proposal_hash(&digests, std::slice::from_ref(&www), "");
         assert_ne!(one, none);
-        assert_ne!(one, proposal_hash(&digests, &[mail]));
-        assert_ne!(one, proposal_hash(&digests, &[RrsetRef { rtype: 28, ..www }]));
+        assert_ne!(one, proposal_hash(&digests, &[mail], ""));
+        assert_ne!(one, proposal_hash(&digests, &[RrsetRef { rtype: 28, ..www }], ""));
+    }
+
+    #[test]
+    fn every_ceremony_field_counts() {
+        use crate::v1::{CeremonyKind, ParticipantId};
+        let base = KeyCeremony {
+            kind: CeremonyKind::Dkg.into(),
+            zone: "example.".into(),
+            role: 1,
+            threshold: 2,
+            participants: vec![ParticipantId { id: vec![1] }, ParticipantId { id: vec![2] }],
+            key_tag: 0,
+            group_public_key: Vec::new(),
+        };
+        let h = ceremony_hash(&base);
+        let variants = [
+            KeyCeremony { kind: CeremonyKind::Import.into(), ..base.clone() },
+            KeyCeremony { zone: "example.net.".into(), ..base.clone() },
+            KeyCeremony { role: 2, ..base.clone() },
+            KeyCeremony { threshold: 3, ..base.clone() },
+            KeyCeremony { participants: vec![ParticipantId { id: vec![1] }], ..base.clone() },
+            KeyCeremony { key_tag: 1, ..base.clone() },
+            KeyCeremony { group_public_key: vec![0], ..base.clone() },
+        ];
+        for v in variants {
+            assert_ne!(ceremony_hash(&v), h, "{v:?}");
+        }
     }
 
     #[test]

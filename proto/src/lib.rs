@@ -2,8 +2,10 @@
 //! and the coordinator service (called by operators and zone pipelines),
 //! generated from `proto/frostzone/v1/*.proto`, plus the mutual-TLS set-up
 //! every daemon and the CLI share ([`tls`]), the audit log format every
-//! node writes and the CLI verifies ([`audit`]), and the content hash of
-//! signing items ([`content`]).
+//! node writes and the CLI verifies ([`audit`]), the content hash of
+//! signing items and key ceremonies ([`content`]), the roster of
+//! participants each party holds itself ([`roster`]) and the statements
+//! signers sign with their identity keys ([`statement`]).
 //!
 //! Limits that both ends must agree on live here too.
 #![forbid(unsafe_code)]
@@ -12,6 +14,8 @@
 
 pub mod audit;
 pub mod content;
+pub mod roster;
+pub mod statement;
 pub mod tls;
 
 /// Generated protobuf types and service stubs, package `frostzone.v1`.
@@ -48,6 +52,11 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 /// Most signing items in one Commit/Sign exchange. 4,096 items of a few
 /// hundred bytes and their commitments stay under a few MiB.
 pub const MAX_BATCH_ITEMS: usize = 4096;
+
+/// Longest reason (or name) a peer puts in a decision, in characters: a
+/// signer keeps its reasons within it, and the coordinator refuses a
+/// decision that does not, so nobody grows records or logs without bound.
+pub const MAX_REASON_CHARS: usize = 1024;
 
 /// Size of the chunks zone files travel in.
 pub const ZONE_CHUNK_BYTES: usize = 1024 * 1024;

@@ -22,6 +22,11 @@ pub const DEFAULT_MAX_NAMES_ADDED: u64 = 1000;
 /// Default most owner names disappearing at once without the operator:
 /// lower than for names added, because a lost name is an outage.
 pub const DEFAULT_MAX_NAMES_REMOVED: u64 = 100;
+/// Default most DS RRsets at delegations added, removed or changed without
+/// the operator. For a registry a child's DS is key material: a wrong one
+/// makes the child bogus (RFC 4035 §5.2). Ten covers the routine DS
+/// updates of a diff; a batch beyond it is reviewed.
+pub const DEFAULT_MAX_DS_CHANGED: u64 = 10;
 /// Default time a request may wait for its operator: one day, so a request
 /// made in the evening can be reviewed the next morning.
 pub const DEFAULT_PENDING_EXPIRY_SECS: u64 = 24 * 3600;
@@ -60,8 +65,14 @@ pub struct ApprovalPolicy {
     pub max_names_added: u64,
     /// Most owner names disappearing.
     pub max_names_removed: u64,
+    /// Most DS RRsets at delegations added, removed or changed; 0: every
+    /// DS change waits.
+    pub max_ds_changed: u64,
     /// Who decides on key RRset changes (also on a zone's first publication).
     pub key_changes: KeyChanges,
+    /// Who decides on key ceremonies (DKG, import, removal) for zones this
+    /// signer serves.
+    pub key_ceremonies: KeyChanges,
     /// How long a request waits for the operator before it expires.
     pub pending_expiry_secs: u64,
 }
@@ -72,7 +83,9 @@ impl Default for ApprovalPolicy {
             max_rrsets_changed: DEFAULT_MAX_RRSETS_CHANGED,
             max_names_added: DEFAULT_MAX_NAMES_ADDED,
             max_names_removed: DEFAULT_MAX_NAMES_REMOVED,
+            max_ds_changed: DEFAULT_MAX_DS_CHANGED,
             key_changes: KeyChanges::Operator,
+            key_ceremonies: KeyChanges::Operator,
             pending_expiry_secs: DEFAULT_PENDING_EXPIRY_SECS,
         }
     }
@@ -122,6 +135,13 @@ pub fn decide(policy: &ApprovalPolicy, changes: &ChangeSummary, key_types: &[u16
             changes.names_removed, policy.max_names_removed
         ));
     }
+    if changes.ds_rrsets_changed > policy.max_ds_changed {
+        reasons.push(if policy.max_ds_changed == 0 {
+            format!("{} DS RRsets changed, every DS change needs the operator's approval (max_ds_changed = 0)", changes.ds_rrsets_changed)
+        } else {
+            format!("{} DS RRsets changed, the policy approves at most {}", changes.ds_rrsets_changed, policy.max_ds_changed)
+        });
+    }
     // The first publication alone is no reason to wait: it waits when its
     // size or its keys are.
     if reasons.len() == usize::from(changes.first_publication) {
@@ -143,6 +163,12 @@ pub fn describe(changes: &ChangeSummary) -> String {
         changes.denial_rrsets_changed,
         changes.signatures
     );
+    if changes.ds_rrsets_changed > 0 {
+        text.push_str(&format!("; {} DS RRsets changed", changes.ds_rrsets_changed));
+    }
+    if changes.delegations_added + changes.delegations_removed > 0 {
+        text.push_str(&format!("; {} delegations added, {} removed", changes.delegations_added, changes.delegations_removed));
+    }
     if changes.key_rrsets_changed {
         text.push_str("; key RRsets changed");
     }
@@ -183,6 +209,19 @@ mod tests {
         let c = ChangeSummary { names_added: 1001, rrsets_added: 1001, ..ChangeSummary::default() };
         let PolicyDecision::Pending(why) = decide(&p, &c, &[]) else { panic!() };
         assert!(why.contains("1001 RRsets") && why.contains("1001 names added"), "{why}");
+    }
+
+    #[test]
+    fn ds_changes_have_their_own_limit() {
+        let p = ApprovalPolicy::default();
+        let few = ChangeSummary { rrsets_changed: 3, ds_rrsets_changed: 3, ..ChangeSummary::default() };
+        assert_eq!(decide(&p, &few, &[]), PolicyDecision::Approved);
+        let many = ChangeSummary { rrsets_changed: 11, ds_rrsets_changed: 11, ..ChangeSummary::default() };
+        let PolicyDecision::Pending(why) = decide(&p, &many, &[]) else { panic!() };
+        assert_eq!(why, "11 DS RRsets changed, the policy approves at most 10");
+        let strict = ApprovalPolicy { max_ds_changed: 0, ..p };
+        let PolicyDecision::Pending(why) = decide(&strict, &few, &[]) else { panic!() };
+        assert!(why.contains("max_ds_changed = 0"), "{why}");
     }
 
     #[test]

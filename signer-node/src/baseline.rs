@@ -1,33 +1,46 @@
-//! The zone baselines: for each zone, the signed RRsets this signer last
-//! saw published, materialized in sled so that an incremental proposal is
-//! compared, and a publication applied, at a cost that follows the change
-//! rather than the zone.
+//! The zone baselines: for each zone, the RRsets this signer last saw
+//! published (every signed RRset and the NS RRsets of delegations: what a
+//! proposal carries, [`frostzone_dnssec::zone::Zone::proposed_rrsets`]),
+//! materialized in sled so that an incremental proposal is compared, its
+//! denial records checked ([`frostzone_dnssec::denial::check`]) and a
+//! publication applied at a cost that follows the change rather than the
+//! zone.
 //!
-//! Layout (one sled tree, `baseline_rrsets`; nothing here is secret):
+//! Layout (one sled tree, `baseline_canonical`; nothing here is secret):
 //!
-//! * zone key ‖ canonical owner ‖ type (2 octets, big-endian) →
-//!   [`StoredRrset`]: one RRset of the baseline (TTL and canonical RDATA).
-//! * zone key ‖ `0xff` → [`BaselineState`]: which request the zone's
+//! * zone key ‖ [`canonical_key`]`(owner)` ‖ 0x00 ‖ type (2 octets,
+//!   big-endian) → [`StoredRrset`]: one RRset of the baseline (TTL and
+//!   canonical RDATA).
+//! * zone key ‖ 0xff ‖ 0x00 → [`BaselineState`]: which request the zone's
 //!   RRsets reflect, and whether a later publication left them stale.
+//! * zone key ‖ 0xff ‖ 0x01 ‖ hash → nothing: the hashes of the zone's
+//!   NSEC3 owners (RFC 5155 §3), the chain's order for the checks.
 //!
 //! The zone key is the normalized zone name's length (2 octets,
-//! big-endian) and text, so no zone's keys are a prefix of another's. The
-//! canonical owner is the uncompressed wire form with ASCII letters
-//! lowercased (RFC 4034 §6.2 "Canonical RR Form"), which makes owner
-//! lookups case-insensitive (RFC 4343). Wire form ends with the root
-//! label, so it is self-delimiting: the keys under zone key ‖ owner are
-//! exactly that owner's RRsets, one prefix scan per name. Its first octet
-//! is a label length (at most 63), never `0xff`, so the state entry sorts
-//! apart from every RRset.
+//! big-endian) and text, so no zone's keys are a prefix of another's.
+//! [`canonical_key`] orders names as RFC 4034 §6.1 does, lowercased (RFC
+//! 4343), and a name's key is a prefix of its descendants' keys, which
+//! continue with an octet of at least 0x01: so a name's RRsets (‖ 0x00)
+//! come right before its descendants, a canonical neighbour is one
+//! ordered lookup, and a subtree one prefix scan. No encoded name
+//! contains 0xff, so the state and the hash index sort after every RRset.
 //!
-//! Keeping state and RRsets in one tree lets every update of a zone's
+//! Keeping all of a zone's entries in one tree lets every update of its
 //! baseline be a single [`sled::Batch`], which sled applies atomically: a
 //! reader or a restart sees the old baseline or the new one, never a mix.
+//!
+//! Stores of an earlier layout (`baseline_rrsets`, keyed by wire-form
+//! owners) are converted once at open ([`Baselines::open`]).
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use frostzone_dnssec::wire::rrset_from_wire;
+use frostzone_dnssec::denial::check::ChainSource;
+use frostzone_dnssec::denial::nsec3::zone_owner_hash;
+use frostzone_dnssec::domain::base::iana::Rtype;
+use frostzone_dnssec::name::{canonical_key, name_from_canonical_key};
+use frostzone_dnssec::wire::{name_from_wire, rrset_from_wire};
 use frostzone_dnssec::zone::Rrset;
 use frostzone_dnssec::StoredName;
 use prost::Message;
@@ -37,8 +50,17 @@ use crate::store::StoreError;
 
 /// Format of [`BaselineState`] this build writes and reads.
 pub const BASELINE_FORMAT: u32 = 1;
-/// The last octet of a zone's state key (see the module documentation).
-const STATE_MARK: u8 = 0xff;
+/// The octet after a zone key that no name's key starts with: the state
+/// and the hash index live under it (see the module documentation).
+const META_MARK: u8 = 0xff;
+/// After [`META_MARK`]: the state.
+const STATE_MARK: u8 = 0x00;
+/// After [`META_MARK`]: the NSEC3 hash index.
+const HASH_MARK: u8 = 0x01;
+/// The tree of the current layout.
+const TREE: &str = "baseline_canonical";
+/// The tree of the earlier layout (wire-form owners).
+const OLD_TREE: &str = "baseline_rrsets";
 
 /// Which published request a zone's baseline reflects.
 #[derive(Clone, PartialEq, Message)]
@@ -61,6 +83,16 @@ pub struct BaselineState {
     /// When it last changed (Unix seconds).
     #[prost(uint64, tag = "5")]
     pub updated_unix: u64,
+    /// Set when the coordinator claimed the publication of a request this
+    /// signer did not approve, without proof that t signers did: the
+    /// baseline stays, and every proposal for the zone waits for this
+    /// signer's operator until a publication it can accept replaces the
+    /// state. The request id.
+    #[prost(string, tag = "6")]
+    pub unproven_since: String,
+    /// Why, for messages.
+    #[prost(string, tag = "7")]
+    pub unproven_reason: String,
 }
 
 impl BaselineState {
@@ -73,13 +105,37 @@ impl BaselineState {
     pub fn is_stale(&self) -> bool {
         !self.stale_since.is_empty()
     }
+
+    /// Whether RRsets of a published request are there (a state may exist
+    /// only to carry the unproven mark of a zone never published here).
+    pub fn has_content(&self) -> bool {
+        !self.request_id.is_empty()
+    }
+
+    /// Why proposals wait for the operator, if an unproven publication was
+    /// claimed.
+    pub fn unproven(&self) -> Option<String> {
+        (!self.unproven_since.is_empty()).then(|| {
+            format!(
+                "the coordinator claimed request {} was published without proof that enough signers approved it ({}); \
+                 this signer's operator decides until a publication it can check",
+                self.unproven_since, self.unproven_reason
+            )
+        })
+    }
 }
 
 /// An RRset of a zone by owner and type, as a key of the baseline tree.
-pub fn rrset_key(zone: &str, owner: &[u8], rtype: u16) -> Vec<u8> {
+pub fn rrset_key(zone: &str, owner: &StoredName, rtype: u16) -> Vec<u8> {
     let mut key = owner_prefix(zone, owner);
     key.extend_from_slice(&rtype.to_be_bytes());
     key
+}
+
+/// The key of an RRset given by its owner's wire form.
+fn rrset_key_of_wire(zone: &str, owner: &[u8], rtype: u16) -> Result<Vec<u8>, StoreError> {
+    let name = name_from_wire(owner, "owner").map_err(|e| StoreError::Corrupt(format!("an RRset of {zone}: {e}")))?;
+    Ok(rrset_key(zone, &name, rtype))
 }
 
 fn zone_prefix(zone: &str) -> Vec<u8> {
@@ -91,19 +147,51 @@ fn zone_prefix(zone: &str) -> Vec<u8> {
     key
 }
 
-/// The prefix of every key of `owner` (uncompressed wire form, any case).
-fn owner_prefix(zone: &str, owner: &[u8]) -> Vec<u8> {
+/// The prefix of `owner` and every name below it.
+fn subtree_prefix(zone: &str, owner: &StoredName) -> Vec<u8> {
     let mut key = zone_prefix(zone);
-    // Label length octets are at most 63, below b'A': lowercasing the
-    // whole wire form touches only label text.
-    key.extend(owner.iter().map(u8::to_ascii_lowercase));
+    key.extend_from_slice(&canonical_key(owner));
+    key
+}
+
+/// The prefix of every RRset key of `owner` (any case).
+fn owner_prefix(zone: &str, owner: &StoredName) -> Vec<u8> {
+    let mut key = subtree_prefix(zone, owner);
+    key.push(0x00);
+    key
+}
+
+fn meta_prefix(zone: &str, mark: u8) -> Vec<u8> {
+    let mut key = zone_prefix(zone);
+    key.extend_from_slice(&[META_MARK, mark]);
     key
 }
 
 fn state_key(zone: &str) -> Vec<u8> {
-    let mut key = zone_prefix(zone);
-    key.push(STATE_MARK);
+    meta_prefix(zone, STATE_MARK)
+}
+
+fn hash_key(zone: &str, hash: &[u8]) -> Vec<u8> {
+    let mut key = meta_prefix(zone, HASH_MARK);
+    key.extend_from_slice(hash);
     key
+}
+
+/// The hash of an NSEC3 owner of `zone`, if `owner` is one.
+fn nsec3_hash_of(zone: &str, owner: &StoredName) -> Option<Vec<u8>> {
+    let (_, apex) = crate::policy::normalize_zone(zone).ok()?;
+    zone_owner_hash(owner, &apex)
+}
+
+/// The owner and type an RRset key of `zone` names.
+fn split_rrset_key(zone: &str, key: &[u8]) -> Result<(StoredName, u16), StoreError> {
+    let bad = || StoreError::Corrupt(format!("baseline of {zone}: a key of {} octets does not name an RRset", key.len()));
+    let body = key.get(zone_prefix(zone).len()..).ok_or_else(bad)?;
+    let (owner, tail) = body.split_at(body.len().checked_sub(3).ok_or_else(bad)?);
+    match tail {
+        [0x00, hi, lo] => Ok((name_from_canonical_key(owner).ok_or_else(bad)?, u16::from_be_bytes([*hi, *lo]))),
+        _ => Err(bad()),
+    }
 }
 
 /// The baseline tree of the signer's sled database.
@@ -116,12 +204,47 @@ pub struct Baselines {
 }
 
 impl Baselines {
-    /// Opens (or creates) the baseline tree of `db`, the database in `dir`.
+    /// Opens (or creates) the baseline tree of `db`, the database in `dir`,
+    /// converting a tree of the earlier layout first.
     pub fn open(db: &sled::Db, dir: &Path) -> Result<Baselines, StoreError> {
-        let tree = db
-            .open_tree("baseline_rrsets")
-            .map_err(|source| StoreError::Sled { dir: dir.to_path_buf(), source })?;
-        Ok(Baselines { dir: dir.to_path_buf(), tree, entries_read: AtomicU64::new(0) })
+        let err = |source| StoreError::Sled { dir: dir.to_path_buf(), source };
+        let tree = db.open_tree(TREE).map_err(err)?;
+        let baselines = Baselines { dir: dir.to_path_buf(), tree, entries_read: AtomicU64::new(0) };
+        if db.tree_names().iter().any(|name| name.as_ref() == OLD_TREE.as_bytes()) {
+            baselines.convert(&db.open_tree(OLD_TREE).map_err(err)?)?;
+            db.flush().map_err(err)?;
+            db.drop_tree(OLD_TREE).map_err(err)?;
+            db.flush().map_err(err)?;
+        }
+        Ok(baselines)
+    }
+
+    /// Copies every zone of an earlier-layout tree (zone key ‖ wire-form
+    /// owner ‖ type, and zone key ‖ 0xff for the state) into this one, in
+    /// one batch.
+    fn convert(&self, old: &sled::Tree) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for entry in old.iter() {
+            let (key, value) = entry.map_err(self.err())?;
+            let len = usize::from(u16::from_be_bytes([key.first().copied().unwrap_or(0), key.get(1).copied().unwrap_or(0)]));
+            let zone = key.get(2..2 + len).map(|z| String::from_utf8_lossy(z).into_owned()).unwrap_or_default();
+            if key.get(2 + len..) == Some(&[META_MARK][..]) {
+                batch.insert(state_key(&zone), value.to_vec());
+                continue;
+            }
+            let rrset = Baselines::decode_rrset(&zone, &value)?;
+            let rtype = u16::try_from(rrset.rtype).map_err(|_| StoreError::Corrupt(format!("an RRset of {zone} with type {}", rrset.rtype)))?;
+            let owner = name_from_wire(&rrset.owner, "owner").map_err(|e| StoreError::Corrupt(format!("an RRset of {zone}: {e}")))?;
+            if rtype == Rtype::NSEC3.to_int() {
+                if let Some(hash) = nsec3_hash_of(&zone, &owner) {
+                    batch.insert(hash_key(&zone, &hash), Vec::new());
+                }
+            }
+            batch.insert(rrset_key(&zone, &owner, rtype), value.to_vec());
+        }
+        self.apply(batch)?;
+        tracing::info!("zone baselines converted to canonical-order keys");
+        Ok(())
     }
 
     fn err(&self) -> impl Fn(sled::Error) -> StoreError + '_ {
@@ -160,7 +283,7 @@ impl Baselines {
 
     /// The baseline RRset of `owner` and `rtype` in `zone`, if any.
     pub fn rrset(&self, zone: &str, owner: &StoredName, rtype: u16) -> Result<Option<Rrset>, StoreError> {
-        let Some(value) = self.tree.get(rrset_key(zone, owner.as_slice(), rtype)).map_err(self.err())? else {
+        let Some(value) = self.tree.get(rrset_key(zone, owner, rtype)).map_err(self.err())? else {
             return Ok(None);
         };
         self.count(1);
@@ -170,7 +293,7 @@ impl Baselines {
     /// The types `owner` has RRsets of in `zone`'s baseline: one prefix
     /// scan of that name's keys, values not read.
     pub fn owner_types(&self, zone: &str, owner: &StoredName) -> Result<Vec<u16>, StoreError> {
-        let prefix = owner_prefix(zone, owner.as_slice());
+        let prefix = owner_prefix(zone, owner);
         let mut types = Vec::new();
         for key in self.tree.scan_prefix(&prefix).keys() {
             let key = key.map_err(self.err())?;
@@ -187,7 +310,7 @@ impl Baselines {
     /// compared with the whole zone), or `None` before its first
     /// publication.
     pub fn rrsets(&self, zone: &str) -> Result<Option<Vec<Rrset>>, StoreError> {
-        if self.state(zone)?.is_none() {
+        if !self.state(zone)?.is_some_and(|s| s.has_content()) {
             return Ok(None);
         }
         let stored = self.stored_rrsets(zone)?;
@@ -196,16 +319,18 @@ impl Baselines {
     }
 
     fn stored_rrsets(&self, zone: &str) -> Result<Vec<StoredRrset>, StoreError> {
-        let state = state_key(zone);
         let mut out = Vec::new();
-        for entry in self.tree.scan_prefix(zone_prefix(zone)) {
-            let (key, value) = entry.map_err(self.err())?;
+        for entry in self.tree.range(zone_prefix(zone)..meta_prefix(zone, STATE_MARK)) {
+            let (_, value) = entry.map_err(self.err())?;
             self.count(1);
-            if key.as_ref() != state.as_slice() {
-                out.push(Baselines::decode_rrset(zone, &value)?);
-            }
+            out.push(Baselines::decode_rrset(zone, &value)?);
         }
         Ok(out)
+    }
+
+    /// The zone's baseline as the denial checks read it.
+    pub fn source<'a>(&'a self, zone: &'a str) -> BaselineSource<'a> {
+        BaselineSource { baselines: self, zone }
     }
 
     /// A batch that makes `rrsets` the whole baseline of `zone`, reflecting
@@ -217,12 +342,24 @@ impl Baselines {
             batch.remove(key.map_err(self.err())?);
         }
         for rrset in rrsets {
-            let rtype = u16::try_from(rrset.rtype)
-                .map_err(|_| StoreError::Corrupt(format!("an RRset of {zone} with type {}", rrset.rtype)))?;
-            batch.insert(rrset_key(zone, &rrset.owner, rtype), rrset.encode_to_vec());
+            Baselines::put(&mut batch, zone, rrset)?;
         }
         batch.insert(state_key(zone), state.encode_to_vec());
         Ok(batch)
+    }
+
+    /// Puts `rrset` (and, for an NSEC3 owner, its hash) into `batch`.
+    fn put(batch: &mut sled::Batch, zone: &str, rrset: &StoredRrset) -> Result<(), StoreError> {
+        let rtype =
+            u16::try_from(rrset.rtype).map_err(|_| StoreError::Corrupt(format!("an RRset of {zone} with type {}", rrset.rtype)))?;
+        let owner = name_from_wire(&rrset.owner, "owner").map_err(|e| StoreError::Corrupt(format!("an RRset of {zone}: {e}")))?;
+        if rtype == Rtype::NSEC3.to_int() {
+            if let Some(hash) = nsec3_hash_of(zone, &owner) {
+                batch.insert(hash_key(zone, &hash), Vec::new());
+            }
+        }
+        batch.insert(rrset_key(zone, &owner, rtype), rrset.encode_to_vec());
+        Ok(())
     }
 
     /// A batch that applies an increment to `zone`'s baseline: `upserts`
@@ -236,12 +373,16 @@ impl Baselines {
     ) -> Result<sled::Batch, StoreError> {
         let mut batch = sled::Batch::default();
         for (owner, rtype) in removed {
-            batch.remove(rrset_key(zone, owner, *rtype));
+            if *rtype == Rtype::NSEC3.to_int() {
+                let name = name_from_wire(owner, "owner").map_err(|e| StoreError::Corrupt(format!("an RRset of {zone}: {e}")))?;
+                if let Some(hash) = nsec3_hash_of(zone, &name) {
+                    batch.remove(hash_key(zone, &hash));
+                }
+            }
+            batch.remove(rrset_key_of_wire(zone, owner, *rtype)?);
         }
         for rrset in upserts {
-            let rtype = u16::try_from(rrset.rtype)
-                .map_err(|_| StoreError::Corrupt(format!("an RRset of {zone} with type {}", rrset.rtype)))?;
-            batch.insert(rrset_key(zone, &rrset.owner, rtype), rrset.encode_to_vec());
+            Baselines::put(&mut batch, zone, rrset)?;
         }
         batch.insert(state_key(zone), state.encode_to_vec());
         Ok(batch)
@@ -261,20 +402,134 @@ impl Baselines {
     }
 }
 
+/// One zone's baseline as [`ChainSource`] (the previous version an
+/// incremental proposal's denial records are checked against): each
+/// method one ordered lookup or one prefix scan.
+pub struct BaselineSource<'a> {
+    baselines: &'a Baselines,
+    zone: &'a str,
+}
+
+impl BaselineSource<'_> {
+    fn first_key(&self, range: impl std::ops::RangeBounds<Vec<u8>>, back: bool) -> Result<Option<sled::IVec>, StoreError> {
+        let mut iter = self.baselines.tree.range(range);
+        let found = if back { iter.next_back() } else { iter.next() };
+        self.baselines.count(1);
+        found.map(|e| e.map(|(k, _)| k).map_err(self.baselines.err())).transpose()
+    }
+
+    fn hash_of(&self, key: Option<sled::IVec>) -> Option<Vec<u8>> {
+        key.map(|k| k[meta_prefix(self.zone, HASH_MARK).len()..].to_vec())
+    }
+}
+
+impl ChainSource for BaselineSource<'_> {
+    type Error = StoreError;
+
+    fn types(&self, name: &StoredName) -> Result<Vec<Rtype>, StoreError> {
+        Ok(self.baselines.owner_types(self.zone, name)?.into_iter().map(Rtype::from_int).collect())
+    }
+
+    fn rrset(&self, name: &StoredName, rtype: Rtype) -> Result<Option<Rrset>, StoreError> {
+        self.baselines.rrset(self.zone, name, rtype.to_int())
+    }
+
+    fn next_name(&self, after: Option<&StoredName>) -> Result<Option<StoredName>, StoreError> {
+        let start = match after {
+            Some(name) => {
+                let mut key = subtree_prefix(self.zone, name);
+                key.push(0x01);
+                key
+            }
+            None => zone_prefix(self.zone),
+        };
+        let end = meta_prefix(self.zone, STATE_MARK);
+        self.first_key(start..end, false)?.map(|k| split_rrset_key(self.zone, &k).map(|(n, _)| n)).transpose()
+    }
+
+    fn prev_name(&self, before: Option<&StoredName>) -> Result<Option<StoredName>, StoreError> {
+        let end = match before {
+            Some(name) => subtree_prefix(self.zone, name),
+            None => meta_prefix(self.zone, STATE_MARK),
+        };
+        self.first_key(zone_prefix(self.zone)..end, true)?.map(|k| split_rrset_key(self.zone, &k).map(|(n, _)| n)).transpose()
+    }
+
+    fn descendants(&self, name: &StoredName, visit: &mut dyn FnMut(&StoredName, &[Rtype]) -> ControlFlow<()>) -> Result<(), StoreError> {
+        let prefix = subtree_prefix(self.zone, name);
+        let mut start = prefix.clone();
+        start.push(0x01);
+        let mut current: Option<(StoredName, Vec<Rtype>)> = None;
+        for key in self.baselines.tree.range(start..).keys() {
+            let key = key.map_err(self.baselines.err())?;
+            self.baselines.count(1);
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let (owner, rtype) = split_rrset_key(self.zone, &key)?;
+            match &mut current {
+                Some((n, types)) if *n == owner => types.push(Rtype::from_int(rtype)),
+                _ => {
+                    if let Some((n, types)) = current.take() {
+                        if visit(&n, &types).is_break() {
+                            return Ok(());
+                        }
+                    }
+                    current = Some((owner, vec![Rtype::from_int(rtype)]));
+                }
+            }
+        }
+        if let Some((n, types)) = current {
+            let _ = visit(&n, &types);
+        }
+        Ok(())
+    }
+
+    fn next_hash(&self, after: Option<&[u8]>) -> Result<Option<Vec<u8>>, StoreError> {
+        use std::ops::Bound;
+        let start = match after {
+            Some(h) => Bound::Excluded(hash_key(self.zone, h)),
+            None => Bound::Included(meta_prefix(self.zone, HASH_MARK)),
+        };
+        let end = Bound::Excluded(meta_prefix(self.zone, HASH_MARK + 1));
+        Ok(self.hash_of(self.first_key((start, end), false)?))
+    }
+
+    fn prev_hash(&self, before: Option<&[u8]>) -> Result<Option<Vec<u8>>, StoreError> {
+        use std::ops::Bound;
+        let start = Bound::Included(meta_prefix(self.zone, HASH_MARK));
+        let end = match before {
+            Some(h) => Bound::Excluded(hash_key(self.zone, h)),
+            None => Bound::Excluded(meta_prefix(self.zone, HASH_MARK + 1)),
+        };
+        Ok(self.hash_of(self.first_key((start, end), true)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn name(text: &str) -> StoredName {
+        text.parse().unwrap()
+    }
+
     #[test]
     fn keys_separate_zones_owners_and_the_state() {
         // "example." and "example.net." share no key prefix.
-        let a = rrset_key("example.", b"\x03www\x07example\x00", 1);
-        let b = rrset_key("example.net.", b"\x03www\x07example\x03net\x00", 1);
+        let a = rrset_key("example.", &name("www.example."), 1);
+        let b = rrset_key("example.net.", &name("www.example.net."), 1);
         assert!(!b.starts_with(&zone_prefix("example.")));
-        // Owner case does not matter; a name is not a prefix of its child's keys.
-        assert_eq!(a, rrset_key("example.", b"\x03WWW\x07Example\x00", 1));
-        let child = rrset_key("example.", b"\x01a\x03www\x07example\x00", 1);
-        assert!(!child.starts_with(&owner_prefix("example.", b"\x03www\x07example\x00")));
-        assert!(!state_key("example.").starts_with(&owner_prefix("example.", b"\x00")));
+        // Owner case does not matter; a name's own RRsets are not a child's.
+        assert_eq!(a, rrset_key("example.", &name("WWW.Example."), 1));
+        let child = rrset_key("example.", &name("a.www.example."), 1);
+        assert!(!child.starts_with(&owner_prefix("example.", &name("www.example."))));
+        assert!(child.starts_with(&subtree_prefix("example.", &name("www.example."))));
+        // Canonical order: a name, then its descendants, then the next name.
+        let after = rrset_key("example.", &name("wwx.example."), 1);
+        assert!(a < child && child < after);
+        // The state and the hash index sort after every RRset.
+        assert!(state_key("example.") > after && hash_key("example.", &[0; 20]) > state_key("example."));
+        assert_eq!(split_rrset_key("example.", &child).unwrap(), (name("a.www.example."), 1));
     }
 }

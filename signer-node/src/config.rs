@@ -8,6 +8,10 @@
 //! data_dir = "signer-1/data" # sled database directory
 //! passphrase_file = "signer-1/passphrase"  # or passphrase_env = "VAR" (exactly one)
 //! session_timeout_secs = 300 # optional
+//! roster = "roster.toml"    # every participant of the key groups this
+//!                            # signer joins and t (frostzone_proto::roster):
+//!                            # this operator's own copy, never learned from
+//!                            # the coordinator
 //! policy = "signer-1/policy.toml"  # optional: the operator's policy
 //!                            # (crate::policy_file); default policy without
 //! audit_log = "signer-1/audit.log" # optional; default <data_dir>/audit.log
@@ -83,6 +87,9 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The roster file is unusable.
+    #[error(transparent)]
+    Roster(Box<frostzone_proto::roster::RosterError>),
     /// The passphrase could not be read.
     #[error("passphrase from {source_name}: {reason}")]
     Passphrase {
@@ -104,6 +111,7 @@ struct RawConfig {
     passphrase_file: Option<PathBuf>,
     passphrase_env: Option<String>,
     session_timeout_secs: Option<u64>,
+    roster: PathBuf,
     policy: Option<PathBuf>,
     audit_log: Option<PathBuf>,
     admin_socket: Option<PathBuf>,
@@ -145,6 +153,8 @@ pub struct Config {
     pub passphrase: PassphraseSource,
     /// Lifetime of pending sessions.
     pub session_timeout: Duration,
+    /// The roster file.
+    pub roster: PathBuf,
     /// The operator's policy file, if any.
     pub policy: Option<PathBuf>,
     /// The hash-chained audit log.
@@ -250,6 +260,7 @@ impl Config {
             name: raw.name,
             participant: raw.participant,
             listen: raw.listen,
+            roster: resolve(&raw.roster),
             policy: raw.policy.as_deref().map(resolve),
             audit_log: raw
                 .audit_log
@@ -281,6 +292,26 @@ impl Config {
             field: "participant",
             reason: e.to_string(),
         })
+    }
+
+    /// The roster, checked against this signer: its own entry must be
+    /// there under its participant number and name. Errors name the file
+    /// and the field.
+    pub fn load_roster(&self) -> Result<frostzone_proto::roster::Roster, ConfigError> {
+        let roster = frostzone_proto::roster::Roster::load(&self.roster).map_err(|e| ConfigError::Roster(Box::new(e)))?;
+        let field = |reason: String| ConfigError::Field { file: self.file.clone(), field: "roster", reason };
+        let me = self.identifier()?;
+        match roster.member(&me) {
+            None => Err(field(format!("{} lists no participant {}: add this signer's entry (frostzone-signer --config {} identity)", self.roster.display(), self.participant, self.file.display()))),
+            Some(m) if m.name != self.name => Err(field(format!(
+                "{} names participant {} {:?}, this signer is {:?}",
+                self.roster.display(),
+                self.participant,
+                m.name,
+                self.name
+            ))),
+            Some(_) => Ok(roster),
+        }
     }
 
     /// The operator's policy: the `policy` file, or the default policy
@@ -338,6 +369,7 @@ participant = 1
 listen = "127.0.0.1:7001"
 data_dir = "signer-1/data"
 passphrase_file = "signer-1/passphrase"
+roster = "roster.toml"
 [tls]
 ca = "ca.pem"
 cert = "signer-1.pem"
@@ -369,6 +401,7 @@ coordinator_cert = "/etc/frostzone/coordinator.pem"
         assert_eq!(c.identifier().unwrap(), Identifier::try_from(1u16).unwrap());
         assert_eq!(c.audit_log, Path::new("/srv/fz/signer-1/data/audit.log"));
         assert_eq!(c.policy, None);
+        assert_eq!(c.roster, Path::new("/srv/fz/roster.toml"));
         assert_eq!(c.admin_socket, Path::new("/srv/fz/signer-1/data/admin.sock"));
         let c = parse(&GOOD.replacen("[tls]", "policy = \"p.toml\"\naudit_log = \"/var/log/a.log\"\n[tls]", 1)).unwrap();
         assert_eq!(c.policy.as_deref(), Some(Path::new("/srv/fz/p.toml")));
@@ -406,6 +439,7 @@ coordinator_cert = "/etc/frostzone/coordinator.pem"
                 "passphrase_file",
             ),
             ("key = \"signer-1.key\"", "", "key"),
+            ("roster = \"roster.toml\"\n", "", "roster"),
             ("coordinator_cert", "coordinatorcert", "coordinatorcert"),
             (
                 "[tls]",

@@ -8,16 +8,25 @@
 //!
 //! * **Round 1** ([`DkgSession::start`]): frost `part1`, plus a one-time
 //!   X25519 key (memory only) that the others encrypt their round-2
-//!   packages to.
+//!   packages to. The caller signs both with its identity key
+//!   ([`frostzone_proto::statement::Statement::DkgRound1`], over the
+//!   session, ceremony, zone, role, t, participants and sender).
 //! * **Round 2** ([`DkgSession::round2`]): the others' round-1 packages and
-//!   keys arrive through the coordinator; frost `part2`; each outgoing
-//!   round-2 package is sealed for its recipient ([`crate::envelope::dkg_key`]),
-//!   so the coordinator relays secrets it cannot read. The round-1 digest
-//!   ([`round1_digest`]) is returned for the echo check.
-//! * **Finish** ([`DkgSession::finish`]): every participant's digest must
-//!   equal ours — everyone saw the same round 1 (echo broadcast; without
-//!   it a malicious relay could show participants different commitments).
-//!   Then the packages addressed to us are opened and frost `part3` runs.
+//!   keys arrive through the coordinator, each checked against its
+//!   sender's identity key in this signer's own roster: a coordinator that
+//!   substitutes an encryption key (to read round-2 packages and
+//!   interpolate the group secret) or a package is caught here. Then frost
+//!   `part2`; each outgoing round-2 package is sealed for its recipient
+//!   ([`crate::envelope::dkg_key`]), so the coordinator relays secrets it
+//!   cannot read. The round-1 digest ([`round1_digest`]) is returned for
+//!   the echo check; the caller signs it
+//!   ([`frostzone_proto::statement::Statement::DkgEcho`]).
+//! * **Finish** ([`DkgSession::finish`]): every participant's signed
+//!   digest must be there, verify against the roster and equal ours —
+//!   everyone saw the same round 1 (echo broadcast; without it a
+//!   participant colluding with the relay could show others different
+//!   commitments), and the relay cannot fake the agreement. Then the
+//!   packages addressed to us are opened and frost `part3` runs.
 //!
 //! Every secret here (frost secret packages, the X25519 key) wipes itself
 //! when dropped, which happens when the session finishes, fails or expires.
@@ -26,6 +35,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use frost::keys::dkg::{self, round1, round2};
 use frostzone_dnssec::keys::{KeyRole, KeyTag, ZoneKey};
+use frostzone_proto::roster::Roster;
+use frostzone_proto::statement::Statement;
 use frostzone_threshold::{display_identifier, frost, Identifier};
 use rand::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
@@ -42,6 +53,8 @@ const DIGEST_LABEL: &[u8] = b"frostzone dkg round1 v1";
 pub struct DkgParams {
     /// Names the run everywhere; binds the transport keys and the digest.
     pub session_id: Vec<u8>,
+    /// The approved key ceremony the run belongs to.
+    pub request_id: String,
     /// Zone, normalized (lowercase, trailing dot).
     pub zone: String,
     /// The key's role.
@@ -72,6 +85,52 @@ pub struct Round1Entry {
     pub package: Vec<u8>,
     /// Its one-time X25519 public key.
     pub encryption_key: Vec<u8>,
+    /// Its identity signature over both ([`DkgParams::round1_statement`]).
+    pub signature: Vec<u8>,
+}
+
+/// A participant's round-1 digest, signed, as relayed for the echo check.
+#[derive(Clone, Debug)]
+pub struct SignedEcho {
+    /// Who saw round 1 so.
+    pub from: Identifier,
+    /// Its [`round1_digest`].
+    pub digest: Vec<u8>,
+    /// Its identity signature ([`frostzone_proto::statement::Statement::DkgEcho`]).
+    pub signature: Vec<u8>,
+}
+
+impl DkgParams {
+    /// The participants in identifier order.
+    pub fn participant_list(&self) -> Vec<Identifier> {
+        self.participants.iter().copied().collect()
+    }
+
+    /// What `sender` signs about its round-1 output.
+    pub fn round1_statement<'a>(
+        &'a self,
+        participants: &'a [Identifier],
+        sender: &'a Identifier,
+        package: &'a [u8],
+        encryption_key: &'a [u8],
+    ) -> Statement<'a> {
+        Statement::DkgRound1 {
+            session_id: &self.session_id,
+            request_id: &self.request_id,
+            zone: &self.zone,
+            role: role_value(self.role),
+            threshold: self.threshold,
+            participants,
+            sender,
+            package,
+            encryption_key,
+        }
+    }
+}
+
+/// A role as the API numbers it (the value signed statements carry).
+pub fn role_value(role: KeyRole) -> i32 {
+    crate::node::proto_role(role).into()
 }
 
 /// A round-2 package sealed for its recipient.
@@ -117,6 +176,16 @@ pub enum DkgError {
     /// This signer is not among the participants.
     #[error("participant {} is not among the DKG participants", display_identifier(.0))]
     NotAParticipant(Identifier),
+    /// A relayed message is not signed by the participant it claims to come
+    /// from (its identity key in this signer's roster), or names another
+    /// session, zone, role, t or participant set than this DKG's.
+    #[error("participant {}: {reason}", display_identifier(.from))]
+    Unauthenticated {
+        /// Whose message.
+        from: Identifier,
+        /// What failed.
+        reason: String,
+    },
     /// A relayed entry or package is malformed, missing or repeated.
     #[error("participant {}: {reason}", display_identifier(.from))]
     Entry {
@@ -269,11 +338,13 @@ impl DkgSession {
     }
 
     /// Round 2: takes every other participant's round-1 entry (our own may
-    /// be included if it is exactly ours), runs frost `part2` and seals
-    /// each outgoing package for its recipient.
+    /// be included if it is exactly ours), checks each one's signature
+    /// against `roster`, runs frost `part2` and seals each outgoing package
+    /// for its recipient.
     pub fn round2<R: RngCore + CryptoRng>(
         self,
         entries: Vec<Round1Entry>,
+        roster: &Roster,
         rng: &mut R,
     ) -> Result<(DkgSession, Round2Output), DkgError> {
         let DkgSession {
@@ -287,6 +358,7 @@ impl DkgSession {
         };
         let me = params.me;
         let my_key = PublicKey::from(&x25519).to_bytes();
+        let participants = params.participant_list();
         let mut seen: BTreeMap<Identifier, (Vec<u8>, [u8; 32])> = BTreeMap::new();
         seen.insert(me, (package.clone(), my_key));
         let mut round1 = BTreeMap::new();
@@ -314,6 +386,11 @@ impl DkgSession {
             if seen.contains_key(&from) {
                 return Err(DkgError::entry(from, "round-1 entry given twice"));
             }
+            let statement = params.round1_statement(&participants, &from, &entry.package, &key);
+            roster.verify(&from, &statement, &entry.signature).map_err(|e| DkgError::Unauthenticated {
+                from,
+                reason: format!("round-1 package and encryption key: {e}; refusing this DKG"),
+            })?;
             let parsed = round1::Package::deserialize(&entry.package).map_err(|e| {
                 DkgError::entry(from, format!("round-1 package does not parse: {e}"))
             })?;
@@ -367,13 +444,13 @@ impl DkgSession {
         ))
     }
 
-    /// Finish: the echo check over every participant's digest (keyed by any
-    /// name the coordinator uses), then frost `part3` over the packages
-    /// addressed to this participant.
+    /// Finish: the echo check over every participant's signed digest, then
+    /// frost `part3` over the packages addressed to this participant.
     pub fn finish(
         self,
         packages: Vec<SealedPackage>,
-        digests: &BTreeMap<String, Vec<u8>>,
+        echoes: &[SignedEcho],
+        roster: &Roster,
     ) -> Result<DkgOutput, DkgError> {
         let State::Round2 {
             secret,
@@ -386,20 +463,29 @@ impl DkgSession {
         };
         let params = &self.params;
         let me = params.me;
-        let differing: Vec<String> = digests
-            .iter()
-            .filter(|(_, d)| d.as_slice() != digest.as_slice())
-            .map(|(name, _)| name.clone())
-            .collect();
+        let mut echoed = BTreeSet::new();
+        let mut differing = Vec::new();
+        for echo in echoes {
+            if !params.participants.contains(&echo.from) {
+                return Err(DkgError::entry(echo.from, "round-1 digest of a non-participant"));
+            }
+            if !echoed.insert(echo.from) {
+                return Err(DkgError::entry(echo.from, "round-1 digest given twice"));
+            }
+            let statement = Statement::DkgEcho { session_id: &params.session_id, sender: &echo.from, digest: &echo.digest };
+            roster.verify(&echo.from, &statement, &echo.signature).map_err(|e| DkgError::Unauthenticated {
+                from: echo.from,
+                reason: format!("round-1 digest: {e}; refusing this DKG"),
+            })?;
+            if echo.digest.as_slice() != digest.as_slice() {
+                differing.push(roster.member(&echo.from).map(|m| m.name.clone()).unwrap_or_else(|| display_identifier(&echo.from)));
+            }
+        }
         if !differing.is_empty() {
             return Err(DkgError::EchoMismatch { differing });
         }
-        if digests.len() != params.participants.len() {
-            return Err(DkgError::Parameters(format!(
-                "{} round-1 digests for {} participants: the echo check needs every participant's",
-                digests.len(),
-                params.participants.len()
-            )));
+        if let Some(missing) = params.participants.iter().find(|id| !echoed.contains(id)) {
+            return Err(DkgError::entry(*missing, "no signed round-1 digest: the echo check needs every participant's"));
         }
         let mut inbox = BTreeMap::new();
         for sealed in packages {
@@ -460,15 +546,28 @@ impl DkgSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ed25519_dalek::SigningKey;
+    use frostzone_proto::roster::IdentityKey;
     use rand::rngs::OsRng;
 
     fn ids(n: u16) -> BTreeSet<Identifier> {
         (1..=n).map(|i| Identifier::try_from(i).unwrap()).collect()
     }
 
+    fn identity(k: u16) -> SigningKey {
+        SigningKey::from_bytes(&[k as u8; 32])
+    }
+
+    fn roster(n: u16, t: u16) -> Roster {
+        let members: Vec<(u16, String, IdentityKey)> =
+            (1..=n).map(|k| (k, format!("signer-{k}"), IdentityKey(identity(k).verifying_key()))).collect();
+        Roster::parse(&Roster::to_toml(t, &members), std::path::Path::new("roster.toml")).unwrap()
+    }
+
     fn params(me: u16, n: u16, t: u16) -> DkgParams {
         DkgParams {
             session_id: b"0123456789abcdef".to_vec(),
+            request_id: "00112233445566778899aabbccddeeff".into(),
             zone: "example.".into(),
             role: KeyRole::Csk,
             threshold: t,
@@ -477,49 +576,67 @@ mod tests {
         }
     }
 
+    fn number(id: &Identifier) -> u16 {
+        (1..=255u16).find(|k| Identifier::try_from(*k).unwrap() == *id).unwrap()
+    }
+
+    /// Round-1 entries as honest signers sign them.
+    fn signed_entry(s: &DkgSession, out: &Round1Output) -> Round1Entry {
+        let list = s.params.participant_list();
+        let sig = s.params.round1_statement(&list, &s.params.me, &out.package, &out.encryption_key).sign(&identity(number(&s.params.me)));
+        Round1Entry { from: s.params.me, package: out.package.clone(), encryption_key: out.encryption_key.to_vec(), signature: sig }
+    }
+
     /// Runs a whole DKG among `n` sessions; `tamper` may change what
-    /// participant 1 is shown in round 2.
-    fn run(
+    /// participant 1 is shown in round 2, `tamper_echo` the echoes every
+    /// participant is shown at the end.
+    fn run_with(
         n: u16,
         t: u16,
         tamper: impl Fn(&mut Vec<Round1Entry>),
+        tamper_echo: impl Fn(&mut Vec<SignedEcho>),
     ) -> Vec<Result<DkgOutput, DkgError>> {
+        let roster = roster(n, t);
         let mut sessions = Vec::new();
         let mut entries = Vec::new();
         for me in 1..=n {
             let (s, out) = DkgSession::start(params(me, n, t), &mut OsRng).unwrap();
-            entries.push(Round1Entry {
-                from: s.params.me,
-                package: out.package,
-                encryption_key: out.encryption_key.to_vec(),
-            });
+            entries.push(signed_entry(&s, &out));
             sessions.push(s);
         }
-        let mut digests = BTreeMap::new();
+        let mut echoes = Vec::new();
         let mut sealed = Vec::new();
         let mut next = Vec::new();
         for s in sessions {
             let me = s.params.me;
-            let mut others: Vec<Round1Entry> =
-                entries.iter().filter(|e| e.from != me).cloned().collect();
+            let mut others: Vec<Round1Entry> = entries.iter().filter(|e| e.from != me).cloned().collect();
             if me == Identifier::try_from(1u16).unwrap() {
                 tamper(&mut others);
             }
-            let (s, out) = s.round2(others, &mut OsRng).unwrap();
-            digests.insert(
-                format!("signer-{}", display_identifier(&me)),
-                out.round1_digest.to_vec(),
-            );
-            sealed.extend(out.packages);
-            next.push(s);
+            let session_id = s.params.session_id.clone();
+            match s.round2(others, &roster, &mut OsRng) {
+                Ok((s, out)) => {
+                    let statement = Statement::DkgEcho { session_id: &session_id, sender: &me, digest: &out.round1_digest };
+                    echoes.push(SignedEcho { from: me, digest: out.round1_digest.to_vec(), signature: statement.sign(&identity(number(&me))) });
+                    sealed.extend(out.packages);
+                    next.push(Ok(s));
+                }
+                Err(e) => next.push(Err(e)),
+            }
         }
+        tamper_echo(&mut echoes);
         next.into_iter()
             .map(|s| {
+                let s = s?;
                 let me = s.params.me;
                 let mine = sealed.iter().filter(|p| p.to == me).cloned().collect();
-                s.finish(mine, &digests)
+                s.finish(mine, &echoes, &roster)
             })
             .collect()
+    }
+
+    fn run(n: u16, t: u16, tamper: impl Fn(&mut Vec<Round1Entry>)) -> Vec<Result<DkgOutput, DkgError>> {
+        run_with(n, t, tamper, |_| {})
     }
 
     #[test]
@@ -533,17 +650,38 @@ mod tests {
         }
     }
 
-    /// A relay that shows participant 1 a different (but valid) round 1 of
-    /// participant 3 is caught by every participant's echo check.
+    /// A relay that substitutes an encryption key of its own (to read the
+    /// round-2 packages) or a package is refused at round 2.
     #[test]
-    fn echo_check_catches_split_view() {
+    fn substituted_round1_entries_are_refused() {
+        let relay_key = PublicKey::from(&StaticSecret::random_from_rng(OsRng)).to_bytes().to_vec();
+        let results = run(3, 2, |entries| entries[0].encryption_key = relay_key.clone());
+        assert!(matches!(&results[0], Err(DkgError::Unauthenticated { reason, .. }) if reason.contains("signature")), "{:?}", results[0].as_ref().err());
         let (_, other) = DkgSession::start(params(3, 3, 2), &mut OsRng).unwrap();
         let results = run(3, 2, |entries| {
-            let e = entries
-                .iter_mut()
-                .find(|e| e.from == Identifier::try_from(3u16).unwrap())
-                .unwrap();
+            let e = entries.iter_mut().find(|e| e.from == Identifier::try_from(3u16).unwrap()).unwrap();
             e.package = other.package.clone();
+        });
+        assert!(matches!(&results[0], Err(DkgError::Unauthenticated { .. })));
+        // Signed by another member's key: still not the sender's.
+        let results = run(3, 2, |entries| {
+            let stolen = entries[1].signature.clone();
+            entries[0].signature = stolen;
+        });
+        assert!(matches!(&results[0], Err(DkgError::Unauthenticated { .. })));
+    }
+
+    /// A participant that signs another round 1 for participant 1 (a
+    /// split view) is caught by the echo check; forged or missing echoes
+    /// are refused.
+    #[test]
+    fn echo_check_catches_split_views_and_forged_digests() {
+        // Participant 3 (colluding) signs a second round-1 output for 1.
+        let (s3, other) = DkgSession::start(params(3, 3, 2), &mut OsRng).unwrap();
+        let second = signed_entry(&s3, &other);
+        let results = run(3, 2, |entries| {
+            let e = entries.iter_mut().find(|e| e.from == Identifier::try_from(3u16).unwrap()).unwrap();
+            *e = second.clone();
         });
         for r in results {
             match r {
@@ -551,6 +689,16 @@ mod tests {
                 other => panic!("expected an echo mismatch, got {other:?}"),
             }
         }
+        // The relay alters participant 2's digest (to fake a disagreement).
+        let results = run_with(3, 2, |_| {}, |echoes| {
+            echoes[1].digest[0] ^= 1;
+        });
+        assert!(results.iter().all(|r| matches!(r, Err(DkgError::Unauthenticated { .. }))));
+        // Or leaves one out.
+        let results = run_with(3, 2, |_| {}, |echoes| {
+            echoes.pop();
+        });
+        assert!(results.iter().all(|r| matches!(r, Err(DkgError::Entry { .. }))));
     }
 
     #[test]
@@ -568,12 +716,12 @@ mod tests {
         ));
         let (s, _) = DkgSession::start(params(1, 3, 2), &mut OsRng).unwrap();
         assert!(matches!(
-            s.round2(Vec::new(), &mut OsRng),
+            s.round2(Vec::new(), &roster(3, 2), &mut OsRng),
             Err(DkgError::Entry { .. })
         ));
         let (s, _) = DkgSession::start(params(1, 3, 2), &mut OsRng).unwrap();
         assert!(matches!(
-            s.finish(Vec::new(), &BTreeMap::new()),
+            s.finish(Vec::new(), &[], &roster(3, 2)),
             Err(DkgError::OutOfOrder(_))
         ));
     }

@@ -59,6 +59,13 @@ pub enum NodeError {
     /// The operator's policy refuses the request.
     #[error("{0}")]
     Policy(String),
+    /// A new key's tag collides with a key of the zone this signer knows:
+    /// nothing stored, the DKG can run again.
+    #[error("{0}")]
+    KeyTagCollision(String),
+    /// The roster is missing, or does not fit this signer or the request.
+    #[error("roster: {0}")]
+    Roster(String),
     /// The policy's rate limit is reached.
     #[error(transparent)]
     RateLimited(#[from] crate::rate::RateLimited),
@@ -106,6 +113,8 @@ impl NodeError {
             | NodeError::Commitments(_) => Code::InvalidArgument,
             NodeError::UnknownKey { .. } => Code::NotFound,
             NodeError::Policy(_) => Code::PermissionDenied,
+            NodeError::Roster(_) => Code::FailedPrecondition,
+            NodeError::KeyTagCollision(_) => Code::AlreadyExists,
             NodeError::RateLimited(_) => Code::ResourceExhausted,
             NodeError::Session { error, .. } => match error {
                 SessionError::Unknown => Code::NotFound,
@@ -114,6 +123,7 @@ impl NodeError {
             },
             NodeError::Dkg(e) => match e {
                 DkgError::OutOfOrder(_) | DkgError::EchoMismatch { .. } => Code::FailedPrecondition,
+                DkgError::Unauthenticated { .. } => Code::PermissionDenied,
                 _ => Code::InvalidArgument,
             },
             NodeError::Threshold(_) => Code::InvalidArgument,
@@ -122,6 +132,12 @@ impl NodeError {
             NodeError::BaselineMismatch(_) => Code::FailedPrecondition,
             NodeError::Store(_) | NodeError::Internal(_) => Code::Internal,
         }
+    }
+}
+
+impl From<std::convert::Infallible> for NodeError {
+    fn from(never: std::convert::Infallible) -> NodeError {
+        match never {}
     }
 }
 

@@ -1,38 +1,65 @@
-//! Fault injection, **for the integration tests only**.
+//! Fault injection, **for the integration tests only**, and only in
+//! builds with the `fault-injection` Cargo feature (the tests build with
+//! it; release binaries never have it, so the switch below does not exist
+//! in them and nothing in their environment can turn it on).
 //!
-//! With `FROSTZONE_FAULT_CORRUPT_SHARES=1` in its environment at start, a
-//! signer logs a loud warning and then returns, for every item it signs, a
-//! share made over a different message than the one committed (the rebuilt
-//! signed data with one octet appended). Such a share is well-formed but
-//! invalid, so the coordinator's aggregation must name this signer as the
-//! culprit (RFC 9591 §5.4 Identifiable Abort) and retry without it. The
-//! nonces are still used exactly once, so the key is not at risk.
-//!
-//! Never set this in production: such a signer never contributes a valid
-//! signature share.
+//! With the feature and `FROSTZONE_FAULT_CORRUPT_SHARES=1` in its
+//! environment at start, a signer logs a loud warning and then returns, for
+//! every item it signs, a share made over a different message than the one
+//! committed (the rebuilt signed data with one octet appended). Such a
+//! share is well-formed but invalid, so the coordinator's aggregation must
+//! name this signer as the culprit (RFC 9591 §5.4 Identifiable Abort) and
+//! retry without it. The nonces are still used exactly once, so the key is
+//! not at risk.
 
-/// The environment variable that turns share corruption on.
-pub const CORRUPT_SHARES_ENV: &str = "FROSTZONE_FAULT_CORRUPT_SHARES";
-
-/// Faults this process was started with.
+/// Faults this process was started with (none without the feature).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Faults {
     /// Sign a different message than the committed one.
+    #[cfg(feature = "fault-injection")]
     pub corrupt_shares: bool,
 }
 
+/// The environment variable that turns share corruption on.
+#[cfg(feature = "fault-injection")]
+pub const CORRUPT_SHARES_ENV: &str = "FROSTZONE_FAULT_CORRUPT_SHARES";
+
 impl Faults {
-    /// Reads the fault switches from the environment.
+    /// Reads the fault switches from the environment (none exist without
+    /// the feature).
     pub fn from_env() -> Faults {
-        Faults {
-            corrupt_shares: std::env::var(CORRUPT_SHARES_ENV).is_ok_and(|v| v == "1"),
+        #[cfg(feature = "fault-injection")]
+        {
+            let corrupt_shares = std::env::var(CORRUPT_SHARES_ENV).is_ok_and(|v| v == "1");
+            if corrupt_shares {
+                tracing::warn!(
+                    "!!! {CORRUPT_SHARES_ENV}=1: TEST FAULT INJECTION — this signer returns CORRUPT signature shares !!!"
+                );
+            }
+            Faults { corrupt_shares }
         }
+        #[cfg(not(feature = "fault-injection"))]
+        Faults {}
+    }
+
+    /// A test build's faults that corrupt every share.
+    #[cfg(feature = "fault-injection")]
+    pub fn corrupting() -> Faults {
+        Faults { corrupt_shares: true }
+    }
+
+    /// Whether shares are corrupted.
+    pub fn corrupts_shares(&self) -> bool {
+        #[cfg(feature = "fault-injection")]
+        return self.corrupt_shares;
+        #[cfg(not(feature = "fault-injection"))]
+        false
     }
 
     /// The messages to put into the signing packages: the committed ones,
     /// or corrupted copies when share corruption is on.
     pub fn messages(&self, committed: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-        if !self.corrupt_shares {
+        if !self.corrupts_shares() {
             return committed;
         }
         committed

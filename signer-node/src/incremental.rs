@@ -47,37 +47,13 @@ use frostzone_dnssec::StoredName;
 use frostzone_proto::v1::{ProposeHeader, RrsetRef, SigningItem};
 
 use crate::baseline::{BaselineState, Baselines};
+use frostzone_dnssec::denial::check::ChainSource;
 use crate::error::NodeError;
 use crate::policy::normalize_zone;
 use crate::proposal::{check_content, conclude, new_record, parse_rrsets, reject, stored_rrsets, ParsedRrsets, ProposeContext};
 use crate::request_store::{RequestContent, RequestRecord, RequestStore, StoredRrsetRef};
 use crate::store::StoreError;
 
-/// The lookups an increment is compared with: one zone's baseline.
-pub trait BaselineView {
-    /// The baseline RRset of `owner` and `rtype`, if any.
-    fn rrset(&self, owner: &StoredName, rtype: u16) -> Result<Option<Rrset>, StoreError>;
-    /// The types `owner` has RRsets of in the baseline.
-    fn owner_types(&self, owner: &StoredName) -> Result<Vec<u16>, StoreError>;
-}
-
-/// A zone's baseline in the store.
-pub struct ZoneBaseline<'a> {
-    /// The baseline tree.
-    pub baselines: &'a Baselines,
-    /// The zone, normalized.
-    pub zone: &'a str,
-}
-
-impl BaselineView for ZoneBaseline<'_> {
-    fn rrset(&self, owner: &StoredName, rtype: u16) -> Result<Option<Rrset>, StoreError> {
-        self.baselines.rrset(self.zone, owner, rtype)
-    }
-
-    fn owner_types(&self, owner: &StoredName) -> Result<Vec<u16>, StoreError> {
-        self.baselines.owner_types(self.zone, owner)
-    }
-}
 
 /// An incremental proposal for a baseline this signer does not hold.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +75,7 @@ pub struct BaselineMismatch {
 
 /// "request X", "none", or "request X (stale: ...)", for messages.
 pub fn describe_baseline(state: Option<&BaselineState>) -> String {
+    let state = state.filter(|s| s.has_content());
     let stale = state.filter(|s| s.is_stale()).map(|s| s.stale_reason.as_str());
     describe_ids(state.map(|s| s.request_id.as_str()), stale)
 }
@@ -118,7 +95,7 @@ pub fn check_baseline(zone: &str, state: Option<&BaselineState>, applies_to: &st
         Some(s) if s.request_id == applies_to && !s.is_stale() => Ok(()),
         _ => Err(BaselineMismatch {
             zone: zone.to_string(),
-            baseline: state.map(|s| s.request_id.clone()),
+            baseline: state.filter(|s| s.has_content()).map(|s| s.request_id.clone()),
             stale: state.filter(|s| s.is_stale()).map(|s| s.stale_reason.clone()),
             applies_to: applies_to.to_string(),
         }),
@@ -161,13 +138,7 @@ enum DiffError {
     /// The increment does not fit the baseline: the request is rejected.
     Refused(String),
     /// The store failed.
-    Store(StoreError),
-}
-
-impl From<StoreError> for DiffError {
-    fn from(e: StoreError) -> DiffError {
-        DiffError::Store(e)
-    }
+    Store(NodeError),
 }
 
 /// Whether a set of types holds a non-denial one: what makes a name exist
@@ -178,19 +149,23 @@ fn has_content(types: &BTreeSet<u16>) -> bool {
 
 /// The increment's difference from the baseline, by lookups of the RRsets
 /// it touches and one prefix scan per owner name it touches.
-fn increment_diff(
-    view: &dyn BaselineView,
+fn increment_diff<S: ChainSource>(
+    view: &S,
     zone: &str,
     baseline_id: &str,
     puts: &ParsedRrsets,
     removals: &Removals,
-) -> Result<ZoneDiff, DiffError> {
+) -> Result<ZoneDiff, DiffError>
+where
+    NodeError: From<S::Error>,
+{
+    let store = |e: S::Error| DiffError::Store(NodeError::from(e));
     let mut changes: BTreeMap<(CanonicalName, u16), RrsetChange> = BTreeMap::new();
     // Per owner touched: the types put and the types removed.
     let mut owners: BTreeMap<CanonicalName, (BTreeSet<u16>, BTreeSet<u16>)> = BTreeMap::new();
     for (key, (_, rrset)) in puts {
         owners.entry(key.0.clone()).or_default().0.insert(key.1);
-        match view.rrset(&rrset.owner, key.1)? {
+        match view.rrset(&rrset.owner, Rtype::from_int(key.1)).map_err(store)? {
             None => {
                 changes.insert(key.clone(), RrsetChange::Added(rrset.clone()));
             }
@@ -202,7 +177,7 @@ fn increment_diff(
     }
     for (key, i) in removals {
         owners.entry(key.0.clone()).or_default().1.insert(key.1);
-        let Some(old) = view.rrset(key.0.name(), key.1)? else {
+        let Some(old) = view.rrset(key.0.name(), Rtype::from_int(key.1)).map_err(store)? else {
             return Err(DiffError::Refused(format!(
                 "removed RRset {i} ({}) is not in this signer's baseline for {zone} (request {baseline_id})",
                 describe_rrset(key.0.name(), key.1)
@@ -212,7 +187,7 @@ fn increment_diff(
     }
     let (mut names_added, mut names_removed) = (Vec::new(), Vec::new());
     for (owner, (put, removed)) in owners {
-        let before: BTreeSet<u16> = view.owner_types(owner.name())?.into_iter().collect();
+        let before: BTreeSet<u16> = view.types(owner.name()).map_err(store)?.into_iter().map(|t| t.to_int()).collect();
         let after: BTreeSet<u16> = before.difference(&removed).chain(&put).copied().collect();
         match (has_content(&before), has_content(&after)) {
             (false, true) => names_added.push(owner.0),
@@ -225,14 +200,20 @@ fn increment_diff(
 
 /// Evaluates an incremental proposal against `view`, the zone's baseline,
 /// which the caller checked is `header.baseline_request_id`'s content
-/// ([`check_baseline`]). `zone` is the header's, normalized.
-pub fn evaluate_incremental(
+/// ([`check_baseline`]); `whole` reads every RRset of it, for a denial
+/// check that must see the whole version ([`crate::denial`]). `zone` is
+/// the header's, normalized.
+pub fn evaluate_incremental<S: ChainSource>(
     header: &ProposeHeader,
     zone: &str,
     items: &[SigningItem],
     ctx: &ProposeContext,
-    view: &dyn BaselineView,
-) -> Result<(RequestRecord, RequestContent), NodeError> {
+    view: &S,
+    whole: impl FnOnce() -> Result<Vec<Rrset>, NodeError>,
+) -> Result<(RequestRecord, RequestContent), NodeError>
+where
+    NodeError: From<S::Error>,
+{
     let (hash, digests) = check_content(header, items)?;
     let mut record = new_record(header, zone, items, hash, ctx);
     let mut content = RequestContent { digests, ..RequestContent::default() };
@@ -260,7 +241,12 @@ pub fn evaluate_incremental(
             refused(&mut record, reason);
             return Ok((record, content));
         }
-        Err(DiffError::Store(e)) => return Err(e.into()),
+        Err(DiffError::Store(e)) => return Err(e),
+    };
+    let denial = if ctx.check_denial {
+        crate::denial::check_increment(&apex, view, &puts, removals.keys().cloned(), items, &ctx.policy, whole)?
+    } else {
+        Ok(())
     };
     content.rrsets = stored_rrsets(items, &puts);
     content.removed = removals
@@ -268,7 +254,7 @@ pub fn evaluate_incremental(
         .map(|i| StoredRrsetRef { owner: header.removed[*i].owner.clone(), rtype: header.removed[*i].rtype })
         .collect();
     record.content_stored = true;
-    conclude(&mut record, &mut content, &diff, false, items, ctx);
+    conclude(&mut record, &mut content, &diff, false, items, ctx, denial);
     Ok((record, content))
 }
 
@@ -330,7 +316,7 @@ pub fn publication(requests: &RequestStore, record: &RequestRecord, detail: &str
     let outcome = format!("published ({detail}); baseline left stale: {why_stale}");
     // Without a baseline there is nothing to mark: every increment is
     // refused anyway.
-    let batch = state.map(|s| {
+    let batch = state.filter(|s| s.has_content()).map(|s| {
         let stale = BaselineState { stale_since: id.to_string(), stale_reason: why_stale, updated_unix: now, ..s };
         Baselines::state_batch(zone, &stale)
     });

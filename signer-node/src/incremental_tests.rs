@@ -51,7 +51,7 @@ fn gone(label: &str, rtype: u32) -> RrsetRef {
 
 fn increment(id: &str, base: &str, items: &[SigningItem], removed: Vec<RrsetRef>) -> ProposeHeader {
     let digests: Vec<[u8; 32]> = items.iter().map(frostzone_proto::content::item_digest).collect();
-    let content_hash = frostzone_proto::content::proposal_hash(&digests, &removed).to_vec();
+    let content_hash = frostzone_proto::content::proposal_hash(&digests, &removed, base).to_vec();
     ProposeHeader { incremental: true, baseline_request_id: base.into(), removed, content_hash, ..header(id, items) }
 }
 
@@ -73,8 +73,16 @@ fn lines(s: &Signer1, id: &str) -> Vec<String> {
     s.node.show_request(AdminShowRequest { api_version: API_VERSION, request_id: id.into(), max_lines: 0 }).unwrap().lines
 }
 
+/// Publishes `id` at `s`, its operator approving it first where its policy
+/// left it pending (a signer takes as its baseline only what it approved
+/// or t signers proved they approved: see `lifecycle_tests`).
 fn publish(s: &Signer1, id: &str) -> Decision {
-    let req = PublishedRequest { api_version: API_VERSION, request_id: id.into(), published: true, detail: "zone digest".into() };
+    let d = s.node.get_decision(GetDecisionRequest { api_version: API_VERSION, request_id: id.into() }).unwrap();
+    if state(&d) == RequestState::Pending {
+        let approve = AdminApproveRequest { api_version: API_VERSION, request_id: id.into(), content_hash: d.content_hash, operator: "op".into() };
+        s.node.approve(approve, "op").unwrap();
+    }
+    let req = PublishedRequest { api_version: API_VERSION, request_id: id.into(), published: true, detail: "zone digest".into(), approvals: Vec::new() };
     s.node.published(req).unwrap()
 }
 
@@ -252,7 +260,7 @@ async fn an_increment_published_out_of_order_leaves_the_baseline_stale() {
     assert_eq!(baseline(&s).len(), 2, "rid(3)'s delta must not be applied");
     let reason = format!("request {} was published as an increment on request {}, but the baseline was request {}", rid(3), rid(1), rid(2));
     let last = audit_log(&s).pop().unwrap();
-    assert_eq!(last.outcome, format!("published (zone digest); baseline left stale: {reason}"));
+    assert_eq!(last.outcome, format!("published (zone digest); baseline left stale: {reason}; approved by this signer"));
     // Every increment is refused until a full proposal is published,
     // even one on the request the stale baseline still reflects.
     for base in [rid(3), rid(2)] {

@@ -4,15 +4,23 @@
 //!
 //! What this crate owns:
 //!
-//! * [`config`]: the signer's TOML config file;
+//! * [`config`]: the signer's TOML config file (and its roster,
+//!   [`frostzone_proto::roster`]: every participant and t, held here, never
+//!   learned from the coordinator);
 //! * [`store`]: the key shares in sled, sealed at rest under a key derived
 //!   from the operator's passphrase (Argon2id → ChaCha20-Poly1305);
 //! * [`envelope`]: the AEAD envelopes, at rest and end to end between
 //!   signers (DKG round 2) or from the importer (share import);
 //! * [`sessions`]: the in-memory table of pending sessions (nonces, DKG
 //!   secrets), each taken once and wiped on expiry;
-//! * [`dkg`]: this participant's side of frost `keys::dkg`, with the echo
-//!   check of round 1;
+//! * [`dkg`]: this participant's side of frost `keys::dkg`, every relayed
+//!   message checked against its sender's identity key, with the signed
+//!   echo check of round 1;
+//! * [`ceremony`]: key ceremonies (DKG, import, removal) as requests the
+//!   policy or the operator approves, checked against the roster;
+//! * [`keygen`]: the ceremonies' steps, each under an approved ceremony;
+//! * [`proof`]: signed decisions, and the proof of a quorum a publication
+//!   needs before it moves a baseline this signer did not approve;
 //! * [`policy`]: what a signer agrees to sign — every item rebuilt from
 //!   its content (RFC 4034 §3.1.8.1) and checked, never an opaque hash;
 //! * [`policy_file`]: the operator's policy file (zones, RR types,
@@ -22,6 +30,7 @@
 //!   by policy and which wait for the operator;
 //! * [`proposal`]: a proposed request checked, compared with the zone's
 //!   published baseline ([`frostzone_dnssec::diff`]) and decided;
+//! * [`denial`]: its NSEC/NSEC3 records checked against its content;
 //! * [`incremental`]: incremental proposals compared with the
 //!   materialized baseline, and what a publication does to it;
 //! * [`request_store`]: requests and their content in sled;
@@ -34,7 +43,7 @@
 //!   Commit and Sign recorded in the hash-chained audit log
 //!   ([`frostzone_proto::audit`]);
 //! * [`service`]: the tonic handlers and the server;
-//! * [`fault`]: test-only fault injection.
+//! * [`fault`]: fault injection, compiled only into test builds.
 //!
 //! Nonces and decrypted shares never leave memory and wipe themselves.
 #![forbid(unsafe_code)]
@@ -43,16 +52,20 @@
 
 pub mod approval;
 pub mod baseline;
+pub mod ceremony;
 pub mod config;
+pub mod denial;
 pub mod dkg;
 pub mod envelope;
 pub mod error;
 pub mod fault;
 pub mod incremental;
+pub mod keygen;
 pub mod lifecycle;
 pub mod node;
 pub mod policy;
 pub mod policy_file;
+pub mod proof;
 pub mod proposal;
 pub mod rate;
 pub mod request_store;

@@ -14,8 +14,16 @@
 //!
 //! A signer makes shares only for requests it approved itself, within
 //! [`APPROVAL_WINDOW_SECS`] of the approval, and only for items whose
-//! digest it was proposed. Every transition is written and flushed before
-//! the answer, and recorded in the audit log.
+//! digest it was proposed. It takes a request's content as its baseline
+//! only if it approved it itself or the coordinator proves that t members
+//! of its roster did ([`crate::proof`]); a publication claimed without
+//! proof is refused, recorded, and routes the zone's proposals to the
+//! operator until a publication it can check. Every transition is written
+//! and flushed before the answer, and recorded in the audit log; every
+//! decision it answers is signed with its identity key.
+//!
+//! Key ceremonies ([`crate::ceremony`]) are requests of the same life
+//! cycle, without content to sign: they end when their step completes.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -28,7 +36,7 @@ use tonic::Code;
 
 use crate::approval::describe;
 use crate::error::NodeError;
-use crate::incremental::{check_baseline, evaluate_incremental, publication, ZoneBaseline};
+use crate::incremental::{check_baseline, evaluate_incremental, publication};
 use crate::node::{lock, unix_now64, Node, REQUESTER};
 use crate::proposal::{check_header, check_request_id, describe_item, evaluate, ProposeContext};
 use crate::request_store::RequestRecord;
@@ -46,6 +54,10 @@ pub const APPROVAL_WINDOW_SECS: u64 = 24 * 3600;
 pub const CONTENT_RETENTION_SECS: u64 = 7 * 24 * 3600;
 /// Shortest prefix that names a request in admin calls.
 pub const MIN_ID_PREFIX: usize = 8;
+/// Most requests open at once (pending, approved or signed, not yet
+/// published or failed): an honest coordinator has a few per zone; a
+/// misbehaving one cannot fill the signer's disk with proposals.
+pub const MAX_OPEN_REQUESTS: usize = 256;
 
 /// A request unknown, or in a state that does not allow what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +102,12 @@ pub enum RequestError {
     /// A Commit outside an approved request.
     #[error("{0}")]
     NotApproved(String),
+    /// A publication claimed without proof that a quorum approved it.
+    #[error("{0}")]
+    Unproven(String),
+    /// Too many requests are open.
+    #[error("{0} requests are open on this signer (pending, approved or signed); the coordinator must finish or fail some first")]
+    TooManyOpen(usize),
 }
 
 impl RequestError {
@@ -100,7 +118,8 @@ impl RequestError {
             RequestError::Ambiguous(_) => Code::InvalidArgument,
             RequestError::Conflict { .. } => Code::AlreadyExists,
             RequestError::State { .. } | RequestError::HashMismatch { .. } => Code::FailedPrecondition,
-            RequestError::NotApproved(_) => Code::PermissionDenied,
+            RequestError::NotApproved(_) | RequestError::Unproven(_) => Code::PermissionDenied,
+            RequestError::TooManyOpen(_) => Code::ResourceExhausted,
         }
     }
 }
@@ -126,12 +145,12 @@ fn bad_state(record: &RequestRecord, why: impl Into<String>) -> NodeError {
 }
 
 impl Node {
-    fn propose_audit(&self, record: &RequestRecord) -> AuditEntry {
+    pub(crate) fn propose_audit(&self, record: &RequestRecord) -> AuditEntry {
         AuditEntry {
             request: record.id.clone(),
             zone: record.zone.clone(),
             content_hash: hex::encode(&record.content_hash),
-            operator: format!("{REQUESTER} for {}", record.submitted_by),
+            operator: format!("{REQUESTER} for {} (as the coordinator claims)", record.submitted_by),
             ..AuditEntry::default()
         }
     }
@@ -141,16 +160,44 @@ impl Node {
     /// content. Lets a repeated Propose answer before its items are read.
     pub fn propose_again(&self, header: &v1::ProposeHeader) -> Result<Option<v1::Decision>, NodeError> {
         check_request_id(&header.request_id)?;
-        let Some(record) = self.store.requests().get(&header.request_id)? else { return Ok(None) };
-        if record.content_hash != header.content_hash {
+        self.decided_before(&header.request_id, &header.content_hash)
+    }
+
+    /// The decision on request `id` if it was proposed with `content_hash`
+    /// before; an error if with other content.
+    pub(crate) fn decided_before(&self, id: &str, content_hash: &[u8]) -> Result<Option<v1::Decision>, NodeError> {
+        let Some(record) = self.store.requests().get(id)? else { return Ok(None) };
+        if record.content_hash != content_hash {
             return Err(RequestError::Conflict {
                 id: record.id,
                 stored: hex::encode(&record.content_hash),
-                given: hex::encode(&header.content_hash),
+                given: hex::encode(content_hash),
             }
             .into());
         }
-        Ok(Some(record.decision()))
+        Ok(Some(self.signed(&record)))
+    }
+
+    /// Refuses a new request while [`MAX_OPEN_REQUESTS`] are open (the
+    /// count is taken at every sweep, plus those opened since).
+    pub(crate) fn check_open_requests(&self) -> Result<(), NodeError> {
+        let open = self.open_requests.load(std::sync::atomic::Ordering::Relaxed);
+        if open >= MAX_OPEN_REQUESTS {
+            return Err(RequestError::TooManyOpen(open).into());
+        }
+        Ok(())
+    }
+
+    /// Counts a new request that is open.
+    pub(crate) fn note_opened(&self, record: &RequestRecord) {
+        if is_open(record.state()) {
+            self.open_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a request that closed (the sweep corrects any drift).
+    pub(crate) fn note_closed(&self) {
+        let _ = self.open_requests.fetch_update(std::sync::atomic::Ordering::Relaxed, std::sync::atomic::Ordering::Relaxed, |n| Some(n.saturating_sub(1)));
     }
 
     /// Refuses an increment on another baseline than this signer's
@@ -172,12 +219,23 @@ impl Node {
         if let Some(decision) = self.propose_again(&header)? {
             return Ok(decision);
         }
+        self.check_open_requests()?;
         let shares = self.store.list()?.into_iter().filter(|s| s.zone == zone).collect();
         let baselines = self.store.requests().baselines();
-        let mut ctx = ProposeContext { policy: self.policy.clone(), shares, baseline: None, now: unix_now64() };
+        let unproven = baselines.state(&zone)?.and_then(|s| s.unproven());
+        let mut ctx = ProposeContext {
+            policy: self.policy.clone(),
+            shares,
+            baseline: None,
+            now: unix_now64(),
+            unproven,
+            check_denial: self.checks_denial(),
+        };
+        let started = std::time::Instant::now();
         let (record, content) = if header.incremental {
             self.check_increment(&zone, &header)?;
-            evaluate_incremental(&header, &zone, &items, &ctx, &ZoneBaseline { baselines, zone: &zone })?
+            let whole = || Ok(baselines.rrsets(&zone)?.unwrap_or_default());
+            evaluate_incremental(&header, &zone, &items, &ctx, &baselines.source(&zone), whole)?
         } else {
             ctx.baseline = baselines.rrsets(&zone)?;
             evaluate(&header, &zone, &items, &ctx)?
@@ -194,15 +252,23 @@ impl Node {
             }
             self.store.requests().insert(&record, &content)?;
         }
+        self.note_opened(&record);
         let changes = record.changes.map(|c| describe(&c)).unwrap_or_default();
         let outcome = match record.state() {
             RequestState::Approved => format!("approved by policy: {changes}"),
             RequestState::Pending => format!("pending its operator: {}; {changes}", record.reason),
             _ => format!("rejected: {}", record.reason),
         };
-        tracing::info!(request = %record.id, zone = %record.zone, "propose: {outcome}");
+        tracing::info!(
+            request = %record.id,
+            zone = %record.zone,
+            incremental = header.incremental,
+            items = items.len(),
+            evaluated_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "propose: {outcome}"
+        );
         self.audit(AuditEntry { event: "propose".into(), outcome, ..self.propose_audit(&record) })?;
-        Ok(record.decision())
+        Ok(self.signed(&record))
     }
 
     /// The current decision on a request.
@@ -210,15 +276,19 @@ impl Node {
         check_request_id(&req.request_id)?;
         self.expire_due(unix_now64())?;
         let record = self.store.requests().get(&req.request_id)?.ok_or(RequestError::Unknown(req.request_id))?;
-        Ok(record.decision())
+        Ok(self.signed(&record))
     }
 
-    /// The coordinator's outcome. Published: the request's RRsets become
-    /// the zone's baseline — whatever this signer decided, because that
-    /// content is what is live now — replacing it (full request) or
-    /// applied to it (increment on the current baseline); otherwise the
-    /// baseline is left stale ([`crate::incremental::publication`]). Not
-    /// published: FAILED.
+    /// The coordinator's outcome. Published: if this signer approved the
+    /// request itself, or `req.approvals` prove that t members of its
+    /// roster approved the content it holds for it ([`crate::proof`]), the
+    /// request's RRsets become the zone's baseline, replacing it (full
+    /// request) or applied to it (increment on the current baseline);
+    /// otherwise the baseline is left stale
+    /// ([`crate::incremental::publication`]). Without such proof the call
+    /// is refused, recorded in the audit log, the baseline stays and the
+    /// zone's proposals wait for the operator until a publication this
+    /// signer can accept. Not published: FAILED.
     pub fn published(&self, req: v1::PublishedRequest) -> Result<v1::Decision, NodeError> {
         check_request_id(&req.request_id)?;
         let now = unix_now64();
@@ -227,7 +297,7 @@ impl Node {
         let mut record = requests.get(&req.request_id)?.ok_or(RequestError::Unknown(req.request_id.clone()))?;
         let target = if req.published { RequestState::Published } else { RequestState::Failed };
         if record.state() == target {
-            return Ok(record.decision());
+            return Ok(self.signed(&record));
         }
         if record.state() == RequestState::Published {
             return Err(bad_state(&record, "it cannot fail after publication"));
@@ -235,6 +305,17 @@ impl Node {
         if record.state() == RequestState::Failed {
             return Err(bad_state(&record, "it cannot be published after it failed"));
         }
+        if req.published && record.ceremony.is_some() {
+            return Err(bad_state(&record, "a key ceremony ends at the signer when its step completes; there is nothing to publish"));
+        }
+        let proof = if req.published && !record.approved_here() {
+            match self.publication_proof(&record, &req.approvals) {
+                Ok(proof) => proof,
+                Err(why) => return Err(self.refuse_publication(&record, why)),
+            }
+        } else {
+            "approved by this signer".to_string()
+        };
         lock(&self.approved).remove(&record.id);
         record.set_state(target, now);
         let outcome = if req.published {
@@ -244,15 +325,67 @@ impl Node {
             // The baseline holds what later requests are compared with; no
             // Commit may follow publication.
             requests.prune(&mut record, true)?;
-            publication.outcome
+            format!("{}; {proof}", publication.outcome)
         } else {
             record.reason = if req.detail.is_empty() { "the coordinator gave up".into() } else { req.detail.clone() };
             requests.prune(&mut record, true)?;
             format!("failed: {}", record.reason)
         };
+        self.note_closed();
         let event = if req.published { "published" } else { "failed" };
         self.audit(AuditEntry { event: event.into(), outcome, operator: REQUESTER.into(), ..self.propose_audit(&record) })?;
-        Ok(record.decision())
+        Ok(self.signed(&record))
+    }
+
+    /// Checks the approvals relayed with a publication of `record`, which
+    /// this signer did not approve itself: t distinct roster members must
+    /// have approved its content. Returns what proved it, or why not.
+    fn publication_proof(&self, record: &RequestRecord, approvals: &[v1::ApprovalProof]) -> Result<String, String> {
+        let Some(roster) = self.roster.as_deref() else {
+            return Err("this signer has no roster to check approvals against".into());
+        };
+        let (proven, problems) = crate::proof::proven_approvals(roster, record, approvals);
+        if proven >= usize::from(roster.threshold) {
+            return Ok(format!("proven by {proven} signed approvals of its content, t = {}", roster.threshold));
+        }
+        let mut why = format!(
+            "this signer did not approve request {} ({}) and the publication proves {proven} of the {} approvals of its content it needs",
+            record.id,
+            state_name(record.state()),
+            roster.threshold
+        );
+        if !problems.is_empty() {
+            why.push_str(&format!(" ({})", problems.join("; ")));
+        }
+        Err(crate::proposal::bounded(&why))
+    }
+
+    /// A publication this signer cannot accept: recorded in the audit log,
+    /// the zone's baseline kept and marked so that its proposals wait for
+    /// the operator. The caller holds the decision lock.
+    fn refuse_publication(&self, record: &RequestRecord, why: String) -> NodeError {
+        tracing::warn!(request = %record.id, zone = %record.zone, "publication refused: {why}");
+        let baselines = self.store.requests().baselines();
+        let marked = baselines.state(&record.zone).and_then(|state| {
+            let mut state = state.unwrap_or_else(|| crate::baseline::BaselineState::of("", unix_now64()));
+            state.unproven_since = record.id.clone();
+            state.unproven_reason = why.clone();
+            baselines.apply(crate::baseline::Baselines::state_batch(&record.zone, &state))?;
+            self.store.requests().flush()
+        });
+        let entry = AuditEntry {
+            event: "publication-refused".into(),
+            operator: REQUESTER.into(),
+            outcome: format!("{why}; baseline kept, proposals for {} wait for the operator", record.zone),
+            ..self.propose_audit(record)
+        };
+        if let Err(e) = marked {
+            return e.into();
+        }
+        match self.audit(entry) {
+            Ok(()) => RequestError::Unproven(format!("publication of request {} refused: {why}", record.id)).into(),
+            Err(e) => e,
+        }
     }
 
     /// Checks that a Commit under `request_id` for `zone` may be made:
@@ -298,6 +431,9 @@ impl Node {
         let record = self.store.requests().get(id)?.ok_or_else(|| {
             RequestError::NotApproved(format!("request {id} was never proposed to this signer; it makes no shares for it"))
         })?;
+        if record.ceremony.is_some() {
+            return Err(RequestError::NotApproved(format!("request {id} is a key ceremony, not zone content: no share is made for it")).into());
+        }
         match record.state() {
             RequestState::Approved | RequestState::Signed => {}
             RequestState::Pending => {
@@ -341,6 +477,7 @@ impl Node {
         let _decisions = lock(&self.decisions);
         let requests = self.store.requests();
         let mut expired = 0;
+        let mut open = 0;
         for mut record in requests.list()? {
             let state = record.state();
             let due = match state {
@@ -362,9 +499,12 @@ impl Node {
                 continue;
             }
             let state = record.state();
-            let open = matches!(state, RequestState::Pending | RequestState::Approved | RequestState::Signed);
+            let still_open = is_open(state);
             let old = now >= record.created_unix.saturating_add(CONTENT_RETENTION_SECS);
-            let prune_digests = record.digests_stored && (!open || old);
+            // A request signed but never published nor failed stops
+            // counting once its content is too old to matter.
+            open += usize::from(still_open && !old);
+            let prune_digests = record.digests_stored && (!still_open || old);
             let prune_content = record.content_stored
                 && match state {
                     // The baseline tree holds what publication made of it.
@@ -377,6 +517,7 @@ impl Node {
                 requests.prune(&mut record, prune_content)?;
             }
         }
+        self.open_requests.store(open, std::sync::atomic::Ordering::Relaxed);
         Ok(expired)
     }
 
@@ -426,7 +567,13 @@ impl Node {
         if req.max_lines > 0 {
             lines.truncate(req.max_lines as usize);
         }
-        Ok(v1::AdminRequestDetail { info: Some(info(&record)), lines, total_lines: record.total_lines, keys: record.keys.clone() })
+        Ok(v1::AdminRequestDetail {
+            info: Some(info(&record)),
+            lines,
+            total_lines: record.total_lines,
+            keys: record.keys.clone(),
+            validity: record.validity.clone(),
+        })
     }
 
     /// Admin: approves a pending request, bound to the content hash the
@@ -455,7 +602,7 @@ impl Node {
         tracing::info!(request = %record.id, zone = %record.zone, %operator, "approved by the operator");
         let entry = AuditEntry { event: "approve".into(), operator: operator.into(), outcome: "approved".into(), ..self.propose_audit(&record) };
         self.audit(entry)?;
-        Ok(record.decision())
+        Ok(self.signed(&record))
     }
 
     /// Admin: rejects a pending request, or an approved one no share was
@@ -464,6 +611,12 @@ impl Node {
         let reason = req.reason.trim();
         if reason.is_empty() {
             return Err(NodeError::field("reason", "say why the request is rejected"));
+        }
+        if reason.chars().count() > crate::proposal::MAX_REASON_CHARS {
+            return Err(NodeError::field(
+                "reason",
+                format!("{} characters, at most {}: say why briefly", reason.chars().count(), crate::proposal::MAX_REASON_CHARS),
+            ));
         }
         let now = unix_now64();
         self.expire_due(now)?;
@@ -482,7 +635,7 @@ impl Node {
         tracing::info!(request = %record.id, zone = %record.zone, %operator, "rejected by the operator: {reason}");
         let outcome = format!("rejected: {reason}");
         self.audit(AuditEntry { event: "reject".into(), operator: operator.into(), outcome, ..self.propose_audit(&record) })?;
-        Ok(record.decision())
+        Ok(self.signed(&record))
     }
 }
 
@@ -501,5 +654,12 @@ fn info(record: &RequestRecord) -> v1::AdminRequestInfo {
         created_unix: record.created_unix,
         expires_unix,
         submitted_by: record.submitted_by.clone(),
+        ceremony: record.ceremony.clone(),
     }
+}
+
+/// Whether a request in `state` is open: it may still lead to shares or a
+/// publication.
+fn is_open(state: RequestState) -> bool {
+    matches!(state, RequestState::Pending | RequestState::Approved | RequestState::Signed)
 }

@@ -46,8 +46,29 @@ fn approve_req(id: &str, hash: &[u8]) -> Request<AdminApproveRequest> {
 }
 
 fn published(s: &Signer1, id: &str, ok: bool) -> Decision {
-    let req = PublishedRequest { api_version: API_VERSION, request_id: id.into(), published: ok, detail: "zone digest".into() };
-    s.node.published(req).unwrap()
+    published_with(s, id, ok, Vec::new()).unwrap()
+}
+
+fn published_with(s: &Signer1, id: &str, ok: bool, approvals: Vec<ApprovalProof>) -> Result<Decision, crate::NodeError> {
+    let req = PublishedRequest { api_version: API_VERSION, request_id: id.into(), published: ok, detail: "zone digest".into(), approvals };
+    s.node.published(req)
+}
+
+/// The approval proofs of `signers`' decisions on request `id`.
+fn proofs(signers: &[&Signer1], id: &str) -> Vec<ApprovalProof> {
+    signers
+        .iter()
+        .map(|s| decision(s, id))
+        .filter(|d| !d.approval_signature.is_empty())
+        .map(|d| ApprovalProof { participant: d.participant, content_hash: d.content_hash, signature: d.approval_signature })
+        .collect()
+}
+
+/// The audit events of `s` after its key ceremony.
+fn events_after_dkg(s: &Signer1) -> Vec<String> {
+    let events: Vec<String> = audit_log(s).into_iter().map(|e| e.event).collect();
+    let start = events.iter().position(|e| e == "key-stored").map_or(0, |i| i + 1);
+    events[start..].to_vec()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,7 +122,8 @@ async fn a_dnskey_change_waits_for_the_operator() {
     let items = vec![dnskey_item(key_tag, &group_key), a_item(key_tag, 1)];
     let (alice, bob) = (&signers[0], &signers[1]);
     let d = propose(alice, &rid(7), &items);
-    assert_eq!(propose(bob, &rid(7), &items), d);
+    let unsigned = |d: Decision| Decision { participant: None, signature: Vec::new(), ..d };
+    assert_eq!(unsigned(propose(bob, &rid(7), &items)), unsigned(d.clone()));
     assert_eq!(state(&d), RequestState::Pending);
     assert!(d.reason.contains("DNSKEY RRset changes need the operator's approval (key_changes = \"operator\")"), "{d:?}");
     assert!(d.decided_by.is_empty());
@@ -145,8 +167,7 @@ async fn a_dnskey_change_waits_for_the_operator() {
     // Signed: too late to reject.
     let reject = AdminRejectRequest { api_version: API_VERSION, request_id: rid(0), reason: "no".into(), operator: "alice".into() };
     assert_eq!(admin.reject(Request::new(reject)).await.unwrap_err().code(), Code::FailedPrecondition);
-    let events: Vec<String> = audit_log(alice).into_iter().map(|e| e.event).collect();
-    assert_eq!(events, ["propose", "commit-refused", "approve", "propose", "approve", "commit", "sign"]);
+    assert_eq!(events_after_dkg(alice), ["propose", "commit-refused", "approve", "propose", "approve", "commit", "sign"]);
 }
 
 /// [`approved`] under [`rid`]`(0)` where every signer leaves key changes to
@@ -196,7 +217,7 @@ async fn commits_outside_the_approved_content_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn published_content_becomes_the_baseline() {
+async fn published_content_becomes_the_baseline_only_on_proof() {
     // Every change waits for the operator; a pure refresh does not.
     let signers: Vec<Signer1> = (1..=3).map(|i| node_with_policy(i, "version = 1\n[approval]\nmax_rrsets_changed = 0\n")).collect();
     let (_, _, key_tag) = dkg(&signers, 2).await;
@@ -205,31 +226,68 @@ async fn published_content_becomes_the_baseline() {
     let d = propose(s, &rid(1), &items);
     assert_eq!(state(&d), RequestState::Pending);
     assert!(d.reason.contains("max_rrsets_changed = 0"), "{d:?}");
-    // Published although this signer never approved: it is what is live.
-    let d = published(s, &rid(1), true);
+    // Claimed published without proof: refused, the baseline stays, and
+    // every proposal for the zone now waits for the operator.
+    let e = published_with(s, &rid(1), true, Vec::new()).unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied, "{e}");
+    assert!(e.to_string().contains("proves 0 of the 2 approvals"), "{e}");
+    assert_eq!(state(&decision(s, &rid(1))), RequestState::Pending);
+    assert!(s.node.store.requests().baselines().rrsets("example.").unwrap().is_none());
+    let d = propose(s, &rid(2), &items);
+    assert_eq!(state(&d), RequestState::Pending, "{d:?}");
+    assert!(d.reason.contains("without proof"), "{d:?}");
+    // One approval, or approvals of other content, do not prove a quorum.
+    for other in [&signers[1], &signers[2]] {
+        let d = propose(other, &rid(1), &items);
+        other.node.approve(approve_req(&rid(1), &d.content_hash).into_inner(), "alice").unwrap();
+    }
+    let mut tampered = proofs(&[&signers[1], &signers[2]], &rid(1));
+    tampered[1].signature[5] ^= 1;
+    assert!(published_with(s, &rid(1), true, tampered).is_err());
+    let doubled = vec![proofs(&[&signers[1]], &rid(1))[0].clone(); 2];
+    assert!(published_with(s, &rid(1), true, doubled).is_err());
+    // Two signed approvals of this content (t = 2): accepted.
+    let d = published_with(s, &rid(1), true, proofs(&[&signers[1], &signers[2]], &rid(1))).unwrap();
     assert_eq!(state(&d), RequestState::Published);
     assert_eq!(published(s, &rid(1), true), d);
-    assert_eq!(s.node.published(PublishedRequest { api_version: API_VERSION, request_id: rid(1), published: false, detail: String::new() }).unwrap_err().code(), Code::FailedPrecondition);
-    // The same content again changes nothing: approved by policy.
-    let d = propose(s, &rid(2), &items);
+    assert_eq!(published_with(s, &rid(1), false, Vec::new()).unwrap_err().code(), Code::FailedPrecondition);
+    // The same content again changes nothing: approved by policy, the
+    // unproven mark gone with the proven publication.
+    let d = propose(s, &rid(3), &items);
     assert_eq!(state(&d), RequestState::Approved, "{d:?}");
     let c = d.changes.unwrap();
     assert!(!c.first_publication);
     assert_eq!((c.rrsets_added, c.rrsets_removed, c.rrsets_changed, c.names_added, c.names_removed), (0, 0, 0, 0, 0));
+    // Its own approval is enough for a request it approved.
+    assert_eq!(state(&published(s, &rid(3), true)), RequestState::Published);
     // One record changed: pending, with the change shown.
     let mut changed = items.clone();
     changed[1].rdata = vec![vec![192, 0, 2, 99]];
-    let d = propose(s, &rid(3), &changed);
+    let d = propose(s, &rid(4), &changed);
     assert_eq!(state(&d), RequestState::Pending);
     assert_eq!(d.changes.unwrap().rrsets_changed, 1);
-    let detail = s.node.show_request(AdminShowRequest { api_version: API_VERSION, request_id: rid(3), max_lines: 1 }).unwrap();
+    let detail = s.node.show_request(AdminShowRequest { api_version: API_VERSION, request_id: rid(4), max_lines: 1 }).unwrap();
     assert_eq!(detail.total_lines, 2);
     assert_eq!(detail.lines, ["-h2.example.\t300\tIN\tA\t192.0.2.2"]);
     // Failed: final, and the baseline stays.
-    assert_eq!(state(&published(s, &rid(3), false)), RequestState::Failed);
-    assert_eq!(propose(s, &rid(4), &items).changes.unwrap().rrsets_changed, 0);
-    let events: Vec<String> = audit_log(s).into_iter().map(|e| e.event).collect();
-    assert_eq!(events, ["propose", "published", "propose", "propose", "failed", "propose"]);
+    assert_eq!(state(&published(s, &rid(4), false)), RequestState::Failed);
+    assert_eq!(propose(s, &rid(5), &items).changes.unwrap().rrsets_changed, 0);
+    assert_eq!(
+        events_after_dkg(s),
+        [
+            "propose",
+            "publication-refused",
+            "propose",
+            "publication-refused",
+            "publication-refused",
+            "published",
+            "propose",
+            "published",
+            "propose",
+            "failed",
+            "propose"
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -255,7 +313,8 @@ async fn pending_requests_expire() {
     let admin = AdminService::new(s.node.clone(), 0);
     assert_eq!(admin.approve(approve_req(&rid(1), &d.content_hash)).await.unwrap_err().code(), Code::FailedPrecondition);
     assert!(s.node.list_requests(false).unwrap().requests.is_empty());
-    assert_eq!(s.node.list_requests(true).unwrap().requests.len(), 2);
+    let zone_requests = s.node.list_requests(true).unwrap().requests.into_iter().filter(|r| r.ceremony.is_none()).count();
+    assert_eq!(zone_requests, 2);
     let expired = audit_log(s).into_iter().filter(|e| e.event == "expired").count();
     assert_eq!(expired, 2);
 }

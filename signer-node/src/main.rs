@@ -1,4 +1,6 @@
 //! `frostzone-signer --config signer.toml [--check-config]`: a signer node.
+//! `frostzone-signer --config signer.toml identity`: its identity key, as
+//! a roster entry for the other operators.
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
@@ -7,23 +9,40 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use frostzone_signer_node::fault::{Faults, CORRUPT_SHARES_ENV};
+use frostzone_signer_node::fault::Faults;
 use frostzone_proto::audit::AuditLog;
 use frostzone_signer_node::{admin, service, Config, Node, NodeOptions, Store};
 
 /// A frostzone signer node: holds key shares, signs what the coordinator
 /// asks after rebuilding it.
 #[derive(Parser, Debug)]
-#[command(name = "frostzone-signer", version)]
+#[command(name = "frostzone-signer", version = VERSION)]
 struct Args {
     /// The signer's config file (TOML).
     #[arg(long, env = "FROSTZONE_SIGNER_CONFIG")]
     config: PathBuf,
-    /// Check the config file (and that the policy file, the TLS files and
-    /// the passphrase can be read), then exit.
+    /// Check the config file (and that the roster, the policy file, the TLS
+    /// files and the passphrase can be read and fit this signer), then exit.
     #[arg(long)]
     check_config: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
 }
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Print this signer's identity public key as a roster entry (making
+    /// the key, and the store, at the first run), then exit. Give the
+    /// entry to every other operator over a channel you trust; each builds
+    /// the same roster file from all entries.
+    Identity,
+}
+
+/// `--version`: test builds say they can inject faults ([`Faults`]).
+#[cfg(feature = "fault-injection")]
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (test build: fault injection compiled in)");
+#[cfg(not(feature = "fault-injection"))]
+const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
@@ -37,6 +56,22 @@ fn main() -> Result<()> {
     let config = Config::load(&args.config)?;
     let participant = config.identifier()?;
     let passphrase = config.read_passphrase()?;
+    if let Some(Command::Identity) = args.command {
+        let store = Store::open(&config.data_dir, passphrase.as_bytes())?;
+        let identity = frostzone_proto::roster::IdentityKey(store.identity().verifying_key());
+        print!("{}", frostzone_proto::roster::member_entry(config.participant, &config.name, &identity));
+        if let Ok(roster) = frostzone_proto::roster::Roster::load(&config.roster) {
+            let listed = roster.member(&participant).map(|m| m.identity == identity && m.name == config.name);
+            let note = match listed {
+                Some(true) => "lists this signer as above",
+                Some(false) => "lists ANOTHER identity or name for this participant",
+                None => "does not list this signer yet",
+            };
+            eprintln!("# {} (fingerprint {}) {note}", config.roster.display(), roster.fingerprint());
+        }
+        return Ok(());
+    }
+    let roster = config.load_roster()?;
     let policy = config.load_policy()?;
     // Fail now, naming the file, rather than at the first connection.
     config.tls.server_config().context("TLS set-up")?;
@@ -48,25 +83,27 @@ fn main() -> Result<()> {
     }
 
     let faults = Faults::from_env();
-    if faults.corrupt_shares {
-        tracing::warn!(
-            "!!! {CORRUPT_SHARES_ENV}=1: TEST FAULT INJECTION — this signer returns CORRUPT signature shares !!!"
-        );
-    }
     let store = Store::open(&config.data_dir, passphrase.as_bytes())?;
     drop(passphrase);
     let audit = AuditLog::open(&config.audit_log, &config.name)?;
-    let node = Arc::new(Node::new(
-        NodeOptions {
-            name: config.name.clone(),
-            participant,
-            session_timeout: config.session_timeout,
-            faults,
-        },
-        store,
-    )
-    .with_policy(policy)
-    .with_audit(audit));
+    let fingerprint = roster.fingerprint();
+    let group = format!("{}-of-{}", roster.threshold, roster.len());
+    let node = Arc::new(
+        Node::new(
+            NodeOptions {
+                name: config.name.clone(),
+                participant,
+                session_timeout: config.session_timeout,
+                faults,
+            },
+            store,
+        )
+        .with_policy(policy)
+        .with_audit(audit)
+        .with_roster(roster)
+        .with_context(|| format!("{}: roster", config.file.display()))?,
+    );
+    tracing::info!(roster = %config.roster.display(), %fingerprint, %group, identity = %node.identity_key(), "roster loaded");
 
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {

@@ -1,9 +1,11 @@
-//! The signer node: its store, its session tables and one plain,
-//! synchronous function per API call. The gRPC layer ([`crate::service`])
-//! runs these on blocking threads and only converts errors to statuses.
+//! The signer node: its store, its roster, its session tables and one
+//! plain, synchronous function per API call (signing here; key ceremonies
+//! in [`crate::keygen`] and [`crate::ceremony`]; the request life cycle in
+//! [`crate::lifecycle`]). The gRPC layer ([`crate::service`]) runs these on
+//! blocking threads and only converts errors to statuses.
 
 use rayon::prelude::*;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -17,7 +19,7 @@ use frostzone_threshold::{
 };
 use rand::rngs::OsRng;
 
-use crate::dkg::{DkgParams, DkgSession, Round1Entry, SealedPackage};
+use crate::dkg::DkgSession;
 use crate::error::NodeError;
 use crate::fault::Faults;
 use crate::lifecycle::ApprovedCache;
@@ -25,7 +27,8 @@ use crate::policy::{normalize_zone, signed_messages, BatchContext};
 use crate::policy_file::SignerPolicy;
 use crate::rate::RateWindow;
 use crate::sessions::SessionTable;
-use crate::store::{KeyShare, ShareInfo, Store};
+use crate::store::{ShareInfo, Store};
+use frostzone_proto::roster::Roster;
 
 /// Most signing sessions pending at once. Each holds up to
 /// [`MAX_BATCH_ITEMS`] rebuilt messages (a few MiB): 64 of them bound the
@@ -64,20 +67,37 @@ struct PendingSigning {
     key_package: frost::keys::KeyPackage,
 }
 
+/// An import between its two steps: the one-time key and the ceremony
+/// it was made for. Memory only; the key wipes itself.
+pub(crate) struct PendingImport {
+    pub(crate) secret: x25519_dalek::StaticSecret,
+    pub(crate) request_id: String,
+}
+
 /// One signer node.
 pub struct Node {
     opts: NodeOptions,
     pub(crate) store: Store,
     signing: Mutex<SessionTable<PendingSigning>>,
-    dkg: Mutex<SessionTable<DkgSession>>,
-    imports: Mutex<SessionTable<x25519_dalek::StaticSecret>>,
+    pub(crate) dkg: Mutex<SessionTable<DkgSession>>,
+    pub(crate) imports: Mutex<SessionTable<PendingImport>>,
     pub(crate) policy: Arc<SignerPolicy>,
+    /// Every participant and t, from this signer's own configuration;
+    /// `None` only in tests that need no ceremony or proof.
+    pub(crate) roster: Option<Arc<Roster>>,
     rate: Mutex<RateWindow>,
     audit: Option<Mutex<AuditLog>>,
     /// Serializes request state changes (read, decide, write).
     pub(crate) decisions: Mutex<()>,
     /// The digest sets of approved requests ([`crate::lifecycle`]).
     pub(crate) approved: Mutex<ApprovedCache>,
+    /// Requests open now (counted at every sweep, plus those opened
+    /// since): bounds what a coordinator can make this signer keep.
+    pub(crate) open_requests: std::sync::atomic::AtomicUsize,
+    /// Life-cycle unit tests of toy zones turn the denial check off
+    /// ([`Node::without_denial_checks`]); nothing else can.
+    #[cfg(test)]
+    pub(crate) skip_denial_checks: bool,
 }
 
 /// Who asks for signatures: the signer's API admits only the pinned
@@ -90,7 +110,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn participant(
+pub(crate) fn participant(
     p: Option<&v1::ParticipantId>,
     field: &'static str,
 ) -> Result<Identifier, NodeError> {
@@ -99,11 +119,11 @@ fn participant(
         .map_err(|e| NodeError::field(field, format!("not a participant identifier: {e}")))
 }
 
-fn participant_id(id: &Identifier) -> v1::ParticipantId {
+pub(crate) fn participant_id(id: &Identifier) -> v1::ParticipantId {
     v1::ParticipantId { id: id.serialize() }
 }
 
-fn role(value: i32) -> Result<KeyRole, NodeError> {
+pub(crate) fn role(value: i32) -> Result<KeyRole, NodeError> {
     match v1::KeyRole::try_from(value) {
         Ok(v1::KeyRole::Ksk) => Ok(KeyRole::Ksk),
         Ok(v1::KeyRole::Zsk) => Ok(KeyRole::Zsk),
@@ -124,7 +144,7 @@ pub fn proto_role(role: KeyRole) -> v1::KeyRole {
     }
 }
 
-fn session_id(id: &[u8], min: usize) -> Result<&[u8], NodeError> {
+pub(crate) fn session_id(id: &[u8], min: usize) -> Result<&[u8], NodeError> {
     if id.len() < min.max(1) || id.len() > MAX_SESSION_ID {
         return Err(NodeError::field(
             "session_id",
@@ -138,13 +158,13 @@ fn session_id(id: &[u8], min: usize) -> Result<&[u8], NodeError> {
     Ok(id)
 }
 
-fn zone(zone: &str) -> Result<String, NodeError> {
+pub(crate) fn zone(zone: &str) -> Result<String, NodeError> {
     normalize_zone(zone)
         .map(|(text, _)| text)
         .map_err(|e| NodeError::field("zone", e))
 }
 
-fn unix_now() -> u32 {
+pub(crate) fn unix_now() -> u32 {
     // RFC 4034 §3.1.5: 32-bit seconds, serial arithmetic past 2106.
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -167,10 +187,14 @@ impl Node {
             dkg: Mutex::new(SessionTable::new(t, MAX_PENDING_KEYGEN)),
             imports: Mutex::new(SessionTable::new(t, MAX_PENDING_KEYGEN)),
             policy: Arc::new(SignerPolicy::default()),
+            roster: None,
             rate: Mutex::new(RateWindow::new(0)),
             audit: None,
             decisions: Mutex::new(()),
             approved: Mutex::new(ApprovedCache::new()),
+            open_requests: std::sync::atomic::AtomicUsize::new(0),
+            #[cfg(test)]
+            skip_denial_checks: false,
             opts,
         }
     }
@@ -181,6 +205,63 @@ impl Node {
         self.rate = Mutex::new(RateWindow::new(policy.max_signatures_per_hour));
         self.policy = Arc::new(policy);
         self
+    }
+
+    /// The same node with its operator's `roster`, which must list this
+    /// signer under its participant number with its own identity key.
+    pub fn with_roster(mut self, roster: Roster) -> Result<Node, NodeError> {
+        let me = self.opts.participant;
+        let mine = self.store.identity().verifying_key();
+        match roster.member(&me) {
+            Some(m) if m.identity.0 == mine => {}
+            Some(m) => {
+                return Err(NodeError::Roster(format!(
+                    "{} lists identity key {} for participant {}, but this signer's store holds {}: the roster is not this deployment's, or the data directory is not this signer's",
+                    roster.file.display(),
+                    m.identity,
+                    frostzone_threshold::display_identifier(&me),
+                    hex::encode(mine.as_bytes())
+                )))
+            }
+            None => {
+                return Err(NodeError::Roster(format!(
+                    "{} does not list this signer (participant {})",
+                    roster.file.display(),
+                    frostzone_threshold::display_identifier(&me)
+                )))
+            }
+        }
+        self.roster = Some(Arc::new(roster));
+        Ok(self)
+    }
+
+    /// Whether proposals' denial records are checked (always, outside the
+    /// life-cycle unit tests of toy zones).
+    pub(crate) fn checks_denial(&self) -> bool {
+        #[cfg(test)]
+        return !self.skip_denial_checks;
+        #[cfg(not(test))]
+        true
+    }
+
+    /// The same node without denial checks, for unit tests of the request
+    /// life cycle whose toy zones of a few A RRsets have no denial records.
+    #[cfg(test)]
+    pub(crate) fn without_denial_checks(mut self) -> Node {
+        self.skip_denial_checks = true;
+        self
+    }
+
+    /// The roster, or a refusal naming what cannot be done without one.
+    pub(crate) fn roster(&self, what: &str) -> Result<&Roster, NodeError> {
+        self.roster
+            .as_deref()
+            .ok_or_else(|| NodeError::Roster(format!("this signer has no roster: it takes part in no {what}")))
+    }
+
+    /// This signer's identity public key.
+    pub fn identity_key(&self) -> frostzone_proto::roster::IdentityKey {
+        frostzone_proto::roster::IdentityKey(self.store.identity().verifying_key())
     }
 
     /// The same node recording every Commit and Sign, accepted or
@@ -223,191 +304,7 @@ impl Node {
             name: self.opts.name.clone(),
             participant: Some(participant_id(&self.opts.participant)),
             keys,
-        })
-    }
-
-    /// DKG round 1 (see [`crate::dkg`]).
-    pub fn dkg_round1(
-        &self,
-        req: v1::DkgRound1Request,
-    ) -> Result<v1::DkgRound1Response, NodeError> {
-        let id = session_id(&req.session_id, MIN_DKG_SESSION_ID)?;
-        let mut participants = BTreeSet::new();
-        for p in &req.participants {
-            if !participants.insert(participant(Some(p), "participants")?) {
-                return Err(NodeError::field(
-                    "participants",
-                    "a participant is listed twice",
-                ));
-            }
-        }
-        let threshold = u16::try_from(req.threshold)
-            .map_err(|_| NodeError::field("threshold", "out of range"))?;
-        let params = DkgParams {
-            session_id: id.to_vec(),
-            zone: zone(&req.zone)?,
-            role: role(req.role)?,
-            threshold,
-            participants,
-            me: self.opts.participant,
-        };
-        let (session, out) = DkgSession::start(params, &mut OsRng)?;
-        lock(&self.dkg)
-            .insert(id, session, Instant::now())
-            .map_err(NodeError::session("DKG"))?;
-        Ok(v1::DkgRound1Response {
-            package: out.package,
-            encryption_key: out.encryption_key.to_vec(),
-        })
-    }
-
-    /// DKG round 2. A failed step aborts the DKG: the session is gone.
-    pub fn dkg_round2(
-        &self,
-        req: v1::DkgRound2Request,
-    ) -> Result<v1::DkgRound2Response, NodeError> {
-        let id = session_id(&req.session_id, MIN_DKG_SESSION_ID)?;
-        let session = lock(&self.dkg)
-            .take(id, Instant::now())
-            .map_err(NodeError::session("DKG"))?;
-        let entries = req
-            .round1
-            .into_iter()
-            .map(|e| {
-                Ok(Round1Entry {
-                    from: participant(e.from.as_ref(), "round1.from")?,
-                    package: e.package,
-                    encryption_key: e.encryption_key,
-                })
-            })
-            .collect::<Result<Vec<_>, NodeError>>()?;
-        let (session, out) = session.round2(entries, &mut OsRng)?;
-        lock(&self.dkg)
-            .restore(id, session, Instant::now())
-            .map_err(NodeError::session("DKG"))?;
-        Ok(v1::DkgRound2Response {
-            packages: out
-                .packages
-                .into_iter()
-                .map(|p| v1::EncryptedPackage {
-                    from: Some(participant_id(&p.from)),
-                    to: Some(participant_id(&p.to)),
-                    ciphertext: p.ciphertext,
-                })
-                .collect(),
-            round1_digest: out.round1_digest.to_vec(),
-        })
-    }
-
-    /// DKG finish: echo check, part3, and the share stored (flushed)
-    /// before the answer goes out.
-    pub fn dkg_finish(
-        &self,
-        req: v1::DkgFinishRequest,
-    ) -> Result<v1::DkgFinishResponse, NodeError> {
-        let id = session_id(&req.session_id, MIN_DKG_SESSION_ID)?;
-        let session = lock(&self.dkg)
-            .take(id, Instant::now())
-            .map_err(NodeError::session("DKG"))?;
-        let packages = req
-            .packages
-            .into_iter()
-            .map(|p| {
-                Ok(SealedPackage {
-                    from: participant(p.from.as_ref(), "packages.from")?,
-                    to: participant(p.to.as_ref(), "packages.to")?,
-                    ciphertext: p.ciphertext,
-                })
-            })
-            .collect::<Result<Vec<_>, NodeError>>()?;
-        let digests: BTreeMap<String, Vec<u8>> = req.round1_digests.into_iter().collect();
-        let (zone, role) = (session.params().zone.clone(), session.params().role);
-        let out = session.finish(packages, &digests)?;
-        let public_key_package = out
-            .public_key_package
-            .serialize()
-            .map_err(|e| NodeError::Internal(format!("serialize: {e}")))?;
-        let share = KeyShare {
-            info: ShareInfo {
-                zone,
-                role,
-                key_tag: out.key_tag,
-                group_public_key: out.group_public_key,
-            },
-            key_package: out.key_package,
-            public_key_package: out.public_key_package,
-        };
-        self.store.put_share(&share)?;
-        tracing::info!(zone = %share.info.zone, role = %role, key_tag = %out.key_tag, "DKG finished, key share stored");
-        Ok(v1::DkgFinishResponse {
-            group_public_key: out.group_public_key.to_vec(),
-            public_key_package,
-            key_tag: out.key_tag.0.into(),
-        })
-    }
-
-    /// Import, step 1: a one-time X25519 key for this session.
-    pub fn import_begin(
-        &self,
-        req: v1::ImportBeginRequest,
-    ) -> Result<v1::ImportBeginResponse, NodeError> {
-        let id = session_id(&req.session_id, 1)?;
-        let secret = x25519_dalek::StaticSecret::random_from_rng(OsRng);
-        let public = x25519_dalek::PublicKey::from(&secret);
-        lock(&self.imports)
-            .insert(id, secret, Instant::now())
-            .map_err(NodeError::session("import"))?;
-        Ok(v1::ImportBeginResponse {
-            encryption_key: public.as_bytes().to_vec(),
-        })
-    }
-
-    /// Import, step 2: opens the share, checks that it is this
-    /// participant's share of the given group, stores it.
-    pub fn import_finish(
-        &self,
-        req: v1::ImportFinishRequest,
-    ) -> Result<v1::ImportFinishResponse, NodeError> {
-        let id = session_id(&req.session_id, 1)?;
-        let secret = lock(&self.imports)
-            .take(id, Instant::now())
-            .map_err(NodeError::session("import"))?;
-        let (zone, role) = (zone(&req.zone)?, role(req.role)?);
-        let sender = crate::envelope::public_key(&req.sender_key)
-            .map_err(|e| NodeError::field("sender_key", e.to_string()))?;
-        let key = crate::envelope::import_key(id, &secret, &sender)
-            .map_err(|e| NodeError::field("sender_key", e.to_string()))?;
-        drop(secret);
-        let plain = crate::envelope::open(&key, &[], &req.ciphertext)
-            .map_err(|e| NodeError::field("ciphertext", e.to_string()))?;
-        let key_package = frost::keys::KeyPackage::deserialize(&plain)
-            .map_err(|e| NodeError::Import(format!("key package does not parse: {e}")))?;
-        let public_key_package =
-            frost::keys::PublicKeyPackage::deserialize(&req.public_key_package)
-                .map_err(|e| NodeError::field("public_key_package", e.to_string()))?;
-        check_imported(&key_package, &public_key_package, &self.opts.participant)?;
-        let group_public_key: [u8; 32] = key_package
-            .verifying_key()
-            .serialize()
-            .ok()
-            .and_then(|v| v.try_into().ok())
-            .ok_or_else(|| NodeError::Import("group key is not 32 octets".into()))?;
-        let key_tag = frostzone_dnssec::keys::ZoneKey::ed25519(role, group_public_key).key_tag();
-        let share = KeyShare {
-            info: ShareInfo {
-                zone,
-                role,
-                key_tag,
-                group_public_key,
-            },
-            key_package,
-            public_key_package,
-        };
-        self.store.put_share(&share)?;
-        tracing::info!(zone = %share.info.zone, role = %role, key_tag = %key_tag, "imported key share stored");
-        Ok(v1::ImportFinishResponse {
-            group_public_key: group_public_key.to_vec(),
-            key_tag: key_tag.0.into(),
+            identity_key: self.store.identity().verifying_key().to_bytes().to_vec(),
         })
     }
 
@@ -621,7 +518,7 @@ impl Node {
         }
         let packages = signing_packages(&self.opts.faults.messages(messages), &all)?;
         let shares = sign_batch(nonces, &key_package, &packages)?;
-        if self.opts.faults.corrupt_shares {
+        if self.opts.faults.corrupts_shares() {
             tracing::warn!(
                 "FAULT INJECTION: returning {} corrupt signature shares",
                 shares.len()
@@ -642,45 +539,4 @@ pub fn key_share_info(info: ShareInfo) -> v1::KeyShareInfo {
         key_tag: info.key_tag.0.into(),
         group_public_key: info.group_public_key.to_vec(),
     }
-}
-
-/// An imported key package must be this participant's, belong to the
-/// public key package, and its secret must match its public share.
-fn check_imported(
-    key: &frost::keys::KeyPackage,
-    public: &frost::keys::PublicKeyPackage,
-    me: &Identifier,
-) -> Result<(), NodeError> {
-    let show = frostzone_threshold::display_identifier;
-    if key.identifier() != me {
-        return Err(NodeError::Import(format!(
-            "share is for participant {}, this signer is {}",
-            show(key.identifier()),
-            show(me)
-        )));
-    }
-    if key.verifying_key() != public.verifying_key() {
-        return Err(NodeError::Import(
-            "share's group key differs from the public key package's".into(),
-        ));
-    }
-    if public.verifying_shares().get(me) != Some(key.verifying_share()) {
-        return Err(NodeError::Import(
-            "share's verifying share is not the public key package's for this participant".into(),
-        ));
-    }
-    if frost::keys::VerifyingShare::from(*key.signing_share()) != *key.verifying_share() {
-        return Err(NodeError::Import(
-            "share's secret does not match its verifying share".into(),
-        ));
-    }
-    if public
-        .min_signers()
-        .is_some_and(|t| t != *key.min_signers())
-    {
-        return Err(NodeError::Import(
-            "share's threshold differs from the public key package's".into(),
-        ));
-    }
-    Ok(())
 }

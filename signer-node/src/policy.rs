@@ -12,7 +12,6 @@
 //! The operator's policy file ([`crate::policy_file`]) sets the RR types
 //! signed, the validity bounds and the NSEC3 parameters accepted.
 
-use std::str::FromStr;
 use std::sync::Arc;
 
 use frostzone_dnssec::domain::base::iana::{Rtype, SecurityAlgorithm};
@@ -42,20 +41,10 @@ pub struct ItemError {
 }
 
 /// A zone name as given in a request, parsed, and its normalized text
-/// (lowercase, trailing dot) under which shares are stored.
+/// (lowercase, trailing dot) under which shares are stored: the one
+/// spelling every party uses ([`frostzone_dnssec::name::normalize_zone`]).
 pub fn normalize_zone(zone: &str) -> Result<(String, StoredName), String> {
-    let trimmed = zone.trim();
-    if trimmed.is_empty() {
-        return Err("empty zone name".into());
-    }
-    let text = if trimmed.ends_with('.') {
-        trimmed.to_string()
-    } else {
-        format!("{trimmed}.")
-    };
-    let name = StoredName::from_str(&text).map_err(|e| format!("zone {zone:?}: {e}"))?;
-    let normalized = FqdnDisplay(&name).to_string().to_ascii_lowercase();
-    Ok((normalized, name))
+    frostzone_dnssec::name::normalize_zone(zone)
 }
 
 /// What the items of one batch are checked against.
@@ -132,14 +121,24 @@ pub fn check_item(item: &SigningItem, ctx: &BatchContext) -> Result<Vec<u8>, Str
 }
 
 /// RFC 4034 §3.1.5: times are serial numbers (RFC 1982), compared modulo
-/// 2^32. Inception before expiration and at most the policy's backdate
-/// before now; a window of at most the policy's lifetime plus backdate;
-/// expiration at least the policy's minimum lifetime from now.
-fn check_validity(inception: u32, expiration: u32, now: u32, bounds: &ValidityBounds) -> Result<(), String> {
+/// 2^32. Inception before expiration, at most the policy's backdate before
+/// now and at most its clock skew after now; a window of at most the
+/// policy's lifetime plus backdate; expiration at least the policy's
+/// minimum and at most its maximum lifetime from now. So no signature
+/// made today is valid beyond now plus the maximum lifetime, whatever
+/// times it asks for.
+pub(crate) fn check_validity(inception: u32, expiration: u32, now: u32, bounds: &ValidityBounds) -> Result<(), String> {
     let serial_positive = |d: u32| d != 0 && d <= i32::MAX as u32;
     let window = expiration.wrapping_sub(inception);
     if !serial_positive(window) {
         return Err(format!("inception {inception} is not before expiration {expiration}"));
+    }
+    let ahead = inception.wrapping_sub(now);
+    if serial_positive(ahead) && ahead > bounds.max_inception_skew_secs {
+        return Err(format!(
+            "inception {inception} is {ahead} s after now ({now}), the policy allows {} s of clock skew",
+            bounds.max_inception_skew_secs
+        ));
     }
     let backdate = now.wrapping_sub(inception);
     if serial_positive(backdate) && backdate > bounds.max_inception_backdate_secs {
@@ -164,6 +163,12 @@ fn check_validity(inception: u32, expiration: u32, now: u32, bounds: &ValidityBo
         return Err(format!(
             "expiration {expiration} is {left} s away, the policy wants at least {} s",
             bounds.min_lifetime_secs
+        ));
+    }
+    if left > bounds.max_lifetime_secs {
+        return Err(format!(
+            "expiration {expiration} is {left} s away, the policy allows at most {} s",
+            bounds.max_lifetime_secs
         ));
     }
     Ok(())
@@ -197,8 +202,8 @@ mod tests {
         assert!(check(now + 20, now + 10, now).is_err());
         assert!(check(now - 3600, now - 1, now).is_err());
         let max = b.max_lifetime_secs + b.max_inception_backdate_secs;
-        assert!(check(now - 3600, now - 3600 + max + 1, now).is_err());
-        assert!(check(now - 3600, now - 3600 + max, now).is_ok());
+        assert!(check(now - 86_400, now - 86_400 + max + 1, now).is_err());
+        assert!(check(now - 86_400, now - 86_400 + max, now).is_ok());
         // 90 days from now with the engine's one-hour backdating.
         assert!(check(now - 3600, now + max_life, now).is_ok());
         // Serial arithmetic across the 2^32 wrap (year 2106).
@@ -207,8 +212,16 @@ mod tests {
         assert!(check(now - 86_401, now + 86_400, now).unwrap_err().contains("before now"));
         // Expires in less than the minimum lifetime.
         assert!(check(now - 3600, now + 600, now).unwrap_err().contains("at least"));
+        // A future inception: a little clock skew is fine, signatures for
+        // later use are not, and no window reaches beyond now plus the
+        // maximum lifetime (the wrap of a far-future inception included).
+        assert!(check(now + 60, now + 14 * 86400, now).is_ok());
+        assert!(check(now + 3600, now + 14 * 86400, now).unwrap_err().contains("clock skew"));
+        assert!(check(now + 40 * 365 * 86400, now + 40 * 365 * 86400 + 3600, now).is_err());
+        assert!(check(now - 3600, now + max_life + 1, now).unwrap_err().contains("at most"));
+        assert!(check(now.wrapping_add(i32::MAX as u32), now.wrapping_add(i32::MAX as u32).wrapping_add(86400), now).is_err());
         // A stricter policy.
-        let strict = ValidityBounds { max_inception_backdate_secs: 60, min_lifetime_secs: 0, max_lifetime_secs: 86_400 };
+        let strict = ValidityBounds { max_inception_backdate_secs: 60, max_inception_skew_secs: 0, min_lifetime_secs: 0, max_lifetime_secs: 86_400 };
         assert!(check_validity(now - 30, now + 86_400, now, &strict).is_ok());
         assert!(check_validity(now - 30, now + 2 * 86_400, now, &strict).is_err());
     }

@@ -10,11 +10,15 @@
 //! max_signatures_per_hour = 0   # signatures made per hour; 0: no limit
 //! [validity]                    # RRSIG validity window (RFC 4034 §3.1.5)
 //! max_inception_backdate_secs = 86400
+//! max_inception_skew_secs = 300 # inception at most this far after now
 //! min_lifetime_secs = 3600      # expiration at least this far from now
-//! max_lifetime_secs = 7776000   # expiration minus inception, plus the backdate
+//! max_lifetime_secs = 7776000   # expiration at most this far from now; the
+//!                               # window (expiration minus inception) at most
+//!                               # this plus the backdate
 //! [nsec3]                       # NSEC3 and NSEC3PARAM parameters (RFC 5155)
 //! max_iterations = 0            # RFC 9276 §3.1: iterations "MUST be 0"
 //! salts = []                    # hex salts accepted besides the empty one
+//! opt_out = false               # NSEC3 Opt-Out (RFC 5155 §6) accepted
 //! [approval]                    # which requests are approved without the
 //!                               # operator (crate::approval)
 //! max_rrsets_changed = 1000     # RRsets added + removed + changed (NSEC, NSEC3,
@@ -22,8 +26,13 @@
 //!                               # operator; 0: every change waits
 //! max_names_added = 1000        # owner names appearing
 //! max_names_removed = 100       # owner names disappearing
+//! max_ds_changed = 10           # DS RRsets at delegations added, removed or
+//!                               # changed (a registry's key material); 0:
+//!                               # every DS change waits for the operator
 //! key_changes = "operator"      # DNSKEY/CDS/CDNSKEY changes (also on a zone's
 //!                               # first publication): "operator" or "auto"
+//! key_ceremonies = "operator"   # DKG, import and removal of keys of zones
+//!                               # this signer serves: "operator" or "auto"
 //! pending_expiry_secs = 86400   # a request pending longer than this expires
 //! ```
 //!
@@ -59,6 +68,12 @@ pub const DEFAULT_MAX_INCEPTION_BACKDATE_SECS: u32 = 24 * 3600;
 /// sooner is stale before resolvers have fetched it.
 pub const DEFAULT_MIN_LIFETIME_SECS: u32 = 3600;
 
+/// Default longest time an inception may lie after now: five minutes of
+/// clock skew between coordinator and signer. Signatures that start later
+/// are signatures made now for use in the future, which no signing step
+/// needs.
+pub const DEFAULT_MAX_INCEPTION_SKEW_SECS: u32 = 300;
+
 /// Default NSEC3 iterations: RFC 9276 §3.1, "MUST be 0".
 pub const DEFAULT_MAX_NSEC3_ITERATIONS: u16 = 0;
 
@@ -84,7 +99,9 @@ struct RawApproval {
     max_rrsets_changed: Option<u64>,
     max_names_added: Option<u64>,
     max_names_removed: Option<u64>,
+    max_ds_changed: Option<u64>,
     key_changes: Option<String>,
+    key_ceremonies: Option<String>,
     pending_expiry_secs: Option<u64>,
 }
 
@@ -92,6 +109,7 @@ struct RawApproval {
 #[serde(deny_unknown_fields)]
 struct RawValidity {
     max_inception_backdate_secs: Option<u32>,
+    max_inception_skew_secs: Option<u32>,
     min_lifetime_secs: Option<u32>,
     max_lifetime_secs: Option<u32>,
 }
@@ -101,6 +119,7 @@ struct RawValidity {
 struct RawNsec3 {
     max_iterations: Option<u16>,
     salts: Option<Vec<String>>,
+    opt_out: Option<bool>,
 }
 
 /// Bounds on an RRSIG's validity window (RFC 4034 §3.1.5).
@@ -108,10 +127,12 @@ struct RawNsec3 {
 pub struct ValidityBounds {
     /// How far before now inception may lie.
     pub max_inception_backdate_secs: u32,
+    /// How far after now inception may lie (clock skew).
+    pub max_inception_skew_secs: u32,
     /// Shortest time from now to expiration.
     pub min_lifetime_secs: u32,
-    /// Longest lifetime; the window (expiration − inception) may exceed it
-    /// by the backdate.
+    /// Longest lifetime: expiration at most this far from now; the window
+    /// (expiration − inception) may exceed it by the backdate.
     pub max_lifetime_secs: u32,
 }
 
@@ -119,6 +140,7 @@ impl Default for ValidityBounds {
     fn default() -> Self {
         ValidityBounds {
             max_inception_backdate_secs: DEFAULT_MAX_INCEPTION_BACKDATE_SECS,
+            max_inception_skew_secs: DEFAULT_MAX_INCEPTION_SKEW_SECS,
             min_lifetime_secs: DEFAULT_MIN_LIFETIME_SECS,
             max_lifetime_secs: DEFAULT_MAX_LIFETIME_SECS,
         }
@@ -140,6 +162,9 @@ pub struct SignerPolicy {
     pub max_nsec3_iterations: u16,
     /// NSEC3 salts accepted besides the empty one.
     pub nsec3_salts: BTreeSet<Vec<u8>>,
+    /// Whether NSEC3 Opt-Out chains (RFC 5155 §6) are signed: they leave
+    /// insecure delegations unproven, which a policy must choose.
+    pub nsec3_opt_out: bool,
     /// Which requests are approved without the operator.
     pub approval: ApprovalPolicy,
 }
@@ -155,6 +180,7 @@ impl Default for SignerPolicy {
             validity: ValidityBounds::default(),
             max_nsec3_iterations: DEFAULT_MAX_NSEC3_ITERATIONS,
             nsec3_salts: BTreeSet::new(),
+            nsec3_opt_out: false,
             approval: ApprovalPolicy::default(),
         }
     }
@@ -216,6 +242,7 @@ impl SignerPolicy {
         let defaults = ValidityBounds::default();
         let validity = ValidityBounds {
             max_inception_backdate_secs: v.max_inception_backdate_secs.unwrap_or(defaults.max_inception_backdate_secs),
+            max_inception_skew_secs: v.max_inception_skew_secs.unwrap_or(defaults.max_inception_skew_secs),
             min_lifetime_secs: v.min_lifetime_secs.unwrap_or(defaults.min_lifetime_secs),
             max_lifetime_secs: v.max_lifetime_secs.unwrap_or(defaults.max_lifetime_secs),
         };
@@ -227,6 +254,12 @@ impl SignerPolicy {
             return Err(field(
                 "validity.max_lifetime_secs",
                 format!("{} must be positive and, with the backdate, below 2^31 s", validity.max_lifetime_secs),
+            ));
+        }
+        if validity.max_inception_skew_secs > DEFAULT_MAX_INCEPTION_BACKDATE_SECS {
+            return Err(field(
+                "validity.max_inception_skew_secs",
+                format!("{} is more than a day: clock skew, not signatures for later use", validity.max_inception_skew_secs),
             ));
         }
         if validity.min_lifetime_secs > validity.max_lifetime_secs {
@@ -248,14 +281,14 @@ impl SignerPolicy {
             .collect::<Result<BTreeSet<_>, _>>()?;
         let a = raw.approval.unwrap_or_default();
         let defaults = ApprovalPolicy::default();
-        let key_changes = match a.key_changes.as_deref() {
-            None => defaults.key_changes,
-            Some("operator") => KeyChanges::Operator,
-            Some("auto") => KeyChanges::Auto,
-            Some(other) => {
-                return Err(field("approval.key_changes", format!("{other:?} is neither \"operator\" nor \"auto\"")))
-            }
+        let decider = |value: Option<&str>, default: KeyChanges, name: &'static str| match value {
+            None => Ok(default),
+            Some("operator") => Ok(KeyChanges::Operator),
+            Some("auto") => Ok(KeyChanges::Auto),
+            Some(other) => Err(field(name, format!("{other:?} is neither \"operator\" nor \"auto\""))),
         };
+        let key_changes = decider(a.key_changes.as_deref(), defaults.key_changes, "approval.key_changes")?;
+        let key_ceremonies = decider(a.key_ceremonies.as_deref(), defaults.key_ceremonies, "approval.key_ceremonies")?;
         let pending_expiry_secs = a.pending_expiry_secs.unwrap_or(defaults.pending_expiry_secs);
         if pending_expiry_secs == 0 || pending_expiry_secs > MAX_PENDING_EXPIRY_SECS {
             return Err(field(
@@ -267,7 +300,9 @@ impl SignerPolicy {
             max_rrsets_changed: a.max_rrsets_changed.unwrap_or(defaults.max_rrsets_changed),
             max_names_added: a.max_names_added.unwrap_or(defaults.max_names_added),
             max_names_removed: a.max_names_removed.unwrap_or(defaults.max_names_removed),
+            max_ds_changed: a.max_ds_changed.unwrap_or(defaults.max_ds_changed),
             key_changes,
+            key_ceremonies,
             pending_expiry_secs,
         };
         Ok(SignerPolicy {
@@ -278,6 +313,7 @@ impl SignerPolicy {
             validity,
             max_nsec3_iterations: n.max_iterations.unwrap_or(DEFAULT_MAX_NSEC3_ITERATIONS),
             nsec3_salts,
+            nsec3_opt_out: n.opt_out.unwrap_or(false),
         })
     }
 
@@ -324,16 +360,20 @@ rr_types = ["A", "AAAA", "SOA", "NS", "DNSKEY", "NSEC3", "NSEC3PARAM"]
 max_signatures_per_hour = 100000
 [validity]
 max_inception_backdate_secs = 7200
+max_inception_skew_secs = 60
 min_lifetime_secs = 86400
 max_lifetime_secs = 2592000
 [nsec3]
 max_iterations = 0
 salts = ["aabbcc"]
+opt_out = true
 [approval]
 max_rrsets_changed = 0
 max_names_added = 10
 max_names_removed = 5
+max_ds_changed = 0
 key_changes = "auto"
+key_ceremonies = "auto"
 pending_expiry_secs = 3600
 "#;
 
@@ -349,13 +389,17 @@ pending_expiry_secs = 3600
         assert_eq!(p.max_signatures_per_hour, 100_000);
         assert_eq!(p.validity.max_lifetime_secs, 30 * 86400);
         assert!(p.nsec3_salts.contains(&vec![0xaa, 0xbb, 0xcc]));
+        assert!(p.nsec3_opt_out);
+        assert_eq!(p.validity.max_inception_skew_secs, 60);
         assert_eq!(
             p.approval,
             ApprovalPolicy {
                 max_rrsets_changed: 0,
                 max_names_added: 10,
                 max_names_removed: 5,
+                max_ds_changed: 0,
                 key_changes: KeyChanges::Auto,
+                key_ceremonies: KeyChanges::Auto,
                 pending_expiry_secs: 3600
             }
         );
@@ -381,6 +425,8 @@ pending_expiry_secs = 3600
             ("[nsec3]\nsalts = [\"zz\"]", "nsec3.salts"),
             ("approve = true", "approve"),
             ("[approval]\nkey_changes = \"never\"", "approval.key_changes"),
+            ("[approval]\nkey_ceremonies = \"always\"", "approval.key_ceremonies"),
+            ("[nsec3]\nopt_out = \"yes\"", "opt_out"),
             ("[approval]\npending_expiry_secs = 0", "approval.pending_expiry_secs"),
             ("[approval]\nmax_rrsets = 5", "max_rrsets"),
             ("[approval]\nmax_names_added = -1", "max_names_added"),

@@ -56,6 +56,20 @@ pub const MIN_REQUEST_ID_LEN: usize = 16;
 pub const MAX_REQUEST_ID_LEN: usize = 128;
 /// Who decided when no operator did.
 pub const DECIDED_BY_POLICY: &str = "policy";
+/// Longest reason or name a signer keeps or answers with, in characters:
+/// enough for every refusal it makes (it names the first item refused),
+/// small enough that nobody can grow a record or a decision without bound.
+pub use frostzone_proto::MAX_REASON_CHARS;
+
+/// `text` cut to [`MAX_REASON_CHARS`] characters (marked when cut).
+pub fn bounded(text: &str) -> String {
+    if text.chars().count() <= MAX_REASON_CHARS {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(MAX_REASON_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
 
 /// Checks a request id: lowercase hex of a sane length.
 pub fn check_request_id(id: &str) -> Result<(), NodeError> {
@@ -133,6 +147,14 @@ pub struct ProposeContext {
     pub baseline: Option<Vec<Rrset>>,
     /// Now, Unix seconds.
     pub now: u64,
+    /// Set when a publication was claimed without proof
+    /// ([`crate::baseline::BaselineState::unproven`]): every proposal for
+    /// the zone waits for the operator, for this reason.
+    pub unproven: Option<String>,
+    /// Whether the denial records are checked against the content
+    /// ([`crate::denial`]): always, except in the life-cycle unit tests,
+    /// whose toy zones of a few A RRsets have none.
+    pub check_denial: bool,
 }
 
 /// The RRsets the items make, one per owner and type in canonical order,
@@ -253,8 +275,10 @@ pub(crate) fn check_content(header: &ProposeHeader, items: &[SigningItem]) -> Re
         ));
     }
     let digests: Vec<[u8; 32]> = items.par_iter().map(item_digest).collect();
-    // Removals are part of what is approved (frostzone_proto::content).
-    let hash = proposal_hash(&digests, &header.removed);
+    // Removals and the version an increment starts from are part of what
+    // is approved (frostzone_proto::content).
+    let baseline = if header.incremental { header.baseline_request_id.as_str() } else { "" };
+    let hash = proposal_hash(&digests, &header.removed, baseline);
     if hash.as_slice() != header.content_hash.as_slice() {
         return Err(NodeError::field(
             "content_hash",
@@ -288,7 +312,7 @@ pub(crate) fn new_record(
         content_hash: hash.to_vec(),
         created_unix: ctx.now,
         expires_unix: if header.expires_unix == 0 { expiry } else { expiry.min(header.expires_unix) },
-        submitted_by: header.submitted_by.clone(),
+        submitted_by: bounded(&header.submitted_by),
         keys: keys_involved(items, &ctx.shares),
         item_count: items.len() as u64,
         decided_by: DECIDED_BY_POLICY.into(),
@@ -302,7 +326,7 @@ pub(crate) fn new_record(
 /// Refuses the request with `reason`.
 pub(crate) fn reject(record: &mut RequestRecord, reason: String, now: u64) {
     record.set_state(RequestState::Rejected, now);
-    record.reason = reason;
+    record.reason = bounded(&reason);
 }
 
 /// The stored form of the parsed RRsets, as their first items carry them.
@@ -326,8 +350,13 @@ pub(crate) fn conclude(
     first_publication: bool,
     items: &[SigningItem],
     ctx: &ProposeContext,
+    denial: Result<(), String>,
 ) {
     let summary = diff.summary();
+    let (delegations_added, delegations_removed) = match normalize_zone(&record.zone) {
+        Ok((_, apex)) => diff.delegation_counts(&apex),
+        Err(_) => (0, 0),
+    };
     let changes = ChangeSummary {
         rrsets_added: summary.rrsets_added,
         rrsets_removed: summary.rrsets_removed,
@@ -338,27 +367,62 @@ pub(crate) fn conclude(
         key_rrsets_changed: !summary.key_types_changed.is_empty(),
         first_publication,
         signatures: items.iter().filter(|item| item.rrsig.is_some()).count() as u64,
+        ds_rrsets_changed: summary.ds_rrsets_changed,
+        delegations_added,
+        delegations_removed,
     };
     record.changes = Some(changes);
+    record.validity = validity_windows(items, ctx.now);
     record.total_lines = diff.line_count();
     content.lines = diff.lines().take(MAX_SHOWN_LINES).collect();
-    if let Err(reason) = check_items(items, &record.zone, ctx) {
+    if let Err(reason) = check_items(items, &record.zone, ctx).and(denial) {
         reject(record, reason, ctx.now);
         return;
     }
     let key_types: Vec<u16> = summary.key_types_changed.iter().copied().collect();
-    match decide(&ctx.policy.approval, &changes, &key_types) {
+    let decision = match (&ctx.unproven, decide(&ctx.policy.approval, &changes, &key_types)) {
+        (Some(why), PolicyDecision::Approved) => PolicyDecision::Pending(why.clone()),
+        (Some(why), PolicyDecision::Pending(also)) => PolicyDecision::Pending(format!("{why}; {also}")),
+        (None, decision) => decision,
+    };
+    match decision {
         PolicyDecision::Approved => {
             record.set_state(RequestState::Approved, ctx.now);
             record.approved_unix = ctx.now;
         }
         PolicyDecision::Pending(reason) => {
             record.set_state(RequestState::Pending, ctx.now);
-            record.reason = reason;
+            record.reason = bounded(&reason);
             record.decided_by.clear();
         }
     }
     record.digests_stored = record.state() != RequestState::Rejected;
+}
+
+/// The span of inception and expiration times the items ask of each key
+/// (RFC 4034 §3.1.5 serial times, read as the Unix times nearest `now`).
+pub(crate) fn validity_windows(items: &[SigningItem], now: u64) -> Vec<v1::ValidityWindow> {
+    let absolute = |t: u32| -> u64 {
+        // The serial time within 2^31 s of now (RFC 1982).
+        let delta = t.wrapping_sub(now as u32) as i32;
+        now.saturating_add_signed(i64::from(delta))
+    };
+    let mut windows: BTreeMap<u32, v1::ValidityWindow> = BTreeMap::new();
+    for f in items.iter().filter_map(|i| i.rrsig.as_ref()) {
+        let (inception, expiration) = (absolute(f.inception), absolute(f.expiration));
+        let w = windows.entry(f.key_tag).or_insert(v1::ValidityWindow {
+            key_tag: f.key_tag,
+            earliest_inception: inception,
+            latest_inception: inception,
+            earliest_expiration: expiration,
+            latest_expiration: expiration,
+        });
+        w.earliest_inception = w.earliest_inception.min(inception);
+        w.latest_inception = w.latest_inception.max(inception);
+        w.earliest_expiration = w.earliest_expiration.min(expiration);
+        w.latest_expiration = w.latest_expiration.max(expiration);
+    }
+    windows.into_values().collect()
 }
 
 /// Evaluates a full proposal: the content hash recomputed and compared
@@ -384,11 +448,12 @@ pub fn evaluate(
     };
     content.rrsets = stored_rrsets(items, &parsed);
     record.content_stored = true;
+    let denial = if ctx.check_denial { crate::denial::check_full(&apex, &parsed, items, &ctx.policy) } else { Ok(()) };
     let diff = ZoneDiff::between(
         ctx.baseline.iter().flatten().cloned(),
         parsed.into_values().map(|(_, rrset)| rrset),
     );
-    conclude(&mut record, &mut content, &diff, ctx.baseline.is_none(), items, ctx);
+    conclude(&mut record, &mut content, &diff, ctx.baseline.is_none(), items, ctx, denial);
     Ok((record, content))
 }
 

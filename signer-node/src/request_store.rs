@@ -107,6 +107,17 @@ pub struct RequestRecord {
     /// (incremental) The request whose published content it applies to.
     #[prost(string, tag = "20")]
     pub baseline_request_id: String,
+    /// Set for a key ceremony (DKG, import, removal of a key): the request
+    /// is the ceremony, not zone content ([`crate::ceremony`]).
+    #[prost(message, optional, tag = "21")]
+    pub ceremony: Option<v1::KeyCeremony>,
+    /// (ceremony) DKG runs started under it, bounded so that one approval
+    /// cannot pay for endless runs.
+    #[prost(uint32, tag = "22")]
+    pub ceremony_runs: u32,
+    /// The RRSIG validity windows the request asks for, per key.
+    #[prost(message, repeated, tag = "23")]
+    pub validity: Vec<v1::ValidityWindow>,
 }
 
 impl RequestRecord {
@@ -121,7 +132,8 @@ impl RequestRecord {
         self.state_unix = now;
     }
 
-    /// The decision as the API shows it.
+    /// The decision as the API shows it, unsigned ([`crate::node::Node::signed`]
+    /// adds the signer's signatures).
     pub fn decision(&self) -> v1::Decision {
         v1::Decision {
             request_id: self.id.clone(),
@@ -130,7 +142,17 @@ impl RequestRecord {
             decided_by: self.decided_by.clone(),
             changes: self.changes,
             content_hash: self.content_hash.clone(),
+            zone: self.zone.clone(),
+            ..v1::Decision::default()
         }
+    }
+
+    /// Whether this signer approved it (by policy or operator) and has not
+    /// withdrawn that since: what lets it make shares and take the
+    /// content as its baseline on its own word.
+    pub fn approved_here(&self) -> bool {
+        self.approved_unix != 0
+            && matches!(self.state(), v1::RequestState::Approved | v1::RequestState::Signed | v1::RequestState::Published)
     }
 }
 
@@ -272,7 +294,8 @@ impl RequestStore {
         move |source| StoreError::Sled { dir: self.dir.clone(), source }
     }
 
-    fn flush(&self) -> Result<(), StoreError> {
+    /// Flushes every tree of the database.
+    pub(crate) fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(|_| ()).map_err(self.err())
     }
 

@@ -23,16 +23,27 @@ use crate::proposal::check_header;
 /// so nonces and DKG secrets outlive their deadline by seconds at most.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
 
+/// Most Propose streams received at once. An honest coordinator proposes
+/// one request per zone at a time; each stream may buffer up to
+/// [`MAX_PROPOSAL_BYTES`], so this bounds what a misbehaving one can make
+/// a signer hold in memory.
+pub const MAX_CONCURRENT_PROPOSALS: usize = 4;
+
+/// Most octets of signing items one proposal may carry (owner, RDATA and
+/// RRSIG fields as received): a zone of some two million RRsets.
+pub const MAX_PROPOSAL_BYTES: usize = 1 << 30;
+
 /// The signer service over one node.
 #[derive(Clone)]
 pub struct SignerService {
     node: Arc<Node>,
+    proposals: Arc<tokio::sync::Semaphore>,
 }
 
 impl SignerService {
     /// A service for `node`.
     pub fn new(node: Arc<Node>) -> Self {
-        SignerService { node }
+        SignerService { node, proposals: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_PROPOSALS)) }
     }
 
     async fn run<T, F>(&self, api_version: u32, f: F) -> Result<Response<T>, Status>
@@ -71,6 +82,16 @@ impl Signer for SignerService {
     ) -> Result<Response<HealthResponse>, Status> {
         let req = request.into_inner();
         self.run(req.api_version, |node| node.health()).await
+    }
+
+    async fn propose_ceremony(&self, request: Request<CeremonyProposal>) -> Result<Response<Decision>, Status> {
+        let req = request.into_inner();
+        self.run(req.api_version, |node| node.propose_ceremony(req)).await
+    }
+
+    async fn remove_share(&self, request: Request<RemoveShareRequest>) -> Result<Response<Decision>, Status> {
+        let req = request.into_inner();
+        self.run(req.api_version, |node| node.remove_share(req)).await
     }
 
     async fn dkg_round1(
@@ -129,9 +150,15 @@ impl Signer for SignerService {
     }
 
     /// Reads the header, answers a repeated proposal at once, then
-    /// collects the items (never more than the header announced) and
-    /// hands them to [`Node::propose`].
+    /// collects the items (never more than the header announced, nor more
+    /// than [`MAX_PROPOSAL_BYTES`]) and hands them to [`Node::propose`].
+    /// At most [`MAX_CONCURRENT_PROPOSALS`] streams are received at once.
     async fn propose(&self, request: Request<Streaming<ProposeChunk>>) -> Result<Response<Decision>, Status> {
+        let _slot = self.proposals.clone().try_acquire_owned().map_err(|_| {
+            Status::resource_exhausted(format!(
+                "{MAX_CONCURRENT_PROPOSALS} proposals are being received already; nothing kept of this one, propose it again later"
+            ))
+        })?;
         let mut stream = request.into_inner();
         let first = stream
             .message()
@@ -148,11 +175,18 @@ impl Signer for SignerService {
         }
         let mut items = Vec::new();
         let mut chunk = first.items;
+        let mut bytes = 0usize;
         loop {
             if chunk.len() > MAX_BATCH_ITEMS {
                 return Err(Status::invalid_argument(format!(
                     "a Propose chunk of {} items; at most {MAX_BATCH_ITEMS}",
                     chunk.len()
+                )));
+            }
+            bytes = bytes.saturating_add(chunk.iter().map(prost::Message::encoded_len).sum());
+            if bytes > MAX_PROPOSAL_BYTES {
+                return Err(Status::resource_exhausted(format!(
+                    "the proposal exceeds {MAX_PROPOSAL_BYTES} octets of items; nothing kept of it"
                 )));
             }
             items.append(&mut chunk);

@@ -4,7 +4,9 @@
 //!
 //! * `meta`: `kdf` → the Argon2id salt and parameters, in clear
 //!   ([`KdfParams`]); `verifier` → a fixed string sealed under the derived
-//!   key, so that a wrong passphrase is refused at open.
+//!   key, so that a wrong passphrase is refused at open; `identity` → the
+//!   signer's long-term Ed25519 identity key (its 32-octet seed), sealed
+//!   like a share, made when the store is first opened.
 //! * `shares`: `zone \0 key tag (2 octets, big-endian)` → `format (1 octet)
 //!   || envelope`, the envelope ([`crate::envelope`]) sealing the whole
 //!   record (zone, role, key tag, group key, frost `KeyPackage` and
@@ -36,6 +38,7 @@ const SHARE_FORMAT: u8 = 1;
 const VERIFIER_PLAINTEXT: &[u8] = b"frostzone signer store v1";
 const META_KDF: &[u8] = b"kdf";
 const META_VERIFIER: &[u8] = b"verifier";
+const META_IDENTITY: &[u8] = b"identity";
 /// Salt length: 16 octets, what RFC 9106 §3.1 recommends.
 const SALT_LEN: usize = 16;
 
@@ -188,6 +191,7 @@ pub struct Store {
     shares: sled::Tree,
     requests: RequestStore,
     key: SecretKey,
+    identity: ed25519_dalek::SigningKey,
 }
 
 impl std::fmt::Debug for Store {
@@ -195,6 +199,7 @@ impl std::fmt::Debug for Store {
         f.debug_struct("Store")
             .field("dir", &self.dir)
             .field("key", &"<redacted>")
+            .field("identity", &hex::encode(self.identity.verifying_key().as_bytes()))
             .finish()
     }
 }
@@ -257,6 +262,7 @@ impl Store {
                 )))
             }
         };
+        let identity = Store::identity_of(dir, &db, &meta, &key)?;
         let requests = RequestStore::open(&db, dir)?;
         Ok(Store {
             dir: dir.to_path_buf(),
@@ -264,7 +270,43 @@ impl Store {
             shares,
             requests,
             key,
+            identity,
         })
+    }
+
+    /// The identity key in `meta`, made (and flushed) at the first open.
+    fn identity_of(dir: &Path, db: &sled::Db, meta: &sled::Tree, key: &SecretKey) -> Result<ed25519_dalek::SigningKey, StoreError> {
+        let sled_err = |source| StoreError::Sled { dir: dir.to_path_buf(), source };
+        if let Some(sealed) = meta.get(META_IDENTITY).map_err(sled_err)? {
+            let seed = envelope::open(key, META_IDENTITY, &sealed)
+                .map_err(|e| StoreError::Corrupt(format!("identity key: {e}")))?;
+            let seed: Zeroizing<[u8; 32]> = Zeroizing::new(
+                seed.as_slice().try_into().map_err(|_| StoreError::Corrupt("identity key: not 32 octets".into()))?,
+            );
+            return Ok(ed25519_dalek::SigningKey::from_bytes(&seed));
+        }
+        let identity = ed25519_dalek::SigningKey::generate(&mut OsRng);
+        let sealed = envelope::seal(key, META_IDENTITY, identity.as_bytes(), &mut OsRng);
+        meta.compare_and_swap(META_IDENTITY, None as Option<&[u8]>, Some(sealed))
+            .map_err(sled_err)?
+            .map_err(|_| StoreError::Corrupt("identity key written twice".into()))?;
+        db.flush().map_err(sled_err)?;
+        tracing::info!(dir = %dir.display(), "identity key made");
+        Ok(identity)
+    }
+
+    /// The same store answering with `identity` (tests give their signers
+    /// fixed keys, so that they can share one roster).
+    #[cfg(test)]
+    pub(crate) fn with_identity(mut self, identity: ed25519_dalek::SigningKey) -> Store {
+        self.identity = identity;
+        self
+    }
+
+    /// This signer's long-term identity key: what it signs its statements
+    /// to the other signers with ([`frostzone_proto::statement`]).
+    pub fn identity(&self) -> &ed25519_dalek::SigningKey {
+        &self.identity
     }
 
     /// The signing requests kept beside the shares.
@@ -365,6 +407,14 @@ impl Store {
         }))
     }
 
+    /// Deletes the share for `zone` and `key_tag` and flushes; whether one
+    /// was held.
+    pub fn remove_share(&self, zone: &str, key_tag: KeyTag) -> Result<bool, StoreError> {
+        let removed = self.shares.remove(Store::share_key(zone, key_tag)).map_err(self.sled_err())?.is_some();
+        self.db.flush().map_err(self.sled_err())?;
+        Ok(removed)
+    }
+
     /// Every share held, without secrets, in zone and key tag order.
     pub fn list(&self) -> Result<Vec<ShareInfo>, StoreError> {
         let mut out = Vec::new();
@@ -437,6 +487,26 @@ pub(crate) mod tests {
             .get_share("other.", share.info.key_tag)
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn the_identity_key_is_made_once_sealed_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (public, seed) = {
+            let store = Store::open_with(dir.path(), b"pw", cheap).unwrap();
+            (store.identity().verifying_key(), store.identity().to_bytes())
+        };
+        let store = Store::open_with(dir.path(), b"pw", cheap).unwrap();
+        assert_eq!(store.identity().verifying_key(), public);
+        drop(store);
+        // Sealed: the seed is nowhere in the files in clear.
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                let data = std::fs::read(&path).unwrap();
+                assert!(!data.windows(32).any(|w| w == seed), "identity seed in clear in {}", path.display());
+            }
+        }
     }
 
     #[test]

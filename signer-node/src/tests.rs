@@ -1,6 +1,11 @@
 //! In-process tests of the whole signer API: three signers (service
 //! structs called through the generated trait, without TLS) run a 2-of-3
 //! DKG and sign a batch, with this test playing the coordinator.
+//!
+//! The signers share a 2-of-3 roster of fixed identity keys
+//! ([`test_identity`]). Their toy zones (a few A RRsets) carry no denial
+//! records, so these life-cycle tests run without the denial check;
+//! `denial_tests.rs` checks it with real zones.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,8 +38,26 @@ pub(crate) struct Signer1 {
     pub(crate) _dir: Arc<tempfile::TempDir>,
 }
 
+/// Signer `n`'s identity key in these tests (fixed, so that every test
+/// signer can hold the same roster).
+pub(crate) fn test_identity(n: u16) -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[0x40 + n as u8; 32])
+}
+
+/// The 2-of-3 roster of the test signers.
+pub(crate) fn test_roster() -> frostzone_proto::roster::Roster {
+    use frostzone_proto::roster::{IdentityKey, Roster};
+    let members: Vec<_> = (1..=3u16).map(|k| (k, format!("signer-{k}"), IdentityKey(test_identity(k).verifying_key()))).collect();
+    Roster::parse(&Roster::to_toml(2, &members), std::path::Path::new("roster.toml")).unwrap()
+}
+
+/// Signer `n`'s store in `dir`, with its test identity.
+pub(crate) fn test_store(n: u16, dir: &std::path::Path) -> Store {
+    Store::open_with(dir, b"pw", cheap).unwrap().with_identity(test_identity(n))
+}
+
 fn node(n: u16, dir: Arc<tempfile::TempDir>, faults: Faults) -> Signer1 {
-    let store = Store::open_with(dir.path(), b"pw", cheap).unwrap();
+    let store = test_store(n, dir.path());
     let id = Identifier::try_from(n).unwrap();
     let opts = NodeOptions {
         name: format!("signer-{n}"),
@@ -42,7 +65,7 @@ fn node(n: u16, dir: Arc<tempfile::TempDir>, faults: Faults) -> Signer1 {
         session_timeout: Duration::from_secs(60),
         faults,
     };
-    let node = Arc::new(Node::new(opts, store));
+    let node = Arc::new(Node::new(opts, store).with_roster(test_roster()).unwrap().without_denial_checks());
     Signer1 {
         svc: SignerService::new(node.clone()),
         node,
@@ -53,10 +76,15 @@ fn node(n: u16, dir: Arc<tempfile::TempDir>, faults: Faults) -> Signer1 {
 
 /// A signer with `policy` (policy file text) and an audit log beside its store.
 pub(crate) fn node_with_policy(n: u16, policy: &str) -> Signer1 {
+    node_with_policy_in(n, policy, Arc::new(tempfile::tempdir().unwrap()))
+}
+
+/// As [`node_with_policy`], over the store and audit log in `dir` (a
+/// signer restarted with another policy).
+pub(crate) fn node_with_policy_in(n: u16, policy: &str, dir: Arc<tempfile::TempDir>) -> Signer1 {
     use crate::policy_file::SignerPolicy;
     use frostzone_proto::audit::AuditLog;
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let store = Store::open_with(&dir.path().join("data"), b"pw", cheap).unwrap();
+    let store = test_store(n, &dir.path().join("data"));
     let id = Identifier::try_from(n).unwrap();
     let opts = NodeOptions {
         name: format!("signer-{n}"),
@@ -66,7 +94,9 @@ pub(crate) fn node_with_policy(n: u16, policy: &str) -> Signer1 {
     };
     let policy = SignerPolicy::parse(policy, std::path::Path::new("policy.toml")).unwrap();
     let audit = AuditLog::open(&dir.path().join("audit.log"), &opts.name).unwrap();
-    let node = Arc::new(Node::new(opts, store).with_policy(policy).with_audit(audit));
+    let node = Arc::new(
+        Node::new(opts, store).with_policy(policy).with_audit(audit).with_roster(test_roster()).unwrap().without_denial_checks(),
+    );
     Signer1 { svc: SignerService::new(node.clone()), node, id, _dir: dir }
 }
 
@@ -125,82 +155,93 @@ pub(crate) fn pid(id: &Identifier) -> Option<ParticipantId> {
     Some(ParticipantId { id: id.serialize() })
 }
 
-/// A full DKG among `signers` with threshold `t`; returns the group key,
-/// public key package and key tag.
+/// Proposes the key ceremony `ceremony` as request `id` to every signer
+/// and approves it as their operators where their policy left it pending.
+pub(crate) async fn ceremony_approved(signers: &[Signer1], id: &str, ceremony: KeyCeremony) {
+    for s in signers {
+        let proposal = CeremonyProposal {
+            api_version: API_VERSION,
+            request_id: id.into(),
+            ceremony: Some(ceremony.clone()),
+            expires_unix: 0,
+            submitted_by: "operator-cert".into(),
+        };
+        let d = s.svc.propose_ceremony(Request::new(proposal)).await.unwrap().into_inner();
+        if d.state == RequestState::Pending as i32 {
+            let req = AdminApproveRequest { api_version: API_VERSION, request_id: id.into(), content_hash: d.content_hash, operator: "test".into() };
+            s.node.approve(req, "test").unwrap();
+        }
+        let d = s.node.get_decision(GetDecisionRequest { api_version: API_VERSION, request_id: id.into() }).unwrap();
+        assert_eq!(d.state, RequestState::Approved as i32, "{d:?}");
+    }
+}
+
+/// A DKG ceremony of a CSK for example. among `signers` with threshold `t`.
+pub(crate) fn dkg_ceremony(signers: &[Signer1], t: u32) -> KeyCeremony {
+    let mut ids: Vec<Identifier> = signers.iter().map(|s| s.id).collect();
+    ids.sort();
+    KeyCeremony {
+        kind: CeremonyKind::Dkg.into(),
+        zone: "example.".into(),
+        role: KeyRole::Csk.into(),
+        threshold: t,
+        participants: ids.iter().map(|id| pid(id).unwrap()).collect(),
+        ..KeyCeremony::default()
+    }
+}
+
+/// The DKG ceremony request of the test DKGs.
+pub(crate) fn dkg_request() -> String {
+    "d1cd1cd1c0000000000000000000d1c0".to_string()
+}
+
+/// A full DKG among `signers` with threshold `t` (its ceremony approved
+/// first); returns the group key, public key package and key tag.
 pub(crate) async fn dkg(signers: &[Signer1], t: u32) -> ([u8; 32], frost::keys::PublicKeyPackage, u32) {
+    let ceremony = dkg_ceremony(signers, t);
+    ceremony_approved(signers, &dkg_request(), ceremony.clone()).await;
     let session_id = b"dkg-session-0001".to_vec();
-    let participants: Vec<ParticipantId> = signers.iter().map(|s| pid(&s.id).unwrap()).collect();
+    let round1_request = |zone: &str| DkgRound1Request {
+        api_version: API_VERSION,
+        session_id: session_id.clone(),
+        zone: zone.into(),
+        role: KeyRole::Csk.into(),
+        threshold: t,
+        participants: ceremony.participants.clone(),
+        request_id: dkg_request(),
+    };
     let mut round1 = Vec::new();
     for s in signers {
-        let r = s
-            .svc
-            .dkg_round1(Request::new(DkgRound1Request {
-                api_version: API_VERSION,
-                session_id: session_id.clone(),
-                zone: "Example".into(),
-                role: KeyRole::Csk.into(),
-                threshold: t,
-                participants: participants.clone(),
-            }))
-            .await
-            .unwrap()
-            .into_inner();
-        round1.push(DkgRound1Entry {
-            from: pid(&s.id),
-            package: r.package,
-            encryption_key: r.encryption_key,
-        });
+        let r = s.svc.dkg_round1(Request::new(round1_request("Example"))).await.unwrap().into_inner();
+        round1.push(DkgRound1Entry { from: pid(&s.id), package: r.package, encryption_key: r.encryption_key, signature: r.signature });
     }
     // A second round 1 for the same session is refused.
-    let again = signers[0]
-        .svc
-        .dkg_round1(Request::new(DkgRound1Request {
-            api_version: API_VERSION,
-            session_id: session_id.clone(),
-            zone: "example.".into(),
-            role: KeyRole::Csk.into(),
-            threshold: t,
-            participants: participants.clone(),
-        }))
-        .await
-        .unwrap_err();
+    let again = signers[0].svc.dkg_round1(Request::new(round1_request("example."))).await.unwrap_err();
     assert_eq!(again.code(), Code::AlreadyExists, "{again:?}");
 
     let mut sealed = Vec::new();
-    let mut digests = std::collections::HashMap::new();
+    let mut echoes = Vec::new();
     for s in signers {
-        let others = round1
-            .iter()
-            .filter(|e| e.from != pid(&s.id))
-            .cloned()
-            .collect();
+        let others = round1.iter().filter(|e| e.from != pid(&s.id)).cloned().collect();
         let r = s
             .svc
-            .dkg_round2(Request::new(DkgRound2Request {
-                api_version: API_VERSION,
-                session_id: session_id.clone(),
-                round1: others,
-            }))
+            .dkg_round2(Request::new(DkgRound2Request { api_version: API_VERSION, session_id: session_id.clone(), round1: others }))
             .await
             .unwrap()
             .into_inner();
         sealed.extend(r.packages);
-        digests.insert(s.svc_name(), r.round1_digest);
+        echoes.push(SignedEcho { from: pid(&s.id), digest: r.round1_digest, signature: r.digest_signature });
     }
     let mut result = None;
     for s in signers {
-        let mine = sealed
-            .iter()
-            .filter(|p| p.to == pid(&s.id))
-            .cloned()
-            .collect();
+        let mine = sealed.iter().filter(|p| p.to == pid(&s.id)).cloned().collect();
         let r = s
             .svc
             .dkg_finish(Request::new(DkgFinishRequest {
                 api_version: API_VERSION,
                 session_id: session_id.clone(),
                 packages: mine,
-                round1_digests: digests.clone(),
+                echoes: echoes.clone(),
             }))
             .await
             .unwrap()
@@ -213,12 +254,6 @@ pub(crate) async fn dkg(signers: &[Signer1], t: u32) -> ([u8; 32], frost::keys::
         result = Some((gk, pkp, r.key_tag));
     }
     result.unwrap()
-}
-
-impl Signer1 {
-    fn svc_name(&self) -> String {
-        frostzone_threshold::display_identifier(&self.id)
-    }
 }
 
 fn now() -> u32 {
@@ -557,6 +592,7 @@ async fn commit_refusals() {
     );
 }
 
+#[cfg(feature = "fault-injection")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupt_shares_are_caught_and_shares_survive_restart() {
     let dirs: Vec<Arc<tempfile::TempDir>> = (0..3)
@@ -610,18 +646,32 @@ async fn import_of_an_existing_key() {
     let quorum = frostzone_threshold::Quorum::new(2, 3).unwrap();
     let group = frostzone_threshold::split_existing_key(&seed, quorum, &mut OsRng).unwrap();
     let pkp = group.public.serialize().unwrap();
+    // No step before the ceremony is approved.
+    let request_id = "1b1b1b1b00000000000000000000001b".to_string();
+    let begin_request = |sid: &[u8]| ImportBeginRequest { api_version: API_VERSION, session_id: sid.to_vec(), request_id: request_id.clone() };
+    let e = signers[0].svc.import_begin(Request::new(begin_request(b"imp-early-000000"))).await.unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
+    let ceremony = KeyCeremony { kind: CeremonyKind::Import.into(), role: KeyRole::Ksk.into(), ..dkg_ceremony(&signers, 2) };
+    ceremony_approved(&signers, &request_id, ceremony).await;
+    let roster = test_roster();
     let begin = |s: &Signer1, sid: &[u8]| {
         let svc = s.svc.clone();
-        let sid = sid.to_vec();
+        let request = begin_request(sid);
+        let (roster, me) = (roster.clone(), s.id);
         async move {
-            svc.import_begin(Request::new(ImportBeginRequest {
-                api_version: API_VERSION,
-                session_id: sid,
-            }))
-            .await
-            .unwrap()
-            .into_inner()
-            .encryption_key
+            let r = svc.import_begin(Request::new(request.clone())).await.unwrap().into_inner();
+            // Signed over the session, the approved group and the key: what the CLI checks.
+            let statement = frostzone_proto::statement::Statement::ImportKey {
+                session_id: &request.session_id,
+                zone: "example.",
+                role: KeyRole::Ksk.into(),
+                threshold: 2,
+                participants: &roster.identifiers(),
+                participant: &me,
+                encryption_key: &r.encryption_key,
+            };
+            roster.verify(&me, &statement, &r.signature).unwrap();
+            r.encryption_key
         }
     };
     let finish = |sid: &[u8], sender_key: [u8; 32], ciphertext: Vec<u8>| {
@@ -636,17 +686,17 @@ async fn import_of_an_existing_key() {
         })
     };
     // Signer 1 is handed signer 2's share: refused.
-    let key = begin(&signers[0], b"imp-wrong").await;
+    let key = begin(&signers[0], b"imp-wrong-000000").await;
     let wrong = group
         .key_package(&signers[1].id)
         .unwrap()
         .serialize()
         .unwrap();
     let (sk, ct) =
-        crate::envelope::seal_import_share(b"imp-wrong", &key, &wrong, &mut OsRng).unwrap();
+        crate::envelope::seal_import_share(b"imp-wrong-000000", &key, &wrong, &mut OsRng).unwrap();
     let e = signers[0]
         .svc
-        .import_finish(finish(b"imp-wrong", sk, ct))
+        .import_finish(finish(b"imp-wrong-000000", sk, ct))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
@@ -660,13 +710,13 @@ async fn import_of_an_existing_key() {
         .verifying_key()
         .to_bytes();
     for s in &signers {
-        let key = begin(s, b"imp-1").await;
+        let key = begin(s, b"imp-1-00000000000").await;
         let share = group.key_package(&s.id).unwrap().serialize().unwrap();
         let (sk, ct) =
-            crate::envelope::seal_import_share(b"imp-1", &key, &share, &mut OsRng).unwrap();
+            crate::envelope::seal_import_share(b"imp-1-00000000000", &key, &share, &mut OsRng).unwrap();
         let r = s
             .svc
-            .import_finish(finish(b"imp-1", sk, ct.clone()))
+            .import_finish(finish(b"imp-1-00000000000", sk, ct.clone()))
             .await
             .unwrap()
             .into_inner();
@@ -674,12 +724,18 @@ async fn import_of_an_existing_key() {
         // Replayed: the one-time key is gone.
         assert_eq!(
             s.svc
-                .import_finish(finish(b"imp-1", sk, ct))
+                .import_finish(finish(b"imp-1-00000000000", sk, ct))
                 .await
                 .unwrap_err()
                 .code(),
             Code::NotFound
         );
+        // The ceremony is over: no second import under it.
+        let d = s.node.get_decision(GetDecisionRequest { api_version: API_VERSION, request_id: request_id.clone() }).unwrap();
+        assert_eq!(d.state, RequestState::Published as i32, "{d:?}");
+        assert!(d.reason.contains("key share stored"), "{d:?}");
+        let again = s.svc.import_begin(Request::new(begin_request(b"imp-2-00000000000"))).await.unwrap_err();
+        assert_eq!(again.code(), Code::PermissionDenied, "{again:?}");
     }
 }
 
@@ -690,23 +746,28 @@ async fn import_of_an_existing_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_refusals_and_the_rate_limit_are_audited() {
     let policies = [
-        "version = 1\nzones = [\"other.\"]\n",
+        "version = 1\n",
         "version = 1\nmax_signatures_per_hour = 2\n",
         "version = 1\n",
     ];
-    let signers: Vec<Signer1> = policies
+    let mut signers: Vec<Signer1> = policies
         .iter()
         .enumerate()
         .map(|(i, text)| node_with_policy(i as u16 + 1, text))
         .collect();
     let (_, _, key_tag) = dkg(&signers, 2).await;
+    // Signer 1's operator then stops serving the zone (a restart with
+    // another policy).
+    let dir = signers[0]._dir.clone();
+    signers[0] = node(1, Arc::new(tempfile::tempdir().unwrap()), Faults::default());
+    signers[0] = node_with_policy_in(1, "version = 1\nzones = [\"other.\"]\n", dir);
     let items = [a_item(key_tag, 1), a_item(key_tag, 2), a_item(key_tag, 3)];
     // Signer 1 does not serve the zone: it rejects the proposal.
     let d = propose(&signers[0], &rid(0), &items);
     assert_eq!(d.state, RequestState::Rejected as i32);
     assert!(d.reason.contains("not served"), "{d:?}");
     approved(&signers[1..], &rid(0), &items);
-    let log = |s: &Signer1| -> Vec<_> { audit_log(s).into_iter().filter(|e| e.event != "propose").collect() };
+    let log = |s: &Signer1| -> Vec<_> { audit_log(s).into_iter().filter(|e| e.event.starts_with("commit") || e.event.starts_with("sign")).collect() };
 
     let e = signers[0].svc.commit(commit_req(b"p1", key_tag, vec![a_item(key_tag, 1)])).await.unwrap_err();
     assert_eq!(e.code(), Code::PermissionDenied);

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -80,6 +79,12 @@ fn check_config_accepts_good_and_names_the_bad_field() {
     let dir = tempfile::tempdir().unwrap();
     common::make_certs(dir.path(), &["signer-1", "coordinator"]);
     let config = common::write_config(dir.path(), 1, common::free_port(), "pw");
+    // Without its roster a signer does not start.
+    let out = Command::new(BIN).arg("--config").arg(&config).arg("--check-config").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("roster.toml"), "{}", String::from_utf8_lossy(&out.stderr));
+    let other = common::write_config(dir.path(), 2, common::free_port(), "pw2");
+    common::write_roster(BIN, dir.path(), &[config.clone(), other], 2);
     let out = Command::new(BIN)
         .arg("--config")
         .arg(&config)
@@ -120,8 +125,31 @@ async fn dkg_share_survives_kill_9_and_wrong_passphrase_is_refused() {
     let configs: Vec<PathBuf> = (1..=2)
         .map(|n| common::write_config(d, n, ports[usize::from(n) - 1], "pw"))
         .collect();
+    common::write_roster(BIN, d, &configs, 2);
     let mut running: Vec<Running> = configs.iter().map(|c| start(c)).collect();
     let mut clients = vec![client(d, 1, ports[0]).await, client(d, 2, ports[1]).await];
+
+    // The key ceremony, approved by the signers' policy.
+    let request_id = "00000000000000000000000000000abc".to_string();
+    let ceremony = KeyCeremony {
+        kind: CeremonyKind::Dkg.into(),
+        zone: "example.".into(),
+        role: KeyRole::Zsk.into(),
+        threshold: 2,
+        participants: vec![pid(1), pid(2)],
+        ..KeyCeremony::default()
+    };
+    for c in clients.iter_mut() {
+        let proposal = CeremonyProposal {
+            api_version: API_VERSION,
+            request_id: request_id.clone(),
+            ceremony: Some(ceremony.clone()),
+            expires_unix: 0,
+            submitted_by: "test".into(),
+        };
+        let d = c.propose_ceremony(proposal).await.unwrap().into_inner();
+        assert_eq!(d.state, RequestState::Approved as i32, "{d:?}");
+    }
 
     // A 2-of-2 DKG, this test relaying as the coordinator does.
     let session_id = b"kill-9-dkg-session".to_vec();
@@ -135,6 +163,7 @@ async fn dkg_share_survives_kill_9_and_wrong_passphrase_is_refused() {
                 role: KeyRole::Zsk.into(),
                 threshold: 2,
                 participants: vec![pid(1), pid(2)],
+                request_id: request_id.clone(),
             })
             .await
             .unwrap()
@@ -143,10 +172,11 @@ async fn dkg_share_survives_kill_9_and_wrong_passphrase_is_refused() {
             from: Some(pid(i as u16 + 1)),
             package: r.package,
             encryption_key: r.encryption_key,
+            signature: r.signature,
         });
     }
     let mut sealed = Vec::new();
-    let mut digests = HashMap::new();
+    let mut echoes = Vec::new();
     for (i, c) in clients.iter_mut().enumerate() {
         let others = round1
             .iter()
@@ -163,7 +193,7 @@ async fn dkg_share_survives_kill_9_and_wrong_passphrase_is_refused() {
             .unwrap()
             .into_inner();
         sealed.extend(r.packages);
-        digests.insert(format!("signer-{}", i + 1), r.round1_digest);
+        echoes.push(SignedEcho { from: Some(pid(i as u16 + 1)), digest: r.round1_digest, signature: r.digest_signature });
     }
     let mut group_keys = Vec::new();
     for (i, c) in clients.iter_mut().enumerate() {
@@ -177,7 +207,7 @@ async fn dkg_share_survives_kill_9_and_wrong_passphrase_is_refused() {
                 api_version: API_VERSION,
                 session_id: session_id.clone(),
                 packages: mine,
-                round1_digests: digests.clone(),
+                echoes: echoes.clone(),
             })
             .await
             .unwrap()
@@ -197,6 +227,18 @@ async fn dkg_share_survives_kill_9_and_wrong_passphrase_is_refused() {
         assert_eq!(held[0].group_public_key, group_keys[0]);
         assert_eq!(held[0].role, i32::from(KeyRole::Zsk));
     }
+
+    // A roster that lists another identity for this signer: refused at start.
+    running.remove(1);
+    let roster = std::fs::read_to_string(d.join("roster.toml")).unwrap();
+    let key1 = roster.lines().find(|l| l.starts_with("identity")).unwrap().to_string();
+    let key2 = roster.lines().filter(|l| l.starts_with("identity")).nth(1).unwrap().to_string();
+    std::fs::write(d.join("roster.toml"), roster.replace(&key1, "X").replace(&key2, &key1).replace("X", &key2)).unwrap();
+    let out = Command::new(BIN).arg("--config").arg(&configs[1]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("roster") && err.contains("identity key"), "{err}");
+    std::fs::write(d.join("roster.toml"), roster).unwrap();
 
     // A wrong passphrase: a clear error at start.
     running.remove(0);

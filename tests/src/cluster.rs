@@ -17,17 +17,20 @@ const READY_DEADLINE: Duration = Duration::from_secs(90);
 /// The `[approval]` section of a signer policy that approves every change by policy, key changes
 /// included: what the tests that are not about approvals run with, so that nothing waits for an
 /// operator (as `frostzone quickstart` does for its demo cluster).
-pub const AUTO_APPROVAL: &str = "[approval]\nkey_changes = \"auto\"\nmax_rrsets_changed = 1000000\n\
-                                 max_names_added = 1000000\nmax_names_removed = 1000000\n";
+pub const AUTO_APPROVAL: &str = "[approval]\nkey_changes = \"auto\"\nkey_ceremonies = \"auto\"\n\
+                                 max_rrsets_changed = 1000000\nmax_names_added = 1000000\n\
+                                 max_names_removed = 1000000\nmax_ds_changed = 1000000\n\
+                                 [nsec3]\nopt_out = true\n";
 
 /// A policy file of `body` (top-level keys and tables) plus [`AUTO_APPROVAL`].
 pub fn auto_policy(body: &str) -> String {
     format!("version = 1\n{body}\n{AUTO_APPROVAL}")
 }
 
-/// A policy file with the default `[approval]`: key changes (a zone's first publication
-/// included) wait for the signer's operator.
-pub const OPERATOR_APPROVAL: &str = "version = 1\n";
+/// A policy file with the default `[approval]` except for key ceremonies: key changes (a
+/// zone's first publication included) wait for the signer's operator; DKG is approved by
+/// policy so that the approval tests can make their keys.
+pub const OPERATOR_APPROVAL: &str = "version = 1\n[approval]\nkey_ceremonies = \"auto\"\n";
 
 /// A child process killed (SIGKILL) and reaped on drop.
 struct Process {
@@ -105,7 +108,7 @@ impl Cluster {
             std::fs::write(own.join("passphrase"), format!("test passphrase of signer-{k}\n")).expect("write passphrase");
             let config = format!(
                 "version = 1\nname = \"signer-{k}\"\nparticipant = {k}\nlisten = \"127.0.0.1:{port}\"\n\
-                 data_dir = \"signer-{k}/data\"\npassphrase_file = \"signer-{k}/passphrase\"\n\n[tls]\n\
+                 data_dir = \"signer-{k}/data\"\npassphrase_file = \"signer-{k}/passphrase\"\nroster = \"roster.toml\"\n\n[tls]\n\
                  ca = \"ca.pem\"\ncert = \"signer-{k}.pem\"\nkey = \"signer-{k}.key\"\ncoordinator_cert = \"coordinator.pem\"\n"
             );
             std::fs::write(dir.path().join(format!("signer-{k}.toml")), config).expect("write signer config");
@@ -125,7 +128,30 @@ impl Cluster {
         for k in 1..=signers {
             cluster.set_policy(k, &auto_policy(""));
         }
+        cluster.write_roster();
         cluster
+    }
+
+    /// Every signer's identity entry (`frostzone-signer ... identity`, which makes its store
+    /// and key), then `frostzone roster init` of all of them into `roster.toml`: the roster every
+    /// signer and the operator's CLI (it sits in the TLS directory) read.
+    fn write_roster(&self) {
+        let mut entries = Vec::new();
+        for k in 1..=self.signers() {
+            let mut cmd = Command::new(workspace_binary("frostzone-signer"));
+            cmd.arg("--config").arg(self.signer_config(k)).arg("identity").current_dir(self.dir.path());
+            let out = run(&mut cmd);
+            assert!(out.status.success(), "{}", describe(&cmd, &out));
+            let file = self.dir.path().join(format!("signer-{k}")).join("identity.toml");
+            std::fs::write(&file, &out.stdout).expect("write identity entry");
+            entries.push(file);
+        }
+        let mut cmd = Command::new(frostzone_bin());
+        cmd.args(["roster", "init", "--threshold", &self.threshold.to_string(), "--out"])
+            .arg(self.dir.path().join("roster.toml"))
+            .args(&entries);
+        let out = run(&mut cmd);
+        assert!(out.status.success(), "{}", describe(&cmd, &out));
     }
 
     /// Gives signer `k` the operator policy `text` (written to `signer-K/policy.toml` and named

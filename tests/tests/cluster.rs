@@ -115,6 +115,14 @@ fn two_signers_down_signs_three_down_is_quorum_unavailable() {
 #[test]
 fn corrupt_share_names_the_culprit_and_signing_succeeds() {
     let _serial = serial();
+    // The switch exists only in test builds (the fault-injection feature, scripts/test).
+    let mut version = std::process::Command::new(frostzone_tests::cluster::workspace_binary("frostzone-signer"));
+    let version = run(version.arg("--version"));
+    assert!(
+        String::from_utf8_lossy(&version.stdout).contains("fault injection"),
+        "target/debug/frostzone-signer has no fault injection: build it with \
+         `cargo build --workspace --bins --features frostzone-signer-node/fault-injection` (scripts/test does)"
+    );
     let mut cluster = Cluster::new(5, 3);
     cluster.start_signer(1, &[("FROSTZONE_FAULT_CORRUPT_SHARES", "1")]);
     cluster.start_all();

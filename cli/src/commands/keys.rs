@@ -1,14 +1,19 @@
 //! `frostzone keys`: zone keys held by the signer nodes — generate by DKG,
-//! import an existing key, list.
+//! import an existing key, remove a key's shares, list. Generation, import
+//! and removal are key ceremonies every signer approves first (by its
+//! policy or through its operator); an import is checked against this
+//! operator's own copy of the roster before any share is encrypted.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use frostzone_proto::roster::Roster;
+use frostzone_proto::statement::Statement;
 use frostzone_proto::v1::{
-    EncryptedShare, GenerateKeyRequest, ImportKeyBeginRequest, ImportKeyFinishRequest, KeyGroupInfo, KeyRole,
-    ListKeysRequest,
+    EncryptedShare, GenerateKeyRequest, ImportKeyBeginRequest, ImportKeyBeginResponse, ImportKeyFinishRequest,
+    KeyGroupInfo, KeyRole, ListKeysRequest, RemoveKeyRequest,
 };
 use frostzone_proto::API_VERSION;
 use frostzone_threshold::frost;
@@ -30,6 +35,7 @@ pub struct Args {
 enum Command {
     Generate(GenerateArgs),
     Import(ImportArgs),
+    Remove(RemoveArgs),
     List(ListArgs),
 }
 
@@ -55,7 +61,9 @@ impl From<Role> for KeyRole {
 }
 
 /// Generate a new zone key by distributed key generation across the
-/// signers (no party ever holds the whole key).
+/// signers (no party ever holds the whole key). Every signer approves the
+/// ceremony first: by its policy (`key_ceremonies = "auto"`) or through its
+/// operator (`frostzone pending` / `approve` on its host).
 #[derive(clap::Args)]
 pub struct GenerateArgs {
     /// The zone, e.g. example.com.
@@ -64,6 +72,27 @@ pub struct GenerateArgs {
     /// The key's role.
     #[arg(long, value_enum)]
     role: Role,
+    /// How long to wait for every signer's approval (0: the coordinator's
+    /// approval_timeout_secs).
+    #[arg(long, default_value_t = 0, value_name = "SECS")]
+    approval_timeout: u32,
+}
+
+/// Remove every share of a key from the signers (each approves first). A
+/// key still in the zone's published DNSKEY RRset is refused: roll it out
+/// of the zone before.
+#[derive(clap::Args)]
+pub struct RemoveArgs {
+    /// The zone, e.g. example.com.
+    #[arg(long)]
+    zone: String,
+    /// The key's tag.
+    #[arg(long)]
+    key_tag: u16,
+    /// How long to wait for the signers' approvals (0: the coordinator's
+    /// approval_timeout_secs).
+    #[arg(long, default_value_t = 0, value_name = "SECS")]
+    approval_timeout: u32,
 }
 
 /// Import an existing Ed25519 key (BIND/ldns .private file): it is split
@@ -80,6 +109,15 @@ pub struct ImportArgs {
     /// The key's role.
     #[arg(long, value_enum, default_value = "ksk")]
     role: Role,
+    /// This operator's copy of the roster (every signer's identity key and
+    /// t): each signer's encryption key must be signed by the identity
+    /// listed here. Default: roster.toml in --tls-dir.
+    #[arg(long, env = "FROSTZONE_ROSTER", value_name = "FILE")]
+    roster: Option<PathBuf>,
+    /// How long to wait for every signer's approval (0: the coordinator's
+    /// approval_timeout_secs).
+    #[arg(long, default_value_t = 0, value_name = "SECS")]
+    approval_timeout: u32,
 }
 
 /// List the zone keys the coordinator knows.
@@ -95,11 +133,22 @@ pub fn execute(args: Args, client: ClientArgs) -> anyhow::Result<Outcome> {
         let mut coordinator = client.connect().await?;
         match args.command {
             Command::Generate(a) => {
-                let key = generate(&mut coordinator, &a.zone, a.role.into()).await?;
+                eprintln!("asking every signer to approve a DKG of a new {} for {} (their policy, or their operators with `frostzone approve`)", role_name(KeyRole::from(a.role).into()), a.zone);
+                let key = generate_waiting(&mut coordinator, &a.zone, a.role.into(), a.approval_timeout).await?;
                 println!("{}", describe_key(&key));
                 println!("{}", key.dnskey);
             }
-            Command::Import(a) => import(&mut coordinator, &a).await?,
+            Command::Import(a) => {
+                let roster = match &a.roster {
+                    Some(file) => file.clone(),
+                    None => client.tls_dir.as_ref().map(|d| d.join("roster.toml")).context(
+                        "no roster: give --roster FILE (or FROSTZONE_ROSTER), or put roster.toml in --tls-dir",
+                    )?,
+                };
+                let roster = Roster::load(&roster).map_err(|e| anyhow::anyhow!("{e}"))?;
+                import(&mut coordinator, &a, &roster).await?
+            }
+            Command::Remove(a) => remove(&mut coordinator, &a).await?,
             Command::List(a) => {
                 let keys = list(&mut coordinator, a.zone.as_deref().unwrap_or("")).await?;
                 print!("{}", keys_table(&keys));
@@ -109,9 +158,21 @@ pub fn execute(args: Args, client: ClientArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-/// Runs a DKG for a new key of `zone`.
+/// Runs a DKG for a new key of `zone`, with the coordinator's approval
+/// timeout.
 pub async fn generate(coordinator: &mut Coordinator, zone: &str, role: KeyRole) -> anyhow::Result<KeyGroupInfo> {
-    let request = GenerateKeyRequest { api_version: API_VERSION, zone: zone.to_string(), role: role.into() };
+    generate_waiting(coordinator, zone, role, 0).await
+}
+
+/// Runs a DKG for a new key of `zone`, waiting up to `approval_timeout`
+/// seconds (0: the coordinator's) for the signers to approve it.
+pub async fn generate_waiting(coordinator: &mut Coordinator, zone: &str, role: KeyRole, approval_timeout: u32) -> anyhow::Result<KeyGroupInfo> {
+    let request = GenerateKeyRequest {
+        api_version: API_VERSION,
+        zone: zone.to_string(),
+        role: role.into(),
+        approval_timeout_secs: approval_timeout,
+    };
     let key = coordinator
         .generate_key(request)
         .await
@@ -209,27 +270,127 @@ pub fn seal_share(session_id: &[u8], recipient: &[u8], plaintext: &[u8]) -> anyh
     Ok((sender.to_bytes(), envelope))
 }
 
-async fn import(coordinator: &mut Coordinator, args: &ImportArgs) -> anyhow::Result<()> {
+/// Removes every share of a key.
+async fn remove(coordinator: &mut Coordinator, args: &RemoveArgs) -> anyhow::Result<()> {
     let zone = &args.zone;
+    eprintln!("asking the signers holding key tag {} of {zone} to approve its removal", args.key_tag);
+    let request = RemoveKeyRequest {
+        api_version: API_VERSION,
+        zone: zone.clone(),
+        key_tag: args.key_tag.into(),
+        approval_timeout_secs: args.approval_timeout,
+    };
+    let done = coordinator
+        .remove_key(request)
+        .await
+        .map_err(status_error)
+        .with_context(|| format!("removal of key tag {} of {zone} failed", args.key_tag))?
+        .into_inner();
+    println!("request {}: shares removed by {}", done.request_id, if done.removed.is_empty() { "none".into() } else { done.removed.join(", ") });
+    for kept in &done.kept {
+        println!("kept: {kept}");
+    }
+    if done.unregistered {
+        println!("key tag {} of {zone} is gone: no signer holds a share of it", args.key_tag);
+    } else if !done.kept.is_empty() {
+        anyhow::bail!("key tag {} of {zone}: {} signers still hold a share; run the removal again once they approve", args.key_tag, done.kept.len());
+    }
+    Ok(())
+}
+
+/// Checks what the coordinator handed out for an import against this
+/// operator's roster: the group is exactly the roster's (t and every
+/// participant), and each encryption key is signed by the identity key the
+/// roster lists for its signer, over this session, zone and role. Returns
+/// the keys with their identifiers, in roster order. A coordinator that
+/// substitutes a key of its own (and would read that share) is caught
+/// here, before anything is encrypted.
+pub fn check_import_keys<'a>(
+    roster: &Roster,
+    begin: &'a ImportKeyBeginResponse,
+    zone: &str,
+    role: KeyRole,
+) -> anyhow::Result<Vec<(&'a frostzone_proto::v1::SignerEncryptionKey, frost::Identifier)>> {
+    if begin.threshold != u32::from(roster.threshold) {
+        bail!(
+            "the coordinator asks for a {}-of-{} group, the roster {} says {}-of-{}: not importing",
+            begin.threshold,
+            begin.signers.len(),
+            roster.file.display(),
+            roster.threshold,
+            roster.len()
+        );
+    }
+    let participants = roster.identifiers();
+    let mut out = Vec::with_capacity(participants.len());
+    for member in roster.members() {
+        let matching: Vec<_> = begin
+            .signers
+            .iter()
+            .filter(|s| s.participant.as_ref().is_some_and(|p| frost::Identifier::deserialize(&p.id).ok() == Some(member.identifier)))
+            .collect();
+        let [key] = matching.as_slice() else {
+            bail!(
+                "the coordinator gave {} encryption keys for {} (participant {}), the roster lists it once: not importing",
+                matching.len(),
+                member.name,
+                member.participant
+            );
+        };
+        let statement = Statement::ImportKey {
+            session_id: &begin.session_id,
+            zone,
+            role: role.into(),
+            threshold: roster.threshold,
+            participants: &participants,
+            participant: &member.identifier,
+            encryption_key: &key.encryption_key,
+        };
+        roster.verify(&member.identifier, &statement, &key.signature).map_err(|e| {
+            anyhow::anyhow!(
+                "the encryption key for {} is not signed by its identity key in {} ({e}): the coordinator may have \
+                 substituted its own; not importing",
+                member.name,
+                roster.file.display()
+            )
+        })?;
+        out.push((*key, member.identifier));
+    }
+    if begin.signers.len() != out.len() {
+        bail!("the coordinator gave keys for {} signers, the roster lists {}: not importing", begin.signers.len(), out.len());
+    }
+    Ok(out)
+}
+
+async fn import(coordinator: &mut Coordinator, args: &ImportArgs, roster: &Roster) -> anyhow::Result<()> {
+    let (zone, _) = frostzone_dnssec::name::normalize_zone(&args.zone).map_err(|e| anyhow::anyhow!("--zone: {e}"))?;
+    let zone = &zone;
     // The error's message already names the file and the cause: keep it one line.
     let seed = frostzone_dnssec::keyfile::read_ed25519_private(&args.private).map_err(|e| anyhow::anyhow!("{e}"))?;
     let role: KeyRole = args.role.into();
+    eprintln!(
+        "asking every signer to approve the import of a {} for {zone} (roster {}: {}-of-{}, fingerprint {})",
+        role_name(role.into()),
+        roster.file.display(),
+        roster.threshold,
+        roster.len(),
+        roster.fingerprint()
+    );
     let begin = coordinator
-        .import_key_begin(ImportKeyBeginRequest { api_version: API_VERSION, zone: zone.clone(), role: role.into() })
+        .import_key_begin(ImportKeyBeginRequest {
+            api_version: API_VERSION,
+            zone: zone.clone(),
+            role: role.into(),
+            approval_timeout_secs: args.approval_timeout,
+        })
         .await
         .map_err(status_error)
         .with_context(|| format!("key import for {zone} failed"))?
         .into_inner();
-    let threshold = u16::try_from(begin.threshold).context("the coordinator's threshold does not fit 16 bits")?;
-    let max_signers = u16::try_from(begin.signers.len()).context("too many signers")?;
-    let mut identifiers = Vec::with_capacity(begin.signers.len());
-    for s in &begin.signers {
-        let id = s.participant.as_ref().with_context(|| format!("no participant identifier for {}", s.signer))?;
-        identifiers.push(
-            frost::Identifier::deserialize(&id.id)
-                .with_context(|| format!("{}'s participant identifier is not valid", s.signer))?,
-        );
-    }
+    let checked = check_import_keys(roster, &begin, zone, role)?;
+    let threshold = roster.threshold;
+    let max_signers = u16::try_from(checked.len()).context("too many signers")?;
+    let identifiers: Vec<frost::Identifier> = checked.iter().map(|(_, id)| *id).collect();
 
     // RFC 8032 §5.1.5: the secret scalar is the clamped lower half of
     // SHA-512(seed); FROST shares that scalar, so the group key is the
@@ -254,8 +415,8 @@ async fn import(coordinator: &mut Coordinator, args: &ImportArgs) -> anyhow::Res
         bail!("the split key's group key differs from the public key of {}", args.private.display());
     }
 
-    let mut encrypted = Vec::with_capacity(begin.signers.len());
-    for (s, id) in begin.signers.iter().zip(&identifiers) {
+    let mut encrypted = Vec::with_capacity(checked.len());
+    for (s, id) in checked.iter().map(|(s, id)| (*s, id)) {
         let share = shares.remove(id).with_context(|| format!("no share made for {}", s.signer))?;
         let package = frost::keys::KeyPackage::try_from(share).context("a share does not verify")?;
         let plaintext = Zeroizing::new(package.serialize().context("cannot encode a key package")?);

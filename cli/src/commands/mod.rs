@@ -7,6 +7,7 @@ pub mod diff;
 pub mod keys;
 pub mod quickstart;
 pub mod requests;
+pub mod roster;
 pub mod simulate;
 pub mod status;
 pub mod verify;

@@ -114,7 +114,8 @@ async fn run(
     layout.check_ports_free()?;
     super::certs::init(&layout.dir, args.signers, true)?;
     layout.write_configs()?;
-    println!("cluster files (certificates, configs, passphrases, logs) in {}", layout.dir.display());
+    layout.write_roster(signer_bin)?;
+    println!("cluster files (certificates, configs, passphrases, roster, logs) in {}", layout.dir.display());
 
     let mut processes = Processes::default();
     processes.spawn(

@@ -6,12 +6,15 @@
 //! it. The signatures to make are the same for every signer; what comes
 //! with them differs:
 //!
-//! * a **full** proposal lists every signed RRset of the new version: the
-//!   plan's items (with RRSIG fields) and, for RRsets whose signatures
-//!   are kept, context items (no RRSIG fields, never committable);
+//! * a **full** proposal lists every RRset of the new version a signer
+//!   sees ([`Zone::is_proposed`]: the signed ones, and the NS RRsets of
+//!   delegations, which are not signed but tell where the zone cuts are
+//!   and which names the denial chain must cover): the plan's items (with
+//!   RRSIG fields) and, for the others and for RRsets whose signatures are
+//!   kept, context items (no RRSIG fields, never committable);
 //! * an **incremental** proposal, for a signer whose baseline is the
 //!   version published now, lists only the RRsets that change or are
-//!   signed again, and names the signed RRsets that disappear
+//!   signed again, and names the proposed RRsets that disappear
 //!   (`removed`).
 //!
 //! Each signer's approval counts only with the content hash of what it
@@ -107,7 +110,7 @@ impl ProposalSet {
             let mut digests = item_digests.clone();
             digests.extend(context_digests);
             // The removals are bound by the hash too.
-            let content_hash = proposal_hash(&digests, &removed);
+            let content_hash = proposal_hash(&digests, &removed, request_id);
             Increment { baseline_request_id: request_id.to_string(), context, removed, content_hash }
         });
         ProposalSet {
@@ -128,7 +131,7 @@ impl ProposalSet {
         self.full_context.get_or_init(|| {
             let Some(plan) = self.plan.upgrade() else { return Vec::new() };
             plan.read(|zone| {
-                zone.signed_rrsets()
+                zone.proposed_rrsets()
                     .into_iter()
                     .filter(|r| !self.signed.contains(&(CanonicalName(r.owner.clone()), r.rtype.to_int())))
                     .map(|r| (r.owner.clone(), r.rtype))
@@ -237,8 +240,8 @@ type IncrementParts = (Vec<RrsetKey>, Vec<pb::RrsetRef>);
 /// but are not signed again (context) and signed RRsets that go away.
 fn whole_increment(old: &Zone, new: &Zone, signed: &HashSet<(CanonicalName, u16)>) -> IncrementParts {
     let old: HashMap<(CanonicalName, u16), &Rrset> =
-        old.signed_rrsets().into_iter().map(|r| ((CanonicalName(r.owner.clone()), r.rtype.to_int()), r)).collect();
-    compare(old, new.signed_rrsets(), signed)
+        old.proposed_rrsets().into_iter().map(|r| ((CanonicalName(r.owner.clone()), r.rtype.to_int()), r)).collect();
+    compare(old, new.proposed_rrsets(), signed)
 }
 
 /// As [`whole_increment`] for a patch: only the patched names can differ.
@@ -250,11 +253,11 @@ fn patch_increment(view: &ZoneView<'_>, signed: &HashSet<(CanonicalName, u16)>) 
     for (name, _) in view.patch().iter() {
         if let Some(node) = before.node(name) {
             let role = before.role(name);
-            old.extend(node.rrsets.values().filter(|r| Zone::is_signed(role, r.rtype)).map(|r| ((name.clone(), r.rtype.to_int()), r)));
+            old.extend(node.rrsets.values().filter(|r| Zone::is_proposed(role, r.rtype)).map(|r| ((name.clone(), r.rtype.to_int()), r)));
         }
         if let Some(node) = view.node(name) {
             let role = view.role(name);
-            new.extend(node.rrsets.values().filter(|r| Zone::is_signed(role, r.rtype)));
+            new.extend(node.rrsets.values().filter(|r| Zone::is_proposed(role, r.rtype)));
         }
     }
     compare(old, new, signed)
@@ -325,7 +328,7 @@ mod tests {
         let signed = p.items().len();
         assert!(signed < plan(&v2_text, &PreviousSignatures::default()).items().len());
         assert_eq!(set.item_count(Mode::Incremental), signed, "every change is signed: no context");
-        assert_eq!(set.item_count(Mode::Full), p.read(|z| z.signed_rrsets().len()));
+        assert_eq!(set.item_count(Mode::Full), p.read(|z| z.proposed_rrsets().len()));
         let common = pb::ProposeHeader { request_id: "r2".into(), ..Default::default() };
         let inc = set.header(Mode::Incremental, &common, set.content_hash(Mode::Incremental).unwrap());
         assert!(inc.incremental && inc.baseline_request_id == "r1");
@@ -351,7 +354,7 @@ mod tests {
             assert_eq!(all.len(), set.item_count(mode));
             let digests: Vec<[u8; 32]> = all.iter().map(item_digest).collect();
             let header = set.header(mode, &common, [0; 32]);
-            assert_eq!(proposal_hash(&digests, &header.removed), set.content_hash(mode).unwrap(), "{mode:?}");
+            assert_eq!(proposal_hash(&digests, &header.removed, &header.baseline_request_id), set.content_hash(mode).unwrap(), "{mode:?}");
             assert_eq!(all.iter().filter(|i| i.rrsig.is_some()).count(), signed);
         }
         // Without a published version there is no increment.

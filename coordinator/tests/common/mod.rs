@@ -108,6 +108,15 @@ impl FakeSigner {
             decided_by: r.decided_by.clone(),
             changes: Some(pb::ChangeSummary { signatures: r.items, first_publication: true, ..Default::default() }),
             content_hash: r.content_hash.clone(),
+            participant: self.me(),
+            // Fakes sign nothing: they stand for signers whose checks are
+            // tested in signer-node; the coordinator only relays.
+            approval_signature: if matches!(r.state, pb::RequestState::Approved | pb::RequestState::Published) {
+                vec![1; 64]
+            } else {
+                Vec::new()
+            },
+            ..Default::default()
         }
     }
 
@@ -140,7 +149,22 @@ impl Signer for FakeSigner {
             name: self.name.clone(),
             participant: self.me(),
             keys: vec![],
+            identity_key: vec![0; 32],
         }))
+    }
+
+    async fn propose_ceremony(&self, request: Request<pb::CeremonyProposal>) -> Result<Response<pb::Decision>, Status> {
+        let r = request.into_inner();
+        let hash = frostzone_proto::content::ceremony_hash(&r.ceremony.unwrap_or_default());
+        let state = match self.answer {
+            Answer::Reject => pb::RequestState::Rejected,
+            _ => pb::RequestState::Approved,
+        };
+        Ok(Response::new(pb::Decision { request_id: r.request_id, state: state.into(), content_hash: hash.to_vec(), participant: self.me(), ..Default::default() }))
+    }
+
+    async fn remove_share(&self, _: Request<pb::RemoveShareRequest>) -> Result<Response<pb::Decision>, Status> {
+        Err(Status::unimplemented("fake"))
     }
     /// frost DKG part 1; the fake "encryption" is none at all: the
     /// coordinator only relays, which is what is tested here.
@@ -150,7 +174,7 @@ impl Signer for FakeSigner {
         let (secret, package) =
             frost::keys::dkg::part1(self.id, n, r.threshold as u16, rand::rngs::OsRng).map_err(bad)?;
         self.dkg.lock().unwrap().insert(r.session_id, Dkg::Round1 { secret, role: r.role });
-        Ok(Response::new(pb::DkgRound1Response { package: package.serialize().map_err(bad)?, encryption_key: vec![0; 32] }))
+        Ok(Response::new(pb::DkgRound1Response { package: package.serialize().map_err(bad)?, encryption_key: vec![0; 32], signature: vec![0; 64] }))
     }
     async fn dkg_round2(&self, request: Request<pb::DkgRound2Request>) -> Result<Response<pb::DkgRound2Response>, Status> {
         let r = request.into_inner();
@@ -181,14 +205,14 @@ impl Signer for FakeSigner {
             })
             .collect();
         self.dkg.lock().unwrap().insert(r.session_id, Dkg::Round2 { secret: secret2, round1, role });
-        Ok(Response::new(pb::DkgRound2Response { packages: out, round1_digest: digest }))
+        Ok(Response::new(pb::DkgRound2Response { packages: out, round1_digest: digest, digest_signature: vec![0; 64] }))
     }
     async fn dkg_finish(&self, request: Request<pb::DkgFinishRequest>) -> Result<Response<pb::DkgFinishResponse>, Status> {
         let r = request.into_inner();
         let Some(Dkg::Round2 { secret, round1, role }) = self.dkg.lock().unwrap().remove(&r.session_id) else {
             return Err(Status::not_found("no such DKG"));
         };
-        assert_eq!(r.round1_digests.len(), round1.len() + 1, "every participant's digest");
+        assert_eq!(r.echoes.len(), round1.len() + 1, "every participant's digest");
         let mut round2 = BTreeMap::new();
         for p in &r.packages {
             assert_eq!(p.to, self.me(), "package for someone else");
@@ -250,7 +274,8 @@ impl Signer for FakeSigner {
         if digests.len() as u64 != header.item_count {
             return Err(bad(format!("{} items, header says {}", digests.len(), header.item_count)));
         }
-        let hash = frostzone_proto::content::proposal_hash(&digests, &header.removed);
+        let baseline = if header.incremental { header.baseline_request_id.as_str() } else { "" };
+        let hash = frostzone_proto::content::proposal_hash(&digests, &header.removed, baseline);
         let (state, reason, decided_by) = if hash.as_slice() != header.content_hash {
             (pb::RequestState::Rejected, "content hash does not match the items".to_string(), "policy".to_string())
         } else {

@@ -1,6 +1,7 @@
 //! Authenticated denial of existence: NSEC (RFC 4034 §4, RFC 4035 §2.3)
 //! and NSEC3 (RFC 5155 §7.1, with the RFC 9276 parameters by default).
 
+pub mod check;
 pub mod nsec;
 pub mod nsec3;
 
@@ -79,20 +80,25 @@ pub fn add_denial(zone: &mut Zone, denial: &Denial) -> Result<(), DenialError> {
 /// to any non-NS RRset for which the parent is not authoritative MUST be
 /// clear." (RFC 4034 §4.1.2)
 pub fn type_bitmap(node: Option<&Node>, role: NameRole, extra: Option<Rtype>) -> RtypeBitmap<bytes::Bytes> {
+    type_bitmap_of(node.into_iter().flat_map(Node::types), role, extra)
+}
+
+/// [`type_bitmap`] from the types present at the name (RRSIG excluded),
+/// for callers that know a name's types without holding its [`Node`]
+/// (the incremental check of [`check`]).
+pub fn type_bitmap_of(present: impl IntoIterator<Item = Rtype>, role: NameRole, extra: Option<Rtype>) -> RtypeBitmap<bytes::Bytes> {
     let mut types: Vec<Rtype> = Vec::new();
-    if let Some(node) = node {
-        for t in node.types() {
-            if t == Rtype::NSEC || t == Rtype::NSEC3 {
-                continue;
-            }
-            let listed = match role {
-                NameRole::Delegation { .. } => t == Rtype::NS || t == Rtype::DS,
-                NameRole::Occluded => false,
-                NameRole::Apex | NameRole::Authoritative => true,
-            };
-            if listed {
-                types.push(t);
-            }
+    for t in present {
+        if t == Rtype::NSEC || t == Rtype::NSEC3 {
+            continue;
+        }
+        let listed = match role {
+            NameRole::Delegation { .. } => t == Rtype::NS || t == Rtype::DS,
+            NameRole::Occluded => false,
+            NameRole::Apex | NameRole::Authoritative => true,
+        };
+        if listed {
+            types.push(t);
         }
     }
     let signed_here = types.iter().any(|t| Zone::is_signed(role, *t)) || extra.is_some();

@@ -1,10 +1,14 @@
 //! NSEC chains (RFC 4034 §4, RFC 4035 §2.3).
 
+use bytes::Bytes;
 use domain::base::iana::Rtype;
+use domain::base::Ttl;
+use domain::rdata::dnssec::RtypeBitmap;
 use domain::rdata::{Nsec, ZoneRecordData};
 
 use super::type_bitmap;
 use crate::zone::{NameRole, Rdata, Rrset, Zone};
+use crate::StoredName;
 
 /// Adds an NSEC record to every name that has authoritative data or is a
 /// delegation, linking them in canonical order and back to the apex.
@@ -22,11 +26,17 @@ pub fn add_nsec_chain(zone: &mut Zone) {
     for (i, (owner, role)) in owners.iter().enumerate() {
         let next = &owners[(i + 1) % owners.len()].0;
         let bitmap = type_bitmap(zone.node(&owner.0), *role, Some(Rtype::NSEC));
-        let data = ZoneRecordData::Nsec(Nsec::new(next.0.clone(), bitmap));
-        records.push(Rrset::new(owner.0.clone(), Rtype::NSEC, ttl, vec![Rdata::new(data)]));
+        records.push(nsec_rrset(&owner.0, &next.0, bitmap, ttl));
     }
     for rrset in records {
         let owner = rrset.owner.clone();
         zone.node_mut(&owner).rrsets.insert(Rtype::NSEC.to_int(), rrset);
     }
+}
+
+/// The NSEC RRset at `owner` (RFC 4034 §4.1): `next` is the following
+/// owner in canonical order, `bitmap` the types at `owner`.
+pub(crate) fn nsec_rrset(owner: &StoredName, next: &StoredName, bitmap: RtypeBitmap<Bytes>, ttl: Ttl) -> Rrset {
+    let data = ZoneRecordData::Nsec(Nsec::new(next.clone(), bitmap));
+    Rrset::new(owner.clone(), Rtype::NSEC, ttl, vec![Rdata::new(data)])
 }

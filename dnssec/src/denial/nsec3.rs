@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use domain::base::iana::{Nsec3HashAlgorithm, Rtype};
+use domain::base::{ToName, Ttl};
+use domain::rdata::dnssec::RtypeBitmap;
 use domain::dnssec::common::nsec3_hash;
 use domain::rdata::nsec3::{Nsec3Salt, OwnerHash};
 use domain::rdata::{Nsec3, Nsec3param, ZoneRecordData};
@@ -71,17 +73,32 @@ pub fn owner_hash(owner: &StoredName) -> Option<Vec<u8>> {
     domain::utils::base32::decode_hex::<Vec<u8>>(&owner.first().to_string()).ok()
 }
 
+/// Whether a name with data and this role is in the NSEC3 chain (RFC
+/// 5155 §7.1): names below a zone cut never are, and with opt-out
+/// insecure delegations are left out (RFC 5155 §6).
+pub fn in_chain(role: NameRole, opt_out: bool) -> bool {
+    match role {
+        NameRole::Occluded => false,
+        NameRole::Delegation { secure: false } => !opt_out,
+        _ => true,
+    }
+}
+
+/// The hash `owner` stands for when it is an NSEC3 owner of the zone
+/// `apex`: a base32hex SHA-1 hash (20 octets) directly below the apex
+/// (RFC 5155 §3).
+pub fn zone_owner_hash(owner: &StoredName, apex: &StoredName) -> Option<Vec<u8>> {
+    let under_apex = owner.parent().is_some_and(|p| p.name_cmp(apex) == std::cmp::Ordering::Equal);
+    owner_hash(owner).filter(|h| h.len() == 20 && under_apex)
+}
+
 /// Which names get an NSEC3 record (RFC 5155 §7.1): every authoritative
 /// name and delegation, and every empty non-terminal — except, with
 /// opt-out, insecure delegations and the empty non-terminals that exist
 /// only because of them.
 pub fn chain_members(zone: &Zone, config: &Nsec3Config) -> Vec<(CanonicalName, NameRole)> {
     let roles = zone.roles();
-    let include = |role: NameRole| match role {
-        NameRole::Occluded => false,
-        NameRole::Delegation { secure: false } => !config.opt_out,
-        _ => true,
-    };
+    let include = |role: NameRole| in_chain(role, config.opt_out);
     let mut members: Vec<(CanonicalName, NameRole)> = roles
         .iter()
         .filter(|(owner, role)| {
@@ -105,10 +122,7 @@ pub fn add_nsec3_chain(zone: &mut Zone, config: &Nsec3Config) -> Result<(), Deni
     let ttl = zone.denial_ttl();
     let apex = zone.apex().clone();
     // The apex NSEC3PARAM must be in place before the apex bitmap is made.
-    zone.node_mut(&apex).rrsets.insert(
-        Rtype::NSEC3PARAM.to_int(),
-        Rrset::new(apex.clone(), Rtype::NSEC3PARAM, ttl, vec![Rdata::new(ZoneRecordData::Nsec3param(config.nsec3param()))]),
-    );
+    zone.node_mut(&apex).rrsets.insert(Rtype::NSEC3PARAM.to_int(), nsec3param_rrset(&apex, config, ttl));
     let members = chain_members(zone, config);
     let mut by_hash: BTreeMap<Vec<u8>, (CanonicalName, NameRole)> = BTreeMap::new();
     for (owner, role) in members {
@@ -118,22 +132,40 @@ pub fn add_nsec3_chain(zone: &mut Zone, config: &Nsec3Config) -> Result<(), Deni
         }
         by_hash.insert(hash, (owner, role));
     }
-    let flags = if config.opt_out { FLAG_OPT_OUT } else { 0 };
     let hashes: Vec<&Vec<u8>> = by_hash.keys().collect();
     let mut records = Vec::with_capacity(hashes.len());
     for (i, (hash, (owner, role))) in by_hash.iter().enumerate() {
         let next = hashes[(i + 1) % hashes.len()];
         let bitmap = type_bitmap(zone.node(&owner.0), *role, None);
-        let next_owner = OwnerHash::from_octets(Bytes::copy_from_slice(next)).map_err(|e| {
-            DenialError::Hash { name: owner.to_string(), reason: e.to_string() }
-        })?;
-        let data = Nsec3::new(Nsec3HashAlgorithm::SHA1, flags, config.iterations, config.salt(), next_owner, bitmap);
-        let hashed = Nsec3Config::hashed_owner(hash, &apex)?;
-        records.push(Rrset::new(hashed, Rtype::NSEC3, ttl, vec![Rdata::new(ZoneRecordData::Nsec3(data))]));
+        records.push(nsec3_rrset(&apex, hash, next, bitmap, config, ttl)?);
     }
     for rrset in records {
         let owner = rrset.owner.clone();
         zone.node_mut(&owner).rrsets.insert(Rtype::NSEC3.to_int(), rrset);
     }
     Ok(())
+}
+
+/// The NSEC3PARAM RRset at `apex` announcing `config` (RFC 5155 §4).
+pub(crate) fn nsec3param_rrset(apex: &StoredName, config: &Nsec3Config, ttl: Ttl) -> Rrset {
+    Rrset::new(apex.clone(), Rtype::NSEC3PARAM, ttl, vec![Rdata::new(ZoneRecordData::Nsec3param(config.nsec3param()))])
+}
+
+/// The NSEC3 RRset for the name whose hash is `hash` (RFC 5155 §3): at
+/// its hashed owner, `next` the following hash of the chain, `bitmap` the
+/// name's types, the Opt-Out flag as `config` says for the whole chain.
+pub(crate) fn nsec3_rrset(
+    apex: &StoredName,
+    hash: &[u8],
+    next: &[u8],
+    bitmap: RtypeBitmap<Bytes>,
+    config: &Nsec3Config,
+    ttl: Ttl,
+) -> Result<Rrset, DenialError> {
+    let hashed = Nsec3Config::hashed_owner(hash, apex)?;
+    let next_owner = OwnerHash::from_octets(Bytes::copy_from_slice(next))
+        .map_err(|e| DenialError::Hash { name: crate::present::FqdnDisplay(&hashed).to_string(), reason: e.to_string() })?;
+    let flags = if config.opt_out { FLAG_OPT_OUT } else { 0 };
+    let data = Nsec3::new(Nsec3HashAlgorithm::SHA1, flags, config.iterations, config.salt(), next_owner, bitmap);
+    Ok(Rrset::new(hashed, Rtype::NSEC3, ttl, vec![Rdata::new(ZoneRecordData::Nsec3(data))]))
 }

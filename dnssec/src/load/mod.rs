@@ -16,7 +16,10 @@ use domain::zonefile::inplace::{Entry, Zonefile};
 
 use crate::{StoredName, StoredRecord};
 
+mod flatten;
 mod prescan;
+
+pub use flatten::{flatten_includes, Flattened};
 
 /// How deeply `$INCLUDE` may nest before loading stops; catches loops.
 const MAX_INCLUDE_DEPTH: usize = 16;
@@ -71,95 +74,111 @@ pub enum LoadError {
         /// The `$INCLUDE` that went one level too far.
         location: SourceLocation,
     },
+    /// `$INCLUDE` in text that has no file behind it: followed on the
+    /// coordinator, it would read the coordinator's own files.
+    #[error("{location}: $INCLUDE is not allowed in zone text sent to the coordinator: it would read the coordinator's own files; expand it before sending (the frostzone CLI does)")]
+    IncludeNotAllowed {
+        /// The `$INCLUDE`.
+        location: SourceLocation,
+    },
 }
 
 /// Reads the master file at `path` with `origin` as the initial `$ORIGIN`,
 /// following `$INCLUDE`s.
 pub fn load_zone_file(path: &Path, origin: &StoredName) -> Result<Vec<LoadedRecord>, LoadError> {
-    let mut out = Vec::new();
-    load_into(path, origin.clone(), 0, &mut out)?;
-    Ok(out)
+    let mut loader = Loader { follow_includes: true, ..Loader::default() };
+    loader.load_file(path, origin.clone(), 0)?;
+    Ok(loader.out)
 }
 
 /// Reads master file text that has no file behind it (`name` is used in
-/// messages).
+/// messages), as the coordinator is sent it.
+///
+/// `$INCLUDE` is refused ([`LoadError::IncludeNotAllowed`]): RFC 1035
+/// §5.1 names a file on the host that reads the text, and text sent to
+/// the coordinator must not make it read its own files. Senders expand
+/// includes first ([`flatten_includes`]).
 pub fn load_zone_text(
     text: &str,
     name: &Path,
     origin: &StoredName,
 ) -> Result<Vec<LoadedRecord>, LoadError> {
-    let mut out = Vec::new();
-    scan(text.as_bytes(), name, origin.clone(), 0, &mut out)?;
-    Ok(out)
+    let mut loader = Loader::default();
+    loader.scan(text.as_bytes(), name, origin.clone(), 0)?;
+    Ok(loader.out)
 }
 
-fn load_into(
-    path: &Path,
-    origin: StoredName,
-    depth: usize,
-    out: &mut Vec<LoadedRecord>,
-) -> Result<(), LoadError> {
-    let text = std::fs::read(path).map_err(|source| LoadError::Io {
-        file: path.to_path_buf(),
-        source,
-    })?;
-    scan(&text, path, origin, depth, out)
+/// What a load collects, and whether it follows `$INCLUDE`.
+#[derive(Default)]
+struct Loader {
+    follow_includes: bool,
+    /// Whether an `$INCLUDE` was followed.
+    included: bool,
+    out: Vec<LoadedRecord>,
 }
 
-fn scan(
-    text: &[u8],
-    path: &Path,
-    origin: StoredName,
-    depth: usize,
-    out: &mut Vec<LoadedRecord>,
-) -> Result<(), LoadError> {
-    let file: Arc<Path> = Arc::from(path);
-    let prescan::Prescan { text, entry_lines: lines } = prescan::prescan(text, &origin);
-    let mut zonefile = Zonefile::from(&text[..]);
-    zonefile.set_origin(origin);
-    zonefile.set_default_class(Class::IN);
-    let mut index = 0;
-    loop {
-        // The scanner's own positions are unreliable (they point past the
-        // entry), so the line comes from our entry index.
-        let line = lines.get(index).copied().unwrap_or(0);
-        index += 1;
-        let entry = zonefile.next_entry().map_err(|e| LoadError::Syntax {
+impl Loader {
+    fn load_file(&mut self, path: &Path, origin: StoredName, depth: usize) -> Result<(), LoadError> {
+        let text = std::fs::read(path).map_err(|source| LoadError::Io {
             file: path.to_path_buf(),
-            position: format!("{line}: {}", scanner_message(&e.to_string())),
+            source,
         })?;
-        let Some(entry) = entry else { break };
-        let location = SourceLocation { file: file.clone(), line };
-        match entry {
-            Entry::Record(record) => out.push(LoadedRecord {
-                record: record.flatten_into(),
-                location,
-            }),
-            Entry::Include {
-                path: included,
-                origin: include_origin,
-            } => {
-                if depth + 1 > MAX_INCLUDE_DEPTH {
-                    return Err(LoadError::IncludeDepth { location });
+        self.scan(&text, path, origin, depth)
+    }
+
+    fn scan(&mut self, text: &[u8], path: &Path, origin: StoredName, depth: usize) -> Result<(), LoadError> {
+        let file: Arc<Path> = Arc::from(path);
+        let prescan::Prescan { text, entry_lines: lines } = prescan::prescan(text, &origin);
+        let mut zonefile = Zonefile::from(&text[..]);
+        zonefile.set_origin(origin);
+        zonefile.set_default_class(Class::IN);
+        let mut index = 0;
+        loop {
+            // The scanner's own positions are unreliable (they point past the
+            // entry), so the line comes from our entry index.
+            let line = lines.get(index).copied().unwrap_or(0);
+            index += 1;
+            let entry = zonefile.next_entry().map_err(|e| LoadError::Syntax {
+                file: path.to_path_buf(),
+                position: format!("{line}: {}", scanner_message(&e.to_string())),
+            })?;
+            let Some(entry) = entry else { break };
+            let location = SourceLocation { file: file.clone(), line };
+            match entry {
+                Entry::Record(record) => self.out.push(LoadedRecord {
+                    record: record.flatten_into(),
+                    location,
+                }),
+                Entry::Include {
+                    path: included,
+                    origin: include_origin,
+                } => {
+                    if !self.follow_includes {
+                        return Err(LoadError::IncludeNotAllowed { location });
+                    }
+                    self.included = true;
+                    if depth + 1 > MAX_INCLUDE_DEPTH {
+                        return Err(LoadError::IncludeDepth { location });
+                    }
+                    let included = Path::new(AsRef::<str>::as_ref(&included));
+                    let target = if included.is_absolute() {
+                        included.to_path_buf()
+                    } else {
+                        path.parent().unwrap_or(Path::new(".")).join(included)
+                    };
+                    let origin = match include_origin {
+                        Some(o) => o,
+                        None => zonefile.origin().map_err(|e| LoadError::Syntax {
+                            file: path.to_path_buf(),
+                            position: format!("{}: $INCLUDE: {e}", location.line),
+                        })?,
+                    };
+                    self.load_file(&target, origin, depth + 1)?;
                 }
-                let included = Path::new(AsRef::<str>::as_ref(&included));
-                let target = if included.is_absolute() {
-                    included.to_path_buf()
-                } else {
-                    path.parent().unwrap_or(Path::new(".")).join(included)
-                };
-                let origin = match include_origin {
-                    Some(o) => o,
-                    None => zonefile.origin().map_err(|e| LoadError::Syntax {
-                        file: path.to_path_buf(),
-                        position: format!("{}: $INCLUDE: {e}", location.line),
-                    })?,
-                };
-                load_into(&target, origin, depth + 1, out)?;
             }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// The scanner's message without its own `line:col:` prefix.

@@ -110,8 +110,7 @@ pub(super) fn check_nsec3param<'a>(apex: &StoredName, param_set: &'a Rrset, repo
 /// The hash an NSEC3 owner name stands for (RFC 5155 §3): its first label
 /// in base32hex, directly below the apex.
 pub(super) fn owner_hash(owner: &CanonicalName, apex: &StoredName) -> Option<Vec<u8>> {
-    let under_apex = owner.0.parent().is_some_and(|p| p.name_cmp(apex) == std::cmp::Ordering::Equal);
-    crate::denial::nsec3::owner_hash(&owner.0).filter(|h| h.len() == 20 && under_apex)
+    crate::denial::nsec3::zone_owner_hash(&owner.0, apex)
 }
 
 /// An NSEC3 RRset's own fields (RFC 5155 §3, §8.2): its owner is a hash

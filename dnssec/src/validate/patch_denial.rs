@@ -146,11 +146,7 @@ pub(super) fn opt_out_changed(view: &ZoneView<'_>) -> bool {
 /// RFC 5155 §7.1: whether a name of `role` is in the chain; with opt-out,
 /// insecure delegations are left out.
 fn included(role: NameRole, opt_out: bool) -> bool {
-    match role {
-        NameRole::Occluded => false,
-        NameRole::Delegation { secure: false } => !opt_out,
-        _ => true,
-    }
+    crate::denial::nsec3::in_chain(role, opt_out)
 }
 
 /// Whether a name without data is an empty non-terminal of the chain: a

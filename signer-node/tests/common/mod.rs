@@ -1,3 +1,4 @@
+#![allow(dead_code)] // each test binary uses a part of it
 //! Test certificates (a CA, the signer, the coordinator, an intruder) and
 //! config files.
 
@@ -47,6 +48,8 @@ listen = "127.0.0.1:{port}"
 data_dir = "signer-{n}-data"
 passphrase_file = "signer-{n}.passphrase"
 session_timeout_secs = 60
+roster = "roster.toml"
+policy = "policy.toml"
 [tls]
 ca = "ca.pem"
 cert = "signer-{n}.pem"
@@ -57,6 +60,22 @@ coordinator_cert = "coordinator.pem"
     )
     .unwrap();
     file
+}
+
+/// Every signer's identity (`frostzone-signer --config ... identity`, which makes its store)
+/// into `roster.toml` with threshold `t`, and a policy that approves key ceremonies: what the
+/// signers of `configs` need to start and take part in a DKG.
+pub fn write_roster(bin: &str, dir: &Path, configs: &[PathBuf], t: u16) {
+    let mut entries = String::from("version = 1\n");
+    entries.push_str(&format!("threshold = {t}\n"));
+    for config in configs {
+        let out = std::process::Command::new(bin).arg("--config").arg(config).arg("identity").output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        entries.push('\n');
+        entries.push_str(&String::from_utf8_lossy(&out.stdout));
+    }
+    std::fs::write(dir.join("roster.toml"), entries).unwrap();
+    std::fs::write(dir.join("policy.toml"), "version = 1\n[approval]\nkey_ceremonies = \"auto\"\n").unwrap();
 }
 
 /// A free loopback port (racy, good enough for tests).

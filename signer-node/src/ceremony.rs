@@ -1,0 +1,372 @@
+//! Key ceremonies (DKG of a new key, import of an existing one, removal of
+//! a key's shares) as requests of the signer's life cycle
+//! ([`crate::lifecycle`]): proposed by the coordinator, checked against
+//! this signer's own roster and policy, approved by policy (`key_ceremonies
+//! = "auto"`, for zones it serves) or by its operator, and only then
+//! carried out ([`crate::keygen`]).
+//!
+//! ```text
+//!  ProposeCeremony ─▶ APPROVED (policy) ─┬─▶ steps (DKG rounds / import / removal) ─▶ PUBLISHED
+//!                  ├▶ PENDING ─▶ APPROVED┘          (the key stored or removed)
+//!                  │          └▶ REJECTED / EXPIRED
+//!                  └▶ REJECTED (group differs from the roster, zone not served,
+//!                               key still published, ...)
+//! ```
+//!
+//! The group a DKG or import makes must be exactly the roster's: its t and
+//! every participant, nothing learned from the coordinator. A removal is
+//! refused while the key is in the zone's published DNSKEY RRset.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use frostzone_dnssec::keys::{KeyRole, KeyTag};
+use frostzone_proto::audit::AuditEntry;
+use frostzone_proto::content::ceremony_hash;
+use frostzone_proto::roster::{describe_identifiers, Roster};
+use frostzone_proto::v1::{self, KeyCeremony, KeyInvolved, RequestState};
+use frostzone_threshold::Identifier;
+
+use crate::approval::KeyChanges;
+use crate::error::NodeError;
+use crate::lifecycle::{RequestError, APPROVAL_WINDOW_SECS};
+use crate::node::{lock, participant, proto_role, role, unix_now64, zone as normalized_zone, Node, REQUESTER};
+use crate::policy_file::SignerPolicy;
+use crate::proposal::{check_request_id, DECIDED_BY_POLICY};
+use crate::request_store::{RequestContent, RequestRecord, REQUEST_FORMAT};
+use crate::store::ShareInfo;
+
+/// What a ceremony does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CeremonyKind {
+    /// Distributed key generation of a new key.
+    Dkg,
+    /// Import of an existing key.
+    Import,
+    /// Removal of a key's shares.
+    Remove,
+}
+
+impl CeremonyKind {
+    fn from_proto(value: i32) -> Option<CeremonyKind> {
+        match v1::CeremonyKind::try_from(value) {
+            Ok(v1::CeremonyKind::Dkg) => Some(CeremonyKind::Dkg),
+            Ok(v1::CeremonyKind::Import) => Some(CeremonyKind::Import),
+            Ok(v1::CeremonyKind::Remove) => Some(CeremonyKind::Remove),
+            _ => None,
+        }
+    }
+
+    /// How messages name it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            CeremonyKind::Dkg => "distributed key generation (DKG)",
+            CeremonyKind::Import => "key import",
+            CeremonyKind::Remove => "key removal",
+        }
+    }
+}
+
+/// An approved ceremony, as its steps use it.
+#[derive(Clone, Debug)]
+pub struct Approved {
+    /// The request.
+    pub request_id: String,
+    /// Its zone, normalized.
+    pub zone: String,
+    /// The key's role (DKG, import).
+    pub role: KeyRole,
+    /// t (DKG, import).
+    pub threshold: u16,
+    /// The participants, in identifier order (DKG, import).
+    pub participants: Vec<Identifier>,
+    /// The key (removal).
+    pub key_tag: KeyTag,
+}
+
+impl Approved {
+    /// A DKG step must name exactly the approved zone, role, t and
+    /// participants.
+    pub fn check_same(&self, zone: &str, role_value: i32, threshold: u32, participants: &[v1::ParticipantId]) -> Result<(), NodeError> {
+        self.check_zone_role(zone, role_value)?;
+        let given = participants.iter().map(|p| participant(Some(p), "participants")).collect::<Result<Vec<_>, _>>()?;
+        let mut sorted = given.clone();
+        sorted.sort();
+        if threshold != u32::from(self.threshold) || sorted != self.participants {
+            return Err(RequestError::NotApproved(format!(
+                "ceremony {} approved {} of {}, this step asks {threshold} of {}",
+                self.request_id,
+                self.threshold,
+                describe_identifiers(self.participants.iter()),
+                describe_identifiers(given.iter())
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    /// A step must name the approved zone and role.
+    pub fn check_zone_role(&self, zone: &str, role_value: i32) -> Result<(), NodeError> {
+        let (zone, role) = (normalized_zone(zone)?, role(role_value)?);
+        if zone != self.zone || role != self.role {
+            return Err(RequestError::NotApproved(format!(
+                "ceremony {} is for a {} of {}, this step is for a {role} of {zone}",
+                self.request_id, self.role, self.zone
+            ))
+            .into());
+        }
+        Ok(())
+    }
+}
+
+/// What a proposed ceremony is checked against.
+pub(crate) struct CeremonyContext<'a> {
+    pub policy: Arc<SignerPolicy>,
+    pub roster: Option<&'a Roster>,
+    /// Shares held for the zone.
+    pub shares: Vec<ShareInfo>,
+    /// Key tags of the zone's published DNSKEY RRset.
+    pub published: BTreeMap<u16, String>,
+    pub now: u64,
+}
+
+/// Evaluates a proposed ceremony (pure): the record with its decision and
+/// the lines an operator reviews. `Err` for a malformed proposal (nothing
+/// is stored then).
+pub(crate) fn evaluate_ceremony(
+    proposal: &v1::CeremonyProposal,
+    ceremony: &KeyCeremony,
+    ctx: &CeremonyContext<'_>,
+) -> Result<(RequestRecord, Vec<String>), NodeError> {
+    let kind = CeremonyKind::from_proto(ceremony.kind).ok_or_else(|| NodeError::field("ceremony.kind", "not DKG, IMPORT or REMOVE"))?;
+    let zone = normalized_zone(&ceremony.zone)?;
+    let expiry = ctx.now.saturating_add(ctx.policy.approval.pending_expiry_secs);
+    let mut record = RequestRecord {
+        format: REQUEST_FORMAT,
+        id: proposal.request_id.clone(),
+        zone: zone.clone(),
+        content_hash: ceremony_hash(ceremony).to_vec(),
+        created_unix: ctx.now,
+        expires_unix: if proposal.expires_unix == 0 { expiry } else { expiry.min(proposal.expires_unix) },
+        submitted_by: crate::proposal::bounded(&proposal.submitted_by),
+        decided_by: DECIDED_BY_POLICY.into(),
+        state_unix: ctx.now,
+        ceremony: Some(ceremony.clone()),
+        content_stored: true,
+        ..RequestRecord::default()
+    };
+    let mut lines = Vec::new();
+    let refusal = match kind {
+        CeremonyKind::Dkg | CeremonyKind::Import => check_group_ceremony(kind, ceremony, &zone, ctx, &mut lines)?,
+        CeremonyKind::Remove => check_removal(ceremony, &zone, ctx, &mut record, &mut lines)?,
+    };
+    let refusal = refusal.or_else(|| (!ctx.policy.serves(&zone)).then(|| format!("zone {zone} is not served under this signer's policy")));
+    if let Some(reason) = refusal {
+        crate::proposal::reject(&mut record, reason, ctx.now);
+        return Ok((record, lines));
+    }
+    match ctx.policy.approval.key_ceremonies {
+        KeyChanges::Auto => {
+            record.set_state(RequestState::Approved, ctx.now);
+            record.approved_unix = ctx.now;
+        }
+        KeyChanges::Operator => {
+            record.set_state(RequestState::Pending, ctx.now);
+            record.reason = "key ceremonies need this signer's operator (key_ceremonies = \"operator\")".into();
+            record.decided_by.clear();
+        }
+    }
+    Ok((record, lines))
+}
+
+/// DKG and import: the role, t and participants, checked against the
+/// roster. Returns a refusal reason, if any.
+fn check_group_ceremony(
+    kind: CeremonyKind,
+    ceremony: &KeyCeremony,
+    zone: &str,
+    ctx: &CeremonyContext<'_>,
+    lines: &mut Vec<String>,
+) -> Result<Option<String>, NodeError> {
+    let key_role = role(ceremony.role)?;
+    if ceremony.key_tag != 0 || !ceremony.group_public_key.is_empty() {
+        return Err(NodeError::field("ceremony.key_tag", "a new key has no key tag or group key yet"));
+    }
+    let ids = ceremony.participants.iter().map(|p| participant(Some(p), "ceremony.participants")).collect::<Result<Vec<_>, _>>()?;
+    let what = match kind {
+        CeremonyKind::Import => format!("import of an existing {key_role} for {zone}, split by an operator's CLI into one share per signer"),
+        _ => format!("distributed key generation (DKG) of a new {key_role} for {zone}"),
+    };
+    lines.push(format!("key ceremony: {what}"));
+    lines.push(format!("group: {} of {}: participants {}", ceremony.threshold, ids.len(), describe_identifiers(ids.iter())));
+    let Some(roster) = ctx.roster else { return Ok(Some("this signer has no roster: it takes part in no key ceremony".into())) };
+    for id in &ids {
+        if let Some(m) = roster.member(id) {
+            lines.push(format!("  participant {} {} identity {}", m.participant, m.name, m.identity));
+        }
+    }
+    match roster.check_group(ceremony.threshold, &ids) {
+        Ok(()) => {
+            lines.push(format!("t and every participant are those of this signer's roster (fingerprint {})", roster.fingerprint()));
+            Ok(None)
+        }
+        Err(e) => Ok(Some(format!("the ceremony's group differs from this signer's roster ({}): {e}", roster.file.display()))),
+    }
+}
+
+/// Removal: the key named, held or not, and never one still published.
+fn check_removal(
+    ceremony: &KeyCeremony,
+    zone: &str,
+    ctx: &CeremonyContext<'_>,
+    record: &mut RequestRecord,
+    lines: &mut Vec<String>,
+) -> Result<Option<String>, NodeError> {
+    let tag = u16::try_from(ceremony.key_tag).map_err(|_| NodeError::field("ceremony.key_tag", "out of range"))?;
+    lines.push(format!("key ceremony: removal of every share of key tag {tag} of {zone}"));
+    let held = ctx.shares.iter().find(|s| s.key_tag.0 == tag);
+    record.keys = vec![KeyInvolved {
+        key_tag: tag.into(),
+        role: held.map(|s| proto_role(s.role)).unwrap_or(v1::KeyRole::Unspecified).into(),
+        signatures: 0,
+        held: held.is_some(),
+    }];
+    match held {
+        Some(share) => {
+            if !ceremony.group_public_key.is_empty() && ceremony.group_public_key != share.group_public_key {
+                return Ok(Some(format!("key tag {tag} of {zone} held here has another group key than the ceremony names")));
+            }
+            lines.push(format!("this signer holds a share of it: {} group key {}", share.role, hex::encode(share.group_public_key)));
+        }
+        None => lines.push("this signer holds no share of it".into()),
+    }
+    if let Some(what) = ctx.published.get(&tag) {
+        return Ok(Some(format!("key tag {tag} is {what} of {zone}: take it out of the zone before its shares are removed")));
+    }
+    Ok(None)
+}
+
+impl Node {
+    /// ProposeCeremony: evaluates a key ceremony (see the module
+    /// documentation), stores it with its decision and records it in the
+    /// audit log. A repeated proposal with the same content answers the
+    /// decision made.
+    pub fn propose_ceremony(&self, proposal: v1::CeremonyProposal) -> Result<v1::Decision, NodeError> {
+        check_request_id(&proposal.request_id)?;
+        let ceremony = proposal.ceremony.clone().ok_or_else(|| NodeError::field("ceremony", "missing"))?;
+        let zone = normalized_zone(&ceremony.zone)?;
+        let hash = ceremony_hash(&ceremony);
+        if let Some(decision) = self.decided_before(&proposal.request_id, &hash)? {
+            return Ok(decision);
+        }
+        self.check_open_requests()?;
+        let ctx = CeremonyContext {
+            policy: self.policy.clone(),
+            roster: self.roster.as_deref(),
+            shares: self.store.list()?.into_iter().filter(|s| s.zone == zone).collect(),
+            published: self.published_key_tags(&zone)?,
+            now: unix_now64(),
+        };
+        let (record, lines) = evaluate_ceremony(&proposal, &ceremony, &ctx)?;
+        {
+            let _decisions = lock(&self.decisions);
+            if let Some(decision) = self.decided_before(&proposal.request_id, &hash)? {
+                return Ok(decision);
+            }
+            self.store.requests().insert(&record, &RequestContent { lines: lines.clone(), ..RequestContent::default() })?;
+        }
+        self.note_opened(&record);
+        let outcome = match record.state() {
+            RequestState::Approved => "approved by policy".to_string(),
+            RequestState::Pending => format!("pending its operator: {}", record.reason),
+            _ => format!("rejected: {}", record.reason),
+        };
+        tracing::info!(request = %record.id, zone = %record.zone, "{}: {outcome}", lines[0]);
+        self.audit(AuditEntry {
+            event: "propose-ceremony".into(),
+            outcome: format!("{}: {outcome}", lines.join("; ")),
+            ..self.propose_audit(&record)
+        })?;
+        Ok(self.signed(&record))
+    }
+
+    /// The approved ceremony `request_id` of `kind`, or why its steps may
+    /// not run.
+    pub(crate) fn approved_ceremony(&self, request_id: &str, kind: CeremonyKind) -> Result<Approved, NodeError> {
+        check_request_id(request_id)?;
+        let record = self.store.requests().get(request_id)?.ok_or_else(|| {
+            RequestError::NotApproved(format!("no key ceremony {request_id} was proposed to this signer; it takes no step for it"))
+        })?;
+        let Some(ceremony) = record.ceremony.as_ref().filter(|c| CeremonyKind::from_proto(c.kind) == Some(kind)) else {
+            return Err(RequestError::NotApproved(format!("request {request_id} is not a {} ceremony", kind.describe())).into());
+        };
+        if record.state() != RequestState::Approved {
+            let why = if record.reason.is_empty() { String::new() } else { format!(" ({})", record.reason) };
+            return Err(RequestError::NotApproved(format!(
+                "key ceremony {request_id} is {}{why}: no step is taken before this signer approves it",
+                crate::lifecycle::state_name(record.state())
+            ))
+            .into());
+        }
+        if unix_now64() >= record.approved_unix.saturating_add(APPROVAL_WINDOW_SECS) {
+            return Err(RequestError::NotApproved(format!("key ceremony {request_id} was approved more than a day ago; propose it again")).into());
+        }
+        let (threshold, participants, key_role) = match kind {
+            CeremonyKind::Remove => (0, Vec::new(), KeyRole::Zsk),
+            _ => {
+                let roster = self.roster("key ceremony")?;
+                let mut ids =
+                    ceremony.participants.iter().map(|p| participant(Some(p), "ceremony.participants")).collect::<Result<Vec<_>, _>>()?;
+                ids.sort();
+                // The roster may have changed since the approval.
+                roster.check_group(ceremony.threshold, &ids).map_err(|e| NodeError::Roster(format!("ceremony {request_id}: {e}")))?;
+                (roster.threshold, ids, role(ceremony.role)?)
+            }
+        };
+        Ok(Approved {
+            request_id: request_id.to_string(),
+            zone: record.zone.clone(),
+            role: key_role,
+            threshold,
+            participants,
+            key_tag: KeyTag(u16::try_from(ceremony.key_tag).unwrap_or(0)),
+        })
+    }
+
+    /// Ends an approved ceremony: PUBLISHED with `outcome`, recorded in the
+    /// audit log as `event` with its origin.
+    pub(crate) fn complete_ceremony(&self, request_id: &str, event: &str, outcome: String) -> Result<v1::Decision, NodeError> {
+        let _decisions = lock(&self.decisions);
+        let requests = self.store.requests();
+        let mut record = requests.get(request_id)?.ok_or_else(|| NodeError::Internal(format!("request {request_id} vanished")))?;
+        record.set_state(RequestState::Published, unix_now64());
+        record.reason = outcome.clone();
+        requests.update(&record)?;
+        self.note_closed();
+        let approved_by = if record.decided_by.is_empty() { "policy".to_string() } else { record.decided_by.clone() };
+        self.audit(AuditEntry {
+            event: event.into(),
+            outcome: format!("{outcome} (ceremony approved by {approved_by})"),
+            ..self.propose_audit(&record)
+        })?;
+        Ok(self.signed(&record))
+    }
+
+    /// Records a refused ceremony step in the audit log and returns the
+    /// refusal (or the audit log's failure).
+    pub(crate) fn ceremony_step_refused(&self, request_id: &str, step: &str, e: NodeError) -> NodeError {
+        let zone = self.store.requests().get(request_id).ok().flatten().map(|r| r.zone).unwrap_or_default();
+        let entry = AuditEntry {
+            event: "ceremony-refused".into(),
+            request: request_id.to_string(),
+            zone,
+            operator: REQUESTER.into(),
+            outcome: format!("{step}: {e}"),
+            ..AuditEntry::default()
+        };
+        match self.audit(entry) {
+            Ok(()) => e,
+            Err(audit) => audit,
+        }
+    }
+}
