@@ -5,16 +5,22 @@
 # published on 127.0.0.1.
 #
 #   docker/cluster.sh build             static binaries (target/static) and the FROM-scratch images
-#   docker/cluster.sh init              certificates (`frostzone certs init`), passphrases, configs,
-#                                       signer policies that approve every change (a demo: nobody is
-#                                       at the signers to run `frostzone approve`)
+#   docker/cluster.sh init [--force]    certificates (`frostzone certs init`), passphrases, configs,
+#                                       signer policies that approve every key ceremony and change
+#                                       (a demo: nobody is at the signers to run `frostzone approve`),
+#                                       and the roster: each signer's `identity` run in its own
+#                                       container setup (the key is made in its volume), the entries
+#                                       joined by `frostzone roster init` into roster.toml for every
+#                                       signer and the operator. Needs the images; --force makes new
+#                                       certificates, passphrases and roster (after `down -v`)
 #   docker/cluster.sh up                build/init when missing, start, wait for 5 of 5 signers
 #   docker/cluster.sh wait [N]          wait until the coordinator sees N signers (default 5)
 #   docker/cluster.sh status|keys|ds|sign|verify ARGS...   `frostzone ...` against the cluster
 #   docker/cluster.sh cli ARGS...       any `frostzone` command against the cluster
 #   docker/cluster.sh compose ARGS...   docker compose with this project (ps, logs, stop signer-4, ...)
 #   docker/cluster.sh down [-v]         stop and remove the containers; -v also deletes the volumes,
-#                                       i.e. every key share: the keys are gone for good
+#                                       i.e. every key share and signer identity: the keys are gone
+#                                       for good, and the roster is deleted (the next `up` makes one)
 #
 # Example:
 #   docker/cluster.sh up
@@ -28,7 +34,8 @@
 #   FROSTZONE_DOCKER_RUN      generated files: pki/ (the development CA and every certificate,
 #                             for development only), one directory per party that is mounted
 #                             read-only into its container, operator/ (the CLI's --tls-dir),
-#                             image/ (build contexts)                              [docker/run]
+#                             roster/ (the identity entries and roster.toml), image/ (build
+#                             contexts)                                            [docker/run]
 #   FROSTZONE_DOCKER_PROJECT  compose project name                                [frostzone]
 #   FROSTZONE_DOCKER_NET      first three octets of the network's /24             [172.29.53]
 #   FROSTZONE_DOCKER_PORT     coordinator port on 127.0.0.1                       [17000]
@@ -114,11 +121,95 @@ cmd_build() {
     done
 }
 
+# The roster: t and every signer's identity key. A signer makes its key at the first open of its
+# store, i.e. in its data volume, so `frostzone-signer ... identity` runs in a one-off container of
+# its service (same image, mounts and settings). A running signer holds its store locked, so the
+# roster is made only when there is none, when a signer's volume (its identity) is gone, or on
+# `init --force`; `down -v` deletes it with the volumes.
+roster_dir="$run/roster"
+
+signer_volume_exists() {
+    [ -n "$(docker volume ls -q --filter "label=com.docker.compose.project=$project" \
+        --filter "label=com.docker.compose.volume=signer-$1-data")" ]
+}
+
+# Why the roster must be made, or nothing when the one in $roster_dir still holds.
+roster_reason() {
+    local k
+    if [ ! -s "$roster_dir/roster.toml" ]; then
+        echo "there is none yet"
+        return
+    fi
+    for k in $(seq 1 "$signers"); do
+        if ! signer_volume_exists "$k"; then
+            echo "the volume of signer-$k, with its identity key, is gone"
+            return
+        fi
+    done
+}
+
+# Fails, before init writes anything, where the roster cannot be made.
+roster_preflight() {
+    local reason="$1" force="$2" k running
+    docker image inspect "frostzone-signer:$tag" >/dev/null 2>&1 ||
+        die "cannot make the roster ($reason) without the image frostzone-signer:$tag: run \`docker/cluster.sh build\` first (\`up\` builds it when missing)"
+    running="$(docker ps --filter "label=com.docker.compose.project=$project" \
+        --format '{{.Label "com.docker.compose.service"}}' | grep '^signer-' | sort | tr '\n' ' ')" || true
+    [ -z "$running" ] ||
+        die "cannot make the roster ($reason) while ${running% } run: their stores are locked; \`docker/cluster.sh down\` first"
+    if [ "$force" = 1 ]; then
+        for k in $(seq 1 "$signers"); do
+            signer_volume_exists "$k" &&
+                die "init --force makes new passphrases, which cannot open the volumes of project $project: \`docker/cluster.sh down -v\` (deletes every key share) first"
+        done
+    fi
+    return 0
+}
+
+# `frostzone-signer identity` in a one-off container of signer K: its entry into roster/signer-K.toml,
+# the logs into roster/signer-K.log. -T: no terminal, so that stdout holds the entry alone.
+signer_identity() {
+    compose run --rm --no-deps -T "signer-$1" identity \
+        > "$roster_dir/signer-$1.toml" 2> "$roster_dir/signer-$1.log"
+}
+
+make_roster() {
+    local k entries=() failed=() pids=()
+    rm -rf "$roster_dir"
+    rm -f "$run"/*/roster.toml
+    mkdir -p "$roster_dir"
+    echo "making the roster ($1): each signer's identity key, in its volume" >&2
+    # The first run creates the project's network and volumes; then the others all at once.
+    signer_identity 1 || failed+=(1)
+    for k in $(seq 2 "$signers"); do
+        signer_identity "$k" &
+        pids[k]=$!
+    done
+    for k in $(seq 2 "$signers"); do
+        wait "${pids[k]}" || failed+=("$k")
+    done
+    if [ ${#failed[@]} != 0 ]; then
+        for k in "${failed[@]}"; do
+            echo "--- signer-$k: frostzone-signer identity, in a one-off container ---" >&2
+            cat "$roster_dir/signer-$k.log" >&2
+        done
+        die "could not make the identity key of signer ${failed[*]} (output above)"
+    fi
+    rm -f "$roster_dir"/*.log
+    for k in $(seq 1 "$signers"); do
+        entries+=("$roster_dir/signer-$k.toml")
+    done
+    "$(frostzone_bin)" roster init --threshold "$threshold" --out "$roster_dir/roster.toml" "${entries[@]}" >&2
+}
+
 # Certificates and passphrases are made once (the shares in the volumes are encrypted under those
 # passphrases); the configs are rewritten every time, so that a changed network follows.
 cmd_init() {
-    local force=0
+    local force=0 reason
     [ "${1:-}" = "--force" ] && force=1
+    reason="$(roster_reason)"
+    [ "$force" = 1 ] && reason="init --force"
+    [ -z "$reason" ] || roster_preflight "$reason" "$force"
     if [ "$force" = 1 ] || [ ! -f "$run/pki/ca.pem" ]; then
         local args=(certs init --dir "$run/pki" --signers "$signers")
         [ "$force" = 1 ] && args+=(--force)
@@ -161,23 +252,27 @@ cmd_init() {
             od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$run/$party/passphrase"
             echo >> "$run/$party/passphrase"
         fi
-        # No operator is at these signers: every change is approved by policy (see the file).
+        # No operator is at these signers: everything is approved by policy (see the file).
         cat > "$run/$party/policy.toml" <<'EOF'
 # Written by docker/cluster.sh for a demo cluster, where no operator is at the
-# signers to approve anything: every change, key changes (DNSKEY, CDS,
-# CDNSKEY) included, is approved by policy.
+# signers to approve anything: key ceremonies (DKG, import, removal) and
+# every change, key changes (DNSKEY, CDS, CDNSKEY) and DS changes included,
+# are approved by policy.
 #
-# Production keeps the default [approval] (key_changes = "operator" and the
-# default limits), so that this signer's operator reviews key changes and
-# large changes and approves them with `frostzone approve --socket
-# <data_dir>/admin.sock` (here the socket is in the container's data volume).
+# Production keeps the default [approval] (key_changes and key_ceremonies =
+# "operator" and the default limits), so that this signer's operator reviews
+# key ceremonies, key changes and large changes and approves them with
+# `frostzone approve --socket <data_dir>/admin.sock` (here the socket is in
+# the container's data volume).
 version = 1
 
 [approval]
 key_changes = "auto"
+key_ceremonies = "auto"
 max_rrsets_changed = 1000000
 max_names_added = 1000000
 max_names_removed = 1000000
+max_ds_changed = 1000000
 EOF
         cat > "$run/$party/signer.toml" <<EOF
 # Written by docker/cluster.sh; paths are inside the container.
@@ -187,6 +282,7 @@ participant = $k
 listen = "0.0.0.0:7001"
 data_dir = "/var/lib/frostzone"
 passphrase_file = "/etc/frostzone/passphrase"
+roster = "/etc/frostzone/roster.toml"
 policy = "/etc/frostzone/policy.toml"
 
 [tls]
@@ -196,7 +292,11 @@ key = "/etc/frostzone/$party.key"
 coordinator_cert = "/etc/frostzone/coordinator.pem"
 EOF
     done
-    # Certificates and configs are public; keys and passphrases stay 0600.
+    [ -z "$reason" ] || make_roster "$reason"
+    for party in operator $(seq -f 'signer-%g' 1 "$signers"); do
+        cp -f "$roster_dir/roster.toml" "$run/$party/roster.toml"
+    done
+    # Certificates, configs and the roster are public; keys and passphrases stay 0600.
     chmod 0644 "$run"/*/*.pem "$run"/*/*.toml
     chmod 0755 "$run"/*/
     echo "configs for network $net.0/24 in $run" >&2
@@ -229,6 +329,21 @@ cmd_up() {
     cmd_wait "$signers"
 }
 
+cmd_down() {
+    local arg
+    compose down "$@"
+    for arg in "$@"; do
+        case "$arg" in
+            -v|--volumes)
+                # The identity keys were in the volumes: the next init makes a new roster.
+                rm -rf "$roster_dir"
+                rm -f "$run"/*/roster.toml
+                echo "deleted the roster with the volumes (the signers' identity keys)" >&2
+                ;;
+        esac
+    done
+}
+
 [ $# -ge 1 ] || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2; }
 command="$1"
 shift
@@ -237,7 +352,7 @@ case "$command" in
     init) cmd_init "$@" ;;
     up) cmd_up "$@" ;;
     wait) cmd_wait "$@" ;;
-    down) compose down "$@" ;;
+    down) cmd_down "$@" ;;
     compose) compose "$@" ;;
     cli) fz "$@" ;;
     status|keys|ds|sign) fz "$command" "$@" ;;

@@ -82,6 +82,12 @@ pub fn describe_changes(c: &ChangeSummary) -> String {
         c.rrsets_added, c.rrsets_removed, c.rrsets_changed
     ));
     parts.push(format!("names {} added, {} removed", c.names_added, c.names_removed));
+    if c.delegations_added + c.delegations_removed > 0 {
+        parts.push(format!("delegations {} added, {} removed", c.delegations_added, c.delegations_removed));
+    }
+    if c.ds_rrsets_changed > 0 {
+        parts.push(format!("{} DS RRsets changed", c.ds_rrsets_changed));
+    }
     parts.push(format!("{} NSEC/NSEC3 RRsets changed", c.denial_rrsets_changed));
     parts.push(format!("{} signatures", c.signatures));
     parts.join("; ")
@@ -112,6 +118,9 @@ pub fn changes_json(c: &ChangeSummary) -> Value {
         "key_rrsets_changed": c.key_rrsets_changed,
         "first_publication": c.first_publication,
         "signatures": c.signatures,
+        "ds_rrsets_changed": c.ds_rrsets_changed,
+        "delegations_added": c.delegations_added,
+        "delegations_removed": c.delegations_removed,
     })
 }
 

@@ -215,6 +215,12 @@ impl DockerCluster {
         self.run_dir.path().join(name)
     }
 
+    /// The static binary `frostzone-NAME` (`coordinator`, `signer`) exactly as the image carries
+    /// it: `docker/cluster.sh build` copies it into the image's build context.
+    pub fn image_binary(&self, name: &str) -> PathBuf {
+        self.path("image").join(name).join(format!("frostzone-{name}"))
+    }
+
     /// The end of every container's log, for failure messages.
     pub fn logs(&self) -> String {
         let out = run(&mut self.compose(&["logs", "--no-color", "--tail", "25"]));

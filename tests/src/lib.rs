@@ -12,8 +12,10 @@ pub mod cluster;
 pub mod docker;
 pub mod resolver;
 pub mod rogue;
+pub mod rogue_coordinator;
 pub mod signers;
 pub mod split_mix;
+pub mod tamper;
 pub mod tools;
 
 use std::path::{Path, PathBuf};

@@ -2,6 +2,15 @@
 //! of the Signer service presenting the coordinator's certificate (which the signers pin), with
 //! hand-made signing items. What a signer accepts from it shows what the signer itself enforces.
 
+use std::path::Path;
+use std::sync::Arc;
+
+use frostzone_coordinator::pipeline::proposals::{Mode, ProposalSet};
+use frostzone_dnssec::denial::Denial;
+use frostzone_dnssec::keys::{KeyRole as ZoneKeyRole, ZoneKey};
+use frostzone_dnssec::load::load_zone_text;
+use frostzone_dnssec::signing::{SigningPlan, SigningPolicy};
+use frostzone_dnssec::zone::{InputKind, Zone};
 use frostzone_proto::content::content_hash;
 use frostzone_proto::tls::TlsFiles;
 use frostzone_proto::v1::signer_client::SignerClient;
@@ -17,7 +26,8 @@ use crate::cluster::Cluster;
 /// A signer client with the coordinator's credentials.
 pub type Signer = SignerClient<Channel>;
 
-/// Connects to signer `k` of `cluster` as its coordinator.
+/// Connects to signer `k` of `cluster` as its coordinator (waiting up to a minute for a signer
+/// that is still starting).
 pub async fn connect(cluster: &Cluster, k: u16) -> Signer {
     let root = cluster.dir.path();
     let tls = TlsFiles { ca: root.join("ca.pem"), cert: root.join("coordinator.pem"), key: root.join("coordinator.key") };
@@ -25,8 +35,14 @@ pub async fn connect(cluster: &Cluster, k: u16) -> Signer {
         .expect("endpoint")
         .tls_config(tls.client_config(&format!("signer-{k}")).expect("tls config"))
         .expect("tls");
-    let channel = endpoint.connect().await.unwrap_or_else(|e| panic!("connect to signer-{k}: {e:?}"));
-    SignerClient::new(channel)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match endpoint.connect().await {
+            Ok(channel) => return SignerClient::new(channel),
+            Err(e) if std::time::Instant::now() > deadline => panic!("connect to signer-{k}: {e:?}"),
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+        }
+    }
 }
 
 /// The key share signer `client` holds for `zone` that signs DNSKEY RRsets: a KSK or a CSK.
@@ -95,6 +111,37 @@ pub fn dnskey_item(zone: &str, key: &KeyShareInfo) -> SigningItem {
 /// An A RRset of `owner` with one address.
 pub fn a_item(zone: &str, owner: &str, address: [u8; 4], key: &KeyShareInfo) -> SigningItem {
     item(zone, owner, 1, vec![address.to_vec()], key)
+}
+
+/// Every share `client` holds for `zone`.
+pub async fn zone_keys(client: &mut Signer, zone: &str) -> Vec<KeyShareInfo> {
+    let health = client.health(HealthRequest { api_version: API_VERSION }).await.expect("health").into_inner();
+    health.keys.into_iter().filter(|k| k.zone == zone).collect()
+}
+
+/// The DNSKEY of a held share.
+pub fn dnskey_of(share: &KeyShareInfo) -> ZoneKey {
+    let role = match share.role() {
+        KeyRole::Ksk => ZoneKeyRole::Ksk,
+        KeyRole::Zsk => ZoneKeyRole::Zsk,
+        _ => ZoneKeyRole::Csk,
+    };
+    ZoneKey::ed25519(role, share.group_public_key.as_slice().try_into().expect("32-octet group key"))
+}
+
+/// The whole of `zone_text` (an unsigned zone) signed with `keys`, as the coordinator proposes
+/// it in full: every RRSIG to make (items with RRSIG fields, valid from an hour ago for two
+/// weeks), then every other RRset a signer is shown (context items: delegations' NS), its
+/// denial records made by frostzone's own generator. Attacks start from this and change only
+/// what they mean to change.
+pub fn full_proposal(zone: &str, zone_text: &str, keys: &[ZoneKey], denial: Denial) -> Vec<SigningItem> {
+    let (_, apex) = frostzone_dnssec::name::normalize_zone(zone).expect("zone name");
+    let records = load_zone_text(zone_text, Path::new("rogue.zone"), &apex).expect("zone text");
+    let unsigned = Zone::from_records(apex, records, InputKind::Unsigned).expect("zone");
+    let policy = SigningPolicy { denial, ..SigningPolicy::default() };
+    let plan = Arc::new(SigningPlan::prepare(unsigned, keys, &policy, now()).expect("signing plan"));
+    let set = ProposalSet::build(&plan, None);
+    set.chunk(Mode::Full, 0, usize::MAX).expect("the plan is alive")
 }
 
 /// Proposes `items` as request `id` of `zone`; the signer's decision, or its refusal.

@@ -211,7 +211,7 @@ fn too_few_approvals_time_out_and_nothing_is_written() {
 fn an_approval_is_bound_to_one_content_hash() {
     let _serial = serial();
     // Every change waits for the operator, not only key changes.
-    let cluster = cluster_with("version = 1\n[approval]\nmax_rrsets_changed = 0\n");
+    let cluster = cluster_with("version = 1\n[approval]\nmax_rrsets_changed = 0\nkey_ceremonies = \"auto\"\n");
     cluster.generate_keys(ZONE);
     let out = out_file(&cluster, "first");
     let sign = cluster.spawn_sign(ZONE, &example_zone(), &out, &[]);
@@ -271,17 +271,22 @@ fn a_signer_refuses_rrsets_other_than_those_approved() {
     rt.block_on(async {
         let mut signer = rogue::connect(&cluster, 1).await;
         let key = rogue::zone_key(&mut signer, ZONE).await;
-        let items = vec![rogue::dnskey_item(ZONE, &key), rogue::a_item(ZONE, "www.example.com.", [192, 0, 2, 1], &key)];
+        let zone_text = std::fs::read_to_string(example_zone()).expect("read example zone");
+        let proposal = rogue::full_proposal(ZONE, &zone_text, &[rogue::dnskey_of(&key)], frostzone_dnssec::denial::Denial::default());
         let id = rogue::request_id();
-        let decision = rogue::propose(&mut signer, &id, ZONE, &items).await.expect("propose");
+        let decision = rogue::propose(&mut signer, &id, ZONE, &proposal).await.expect("propose");
         assert_eq!(decision.state(), RequestState::Pending, "a first publication: {decision:?}");
         assert_eq!(text(&cluster.approve(1, &id), "state"), "approved");
 
+        // Commits carry the items to sign; the mail A RRset among them.
+        let items: Vec<_> = proposal.iter().filter(|i| i.rrsig.is_some()).cloned().collect();
+        let mail = rogue::wire_name("mail.example.com.");
+        let at = items.iter().position(|i| i.owner == mail && i.rtype == 1).expect("mail A item");
         let mut changed = items.clone();
-        changed[1].rdata = vec![vec![192, 0, 2, 66]];
+        changed[at].rdata = vec![vec![192, 0, 2, 66]];
         let mut extra = items.clone();
-        extra.push(rogue::a_item(ZONE, "mail.example.com.", [192, 0, 2, 25], &key));
-        for (what, batch, named) in [("changed RDATA", &changed, "www.example.com"), ("an extra RRset", &extra, "mail.example.com")] {
+        extra.push(rogue::a_item(ZONE, "extra.example.com.", [192, 0, 2, 25], &key));
+        for (what, batch, named) in [("changed RDATA", &changed, "mail.example.com"), ("an extra RRset", &extra, "extra.example.com")] {
             let refused = rogue::commit(&mut signer, &rogue::session_id(), &id, ZONE, &key, batch).await;
             let status = refused.err().unwrap_or_else(|| panic!("{what}: committed"));
             assert_eq!(status.code(), tonic::Code::PermissionDenied, "{what}: {status:?}");
@@ -332,10 +337,14 @@ fn a_dnskey_change_is_not_signed_without_approval() {
     rt.block_on(async {
         let mut signer = rogue::connect(&cluster, 2).await;
         let key = rogue::zone_key(&mut signer, ZONE).await;
-        let items = vec![rogue::dnskey_item(ZONE, &key)];
+        // The zone signed with every key it has now: the DNSKEY RRset with the extra ZSK.
+        let zone_text = std::fs::read_to_string(example_zone()).expect("read example zone");
+        let keys: Vec<_> = rogue::zone_keys(&mut signer, ZONE).await.iter().map(rogue::dnskey_of).collect();
+        let proposal = rogue::full_proposal(ZONE, &zone_text, &keys, frostzone_dnssec::denial::Denial::default());
         let id = rogue::request_id();
-        let decision = rogue::propose(&mut signer, &id, ZONE, &items).await.expect("propose");
+        let decision = rogue::propose(&mut signer, &id, ZONE, &proposal).await.expect("propose");
         assert_eq!(decision.state(), RequestState::Pending, "a DNSKEY change: {decision:?}");
+        let items: Vec<_> = proposal.iter().filter(|i| i.rrsig.is_some() && i.rtype == 48).cloned().collect();
         for (what, request) in [("a pending request", id.as_str()), ("no request", "")] {
             let refused = rogue::commit(&mut signer, &rogue::session_id(), request, ZONE, &key, &items).await;
             let status = refused.err().unwrap_or_else(|| panic!("DNSKEY committed under {what}"));

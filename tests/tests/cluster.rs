@@ -309,12 +309,15 @@ async fn replay(cluster: &Cluster) {
         clients.push(rogue::connect(cluster, k).await);
     }
     let key = rogue::zone_key(&mut clients[0], ORIGIN).await;
-    let items = vec![rogue::a_item(ORIGIN, "www.example.com.", [192, 0, 2, 1], &key)];
+    let zone_text = std::fs::read_to_string(example_zone()).expect("read example zone");
+    let proposal = rogue::full_proposal(ORIGIN, &zone_text, &[rogue::dnskey_of(&key)], frostzone_dnssec::denial::Denial::default());
+    // One item to sign: the proposal's first.
+    let items = vec![proposal.iter().find(|i| i.rrsig.is_some()).expect("an item to sign").clone()];
     let request = rogue::request_id();
     let session_id = rogue::session_id();
     let mut commitments = Vec::new();
     for (i, client) in clients.iter_mut().enumerate() {
-        let decision = rogue::propose(client, &request, ORIGIN, &items)
+        let decision = rogue::propose(client, &request, ORIGIN, &proposal)
             .await
             .unwrap_or_else(|e| panic!("propose on signer-{}: {e:?}\n{}", i + 1, cluster.logs()));
         assert_eq!(decision.state(), RequestState::Approved, "signer-{}: {decision:?}", i + 1);

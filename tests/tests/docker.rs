@@ -5,6 +5,10 @@
 //! `examples/example.zone` through the coordinator's published port; signers are stopped, killed
 //! and started again with `docker`, and the shares must survive in their volumes.
 //!
+//! The signers' roster comes from `docker/cluster.sh init`: each signer makes its identity key
+//! in its own volume; a signer that the roster does not list would not start. The images must
+//! carry release binaries: the signer without the test-only fault injection.
+//!
 //! Without a working Docker engine the test prints `skipped: ...` and passes, unless
 //! `FROSTZONE_REQUIRE_DOCKER=1` (scripts/test sets it wherever `docker info` works). The first
 //! run builds the static binaries into target/static (a few minutes on two cores).
@@ -13,8 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use frostzone_tests::docker::{require_docker, say, DockerCluster};
+use frostzone_tests::docker::{require_docker, say, DockerCluster, SIGNERS};
 use frostzone_tests::tools::{describe, require, run};
+use frostzone_proto::roster::Roster;
 use frostzone_tests::{example_zone, frostzone_bin};
 
 const ORIGIN: &str = "example.com.";
@@ -49,6 +54,40 @@ fn sign_and_verify(cluster: &DockerCluster, name: &str, ds: &Path, check_ldns: b
     out
 }
 
+/// The signer the images carry is a release build: `--version` does not say "fault injection"
+/// and no byte of it holds the fault switch's variable name (only `fault-injection` builds do).
+fn assert_no_fault_injection(signer: &Path) {
+    let mut version = Command::new(signer);
+    version.arg("--version");
+    let out = run(&mut version);
+    assert!(out.status.success(), "{}", describe(&version, &out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("fault injection"), "{} is a test build: {text}", signer.display());
+    let bytes = std::fs::read(signer).unwrap_or_else(|e| panic!("cannot read {}: {e}", signer.display()));
+    let needle = b"FROSTZONE_FAULT_CORRUPT_SHARES";
+    assert!(
+        !bytes.windows(needle.len()).any(|w| w == needle),
+        "{} contains FROSTZONE_FAULT_CORRUPT_SHARES: built with fault injection",
+        signer.display()
+    );
+}
+
+/// Every party's copy of the roster `docker/cluster.sh init` wrote is the same file: t = 3 and
+/// signer-1 to signer-5 as participants 1 to 5.
+fn assert_roster(cluster: &DockerCluster) {
+    let operator = cluster.path("operator/roster.toml");
+    let roster = Roster::load(&operator).unwrap_or_else(|e| panic!("{e}"));
+    let members: Vec<(u16, String)> = roster.members().map(|m| (m.participant, m.name.clone())).collect();
+    let expected: Vec<(u16, String)> = (1..=SIGNERS).map(|k| (k, format!("signer-{k}"))).collect();
+    assert_eq!((roster.threshold, members), (3, expected), "{}", operator.display());
+    let text = std::fs::read(&operator).expect("read the operator's roster");
+    for k in 1..=SIGNERS {
+        let copy = cluster.path(&format!("signer-{k}/roster.toml"));
+        let copied = std::fs::read(&copy).unwrap_or_else(|e| panic!("cannot read {}: {e}", copy.display()));
+        assert!(copied == text, "{} differs from {}", copy.display(), operator.display());
+    }
+}
+
 #[test]
 fn docker_cluster_signs_survives_stop_kill_and_restart() {
     if !require_docker(TEST) {
@@ -76,9 +115,11 @@ fn docker_cluster_signs_survives_stop_kill_and_restart() {
         cluster.run_dir.path().display()
     );
     cluster.build();
+    assert_no_fault_injection(&cluster.image_binary("signer"));
     step("static build + images", &mut t);
     cluster.up();
-    step("up (5 of 5 signers reachable)", &mut t);
+    assert_roster(&cluster);
+    step("up (roster, 5 of 5 signers reachable)", &mut t);
 
     // A KSK and a ZSK by DKG across the five containers; DS from the coordinator.
     for role in ["ksk", "zsk"] {

@@ -42,10 +42,15 @@ fn audit(cluster: &Cluster, node: &str, verify: bool) -> std::process::Output {
 fn policy_refusals_are_audited_and_an_edited_entry_is_detected() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut cluster = Cluster::new(3, 2);
-    cluster.set_policy(1, &other_zone_only());
     cluster.start_all();
     cluster.wait_ready(3);
     cluster.generate_keys(ORIGIN);
+    // Signer 1's operator then stops serving the zone (a signer takes part in no key ceremony
+    // for a zone it does not serve, so the keys come first).
+    cluster.kill_signer(1);
+    cluster.set_policy(1, &other_zone_only());
+    cluster.start_signer(1, &[]);
+    cluster.wait_ready(3);
 
     // Signer 1 refuses the zone; 2 of 3 is still a quorum.
     let out = cluster.dir.path().join("one.signed");
@@ -118,7 +123,7 @@ fn policy_refusals_are_audited_and_an_edited_entry_is_detected() {
 #[test]
 fn a_bad_policy_file_stops_the_signer_naming_the_field() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let cluster = Cluster::new(1, 1);
+    let cluster = Cluster::new(2, 2);
     cluster.set_policy(1, "version = 1\n[validity]\nmin_lifetime_secs = 10\nmax_lifetime_secs = 5\n");
     let mut cmd = Command::new(workspace_binary("frostzone-signer"));
     cmd.arg("--config").arg(cluster.signer_config(1)).arg("--check-config").current_dir(cluster.dir.path());

@@ -163,6 +163,19 @@ pub fn execute_show(args: ShowArgs) -> anyhow::Result<Outcome> {
                 })
             })
             .collect();
+        value["validity"] = detail
+            .validity
+            .iter()
+            .map(|w| {
+                json!({
+                    "key_tag": w.key_tag,
+                    "earliest_inception": w.earliest_inception,
+                    "latest_inception": w.latest_inception,
+                    "earliest_expiration": w.earliest_expiration,
+                    "latest_expiration": w.latest_expiration,
+                })
+            })
+            .collect();
         println!("{value}");
         return Ok(Outcome::Success);
     }
@@ -182,6 +195,17 @@ pub fn execute_show(args: ShowArgs) -> anyhow::Result<Outcome> {
             })
             .collect();
         println!("keys       {}", keys.join("; "));
+    }
+    for w in &detail.validity {
+        // RFC 4034 §3.1.5: what resolvers will accept these signatures for.
+        let span = |a: u64, b: u64| if a == b { format_time(a) } else { format!("{} .. {}", format_time(a), format_time(b)) };
+        println!(
+            "validity   key tag {}: inception {}, expiration {} ({} from now at the latest)",
+            w.key_tag,
+            span(w.earliest_inception, w.latest_inception),
+            span(w.earliest_expiration, w.latest_expiration),
+            crate::lifecycle::format_duration(w.latest_expiration.saturating_sub(now_unix()))
+        );
     }
     println!();
     for line in &detail.lines {
@@ -343,7 +367,7 @@ fn header(info: &AdminRequestInfo) -> String {
     let d = info.decision.clone().unwrap_or_default();
     let changes = d.changes.unwrap_or_default();
     format!(
-        "request    {}\nzone       {}\nstate      {}\ncontent    {}\nsubmitted  by {} at {} ({})\nexpires    {}\nchanges    {}\n",
+        "request    {}\nzone       {}\nstate      {}\ncontent    {}\nsubmitted  by {} (as the coordinator claims; the signer cannot check it) at {} ({})\nexpires    {}\n{}\n",
         info.request_id,
         info.zone,
         describe_decision(d.state(), &d.reason, &d.decided_by),
@@ -352,8 +376,23 @@ fn header(info: &AdminRequestInfo) -> String {
         format_time(info.created_unix),
         age(info.created_unix, now),
         format_expiry(info.expires_unix, now),
-        describe_changes(&changes),
+        match &info.ceremony {
+            Some(c) => format!("ceremony   {}", describe_ceremony(c)),
+            None => format!("changes    {}", describe_changes(&changes)),
+        },
     )
+}
+
+/// A key ceremony in one line.
+fn describe_ceremony(c: &frostzone_proto::v1::KeyCeremony) -> String {
+    use frostzone_proto::v1::CeremonyKind;
+    let role = super::keys::role_name(c.role);
+    match CeremonyKind::try_from(c.kind) {
+        Ok(CeremonyKind::Dkg) => format!("DKG of a new {role} for {}, {} of {} signers", c.zone, c.threshold, c.participants.len()),
+        Ok(CeremonyKind::Import) => format!("import of an existing {role} for {}, {} of {} signers", c.zone, c.threshold, c.participants.len()),
+        Ok(CeremonyKind::Remove) => format!("removal of every share of key tag {} of {}", c.key_tag, c.zone),
+        _ => "unknown key ceremony".to_string(),
+    }
 }
 
 /// How long until `unix`, for a table cell.
@@ -377,6 +416,8 @@ fn info_json(info: &AdminRequestInfo) -> Value {
         "content_hash": hex::encode(&d.content_hash),
         "changes": changes_json(&d.changes.unwrap_or_default()),
         "submitted_by": info.submitted_by,
+        "submitted_by_claimed": true,
+        "ceremony": info.ceremony.as_ref().map(describe_ceremony),
         "created_unix": info.created_unix,
         "expires_unix": info.expires_unix,
     })

@@ -36,7 +36,9 @@ pub struct SignArgs {
     /// The zone, e.g. example.com.
     #[arg(long)]
     zone: String,
-    /// The unsigned zone file (RFC 1035 master file, without $INCLUDE).
+    /// The unsigned zone file (RFC 1035 master file). `$INCLUDE` is expanded
+    /// here, relative to the including file: the coordinator never reads
+    /// files of its own host for an upload.
     #[arg(long, value_name = "ZONEFILE")]
     file: Option<PathBuf>,
     /// A change file (IXFR form, RFC 1995 §4) against the published version.
@@ -142,7 +144,16 @@ pub fn execute_sign(args: SignArgs, client: ClientArgs) -> anyhow::Result<Outcom
         (None, Some(changes)) => (Upload::Changes, changes.clone()),
         (None, None) => bail!("give --file ZONEFILE or --changes FILE"),
     };
-    let data = std::fs::read(&input).with_context(|| format!("cannot read {}", input.display()))?;
+    let (origin_text, _) = frostzone_dnssec::name::normalize_zone(&args.zone).map_err(|e| anyhow::anyhow!("--zone: {e}"))?;
+    let origin: frostzone_dnssec::StoredName = origin_text.parse().map_err(|e| anyhow::anyhow!("--zone: {e}"))?;
+    // An $INCLUDE is followed here; the coordinator refuses one in uploads.
+    let flattened =
+        frostzone_dnssec::load::flatten_includes(&input, &origin).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let data = match &flattened {
+        Some(flat) => flat.text.clone().into_bytes(),
+        None => std::fs::read(&input).with_context(|| format!("cannot read {}", input.display()))?,
+    };
+    let source = input.display().to_string();
     let denial = match (args.nsec, args.nsec3_opt_out, upload) {
         (true, _, _) => "nsec",
         (_, true, _) => "nsec3-opt-out",
@@ -159,13 +170,19 @@ pub fn execute_sign(args: SignArgs, client: ClientArgs) -> anyhow::Result<Outcom
         serial_policy: args.serial_policy.map(|p| p.to_string()).unwrap_or_default(),
         full: args.full,
         return_zone: matches!(upload, Upload::Changes) && args.out.is_some(),
-        source_name: input.display().to_string(),
+        source_name: source.clone(),
     };
     let started = Instant::now();
-    let signed = crate::client::runtime()?.block_on(async move {
-        let mut coordinator = client.connect().await?;
-        send(&mut coordinator, upload, options, data).await
-    })?;
+    let signed = crate::client::runtime()?
+        .block_on(async move {
+            let mut coordinator = client.connect().await?;
+            send(&mut coordinator, upload, options, data).await
+        })
+        .map_err(|e| match &flattened {
+            // Lines of the expanded text, named as the files they came from.
+            Some(flat) => anyhow::anyhow!("{}", remap_lines(&format!("{e:#}"), &source, flat)),
+            None => e,
+        })?;
     let elapsed = started.elapsed().as_secs_f64();
     if let (Upload::Changes, Some(path)) = (upload, &args.out_changes) {
         write_atomically(path, &signed.changes)?;
@@ -181,6 +198,29 @@ pub fn execute_sign(args: SignArgs, client: ClientArgs) -> anyhow::Result<Outcom
         signed.serial, signed.signatures_made, signed.signatures_kept, signed.session_id
     );
     Ok(Outcome::Success)
+}
+
+/// `message` with every `SOURCE:LINE` (a line of the expanded text sent
+/// for `source`) replaced by the file and line it came from.
+fn remap_lines(message: &str, source: &str, flat: &frostzone_dnssec::load::Flattened) -> String {
+    let marker = format!("{source}:");
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(&marker) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + marker.len()..];
+        let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+        match digits.parse::<usize>().ok().and_then(|n| flat.source_of(n)) {
+            Some(location) => out.push_str(&location.to_string()),
+            None => {
+                out.push_str(&marker);
+                out.push_str(&digits);
+            }
+        }
+        rest = &after[digits.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Sends `data` (a zone file) in chunks and collects the signed zone,
