@@ -140,4 +140,9 @@ if [ -f "$work/cluster.log" ]; then
     echo
     echo "cluster (its peak MB above is the largest process, the coordinator; every process:)"
     grep -E '^peak memory|^signed ' "$work/cluster.log" | sed 's/^/  /'
+    # Each signer's evaluation of the whole zone: policy checks, the diff against its baseline
+    # and the denial records checked against the content (the `evaluated_ms` it logs).
+    grep -h "propose:" "$work"/cluster/cluster/logs/signer-*.log 2>/dev/null \
+        | sed -n 's/.*evaluated_ms=\([0-9.]*\).*/\1/p' | sort -n \
+        | awk 'NR == 1 { lo = $1 } { hi = $1; n++ } END { if (n) printf "  signers evaluating the whole zone before approving it: %.1f to %.1f s\n", lo / 1000, hi / 1000 }'
 fi

@@ -55,11 +55,14 @@ for k in 1 2 3 4 5; do
     mkdir -p "$c/signer-$k/data"
     head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$c/signer-$k/passphrase"
     chmod 600 "$c/signer-$k/passphrase"
-    printf 'version = 1\n[approval]\nkey_changes = "auto"\nmax_rrsets_changed = 1000000\nmax_names_added = 1000000\nmax_names_removed = 1000000\n' \
+    printf 'version = 1\n[approval]\nkey_changes = "auto"\nkey_ceremonies = "auto"\nmax_rrsets_changed = 1000000\nmax_names_added = 1000000\nmax_names_removed = 1000000\nmax_ds_changed = 1000000\n' \
         > "$c/signer-$k/policy.toml"
-    printf 'version = 1\nname = "signer-%s"\nparticipant = %s\nlisten = "127.0.0.1:%s"\ndata_dir = "signer-%s/data"\npassphrase_file = "signer-%s/passphrase"\npolicy = "signer-%s/policy.toml"\n\n[tls]\nca = "ca.pem"\ncert = "signer-%s.pem"\nkey = "signer-%s.key"\ncoordinator_cert = "coordinator.pem"\n' \
+    printf 'version = 1\nname = "signer-%s"\nparticipant = %s\nlisten = "127.0.0.1:%s"\ndata_dir = "signer-%s/data"\npassphrase_file = "signer-%s/passphrase"\nroster = "roster.toml"\npolicy = "signer-%s/policy.toml"\n\n[tls]\nca = "ca.pem"\ncert = "signer-%s.pem"\nkey = "signer-%s.key"\ncoordinator_cert = "coordinator.pem"\n' \
         "$k" "$k" $((base_port + k)) "$k" "$k" "$k" "$k" "$k" > "$c/signer-$k.toml"
+    # Each signer's identity key (made in its store), for the roster every signer checks.
+    (cd "$c" && "$bin/frostzone-signer" --config "$c/signer-$k.toml" identity > "$c/signer-$k/identity.toml")
 done
+"$bin/frostzone" roster init --threshold 3 --out "$c/roster.toml" "$c"/signer-*/identity.toml > /dev/null
 start() { # NAME PROGRAM
     (cd "$c" && exec "$2" --config "$c/$1.toml" >> "$c/logs/$1.log" 2>&1) &
     pids+=($!)
@@ -134,6 +137,25 @@ sort -n -k1,1 "$work/results" | awk '
         printf "  %-8s %10.1f\n", "p99", t[rank(0.99)]
         printf "  %-8s %10.1f\n", "max", t[NR]
     }'
+# What the signers spent evaluating each proposal (checks, diff, denial records: the
+# `evaluated_ms` of their "propose" log lines) and, of that, checking its denial records against
+# the content (`denial_check_ms`), full and incremental, over all five.
+field() { # true|false FIELD
+    grep -h "propose:" "$c"/logs/signer-*.log | grep -a "incremental=$1" \
+        | sed -n "s/.*$2=\\([0-9.]*\\).*/\\1/p" | sort -n
+}
+stats() { # LABEL FILE
+    [ -s "$2" ] && awk -v l="$1" '{ t[NR] = $1 } END {
+        printf "  %-44s median %9.2f ms, p99 %9.2f ms, max %9.2f ms (%d)\n", l, t[int((NR + 1) / 2)], t[int(0.99 * NR + 0.999999)], t[NR], NR }' "$2"
+}
+echo "signers (five, each proposal), evaluating / of that, checking the denial records:"
+for kind in false true; do
+    label=$([ "$kind" = true ] && echo "a one-RRset increment" || echo "the whole version")
+    field "$kind" evaluated_ms > "$work/eval-$kind"
+    field "$kind" denial_check_ms > "$work/denial-$kind"
+    stats "$label: evaluated" "$work/eval-$kind" || true
+    stats "$label: denial records" "$work/denial-$kind" || true
+done
 sort -n -k2,2 "$work/results" | awk '
     { m[NR] = $2; sum += $2 }
     END {

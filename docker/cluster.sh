@@ -128,20 +128,22 @@ cmd_build() {
 # `init --force`; `down -v` deletes it with the volumes.
 roster_dir="$run/roster"
 
-signer_volume_exists() {
-    [ -n "$(docker volume ls -q --filter "label=com.docker.compose.project=$project" \
-        --filter "label=com.docker.compose.volume=signer-$1-data")" ]
+# The project's volumes, one name (as in the compose file) a line.
+project_volumes() {
+    docker volume ls --filter "label=com.docker.compose.project=$project" \
+        --format '{{.Label "com.docker.compose.volume"}}'
 }
 
 # Why the roster must be made, or nothing when the one in $roster_dir still holds.
 roster_reason() {
-    local k
+    local k volumes
     if [ ! -s "$roster_dir/roster.toml" ]; then
         echo "there is none yet"
         return
     fi
+    volumes="$(project_volumes)"
     for k in $(seq 1 "$signers"); do
-        if ! signer_volume_exists "$k"; then
+        if ! grep -qx "signer-$k-data" <<<"$volumes"; then
             echo "the volume of signer-$k, with its identity key, is gone"
             return
         fi
@@ -150,20 +152,16 @@ roster_reason() {
 
 # Fails, before init writes anything, where the roster cannot be made.
 roster_preflight() {
-    local reason="$1" force="$2" k running
+    local reason="$1" force="$2" running
     docker image inspect "frostzone-signer:$tag" >/dev/null 2>&1 ||
         die "cannot make the roster ($reason) without the image frostzone-signer:$tag: run \`docker/cluster.sh build\` first (\`up\` builds it when missing)"
     running="$(docker ps --filter "label=com.docker.compose.project=$project" \
         --format '{{.Label "com.docker.compose.service"}}' | grep '^signer-' | sort | tr '\n' ' ')" || true
     [ -z "$running" ] ||
         die "cannot make the roster ($reason) while ${running% } run: their stores are locked; \`docker/cluster.sh down\` first"
-    if [ "$force" = 1 ]; then
-        for k in $(seq 1 "$signers"); do
-            signer_volume_exists "$k" &&
-                die "init --force makes new passphrases, which cannot open the volumes of project $project: \`docker/cluster.sh down -v\` (deletes every key share) first"
-        done
+    if [ "$force" = 1 ] && grep -q '^signer-' <<<"$(project_volumes)"; then
+        die "init --force makes new passphrases, which cannot open the signers' volumes of project $project: \`docker/cluster.sh down -v\` (deletes every key share) first"
     fi
-    return 0
 }
 
 # `frostzone-signer identity` in a one-off container of signer K: its entry into roster/signer-K.toml,

@@ -97,7 +97,7 @@ fn check_package(package: &[u8], group_key: &[u8], who: &str) -> Result<GroupRes
 fn group_ceremony(c: &Coordinator, kind: pb::CeremonyKind, zone: &str, role: KeyRole) -> pb::KeyCeremony {
     let mut participants: Vec<(frostzone_threshold::Identifier, pb::ParticipantId)> =
         c.signers.all().iter().map(|s| (s.identifier, s.participant_id())).collect();
-    participants.sort_by(|a, b| a.0.cmp(&b.0));
+    participants.sort_by_key(|p| p.0);
     pb::KeyCeremony {
         kind: kind.into(),
         zone: zone.to_string(),

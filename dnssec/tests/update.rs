@@ -5,14 +5,17 @@
 //! equals a from-scratch signing of the same content except for RRSIGs,
 //! and validates whole.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 
 use ed25519_dalek::{Signer, SigningKey};
+#[path = "support/random_zone.rs"]
+mod random_zone;
+
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
+use random_zone::{mutate, State};
 use frostzone_dnssec::changes::ZoneContent;
 use frostzone_dnssec::denial::{Denial, Nsec3Config};
 use frostzone_dnssec::keys::{KeyRole, ZoneKey};
@@ -75,77 +78,6 @@ fn assert_valid(zone: &Zone, now: u32, what: &str) {
     let options = ValidationOptions { now, anchor: TrustAnchor::Ds(vec![keys()[0].1.ds(&apex())]), expiry_warning: 0 };
     let (_, report) = validate_text(&zone_text(zone), Path::new("signed"), &apex(), &options).unwrap();
     assert!(report.is_valid(), "{what}:\n{}", report.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"));
-}
-
-/// A zone as owner → record lines (type and data), rendered with a serial.
-#[derive(Clone, Default)]
-struct State(BTreeMap<String, Vec<String>>);
-
-impl State {
-    fn text(&self, serial: u32) -> String {
-        let mut t = format!("$TTL 3600\n@ IN SOA ns1 hostmaster {serial} 7200 3600 1209600 300\n@ IN NS ns1\nns1 IN A 192.0.2.53\n");
-        for (owner, lines) in &self.0 {
-            for l in lines {
-                t.push_str(&format!("{owner} {l}\n"));
-            }
-        }
-        t
-    }
-}
-
-fn mutate(state: &mut State, rng: &mut StdRng) -> String {
-    let i = rng.gen_range(0..12u64);
-    match rng.gen_range(0..9u64) {
-        0 | 1 => {
-            let owner = format!("n{i}");
-            state.0.insert(owner.clone(), vec![format!("IN A 192.0.2.{}", rng.gen_range(0..250u64) + 1)]);
-            format!("set {owner}")
-        }
-        2 => {
-            let owner = format!("n{i}");
-            state.0.remove(&owner);
-            format!("remove {owner}")
-        }
-        3 => {
-            let owner = format!("n{i}");
-            state.0.insert(owner.clone(), vec![format!("{} IN TXT \"ttl\"", 60 + rng.gen_range(0..3u64) * 60)]);
-            format!("ttl {owner}")
-        }
-        4 => {
-            // A delegation, secure or not, with glue below it.
-            let owner = format!("d{}", i % 5);
-            let mut lines = vec![format!("IN NS ns.{owner}")];
-            if rng.gen_range(0..2u64) == 0 {
-                lines.push("IN DS 31589 15 2 1B6E1C1B06B1C37F0D5A6E2C34A4C93E6D10D3E52B6E3F0F4E0A2D0B8C9A7E6D".into());
-            }
-            state.0.insert(owner.clone(), lines);
-            state.0.insert(format!("ns.{owner}"), vec!["IN A 192.0.2.99".into()]);
-            format!("delegate {owner}")
-        }
-        5 => {
-            // The delegation goes; its glue stays and becomes authoritative.
-            let owner = format!("d{}", i % 5);
-            state.0.remove(&owner);
-            format!("undelegate {owner}")
-        }
-        6 => {
-            // A deep name: its ancestors become empty non-terminals.
-            let owner = format!("x.y{}.e{}", i % 3, i % 2);
-            state.0.insert(owner.clone(), vec!["IN A 192.0.2.7".into()]);
-            format!("deep {owner}")
-        }
-        7 => {
-            let owner = format!("x.y{}.e{}", i % 3, i % 2);
-            state.0.remove(&owner);
-            format!("remove deep {owner}")
-        }
-        _ => {
-            // A delegation appears above existing data (occluding it).
-            let owner = format!("e{}", i % 2);
-            state.0.insert(owner.clone(), vec!["IN NS ns.example.net.".into()]);
-            format!("cut at {owner}")
-        }
-    }
 }
 
 fn run(denial: &Denial, seed: u64, steps: u32) {

@@ -243,11 +243,13 @@ where
         }
         Err(DiffError::Store(e)) => return Err(e),
     };
+    let started = std::time::Instant::now();
     let denial = if ctx.check_denial {
         crate::denial::check_increment(&apex, view, &puts, removals.keys().cloned(), items, &ctx.policy, whole)?
     } else {
         Ok(())
     };
+    content.denial_checked_in = Some(started.elapsed());
     content.rrsets = stored_rrsets(items, &puts);
     content.removed = removals
         .values()

@@ -265,6 +265,7 @@ impl Node {
             incremental = header.incremental,
             items = items.len(),
             evaluated_ms = started.elapsed().as_secs_f64() * 1000.0,
+            denial_check_ms = content.denial_checked_in.unwrap_or_default().as_secs_f64() * 1000.0,
             "propose: {outcome}"
         );
         self.audit(AuditEntry { event: "propose".into(), outcome, ..self.propose_audit(&record) })?;

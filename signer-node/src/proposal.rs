@@ -448,7 +448,9 @@ pub fn evaluate(
     };
     content.rrsets = stored_rrsets(items, &parsed);
     record.content_stored = true;
+    let started = std::time::Instant::now();
     let denial = if ctx.check_denial { crate::denial::check_full(&apex, &parsed, items, &ctx.policy) } else { Ok(()) };
+    content.denial_checked_in = Some(started.elapsed());
     let diff = ZoneDiff::between(
         ctx.baseline.iter().flatten().cloned(),
         parsed.into_values().map(|(_, rrset)| rrset),

@@ -216,6 +216,9 @@ pub struct RequestContent {
     pub removed: Vec<StoredRrsetRef>,
     /// The review lines, capped.
     pub lines: Vec<String>,
+    /// How long the denial records took to check (not stored; for the log
+    /// and the benchmarks).
+    pub denial_checked_in: Option<std::time::Duration>,
 }
 
 /// The request trees of the signer's sled database.

@@ -17,9 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use frostzone_proto::roster::Roster;
 use frostzone_tests::docker::{require_docker, say, DockerCluster, SIGNERS};
 use frostzone_tests::tools::{describe, require, run};
-use frostzone_proto::roster::Roster;
 use frostzone_tests::{example_zone, frostzone_bin};
 
 const ORIGIN: &str = "example.com.";

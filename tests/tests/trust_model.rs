@@ -388,8 +388,7 @@ fn baselines_move_only_on_proof() {
     assert!(done.status.success(), "{}\n{}", done.described, cluster.logs());
     let second = audit(&cluster, "signer-4")
         .into_iter()
-        .filter(|e| e["event"] == "propose")
-        .last()
+        .rfind(|e| e["event"] == "propose")
         .expect("a proposal after the attack");
     assert!(second["outcome"].as_str().unwrap_or_default().contains("without proof"), "{second}");
     let second = second["request"].as_str().unwrap_or_default().to_string();
@@ -401,6 +400,6 @@ fn baselines_move_only_on_proof() {
     let out = cluster.dir.path().join("third.signed");
     let done = cluster.spawn_sign(ZONE, &example_zone(), &out, &[]).wait(DEADLINE, &cluster);
     assert!(done.status.success(), "{}", done.described);
-    let third = audit(&cluster, "signer-4").into_iter().filter(|e| e["event"] == "propose").last().expect("third proposal");
+    let third = audit(&cluster, "signer-4").into_iter().rfind(|e| e["event"] == "propose").expect("third proposal");
     assert!(third["outcome"].as_str().unwrap_or_default().starts_with("approved by policy"), "{third}");
 }

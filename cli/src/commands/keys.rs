@@ -449,6 +449,74 @@ async fn import(coordinator: &mut Coordinator, args: &ImportArgs, roster: &Roste
 #[cfg(test)]
 mod tests {
     use super::*;
+    use frostzone_proto::roster::IdentityKey;
+    use frostzone_proto::v1::{ParticipantId, SignerEncryptionKey};
+
+    fn identity(k: u16) -> ed25519_dalek::SigningKey {
+        ed25519_dalek::SigningKey::from_bytes(&[k as u8 + 10; 32])
+    }
+
+    fn roster() -> Roster {
+        let members: Vec<_> = (1..=3u16).map(|k| (k, format!("signer-{k}"), IdentityKey(identity(k).verifying_key()))).collect();
+        Roster::parse(&Roster::to_toml(2, &members), std::path::Path::new("roster.toml")).unwrap()
+    }
+
+    /// What honest signers hand out for an import of a KSK of example.
+    fn begin(roster: &Roster) -> ImportKeyBeginResponse {
+        let session_id = b"0123456789abcdef".to_vec();
+        let ids = roster.identifiers();
+        let signers = roster
+            .members()
+            .map(|m| {
+                let key = [m.participant as u8; 32];
+                let statement = Statement::ImportKey {
+                    session_id: &session_id,
+                    zone: "example.",
+                    role: KeyRole::Ksk.into(),
+                    threshold: 2,
+                    participants: &ids,
+                    participant: &m.identifier,
+                    encryption_key: &key,
+                };
+                SignerEncryptionKey {
+                    signer: m.name.clone(),
+                    participant: Some(ParticipantId { id: m.identifier.serialize() }),
+                    encryption_key: key.to_vec(),
+                    signature: statement.sign(&identity(m.participant)),
+                }
+            })
+            .collect();
+        ImportKeyBeginResponse { session_id, threshold: 2, signers, request_id: "00".into() }
+    }
+
+    #[test]
+    fn import_keys_are_checked_against_the_roster() {
+        let roster = roster();
+        let good = begin(&roster);
+        assert_eq!(check_import_keys(&roster, &good, "example.", KeyRole::Ksk).unwrap().len(), 3);
+        // Another zone or role than the signers signed for.
+        assert!(check_import_keys(&roster, &good, "example.net.", KeyRole::Ksk).is_err());
+        assert!(check_import_keys(&roster, &good, "example.", KeyRole::Zsk).is_err());
+        type Tamper = Box<dyn Fn(&mut ImportKeyBeginResponse)>;
+        let cases: Vec<(&str, Tamper)> = vec![
+            ("not signed by its identity key", Box::new(|b| b.signers[1].encryption_key = vec![9; 32])),
+            ("the roster", Box::new(|b| b.threshold = 3)),
+            ("the roster lists it once", Box::new(|b| {
+                b.signers.pop();
+            })),
+            ("the roster lists it once", Box::new(|b| {
+                let twice = b.signers[0].clone();
+                b.signers.push(twice);
+            })),
+            ("not signed by its identity key", Box::new(|b| b.session_id[0] ^= 1)),
+        ];
+        for (expected, tamper) in cases {
+            let mut lie = begin(&roster);
+            tamper(&mut lie);
+            let err = check_import_keys(&roster, &lie, "example.", KeyRole::Ksk).unwrap_err().to_string();
+            assert!(err.contains(expected) && err.contains("not importing"), "{expected}: {err}");
+        }
+    }
 
     /// The decrypt side as the signer runs it, to pin the construction.
     #[test]
