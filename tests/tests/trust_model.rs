@@ -403,3 +403,71 @@ fn baselines_move_only_on_proof() {
     let third = audit(&cluster, "signer-4").into_iter().rfind(|e| e["event"] == "propose").expect("third proposal");
     assert!(third["outcome"].as_str().unwrap_or_default().starts_with("approved by policy"), "{third}");
 }
+
+/// (4) Key removal is a ceremony too: a key out of the published DNSKEY RRset leaves every
+/// signer once each approves; a published key is refused by the coordinator and, asked
+/// directly by a rogue one, by every signer; no share is removed without an approved removal.
+#[test]
+fn key_removal_is_a_ceremony_and_spares_published_keys() {
+    let _serial = serial();
+    let cluster = Cluster::start_3_of_5();
+    cluster.generate_keys(ZONE);
+    let out = cluster.dir.path().join("first.signed");
+    let mut sign = cluster.sign_command(ZONE, &example_zone(), &out);
+    let o = tools::run(&mut sign);
+    assert!(o.status.success(), "{}", tools::describe(&sign, &o));
+    // A second ZSK, made but never published.
+    let made = cluster.frostzone_ok(&["keys", "generate", "--zone", ZONE, "--role", "zsk"]);
+    let spare = made.split("key tag ").nth(1).and_then(|t| t.split(':').next()).expect("key tag in the output").to_string();
+    let published = cluster.frostzone_ok(&["keys", "list", "--zone", ZONE]);
+    let published_zsk = published
+        .lines()
+        .find(|l| l.contains(" ZSK ") && !l.contains(&format!(" {spare} ")))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .expect("the published ZSK")
+        .to_string();
+
+    // The published ZSK: refused by the coordinator, and by a signer asked directly.
+    let refused = cluster.frostzone_output(&["keys", "remove", "--zone", ZONE, "--key-tag", &published_zsk]);
+    assert_eq!(refused.status.code(), Some(2), "{}", String::from_utf8_lossy(&refused.stdout));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("published DNSKEY RRset"), "{}", String::from_utf8_lossy(&refused.stderr));
+    let rt = runtime();
+    rt.block_on(async {
+        let mut signer = rogue::connect(&cluster, 1).await;
+        let ceremony = KeyCeremony {
+            kind: CeremonyKind::Remove.into(),
+            zone: ZONE.into(),
+            key_tag: published_zsk.parse().expect("key tag"),
+            ..KeyCeremony::default()
+        };
+        let id = rogue::request_id();
+        let d = propose_ceremony(&mut signer, &id, &ceremony).await;
+        assert_eq!(d.state(), RequestState::Rejected, "{d:?}");
+        assert!(d.reason.contains("published DNSKEY"), "{d:?}");
+        let refused = signer
+            .remove_share(frostzone_proto::v1::RemoveShareRequest { api_version: API_VERSION, request_id: id })
+            .await
+            .expect_err("a removal the signer rejected");
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
+        assert_eq!(held_keys(&mut signer).await, 3);
+    });
+
+    // The spare ZSK: removed by every signer, and gone from the registry.
+    let removed = cluster.frostzone_ok(&["keys", "remove", "--zone", ZONE, "--key-tag", &spare]);
+    assert!(removed.contains("is gone"), "{removed}");
+    rt.block_on(async {
+        for k in 1..=5 {
+            let mut c = rogue::connect(&cluster, k).await;
+            assert_eq!(held_keys(&mut c).await, 2, "signer-{k}");
+        }
+    });
+    assert!(!cluster.frostzone_ok(&["keys", "list", "--zone", ZONE]).contains(&format!(" {spare} ")));
+    let gone: Vec<Value> = audit(&cluster, "signer-5").into_iter().filter(|e| e["event"] == "key-removed").collect();
+    assert_eq!(gone.len(), 1, "{gone:?}");
+    assert!(gone[0]["outcome"].as_str().unwrap_or_default().contains(&format!("key tag {spare}")), "{}", gone[0]);
+    // The zone still signs with what is left.
+    let out = cluster.dir.path().join("second.signed");
+    let mut sign = cluster.sign_command(ZONE, &example_zone(), &out);
+    let o = tools::run(&mut sign);
+    assert!(o.status.success(), "{}", tools::describe(&sign, &o));
+}
