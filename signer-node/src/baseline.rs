@@ -514,6 +514,45 @@ mod tests {
         text.parse().unwrap()
     }
 
+    /// A store of the earlier layout (wire-form owners, the state under
+    /// zone key ‖ 0xff) is converted at open: same state, same RRsets,
+    /// the NSEC3 hash index built.
+    #[test]
+    fn an_earlier_layout_is_converted_once() {
+        use frostzone_dnssec::wire::name_to_wire;
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let zone = "example.";
+        let hash = [7u8; 20];
+        let hashed = frostzone_dnssec::denial::Nsec3Config::hashed_owner(&hash, &name("example.")).unwrap();
+        let rrsets = [
+            StoredRrset { owner: name_to_wire(&name("www.example.")), rtype: 1, ttl: 300, rdata: vec![vec![192, 0, 2, 1]] },
+            StoredRrset { owner: name_to_wire(&hashed), rtype: 50, ttl: 300, rdata: vec![[&[1, 0, 0, 0, 0, 20][..], &[8; 20]].concat()] },
+        ];
+        {
+            let old = db.open_tree(OLD_TREE).unwrap();
+            for r in &rrsets {
+                let mut key = zone_prefix(zone);
+                key.extend(r.owner.iter().map(u8::to_ascii_lowercase));
+                key.extend_from_slice(&(r.rtype as u16).to_be_bytes());
+                old.insert(key, r.encode_to_vec()).unwrap();
+            }
+            let mut key = zone_prefix(zone);
+            key.push(0xff);
+            old.insert(key, BaselineState::of("00112233445566778899aabbccddeeff", 1).encode_to_vec()).unwrap();
+        }
+        let baselines = Baselines::open(&db, dir.path()).unwrap();
+        assert!(!db.tree_names().iter().any(|n| n.as_ref() == OLD_TREE.as_bytes()));
+        assert_eq!(baselines.state(zone).unwrap().unwrap().request_id, "00112233445566778899aabbccddeeff");
+        assert!(baselines.rrset(zone, &name("WWW.example."), 1).unwrap().is_some());
+        let source = baselines.source(zone);
+        assert_eq!(source.next_hash(None).unwrap(), Some(hash.to_vec()));
+        assert_eq!(source.next_name(None).unwrap(), Some(hashed.clone()));
+        assert_eq!(source.next_name(Some(&hashed)).unwrap(), Some(name("www.example.")));
+        assert_eq!(source.prev_name(None).unwrap(), Some(name("www.example.")));
+        assert_eq!(baselines.rrsets(zone).unwrap().unwrap().len(), 2);
+    }
+
     #[test]
     fn keys_separate_zones_owners_and_the_state() {
         // "example." and "example.net." share no key prefix.

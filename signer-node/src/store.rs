@@ -168,6 +168,9 @@ pub enum StoreError {
     /// The passphrase does not open this store.
     #[error("wrong passphrase for {}", .0.display())]
     WrongPassphrase(PathBuf),
+    /// Another process holds the database.
+    #[error("{} is in use by another process (is a frostzone-signer already running on this data_dir?)", .0.display())]
+    Locked(PathBuf),
     /// A share for this zone and key tag is stored already.
     #[error("a key with tag {key_tag} for zone {zone} is stored already")]
     Exists {
@@ -204,6 +207,29 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// How long opening waits for the database lock: sled releases it from a
+/// background thread shortly after the previous handle in this process is
+/// dropped (a quick reopen, as the `identity` command before a start does).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Opens sled in `dir`, waiting up to [`LOCK_WAIT`] for its lock; a lock
+/// still held then is another process on the same data directory.
+fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match sled::Config::new().path(dir).open() {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StoreError::Locked(dir.to_path_buf()));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(source) => return Err(StoreError::Sled { dir: dir.to_path_buf(), source }),
+        }
+    }
+}
+
 impl Store {
     /// Opens (or creates) the store in `dir`. A new store gets a fresh salt
     /// and [`KdfParams::new_default`]; an existing one is opened with its
@@ -224,7 +250,7 @@ impl Store {
             dir: dir.to_path_buf(),
             source,
         };
-        let db = sled::Config::new().path(dir).open().map_err(sled_err)?;
+        let db = open_db(dir)?;
         let meta = db.open_tree("meta").map_err(sled_err)?;
         let shares = db.open_tree("shares").map_err(sled_err)?;
         let key = match (
