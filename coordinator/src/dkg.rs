@@ -307,11 +307,23 @@ pub async fn import_begin(
     c: &Coordinator,
     zone: &str,
     role: KeyRole,
+    group_public_key: &[u8],
     operator: &str,
     timeout: std::time::Duration,
 ) -> Result<pb::ImportKeyBeginResponse, CoordinatorError> {
     let (_, zone) = zone_name(zone)?;
-    let ceremony = group_ceremony(c, pb::CeremonyKind::Import, &zone, role);
+    let key: [u8; 32] = group_public_key
+        .try_into()
+        .map_err(|_| CoordinatorError::InvalidArgument("group_public_key: the public key to import (32 octets) is missing".into()))?;
+    let tag = ZoneKey::ed25519(role, key).key_tag();
+    if let Some(other) = used_tags(c, &zone)?.get(&tag.0) {
+        return Err(CoordinatorError::FailedPrecondition(format!(
+            "{zone}: the key to import has tag {tag}, already used by the zone's {other}; an imported key cannot be regenerated"
+        )));
+    }
+    let mut ceremony = group_ceremony(c, pb::CeremonyKind::Import, &zone, role);
+    ceremony.key_tag = tag.0.into();
+    ceremony.group_public_key = key.to_vec();
     let Decided { request_id, .. } = seek(c, ceremony, c.signers.all(), true, operator, timeout).await?;
     let session_id = random_session_id();
     let signers = c.signers.all();

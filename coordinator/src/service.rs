@@ -160,7 +160,7 @@ impl CoordinatorApi for CoordinatorService {
         let role = role_from_proto(r.role)?;
         tracing::info!(operator = %who, "import {role} for {}", r.zone);
         let timeout = self.approval_timeout(r.approval_timeout_secs);
-        Ok(Response::new(crate::dkg::import_begin(&self.inner, &r.zone, role, &who, timeout).await?))
+        Ok(Response::new(crate::dkg::import_begin(&self.inner, &r.zone, role, &r.group_public_key, &who, timeout).await?))
     }
 
     async fn remove_key(&self, request: Request<pb::RemoveKeyRequest>) -> Result<Response<pb::RemoveKeyResponse>, Status> {

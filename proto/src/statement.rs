@@ -19,9 +19,9 @@
 //! * [`Statement::DkgEcho`]: a participant's digest of round 1 as it saw
 //!   it (the echo broadcast), so that nobody can fake agreement.
 //! * [`Statement::ImportKey`]: a signer's one-time key for the import of
-//!   an existing key, with the zone, role, t and participants of the
-//!   ceremony its operator approved; the operator's CLI checks it before
-//!   it encrypts a share to it.
+//!   an existing key, with the zone, role, t, participants and the public
+//!   key of the ceremony its operator approved; the operator's CLI checks
+//!   it before it encrypts a share to it.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use frostzone_threshold::Identifier;
@@ -89,6 +89,9 @@ pub enum Statement<'a> {
         threshold: u16,
         /// Every participant, in identifier order.
         participants: &'a [Identifier],
+        /// The public key being imported (RFC 8032, 32 octets): the
+        /// ceremony approved this key and no other.
+        group_public_key: &'a [u8],
         /// The signer the share is for.
         participant: &'a Identifier,
         /// Its one-time X25519 public key.
@@ -139,13 +142,14 @@ impl Statement<'_> {
                 put(&mut out, &sender.serialize());
                 put(&mut out, digest);
             }
-            Statement::ImportKey { session_id, zone, role, threshold, participants, participant, encryption_key } => {
+            Statement::ImportKey { session_id, zone, role, threshold, participants, group_public_key, participant, encryption_key } => {
                 out.extend_from_slice(b"frostzone import key v1\0");
                 put(&mut out, session_id);
                 put(&mut out, zone.as_bytes());
                 out.extend_from_slice(&role.to_be_bytes());
                 out.extend_from_slice(&threshold.to_be_bytes());
                 put_ids(&mut out, participants);
+                put(&mut out, group_public_key);
                 put(&mut out, &participant.serialize());
                 put(&mut out, encryption_key);
             }

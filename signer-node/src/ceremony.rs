@@ -80,8 +80,10 @@ pub struct Approved {
     pub threshold: u16,
     /// The participants, in identifier order (DKG, import).
     pub participants: Vec<Identifier>,
-    /// The key (removal).
+    /// The key (import, removal).
     pub key_tag: KeyTag,
+    /// Its public key (import: the only key whose shares may be stored).
+    pub group_public_key: Vec<u8>,
 }
 
 impl Approved {
@@ -189,8 +191,22 @@ fn check_group_ceremony(
     lines: &mut Vec<String>,
 ) -> Result<Option<String>, NodeError> {
     let key_role = role(ceremony.role)?;
-    if ceremony.key_tag != 0 || !ceremony.group_public_key.is_empty() {
-        return Err(NodeError::field("ceremony.key_tag", "a new key has no key tag or group key yet"));
+    match kind {
+        CeremonyKind::Import => {
+            let key: [u8; 32] = ceremony
+                .group_public_key
+                .as_slice()
+                .try_into()
+                .map_err(|_| NodeError::field("ceremony.group_public_key", "an import names the 32-octet public key it imports"))?;
+            let tag = frostzone_dnssec::keys::ZoneKey::ed25519(key_role, key).key_tag();
+            if ceremony.key_tag != u32::from(tag.0) {
+                return Err(NodeError::field("ceremony.key_tag", format!("{} is not the tag of the named key ({tag})", ceremony.key_tag)));
+            }
+        }
+        _ if ceremony.key_tag != 0 || !ceremony.group_public_key.is_empty() => {
+            return Err(NodeError::field("ceremony.key_tag", "a new key has no key tag or group key yet"));
+        }
+        _ => {}
     }
     let ids = ceremony.participants.iter().map(|p| participant(Some(p), "ceremony.participants")).collect::<Result<Vec<_>, _>>()?;
     let what = match kind {
@@ -198,6 +214,13 @@ fn check_group_ceremony(
         _ => format!("distributed key generation (DKG) of a new {key_role} for {zone}"),
     };
     lines.push(format!("key ceremony: {what}"));
+    if kind == CeremonyKind::Import {
+        lines.push(format!(
+            "the key: tag {}, public key {} (compare with what the importing operator announced)",
+            ceremony.key_tag,
+            hex::encode(&ceremony.group_public_key)
+        ));
+    }
     lines.push(format!("group: {} of {}: participants {}", ceremony.threshold, ids.len(), describe_identifiers(ids.iter())));
     let Some(roster) = ctx.roster else { return Ok(Some("this signer has no roster: it takes part in no key ceremony".into())) };
     for id in &ids {
@@ -330,6 +353,7 @@ impl Node {
             threshold,
             participants,
             key_tag: KeyTag(u16::try_from(ceremony.key_tag).unwrap_or(0)),
+            group_public_key: ceremony.group_public_key.clone(),
         })
     }
 

@@ -162,6 +162,7 @@ impl Node {
             role: role_value(approved.role),
             threshold: approved.threshold,
             participants: &approved.participants,
+            group_public_key: &approved.group_public_key,
             participant: &me,
             encryption_key: public.as_bytes(),
         };
@@ -209,6 +210,15 @@ impl Node {
             .ok()
             .and_then(|v| v.try_into().ok())
             .ok_or_else(|| NodeError::Import("group key is not 32 octets".into()))?;
+        // Only the key the ceremony named: a coordinator that imports a key
+        // of its own (whose secret it knows) is refused here.
+        if group_public_key.as_slice() != approved.group_public_key.as_slice() {
+            return Err(NodeError::Import(format!(
+                "the share belongs to key {}, the approved ceremony imports {}",
+                hex::encode(group_public_key),
+                hex::encode(&approved.group_public_key)
+            )));
+        }
         let key_tag = ZoneKey::ed25519(approved.role, group_public_key).key_tag();
         self.check_new_key_tag(&approved.zone, approved.role, key_tag)?;
         let share = KeyShare {

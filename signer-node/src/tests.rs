@@ -651,7 +651,32 @@ async fn import_of_an_existing_key() {
     let begin_request = |sid: &[u8]| ImportBeginRequest { api_version: API_VERSION, session_id: sid.to_vec(), request_id: request_id.clone() };
     let e = signers[0].svc.import_begin(Request::new(begin_request(b"imp-early-000000"))).await.unwrap_err();
     assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
-    let ceremony = KeyCeremony { kind: CeremonyKind::Import.into(), role: KeyRole::Ksk.into(), ..dkg_ceremony(&signers, 2) };
+    let expected = ed25519_dalek::SigningKey::from_bytes(&seed)
+        .verifying_key()
+        .to_bytes();
+    let tag = frostzone_dnssec::keys::ZoneKey::ed25519(frostzone_dnssec::keys::KeyRole::Ksk, expected).key_tag();
+    let ceremony = KeyCeremony {
+        kind: CeremonyKind::Import.into(),
+        role: KeyRole::Ksk.into(),
+        group_public_key: expected.to_vec(),
+        key_tag: tag.0.into(),
+        ..dkg_ceremony(&signers, 2)
+    };
+    // An import names its key, and the tag is that key's.
+    for bad in [
+        KeyCeremony { group_public_key: Vec::new(), ..ceremony.clone() },
+        KeyCeremony { key_tag: u32::from(tag.0 ^ 1), ..ceremony.clone() },
+    ] {
+        let proposal = CeremonyProposal {
+            api_version: API_VERSION,
+            request_id: "1b1b1b1b0000000000000000000000ff".into(),
+            ceremony: Some(bad),
+            expires_unix: 0,
+            submitted_by: "operator-cert".into(),
+        };
+        let e = signers[0].svc.propose_ceremony(Request::new(proposal)).await.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    }
     ceremony_approved(&signers, &request_id, ceremony).await;
     let roster = test_roster();
     let begin = |s: &Signer1, sid: &[u8]| {
@@ -667,6 +692,7 @@ async fn import_of_an_existing_key() {
                 role: KeyRole::Ksk.into(),
                 threshold: 2,
                 participants: &roster.identifiers(),
+                group_public_key: &expected,
                 participant: &me,
                 encryption_key: &r.encryption_key,
             };
@@ -706,9 +732,18 @@ async fn import_of_an_existing_key() {
         "{e:?}"
     );
 
-    let expected = ed25519_dalek::SigningKey::from_bytes(&seed)
-        .verifying_key()
-        .to_bytes();
+    // A share of another key (one whose secret the coordinator knows): refused.
+    let other_seed = zeroize::Zeroizing::new([43u8; 32]);
+    let other = frostzone_threshold::split_existing_key(&other_seed, quorum, &mut OsRng).unwrap();
+    let key = begin(&signers[0], b"imp-other-000000").await;
+    let share = other.key_package(&signers[0].id).unwrap().serialize().unwrap();
+    let (sk, ct) = crate::envelope::seal_import_share(b"imp-other-000000", &key, &share, &mut OsRng).unwrap();
+    let mut request = finish(b"imp-other-000000", sk, ct);
+    request.get_mut().public_key_package = other.public.serialize().unwrap();
+    let e = signers[0].svc.import_finish(request).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    assert!(e.message().contains("the approved ceremony imports"), "{e:?}");
+
     for s in &signers {
         let key = begin(s, b"imp-1-00000000000").await;
         let share = group.key_package(&s.id).unwrap().serialize().unwrap();

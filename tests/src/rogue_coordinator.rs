@@ -2,7 +2,7 @@
 //! coordinator's certificate and key (which the CLI checks), that runs a key import ceremony
 //! with the real signers, then hands the CLI what an attacker would: one signer's encryption key
 //! replaced by its own (to read that signer's share), a threshold other than the roster's, or
-//! a signer left out. It records whether the CLI ever sent the encrypted shares.
+//! a signer left out, or keys the signers gave for the import of another key (the rogue's). It records whether the CLI ever sent the encrypted shares.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,6 +28,9 @@ pub enum Lie {
     Threshold,
     /// Signer 5 left out.
     MissingSigner,
+    /// The ceremony the signers approved names the rogue's own key, not the operator's: the
+    /// signers would store shares of a key whose secret the rogue knows.
+    ForeignKey,
 }
 
 /// The rogue service.
@@ -88,13 +91,23 @@ impl Coordinator for RogueCoordinator {
         let participants: Vec<pb::ParticipantId> = (1..=signers.len() as u16)
             .map(|k| pb::ParticipantId { id: frostzone_threshold::Identifier::try_from(k).expect("identifier").serialize() })
             .collect();
+        let group_public_key = match self.lie {
+            Lie::ForeignKey => ed25519_dalek::SigningKey::from_bytes(&[99; 32]).verifying_key().to_bytes(),
+            _ => r.group_public_key.as_slice().try_into().map_err(|_| Status::invalid_argument("group key"))?,
+        };
+        let role = match pb::KeyRole::try_from(r.role) {
+            Ok(pb::KeyRole::Ksk) => frostzone_dnssec::keys::KeyRole::Ksk,
+            Ok(pb::KeyRole::Zsk) => frostzone_dnssec::keys::KeyRole::Zsk,
+            _ => frostzone_dnssec::keys::KeyRole::Csk,
+        };
         let ceremony = pb::KeyCeremony {
             kind: pb::CeremonyKind::Import.into(),
             zone: r.zone.clone(),
             role: r.role,
             threshold: 3,
             participants,
-            ..pb::KeyCeremony::default()
+            key_tag: frostzone_dnssec::keys::ZoneKey::ed25519(role, group_public_key).key_tag().0.into(),
+            group_public_key: group_public_key.to_vec(),
         };
         let request_id = rogue::request_id();
         let session_id = rogue::session_id();
@@ -125,6 +138,7 @@ impl Coordinator for RogueCoordinator {
             Lie::MissingSigner => {
                 keys.pop();
             }
+            Lie::ForeignKey => {}
         }
         Ok(Response::new(pb::ImportKeyBeginResponse { session_id, threshold, signers: keys, request_id }))
     }

@@ -253,6 +253,7 @@ fn imports_hold_against_a_rogue_coordinator() {
         (Lie::SwappedKey, "not signed by its identity key"),
         (Lie::Threshold, "the roster"),
         (Lie::MissingSigner, "the roster lists it once"),
+        (Lie::ForeignKey, "not signed by its identity key"),
     ] {
         let port = frostzone_tests::resolver::free_port();
         let rogue = rt.block_on(RogueCoordinator::new(&cluster, lie));

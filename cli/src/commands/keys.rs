@@ -310,6 +310,7 @@ pub fn check_import_keys<'a>(
     begin: &'a ImportKeyBeginResponse,
     zone: &str,
     role: KeyRole,
+    group_public_key: &[u8],
 ) -> anyhow::Result<Vec<(&'a frostzone_proto::v1::SignerEncryptionKey, frost::Identifier)>> {
     if begin.threshold != u32::from(roster.threshold) {
         bail!(
@@ -343,6 +344,7 @@ pub fn check_import_keys<'a>(
             role: role.into(),
             threshold: roster.threshold,
             participants: &participants,
+            group_public_key,
             participant: &member.identifier,
             encryption_key: &key.encryption_key,
         };
@@ -368,6 +370,18 @@ async fn import(coordinator: &mut Coordinator, args: &ImportArgs, roster: &Roste
     // The error's message already names the file and the cause: keep it one line.
     let seed = frostzone_dnssec::keyfile::read_ed25519_private(&args.private).map_err(|e| anyhow::anyhow!("{e}"))?;
     let role: KeyRole = args.role.into();
+    let original = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
+    let key_role = match args.role {
+        Role::Ksk => frostzone_dnssec::keys::KeyRole::Ksk,
+        Role::Zsk => frostzone_dnssec::keys::KeyRole::Zsk,
+        Role::Csk => frostzone_dnssec::keys::KeyRole::Csk,
+    };
+    eprintln!(
+        "the key: {} key tag {}, public key {} (tell the signers' operators, who approve its import)",
+        role_name(role.into()),
+        frostzone_dnssec::keys::ZoneKey::ed25519(key_role, original.to_bytes()).key_tag(),
+        hex::encode(original.as_bytes())
+    );
     eprintln!(
         "asking every signer to approve the import of a {} for {zone} (roster {}: {}-of-{}, fingerprint {})",
         role_name(role.into()),
@@ -382,12 +396,13 @@ async fn import(coordinator: &mut Coordinator, args: &ImportArgs, roster: &Roste
             zone: zone.clone(),
             role: role.into(),
             approval_timeout_secs: args.approval_timeout,
+            group_public_key: original.to_bytes().to_vec(),
         })
         .await
         .map_err(status_error)
         .with_context(|| format!("key import for {zone} failed"))?
         .into_inner();
-    let checked = check_import_keys(roster, &begin, zone, role)?;
+    let checked = check_import_keys(roster, &begin, zone, role, original.as_bytes())?;
     let threshold = roster.threshold;
     let max_signers = u16::try_from(checked.len()).context("too many signers")?;
     let identifiers: Vec<frost::Identifier> = checked.iter().map(|(_, id)| *id).collect();
@@ -409,7 +424,6 @@ async fn import(coordinator: &mut Coordinator, args: &ImportArgs, roster: &Roste
     )
     .context("cannot split the key")?;
     drop(signing_key);
-    let original = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
     let group = public.verifying_key().serialize().context("cannot encode the group key")?;
     if group.as_slice() != original.as_bytes() {
         bail!("the split key's group key differs from the public key of {}", args.private.display());
@@ -461,6 +475,9 @@ mod tests {
         Roster::parse(&Roster::to_toml(2, &members), std::path::Path::new("roster.toml")).unwrap()
     }
 
+    /// The public key being imported.
+    const IMPORTED: [u8; 32] = [7; 32];
+
     /// What honest signers hand out for an import of a KSK of example.
     fn begin(roster: &Roster) -> ImportKeyBeginResponse {
         let session_id = b"0123456789abcdef".to_vec();
@@ -475,6 +492,7 @@ mod tests {
                     role: KeyRole::Ksk.into(),
                     threshold: 2,
                     participants: &ids,
+                    group_public_key: &IMPORTED,
                     participant: &m.identifier,
                     encryption_key: &key,
                 };
@@ -493,10 +511,12 @@ mod tests {
     fn import_keys_are_checked_against_the_roster() {
         let roster = roster();
         let good = begin(&roster);
-        assert_eq!(check_import_keys(&roster, &good, "example.", KeyRole::Ksk).unwrap().len(), 3);
+        assert_eq!(check_import_keys(&roster, &good, "example.", KeyRole::Ksk, &IMPORTED).unwrap().len(), 3);
         // Another zone or role than the signers signed for.
-        assert!(check_import_keys(&roster, &good, "example.net.", KeyRole::Ksk).is_err());
-        assert!(check_import_keys(&roster, &good, "example.", KeyRole::Zsk).is_err());
+        assert!(check_import_keys(&roster, &good, "example.net.", KeyRole::Ksk, &IMPORTED).is_err());
+        assert!(check_import_keys(&roster, &good, "example.", KeyRole::Zsk, &IMPORTED).is_err());
+        // Signers that approved the import of another key (one the coordinator holds).
+        assert!(check_import_keys(&roster, &good, "example.", KeyRole::Ksk, &[8; 32]).is_err());
         type Tamper = Box<dyn Fn(&mut ImportKeyBeginResponse)>;
         let cases: Vec<(&str, Tamper)> = vec![
             ("not signed by its identity key", Box::new(|b| b.signers[1].encryption_key = vec![9; 32])),
@@ -513,7 +533,7 @@ mod tests {
         for (expected, tamper) in cases {
             let mut lie = begin(&roster);
             tamper(&mut lie);
-            let err = check_import_keys(&roster, &lie, "example.", KeyRole::Ksk).unwrap_err().to_string();
+            let err = check_import_keys(&roster, &lie, "example.", KeyRole::Ksk, &IMPORTED).unwrap_err().to_string();
             assert!(err.contains(expected) && err.contains("not importing"), "{expected}: {err}");
         }
     }
