@@ -172,7 +172,7 @@ pub fn format_time(unix: u64) -> String {
     }
     // DNSSEC's YYYYMMDDHHmmSS, re-punctuated; times here are recent, well
     // inside the 32-bit serial range.
-    let t = frostzone_dnssec::present::format_timestamp(unix as u32);
+    let t = frostzone_dnssec::time::format_timestamp(unix as u32);
     match (t.get(0..4), t.get(4..6), t.get(6..8), t.get(8..10), t.get(10..12), t.get(12..14)) {
         (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(s)) => format!("{y}-{mo}-{d} {h}:{mi}:{s} UTC"),
         _ => t,

@@ -42,7 +42,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use frostzone_dnssec::refresh::RefreshPolicy;
+use frostzone_dnssec::signing::refresh::RefreshPolicy;
 use frostzone_proto::tls::TlsFiles;
 use serde::Deserialize;
 

@@ -4,7 +4,8 @@
 
 use frostzone_dnssec::domain::rdata::ZoneRecordData;
 use frostzone_dnssec::keys::{KeyRole, ZoneKey};
-use frostzone_dnssec::present::{rdata_text, FqdnDisplay};
+use frostzone_dnssec::name::FqdnDisplay;
+use frostzone_dnssec::present::rdata_text;
 use frostzone_dnssec::signing::DEFAULT_DNSKEY_TTL_SECS;
 use frostzone_dnssec::StoredName;
 use frostzone_proto::v1 as pb;

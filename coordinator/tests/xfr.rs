@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::{Signer, SigningKey};
 use frostzone_coordinator::xfr::{Incoming, PrimarySource, Transfer, TransferServer, XfrConfig};
-use frostzone_dnssec::changes::{record_text, ChangeSet, ZoneContent};
+use frostzone_dnssec::change_set::{record_text, ChangeSet, ZoneContent};
 use frostzone_dnssec::keys::{KeyRole, ZoneKey};
 use frostzone_dnssec::load::{load_zone_text, LoadedRecord};
 use frostzone_dnssec::present::zone_text;

@@ -1,10 +1,38 @@
 //! Domain names in canonical order (RFC 4034 §6.1).
 
 use std::cmp::Ordering;
-use std::fmt;
-
+use std::fmt::{self, Write as _};
 
 use crate::StoredName;
+
+/// Displays a name fully qualified, with its trailing dot.
+pub struct FqdnDisplay<'a>(pub &'a StoredName);
+
+impl fmt::Display for FqdnDisplay<'_> {
+    /// RFC 1035 §5.1 escaping: `\X` for characters with a meaning in
+    /// master files, `\DDD` for anything not printable. `domain`'s own
+    /// display leaves `@`, `$`, `(`, `)`, `;` and `"` bare, which other
+    /// tools then misread.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_root() {
+            return f.write_str(".");
+        }
+        for label in self.0.iter() {
+            if label.is_root() {
+                break;
+            }
+            for &b in label.as_slice() {
+                match b {
+                    b'.' | b'\\' | b'@' | b'$' | b'(' | b')' | b';' | b'"' => write!(f, "\\{}", b as char)?,
+                    0x21..=0x7e => f.write_char(b as char)?,
+                    _ => write!(f, "\\{b:03}")?,
+                }
+            }
+            f.write_char('.')?;
+        }
+        Ok(())
+    }
+}
 
 /// A domain name ordered as RFC 4034 §6.1 "Canonical DNS Name Order"
 /// requires: label by label from the right, each label compared as a
@@ -107,7 +135,7 @@ impl std::hash::Hash for CanonicalName {
 
 impl fmt::Display for CanonicalName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", crate::present::FqdnDisplay(&self.0))
+        write!(f, "{}", crate::name::FqdnDisplay(&self.0))
     }
 }
 
@@ -215,7 +243,7 @@ pub fn normalize_zone(text: &str) -> Result<(String, StoredName), String> {
     }
     let absolute = if trimmed.ends_with('.') { trimmed.to_string() } else { format!("{trimmed}.") };
     let name: StoredName = absolute.parse().map_err(|e| format!("zone {text:?} is not a domain name: {e}"))?;
-    let normalized = crate::present::FqdnDisplay(&name).to_string().to_ascii_lowercase();
+    let normalized = crate::name::FqdnDisplay(&name).to_string().to_ascii_lowercase();
     let name = normalized.parse().map_err(|e| format!("zone {text:?} is not a domain name: {e}"))?;
     Ok((normalized, name))
 }

@@ -8,7 +8,7 @@
 //! this module, and any other type whose `domain` presentation does not
 //! read back to the same RDATA falls back to the RFC 3597 generic form.
 
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 
 use base64::Engine;
 use domain::base::iana::Rtype;
@@ -18,62 +18,10 @@ use domain::base::Ttl;
 use domain::rdata::dnssec::RtypeBitmap;
 use domain::rdata::ZoneRecordData;
 
+use crate::name::FqdnDisplay;
+use crate::time::format_timestamp;
 use crate::zone::{Rrset, SignatureRecord, Zone};
 use crate::{StoredName, StoredRecord, StoredRecordData};
-
-/// Displays a name fully qualified, with its trailing dot.
-pub struct FqdnDisplay<'a>(pub &'a StoredName);
-
-impl fmt::Display for FqdnDisplay<'_> {
-    /// RFC 1035 §5.1 escaping: `\X` for characters with a meaning in
-    /// master files, `\DDD` for anything not printable. `domain`'s own
-    /// display leaves `@`, `$`, `(`, `)`, `;` and `"` bare, which other
-    /// tools then misread.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_root() {
-            return f.write_str(".");
-        }
-        for label in self.0.iter() {
-            if label.is_root() {
-                break;
-            }
-            for &b in label.as_slice() {
-                match b {
-                    b'.' | b'\\' | b'@' | b'$' | b'(' | b')' | b';' | b'"' => write!(f, "\\{}", b as char)?,
-                    0x21..=0x7e => f.write_char(b as char)?,
-                    _ => write!(f, "\\{b:03}")?,
-                }
-            }
-            f.write_char('.')?;
-        }
-        Ok(())
-    }
-}
-
-/// RFC 4034 §3.2 time format, `YYYYMMDDHHmmSS` in UTC, which every tool
-/// reads (the integer form is allowed but NSD refuses it).
-pub fn format_timestamp(secs: u32) -> String {
-    let secs = u64::from(secs);
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}{m:02}{d:02}{:02}{:02}{:02}", rem / 3600, (rem / 60) % 60, rem % 60)
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
-/// `civil_from_days`).
-pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
 
 fn b64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::present::civil_from_days;
+use crate::time::civil_from_days;
 
 /// How the serial of the next published version is chosen.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

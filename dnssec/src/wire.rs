@@ -91,7 +91,7 @@ pub fn rrset_from_wire(owner: &[u8], rtype: u32, ttl: u32, rdata: &[Vec<u8>]) ->
         let bytes = Bytes::copy_from_slice(wire);
         let mut parser = Parser::from_ref(&bytes);
         let err = |reason: String| WireError::Rdata {
-            owner: crate::present::FqdnDisplay(&owner).to_string(),
+            owner: crate::name::FqdnDisplay(&owner).to_string(),
             rtype,
             index,
             reason,
@@ -105,7 +105,7 @@ pub fn rrset_from_wire(owner: &[u8], rtype: u32, ttl: u32, rdata: &[Vec<u8>]) ->
         let data: crate::StoredRecordData = parsed.flatten_into();
         let rdata = Rdata::new(data);
         if rdata.canonical.as_ref() != wire.as_slice() {
-            return Err(WireError::NotCanonical { owner: crate::present::FqdnDisplay(&owner).to_string(), rtype });
+            return Err(WireError::NotCanonical { owner: crate::name::FqdnDisplay(&owner).to_string(), rtype });
         }
         records.push(rdata);
     }
@@ -113,7 +113,7 @@ pub fn rrset_from_wire(owner: &[u8], rtype: u32, ttl: u32, rdata: &[Vec<u8>]) ->
     if rrset.rdata.len() != records.len()
         || rrset.rdata.iter().zip(&records).any(|(a, b)| a.canonical != b.canonical)
     {
-        return Err(WireError::NotCanonical { owner: crate::present::FqdnDisplay(&rrset.owner).to_string(), rtype });
+        return Err(WireError::NotCanonical { owner: crate::name::FqdnDisplay(&rrset.owner).to_string(), rtype });
     }
     Ok(rrset)
 }

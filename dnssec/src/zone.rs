@@ -191,13 +191,13 @@ impl Zone {
             let owner = record.owner().clone();
             let rtype = record.rtype();
             let ttl = record.ttl();
-            let fqdn = crate::present::FqdnDisplay(&owner);
+            let fqdn = crate::name::FqdnDisplay(&owner);
             if !name::in_zone(&owner, &apex) {
                 problems.push(ZoneProblem {
                     location: Some(location),
                     message: format!(
                         "{fqdn} {rtype} is outside the zone {}",
-                        crate::present::FqdnDisplay(&apex)
+                        crate::name::FqdnDisplay(&apex)
                     ),
                 });
                 continue;
@@ -257,7 +257,7 @@ impl Zone {
             Ok(zone)
         } else {
             Err(ZoneError {
-                apex: crate::present::FqdnDisplay(&zone.apex).to_string(),
+                apex: crate::name::FqdnDisplay(&zone.apex).to_string(),
                 problems,
             })
         }
@@ -265,7 +265,7 @@ impl Zone {
 
     /// RFC 1035 §5.2 and RFC 2181 §10.1 structure checks.
     fn check_structure(&self, problems: &mut Vec<ZoneProblem>, warnings: &mut Vec<ZoneProblem>) {
-        let apex_fqdn = crate::present::FqdnDisplay(&self.apex).to_string();
+        let apex_fqdn = crate::name::FqdnDisplay(&self.apex).to_string();
         match self.nodes.get(&CanonicalName(self.apex.clone())) {
             None => problems.push(ZoneProblem {
                 location: None,

@@ -13,7 +13,7 @@ use frostzone_dnssec::denial::check::{check_increment, check_whole, Increment, I
 use frostzone_dnssec::denial::Denial;
 use frostzone_dnssec::domain;
 use frostzone_dnssec::load::load_zone_file;
-use frostzone_dnssec::present::FqdnDisplay;
+use frostzone_dnssec::name::FqdnDisplay;
 use frostzone_dnssec::zone::{InputKind, Rdata, Rrset, Zone};
 use frostzone_dnssec::StoredName;
 use rand::rngs::StdRng;

@@ -15,15 +15,15 @@ use std::sync::{Arc, RwLock};
 
 use domain::base::iana::Rtype;
 use domain::rdata::ZoneRecordData;
-use frostzone_dnssec::changes::ZoneContent;
+use frostzone_dnssec::change_set::ZoneContent;
 use frostzone_dnssec::denial::check::{check_increment, check_whole, Increment, IncrementCheck, ZoneSource};
 use frostzone_dnssec::denial::Denial;
 use frostzone_dnssec::domain;
 use frostzone_dnssec::load::load_zone_text;
 use frostzone_dnssec::present::{rdata_text, zone_text};
-use frostzone_dnssec::refresh::RefreshPolicy;
+use frostzone_dnssec::signing::refresh::RefreshPolicy;
 use frostzone_dnssec::signing::SigningPolicy;
-use frostzone_dnssec::update::prepare_update;
+use frostzone_dnssec::signing::incremental::prepare_update;
 use frostzone_dnssec::zone::{Rdata, Rrset, Zone};
 use rand::rngs::StdRng;
 use rand::SeedableRng;

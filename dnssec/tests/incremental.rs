@@ -11,7 +11,7 @@ use frostzone_dnssec::denial::{Denial, Nsec3Config};
 use frostzone_dnssec::keys::{KeyRole, ZoneKey};
 use frostzone_dnssec::load::load_zone_text;
 use frostzone_dnssec::present::zone_text;
-use frostzone_dnssec::refresh::{PreviousSignatures, RefreshPolicy};
+use frostzone_dnssec::signing::refresh::{PreviousSignatures, RefreshPolicy};
 use frostzone_dnssec::signing::{SigningPlan, SigningPolicy};
 use frostzone_dnssec::validate::{validate_text, validate_zone_incremental, TrustAnchor, ValidationOptions, VerifiedSignatures};
 use frostzone_dnssec::zone::{InputKind, Zone};

@@ -19,7 +19,7 @@ use frostzone_dnssec::domain::rdata::{Nsec3, Rrsig, ZoneRecordData};
 use frostzone_dnssec::keys::{KeyRole, ZoneKey};
 use frostzone_dnssec::load::load_zone_text;
 use frostzone_dnssec::name::CanonicalName;
-use frostzone_dnssec::patch::{ZonePatch, ZoneView};
+use frostzone_dnssec::zone_patch::{ZonePatch, ZoneView};
 use frostzone_dnssec::signing::{SigningPlan, SigningPolicy};
 use frostzone_dnssec::validate::{validate_patch, validate_zone, validate_zone_incremental, Report, TrustAnchor, ValidationOptions, VerifiedSignatures};
 use frostzone_dnssec::zone::{InputKind, Node, Rdata, Zone};

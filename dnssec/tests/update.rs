@@ -1,4 +1,4 @@
-//! Incremental signing by patch (`frostzone_dnssec::update`): after every
+//! Incremental signing by patch (`frostzone_dnssec::signing::incremental`): after every
 //! change of a seeded random sequence — names added and removed, TTL
 //! changes, delegations with and without DS and glue appearing and going
 //! away, empty non-terminals appearing and disappearing — the patched zone
@@ -16,14 +16,14 @@ mod random_zone;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use random_zone::{mutate, State};
-use frostzone_dnssec::changes::ZoneContent;
+use frostzone_dnssec::change_set::ZoneContent;
 use frostzone_dnssec::denial::{Denial, Nsec3Config};
 use frostzone_dnssec::keys::{KeyRole, ZoneKey};
 use frostzone_dnssec::load::load_zone_text;
 use frostzone_dnssec::present::zone_text;
-use frostzone_dnssec::refresh::RefreshPolicy;
+use frostzone_dnssec::signing::refresh::RefreshPolicy;
 use frostzone_dnssec::signing::{SigningPlan, SigningPolicy};
-use frostzone_dnssec::update::prepare_update;
+use frostzone_dnssec::signing::incremental::prepare_update;
 use frostzone_dnssec::validate::{validate_text, TrustAnchor, ValidationOptions};
 use frostzone_dnssec::zone::{InputKind, Zone};
 use frostzone_dnssec::StoredName;

@@ -1,7 +1,7 @@
 //! The approval policy: which requests this signer approves by itself and
 //! which wait for its operator. Pure logic over a request's
 //! [`ChangeSummary`] (what it changes against the content this signer last
-//! saw published for the zone, [`frostzone_dnssec::diff`]).
+//! saw published for the zone, [`frostzone_dnssec::rrset_diff`]).
 //!
 //! The operator sets the bounds in the `[approval]` section of the policy
 //! file ([`crate::policy_file`]). A request that changes nothing (a pure

@@ -20,7 +20,7 @@
 //!    view of the zone is not this signer's.
 //! 3. For each owner name touched, one prefix scan of its baseline types
 //!    tells whether its first non-denial RRset appears or its last one
-//!    goes (a name added or removed, as [`frostzone_dnssec::diff`] counts
+//!    goes (a name added or removed, as [`frostzone_dnssec::rrset_diff`] counts
 //!    them for full proposals).
 //! 4. The policy checks and the approval decision are those of a full
 //!    proposal ([`crate::proposal::conclude`]).
@@ -37,10 +37,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use frostzone_dnssec::diff::{is_denial, same_content, RrsetChange, ZoneDiff};
+use frostzone_dnssec::rrset_diff::{is_denial, same_content, RrsetChange, ZoneDiff};
 use frostzone_dnssec::domain::base::iana::Rtype;
 use frostzone_dnssec::name::{in_zone, CanonicalName};
-use frostzone_dnssec::present::FqdnDisplay;
+use frostzone_dnssec::name::FqdnDisplay;
 use frostzone_dnssec::wire::name_from_wire;
 use frostzone_dnssec::zone::Rrset;
 use frostzone_dnssec::StoredName;

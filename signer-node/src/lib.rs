@@ -29,7 +29,7 @@
 //! * [`approval`]: the `[approval]` policy — which requests are approved
 //!   by policy and which wait for the operator;
 //! * [`proposal`]: a proposed request checked, compared with the zone's
-//!   published baseline ([`frostzone_dnssec::diff`]) and decided;
+//!   published baseline ([`frostzone_dnssec::rrset_diff`]) and decided;
 //! * [`denial`]: its NSEC/NSEC3 records checked against its content;
 //! * [`incremental`]: incremental proposals compared with the
 //!   materialized baseline, and what a publication does to it;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use frostzone_dnssec::domain::base::iana::{Rtype, SecurityAlgorithm};
 use frostzone_dnssec::domain::base::ToName;
 use frostzone_dnssec::keys::{KeyRole, KeyTag};
-use frostzone_dnssec::present::FqdnDisplay;
+use frostzone_dnssec::name::FqdnDisplay;
 use frostzone_dnssec::signing::signed_data;
 use frostzone_dnssec::wire::{check_rrsig_matches, rrset_from_wire, rrsig_fields_from_wire};
 use frostzone_dnssec::StoredName;

@@ -23,11 +23,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use frostzone_dnssec::diff::{is_key, same_content, ZoneDiff};
+use frostzone_dnssec::rrset_diff::{is_key, same_content, ZoneDiff};
 use frostzone_dnssec::domain::base::iana::Rtype;
 use frostzone_dnssec::keys::{KeyRole, KeyTag};
 use frostzone_dnssec::name::CanonicalName;
-use frostzone_dnssec::present::FqdnDisplay;
+use frostzone_dnssec::name::FqdnDisplay;
 use frostzone_dnssec::wire::{name_from_wire, rrset_from_wire};
 use frostzone_dnssec::zone::Rrset;
 use frostzone_proto::content::{item_digest, proposal_hash};

@@ -199,7 +199,7 @@ pub struct RrsetChunk {
 /// The `+`/`-` lines kept for review.
 #[derive(Clone, PartialEq, Message)]
 pub struct DiffLines {
-    /// The lines, in the order [`frostzone_dnssec::diff::ZoneDiff::lines`] gives.
+    /// The lines, in the order [`frostzone_dnssec::rrset_diff::ZoneDiff::lines`] gives.
     #[prost(string, repeated, tag = "1")]
     pub lines: Vec<String>,
 }

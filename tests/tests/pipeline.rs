@@ -20,7 +20,7 @@ use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use frostzone_dnssec::changes::{ChangeSet, ZoneContent};
+use frostzone_dnssec::change_set::{ChangeSet, ZoneContent};
 use frostzone_dnssec::domain::base::iana::Rtype;
 use frostzone_dnssec::domain::rdata::ZoneRecordData;
 use frostzone_dnssec::keys::{KeyRole, ZoneKey};

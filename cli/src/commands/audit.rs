@@ -53,7 +53,7 @@ fn row(e: &AuditEntry) -> Vec<String> {
     let short = |s: &str| s.chars().take(16).collect::<String>();
     let cells = vec![
         e.seq.to_string(),
-        frostzone_dnssec::present::format_timestamp(e.time as u32),
+        frostzone_dnssec::time::format_timestamp(e.time as u32),
         e.node.clone(),
         e.event.clone(),
         short(&e.request),

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use anyhow::Context;
-use frostzone_dnssec::changes::{ChangeSet, ZoneContent};
+use frostzone_dnssec::change_set::{ChangeSet, ZoneContent};
 use frostzone_dnssec::load::load_zone_file;
-use frostzone_dnssec::present::FqdnDisplay;
+use frostzone_dnssec::name::FqdnDisplay;
 use frostzone_dnssec::StoredName;
 
 use crate::output::write_atomically;

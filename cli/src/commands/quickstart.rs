@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use frostzone_dnssec::domain::rdata::ZoneRecordData;
 use frostzone_dnssec::load::load_zone_text;
-use frostzone_dnssec::present::FqdnDisplay;
+use frostzone_dnssec::name::FqdnDisplay;
 use frostzone_dnssec::validate::{validate_text, TrustAnchor, ValidationOptions};
 use frostzone_dnssec::StoredName;
 use frostzone_proto::tls::TlsFiles;

@@ -93,7 +93,7 @@ pub fn render(status: &StatusResponse) -> String {
                 s.id.clone(),
                 s.zone.clone(),
                 s.state.clone(),
-                frostzone_dnssec::present::format_timestamp(s.started_unix as u32),
+                frostzone_dnssec::time::format_timestamp(s.started_unix as u32),
                 s.signatures.to_string(),
                 s.signers.join(","),
                 if s.culprits.is_empty() { "-".to_string() } else { s.culprits.join(",") },
@@ -117,7 +117,7 @@ pub fn render(status: &StatusResponse) -> String {
 fn time_or_dash(unix: u64) -> String {
     match unix {
         0 => "-".to_string(),
-        t => frostzone_dnssec::present::format_timestamp(t as u32),
+        t => frostzone_dnssec::time::format_timestamp(t as u32),
     }
 }
 

@@ -19,7 +19,7 @@
 
 use std::path::Path;
 
-use frostzone_dnssec::changes::{ChangeSet, ChangesError, ZoneContent};
+use frostzone_dnssec::change_set::{ChangeSet, ChangesError, ZoneContent};
 use frostzone_dnssec::load::{load_zone_text, LoadError};
 use frostzone_dnssec::serial::{next_serial, SerialError, SerialPolicy};
 use frostzone_dnssec::domain::base::iana::Rtype;
@@ -200,7 +200,7 @@ pub fn next_version(
 /// (owner, type) differ, as IXFR text (RFC 1995 §4): what the registry
 /// journals for a version published as a patch.
 pub fn unsigned_change_text(old: &ZoneContent, new: &ZoneContent, touched: &[(StoredName, Rtype)]) -> Result<String, InputError> {
-    let missing = || InputError::NoSoa { zone: frostzone_dnssec::present::FqdnDisplay(old.apex()).to_string(), input: "published version".into() };
+    let missing = || InputError::NoSoa { zone: frostzone_dnssec::name::FqdnDisplay(old.apex()).to_string(), input: "published version".into() };
     let (old_soa, new_soa) = (old.soa().ok_or_else(missing)?.clone(), new.soa().ok_or_else(missing)?.clone());
     let mut seen = std::collections::BTreeSet::new();
     let (mut removed, mut added) = (Vec::new(), Vec::new());
@@ -230,7 +230,7 @@ fn whole(content: ZoneContent, zone: &str, source: &str, policy: SerialPolicy) -
     let (content, dropped) = content.without_generated();
     let warnings = dropped
         .iter()
-        .map(|r| format!("{}: {} {} dropped: frostzone generates DNSSEC records itself", r.location, frostzone_dnssec::present::FqdnDisplay(r.record.owner()), r.record.rtype()))
+        .map(|r| format!("{}: {} {} dropped: frostzone generates DNSSEC records itself", r.location, frostzone_dnssec::name::FqdnDisplay(r.record.owner()), r.record.rtype()))
         .collect();
     let input_serial = content.serial().ok_or_else(|| InputError::NoSoa { zone: zone.to_string(), input: source.to_string() })?;
     Ok((content, input_serial, policy, warnings))

@@ -43,10 +43,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
-use frostzone_dnssec::changes::{ChangeSet, ZoneContent};
-use frostzone_dnssec::patch::ZonePatch;
+use frostzone_dnssec::change_set::{ChangeSet, ZoneContent};
+use frostzone_dnssec::zone_patch::ZonePatch;
 use frostzone_dnssec::load::load_zone_text;
-use frostzone_dnssec::refresh::{PreviousSignatures, RefreshPolicy};
+use frostzone_dnssec::signing::refresh::{PreviousSignatures, RefreshPolicy};
 use frostzone_dnssec::validate::VerifiedSignatures;
 use frostzone_dnssec::signing::SharedZone;
 use frostzone_dnssec::zone::{InputKind, Zone};

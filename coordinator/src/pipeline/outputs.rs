@@ -103,7 +103,7 @@ pub fn run_on_publish(config: &ZoneConfig, serial: u32, file: Option<&Path>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use frostzone_dnssec::refresh::RefreshPolicy;
+    use frostzone_dnssec::signing::refresh::RefreshPolicy;
 
     #[test]
     fn files_are_replaced_whole_and_change_sets_named_by_serials() {

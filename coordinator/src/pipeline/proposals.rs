@@ -28,7 +28,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use bytes::Bytes;
 use frostzone_dnssec::domain::base::iana::Rtype;
 use frostzone_dnssec::name::CanonicalName;
-use frostzone_dnssec::patch::{ZonePatch, ZoneView};
+use frostzone_dnssec::zone_patch::{ZonePatch, ZoneView};
 use frostzone_dnssec::signing::{read_zone, PlanZone, SharedZone, SigningPlan};
 use frostzone_dnssec::wire::{name_to_wire, rrset_rdata_wire};
 use frostzone_dnssec::zone::{Rrset, Zone};
@@ -289,7 +289,7 @@ mod tests {
     use frostzone_dnssec::denial::Denial;
     use frostzone_dnssec::keys::{KeyRole, ZoneKey};
     use frostzone_dnssec::load::load_zone_text;
-    use frostzone_dnssec::refresh::{PreviousSignatures, RefreshPolicy};
+    use frostzone_dnssec::signing::refresh::{PreviousSignatures, RefreshPolicy};
     use frostzone_dnssec::signing::SigningPolicy;
     use frostzone_dnssec::zone::InputKind;
     use std::path::Path;

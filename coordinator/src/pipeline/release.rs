@@ -14,18 +14,18 @@ use std::path::Path;
 use std::sync::Arc;
 
 use frostzone_dnssec::keys::KeyTag;
-use frostzone_dnssec::refresh::PreviousSignatures;
+use frostzone_dnssec::signing::refresh::PreviousSignatures;
 use frostzone_dnssec::signing::{read_zone, SharedZone, Signed};
 
 use super::stages::Stages;
 use super::Version;
 use crate::error::CoordinatorError;
 
-use frostzone_dnssec::changes::{ChangeSet, ChangesError, ZoneContent};
+use frostzone_dnssec::change_set::{ChangeSet, ChangesError, ZoneContent};
 use frostzone_dnssec::load::{load_zone_text, LoadError};
 use frostzone_dnssec::present::zone_text;
 use frostzone_dnssec::domain::base::iana::Rtype;
-use frostzone_dnssec::patch::{ZonePatch, ZoneView};
+use frostzone_dnssec::zone_patch::{ZonePatch, ZoneView};
 use frostzone_dnssec::validate::{validate_patch, validate_zone_incremental, Report, ValidationOptions, VerifiedSignatures};
 use frostzone_dnssec::zone::{InputKind, Zone, ZoneError};
 
@@ -269,7 +269,7 @@ pub(crate) fn finish(
     signed: Signed,
     current: Option<&Version>,
     options: &ValidationOptions,
-    refresh: &frostzone_dnssec::refresh::RefreshPolicy,
+    refresh: &frostzone_dnssec::signing::refresh::RefreshPolicy,
     want_text: bool,
     stages: &Stages,
 ) -> Result<Outcome, CoordinatorError> {

@@ -14,11 +14,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use frostzone_dnssec::changes::ChangeSet;
-use frostzone_dnssec::refresh::PreviousSignatures;
-use frostzone_dnssec::changes::ZoneContent;
+use frostzone_dnssec::change_set::ChangeSet;
+use frostzone_dnssec::signing::refresh::PreviousSignatures;
+use frostzone_dnssec::change_set::ZoneContent;
 use frostzone_dnssec::signing::{read_zone, SharedZone, SigningError, SigningPlan};
-use frostzone_dnssec::update::prepare_update;
+use frostzone_dnssec::signing::incremental::prepare_update;
 use frostzone_dnssec::validate::{TrustAnchor, ValidationOptions};
 use frostzone_dnssec::zone::InputKind;
 use frostzone_dnssec::StoredName;
@@ -426,7 +426,7 @@ impl Request<'_> {
 /// The next version and its plan and proposals (CPU work: runs on the
 /// blocking pool). A change set to a published version with the same keys
 /// and denial, when no signature is due, patches the published zone
-/// ([`frostzone_dnssec::update`]); everything else signs the whole version.
+/// ([`frostzone_dnssec::signing::incremental`]); everything else signs the whole version.
 #[allow(clippy::too_many_arguments)]
 fn plan(
     apex: &StoredName,
@@ -438,7 +438,7 @@ fn plan(
     policy: &frostzone_dnssec::signing::SigningPolicy,
     now: u64,
     full: bool,
-    refresh: &frostzone_dnssec::refresh::RefreshPolicy,
+    refresh: &frostzone_dnssec::signing::refresh::RefreshPolicy,
     stages: &Stages,
 ) -> Result<Planned, CoordinatorError> {
     let at = current.map(|v| Current { content: &v.unsigned, serial: v.record.serial, input_serial: v.record.input_serial });

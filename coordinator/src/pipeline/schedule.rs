@@ -21,8 +21,8 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use frostzone_dnssec::present::format_timestamp;
-use frostzone_dnssec::refresh::RefreshPolicy;
+use frostzone_dnssec::time::format_timestamp;
+use frostzone_dnssec::signing::refresh::RefreshPolicy;
 use frostzone_proto::v1 as pb;
 
 use super::input::Input;

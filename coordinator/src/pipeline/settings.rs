@@ -19,7 +19,7 @@ use std::path::PathBuf;
 
 use frostzone_dnssec::denial::{Denial, Nsec3Config};
 use frostzone_dnssec::domain::base::Ttl;
-use frostzone_dnssec::refresh::RefreshPolicy;
+use frostzone_dnssec::signing::refresh::RefreshPolicy;
 use frostzone_dnssec::serial::SerialPolicy;
 use frostzone_dnssec::signing::{SigningPolicy, DEFAULT_DNSKEY_TTL_SECS, DEFAULT_INCEPTION_OFFSET_SECS};
 use frostzone_dnssec::StoredName;

@@ -5,9 +5,9 @@
 
 use std::sync::{Arc, Weak};
 
-use frostzone_dnssec::changes::ChangeSet;
+use frostzone_dnssec::change_set::ChangeSet;
 use frostzone_dnssec::load::load_zone_text;
-use frostzone_dnssec::present::FqdnDisplay;
+use frostzone_dnssec::name::FqdnDisplay;
 use frostzone_proto::v1 as pb;
 use tokio::sync::mpsc;
 

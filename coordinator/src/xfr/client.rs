@@ -19,9 +19,9 @@ use domain::net::xfr::protocol::{IterationError, ParsedRecord, XfrResponseInterp
 use domain::rdata::Soa;
 use domain::tsig::Key;
 use domain::zonetree::types::ZoneUpdate;
-use frostzone_dnssec::changes::{soa_serial, ChangeSet};
+use frostzone_dnssec::change_set::{soa_serial, ChangeSet};
 use frostzone_dnssec::load::{LoadedRecord, SourceLocation};
-use frostzone_dnssec::present::FqdnDisplay;
+use frostzone_dnssec::name::FqdnDisplay;
 use frostzone_dnssec::serial::is_newer;
 use frostzone_dnssec::{StoredName, StoredRecord};
 use tokio::net::TcpStream;

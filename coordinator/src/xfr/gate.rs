@@ -21,7 +21,7 @@ use domain::net::server::service::{CallResult, Service, ServiceResult};
 use domain::net::server::util::{mk_builder_for_target, mk_error_response, service_fn, ServiceFn};
 use domain::rdata::Soa;
 use domain::tsig::Key;
-use frostzone_dnssec::present::FqdnDisplay;
+use frostzone_dnssec::name::FqdnDisplay;
 use frostzone_dnssec::serial::is_newer;
 use frostzone_dnssec::StoredName;
 use futures_util::stream::{self, Stream};

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use domain::base::iana::Rtype;
 use domain::base::{Serial, ToName};
 use domain::zonetree::{SharedRrset, ZoneDiff};
-use frostzone_dnssec::changes::ChangeSet;
+use frostzone_dnssec::change_set::ChangeSet;
 use frostzone_dnssec::StoredName;
 use futures_util::stream;
 

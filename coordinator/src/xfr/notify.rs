@@ -21,7 +21,7 @@ use domain::net::client::request::{GetResponse, RequestMessage, SendRequest};
 use domain::net::client::{dgram, tsig};
 use domain::tsig::Key;
 use frostzone_dnssec::name::CanonicalName;
-use frostzone_dnssec::present::FqdnDisplay;
+use frostzone_dnssec::name::FqdnDisplay;
 use frostzone_dnssec::{StoredName, StoredRecord};
 use tokio::task::AbortHandle;
 
@@ -79,7 +79,7 @@ pub enum NotifyError {
 /// retrying; returns once it is answered or given up.
 pub async fn notify(peer: SocketAddr, key: Option<Arc<Key>>, soa: &StoredRecord) -> Result<(), NotifyError> {
     let zone = FqdnDisplay(soa.owner()).to_string();
-    let serial = frostzone_dnssec::changes::soa_serial(soa).unwrap_or(0);
+    let serial = frostzone_dnssec::change_set::soa_serial(soa).unwrap_or(0);
     let request = notify_message(soa.owner(), soa).ok_or_else(|| NotifyError::Build { zone: zone.clone(), serial, peer })?;
     let mut timeout = NOTIFY_FIRST_TIMEOUT;
     let mut last = String::new();

@@ -20,9 +20,9 @@ use std::sync::{Arc, Mutex};
 
 use domain::base::iana::OptRcode;
 use domain::tsig::Key;
-use frostzone_dnssec::changes::{ChangeSet, ZoneContent};
+use frostzone_dnssec::change_set::{ChangeSet, ZoneContent};
 use frostzone_dnssec::name::CanonicalName;
-use frostzone_dnssec::present::FqdnDisplay;
+use frostzone_dnssec::name::FqdnDisplay;
 use frostzone_dnssec::StoredName;
 use tokio::sync::mpsc;
 

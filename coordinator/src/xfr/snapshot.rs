@@ -24,9 +24,9 @@ use domain::zonetree::{
     Answer, InMemoryZoneDiff, ReadableZone, Rrset, SharedRrset, WalkOp, WritableZone, WritableZoneNode, Zone,
     ZoneStore,
 };
-use frostzone_dnssec::changes::soa_serial;
+use frostzone_dnssec::change_set::soa_serial;
 use frostzone_dnssec::name::{in_zone, CanonicalName};
-use frostzone_dnssec::present::FqdnDisplay;
+use frostzone_dnssec::name::FqdnDisplay;
 use frostzone_dnssec::{StoredName, StoredRecord, StoredRecordData};
 
 /// A version that cannot be served.
@@ -129,7 +129,7 @@ impl ZoneSnapshot {
     /// set's, not the zone's. Refused, naming the record, when the set
     /// does not start at this serial, removes a record that is not here or
     /// adds one that is.
-    pub fn with_changes(&self, set: &frostzone_dnssec::changes::ChangeSet) -> Result<ZoneSnapshot, SnapshotError> {
+    pub fn with_changes(&self, set: &frostzone_dnssec::change_set::ChangeSet) -> Result<ZoneSnapshot, SnapshotError> {
         let fail = |message: String| SnapshotError { zone: FqdnDisplay(&self.apex).to_string(), message };
         if set.from_serial() != self.serial {
             return Err(fail(format!("the change set starts at serial {}, the version served is {}", set.from_serial(), self.serial)));
@@ -342,7 +342,7 @@ mod tests {
 
     #[test]
     fn a_change_set_makes_the_version_a_whole_build_makes() {
-        use frostzone_dnssec::changes::ZoneContent;
+        use frostzone_dnssec::change_set::ZoneContent;
         let apex = StoredName::from_str("example.").unwrap();
         let v1 = "@ 300 IN SOA ns hm 7 1 1 1 1\n@ 300 NS ns\nns 300 A 192.0.2.1\nwww 300 A 192.0.2.7\nwww 300 A 192.0.2.8\n\
                   old 300 TXT gone\nwww 300 RRSIG A 15 2 300 20300101000000 20200101000000 1 example. AAAA\n";

@@ -47,7 +47,7 @@ impl Nsec3Config {
     pub fn hash(&self, name: &StoredName) -> Result<Vec<u8>, DenialError> {
         let h: OwnerHash<Vec<u8>> =
             nsec3_hash(name, Nsec3HashAlgorithm::SHA1, self.iterations, &self.salt()).map_err(
-                |e| DenialError::Hash { name: crate::present::FqdnDisplay(name).to_string(), reason: e.to_string() },
+                |e| DenialError::Hash { name: crate::name::FqdnDisplay(name).to_string(), reason: e.to_string() },
             )?;
         Ok(h.as_slice().to_vec())
     }
@@ -61,7 +61,7 @@ impl Nsec3Config {
         wire.extend_from_slice(label.as_bytes());
         wire.extend_from_slice(apex.as_slice());
         StoredName::from_octets(Bytes::from(wire)).map_err(|e| DenialError::Hash {
-            name: crate::present::FqdnDisplay(apex).to_string(),
+            name: crate::name::FqdnDisplay(apex).to_string(),
             reason: e.to_string(),
         })
     }
@@ -164,7 +164,7 @@ pub(crate) fn nsec3_rrset(
 ) -> Result<Rrset, DenialError> {
     let hashed = Nsec3Config::hashed_owner(hash, apex)?;
     let next_owner = OwnerHash::from_octets(Bytes::copy_from_slice(next))
-        .map_err(|e| DenialError::Hash { name: crate::present::FqdnDisplay(&hashed).to_string(), reason: e.to_string() })?;
+        .map_err(|e| DenialError::Hash { name: crate::name::FqdnDisplay(&hashed).to_string(), reason: e.to_string() })?;
     let flags = if config.opt_out { FLAG_OPT_OUT } else { 0 };
     let data = Nsec3::new(Nsec3HashAlgorithm::SHA1, flags, config.iterations, config.salt(), next_owner, bitmap);
     Ok(Rrset::new(hashed, Rtype::NSEC3, ttl, vec![Rdata::new(ZoneRecordData::Nsec3(data))]))

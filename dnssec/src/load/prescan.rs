@@ -13,7 +13,7 @@
 //! line feed ends it unless inside parentheses or quotes; `;` starts a
 //! comment; `\\` escapes the next character.
 
-use crate::present::FqdnDisplay;
+use crate::name::FqdnDisplay;
 use crate::StoredName;
 use std::str::FromStr;
 

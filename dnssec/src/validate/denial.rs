@@ -14,7 +14,7 @@ use crate::denial::nsec3::{chain_members, Nsec3Config, FLAG_OPT_OUT};
 use crate::denial::type_bitmap;
 use crate::load::SourceLocation;
 use crate::name::CanonicalName;
-use crate::present::FqdnDisplay;
+use crate::name::FqdnDisplay;
 use crate::zone::{NameRole, Node, Rrset, Zone};
 use crate::StoredName;
 

@@ -8,7 +8,7 @@ use domain::rdata::{Dnskey, ZoneRecordData};
 
 use super::{Report, TrustAnchor, ValidationOptions};
 use crate::keys::{dnskey_digest, FLAG_SEP, FLAG_ZONE_KEY, PROTOCOL};
-use crate::present::FqdnDisplay;
+use crate::name::FqdnDisplay;
 use crate::zone::Rrset;
 use crate::StoredName;
 

@@ -24,6 +24,7 @@ mod denial;
 mod keys;
 mod patch;
 mod patch_denial;
+mod scope;
 mod signatures;
 
 pub use patch::validate_patch;
@@ -135,7 +136,7 @@ impl Report {
         let s = &self.stats;
         let until = s
             .earliest_expiration
-            .map(|e| format!(", earliest expiration {}", crate::present::format_timestamp(e)))
+            .map(|e| format!(", earliest expiration {}", crate::time::format_timestamp(e)))
             .unwrap_or_default();
         if let (true, Some(names)) = (self.is_valid(), s.names_checked) {
             format!(
@@ -214,7 +215,7 @@ pub fn validate_zone_incremental(
     options: &ValidationOptions,
     known: &VerifiedSignatures,
 ) -> (Report, VerifiedSignatures) {
-    let mut report = Report { zone: crate::present::FqdnDisplay(zone.apex()).to_string(), ..Report::default() };
+    let mut report = Report { zone: crate::name::FqdnDisplay(zone.apex()).to_string(), ..Report::default() };
     let dnskey = zone.node(zone.apex()).and_then(|n| n.get(domain::base::iana::Rtype::DNSKEY));
     let keys = keys::check_keys(zone.apex(), dnskey, options, &mut report);
     let verified = signatures::check_signatures(zone, &keys, options, known, &mut report);

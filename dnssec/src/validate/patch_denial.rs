@@ -8,18 +8,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
 use domain::base::iana::Rtype;
-use domain::base::ToName;
+use domain::base::{ToName, Ttl};
 use domain::rdata::ZoneRecordData;
 
 use super::denial::{
     check_no_nsec, check_nsec3_bitmap, check_nsec3_fields, check_nsec3_next, check_nsec3param, check_nsec_record, owner_hash,
 };
-use super::patch::{denial_ttl, Scope};
+use super::scope::Scope;
 use super::Report;
 use crate::denial::nsec3::{Nsec3Config, FLAG_OPT_OUT};
 use crate::name::{ancestors_below, CanonicalName};
-use crate::patch::ZoneView;
-use crate::present::FqdnDisplay;
+use crate::zone_patch::ZoneView;
+use crate::name::FqdnDisplay;
 use crate::zone::{NameRole, Node, Rrset, Zone};
 use crate::StoredName;
 
@@ -345,5 +345,18 @@ fn check_nsec(view: &ZoneView<'_>, scope: &Scope, report: &mut Report) {
     for owner in &chain {
         let next = nsec_successor(view, &walk, owner);
         check_nsec_record(owner, view.node(owner), view.role(owner), &next, ttl, report);
+    }
+}
+
+/// The TTL of denial records: min(SOA TTL, SOA MINIMUM) (RFC 9077 §3.2),
+/// as [`crate::zone::Zone::denial_ttl`] computes it.
+pub(super) fn denial_ttl(apex: Option<&Node>) -> Ttl {
+    let soa = apex.and_then(|n| n.get(Rtype::SOA));
+    match soa.and_then(|s| Some((s.ttl, s.rdata.first()?))) {
+        Some((ttl, rdata)) => match &rdata.data {
+            ZoneRecordData::Soa(soa) => ttl.min(soa.minimum()),
+            _ => Ttl::from_secs(3600),
+        },
+        None => Ttl::from_secs(3600),
     }
 }

@@ -13,7 +13,8 @@ use rayon::prelude::*;
 use super::keys::KeySet;
 use super::{Report, ValidationOptions, VerifiedSignatures};
 use crate::name::CanonicalName;
-use crate::present::{format_timestamp, FqdnDisplay};
+use crate::name::FqdnDisplay;
+use crate::time::format_timestamp;
 use crate::zone::{NameRole, Node, Rrset, SignatureRecord, Zone};
 use crate::{StoredName, StoredRecord};
 

@@ -12,7 +12,7 @@ use domain::utils::base32;
 
 use super::DenialFindings;
 use crate::denial::nsec3::FLAG_OPT_OUT;
-use crate::present::FqdnDisplay;
+use crate::name::FqdnDisplay;
 use crate::zone::Rrset;
 
 /// How findings name the other side.

@@ -28,7 +28,7 @@ use std::fmt;
 use domain::base::iana::Rtype;
 
 use crate::denial::{Denial, Nsec3Config};
-use crate::present::FqdnDisplay;
+use crate::name::FqdnDisplay;
 use crate::StoredName;
 
 mod compare;
@@ -40,7 +40,8 @@ mod source;
 mod view;
 mod whole;
 
-pub use increment::{check_increment, Increment, IncrementCheck};
+pub use increment::{check_increment, IncrementCheck};
+pub use view::Increment;
 pub use source::{ChainSource, ZoneSource};
 pub use whole::check_whole;
 

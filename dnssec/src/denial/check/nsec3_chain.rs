@@ -17,9 +17,9 @@ use super::view::{data_types, has_cut, own_role, Next};
 use super::DenialFindings;
 use crate::denial::nsec3::{in_chain, nsec3_rrset, zone_owner_hash};
 use crate::denial::{type_bitmap_of, Nsec3Config};
-use crate::diff::same_content;
+use crate::rrset_diff::same_content;
 use crate::name::{ancestors_below, CanonicalName};
-use crate::present::FqdnDisplay;
+use crate::name::FqdnDisplay;
 use crate::zone::NameRole;
 use crate::StoredName;
 

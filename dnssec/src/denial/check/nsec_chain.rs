@@ -17,9 +17,9 @@ use super::view::Next;
 use super::DenialFindings;
 use crate::denial::nsec::nsec_rrset;
 use crate::denial::type_bitmap_of;
-use crate::diff::same_content;
+use crate::rrset_diff::same_content;
 use crate::name::CanonicalName;
-use crate::present::FqdnDisplay;
+use crate::name::FqdnDisplay;
 use crate::zone::NameRole;
 
 /// A name whose data changes, in both versions.

@@ -1,4 +1,4 @@
-//! The next version seen through a baseline and a change: each question
+//! The next version seen through a baseline and a change ([`Increment`]): each question
 //! is answered from the change first and the baseline second, and the
 //! baseline's answers are remembered, so that a check asks the store
 //! about each name once.
@@ -9,11 +9,74 @@ use std::ops::{Bound, ControlFlow};
 use domain::base::iana::Rtype;
 use domain::base::ToName;
 
-use super::increment::Increment;
 use super::source::ChainSource;
 use crate::name::{ancestors_below, CanonicalName};
-use crate::zone::{NameRole, Rrset};
+use crate::rrset_diff::{RrsetChange, ZoneDiff};
+use crate::zone::{NameRole, Rrset, Zone};
 use crate::StoredName;
+
+/// A change from one version's proposed RRsets to the next's.
+#[derive(Clone, Debug, Default)]
+pub struct Increment {
+    /// RRsets of the next version that are new or may differ, with their
+    /// whole new content (a put may equal the old content, as when an
+    /// RRset is only re-signed), keyed by owner and type.
+    pub puts: BTreeMap<(CanonicalName, u16), Rrset>,
+    /// RRsets of the previous version that the next one does not have.
+    pub removed: BTreeSet<(CanonicalName, u16)>,
+}
+
+impl Increment {
+    /// Puts `rrset`.
+    pub fn put(&mut self, rrset: Rrset) {
+        self.puts.insert((CanonicalName(rrset.owner.clone()), rrset.rtype.to_int()), rrset);
+    }
+
+    /// Removes the RRset `rtype` at `owner`.
+    pub fn remove(&mut self, owner: &StoredName, rtype: Rtype) {
+        self.removed.insert((CanonicalName(owner.clone()), rtype.to_int()));
+    }
+
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.puts.is_empty() && self.removed.is_empty()
+    }
+
+    /// The change from `old` to `new` (two versions' proposed RRsets): a
+    /// put for every RRset added or changed, a removal for every RRset
+    /// gone. A walk of both versions: for tests and for holders of two
+    /// whole versions.
+    pub fn between<'a>(old: impl IntoIterator<Item = &'a Rrset>, new: impl IntoIterator<Item = &'a Rrset>) -> Increment {
+        let diff = ZoneDiff::between(old.into_iter().cloned(), new.into_iter().cloned());
+        let mut change = Increment::default();
+        for c in diff.changes {
+            match c {
+                RrsetChange::Added(r) | RrsetChange::Changed { new: r, .. } => change.put(r),
+                RrsetChange::Removed(r) => change.remove(&r.owner, r.rtype),
+            }
+        }
+        change
+    }
+
+    /// Applies the change to `zone` (the whole next version, as a caller
+    /// answering [`super::IncrementCheck::NeedsWhole`] materializes it).
+    pub fn apply_to(&self, zone: &mut Zone) {
+        for (name, rtype) in &self.removed {
+            if let Some(node) = zone.node(&name.0) {
+                let mut node = node.clone();
+                node.rrsets.remove(rtype);
+                if node.rrsets.is_empty() && node.signatures.is_empty() {
+                    zone.remove_node(name);
+                } else {
+                    zone.set_node(name.clone(), node);
+                }
+            }
+        }
+        for ((_, rtype), rrset) in &self.puts {
+            zone.node_mut(&rrset.owner).rrsets.insert(*rtype, rrset.clone());
+        }
+    }
+}
 
 /// Types that are data: everything but the denial records themselves,
 /// which the generator strips before it builds a chain.

@@ -12,7 +12,7 @@ use super::{DenialFindings, DenialMode};
 use crate::denial::nsec3::{chain_members, in_chain, zone_owner_hash, FLAG_OPT_OUT};
 use crate::denial::{add_denial, Denial};
 use crate::name::{ancestors_below, CanonicalName};
-use crate::present::FqdnDisplay;
+use crate::name::FqdnDisplay;
 use crate::zone::{NameRole, Node, Zone};
 use crate::StoredName;
 
@@ -113,7 +113,7 @@ fn matches_exactly(zone: &Zone, derived: &Zone) -> bool {
     let all_there = derived.nodes().all(|(owner, node)| {
         DENIAL_TYPES.iter().all(|t| match node.get(*t) {
             None => true,
-            Some(want) => zone.node(&owner.0).and_then(|n| n.get(*t)).is_some_and(|have| crate::diff::same_content(have, want)),
+            Some(want) => zone.node(&owner.0).and_then(|n| n.get(*t)).is_some_and(|have| crate::rrset_diff::same_content(have, want)),
         })
     });
     all_there && denial_sets(zone) == denial_sets(derived)

@@ -1,4 +1,5 @@
-//! Incremental signing and the re-signing schedule.
+//! The RRSIG refresh schedule: which signatures a new version keeps, and
+//! when each is signed again.
 //!
 //! A new version of a zone keeps every signature of the previous version
 //! whose RRset did not change and that is not yet due for refresh; only the
@@ -22,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::keys::KeyTag;
 use crate::name::CanonicalName;
-use crate::signing::RrsigFields;
+use super::rrsig::RrsigFields;
 use crate::zone::{Rrset, SignatureRecord, Zone};
 use crate::StoredName;
 

@@ -1,6 +1,6 @@
 //! A signed zone and new contents for some of its names, seen as one
 //! zone without copying it: what an incremental signing plans
-//! ([`crate::update`]), what its validation checks
+//! ([`crate::signing::incremental`]), what its validation checks
 //! ([`crate::validate::validate_patch`]) and what a publication applies.
 //!
 //! A [`ZonePatch`] maps names to their whole new [`Node`] (`None`: the name
@@ -19,7 +19,7 @@ use domain::base::iana::{Class, Rtype};
 use domain::base::{Record, ToName};
 use domain::rdata::ZoneRecordData;
 
-use crate::changes::{ChangeSet, ChangesError};
+use crate::change_set::{ChangeSet, ChangesError};
 use crate::load::{LoadedRecord, SourceLocation};
 use crate::name::{ancestors_below, CanonicalName};
 use crate::zone::{roles_in_order, NameRole, Node, Rdata, Rrset, SignatureRecord, Zone, ZoneProblem};
@@ -103,7 +103,7 @@ impl ZonePatch {
             if !remove_record(node, &r.record) {
                 problems.push(ZoneProblem {
                     location: Some(r.location.clone()),
-                    message: format!("cannot remove {}: not in the published version", crate::changes::record_text(&r.record)),
+                    message: format!("cannot remove {}: not in the published version", crate::change_set::record_text(&r.record)),
                 });
             }
         }
@@ -112,7 +112,7 @@ impl ZonePatch {
             if !add_record(node, r) {
                 problems.push(ZoneProblem {
                     location: Some(r.location.clone()),
-                    message: format!("cannot add {}: already there", crate::changes::record_text(&r.record)),
+                    message: format!("cannot add {}: already there", crate::change_set::record_text(&r.record)),
                 });
             }
         }

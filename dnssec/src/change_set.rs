@@ -30,7 +30,7 @@ use domain::rdata::ZoneRecordData;
 
 use crate::load::{LoadedRecord, SourceLocation};
 use crate::name::CanonicalName;
-use crate::present::FqdnDisplay;
+use crate::name::FqdnDisplay;
 use crate::zone::{InputKind, Rdata, Zone, ZoneProblem, GENERATED_TYPES};
 use crate::{StoredName, StoredRecord};
 

@@ -25,7 +25,8 @@ use domain::base::iana::Rtype;
 use domain::base::ToName;
 
 use crate::name::CanonicalName;
-use crate::present::{rdata_text, FqdnDisplay};
+use crate::name::FqdnDisplay;
+use crate::present::rdata_text;
 use crate::zone::{Rdata, Rrset};
 use crate::StoredName;
 

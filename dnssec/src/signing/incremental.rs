@@ -1,4 +1,4 @@
-//! Incremental signing: the next version of a signed zone from the
+//! The incremental signing plan: the next version of a signed zone from the
 //! unsigned records that changed, looking only at the names a change
 //! reaches, never at the whole zone.
 //!
@@ -32,15 +32,16 @@ use domain::rdata::dnssec::Timestamp;
 use domain::rdata::nsec3::OwnerHash;
 use domain::rdata::{Nsec3, ZoneRecordData};
 
-use crate::changes::ZoneContent;
+use crate::change_set::ZoneContent;
 use crate::denial::nsec3::{owner_hash, FLAG_OPT_OUT};
-use crate::diff::same_content;
+use crate::rrset_diff::same_content;
 use crate::denial::{type_bitmap, Denial, DenialError, Nsec3Config};
 use crate::keys::ZoneKey;
 use crate::name::{ancestors_below, CanonicalName};
-use crate::patch::{ZonePatch, ZoneView};
-use crate::refresh::RefreshPolicy;
-use crate::signing::{check_keys, publish_keys_at, read_zone, signatures_wanted, signed_data, SharedZone, SigningError, SigningItem, SigningPlan, SigningPolicy};
+use crate::zone_patch::{ZonePatch, ZoneView};
+use super::refresh::RefreshPolicy;
+use super::plan::{check_keys, publish_keys_at, read_zone, signatures_wanted, SharedZone, SigningError, SigningItem, SigningPlan, SigningPolicy};
+use super::rrsig::signed_data;
 use crate::zone::{denial_ttl_of, NameRole, Node, Rdata, Rrset, Zone, GENERATED_TYPES};
 use crate::StoredName;
 
