@@ -1,9 +1,9 @@
 //! The coordinator's error type and its gRPC status codes.
 
-use crate::approval::ApprovalFailure;
+use crate::approval::tally::ApprovalFailure;
 use crate::pipeline::input::InputError;
 use crate::pipeline::release::ReleaseError;
-use crate::quorum::QuorumUnavailable;
+use crate::signing::subset::QuorumUnavailable;
 use crate::registry::RegistryError;
 use crate::signers::SignerCallError;
 

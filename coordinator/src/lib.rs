@@ -40,24 +40,16 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod api;
 pub mod approval;
-pub mod batch;
-pub mod ceremony;
 pub mod config;
-pub mod decision;
-pub mod dkg;
 pub mod error;
 pub mod keys;
 pub mod pipeline;
-pub mod proposal;
-pub mod quorum;
 pub mod registry;
-pub mod removal;
-mod request;
-pub mod service;
-pub mod session;
-pub mod sign;
+pub mod request;
 pub mod signers;
+pub mod signing;
 pub mod xfr;
 
 use std::future::Future;
@@ -78,19 +70,24 @@ pub struct Coordinator {
     pub signers: signers::SignerPool,
     /// The hash-chained audit log of requests (`<data_dir>/audit.log`);
     /// `None` only in tests.
-    pub audit: Option<std::sync::Mutex<frostzone_proto::audit::AuditLog>>,
+    pub audit: Option<std::sync::Arc<std::sync::Mutex<frostzone_proto::audit::AuditLog>>>,
     /// The zone pipeline: configured zones, each zone's published version
     /// and request lane, transfers and the refresh schedules.
     pub pipeline: pipeline::Pipeline,
 }
 
 impl Coordinator {
-    /// Appends to the audit log, when there is one. A request that cannot
-    /// be recorded does not go on.
-    pub fn audit(&self, entry: frostzone_proto::audit::AuditEntry) -> Result<(), CoordinatorError> {
-        let Some(log) = &self.audit else { return Ok(()) };
-        let mut log = log.lock().map_err(|_| CoordinatorError::Internal("audit log lock poisoned".into()))?;
-        log.append(entry, unix_now()).map(|_| ()).map_err(|e| CoordinatorError::Internal(format!("audit log: {e}")))
+    /// Appends to the audit log, when there is one, on the blocking pool
+    /// (each entry is fsynced). A request that cannot be recorded does not
+    /// go on.
+    pub async fn audit(&self, entry: frostzone_proto::audit::AuditEntry) -> Result<(), CoordinatorError> {
+        let Some(log) = self.audit.clone() else { return Ok(()) };
+        tokio::task::spawn_blocking(move || {
+            let mut log = log.lock().map_err(|_| CoordinatorError::Internal("audit log lock poisoned".into()))?;
+            log.append(entry, unix_now()).map(|_| ()).map_err(|e| CoordinatorError::Internal(format!("audit log: {e}")))
+        })
+        .await
+        .map_err(error::join_error)?
     }
 }
 
@@ -144,18 +141,18 @@ pub async fn serve(config: config::Config, shutdown: impl Future<Output = ()> + 
     config.check_files()?;
     let registry = registry::Registry::open(&config.data_dir)?;
     for s in registry.sweep_interrupted(unix_now()).await? {
-        tracing::warn!(session = %s.id, "{}: {}", s.zone, s.error().unwrap_or_default());
+        tracing::warn!(request = %s.id, "{}: {}", s.zone, s.error().unwrap_or_default());
     }
     let signers = signers::SignerPool::from_config(&config)?;
     let peers = frostzone_proto::tls::PinnedPeers::load(config.operators.iter().map(|o| (o.name.as_str(), o.cert.as_path())))?;
     let audit = frostzone_proto::audit::AuditLog::open(&config.data_dir.join("audit.log"), "coordinator")?;
-    let journal_limit = config.xfr.as_ref().map(|x| x.transfer.journal_limit).unwrap_or(xfr::config::DEFAULT_JOURNAL_LIMIT);
+    let journal_limit = config.xfr.as_ref().map(|x| x.transfer.journal_limit).unwrap_or(config::transfer::DEFAULT_JOURNAL_LIMIT);
     let coordinator = std::sync::Arc::new(Coordinator {
         threshold: config.threshold,
         approval_timeout: config.approval_timeout,
         registry,
         signers,
-        audit: Some(std::sync::Mutex::new(audit)),
+        audit: Some(std::sync::Arc::new(std::sync::Mutex::new(audit))),
         pipeline: pipeline::Pipeline::new(config.zones.clone(), journal_limit),
     });
     let _transfers = match &config.xfr {
@@ -163,7 +160,7 @@ pub async fn serve(config: config::Config, shutdown: impl Future<Output = ()> + 
         None => None,
     };
     pipeline::schedule::start_all(&coordinator)?;
-    let api = CoordinatorServer::new(service::CoordinatorService::new(coordinator))
+    let api = CoordinatorServer::new(api::CoordinatorService::new(coordinator))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let api = tonic::service::interceptor::InterceptedService::new(api, peers.interceptor());

@@ -6,7 +6,7 @@
 //! | tree | key | value |
 //! |---|---|---|
 //! | `key_groups` | `zone \0 key tag (5 digits)` | [`KeyGroupRecord`] |
-//! | `sessions` | started (u64 BE) ‖ id | [`SessionRecord`] |
+//! | `sessions` | started (u64 BE) ‖ id | [`RequestRecord`] |
 //! | `culprits` | signer name | [`CulpritRecord`] |
 //! | `zones` | zone | [`ZoneRecord`] |
 //!
@@ -25,7 +25,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::session::SessionRecord;
+use crate::request::RequestRecord;
 
 pub mod zone_state;
 pub use zone_state::{Publication, StoredSettings, ZoneStateRecord};
@@ -153,7 +153,7 @@ fn decode<T: DeserializeOwned>(tree: &'static str, key: &[u8], value: &[u8]) -> 
     toml::from_str(text).map_err(|e| corrupt(e.to_string().trim_end().to_string()))
 }
 
-fn session_key(record: &SessionRecord) -> Vec<u8> {
+fn session_key(record: &RequestRecord) -> Vec<u8> {
     let mut key = record.started_unix.to_be_bytes().to_vec();
     key.extend_from_slice(record.id.as_bytes());
     key
@@ -214,7 +214,7 @@ impl Registry {
     }
 
     /// Stores (or replaces) a session record; final states are flushed.
-    pub async fn put_session(&self, record: &SessionRecord) -> Result<(), RegistryError> {
+    pub async fn put_session(&self, record: &RequestRecord) -> Result<(), RegistryError> {
         self.put_session_sync(record)?;
         if record.state.is_final() {
             self.flush().await?;
@@ -224,13 +224,13 @@ impl Registry {
 
     /// Stores a session record without waiting for the disk (for drop
     /// guards, which cannot wait).
-    pub fn put_session_sync(&self, record: &SessionRecord) -> Result<(), RegistryError> {
+    pub fn put_session_sync(&self, record: &RequestRecord) -> Result<(), RegistryError> {
         self.sessions.insert(session_key(record), encode("session", record)?)?;
         Ok(())
     }
 
     /// The latest `n` sessions, newest first.
-    pub fn recent_sessions(&self, n: usize) -> Result<Vec<SessionRecord>, RegistryError> {
+    pub fn recent_sessions(&self, n: usize) -> Result<Vec<RequestRecord>, RegistryError> {
         self.sessions
             .iter()
             .rev()
@@ -244,14 +244,14 @@ impl Registry {
 
     /// The latest `n` sessions of `zone` (every zone when `None`), newest
     /// first.
-    pub fn recent_sessions_of(&self, zone: Option<&str>, n: usize) -> Result<Vec<SessionRecord>, RegistryError> {
+    pub fn recent_sessions_of(&self, zone: Option<&str>, n: usize) -> Result<Vec<RequestRecord>, RegistryError> {
         let mut out = Vec::new();
         for kv in self.sessions.iter().rev() {
             if out.len() >= n {
                 break;
             }
             let (k, v) = kv?;
-            let record: SessionRecord = decode("sessions", &k, &v)?;
+            let record: RequestRecord = decode("sessions", &k, &v)?;
             if zone.is_none_or(|z| record.zone == z) {
                 out.push(record);
             }
@@ -261,7 +261,7 @@ impl Registry {
 
     /// Every session whose id starts with `prefix` (lowercase hex), newest
     /// first.
-    pub fn sessions_with_id_prefix(&self, prefix: &str) -> Result<Vec<SessionRecord>, RegistryError> {
+    pub fn sessions_with_id_prefix(&self, prefix: &str) -> Result<Vec<RequestRecord>, RegistryError> {
         let mut out = Vec::new();
         for kv in self.sessions.iter().rev() {
             let (k, v) = kv?;
@@ -276,11 +276,11 @@ impl Registry {
     /// Marks every session that is not in a final state as failed
     /// (interrupted) and returns them: run once at start-up, before any new
     /// session begins.
-    pub async fn sweep_interrupted(&self, now: u64) -> Result<Vec<SessionRecord>, RegistryError> {
+    pub async fn sweep_interrupted(&self, now: u64) -> Result<Vec<RequestRecord>, RegistryError> {
         let mut swept = Vec::new();
         for kv in self.sessions.iter() {
             let (k, v) = kv?;
-            let mut record: SessionRecord = decode("sessions", &k, &v)?;
+            let mut record: RequestRecord = decode("sessions", &k, &v)?;
             if let Some(failed) = record.state.interrupted() {
                 record.state = failed;
                 record.updated_unix = now;
@@ -332,7 +332,7 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::SessionState;
+    use crate::request::RequestPhase;
 
     fn key_group(zone: &str, tag: u16) -> KeyGroupRecord {
         KeyGroupRecord {
@@ -374,21 +374,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let r = Registry::open(dir.path()).unwrap();
-            let mut done = SessionRecord::new("aa".into(), "example.".into(), 5, 100);
+            let mut done = RequestRecord::new("aa".into(), "example.".into(), 5, 100);
             for s in [
-                SessionState::Proposed,
-                SessionState::Approved,
-                SessionState::Committing,
-                SessionState::Signing,
-                SessionState::Aggregating,
-                SessionState::Validating,
-                SessionState::Released,
+                RequestPhase::Proposed,
+                RequestPhase::Approved,
+                RequestPhase::Committing,
+                RequestPhase::Signing,
+                RequestPhase::Aggregating,
+                RequestPhase::Validating,
+                RequestPhase::Released,
             ] {
                 done.advance(s, 101).unwrap();
             }
             r.put_session(&done).await.unwrap();
-            let mut live = SessionRecord::new("bb".into(), "example.".into(), 5, 200);
-            for s in [SessionState::Proposed, SessionState::Approved, SessionState::Signing] {
+            let mut live = RequestRecord::new("bb".into(), "example.".into(), 5, 200);
+            for s in [RequestPhase::Proposed, RequestPhase::Approved, RequestPhase::Signing] {
                 live.advance(s, 201).unwrap();
             }
             live.signers = vec!["signer-1".into()];
@@ -405,7 +405,7 @@ mod tests {
         assert!(recent[0].error().unwrap().contains("interrupted while signing"), "{:?}", recent[0]);
         assert_eq!(recent[0].updated_unix, 300);
         assert_eq!(recent[0].signers, ["signer-1"]);
-        assert_eq!(recent[1].state, SessionState::Released);
+        assert_eq!(recent[1].state, RequestPhase::Released);
         // A second sweep finds nothing.
         assert!(r.sweep_interrupted(400).await.unwrap().is_empty());
     }
@@ -415,9 +415,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let r = Registry::open(dir.path()).unwrap();
         for (i, (id, zone)) in [("3f2a9c1b00", "example."), ("3f2a9c1bff", "other."), ("77aa0000aa", "example.")].iter().enumerate() {
-            r.put_session(&SessionRecord::new(id.to_string(), zone.to_string(), 1, 100 + i as u64)).await.unwrap();
+            r.put_session(&RequestRecord::new(id.to_string(), zone.to_string(), 1, 100 + i as u64)).await.unwrap();
         }
-        let ids = |v: Vec<SessionRecord>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+        let ids = |v: Vec<RequestRecord>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
         assert_eq!(ids(r.recent_sessions_of(None, 50).unwrap()), ["77aa0000aa", "3f2a9c1bff", "3f2a9c1b00"]);
         assert_eq!(ids(r.recent_sessions_of(Some("example."), 50).unwrap()), ["77aa0000aa", "3f2a9c1b00"]);
         assert_eq!(ids(r.recent_sessions_of(Some("example."), 1).unwrap()), ["77aa0000aa"]);

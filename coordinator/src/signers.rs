@@ -12,17 +12,15 @@
 //! for the client.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use frostzone_proto::v1::signer_client::SignerClient;
 use frostzone_proto::v1::{self as pb};
-use frostzone_proto::{API_VERSION, MAX_BATCH_ITEMS, MAX_MESSAGE_BYTES};
+use frostzone_proto::{API_VERSION, MAX_MESSAGE_BYTES};
 use frostzone_threshold::{frost, Identifier};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::pipeline::proposals::{Mode, ProposalSet};
 use crate::config::{Config, SignerConfig};
 
 /// How long opening a connection to a signer may take. Loopback and LAN
@@ -193,16 +191,11 @@ impl SignerHandle {
         call!(self, sign, r)
     }
 
-    /// Proposes a request: `header`, then every item of the proposal of
-    /// `mode` in `set` (items in plan order, then context items), in
-    /// chunks of at most [`MAX_BATCH_ITEMS`]. Each chunk's wire form is
-    /// built on the blocking pool just before it is sent, so a large
-    /// zone's wire form is never held whole. The set reads the plan
-    /// through a weak reference, held only while a chunk is built, so a
-    /// proposal never keeps the plan from its owner (who completes it
-    /// after signing). The answer is the signer's first decision.
-    pub async fn propose(&self, header: pb::ProposeHeader, set: Arc<ProposalSet>, mode: Mode) -> Result<pb::Decision, SignerCallError> {
-        call!(self, propose, proposal_chunks(header, set, mode))
+    /// Proposes a request: `chunks` is the Propose stream (the header
+    /// chunk, then the items, [`crate::approval::proposals`]). The answer
+    /// is the signer's first decision.
+    pub async fn propose(&self, chunks: ReceiverStream<pb::ProposeChunk>) -> Result<pb::Decision, SignerCallError> {
+        call!(self, propose, chunks)
     }
 
     /// The signer's current decision on `request_id`.
@@ -248,34 +241,6 @@ impl SignerHandle {
     pub fn is(&self, id: Option<&pb::ParticipantId>) -> bool {
         id.and_then(|p| frost::Identifier::deserialize(&p.id).ok()) == Some(self.identifier)
     }
-}
-
-/// Chunks of a proposal waiting to be sent: a producer on the blocking
-/// pool stays this many chunks ahead of the connection.
-const PROPOSAL_CHUNKS_AHEAD: usize = 2;
-
-/// The Propose stream: the header chunk, then the items. A blocking task
-/// builds each chunk's wire form as the connection takes the previous
-/// ones, and stops when the call ends (or the plan is gone: then the
-/// stream ends short and the signer refuses the proposal).
-fn proposal_chunks(header: pb::ProposeHeader, set: Arc<ProposalSet>, mode: Mode) -> ReceiverStream<pb::ProposeChunk> {
-    let (tx, rx) = tokio::sync::mpsc::channel(PROPOSAL_CHUNKS_AHEAD);
-    tokio::task::spawn_blocking(move || {
-        if tx.blocking_send(pb::ProposeChunk { header: Some(header), items: Vec::new() }).is_err() {
-            return;
-        }
-        for start in (0..).step_by(MAX_BATCH_ITEMS) {
-            let Some(items) = set.chunk(mode, start, MAX_BATCH_ITEMS) else { return };
-            if items.is_empty() {
-                return;
-            }
-            if tx.blocking_send(pb::ProposeChunk { header: None, items }).is_err() {
-                // The call failed or was dropped: nobody reads any more.
-                return;
-            }
-        }
-    });
-    ReceiverStream::new(rx)
 }
 
 /// Every configured signer, in participant order.

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use frostzone_coordinator::session::SessionState;
+use frostzone_coordinator::request::RequestPhase;
 use frostzone_coordinator::CoordinatorError;
 use frostzone_dnssec::keys::KeyRole;
 use frostzone_proto::v1 as pb;
@@ -21,8 +21,8 @@ async fn healthy_cluster_signs_with_the_first_three() {
     assert!(signed.summary.contains(": valid:"), "{}", signed.summary);
     assert!(signed.text.contains("RRSIG"));
     let s = &c.coordinator.registry.recent_sessions(1).unwrap()[0];
-    assert_eq!(s.id, signed.session_id);
-    assert_eq!(s.state, SessionState::Released);
+    assert_eq!(s.id, signed.request_id);
+    assert_eq!(s.state, RequestPhase::Released);
     assert_eq!(s.signers, ["signer-1", "signer-2", "signer-3"]);
     assert!(s.culprits.is_empty());
     assert_eq!(s.signatures, s.planned);
@@ -30,7 +30,7 @@ async fn healthy_cluster_signs_with_the_first_three() {
     // The release is on record with a digest of exactly what was returned.
     use sha2::Digest;
     let released = c.coordinator.registry.zone("example.").unwrap().expect("a release record");
-    assert_eq!(released.last_session, signed.session_id);
+    assert_eq!(released.last_session, signed.request_id);
     assert_eq!(released.result_sha256, hex::encode(sha2::Sha256::digest(signed.text.as_bytes())));
     assert_eq!(released.summary, signed.summary);
 }
@@ -48,7 +48,7 @@ async fn retries_around_a_dead_signer_and_excludes_a_culprit() {
     let signed = sign(&c, options("nsec"), zone_text(hosts)).await.unwrap();
     assert!(signed.summary.contains(": valid:"), "{}", signed.summary);
     let s = &c.coordinator.registry.recent_sessions(1).unwrap()[0];
-    assert_eq!(s.state, SessionState::Released);
+    assert_eq!(s.state, RequestPhase::Released);
     assert!(s.planned > frostzone_proto::MAX_BATCH_ITEMS as u64, "{}", s.planned);
     assert_eq!(s.signatures, s.planned);
     assert_eq!(s.signers, ["signer-3", "signer-4", "signer-5"]);
@@ -78,7 +78,7 @@ async fn too_few_signers_give_the_quorum_error_and_nothing() {
     let status = tonic::Status::from(err);
     assert_eq!(status.code(), tonic::Code::Unavailable);
     let s = &c.coordinator.registry.recent_sessions(1).unwrap()[0];
-    assert!(matches!(&s.state, SessionState::Failed(r) if r.starts_with("quorum unavailable")), "{s:?}");
+    assert!(matches!(&s.state, RequestPhase::Failed(r) if r.starts_with("quorum unavailable")), "{s:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,8 +107,8 @@ async fn bad_input_and_missing_keys_are_refused_with_their_codes() {
 async fn dkg_relay_then_sign() {
     use frostzone_proto::v1::coordinator_server::Coordinator as _;
     let c = cluster_with([Behaviour::Good; 5], false, Duration::from_secs(20)).await;
-    let ksk = frostzone_coordinator::dkg::generate_key(&c.coordinator, "Example", KeyRole::Ksk, "operator", Duration::from_secs(30)).await.unwrap();
-    let zsk = frostzone_coordinator::dkg::generate_key(&c.coordinator, "example.", KeyRole::Zsk, "operator", Duration::from_secs(30)).await.unwrap();
+    let ksk = frostzone_coordinator::keys::dkg::generate_key(&c.coordinator, "Example", KeyRole::Ksk, "operator", Duration::from_secs(30)).await.unwrap();
+    let zsk = frostzone_coordinator::keys::dkg::generate_key(&c.coordinator, "example.", KeyRole::Zsk, "operator", Duration::from_secs(30)).await.unwrap();
     assert_eq!(ksk.zone, "example.");
     assert_eq!(ksk.role, pb::KeyRole::Ksk as i32);
     assert_eq!(ksk.threshold, 3);
@@ -121,7 +121,7 @@ async fn dkg_relay_then_sign() {
     let signed = sign(&c, options("nsec3"), zone_text(10)).await.unwrap();
     assert!(signed.summary.contains(": valid:") && signed.summary.contains("2 DNSKEYs"), "{}", signed.summary);
 
-    let service = frostzone_coordinator::service::CoordinatorService::new(c.coordinator.clone());
+    let service = frostzone_coordinator::api::CoordinatorService::new(c.coordinator.clone());
     let ds = service.get_ds(Request::new(pb::GetDsRequest { api_version: 1, zone: "example".into() })).await.unwrap().into_inner().ds;
     assert_eq!(ds.len(), 1);
     assert!(ds[0].starts_with(&format!("example.\t3600\tIN\tDS\t{} 15 2 ", ksk.key_tag)), "{}", ds[0]);
@@ -129,7 +129,7 @@ async fn dkg_relay_then_sign() {
     assert_eq!(listed.keys.len(), 2);
     let status = service.status(Request::new(pb::StatusRequest { api_version: 1 })).await.unwrap().into_inner();
     assert!(status.signers.iter().all(|s| s.reachable), "{:?}", status.signers);
-    assert_eq!(status.sessions[0].state, "released");
+    assert_eq!(status.requests[0].state, "released");
 }
 
 /// DKG needs every signer: one down fails it with UNAVAILABLE naming it,
@@ -138,7 +138,7 @@ async fn dkg_relay_then_sign() {
 async fn dkg_needs_every_signer() {
     use Behaviour::*;
     let c = cluster_with([Good, Good, Good, Down, Good], false, Duration::from_secs(20)).await;
-    let err = frostzone_coordinator::dkg::generate_key(&c.coordinator, "example.", KeyRole::Csk, "operator", Duration::from_secs(30)).await.unwrap_err();
+    let err = frostzone_coordinator::keys::dkg::generate_key(&c.coordinator, "example.", KeyRole::Csk, "operator", Duration::from_secs(30)).await.unwrap_err();
     let status = tonic::Status::from(err);
     assert_eq!(status.code(), tonic::Code::Unavailable);
     assert!(status.message().contains("signer-4"), "{}", status.message());
@@ -169,7 +169,7 @@ async fn a_cancelled_request_fails_its_session() {
     let c = cluster_with([Hang, Hang, Hang, Hang, Hang], true, Duration::from_secs(120)).await;
     let request = sign(&c, options("nsec"), zone_text(3));
     assert!(tokio::time::timeout(Duration::from_millis(1500), request).await.is_err());
-    let mut state = SessionState::Planned;
+    let mut state = RequestPhase::Planned;
     for _ in 0..50 {
         state = c.coordinator.registry.recent_sessions(1).unwrap()[0].state.clone();
         if state.is_final() {
@@ -177,5 +177,5 @@ async fn a_cancelled_request_fails_its_session() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(matches!(&state, SessionState::Failed(r) if r.contains("interrupted while committing")), "{state:?}");
+    assert!(matches!(&state, RequestPhase::Failed(r) if r.contains("interrupted while committing")), "{state:?}");
 }

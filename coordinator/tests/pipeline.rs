@@ -12,10 +12,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use common::*;
-use frostzone_coordinator::pipeline::input::Input;
-use frostzone_coordinator::pipeline::run::{submit, Submission};
+use frostzone_coordinator::pipeline::input::{Input, Submission};
+use frostzone_coordinator::pipeline::submit::{submit, PublishedVersion};
 use frostzone_coordinator::pipeline::{published_text, Pipeline};
-use frostzone_coordinator::sign::SignedZone;
 use frostzone_coordinator::CoordinatorError;
 use frostzone_dnssec::denial::{Denial, Nsec3Config};
 use frostzone_dnssec::keys::{KeyRole, ZoneKey};
@@ -127,7 +126,7 @@ fn assert_valid(c: &Cluster, text: &str) {
     assert!(report.is_valid(), "{}", report.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"));
 }
 
-async fn submit_changes(c: &Cluster, text: String) -> Result<SignedZone, CoordinatorError> {
+async fn submit_changes(c: &Cluster, text: String) -> Result<PublishedVersion, CoordinatorError> {
     // The whole zone back too, to compare it with a scratch signing.
     let options = pb::SignZoneOptions { zone: ZONE.into(), return_zone: true, ..Default::default() };
     let input = Input::ChangeText { text, source: "changes".into() };
@@ -151,11 +150,11 @@ fn proposals_of(c: &Cluster, i: usize, request: &str) -> Vec<(bool, usize, usize
     c.fake(i).proposals.lock().unwrap().iter().filter(|p| p.0 == request).map(|p| (p.1, p.2, p.3)).collect()
 }
 
-async fn first_version(c: &Cluster, model: &Model) -> SignedZone {
+async fn first_version(c: &Cluster, model: &Model) -> PublishedVersion {
     let signed = sign(c, options(""), model.text()).await.unwrap();
     assert_eq!((signed.serial, signed.signatures_kept), (1, 0));
     assert!(signed.changes.is_none());
-    baselines_are(c, &signed.session_id).await;
+    baselines_are(c, &signed.request_id).await;
     signed
 }
 
@@ -179,9 +178,9 @@ async fn twenty_random_change_sets_each_validate_and_equal_a_scratch_signing() {
         // Every signer held the published version: every proposal was
         // incremental and carried only the signatures to make.
         for i in 1..=5 {
-            assert_eq!(proposals_of(&c, i, &signed.session_id), [(true, signed.signatures_made as usize, 0)], "signer-{i}");
+            assert_eq!(proposals_of(&c, i, &signed.request_id), [(true, signed.signatures_made as usize, 0)], "signer-{i}");
         }
-        baselines_are(&c, &signed.session_id).await;
+        baselines_are(&c, &signed.request_id).await;
     }
     let state = c.coordinator.registry.zone_state(ZONE).unwrap().unwrap();
     assert_eq!(state.serial, 21);
@@ -227,7 +226,7 @@ async fn a_restart_between_changes_loses_nothing_and_stays_incremental() {
     first_version(&c, &model).await;
     let mut rng = rand::rngs::StdRng::seed_from_u64(9);
     let signed = submit_changes(&c, model.random_change(&mut rng, 0)).await.unwrap();
-    baselines_are(&c, &signed.session_id).await;
+    baselines_are(&c, &signed.request_id).await;
     let before = c.coordinator.registry.zone_signed_text(ZONE).unwrap().unwrap();
     c.restart(Pipeline::default()).await;
     assert_eq!(c.coordinator.registry.zone_signed_text(ZONE).unwrap().unwrap(), before);
@@ -237,7 +236,7 @@ async fn a_restart_between_changes_loses_nothing_and_stays_incremental() {
     assert_eq!(without_rrsigs(&signed.text), scratch(&c, &model.text()));
     assert!(signed.signatures_kept > 0 && signed.signatures_made < 12, "{} made", signed.signatures_made);
     for i in 1..=5 {
-        assert_eq!(proposals_of(&c, i, &signed.session_id), [(true, signed.signatures_made as usize, 0)], "signer-{i}");
+        assert_eq!(proposals_of(&c, i, &signed.request_id), [(true, signed.signatures_made as usize, 0)], "signer-{i}");
     }
     assert_eq!(c.coordinator.registry.zone_journal(ZONE).unwrap().len(), 2);
 }
@@ -287,7 +286,7 @@ async fn a_signer_that_lost_its_baseline_gets_the_full_proposal() {
     c.fake(2).lose_baseline();
     let signed = submit_changes(&c, model.random_change(&mut rand::rngs::StdRng::seed_from_u64(3), 0)).await.unwrap();
     let made = signed.signatures_made as usize;
-    let again = proposals_of(&c, 2, &signed.session_id);
+    let again = proposals_of(&c, 2, &signed.request_id);
     assert_eq!(again.len(), 2, "{again:?}");
     assert_eq!(again[0], (true, made, 0));
     let (incremental, items, context) = again[1];
@@ -300,8 +299,8 @@ async fn a_signer_that_lost_its_baseline_gets_the_full_proposal() {
     .unwrap()
     .signed_rrsets()
     .len());
-    assert_eq!(proposals_of(&c, 1, &signed.session_id), [(true, made, 0)]);
-    baselines_are(&c, &signed.session_id).await;
+    assert_eq!(proposals_of(&c, 1, &signed.request_id), [(true, made, 0)]);
+    baselines_are(&c, &signed.request_id).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

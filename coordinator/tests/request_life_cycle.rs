@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
-use frostzone_coordinator::decision::DecisionState;
-use frostzone_coordinator::session::{SessionRecord, SessionState};
+use frostzone_coordinator::request::decision::DecisionState;
+use frostzone_coordinator::request::{RequestRecord, RequestPhase};
 use frostzone_coordinator::CoordinatorError;
 use frostzone_proto::v1 as pb;
 use frostzone_proto::v1::coordinator_client::CoordinatorClient;
@@ -26,16 +26,16 @@ async fn answering(answers: [Answer; 5]) -> Cluster {
 async fn sign_collecting(
     c: &Cluster,
     options: pb::SignZoneOptions,
-) -> (Result<frostzone_coordinator::sign::SignedZone, CoordinatorError>, Vec<String>) {
+) -> (Result<frostzone_coordinator::pipeline::submit::PublishedVersion, CoordinatorError>, Vec<String>) {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = lines.clone();
     let progress = move |line: String| sink.lock().unwrap().push(line);
-    let result = frostzone_coordinator::sign::sign_zone(c.coordinator.clone(), "operator", options, zone_text(5), &progress).await;
+    let result = sign_with_progress(c, options, zone_text(5), &progress).await;
     let lines = lines.lock().unwrap().clone();
     (result, lines)
 }
 
-fn latest(c: &Cluster) -> SessionRecord {
+fn latest(c: &Cluster) -> RequestRecord {
     c.coordinator.registry.recent_sessions(1).unwrap().remove(0)
 }
 
@@ -56,7 +56,7 @@ async fn the_quorum_is_chosen_among_approvers_and_signers_hear_the_release() {
     let signed = signed.unwrap();
     assert!(signed.summary.contains(": valid:"), "{}", signed.summary);
     let s = latest(&c);
-    assert_eq!(s.state, SessionState::Released);
+    assert_eq!(s.state, RequestPhase::Released);
     assert_eq!(s.signers, ["signer-2", "signer-4", "signer-5"]);
     assert_eq!(c.committed(), [2, 4, 5]);
     assert_eq!((s.threshold, s.submitted_by.as_str(), s.content_hash.len()), (3, "operator", 64));
@@ -73,7 +73,7 @@ async fn the_quorum_is_chosen_among_approvers_and_signers_hear_the_release() {
 
     let digest = format!("zone sha256 {}", hex::encode(sha2::Sha256::digest(signed.text.as_bytes())));
     assert_eq!(signed.published, digest);
-    for (published, detail) in c.told(&[1, 2, 3, 4, 5], &signed.session_id).await {
+    for (published, detail) in c.told(&[1, 2, 3, 4, 5], &signed.request_id).await {
         assert!(published);
         assert_eq!(detail, digest);
     }
@@ -103,7 +103,7 @@ async fn t_minus_1_approvals_wait_then_expire_and_nothing_is_signed() {
     assert_eq!(tonic::Status::from(err).code(), tonic::Code::DeadlineExceeded);
     assert!(c.committed().is_empty(), "a Commit was sent for an unapproved request");
     let s = latest(&c);
-    assert!(matches!(&s.state, SessionState::Failed(r) if r == &text), "{s:?}");
+    assert!(matches!(&s.state, RequestPhase::Failed(r) if r == &text), "{s:?}");
     assert_eq!(s.signatures, 0);
     let short = &s.id[..8];
     let waiting = format!(
@@ -136,7 +136,7 @@ async fn n_minus_t_plus_1_rejections_fail_at_once() {
     assert_eq!(tonic::Status::from(err).code(), tonic::Code::FailedPrecondition);
     assert!(c.committed().is_empty());
     let s = latest(&c);
-    assert!(matches!(&s.state, SessionState::Failed(r) if r.starts_with("rejected by signer-2")), "{s:?}");
+    assert!(matches!(&s.state, RequestPhase::Failed(r) if r.starts_with("rejected by signer-2")), "{s:?}");
 }
 
 /// Signers reached later, or an operator approving later, are picked up
@@ -153,7 +153,7 @@ async fn an_operator_approval_releases_a_waiting_request() {
     let (result, lines) = sign_collecting(&c, options("nsec3")).await;
     let signed = result.unwrap();
     let s = latest(&c);
-    assert_eq!(s.id, signed.session_id);
+    assert_eq!(s.id, signed.request_id);
     assert_eq!(s.signers, ["signer-1", "signer-2", "signer-3"]);
     assert_eq!(s.decisions["signer-3"].decided_by, "operator alice (uid 1000)");
     assert_eq!(s.decisions["signer-4"].state, DecisionState::Pending);
@@ -171,7 +171,7 @@ async fn sign_zone_streams_progress_and_the_request_is_listed() {
     let c = Arc::new(answering([Approve, Approve, Pending, Pending, Pending]).await);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let service = frostzone_coordinator::service::CoordinatorService::new(c.coordinator.clone());
+    let service = frostzone_coordinator::api::CoordinatorService::new(c.coordinator.clone());
     let incoming = tonic::transport::server::TcpIncoming::from(listener);
     tokio::spawn(Server::builder().add_service(CoordinatorServer::new(service)).serve_with_incoming(incoming));
     let mut client = CoordinatorClient::connect(format!("http://{addr}")).await.unwrap();
@@ -191,7 +191,7 @@ async fn sign_zone_streams_progress_and_the_request_is_listed() {
         } else {
             text.extend(m.data);
             if !m.summary.is_empty() {
-                last = Some((m.summary, m.session_id));
+                last = Some((m.summary, m.request_id));
             }
         }
     }
@@ -217,8 +217,8 @@ async fn sign_zone_streams_progress_and_the_request_is_listed() {
     assert_eq!(found.decisions[3].decided_by, "operator alice (uid 1000)");
 
     // Two more requests, one of them of another zone and never proposed.
-    let mut other = SessionRecord::new(format!("{}ff", &id[..30]), "other.".into(), 1, 1);
-    other.advance(SessionState::Failed("no keys".into()), 2).unwrap();
+    let mut other = RequestRecord::new(format!("{}ff", &id[..30]), "other.".into(), 1, 1);
+    other.advance(RequestPhase::Failed("no keys".into()), 2).unwrap();
     c.coordinator.registry.put_session(&other).await.unwrap();
     let listed = client.list_requests(pb::ListRequestsRequest { api_version: 1, zone: String::new(), limit: 0 }).await.unwrap();
     assert_eq!(listed.into_inner().requests.len(), 2);

@@ -19,7 +19,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::{Signer, SigningKey};
-use frostzone_coordinator::xfr::{Incoming, PrimarySource, Transfer, TransferServer, XfrConfig};
+use frostzone_coordinator::config::transfer::XfrConfig;
+use frostzone_coordinator::xfr::{Incoming, PrimarySource, Transfer, TransferServer};
 use frostzone_dnssec::change_set::{record_text, ChangeSet, ZoneContent};
 use frostzone_dnssec::keys::{KeyRole, ZoneKey};
 use frostzone_dnssec::load::{load_zone_text, LoadedRecord};

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use frostzone_coordinator::pipeline::proposals::{Mode, ProposalSet};
+use frostzone_coordinator::approval::proposals::{Mode, ProposalSet};
 use frostzone_dnssec::denial::Denial;
 use frostzone_dnssec::keys::{KeyRole as ZoneKeyRole, ZoneKey};
 use frostzone_dnssec::load::load_zone_text;

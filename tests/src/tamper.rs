@@ -9,8 +9,8 @@ use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use frostzone_coordinator::batch::wire_item;
-use frostzone_coordinator::pipeline::proposals::{Mode, ProposalSet};
+use frostzone_coordinator::signing::wire::wire_item;
+use frostzone_coordinator::approval::proposals::{Mode, ProposalSet};
 use frostzone_dnssec::denial::check::Increment;
 use frostzone_dnssec::denial::{Denial, Nsec3Config};
 use frostzone_dnssec::keys::ZoneKey;

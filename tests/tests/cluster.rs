@@ -94,7 +94,7 @@ fn two_signers_down_signs_three_down_is_quorum_unavailable() {
     let out = cluster.dir.path().join("three-down.signed");
     let mut cmd = cluster.sign_command(ORIGIN, &example_zone(), &out);
     // No --approval-timeout: the default waits an hour for operators, but a quorum that cannot
-    // be reached fails within seconds (coordinator::proposal::UNREACHABLE_GRACE).
+    // be reached fails within seconds (coordinator::approval::quorum_wait::UNREACHABLE_GRACE).
     let started = std::time::Instant::now();
     let output = run(&mut cmd);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -192,12 +192,12 @@ fn signer_killed_mid_session_the_sign_completes() {
         .lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>())
         .find(|f| f.len() >= 6 && f[1] == zone)
-        .unwrap_or_else(|| panic!("no session of {zone} in status:\n{status}"));
+        .unwrap_or_else(|| panic!("no request of {zone} in status:\n{status}"));
     assert_eq!(row[2], "released", "{status}");
     let took_part: Vec<&str> = row[5].split(',').collect();
     assert!(
         took_part.contains(&format!("signer-{victim}").as_str()) && took_part.len() > usize::from(cluster.threshold),
-        "the session should list signer-{victim} and a replacement:\n{status}"
+        "the request should list signer-{victim} and a replacement:\n{status}"
     );
     assert!(
         output.status.success(),
@@ -215,13 +215,13 @@ fn signer_killed_mid_session_the_sign_completes() {
     assert!(v.status.success(), "{}", describe(&verify, &v));
 }
 
-/// The number of a signer in the running session of `zone`, from `frostzone status`.
+/// The number of a signer in the running request of `zone`, from `frostzone status`.
 fn wait_for_session_signer(cluster: &Cluster, zone: &str, limit: Duration) -> Option<u16> {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         let out = cluster.frostzone_output(&["status"]);
         let text = String::from_utf8_lossy(&out.stdout);
-        // Session rows: SESSION ZONE STATE STARTED RRSIGS SIGNERS CULPRITS
+        // Request rows: REQUEST ZONE STATE STARTED RRSIGS SIGNERS CULPRITS
         for line in text.lines() {
             let f: Vec<&str> = line.split_whitespace().collect();
             let live = !(f.get(2).is_some_and(|s| s.eq_ignore_ascii_case("released") || s.to_lowercase().starts_with("failed")));

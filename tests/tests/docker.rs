@@ -172,10 +172,10 @@ fn docker_cluster_signs_survives_stop_kill_and_restart() {
     let last = status
         .lines()
         .find(|l| l.contains(ORIGIN) && l.contains("released"))
-        .unwrap_or_else(|| panic!("no released session in status:\n{status}"));
+        .unwrap_or_else(|| panic!("no released request in status:\n{status}"));
     assert!(
         last.contains("signer-3,signer-4,signer-5"),
-        "the last session should be signed by the restarted signers 3, 4, 5:\n{status}"
+        "the last request should be signed by the restarted signers 3, 4, 5:\n{status}"
     );
     let ds_after = cluster.frostzone_ok(&["ds", "--zone", ORIGIN]);
     assert_eq!(ds_after, ds_text, "the DS changed across the restarts");

@@ -173,15 +173,15 @@ async fn run(
 
     let sign_secs = (signed_at - generated).as_secs_f64();
     println!(
-        "signed {zone} through the coordinator: {} RRSIGs in {sign_secs:.2} s ({:.0} RRSIGs/s; session {})",
+        "signed {zone} through the coordinator: {} RRSIGs in {sign_secs:.2} s ({:.0} RRSIGs/s; request {})",
         report.stats.signatures,
         report.stats.signatures as f64 / sign_secs.max(1e-9),
-        signed.session_id
+        signed.request_id
     );
-    if let Some(session) = status.sessions.iter().find(|s| s.id == signed.session_id) {
-        println!("  quorum: {}", session.signers.join(", "));
-        if !session.culprits.is_empty() {
-            println!("  culprits excluded: {}", session.culprits.join(", "));
+    if let Some(request) = status.requests.iter().find(|s| s.id == signed.request_id) {
+        println!("  quorum: {}", request.signers.join(", "));
+        if !request.culprits.is_empty() {
+            println!("  culprits excluded: {}", request.culprits.join(", "));
         }
     }
     println!("  coordinator's validator: {}", signed.summary);

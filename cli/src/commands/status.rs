@@ -1,5 +1,5 @@
 //! `frostzone status`: what the coordinator sees — signers, key groups,
-//! the zones it publishes, recent signing sessions.
+//! the zones it publishes, recent requests.
 
 use anyhow::Context;
 use frostzone_proto::v1::{StatusRequest, StatusResponse};
@@ -12,7 +12,7 @@ use crate::Outcome;
 /// Show the signers (reachable or not), the key groups, the zones published
 /// (serial, when, next signature refresh, earliest expiration, and a
 /// WARNING when signatures would expire before they can be refreshed) and
-/// the last signing sessions with any culprits.
+/// the last requests with any culprits.
 #[derive(clap::Args)]
 pub struct Args {}
 
@@ -85,11 +85,11 @@ pub fn render(status: &StatusResponse) -> String {
         }
     }
 
-    out.push_str(&format!("\nsessions: {}\n", status.sessions.len()));
-    if !status.sessions.is_empty() {
-        let mut sessions = Table::new(&["SESSION", "ZONE", "STATE", "STARTED", "RRSIGS", "SIGNERS", "CULPRITS"]);
-        for s in &status.sessions {
-            sessions.row(vec![
+    out.push_str(&format!("\nrequests: {}\n", status.requests.len()));
+    if !status.requests.is_empty() {
+        let mut requests = Table::new(&["REQUEST", "ZONE", "STATE", "STARTED", "RRSIGS", "SIGNERS", "CULPRITS"]);
+        for s in &status.requests {
+            requests.row(vec![
                 s.id.clone(),
                 s.zone.clone(),
                 s.state.clone(),
@@ -99,13 +99,13 @@ pub fn render(status: &StatusResponse) -> String {
                 if s.culprits.is_empty() { "-".to_string() } else { s.culprits.join(",") },
             ]);
         }
-        out.push_str(&sessions.render());
-        for s in status.sessions.iter().filter(|s| !s.culprits.is_empty() || !s.error.is_empty()) {
+        out.push_str(&requests.render());
+        for s in status.requests.iter().filter(|s| !s.culprits.is_empty() || !s.error.is_empty()) {
             if !s.culprits.is_empty() {
-                out.push_str(&format!("session {}: culprits: {}\n", s.id, s.culprits.join(", ")));
+                out.push_str(&format!("request {}: culprits: {}\n", s.id, s.culprits.join(", ")));
             }
             if !s.error.is_empty() {
-                out.push_str(&format!("session {}: error: {}\n", s.id, s.error));
+                out.push_str(&format!("request {}: error: {}\n", s.id, s.error));
             }
         }
     }

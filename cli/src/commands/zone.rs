@@ -122,7 +122,7 @@ pub struct SignedZone {
     /// The coordinator validator's one-line summary.
     pub summary: String,
     /// The signing request.
-    pub session_id: String,
+    pub request_id: String,
     /// The published version's serial.
     pub serial: u32,
     /// Signatures made for it.
@@ -195,7 +195,7 @@ pub fn execute_sign(args: SignArgs, client: ClientArgs) -> anyhow::Result<Outcom
     println!("{}", signed.summary);
     println!(
         "serial {}: {} signatures made, {} kept; request {}; {elapsed:.2} s",
-        signed.serial, signed.signatures_made, signed.signatures_kept, signed.session_id
+        signed.serial, signed.signatures_made, signed.signatures_kept, signed.request_id
     );
     Ok(Outcome::Success)
 }
@@ -258,8 +258,8 @@ async fn send(coordinator: &mut Coordinator, upload: Upload, options: SignZoneOp
     while let Some(chunk) = stream.message().await.map_err(status_error).context(what.clone())? {
         if !chunk.progress.is_empty() {
             // The id first, so that the operators know what to approve.
-            if !announced && !chunk.session_id.is_empty() && !chunk.progress.contains(&chunk.session_id) {
-                eprintln!("request {} for {zone}", chunk.session_id);
+            if !announced && !chunk.request_id.is_empty() && !chunk.progress.contains(&chunk.request_id) {
+                eprintln!("request {} for {zone}", chunk.request_id);
             }
             announced = true;
             eprintln!("{}", chunk.progress);
@@ -284,8 +284,8 @@ fn collect(signed: &mut SignedZone, chunk: SignedZoneChunk) {
         signed.summary = chunk.summary;
     }
     // The last chunk, the one naming the request, carries the counts.
-    if !chunk.session_id.is_empty() {
-        signed.session_id = chunk.session_id;
+    if !chunk.request_id.is_empty() {
+        signed.request_id = chunk.request_id;
         signed.serial = chunk.serial;
         signed.signatures_made = chunk.signatures_made;
         signed.signatures_kept = chunk.signatures_kept;
@@ -313,7 +313,7 @@ fn execute_get(args: GetArgs, client: ClientArgs) -> anyhow::Result<Outcome> {
                 published.text.len(),
                 args.zone,
                 published.serial,
-                published.session_id
+                published.request_id
             );
         }
         None => write_stdout(&published.text)?,
@@ -340,7 +340,7 @@ pub async fn get_zone(coordinator: &mut Coordinator, zone: &str) -> anyhow::Resu
     while let Some(chunk) = stream.message().await.map_err(status_error).with_context(what)? {
         collect(&mut published, chunk);
     }
-    if published.session_id.is_empty() {
+    if published.request_id.is_empty() {
         bail!("{}: the coordinator's answer ended without the request that published it", what());
     }
     Ok(published)
@@ -383,7 +383,7 @@ mod tests {
     #[test]
     fn answers_are_sorted_by_kind_and_the_last_chunk_counts() {
         let mut signed = SignedZone::default();
-        collect(&mut signed, SignedZoneChunk { progress: "request ab: 1 of 3 approvals".into(), session_id: "ab".into(), ..Default::default() });
+        collect(&mut signed, SignedZoneChunk { progress: "request ab: 1 of 3 approvals".into(), request_id: "ab".into(), ..Default::default() });
         for c in [chunk("changes", "soa 1\n"), chunk("changes", "soa 2\n"), chunk("zone", "whole\n"), chunk("", "older\n")] {
             collect(&mut signed, c);
         }
@@ -393,7 +393,7 @@ mod tests {
                 kind: "zone".into(),
                 data: b"end\n".to_vec(),
                 summary: "valid".into(),
-                session_id: "abcd".into(),
+                request_id: "abcd".into(),
                 serial: 7,
                 signatures_made: 4,
                 signatures_kept: 90,
@@ -403,6 +403,6 @@ mod tests {
         assert_eq!(signed.changes, b"soa 1\nsoa 2\n");
         assert_eq!(signed.text, b"whole\nolder\nend\n");
         assert_eq!((signed.serial, signed.signatures_made, signed.signatures_kept), (7, 4, 90));
-        assert_eq!((signed.summary.as_str(), signed.session_id.as_str()), ("valid", "abcd"));
+        assert_eq!((signed.summary.as_str(), signed.request_id.as_str()), ("valid", "abcd"));
     }
 }

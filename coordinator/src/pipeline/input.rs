@@ -19,6 +19,7 @@
 
 use std::path::Path;
 
+use frostzone_proto::v1 as pb;
 use frostzone_dnssec::change_set::{ChangeSet, ChangesError, ZoneContent};
 use frostzone_dnssec::load::{load_zone_text, LoadError};
 use frostzone_dnssec::serial::{next_serial, SerialError, SerialPolicy};
@@ -250,6 +251,18 @@ fn apply(current: Current<'_>, sets: &[ChangeSet], zone: &str) -> Result<(ZoneCo
     }
     let input_serial = work.serial().unwrap_or(current.input_serial);
     Ok((work, input_serial))
+}
+
+/// A request of the pipeline: who asked, its options and its input.
+#[derive(Debug)]
+pub struct Submission {
+    /// Who asked: an operator certificate's name, "refresh schedule", or
+    /// the primary.
+    pub operator: String,
+    /// Its options (`zone` is required).
+    pub options: pb::SignZoneOptions,
+    /// What it brings.
+    pub input: Input,
 }
 
 #[cfg(test)]

@@ -30,13 +30,12 @@
 
 pub mod input;
 pub mod outputs;
-pub mod proposals;
 pub mod release;
 pub mod run;
 pub mod schedule;
 pub mod transfers;
-pub mod settings;
 pub mod stages;
+pub mod submit;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -55,7 +54,7 @@ use frostzone_dnssec::StoredName;
 use crate::error::{join_error, CoordinatorError};
 use crate::registry::{Registry, RegistryError, ZoneStateRecord};
 use crate::xfr::{PrimarySource, TransferServer};
-use settings::{effective_refresh, ZoneConfig};
+use crate::config::zone::{effective_refresh, ZoneConfig};
 
 /// Change sets published between two snapshots of a zone's texts: a
 /// restart replays at most this many journal entries.
@@ -246,7 +245,7 @@ pub struct Pipeline {
 
 impl Default for Pipeline {
     fn default() -> Self {
-        Pipeline::new(Vec::new(), crate::xfr::config::DEFAULT_JOURNAL_LIMIT)
+        Pipeline::new(Vec::new(), crate::config::transfer::DEFAULT_JOURNAL_LIMIT)
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::release::changes_file_name;
-use super::settings::ZoneConfig;
+use crate::config::zone::ZoneConfig;
 
 /// How long an `on_publish` command may run before it is killed: a
 /// reload of a name server takes seconds; a command hanging longer must

@@ -12,7 +12,7 @@
 //! answer) or it fails and the signers are told.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use frostzone_dnssec::change_set::ChangeSet;
 use frostzone_dnssec::signing::refresh::PreviousSignatures;
@@ -28,19 +28,23 @@ use sha2::{Digest, Sha256};
 
 use super::input::{next_version, unsigned_change_text, Current, Input};
 use super::outputs::{run_on_publish, write_outputs};
-use super::proposals::ProposalSet;
+use crate::approval::proposals::ProposalSet;
 use super::release::{finish, Outcome};
-use super::settings::Settings;
+use crate::config::zone::Settings;
 use super::stages::Stages;
 use super::{loaded, rrsig_time_to_unix, Lane, Version};
-use crate::batch::PhaseSink;
+use crate::signing::attempt::PhaseSink;
 use crate::error::{join_error, CoordinatorError};
 use crate::keys::{zone_name, KeyGroup};
-use crate::proposal::{announce_outcome, announce_publication, seek_approval, Progress, Proposal};
+use crate::approval::outcome::{announce_outcome, announce_publication};
+use crate::approval::wait::{seek_approval, Progress, Proposal};
 use crate::registry::{Publication, ZoneRecord, ZoneStateRecord, RECORD_VERSION};
-use crate::request::Session;
-use crate::session::{SessionRecord, SessionState};
-use crate::sign::{approval_timeout, batches, sign_batches, sole_owner, zone_keys, SignedZone};
+use crate::request::live::LiveRequest;
+use crate::request::{RequestRecord, RequestPhase};
+use crate::config::MAX_APPROVAL_TIMEOUT_SECS;
+use crate::keys::zone_keys;
+use crate::signing::{batches, sign_batches, sole_owner};
+use super::input::Submission;
 use crate::Coordinator;
 
 /// How long a request waits for the signers to acknowledge the previous
@@ -48,16 +52,41 @@ use crate::Coordinator;
 const ANNOUNCEMENT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 
-/// A request of the pipeline.
+/// A published version, as the request that made it answers (and the
+/// SignZone stream returns).
 #[derive(Debug)]
-pub struct Submission {
-    /// Who asked: an operator certificate's name, "refresh schedule", or
-    /// the primary.
-    pub operator: String,
-    /// Its options (`zone` is required).
-    pub options: pb::SignZoneOptions,
-    /// What it brings.
-    pub input: Input,
+pub struct PublishedVersion {
+    /// The whole signed zone, text (empty for a change set published
+    /// without `return_zone`: the zone is not written out whole then).
+    pub text: String,
+    /// What the signers are told was published: `zone sha256 HEX` or,
+    /// for a change set, `changes sha256 HEX`.
+    pub published: String,
+    /// The validator's summary line.
+    pub summary: String,
+    /// The session (request id).
+    pub request_id: String,
+    /// The published SOA serial.
+    pub serial: u32,
+    /// Signatures made for this version.
+    pub signatures_made: u64,
+    /// Signatures kept from the version before.
+    pub signatures_kept: u64,
+    /// The signed change set from the version before (IXFR text), when
+    /// there was one.
+    pub changes: Option<String>,
+}
+
+/// How long the request waits for approvals: its own
+/// `approval_timeout_secs`, or the coordinator's.
+pub fn approval_timeout(options: &pb::SignZoneOptions, default: Duration) -> Result<Duration, CoordinatorError> {
+    match u64::from(options.approval_timeout_secs) {
+        0 => Ok(default),
+        s if s > MAX_APPROVAL_TIMEOUT_SECS => Err(CoordinatorError::InvalidArgument(format!(
+            "options.approval_timeout_secs {s}: at most {MAX_APPROVAL_TIMEOUT_SECS} (7 days)"
+        ))),
+        s => Ok(Duration::from_secs(s)),
+    }
 }
 
 /// Everything planned for a request.
@@ -67,8 +96,9 @@ struct Planned {
     set: Arc<ProposalSet>,
 }
 
-/// Runs `submission` through the pipeline and publishes the result.
-pub async fn submit(c: &Arc<Coordinator>, submission: Submission, progress: &Progress) -> Result<SignedZone, CoordinatorError> {
+/// Runs `submission` through the pipeline and publishes the result (a
+/// refresh schedule is started by [`super::submit`]).
+pub async fn run(c: &Arc<Coordinator>, submission: Submission, progress: &Progress) -> Result<PublishedVersion, CoordinatorError> {
     let (apex, zone) = zone_name(&submission.options.zone)?;
     let lane = c.pipeline.lane(&zone);
     let mut slot = lane.version.lock().await;
@@ -79,8 +109,6 @@ pub async fn submit(c: &Arc<Coordinator>, submission: Submission, progress: &Pro
     match outcome {
         Ok((version, signed)) => {
             *slot = Some(Some(version));
-            drop(slot);
-            ensure_schedule(c, &zone);
             Ok(signed)
         }
         Err(e) => {
@@ -91,14 +119,6 @@ pub async fn submit(c: &Arc<Coordinator>, submission: Submission, progress: &Pro
             }
             Err(e)
         }
-    }
-}
-
-/// Starts the refresh schedule of `zone` unless it runs.
-fn ensure_schedule(c: &Arc<Coordinator>, zone: &str) {
-    let mut schedules = c.pipeline.schedules.lock().unwrap_or_else(|e| e.into_inner());
-    if !schedules.contains_key(zone) {
-        schedules.insert(zone.to_string(), super::schedule::spawn(c, zone));
     }
 }
 
@@ -115,7 +135,7 @@ struct Request<'a> {
 }
 
 impl Request<'_> {
-    async fn run(self, s: Submission, progress: &Progress) -> Result<(Arc<Version>, SignedZone), CoordinatorError> {
+    async fn run(self, s: Submission, progress: &Progress) -> Result<(Arc<Version>, PublishedVersion), CoordinatorError> {
         let c = self.c;
         let zone = self.zone.clone();
         let config = c.pipeline.config(&zone).cloned();
@@ -144,19 +164,19 @@ impl Request<'_> {
                 .map_err(join_error)??
         };
         let serial = planned.next.serial;
-        let session_id = hex::encode(crate::dkg::random_session_id());
+        let request_id = hex::encode(crate::request::random_id());
         let made = planned.plan.items().len();
         let kept = planned.plan.reused();
-        let mut record = SessionRecord::new(session_id.clone(), zone.clone(), made as u64, crate::unix_now());
+        let mut record = RequestRecord::new(request_id.clone(), zone.clone(), made as u64, crate::unix_now());
         record.content_hash = hex::encode(planned.set.signing_hash());
         record.submitted_by = s.operator.clone();
-        let session = Arc::new(Session::new(c.registry.clone(), c.signers.clone(), record));
+        let session = Arc::new(LiveRequest::new(c.registry.clone(), c.signers.clone(), record));
         session.update(|_| true);
         let signing_hash = hex::encode(planned.set.signing_hash());
-        let audit = |event: &str, signers: Vec<String>, culprits: Vec<String>, outcome: String| {
-            c.audit(AuditEntry {
+        let entry = |event: &str, signers: Vec<String>, culprits: Vec<String>, outcome: String| {
+            AuditEntry {
                 event: event.into(),
-                request: session_id.clone(),
+                request: request_id.clone(),
                 zone: zone.clone(),
                 content_hash: signing_hash.clone(),
                 operator: s.operator.clone(),
@@ -164,12 +184,12 @@ impl Request<'_> {
                 culprits,
                 outcome,
                 ..AuditEntry::default()
-            })
+            }
         };
         let head = format!("{kind} to serial {serial}: {made} signatures to make, {kept} kept");
-        let result = match audit("request", Vec::new(), Vec::new(), head.clone()) {
+        let result = match c.audit(entry("request", Vec::new(), Vec::new(), head.clone())).await {
             Ok(()) => {
-                tracing::info!(session = %session_id, "{zone}: {head}");
+                tracing::info!(request = %request_id, "{zone}: {head}");
                 let return_zone = s.options.return_zone;
                 self.sign_and_release(&session, &s.operator, planned, &groups, timeout, settings, key_tags, now, return_zone, progress).await
             }
@@ -178,12 +198,12 @@ impl Request<'_> {
         match result {
             Ok((version, signed)) => {
                 let r = session.record()?;
-                let announcement = announce_publication(&c.signers, &c.registry, &zone, &session_id, &r.decisions, &signed.published);
+                let announcement = announce_publication(&c.signers, &c.registry, &zone, &request_id, &r.decisions, &signed.published);
                 if let Ok(mut a) = self.lane.announcement.lock() {
                     *a = announcement;
                 }
                 tracing::info!(
-                    session = %session_id,
+                    request = %request_id,
                     "{zone}: published serial {serial} ({kind}) in {:.2} s: {made} signatures made, {kept} kept, signers {}{}; steps: {}",
                     self.started.elapsed().as_secs_f64(),
                     r.signers.join(", "),
@@ -194,12 +214,12 @@ impl Request<'_> {
             }
             Err(e) => {
                 let (signers, culprits) = session.record().map(|r| (r.signers, r.culprits)).unwrap_or_default();
-                if let Err(a) = audit("failed", signers, culprits, e.to_string()) {
-                    tracing::error!(session = %session_id, "cannot record the failure: {a}");
+                if let Err(a) = c.audit(entry("failed", signers, culprits, e.to_string())).await {
+                    tracing::error!(request = %request_id, "cannot record the failure: {a}");
                 }
-                let record = session.finish(SessionState::Failed(e.to_string())).await?;
-                announce_outcome(&c.signers, &session_id, &record.decisions, false, &e.to_string());
-                tracing::warn!(session = %session_id, "{zone}: {kind} failed after {:.1} s, nothing published: {e}", self.started.elapsed().as_secs_f64());
+                let record = session.finish(RequestPhase::Failed(e.to_string())).await?;
+                announce_outcome(&c.signers, &request_id, &record.decisions, false, &e.to_string());
+                tracing::warn!(request = %request_id, "{zone}: {kind} failed after {:.1} s, nothing published: {e}", self.started.elapsed().as_secs_f64());
                 Err(e)
             }
         }
@@ -208,7 +228,7 @@ impl Request<'_> {
     #[allow(clippy::too_many_arguments)]
     async fn sign_and_release(
         &self,
-        session: &Arc<Session>,
+        session: &Arc<LiveRequest>,
         operator: &str,
         planned: Planned,
         groups: &[Arc<KeyGroup>],
@@ -218,11 +238,11 @@ impl Request<'_> {
         now: u32,
         return_zone: bool,
         progress: &Progress,
-    ) -> Result<(Arc<Version>, SignedZone), CoordinatorError> {
+    ) -> Result<(Arc<Version>, PublishedVersion), CoordinatorError> {
         let c = self.c;
         let zone = &self.zone;
         let Planned { next, plan, set } = planned;
-        let session_id = session.id();
+        let request_id = session.id();
         // Signers whose baseline is the version published now get the
         // increment; every other one the full proposal.
         self.lane.announced(ANNOUNCEMENT_WAIT).await;
@@ -245,11 +265,11 @@ impl Request<'_> {
         self.stages.mark("approval");
         let made = plan.items().len();
         let kept = plan.reused() as u64;
-        let signatures = sign_batches(c, session, made, batches(&plan, groups, zone, &session_id), groups, &approvers).await?;
+        let signatures = sign_batches(c, session, made, batches(&plan, groups, zone, &request_id), groups, &approvers).await?;
         self.stages.mark("signing");
         drop(set);
         let plan = sole_owner(plan).await?;
-        session.reached(SessionState::Validating);
+        session.reached(RequestPhase::Validating);
         let anchor: Vec<_> = groups.iter().filter(|g| g.key.role.signs_keys()).map(|g| g.key.ds(&self.apex)).collect();
         let options = ValidationOptions { now, anchor: TrustAnchor::Ds(anchor), expiry_warning: 0 };
         let (zone_name, current, stages) = (zone.clone(), self.current.clone(), self.stages.clone());
@@ -286,7 +306,7 @@ impl Request<'_> {
             zone: zone.clone(),
             serial: next.serial,
             input_serial: next.input_serial,
-            request_id: session_id.clone(),
+            request_id: request_id.clone(),
             published_unix: c.pipeline.clock.now(),
             signatures,
             signatures_made: made as u64,
@@ -305,7 +325,7 @@ impl Request<'_> {
         let summary = report.summary();
         let release_record = ZoneRecord {
             version: RECORD_VERSION,
-            last_session: session_id.clone(),
+            last_session: request_id.clone(),
             released_unix: state.published_unix,
             signatures,
             result_sha256: result_sha256.clone(),
@@ -331,10 +351,10 @@ impl Request<'_> {
         }
         self.stored.store(true, std::sync::atomic::Ordering::SeqCst);
         self.stages.mark("registry");
-        let r = session.finish(SessionState::Released).await?;
+        let r = session.finish(RequestPhase::Released).await?;
         c.audit(AuditEntry {
             event: "released".into(),
-            request: session_id.clone(),
+            request: request_id.clone(),
             zone: zone.clone(),
             content_hash: r.content_hash.clone(),
             operator: operator.to_string(),
@@ -342,7 +362,7 @@ impl Request<'_> {
             culprits: r.culprits.clone(),
             outcome: format!("validated, serial {}, {made} signatures made, {kept} kept, {published}", next.serial),
             ..AuditEntry::default()
-        })?;
+        }).await?;
         let health_now = c.pipeline.clock.now();
         let at = |t: u32| rrsig_time_to_unix(t, health_now);
         self.lane.update_health(|h| {
@@ -354,11 +374,11 @@ impl Request<'_> {
         self.outputs(next.serial, &text, changes_text.as_deref(), changes, &shared).await;
         self.stages.mark("outputs");
         let version = Arc::new(Version { record: state, unsigned: next.content, zone: shared, known, next_due, first_expiration });
-        let signed = SignedZone {
+        let signed = PublishedVersion {
             text: Arc::try_unwrap(text).unwrap_or_else(|shared| (*shared).clone()),
             published,
             summary,
-            session_id,
+            request_id,
             serial: next.serial,
             signatures_made: made as u64,
             signatures_kept: kept,

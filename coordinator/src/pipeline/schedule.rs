@@ -26,7 +26,8 @@ use frostzone_dnssec::signing::refresh::RefreshPolicy;
 use frostzone_proto::v1 as pb;
 
 use super::input::Input;
-use super::run::{submit, Submission};
+use super::input::Submission;
+use super::run;
 use super::{rrsig_time_to_unix, AbortOnDrop, Lane};
 use crate::Coordinator;
 
@@ -144,7 +145,7 @@ async fn run(c: Weak<Coordinator>, lane: Arc<Lane>, zone: String) {
         let Some(coordinator) = c.upgrade() else { return };
         let options = pb::SignZoneOptions { zone: zone.clone(), ..Default::default() };
         let submission = Submission { operator: REFRESH_OPERATOR.into(), options, input: Input::Refresh };
-        let result = submit(&coordinator, submission, &|_| {}).await;
+        let result = run::run(&coordinator, submission, &|_| {}).await;
         match result {
             Ok(signed) => {
                 tracing::info!(

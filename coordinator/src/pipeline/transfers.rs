@@ -12,9 +12,11 @@ use frostzone_proto::v1 as pb;
 use tokio::sync::mpsc;
 
 use super::input::Input;
-use super::run::{submit, Submission};
+use super::input::Submission;
+use super::submit::submit;
 use super::AbortOnDrop;
-use crate::xfr::{Incoming, PrimarySource, Transfer, TransferServer, XfrConfig};
+use crate::config::transfer::XfrConfig;
+use crate::xfr::{Incoming, PrimarySource, Transfer, TransferServer};
 use crate::{Coordinator, StartError};
 
 /// Transfers waiting for the pipeline: the primary waits when more come

@@ -27,7 +27,7 @@ use frostzone_dnssec::StoredName;
 use futures_util::stream::{self, Stream};
 
 use super::journal::JournalDiff;
-use super::server::Shared;
+use super::shared::Shared;
 
 type RefuseFn = fn(Request<Vec<u8>, Option<Key>>, ()) -> ServiceResult<Vec<u8>>;
 type Refuse = ServiceFn<Vec<u8>, RefuseFn, ()>;

@@ -61,17 +61,17 @@
 //! `transfer.listen`.
 
 pub mod client;
-pub mod config;
 mod gate;
 pub mod journal;
 pub mod notify;
 pub mod primary;
 pub mod server;
+mod shared;
 pub mod snapshot;
 
 pub use client::{Pulled, TransferError};
-pub use config::{PrimaryConfig, SecondaryConfig, TransferConfig, TsigKey, XfrConfig, XfrConfigError};
 pub use journal::Journal;
 pub use primary::{Incoming, NotifyRefusal, PrimarySource, RefreshError, Refreshed, Transfer};
-pub use server::{content_records, PublishError, PublishedZone, StartError, TransferServer};
+pub use server::{content_records, PublishError, StartError, TransferServer};
+pub use shared::PublishedZone;
 pub use snapshot::{SnapshotError, ZoneSnapshot};

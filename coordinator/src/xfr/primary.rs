@@ -27,7 +27,7 @@ use frostzone_dnssec::StoredName;
 use tokio::sync::mpsc;
 
 use super::client::{pull, Pulled, TransferError};
-use super::config::PrimaryConfig;
+use crate::config::transfer::PrimaryConfig;
 
 /// A zone version received from the primary.
 #[derive(Debug)]

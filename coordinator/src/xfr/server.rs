@@ -19,17 +19,15 @@
 //! TSIG key a request was signed with is no longer known.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
-use domain::base::ToName;
 use domain::net::server::buf::VecBufSource;
 use domain::net::server::dgram::DgramServer;
 use domain::net::server::middleware::mandatory::MandatoryMiddlewareSvc;
 use domain::net::server::middleware::tsig::TsigMiddlewareSvc;
 use domain::net::server::stream::StreamServer;
 use domain::tsig::{Algorithm, Key, KeyName};
-use domain::zonetree::Zone;
 use frostzone_dnssec::change_set::{ChangeSet, ZoneContent};
 use frostzone_dnssec::name::CanonicalName;
 use frostzone_dnssec::name::FqdnDisplay;
@@ -37,8 +35,9 @@ use frostzone_dnssec::serial::is_newer;
 use frostzone_dnssec::{StoredName, StoredRecord};
 use tokio::net::{TcpListener, UdpSocket};
 
-use super::config::{SecondaryConfig, TransferConfig};
+use crate::config::transfer::TransferConfig;
 use super::gate::Gate;
+use super::shared::{PublishedZone, Shared};
 use super::journal::Journal;
 use super::notify::Notifier;
 use super::primary::PrimarySource;
@@ -103,73 +102,6 @@ pub enum PublishError {
         /// Why.
         reason: String,
     },
-}
-
-/// A version as served: snapshot for AXFR and SOA, journal for IXFR.
-#[derive(Debug)]
-pub struct PublishedZone {
-    pub(super) snapshot: Arc<ZoneSnapshot>,
-    pub(super) zone: Zone,
-    pub(super) journal: Journal,
-}
-
-impl PublishedZone {
-    /// The SOA serial.
-    pub fn serial(&self) -> u32 {
-        self.snapshot.serial()
-    }
-
-    /// Every record of the version (persist these and [`Self::journal`]
-    /// to rebuild it with [`TransferServer::restore`]).
-    pub fn records(&self) -> Vec<StoredRecord> {
-        self.snapshot.records()
-    }
-
-    /// The change sets IXFR is served from.
-    pub fn journal(&self) -> &Journal {
-        &self.journal
-    }
-}
-
-/// What the gate and the XFR data provider share.
-#[derive(Debug)]
-pub(super) struct Shared {
-    zones: RwLock<HashMap<CanonicalName, Arc<PublishedZone>>>,
-    secondaries: Vec<SecondaryConfig>,
-    journal_limit: usize,
-    notifier: Notifier,
-    pub(super) primary: Option<PrimarySource>,
-    /// One publication at a time, so each journal chains onto the version
-    /// published just before.
-    publishing: tokio::sync::Mutex<()>,
-}
-
-impl Shared {
-    pub(super) fn zone(&self, apex: &impl ToName) -> Option<Arc<PublishedZone>> {
-        let name = CanonicalName(apex.to_name());
-        // Poisoning cannot leave the map half-changed: it is only ever
-        // changed by one `insert`.
-        self.zones.read().unwrap_or_else(|e| e.into_inner()).get(&name).cloned()
-    }
-
-    /// RFC 5936 §4.1 wants transfers limited to authorised peers: the
-    /// request must come from a secondary's IP and, when it has a key, be
-    /// signed with that key (TSIG was already verified by the middleware).
-    pub(super) fn admit(&self, ip: IpAddr, key: Option<&Key>) -> Result<(), &'static str> {
-        let mut entries = self.secondaries.iter().filter(|s| s.address.ip() == ip).peekable();
-        if entries.peek().is_none() {
-            return Err("not a configured secondary");
-        }
-        let signed_right = |s: &SecondaryConfig| match &s.tsig_key {
-            None => true,
-            Some(k) => key.is_some_and(|used| used.name() == k.key.name()),
-        };
-        if entries.any(signed_right) {
-            Ok(())
-        } else {
-            Err("not signed with the secondary's TSIG key")
-        }
-    }
 }
 
 /// The transfer server. Dropping it stops serving.

@@ -16,6 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use frostzone_coordinator::config::SignerConfig;
+use frostzone_coordinator::pipeline::input::{Input, Submission};
+use frostzone_coordinator::pipeline::submit::{submit, PublishedVersion};
 use frostzone_coordinator::pipeline::Pipeline;
 use frostzone_coordinator::registry::{KeyGroupRecord, Registry, RECORD_VERSION};
 use frostzone_coordinator::signers::{SignerHandle, SignerPool};
@@ -572,8 +574,21 @@ pub fn options(denial: &str) -> pb::SignZoneOptions {
     pb::SignZoneOptions { zone: ZONE.into(), denial: denial.into(), ..Default::default() }
 }
 
+/// Submits `text` (a whole zone) as `options.zone` for "operator",
+/// reporting progress lines to `progress`.
+pub async fn sign_with_progress(
+    c: &Cluster,
+    options: pb::SignZoneOptions,
+    text: String,
+    progress: &frostzone_coordinator::approval::wait::Progress,
+) -> Result<PublishedVersion, CoordinatorError> {
+    let source = options.zone.clone();
+    let submission = Submission { operator: "operator".into(), options, input: Input::Text { text, source } };
+    submit(&c.coordinator, submission, progress).await
+}
+
 /// Signs with progress lines ignored.
-pub async fn sign(c: &Cluster, options: pb::SignZoneOptions, text: String) -> Result<frostzone_coordinator::sign::SignedZone, CoordinatorError> {
-    frostzone_coordinator::sign::sign_zone(c.coordinator.clone(), "operator", options, text, &|_| {}).await
+pub async fn sign(c: &Cluster, options: pb::SignZoneOptions, text: String) -> Result<PublishedVersion, CoordinatorError> {
+    sign_with_progress(c, options, text, &|_| {}).await
 }
 

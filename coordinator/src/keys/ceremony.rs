@@ -22,9 +22,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::decision::{from_wire, DecisionState, RecordedDecision};
+use crate::request::decision::{from_wire, DecisionState, RecordedDecision};
 use crate::error::CoordinatorError;
-use crate::proposal::{POLL_INTERVAL, PROPOSE_RETRY, UNREACHABLE_GRACE};
+use crate::approval::quorum_wait::UNREACHABLE_GRACE;
+use crate::approval::wait::{POLL_INTERVAL, PROPOSE_RETRY};
 use crate::signers::{describe, SignerHandle};
 use crate::Coordinator;
 
@@ -79,7 +80,7 @@ pub async fn seek(
     submitted_by: &str,
     timeout: Duration,
 ) -> Result<Decided, CoordinatorError> {
-    let request_id = hex::encode(crate::dkg::random_session_id());
+    let request_id = hex::encode(crate::request::random_id());
     let what = describe_ceremony(&ceremony);
     let hash = ceremony_hash(&ceremony);
     let expires_unix = crate::unix_now() + timeout.as_secs();
@@ -93,7 +94,7 @@ pub async fn seek(
         signers: names.clone(),
         outcome: format!("{what}; waiting until {expires_unix}"),
         ..AuditEntry::default()
-    })?;
+    }).await?;
     tracing::info!(request = %request_id, "proposing {what} to {}", names.join(", "));
     let proposal = pb::CeremonyProposal {
         api_version: API_VERSION,
@@ -129,7 +130,7 @@ pub async fn seek(
                             signers: vec![name.clone()],
                             outcome: format!("{} {}", decision.state, decision.reason).trim().to_string(),
                             ..AuditEntry::default()
-                        })?;
+                        }).await?;
                     }
                     decisions.insert(name, decision);
                 }

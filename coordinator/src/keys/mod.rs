@@ -2,6 +2,12 @@
 //! DNSKEY/DS records, FROST public key packages and API messages.
 
 
+pub mod ceremony;
+pub mod dkg;
+pub mod removal;
+
+use std::sync::Arc;
+
 use frostzone_dnssec::domain::rdata::ZoneRecordData;
 use frostzone_dnssec::keys::{KeyRole, ZoneKey};
 use frostzone_dnssec::name::FqdnDisplay;
@@ -12,7 +18,7 @@ use frostzone_proto::v1 as pb;
 use frostzone_threshold::frost;
 
 use crate::error::CoordinatorError;
-use crate::registry::KeyGroupRecord;
+use crate::registry::{KeyGroupRecord, Registry};
 
 /// A zone name from a request: parsed, and its registry spelling
 /// (lowercase, absolute, `example.com.`).
@@ -134,3 +140,25 @@ pub fn key_group_info(record: &KeyGroupRecord, key: &ZoneKey, apex: &StoredName)
         dnskey: dnskey_line(apex, key),
     }
 }
+
+/// The zone's key groups; they must cover the DNSKEY RRset and the data.
+pub fn zone_keys(registry: &Registry, zone: &str) -> Result<Vec<Arc<KeyGroup>>, CoordinatorError> {
+    let groups: Vec<Arc<KeyGroup>> = registry
+        .key_groups(Some(zone))?
+        .into_iter()
+        .map(|r| KeyGroup::from_record(r).map(Arc::new))
+        .collect::<Result<_, _>>()?;
+    let signs_keys = groups.iter().any(|g| g.key.role.signs_keys());
+    let signs_zone = groups.iter().any(|g| g.key.role.signs_zone());
+    match (signs_keys, signs_zone) {
+        (true, true) => Ok(groups),
+        (false, false) => Err(CoordinatorError::FailedPrecondition(format!("no keys for zone {zone}: run keys generate"))),
+        (true, false) => Err(CoordinatorError::FailedPrecondition(format!(
+            "zone {zone} has a KSK but no ZSK: run keys generate --role zsk"
+        ))),
+        (false, true) => Err(CoordinatorError::FailedPrecondition(format!(
+            "zone {zone} has a ZSK but no KSK: run keys generate --role ksk"
+        ))),
+    }
+}
+

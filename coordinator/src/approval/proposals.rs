@@ -37,7 +37,10 @@ use frostzone_proto::content::{content_hash_of_digests, item_digest, proposal_ha
 use frostzone_proto::v1 as pb;
 use rayon::prelude::*;
 
-use crate::batch::wire_item;
+use frostzone_proto::MAX_BATCH_ITEMS;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::signing::wire::wire_item;
 
 /// Which proposal a signer gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -281,6 +284,38 @@ fn compare(old: HashMap<(CanonicalName, u16), &Rrset>, new: Vec<&Rrset>, signed:
         .collect();
     removed.sort_by(|a, b| a.0.cmp(&b.0));
     (context, removed.into_iter().map(|(_, r)| r).collect())
+}
+
+/// Chunks of a proposal waiting to be sent: a producer on the blocking
+/// pool stays this many chunks ahead of the connection.
+const PROPOSAL_CHUNKS_AHEAD: usize = 2;
+
+/// The Propose stream: the header chunk, then every item of the proposal
+/// of `mode` in `set` (items in plan order, then context items), in
+/// chunks of at most [`MAX_BATCH_ITEMS`]. The set reads the plan through
+/// a weak reference, held only while a chunk is built, so a proposal
+/// never keeps the plan from its owner (who completes it after signing). A blocking task
+/// builds each chunk's wire form as the connection takes the previous
+/// ones, and stops when the call ends (or the plan is gone: then the
+/// stream ends short and the signer refuses the proposal).
+pub fn proposal_chunks(header: pb::ProposeHeader, set: Arc<ProposalSet>, mode: Mode) -> ReceiverStream<pb::ProposeChunk> {
+    let (tx, rx) = tokio::sync::mpsc::channel(PROPOSAL_CHUNKS_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        if tx.blocking_send(pb::ProposeChunk { header: Some(header), items: Vec::new() }).is_err() {
+            return;
+        }
+        for start in (0..).step_by(MAX_BATCH_ITEMS) {
+            let Some(items) = set.chunk(mode, start, MAX_BATCH_ITEMS) else { return };
+            if items.is_empty() {
+                return;
+            }
+            if tx.blocking_send(pb::ProposeChunk { header: None, items }).is_err() {
+                // The call failed or was dropped: nobody reads any more.
+                return;
+            }
+        }
+    });
+    ReceiverStream::new(rx)
 }
 
 #[cfg(test)]

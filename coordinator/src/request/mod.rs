@@ -11,7 +11,7 @@
 //!   known) and its content hash computed, nothing sent to a signer yet.
 //! * **Proposed**: the content went to every signer of the zone's key
 //!   groups (Signer.Propose); the coordinator waits for their decisions
-//!   ([`SessionRecord::decisions`], judged by [`crate::approval`]).
+//!   ([`RequestRecord::decisions`], judged by [`crate::approval::tally`]).
 //! * **Approved**: every key group has at least its threshold of
 //!   approvers; only they are asked for shares.
 //! * **Committing**: FROST round 1 (RFC 9591 §5.1) requests are out.
@@ -33,20 +33,23 @@
 //! never signs content its signers were not asked about.
 //!
 //! A coordinator that stops mid-session leaves a non-final state in the
-//! registry; at the next start [`SessionState::interrupted`] turns it into
+//! registry; at the next start [`RequestPhase::interrupted`] turns it into
 //! `Failed`. Nothing partial is ever released: the client retries.
+
+pub mod decision;
+pub(crate) mod live;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::decision::{ChangeCounts, DecisionState, RecordedDecision};
+pub use crate::request::decision::{ChangeCounts, DecisionState, RecordedDecision};
 
 /// Where a session is (see the module documentation for the diagram).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", content = "reason", rename_all = "lowercase")]
-pub enum SessionState {
+pub enum RequestPhase {
     /// Plan made, no signer asked yet.
     Planned,
     /// Proposed to the signers; waiting for their decisions.
@@ -70,7 +73,7 @@ pub enum SessionState {
 /// An attempt to leave a final state, or to skip a phase that cannot be
 /// skipped.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("session is already {from}: cannot become {to}")]
+#[error("request is already {from}: cannot become {to}")]
 pub struct TransitionError {
     /// The current state.
     pub from: String,
@@ -84,25 +87,25 @@ const AGGREGATING: u8 = 5;
 const VALIDATING: u8 = 6;
 const RELEASED: u8 = 7;
 
-impl SessionState {
+impl RequestPhase {
     /// Position along the happy path; `None` for Failed.
     fn rank(&self) -> Option<u8> {
         Some(match self {
-            SessionState::Planned => 0,
-            SessionState::Proposed => PROPOSED,
-            SessionState::Approved => APPROVED,
-            SessionState::Committing => 3,
-            SessionState::Signing => 4,
-            SessionState::Aggregating => AGGREGATING,
-            SessionState::Validating => VALIDATING,
-            SessionState::Released => RELEASED,
-            SessionState::Failed(_) => return None,
+            RequestPhase::Planned => 0,
+            RequestPhase::Proposed => PROPOSED,
+            RequestPhase::Approved => APPROVED,
+            RequestPhase::Committing => 3,
+            RequestPhase::Signing => 4,
+            RequestPhase::Aggregating => AGGREGATING,
+            RequestPhase::Validating => VALIDATING,
+            RequestPhase::Released => RELEASED,
+            RequestPhase::Failed(_) => return None,
         })
     }
 
     /// Released or Failed: nothing happens to the session any more.
     pub fn is_final(&self) -> bool {
-        matches!(self, SessionState::Released | SessionState::Failed(_))
+        matches!(self, RequestPhase::Released | RequestPhase::Failed(_))
     }
 
     /// The state after moving towards `to`.
@@ -114,7 +117,7 @@ impl SessionState {
     /// aggregated, so it is reachable only from Aggregating, and Released
     /// only from Validating. Backward moves keep the current state. Any
     /// non-final state may fail. Final states refuse every move.
-    pub fn advance(&self, to: SessionState) -> Result<SessionState, TransitionError> {
+    pub fn advance(&self, to: RequestPhase) -> Result<RequestPhase, TransitionError> {
         let refuse = || TransitionError { from: self.to_string(), to: to.to_string() };
         if self.is_final() {
             return Err(refuse());
@@ -140,29 +143,29 @@ impl SessionState {
 
     /// What a state left behind by a stopped coordinator becomes at the
     /// next start; `None` for final states, which stay as they are.
-    pub fn interrupted(&self) -> Option<SessionState> {
+    pub fn interrupted(&self) -> Option<RequestPhase> {
         (!self.is_final()).then(|| {
-            SessionState::Failed(format!("interrupted while {self}: the coordinator stopped; nothing was released"))
+            RequestPhase::Failed(format!("interrupted while {self}: the coordinator stopped; nothing was released"))
         })
     }
 
     /// The name shown in status output.
     pub fn name(&self) -> &'static str {
         match self {
-            SessionState::Planned => "planned",
-            SessionState::Proposed => "proposed",
-            SessionState::Approved => "approved",
-            SessionState::Committing => "committing",
-            SessionState::Signing => "signing",
-            SessionState::Aggregating => "aggregating",
-            SessionState::Validating => "validating",
-            SessionState::Released => "released",
-            SessionState::Failed(_) => "failed",
+            RequestPhase::Planned => "planned",
+            RequestPhase::Proposed => "proposed",
+            RequestPhase::Approved => "approved",
+            RequestPhase::Committing => "committing",
+            RequestPhase::Signing => "signing",
+            RequestPhase::Aggregating => "aggregating",
+            RequestPhase::Validating => "validating",
+            RequestPhase::Released => "released",
+            RequestPhase::Failed(_) => "failed",
         }
     }
 }
 
-impl fmt::Display for SessionState {
+impl fmt::Display for RequestPhase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
@@ -171,7 +174,7 @@ impl fmt::Display for SessionState {
 /// What the registry keeps about a session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SessionRecord {
+pub struct RequestRecord {
     /// Record format version.
     pub version: u32,
     /// Random id, hex: the request id.
@@ -179,7 +182,7 @@ pub struct SessionRecord {
     /// The zone, as an absolute name.
     pub zone: String,
     /// Where the session is.
-    pub state: SessionState,
+    pub state: RequestPhase,
     /// Seconds since the epoch at the start.
     pub started_unix: u64,
     /// Seconds since the epoch at the last change.
@@ -217,14 +220,14 @@ pub struct SessionRecord {
 /// (`content_hash` to `decisions`); version 1 records read with them empty.
 pub const SESSION_RECORD_VERSION: u32 = 2;
 
-impl SessionRecord {
+impl RequestRecord {
     /// A new session in state Planned.
     pub fn new(id: String, zone: String, planned: u64, now: u64) -> Self {
-        SessionRecord {
+        RequestRecord {
             version: SESSION_RECORD_VERSION,
             id,
             zone,
-            state: SessionState::Planned,
+            state: RequestPhase::Planned,
             started_unix: now,
             updated_unix: now,
             signers: Vec::new(),
@@ -240,9 +243,9 @@ impl SessionRecord {
         }
     }
 
-    /// Moves the state (see [`SessionState::advance`]); returns whether it
+    /// Moves the state (see [`RequestPhase::advance`]); returns whether it
     /// changed.
-    pub fn advance(&mut self, to: SessionState, now: u64) -> Result<bool, TransitionError> {
+    pub fn advance(&mut self, to: RequestPhase, now: u64) -> Result<bool, TransitionError> {
         let next = self.state.advance(to)?;
         let changed = next != self.state;
         self.state = next;
@@ -263,15 +266,24 @@ impl SessionRecord {
     /// The failure reason, if failed.
     pub fn error(&self) -> Option<&str> {
         match &self.state {
-            SessionState::Failed(r) => Some(r),
+            RequestPhase::Failed(r) => Some(r),
             _ => None,
         }
     }
 }
 
+/// A random id for a request, a key ceremony's DKG run or a signing
+/// attempt (16 bytes, as the signers' API asks).
+pub fn random_id() -> Vec<u8> {
+    use rand::RngCore;
+    let mut id = vec![0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut id);
+    id
+}
+
 #[cfg(test)]
 mod tests {
-    use super::SessionState::*;
+    use super::RequestPhase::*;
     use super::*;
 
     #[test]
@@ -299,7 +311,7 @@ mod tests {
         for s in [Planned, Proposed] {
             for to in [Committing, Signing, Aggregating, Validating, Released] {
                 let err = s.advance(to.clone()).unwrap_err();
-                assert_eq!(err.to_string(), format!("session is already {s}: cannot become {to}"));
+                assert_eq!(err.to_string(), format!("request is already {s}: cannot become {to}"));
             }
         }
         assert!(Planned.advance(Approved).is_err(), "approval needs a proposal");
@@ -321,7 +333,7 @@ mod tests {
             assert_eq!(s.advance(Failed("x".into())).unwrap(), Failed("x".into()));
         }
         let err = Released.advance(Failed("late".into())).unwrap_err();
-        assert_eq!(err.to_string(), "session is already released: cannot become failed");
+        assert_eq!(err.to_string(), "request is already released: cannot become failed");
         assert!(Failed("a".into()).advance(Committing).is_err());
         assert!(Failed("a".into()).advance(Failed("b".into())).is_err());
     }
@@ -338,7 +350,7 @@ mod tests {
 
     #[test]
     fn record_advances_and_reports_changes() {
-        let mut r = SessionRecord::new("ab".into(), "example.".into(), 10, 1);
+        let mut r = RequestRecord::new("ab".into(), "example.".into(), 10, 1);
         assert!(r.advance(Proposed, 2).unwrap());
         assert!(!r.advance(Proposed, 3).unwrap());
         assert_eq!(r.updated_unix, 3);
@@ -348,7 +360,7 @@ mod tests {
 
     #[test]
     fn decisions_are_recorded_once_per_change() {
-        let mut r = SessionRecord::new("ab".into(), "example.".into(), 10, 1);
+        let mut r = RequestRecord::new("ab".into(), "example.".into(), 10, 1);
         let pending = RecordedDecision { state: DecisionState::Pending, reason: "DNSKEY RRset changes".into(), ..Default::default() };
         assert!(r.record_decision("signer-1", pending.clone(), 2));
         assert!(!r.record_decision("signer-1", pending, 3));
@@ -360,7 +372,7 @@ mod tests {
 
     #[test]
     fn records_round_trip_as_toml_and_version_1_records_still_read() {
-        let mut r = SessionRecord::new("ab".into(), "example.".into(), 10, 1);
+        let mut r = RequestRecord::new("ab".into(), "example.".into(), 10, 1);
         r.content_hash = "00".repeat(32);
         r.decisions.insert(
             "signer-1".into(),
@@ -375,12 +387,12 @@ mod tests {
         r.decisions.insert("signer-2".into(), RecordedDecision::default());
         r.advance(Failed("rejected".into()), 2).unwrap();
         let text = toml::to_string(&r).unwrap();
-        assert_eq!(toml::from_str::<SessionRecord>(&text).unwrap(), r);
+        assert_eq!(toml::from_str::<RequestRecord>(&text).unwrap(), r);
 
         let v1 = "version = 1\nid = \"aa\"\nzone = \"example.\"\nstarted_unix = 1\nupdated_unix = 2\n\
                   signers = []\nculprits = []\nplanned = 5\nsignatures = 5\nretries = 0\n\
                   [state]\nstate = \"released\"\n";
-        let old: SessionRecord = toml::from_str(v1).unwrap();
+        let old: RequestRecord = toml::from_str(v1).unwrap();
         assert_eq!(old.state, Released);
         assert!(old.decisions.is_empty() && old.content_hash.is_empty());
     }

@@ -1,5 +1,5 @@
 //! The coordinator gRPC service: thin handlers that check the API version,
-//! call the logic in [`crate::dkg`] and [`crate::sign`], and turn errors
+//! call the logic in [`crate::keys::dkg`] and [`crate::signing`], and turn errors
 //! into status codes. SignZone streams progress lines while the request
 //! waits for approvals, then the signed zone; ListRequests and GetRequest
 //! read the requests (sessions) from the registry.
@@ -17,8 +17,9 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::error::CoordinatorError;
 use crate::keys::{ds_line, role_from_proto, zone_name, KeyGroup};
 use crate::pipeline::input::Input;
-use crate::pipeline::run::{submit, Submission};
-use crate::session::SessionRecord;
+use crate::pipeline::input::Submission;
+use crate::pipeline::submit::submit;
+use crate::request::RequestRecord;
 use crate::signers::fan_out;
 use crate::Coordinator;
 
@@ -120,12 +121,12 @@ impl CoordinatorApi for CoordinatorService {
             })
             .collect();
         let keys = key_infos(c.registry.key_groups(None).map_err(CoordinatorError::from)?)?;
-        let sessions = c
+        let requests = c
             .registry
             .recent_sessions(STATUS_SESSIONS)
             .map_err(CoordinatorError::from)?
             .into_iter()
-            .map(|s| pb::SessionSummary {
+            .map(|s| pb::RequestSummary {
                 error: s.error().unwrap_or_default().to_string(),
                 id: s.id,
                 zone: s.zone,
@@ -137,7 +138,7 @@ impl CoordinatorApi for CoordinatorService {
             })
             .collect();
         let zones = zone_statuses(c)?;
-        Ok(Response::new(pb::StatusResponse { signers, keys, sessions, zones }))
+        Ok(Response::new(pb::StatusResponse { signers, keys, requests, zones }))
     }
 
     async fn generate_key(&self, request: Request<pb::GenerateKeyRequest>) -> Result<Response<pb::KeyGroupInfo>, Status> {
@@ -147,7 +148,7 @@ impl CoordinatorApi for CoordinatorService {
         let role = role_from_proto(r.role)?;
         tracing::info!(operator = %who, "generate {role} for {}", r.zone);
         let timeout = self.approval_timeout(r.approval_timeout_secs);
-        Ok(Response::new(crate::dkg::generate_key(&self.inner, &r.zone, role, &who, timeout).await?))
+        Ok(Response::new(crate::keys::dkg::generate_key(&self.inner, &r.zone, role, &who, timeout).await?))
     }
 
     async fn import_key_begin(
@@ -160,7 +161,7 @@ impl CoordinatorApi for CoordinatorService {
         let role = role_from_proto(r.role)?;
         tracing::info!(operator = %who, "import {role} for {}", r.zone);
         let timeout = self.approval_timeout(r.approval_timeout_secs);
-        Ok(Response::new(crate::dkg::import_begin(&self.inner, &r.zone, role, &r.group_public_key, &who, timeout).await?))
+        Ok(Response::new(crate::keys::dkg::import_begin(&self.inner, &r.zone, role, &r.group_public_key, &who, timeout).await?))
     }
 
     async fn remove_key(&self, request: Request<pb::RemoveKeyRequest>) -> Result<Response<pb::RemoveKeyResponse>, Status> {
@@ -169,7 +170,7 @@ impl CoordinatorApi for CoordinatorService {
         check_api_version(r.api_version)?;
         tracing::info!(operator = %who, "remove key tag {} of {}", r.key_tag, r.zone);
         let timeout = self.approval_timeout(r.approval_timeout_secs);
-        Ok(Response::new(crate::removal::remove_key(&self.inner, &r.zone, r.key_tag, &who, timeout).await?))
+        Ok(Response::new(crate::keys::removal::remove_key(&self.inner, &r.zone, r.key_tag, &who, timeout).await?))
     }
 
     async fn import_key_finish(
@@ -178,7 +179,7 @@ impl CoordinatorApi for CoordinatorService {
     ) -> Result<Response<pb::KeyGroupInfo>, Status> {
         let r = request.into_inner();
         check_api_version(r.api_version)?;
-        Ok(Response::new(crate::dkg::import_finish(&self.inner, r).await?))
+        Ok(Response::new(crate::keys::dkg::import_finish(&self.inner, r).await?))
     }
 
     async fn list_keys(&self, request: Request<pb::ListKeysRequest>) -> Result<Response<pb::ListKeysResponse>, Status> {
@@ -256,7 +257,7 @@ impl CoordinatorApi for CoordinatorService {
         let mut out = text_chunks(text, "zone");
         if let Some(last) = out.last_mut() {
             last.serial = state.serial;
-            last.session_id = state.request_id;
+            last.request_id = state.request_id;
             last.signatures_made = state.signatures_made;
             last.signatures_kept = state.signatures_kept;
         }
@@ -288,7 +289,7 @@ impl CoordinatorApi for CoordinatorService {
 }
 
 /// The one request whose id is `id` or starts with it.
-fn find_request(c: &Coordinator, id: &str) -> Result<SessionRecord, CoordinatorError> {
+fn find_request(c: &Coordinator, id: &str) -> Result<RequestRecord, CoordinatorError> {
     let prefix = id.to_ascii_lowercase();
     if prefix.len() < MIN_REQUEST_ID_PREFIX || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(CoordinatorError::InvalidArgument(format!(
@@ -308,7 +309,7 @@ fn find_request(c: &Coordinator, id: &str) -> Result<SessionRecord, CoordinatorE
 
 /// The API view of a request: every signer of the zone's key groups has a
 /// decision, UNSPECIFIED for those that did not answer.
-fn request_status(c: &Coordinator, s: SessionRecord) -> Result<pb::RequestStatus, CoordinatorError> {
+fn request_status(c: &Coordinator, s: RequestRecord) -> Result<pb::RequestStatus, CoordinatorError> {
     let groups = c.registry.key_groups(Some(&s.zone))?;
     let mut decisions = s.decisions.clone();
     for name in groups.iter().flat_map(|g| &g.signers) {
@@ -462,7 +463,7 @@ fn text_chunks(text: String, kind: &str) -> Vec<pb::SignedZoneChunk> {
 
 /// The answer's chunks; the last carries the summary, the request id, the
 /// serial and the signature counts.
-fn answer(signed: crate::sign::SignedZone, reply: Reply) -> Vec<pb::SignedZoneChunk> {
+fn answer(signed: crate::pipeline::submit::PublishedVersion, reply: Reply) -> Vec<pb::SignedZoneChunk> {
     let mut out = Vec::new();
     if reply != Reply::Zone {
         out.extend(text_chunks(signed.changes.unwrap_or_default(), "changes"));
@@ -472,7 +473,7 @@ fn answer(signed: crate::sign::SignedZone, reply: Reply) -> Vec<pb::SignedZoneCh
     }
     if let Some(last) = out.last_mut() {
         last.summary = signed.summary;
-        last.session_id = signed.session_id;
+        last.request_id = signed.request_id;
         last.serial = signed.serial;
         last.signatures_made = signed.signatures_made;
         last.signatures_kept = signed.signatures_kept;

@@ -20,7 +20,7 @@
 //!   it was still short ([`ApprovalFailure::TimedOut`]).
 //!
 //! An unreachable signer cannot approve. [`quorum_unreachable`] tells,
-//! once signers have had [`crate::proposal::UNREACHABLE_GRACE`] to answer,
+//! once signers have had [`crate::approval::quorum_wait::UNREACHABLE_GRACE`] to answer,
 //! whether some group is short even counting every reachable undecided
 //! signer: then the request fails with "quorum unavailable" at once rather
 //! than at the approval deadline ([`ApprovalFailure::Unavailable`]).
@@ -28,7 +28,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::decision::{DecisionState, RecordedDecision};
+use crate::request::decision::{DecisionState, RecordedDecision};
 
 /// One key group as approval sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]

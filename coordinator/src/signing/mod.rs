@@ -12,29 +12,26 @@
 //! whole signed zone back. The first version of a zone signs everything;
 //! a later one keeps the signatures of unchanged RRsets.
 
+pub mod attempt;
+pub mod subset;
+pub mod wire;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use frostzone_dnssec::signing::SigningPlan;
-use frostzone_proto::v1 as pb;
 use tokio::task::JoinSet;
 
-use crate::approval::Approvers;
-use crate::batch::{attempt, AttemptFailure, Batch, MAX_BATCH_ITEMS};
-use crate::config::MAX_APPROVAL_TIMEOUT_SECS;
+use crate::approval::tally::Approvers;
+use crate::signing::attempt::{attempt, AttemptFailure, Batch, MAX_BATCH_ITEMS};
 use crate::error::{join_error, CoordinatorError};
 use crate::keys::KeyGroup;
-use crate::pipeline::input::Input;
-use crate::pipeline::run::{submit, Submission};
-use crate::proposal::Progress;
-use crate::quorum::{Candidate, QuorumTracker};
-use crate::registry::Registry;
-use crate::request::Session;
+use crate::signing::subset::{Candidate, QuorumTracker};
+use crate::request::live::LiveRequest;
 use crate::signers::SignerHandle;
 use crate::{unix_now, Coordinator};
 
-pub use crate::pipeline::settings::{DEFAULT_VALIDITY_DAYS, MAX_VALIDITY_DAYS};
 
 /// Batches signed at the same time. While one batch waits for signers,
 /// another is aggregated here: two keep both cores of a small box busy,
@@ -45,63 +42,6 @@ pub const BATCHES_IN_FLIGHT: usize = 3;
 /// proposal cut short finishes building its current chunk (milliseconds)
 /// before it lets go of the plan.
 const PLAN_RELEASE_WAIT: Duration = Duration::from_secs(10);
-
-/// A published version, as the request that made it answers.
-#[derive(Debug)]
-pub struct SignedZone {
-    /// The whole signed zone, text (empty for a change set published
-    /// without `return_zone`: the zone is not written out whole then).
-    pub text: String,
-    /// What the signers are told was published: `zone sha256 HEX` or,
-    /// for a change set, `changes sha256 HEX`.
-    pub published: String,
-    /// The validator's summary line.
-    pub summary: String,
-    /// The session (request id).
-    pub session_id: String,
-    /// The published SOA serial.
-    pub serial: u32,
-    /// Signatures made for this version.
-    pub signatures_made: u64,
-    /// Signatures kept from the version before.
-    pub signatures_kept: u64,
-    /// The signed change set from the version before (IXFR text), when
-    /// there was one.
-    pub changes: Option<String>,
-}
-
-/// How long the request waits for approvals: its own
-/// `approval_timeout_secs`, or the coordinator's.
-pub fn approval_timeout(options: &pb::SignZoneOptions, default: Duration) -> Result<Duration, CoordinatorError> {
-    match u64::from(options.approval_timeout_secs) {
-        0 => Ok(default),
-        s if s > MAX_APPROVAL_TIMEOUT_SECS => Err(CoordinatorError::InvalidArgument(format!(
-            "options.approval_timeout_secs {s}: at most {MAX_APPROVAL_TIMEOUT_SECS} (7 days)"
-        ))),
-        s => Ok(Duration::from_secs(s)),
-    }
-}
-
-/// The zone's key groups; they must cover the DNSKEY RRset and the data.
-pub fn zone_keys(registry: &Registry, zone: &str) -> Result<Vec<Arc<KeyGroup>>, CoordinatorError> {
-    let groups: Vec<Arc<KeyGroup>> = registry
-        .key_groups(Some(zone))?
-        .into_iter()
-        .map(|r| KeyGroup::from_record(r).map(Arc::new))
-        .collect::<Result<_, _>>()?;
-    let signs_keys = groups.iter().any(|g| g.key.role.signs_keys());
-    let signs_zone = groups.iter().any(|g| g.key.role.signs_zone());
-    match (signs_keys, signs_zone) {
-        (true, true) => Ok(groups),
-        (false, false) => Err(CoordinatorError::FailedPrecondition(format!("no keys for zone {zone}: run keys generate"))),
-        (true, false) => Err(CoordinatorError::FailedPrecondition(format!(
-            "zone {zone} has a KSK but no ZSK: run keys generate --role zsk"
-        ))),
-        (false, true) => Err(CoordinatorError::FailedPrecondition(format!(
-            "zone {zone} has a ZSK but no KSK: run keys generate --role ksk"
-        ))),
-    }
-}
 
 /// Cuts each key's items of `plan` into batches of at most
 /// [`MAX_BATCH_ITEMS`].
@@ -126,22 +66,6 @@ pub fn batches(plan: &Arc<SigningPlan>, groups: &[Arc<KeyGroup>], zone: &str, re
     out
 }
 
-/// Signs `text` as `options.zone` for `operator` (the name of the
-/// operator certificate that asked), once the zone's signers approved it,
-/// and publishes it. `progress` gets a line whenever the wait for
-/// approvals changes, and at least every
-/// [`crate::proposal::PROGRESS_INTERVAL`].
-pub async fn sign_zone(
-    c: Arc<Coordinator>,
-    operator: &str,
-    options: pb::SignZoneOptions,
-    text: String,
-    progress: &Progress,
-) -> Result<SignedZone, CoordinatorError> {
-    let source = options.zone.clone();
-    submit(&c, Submission { operator: operator.to_string(), options, input: Input::Text { text, source } }, progress).await
-}
-
 /// The plan, once every batch and proposal has let go of it.
 pub(crate) async fn sole_owner(mut plan: Arc<SigningPlan>) -> Result<SigningPlan, CoordinatorError> {
     let since = Instant::now();
@@ -161,7 +85,7 @@ pub(crate) async fn sole_owner(mut plan: Arc<SigningPlan>) -> Result<SigningPlan
 /// signature per plan item, in plan order.
 pub(crate) async fn sign_batches(
     c: &Arc<Coordinator>,
-    session: &Arc<Session>,
+    session: &Arc<LiveRequest>,
     items: usize,
     batches: Vec<Batch>,
     groups: &[Arc<KeyGroup>],
@@ -214,7 +138,7 @@ pub(crate) async fn sign_batches(
 /// quorum is gone.
 async fn sign_batch(
     c: &Coordinator,
-    session: &Session,
+    session: &LiveRequest,
     trackers: &Mutex<BTreeMap<u16, QuorumTracker>>,
     batch: &Arc<Batch>,
 ) -> Result<Vec<[u8; 64]>, CoordinatorError> {
@@ -226,7 +150,7 @@ async fn sign_batch(
             .ok_or_else(|| CoordinatorError::Internal(format!("no quorum tracker for key tag {tag}")))?
             .choose()?;
         let handles: Vec<SignerHandle> = chosen.iter().filter_map(|cand| c.signers.get(&cand.name).cloned()).collect();
-        let session_id = crate::dkg::random_session_id();
+        let session_id = crate::request::random_id();
         match attempt(batch, &handles, session_id, session).await {
             Ok(sigs) => {
                 let names: Vec<String> = handles.iter().map(|h| h.name().to_string()).collect();
@@ -257,7 +181,7 @@ async fn sign_batch(
                 let session_id = session.id();
                 let mut t = lock()?;
                 for (name, reason) in &found {
-                    tracing::warn!(signer = %name, session = %session_id, "{}: key tag {tag}: culprit: {reason}; excluded", batch.zone);
+                    tracing::warn!(signer = %name, request = %session_id, "{}: key tag {tag}: culprit: {reason}; excluded", batch.zone);
                     t.values_mut().for_each(|q| q.mark_culprit(name, reason.clone()));
                     c.registry.record_culprit(name, &session_id, reason, unix_now())?;
                 }

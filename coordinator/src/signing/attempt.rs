@@ -7,7 +7,7 @@
 //! [`AttemptFailure::Culprits`] for signers whose answers are provably bad
 //! (invalid signature shares named by frost's Identifiable Abort, or
 //! commitments and shares that do not parse or do not fit the batch). The
-//! caller ([`crate::sign`]) excludes them and retries with another subset.
+//! caller ([`crate::signing`]) excludes them and retries with another subset.
 //!
 //! Parsing commitments and shares, building signing packages and
 //! aggregating are CPU work of a few hundred microseconds per item: they
@@ -17,8 +17,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use frostzone_dnssec::signing::{SigningItem, SigningPlan};
-use frostzone_dnssec::wire::{name_to_wire, rrset_rdata_wire};
+use frostzone_dnssec::signing::SigningPlan;
 use frostzone_proto::v1 as pb;
 use rayon::prelude::*;
 use frostzone_proto::API_VERSION;
@@ -28,8 +27,9 @@ use frostzone_threshold::{aggregate_batch, frost, signing_packages, Identifier, 
 
 use crate::error::{join_error, CoordinatorError};
 use crate::keys::KeyGroup;
-use crate::session::SessionState;
+use crate::request::RequestPhase;
 use crate::signers::{describe, fan_out, SignerHandle};
+use super::wire::wire_item;
 
 /// At most this many items travel in one Commit/Sign exchange.
 pub use frostzone_proto::MAX_BATCH_ITEMS;
@@ -61,27 +61,6 @@ impl Batch {
     }
 }
 
-/// One plan item in wire form.
-pub fn wire_item(item: &SigningItem) -> pb::SigningItem {
-    let f = &item.rrsig;
-    pb::SigningItem {
-        owner: name_to_wire(&item.rrset.owner),
-        rtype: item.rrset.rtype.to_int().into(),
-        ttl: item.rrset.ttl.as_secs(),
-        rdata: rrset_rdata_wire(&item.rrset),
-        rrsig: Some(pb::RrsigFields {
-            type_covered: f.type_covered.to_int().into(),
-            algorithm: f.algorithm.to_int().into(),
-            labels: f.labels.into(),
-            original_ttl: f.original_ttl.as_secs(),
-            expiration: f.expiration.into_int(),
-            inception: f.inception.into_int(),
-            key_tag: f.key_tag.0.into(),
-            signer_name: name_to_wire(&f.signer_name),
-        }),
-    }
-}
-
 /// Why an attempt gave no signatures.
 #[derive(Debug)]
 pub enum AttemptFailure {
@@ -96,7 +75,7 @@ pub enum AttemptFailure {
 /// Reports phases to the session (the furthest one counts).
 pub trait PhaseSink: Send + Sync {
     /// A batch reached `state`.
-    fn reached(&self, state: SessionState);
+    fn reached(&self, state: RequestPhase);
 }
 
 /// Signs `batch` with exactly the signers in `chosen`.
@@ -113,7 +92,7 @@ pub async fn attempt(
     let n = items.len();
 
     // Round 1: commitments from every chosen signer.
-    phases.reached(SessionState::Committing);
+    phases.reached(RequestPhase::Committing);
     let request = pb::CommitRequest {
         api_version: API_VERSION,
         session_id: session_id.clone(),
@@ -173,7 +152,7 @@ pub async fn attempt(
     .map_err(|e| AttemptFailure::Fatal(join_error(e)))??;
 
     // Round 2: shares from every chosen signer, over the same commitments.
-    phases.reached(SessionState::Signing);
+    phases.reached(RequestPhase::Signing);
     let committed = started.elapsed();
     let request = pb::SignRequest {
         api_version: API_VERSION,
@@ -206,7 +185,7 @@ pub async fn attempt(
     }
 
     // Aggregation, with Identifiable Abort naming bad shares.
-    phases.reached(SessionState::Aggregating);
+    phases.reached(RequestPhase::Aggregating);
     let signed = started.elapsed();
     let names: BTreeMap<Identifier, String> = chosen.iter().map(|s| (s.identifier, s.name().to_string())).collect();
     let shares: Vec<(Identifier, Vec<Vec<u8>>)> =

@@ -2,7 +2,7 @@
 //! Appendix C, frost `keys::dkg`) and the import of an existing key.
 //!
 //! Both are key ceremonies every signer approves first
-//! ([`crate::ceremony`]); the group's t and participants are checked by
+//! ([`crate::keys::ceremony`]); the group's t and participants are checked by
 //! each signer against its own roster, not taken from this coordinator.
 //! The coordinator only moves messages, and cannot alter them: every
 //! round-1 output and round-1 digest (the echo check) is signed by its
@@ -26,9 +26,8 @@ use frostzone_dnssec::keys::{KeyRole, ZoneKey};
 use frostzone_proto::v1 as pb;
 use frostzone_proto::API_VERSION;
 use frostzone_threshold::frost;
-use rand::RngCore;
 
-use crate::ceremony::{seek, Decided};
+use crate::keys::ceremony::{seek, Decided};
 use crate::error::CoordinatorError;
 use crate::keys::{group_key_bytes, key_group_info, role_to_proto, zone_name};
 use crate::registry::{KeyGroupRecord, RECORD_VERSION};
@@ -39,13 +38,6 @@ use crate::{unix_now, Coordinator};
 /// the zone already has. With a handful of keys per zone a collision has
 /// a probability of about 1 in 10,000, so four in a row mean a bug.
 pub const MAX_DKG_ATTEMPTS: usize = 4;
-
-/// A random session id for the signers (16 bytes, as the API asks).
-pub fn random_session_id() -> Vec<u8> {
-    let mut id = vec![0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut id);
-    id
-}
 
 /// Every result, or the first failure as "needs every signer".
 fn all_ok<T>(operation: &'static str, results: Vec<Result<T, SignerCallError>>) -> Result<Vec<T>, CoordinatorError> {
@@ -179,7 +171,7 @@ async fn store(
 
 async fn run_dkg(c: &Coordinator, ceremony: &pb::KeyCeremony, request_id: &str) -> Result<GroupResult, CoordinatorError> {
     let signers = c.signers.all();
-    let session_id = random_session_id();
+    let session_id = crate::request::random_id();
     let role = crate::keys::role_from_proto(ceremony.role)?;
 
     let request = pb::DkgRound1Request {
@@ -325,7 +317,7 @@ pub async fn import_begin(
     ceremony.key_tag = tag.0.into();
     ceremony.group_public_key = key.to_vec();
     let Decided { request_id, .. } = seek(c, ceremony, c.signers.all(), true, operator, timeout).await?;
-    let session_id = random_session_id();
+    let session_id = crate::request::random_id();
     let signers = c.signers.all();
     let request = pb::ImportBeginRequest { api_version: API_VERSION, session_id: session_id.clone(), request_id: request_id.clone() };
     let keys = all_ok(

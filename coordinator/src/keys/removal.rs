@@ -1,5 +1,5 @@
 //! Key removal: every signer holding a share of a key deletes it once it
-//! approved the removal ceremony ([`crate::ceremony`]), by its policy or
+//! approved the removal ceremony ([`crate::keys::ceremony`]), by its policy or
 //! through its operator. A key still in the zone's published DNSKEY RRset
 //! is refused here and by every signer: its shares are what signs the
 //! zone until it has been rolled out. The key group leaves the registry
@@ -10,7 +10,7 @@ use frostzone_dnssec::domain::rdata::ZoneRecordData;
 use frostzone_proto::audit::AuditEntry;
 use frostzone_proto::v1 as pb;
 
-use crate::ceremony::seek;
+use crate::keys::ceremony::seek;
 use crate::error::CoordinatorError;
 use crate::keys::{role_from_record, role_to_proto, zone_name};
 use crate::signers::{describe, fan_out, SignerHandle};
@@ -96,6 +96,6 @@ pub async fn remove_key(
         signers: removed.clone(),
         outcome,
         ..AuditEntry::default()
-    })?;
+    }).await?;
     Ok(pb::RemoveKeyResponse { removed, kept, unregistered, request_id: decided.request_id })
 }

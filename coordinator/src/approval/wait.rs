@@ -3,7 +3,7 @@
 //!
 //! Every signer of the zone's key groups gets the request's content
 //! (Signer.Propose: the header, then the items; see
-//! [`crate::pipeline::proposals`]): incrementally when the signer's
+//! [`crate::approval::proposals`]): incrementally when the signer's
 //! baseline is the version published now, in full otherwise or when it
 //! answers "baseline mismatch". It decides: approved by its policy,
 //! pending its operator, or rejected. Its approval counts only with the
@@ -11,18 +11,15 @@
 //! One task per signer moves the bytes: it proposes (again every
 //! [`PROPOSE_RETRY`] while the signer cannot be reached), then asks for
 //! the decision every [`POLL_INTERVAL`] until it is settled. The waiting
-//! loop records each decision in the session and the audit log and asks
-//! [`crate::approval::assess`] where the request stands, until it is
-//! approved, fails, or the deadline passes. Meanwhile it reports progress
-//! lines: when proposing, on every change, and at least every
-//! [`PROGRESS_INTERVAL`]. Once the quorum is reached it waits at most
-//! [`APPROVAL_GRACE`] more for first answers still on their way.
+//! loop records each decision in the request and the audit log, and
+//! [`QuorumWait`] (no I/O) decides from the decisions and the time what
+//! happens next: wait, send a progress line, approve, or fail.
 //!
-//! When the request ends, [`announce_outcome`] tells every signer that
+//! When the request ends, [`crate::approval::outcome`] tells every signer that
 //! answered (Signer.Published) in the background: a signer that misses it
 //! only keeps a stale baseline, it never fails the request.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,14 +30,14 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::approval::{assess, pending_list, progress_line, quorum_unreachable, Approvers, Assessment, GroupSigners, ShortId};
-use crate::decision::{from_wire, DecisionState, RecordedDecision};
+use super::quorum_wait::{QuorumWait, Step, WaitFailure};
+use crate::approval::tally::{Approvers, GroupSigners, ShortId};
+use crate::request::decision::{from_wire, DecisionState, RecordedDecision};
 use crate::error::CoordinatorError;
 use crate::keys::KeyGroup;
-use crate::pipeline::proposals::{Mode, ProposalSet};
-use crate::session::SessionState;
-use crate::registry::Registry;
-use crate::request::Session;
+use crate::approval::proposals::{proposal_chunks, Mode, ProposalSet};
+use crate::request::RequestPhase;
+use crate::request::live::LiveRequest;
 use crate::signers::{describe, SignerHandle, SignerPool};
 use crate::{unix_now, Coordinator};
 
@@ -52,23 +49,8 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// How often a signer that could not be reached is proposed to again.
 pub const PROPOSE_RETRY: Duration = Duration::from_secs(5);
 
-/// Longest silence on the SignZone stream while a request waits: clients
-/// and proxies see the request is alive, operators see who it waits for.
-pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(30);
 
-/// Once the quorum is reached, signers whose first answer is still on its
-/// way (a large zone takes a while to propose) get this long to join: an
-/// approver beyond t can stand in for one that fails during signing.
-/// Signers pending their operator are not waited for.
-pub const APPROVAL_GRACE: Duration = Duration::from_secs(5);
 
-/// How long after a proposal goes out a signer that cannot be reached
-/// still counts as a possible approver. Past it, a request whose key
-/// group cannot reach its threshold among approvers and reachable signers
-/// fails with "quorum unavailable" instead of waiting for the approval
-/// deadline (an hour by default): a cluster that is down says so in
-/// seconds. Three proposal attempts fit in it.
-pub const UNREACHABLE_GRACE: Duration = Duration::from_secs(15);
 
 /// Where progress lines go (SignZone sends them to the client).
 pub type Progress = dyn Fn(String) + Send + Sync;
@@ -128,7 +110,7 @@ fn proposed_signers(pool: &SignerPool, groups: &[GroupSigners]) -> Vec<String> {
 /// when the request is rejected or the deadline passes.
 pub(crate) async fn seek_approval(
     c: &Arc<Coordinator>,
-    session: &Session,
+    session: &LiveRequest,
     proposal: Proposal<'_>,
     progress: &Progress,
 ) -> Result<Approvers, CoordinatorError> {
@@ -136,8 +118,6 @@ pub(crate) async fn seek_approval(
     let names = proposed_signers(&c.signers, &groups);
     let request_id = session.id();
     let expires_unix = unix_now() + proposal.timeout.as_secs();
-    let deadline = Instant::now() + proposal.timeout;
-    let reachability_checked_at = Instant::now() + UNREACHABLE_GRACE;
     let threshold = groups.iter().map(|g| g.threshold).max().unwrap_or(0);
     session.update(|r| {
         r.expires_unix = expires_unix;
@@ -145,7 +125,7 @@ pub(crate) async fn seek_approval(
         for n in &names {
             r.decisions.entry(n.clone()).or_default();
         }
-        let _ = r.advance(SessionState::Proposed, unix_now());
+        let _ = r.advance(RequestPhase::Proposed, unix_now());
         true
     });
     let needs: Vec<String> =
@@ -159,7 +139,7 @@ pub(crate) async fn seek_approval(
         signers: names.clone(),
         outcome: format!("{}; waiting until {expires_unix}", needs.join(", ")),
         ..AuditEntry::default()
-    })?;
+    }).await?;
     progress(format!(
         "request {}: proposed to {} ({} signatures, {}); waiting up to {} s for approvals",
         ShortId(&request_id),
@@ -169,8 +149,7 @@ pub(crate) async fn seek_approval(
         proposal.timeout.as_secs()
     ));
 
-    // Signers that answered at least once (or cannot be asked).
-    let mut heard: BTreeSet<String> = BTreeSet::new();
+    let mut wait = QuorumWait::new(&request_id, groups, names.clone(), proposal.timeout, Instant::now().into_std());
     let (tx, mut answers) = mpsc::unbounded_channel();
     // Dropping the set (on return) stops every signer's task.
     let mut followers = JoinSet::new();
@@ -196,7 +175,7 @@ pub(crate) async fn seek_approval(
                 followers.spawn(follower.run());
             }
             None => {
-                heard.insert(name.clone());
+                wait.heard(name);
                 let note = "not in the coordinator's [[signers]]: cannot be asked".to_string();
                 session.update(|r| r.record_decision(name, RecordedDecision { reason: note, ..Default::default() }, unix_now()));
             }
@@ -204,51 +183,31 @@ pub(crate) async fn seek_approval(
     }
     drop(tx);
 
-    let mut last_line = String::new();
-    let mut last_sent = Instant::now();
     let mut open = true;
-    let mut quorum_since: Option<Instant> = None;
     loop {
-        let mut timed_out = None;
+        let wake_at = Instant::from_std(wait.wake_at(Instant::now().into_std()));
         tokio::select! {
             answer = answers.recv(), if open => match answer {
                 Some((name, decision)) => {
-                    record(c, session, &proposal, &name, decision)?;
-                    heard.insert(name);
+                    record(c, session, &proposal, &name, decision).await?;
+                    wait.heard(&name);
                 }
                 // Every task ended: only the deadline can change anything.
                 None => open = false,
             },
-            () = tokio::time::sleep_until(deadline) => timed_out = Some(proposal.timeout.as_secs()),
-            () = tokio::time::sleep_until(last_sent + PROGRESS_INTERVAL) => last_line.clear(),
-            () = tokio::time::sleep_until(quorum_since.unwrap_or(deadline) + APPROVAL_GRACE), if quorum_since.is_some() => {}
-            () = tokio::time::sleep_until(reachability_checked_at), if Instant::now() < reachability_checked_at => {}
+            () = tokio::time::sleep_until(wake_at) => {}
         }
         let decisions = session.record()?.decisions;
-        if Instant::now() >= reachability_checked_at {
-            if let Some(failure) = quorum_unreachable(&groups, &decisions) {
-                return Err(failure.into());
+        match wait.step(&decisions, Instant::now().into_std()) {
+            Step::Approved(approvers) => {
+                approved(c, session, &proposal, &approvers, progress).await?;
+                return Ok(approvers);
             }
-        }
-        match assess(&groups, &decisions, timed_out) {
-            Assessment::Approved(approvers) => {
-                let since = *quorum_since.get_or_insert_with(Instant::now);
-                let everyone = names.iter().all(|n| heard.contains(n));
-                if everyone || since.elapsed() >= APPROVAL_GRACE || timed_out.is_some() {
-                    approved(c, session, &proposal, &approvers, progress)?;
-                    return Ok(approvers);
-                }
-            }
-            Assessment::Failed(failure) => return Err(failure.into()),
-            Assessment::Waiting(_) if timed_out.is_some() => {
-                return Err(CoordinatorError::Internal("approval still waiting after its deadline".into()))
-            }
-            Assessment::Waiting(waiting) => {
-                let line = progress_line(&request_id, &waiting);
-                if line != last_line {
-                    progress(line.clone());
-                    last_line = line;
-                    last_sent = Instant::now();
+            Step::Failed(WaitFailure::NotApproved(failure)) => return Err(failure.into()),
+            Step::Failed(e) => return Err(CoordinatorError::Internal(e.to_string())),
+            Step::Wait(line) => {
+                if let Some(line) = line {
+                    progress(line);
                 }
             }
         }
@@ -259,9 +218,9 @@ pub(crate) async fn seek_approval(
 
 /// Records one answer in the session and, when the signer's state
 /// changed, in the audit log.
-fn record(
+async fn record(
     c: &Coordinator,
-    session: &Session,
+    session: &LiveRequest,
     proposal: &Proposal<'_>,
     name: &str,
     decision: RecordedDecision,
@@ -277,7 +236,7 @@ fn record(
     if !session.update(|r| r.record_decision(name, decision, unix_now())) || state == before {
         return Ok(());
     }
-    tracing::info!(signer = %name, session = %session.id(), "{}: {outcome}", proposal.zone);
+    tracing::info!(signer = %name, request = %session.id(), "{}: {outcome}", proposal.zone);
     if state == DecisionState::Unanswered {
         return Ok(());
     }
@@ -290,18 +249,18 @@ fn record(
         signers: vec![name.to_string()],
         outcome,
         ..AuditEntry::default()
-    })
+    }).await
 }
 
 /// The quorum is reached: on record, in the audit log and to the client.
-fn approved(
+async fn approved(
     c: &Coordinator,
-    session: &Session,
+    session: &LiveRequest,
     proposal: &Proposal<'_>,
     approvers: &Approvers,
     progress: &Progress,
 ) -> Result<(), CoordinatorError> {
-    session.update(|r| r.advance(SessionState::Approved, unix_now()).unwrap_or(false));
+    session.update(|r| r.advance(RequestPhase::Approved, unix_now()).unwrap_or(false));
     let mut all: Vec<String> = Vec::new();
     for name in approvers.values().flatten() {
         if !all.contains(name) {
@@ -319,8 +278,8 @@ fn approved(
         signers: all.clone(),
         outcome: format!("quorum of approvals: {}", per_group.join("; ")),
         ..AuditEntry::default()
-    })?;
-    tracing::info!(session = %session.id(), "{}: approved by {}", proposal.zone, all.join(", "));
+    }).await?;
+    tracing::info!(request = %session.id(), "{}: approved by {}", proposal.zone, all.join(", "));
     progress(format!("request {}: approved by {}; signing", ShortId(&session.id()), all.join(", ")));
     Ok(())
 }
@@ -365,12 +324,12 @@ impl Follower {
             let started = Instant::now();
             let Some((header, content_hash)) = self.header().await else { return };
             let hashed = started.elapsed();
-            let answer = self.signer.propose(header, self.set.clone(), self.mode).await;
-            tracing::debug!(signer = %self.signer.name(), session = %id, "proposal: hash {:.3} s, answered after {:.3} s", hashed.as_secs_f64(), started.elapsed().as_secs_f64());
+            let answer = self.signer.propose(proposal_chunks(header, self.set.clone(), self.mode)).await;
+            tracing::debug!(signer = %self.signer.name(), request = %id, "proposal: hash {:.3} s, answered after {:.3} s", hashed.as_secs_f64(), started.elapsed().as_secs_f64());
             let mut decision = match answer {
                 Ok(answer) => from_wire(&answer, &id, &content_hash),
                 Err(e) if self.mode == Mode::Incremental && is_baseline_mismatch(&e.status) => {
-                    tracing::info!(signer = %self.signer.name(), session = %id, "{}; proposing in full", e.status.message());
+                    tracing::info!(signer = %self.signer.name(), request = %id, "{}; proposing in full", e.status.message());
                     self.mode = Mode::Full;
                     continue;
                 }
@@ -401,95 +360,3 @@ impl Follower {
     }
 }
 
-/// Tells every signer in `decisions` that answered how request
-/// `request_id` ended, in the background: `published` with the SHA-256
-/// of the released text as `detail`, or failed with the reason. Failures
-/// are logged, never returned.
-pub fn announce_outcome(
-    signers: &SignerPool,
-    request_id: &str,
-    decisions: &BTreeMap<String, RecordedDecision>,
-    published: bool,
-    detail: &str,
-) {
-    let _ = announce(signers, request_id, decisions, published, detail, None);
-}
-
-/// Tells the signers that request `request_id` of `zone` was published
-/// (as [`announce_outcome`]) and records, for each signer that
-/// acknowledges it, that the request is now its baseline: its next
-/// proposal for the zone can be incremental.
-pub fn announce_publication(
-    signers: &SignerPool,
-    registry: &Registry,
-    zone: &str,
-    request_id: &str,
-    decisions: &BTreeMap<String, RecordedDecision>,
-    detail: &str,
-) -> Option<tokio::task::JoinHandle<()>> {
-    announce(signers, request_id, decisions, true, detail, Some((registry.clone(), zone.to_string())))
-}
-
-fn announce(
-    signers: &SignerPool,
-    request_id: &str,
-    decisions: &BTreeMap<String, RecordedDecision>,
-    published: bool,
-    detail: &str,
-    baselines: Option<(Registry, String)>,
-) -> Option<tokio::task::JoinHandle<()>> {
-    let targets: Vec<SignerHandle> = decisions
-        .iter()
-        .filter(|(_, d)| d.state != DecisionState::Unanswered)
-        .filter_map(|(name, _)| signers.get(name).cloned())
-        .collect();
-    if targets.is_empty() {
-        return None;
-    }
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        tracing::warn!(session = %request_id, "cannot tell the signers how the request ended: no runtime");
-        return None;
-    };
-    let (request_id, detail) = (request_id.to_string(), detail.to_string());
-    // A signer that did not approve the request itself moves its baseline
-    // only with proof that t signers approved its content.
-    let approvals = if published {
-        crate::decision::approval_proofs(decisions, |name| signers.get(name).map(SignerHandle::participant_id))
-    } else {
-        Vec::new()
-    };
-    Some(runtime.spawn(async move {
-        let results = crate::signers::fan_out(&targets, |s| {
-            let (id, detail, approvals) = (request_id.clone(), detail.clone(), approvals.clone());
-            async move { s.published(&id, published, &detail, approvals).await }
-        })
-        .await;
-        if let Some((registry, zone)) = &baselines {
-            for (signer, result) in targets.iter().zip(&results) {
-                let acknowledged = result
-                    .as_ref()
-                    .is_ok_and(|d| d.state == i32::from(pb::RequestState::Published) && (d.request_id.is_empty() || d.request_id == request_id));
-                if acknowledged {
-                    if let Err(e) = registry.set_signer_baseline(zone, signer.name(), &request_id) {
-                        tracing::error!(signer = %signer.name(), "{zone}: cannot record its baseline {request_id}: {e}");
-                    }
-                }
-            }
-        }
-        let failed: Vec<(String, String)> = results
-            .into_iter()
-            .filter_map(|r| r.err())
-            .map(|e| (e.signer.clone(), describe(&e.status)))
-            .collect();
-        if failed.is_empty() {
-            tracing::debug!(session = %request_id, "signers told: published {published}");
-        } else {
-            tracing::warn!(
-                session = %request_id,
-                "could not tell {} that the request {}: they keep their previous baseline",
-                pending_list(&failed),
-                if published { "was published" } else { "failed" }
-            );
-        }
-    }))
-}

@@ -37,6 +37,9 @@
 //! Relative paths are taken relative to the file's directory. Unknown
 //! fields are refused, and every error names the file and the field.
 
+pub mod transfer;
+pub mod zone;
+
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -46,7 +49,7 @@ use frostzone_dnssec::signing::refresh::RefreshPolicy;
 use frostzone_proto::tls::TlsFiles;
 use serde::Deserialize;
 
-use crate::pipeline::settings::{check_validity_days, denial_named, ZoneConfig, DEFAULT_VALIDITY_DAYS};
+use crate::config::zone::{check_validity_days, denial_named, ZoneConfig, DEFAULT_VALIDITY_DAYS};
 
 /// The only config format version this coordinator reads.
 pub const CONFIG_VERSION: u32 = 1;
@@ -115,8 +118,8 @@ struct RawConfig {
     signers: Vec<RawSigner>,
     #[serde(default)]
     zones: Vec<RawZone>,
-    transfer: Option<crate::xfr::config::RawTransfer>,
-    primary: Option<crate::xfr::config::RawPrimary>,
+    transfer: Option<crate::config::transfer::RawTransfer>,
+    primary: Option<crate::config::transfer::RawPrimary>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -202,7 +205,7 @@ pub struct Config {
     /// The `[[zones]]` of the pipeline.
     pub zones: Vec<ZoneConfig>,
     /// `[transfer]` and `[primary]`, when configured.
-    pub xfr: Option<crate::xfr::XfrConfig>,
+    pub xfr: Option<crate::config::transfer::XfrConfig>,
 }
 
 impl Config {
@@ -293,7 +296,7 @@ impl Config {
             .map(|s| SignerConfig { name: s.name, participant: s.participant, endpoint: s.endpoint })
             .collect();
         signers.sort_by_key(|s| s.participant);
-        let xfr = crate::xfr::XfrConfig::check(raw.transfer, raw.primary, base).map_err(|e| field(&e.field, e.message))?;
+        let xfr = crate::config::transfer::XfrConfig::check(raw.transfer, raw.primary, base).map_err(|e| field(&e.field, e.message))?;
         let mut zones: Vec<ZoneConfig> = Vec::new();
         for (i, z) in raw.zones.into_iter().enumerate() {
             let at = |name: &str| format!("zones[{i}].{name}");

@@ -1,0 +1,27 @@
+//! Plan items in the wire form a signer receives: the RRset's content and
+//! the RRSIG fields, from which it rebuilds what it signs.
+
+use frostzone_dnssec::signing::SigningItem;
+use frostzone_dnssec::wire::{name_to_wire, rrset_rdata_wire};
+use frostzone_proto::v1 as pb;
+
+/// One plan item in wire form.
+pub fn wire_item(item: &SigningItem) -> pb::SigningItem {
+    let f = &item.rrsig;
+    pb::SigningItem {
+        owner: name_to_wire(&item.rrset.owner),
+        rtype: item.rrset.rtype.to_int().into(),
+        ttl: item.rrset.ttl.as_secs(),
+        rdata: rrset_rdata_wire(&item.rrset),
+        rrsig: Some(pb::RrsigFields {
+            type_covered: f.type_covered.to_int().into(),
+            algorithm: f.algorithm.to_int().into(),
+            labels: f.labels.into(),
+            original_ttl: f.original_ttl.as_secs(),
+            expiration: f.expiration.into_int(),
+            inception: f.inception.into_int(),
+            key_tag: f.key_tag.0.into(),
+            signer_name: name_to_wire(&f.signer_name),
+        }),
+    }
+}
