@@ -46,7 +46,7 @@ use frostzone_dnssec::StoredName;
 use prost::Message;
 
 use crate::request_store::StoredRrset;
-use crate::store::StoreError;
+use crate::error::StoreError;
 
 /// Format of [`BaselineState`] this build writes and reads.
 pub const BASELINE_FORMAT: u32 = 1;

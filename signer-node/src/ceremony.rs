@@ -28,8 +28,8 @@ use frostzone_proto::v1::{self, KeyCeremony, KeyInvolved, RequestState};
 use frostzone_threshold::Identifier;
 
 use crate::approval::KeyChanges;
-use crate::error::NodeError;
-use crate::lifecycle::{RequestError, APPROVAL_WINDOW_SECS};
+use crate::error::{NodeError, RequestError};
+use crate::lifecycle::APPROVAL_WINDOW_SECS;
 use crate::node::{lock, participant, proto_role, role, unix_now64, zone as normalized_zone, Node, REQUESTER};
 use crate::policy_file::SignerPolicy;
 use crate::proposal::{check_request_id, DECIDED_BY_POLICY};

@@ -52,7 +52,7 @@ use crate::error::NodeError;
 use crate::policy::normalize_zone;
 use crate::proposal::{check_content, conclude, new_record, parse_rrsets, reject, stored_rrsets, ParsedRrsets, ProposeContext};
 use crate::request_store::{RequestContent, RequestRecord, RequestStore, StoredRrsetRef};
-use crate::store::StoreError;
+use crate::error::StoreError;
 
 
 /// An incremental proposal for a baseline this signer does not hold.

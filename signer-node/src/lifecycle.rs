@@ -32,10 +32,9 @@ use frostzone_proto::audit::AuditEntry;
 use frostzone_proto::content::item_digest;
 use frostzone_proto::v1::{self, RequestState, SigningItem};
 use rayon::prelude::*;
-use tonic::Code;
 
 use crate::approval::describe;
-use crate::error::NodeError;
+use crate::error::{NodeError, RequestError};
 use crate::incremental::{check_baseline, evaluate_incremental, publication};
 use crate::node::{lock, unix_now64, Node, REQUESTER};
 use crate::proposal::{check_header, check_request_id, describe_item, evaluate, ProposeContext};
@@ -58,71 +57,6 @@ pub const MIN_ID_PREFIX: usize = 8;
 /// published or failed): an honest coordinator has a few per zone; a
 /// misbehaving one cannot fill the signer's disk with proposals.
 pub const MAX_OPEN_REQUESTS: usize = 256;
-
-/// A request unknown, or in a state that does not allow what was asked.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RequestError {
-    /// No such request.
-    #[error("no request {0} is known to this signer")]
-    Unknown(String),
-    /// A prefix names several requests.
-    #[error("request id prefix {0} matches more than one request; give more digits")]
-    Ambiguous(String),
-    /// The id was proposed before with other content.
-    #[error("request {id} was proposed with content hash {stored}; it cannot be proposed again with {given}")]
-    Conflict {
-        /// The request.
-        id: String,
-        /// The hash stored.
-        stored: String,
-        /// The hash given now.
-        given: String,
-    },
-    /// The request's state does not allow it.
-    #[error("request {id} is {state}: {why}")]
-    State {
-        /// The request.
-        id: String,
-        /// Its state.
-        state: &'static str,
-        /// What cannot be done.
-        why: String,
-    },
-    /// The operator reviewed other content than the request's.
-    #[error("request {id} has content hash {actual}, the approval names {given}: review it again")]
-    HashMismatch {
-        /// The request.
-        id: String,
-        /// Its content hash.
-        actual: String,
-        /// The hash in the approval.
-        given: String,
-    },
-    /// A Commit outside an approved request.
-    #[error("{0}")]
-    NotApproved(String),
-    /// A publication claimed without proof that a quorum approved it.
-    #[error("{0}")]
-    Unproven(String),
-    /// Too many requests are open.
-    #[error("{0} requests are open on this signer (pending, approved or signed); the coordinator must finish or fail some first")]
-    TooManyOpen(usize),
-}
-
-impl RequestError {
-    /// The gRPC status code.
-    pub fn code(&self) -> Code {
-        match self {
-            RequestError::Unknown(_) => Code::NotFound,
-            RequestError::Ambiguous(_) => Code::InvalidArgument,
-            RequestError::Conflict { .. } => Code::AlreadyExists,
-            RequestError::State { .. } | RequestError::HashMismatch { .. } => Code::FailedPrecondition,
-            RequestError::NotApproved(_) | RequestError::Unproven(_) => Code::PermissionDenied,
-            RequestError::TooManyOpen(_) => Code::ResourceExhausted,
-        }
-    }
-}
 
 /// A state's name in messages.
 pub fn state_name(state: RequestState) -> &'static str {

@@ -439,7 +439,7 @@ impl Node {
         let signed = if self.still_approved(&request_id) {
             self.sign_pending(req, pending)
         } else {
-            Err(crate::lifecycle::RequestError::NotApproved(format!(
+            Err(crate::error::RequestError::NotApproved(format!(
                 "request {request_id} is no longer approved (rejected, expired or finished since Commit)"
             ))
             .into())

@@ -79,7 +79,7 @@ pub const DEFAULT_MAX_NSEC3_ITERATIONS: u16 = 0;
 
 /// A policy file that cannot be used: the same errors as the config file
 /// it sits beside (read, parse, or a field naming file and field).
-pub use crate::config::ConfigError as PolicyError;
+pub use crate::error::ConfigError as PolicyError;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -36,7 +36,7 @@ use frostzone_proto::v1;
 use prost::Message;
 
 use crate::baseline::{BaselineState, Baselines};
-use crate::store::StoreError;
+use crate::error::StoreError;
 
 /// Format of [`RequestRecord`] this build writes and reads.
 pub const REQUEST_FORMAT: u32 = 1;
