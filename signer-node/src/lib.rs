@@ -69,6 +69,7 @@ pub mod proof;
 pub mod proposal;
 pub mod rate;
 pub mod request_store;
+pub mod rrset;
 pub mod admin;
 pub mod service;
 pub mod sessions;

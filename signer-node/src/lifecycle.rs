@@ -37,8 +37,9 @@ use crate::approval::describe;
 use crate::error::{NodeError, RequestError};
 use crate::incremental::{check_baseline, evaluate_incremental, publication};
 use crate::node::{lock, unix_now64, Node, REQUESTER};
-use crate::proposal::{check_header, check_request_id, describe_item, evaluate, ProposeContext};
+use crate::proposal::{check_header, check_request_id, evaluate, ProposeContext};
 use crate::request_store::RequestRecord;
+use crate::rrset::describe_item;
 
 /// How long an approval lets Commits in: 24 hours. Signing a large zone
 /// takes minutes; a day covers retries and a coordinator restart, while an

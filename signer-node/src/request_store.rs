@@ -37,6 +37,7 @@ use prost::Message;
 
 use crate::baseline::{BaselineState, Baselines};
 use crate::error::StoreError;
+use crate::rrset::{StoredRrset, StoredRrsetRef};
 
 /// Format of [`RequestRecord`] this build writes and reads.
 pub const REQUEST_FORMAT: u32 = 1;
@@ -154,35 +155,6 @@ impl RequestRecord {
         self.approved_unix != 0
             && matches!(self.state(), v1::RequestState::Approved | v1::RequestState::Signed | v1::RequestState::Published)
     }
-}
-
-/// One stored RRset: its wire parts, as the items carried them
-/// (canonical RDATA, RFC 4034 §6.2).
-#[derive(Clone, PartialEq, Message)]
-pub struct StoredRrset {
-    /// Owner name, uncompressed wire format.
-    #[prost(bytes = "vec", tag = "1")]
-    pub owner: Vec<u8>,
-    /// Type.
-    #[prost(uint32, tag = "2")]
-    pub rtype: u32,
-    /// TTL.
-    #[prost(uint32, tag = "3")]
-    pub ttl: u32,
-    /// Each record's canonical RDATA, in canonical order.
-    #[prost(bytes = "vec", repeated, tag = "4")]
-    pub rdata: Vec<Vec<u8>>,
-}
-
-/// An RRset by owner and type (an incremental request's removals).
-#[derive(Clone, PartialEq, Message)]
-pub struct StoredRrsetRef {
-    /// Owner name, uncompressed wire format.
-    #[prost(bytes = "vec", tag = "1")]
-    pub owner: Vec<u8>,
-    /// Type.
-    #[prost(uint32, tag = "2")]
-    pub rtype: u32,
 }
 
 /// A chunk of a request's RRsets.
