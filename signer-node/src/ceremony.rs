@@ -29,8 +29,9 @@ use frostzone_threshold::Identifier;
 
 use crate::approval::KeyChanges;
 use crate::error::{NodeError, RequestError};
-use crate::lifecycle::APPROVAL_WINDOW_SECS;
-use crate::node::{lock, participant, proto_role, role, unix_now64, zone as normalized_zone, Node, REQUESTER};
+use crate::binding::APPROVAL_WINDOW_SECS;
+use crate::fields::{participant, proto_role, role, zone as normalized_zone};
+use crate::node::{lock, unix_now64, Node, REQUESTER};
 use crate::policy_file::SignerPolicy;
 use crate::proposal::{check_request_id, DECIDED_BY_POLICY};
 use crate::request_store::{RequestContent, RequestRecord, REQUEST_FORMAT};
@@ -327,7 +328,7 @@ impl Node {
             let why = if record.reason.is_empty() { String::new() } else { format!(" ({})", record.reason) };
             return Err(RequestError::NotApproved(format!(
                 "key ceremony {request_id} is {}{why}: no step is taken before this signer approves it",
-                crate::lifecycle::state_name(record.state())
+                crate::request_store::state_name(record.state())
             ))
             .into());
         }

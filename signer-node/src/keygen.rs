@@ -19,7 +19,8 @@ use rand::rngs::OsRng;
 use crate::ceremony::{Approved, CeremonyKind};
 use crate::dkg::{role_value, DkgParams, DkgSession, Round1Entry, SealedPackage, SignedEcho};
 use crate::error::NodeError;
-use crate::node::{lock, participant, participant_id, session_id, Node, PendingImport, MIN_DKG_SESSION_ID};
+use crate::fields::{participant, participant_id, session_id, MIN_DKG_SESSION_ID};
+use crate::node::{lock, Node, PendingImport};
 use crate::store::{KeyShare, ShareInfo};
 
 /// Most DKG runs one approved ceremony may start: a run fails when a

@@ -52,6 +52,7 @@
 
 pub mod approval;
 pub mod baseline;
+pub mod binding;
 pub mod ceremony;
 pub mod config;
 pub mod denial;
@@ -59,6 +60,7 @@ pub mod dkg;
 pub mod envelope;
 pub mod error;
 pub mod fault;
+pub mod fields;
 pub mod incremental;
 pub mod keygen;
 pub mod lifecycle;

@@ -25,7 +25,6 @@
 //! Key ceremonies ([`crate::ceremony`]) are requests of the same life
 //! cycle, without content to sign: they end when their step completes.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use frostzone_proto::audit::AuditEntry;
@@ -34,18 +33,14 @@ use frostzone_proto::v1::{self, RequestState, SigningItem};
 use rayon::prelude::*;
 
 use crate::approval::describe;
+use crate::binding::{Approved, APPROVAL_WINDOW_SECS};
 use crate::error::{NodeError, RequestError};
 use crate::incremental::{check_baseline, evaluate_incremental, publication};
 use crate::node::{lock, unix_now64, Node, REQUESTER};
 use crate::proposal::{check_header, check_request_id, evaluate, ProposeContext};
-use crate::request_store::RequestRecord;
+use crate::request_store::{state_name, RequestRecord};
 use crate::rrset::describe_item;
 
-/// How long an approval lets Commits in: 24 hours. Signing a large zone
-/// takes minutes; a day covers retries and a coordinator restart, while an
-/// approval cannot be used for content signed days later, when the zone
-/// may have moved on.
-pub const APPROVAL_WINDOW_SECS: u64 = 24 * 3600;
 /// How long the content of a request that was not published is kept:
 /// 7 days (a published request's content lives on in the zone's
 /// baseline, [`crate::baseline`], and is dropped at once). A request this
@@ -58,22 +53,6 @@ pub const MIN_ID_PREFIX: usize = 8;
 /// published or failed): an honest coordinator has a few per zone; a
 /// misbehaving one cannot fill the signer's disk with proposals.
 pub const MAX_OPEN_REQUESTS: usize = 256;
-
-/// A state's name in messages.
-pub fn state_name(state: RequestState) -> &'static str {
-    frostzone_proto::request_state_word(state).unwrap_or("in no known state")
-}
-
-/// An approved request as Commits see it, kept in memory so a zone signed
-/// in many batches does not re-read its digests for each.
-pub(crate) struct Approved {
-    zone: String,
-    approved_unix: u64,
-    digests: HashSet<[u8; 32]>,
-}
-
-/// The approved requests' digest sets by request id.
-pub(crate) type ApprovedCache = HashMap<String, Arc<Approved>>;
 
 fn bad_state(record: &RequestRecord, why: impl Into<String>) -> NodeError {
     RequestError::State { id: record.id.clone(), state: state_name(record.state()), why: why.into() }.into()

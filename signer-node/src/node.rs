@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use frostzone_dnssec::keys::{KeyRole, KeyTag};
+use frostzone_dnssec::keys::KeyTag;
 use frostzone_proto::audit::{AuditEntry, AuditLog};
 use frostzone_proto::v1;
 use frostzone_proto::MAX_BATCH_ITEMS;
@@ -19,10 +19,11 @@ use frostzone_threshold::{
 };
 use rand::rngs::OsRng;
 
+use crate::binding::ApprovedCache;
 use crate::dkg::DkgSession;
 use crate::error::NodeError;
 use crate::fault::Faults;
-use crate::lifecycle::ApprovedCache;
+use crate::fields::{participant, participant_id, proto_role, session_id};
 use crate::policy::{normalize_zone, signed_messages, BatchContext};
 use crate::policy_file::SignerPolicy;
 use crate::rate::RateWindow;
@@ -37,10 +38,6 @@ use frostzone_proto::roster::Roster;
 pub const MAX_PENDING_SIGNING: usize = 64;
 /// Most DKG and import sessions pending at once: key generation is rare.
 pub const MAX_PENDING_KEYGEN: usize = 16;
-/// Shortest DKG session id: the API asks for 16 random octets or more.
-pub const MIN_DKG_SESSION_ID: usize = 16;
-/// Longest session id of any kind.
-pub const MAX_SESSION_ID: usize = 128;
 
 /// What a node is started with.
 #[derive(Debug, Clone)]
@@ -108,60 +105,6 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves the table consistent (every
     // operation is a single map update), so poisoning is ignored.
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-pub(crate) fn participant(
-    p: Option<&v1::ParticipantId>,
-    field: &'static str,
-) -> Result<Identifier, NodeError> {
-    let p = p.ok_or_else(|| NodeError::field(field, "missing"))?;
-    Identifier::deserialize(&p.id)
-        .map_err(|e| NodeError::field(field, format!("not a participant identifier: {e}")))
-}
-
-pub(crate) fn participant_id(id: &Identifier) -> v1::ParticipantId {
-    v1::ParticipantId { id: id.serialize() }
-}
-
-pub(crate) fn role(value: i32) -> Result<KeyRole, NodeError> {
-    match v1::KeyRole::try_from(value) {
-        Ok(v1::KeyRole::Ksk) => Ok(KeyRole::Ksk),
-        Ok(v1::KeyRole::Zsk) => Ok(KeyRole::Zsk),
-        Ok(v1::KeyRole::Csk) => Ok(KeyRole::Csk),
-        _ => Err(NodeError::field(
-            "role",
-            format!("{value} is not KSK, ZSK or CSK"),
-        )),
-    }
-}
-
-/// The API's role value for a role.
-pub fn proto_role(role: KeyRole) -> v1::KeyRole {
-    match role {
-        KeyRole::Ksk => v1::KeyRole::Ksk,
-        KeyRole::Zsk => v1::KeyRole::Zsk,
-        KeyRole::Csk => v1::KeyRole::Csk,
-    }
-}
-
-pub(crate) fn session_id(id: &[u8], min: usize) -> Result<&[u8], NodeError> {
-    if id.len() < min.max(1) || id.len() > MAX_SESSION_ID {
-        return Err(NodeError::field(
-            "session_id",
-            format!(
-                "{} octets, need {}..={MAX_SESSION_ID}",
-                id.len(),
-                min.max(1)
-            ),
-        ));
-    }
-    Ok(id)
-}
-
-pub(crate) fn zone(zone: &str) -> Result<String, NodeError> {
-    normalize_zone(zone)
-        .map(|(text, _)| text)
-        .map_err(|e| NodeError::field("zone", e))
 }
 
 pub(crate) fn unix_now() -> u32 {

@@ -33,7 +33,7 @@ use rayon::prelude::*;
 
 use crate::approval::{decide, PolicyDecision};
 use crate::error::NodeError;
-use crate::node::proto_role;
+use crate::fields::proto_role;
 use crate::policy::{check_item, normalize_zone, BatchContext};
 use crate::policy_file::SignerPolicy;
 use crate::request_store::{RequestContent, RequestRecord, REQUEST_FORMAT};

@@ -157,6 +157,11 @@ impl RequestRecord {
     }
 }
 
+/// A state's name in messages.
+pub fn state_name(state: v1::RequestState) -> &'static str {
+    frostzone_proto::request_state_word(state).unwrap_or("in no known state")
+}
+
 /// A chunk of a request's RRsets.
 #[derive(Clone, PartialEq, Message)]
 pub struct RrsetChunk {
