@@ -23,6 +23,7 @@ use tokio_stream::wrappers::UnixListenerStream;
 use tonic::transport::server::UdsConnectInfo;
 use tonic::{Request, Response, Status};
 
+use crate::clock::Now;
 use crate::error::NodeError;
 use crate::node::Node;
 
@@ -100,25 +101,25 @@ impl SignerAdmin for AdminService {
     async fn list_requests(&self, request: Request<AdminListRequest>) -> Result<Response<AdminListResponse>, Status> {
         self.operator(&request, "")?;
         let req = request.into_inner();
-        self.run(req.api_version, move |node| node.list_requests(req.all)).await
+        self.run(req.api_version, move |node| node.list_requests(req.all, Now::current())).await
     }
 
     async fn show_request(&self, request: Request<AdminShowRequest>) -> Result<Response<AdminRequestDetail>, Status> {
         self.operator(&request, "")?;
         let req = request.into_inner();
-        self.run(req.api_version, move |node| node.show_request(req)).await
+        self.run(req.api_version, move |node| node.show_request(req, Now::current())).await
     }
 
     async fn approve(&self, request: Request<AdminApproveRequest>) -> Result<Response<Decision>, Status> {
         let operator = self.operator(&request, &request.get_ref().operator)?;
         let req = request.into_inner();
-        self.run(req.api_version, move |node| node.approve(req, &operator)).await
+        self.run(req.api_version, move |node| node.approve(req, &operator, Now::current())).await
     }
 
     async fn reject(&self, request: Request<AdminRejectRequest>) -> Result<Response<Decision>, Status> {
         let operator = self.operator(&request, &request.get_ref().operator)?;
         let req = request.into_inner();
-        self.run(req.api_version, move |node| node.reject(req, &operator)).await
+        self.run(req.api_version, move |node| node.reject(req, &operator, Now::current())).await
     }
 }
 

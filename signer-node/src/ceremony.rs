@@ -31,7 +31,8 @@ use crate::approval::KeyChanges;
 use crate::error::{NodeError, RequestError};
 use crate::binding::APPROVAL_WINDOW_SECS;
 use crate::fields::{participant, proto_role, role, zone as normalized_zone};
-use crate::node::{lock, unix_now64, Node, REQUESTER};
+use crate::clock::Now;
+use crate::node::{lock, Node, REQUESTER};
 use crate::policy_file::SignerPolicy;
 use crate::proposal::{check_request_id, DECIDED_BY_POLICY};
 use crate::request_store::{RequestContent, RequestRecord, REQUEST_FORMAT};
@@ -275,7 +276,7 @@ impl Node {
     /// documentation), stores it with its decision and records it in the
     /// audit log. A repeated proposal with the same content answers the
     /// decision made.
-    pub fn propose_ceremony(&self, proposal: v1::CeremonyProposal) -> Result<v1::Decision, NodeError> {
+    pub fn propose_ceremony(&self, proposal: v1::CeremonyProposal, now: Now) -> Result<v1::Decision, NodeError> {
         check_request_id(&proposal.request_id)?;
         let ceremony = proposal.ceremony.clone().ok_or_else(|| NodeError::field("ceremony", "missing"))?;
         let zone = normalized_zone(&ceremony.zone)?;
@@ -289,7 +290,7 @@ impl Node {
             roster: self.roster.as_deref(),
             shares: self.store.list()?.into_iter().filter(|s| s.zone == zone).collect(),
             published: self.published_key_tags(&zone)?,
-            now: unix_now64(),
+            now: now.unix(),
         };
         let (record, lines) = evaluate_ceremony(&proposal, &ceremony, &ctx)?;
         {
@@ -316,7 +317,7 @@ impl Node {
 
     /// The approved ceremony `request_id` of `kind`, or why its steps may
     /// not run.
-    pub(crate) fn approved_ceremony(&self, request_id: &str, kind: CeremonyKind) -> Result<Approved, NodeError> {
+    pub(crate) fn approved_ceremony(&self, request_id: &str, kind: CeremonyKind, now: Now) -> Result<Approved, NodeError> {
         check_request_id(request_id)?;
         let record = self.store.requests().get(request_id)?.ok_or_else(|| {
             RequestError::NotApproved(format!("no key ceremony {request_id} was proposed to this signer; it takes no step for it"))
@@ -332,7 +333,7 @@ impl Node {
             ))
             .into());
         }
-        if unix_now64() >= record.approved_unix.saturating_add(APPROVAL_WINDOW_SECS) {
+        if now.unix() >= record.approved_unix.saturating_add(APPROVAL_WINDOW_SECS) {
             return Err(RequestError::NotApproved(format!("key ceremony {request_id} was approved more than a day ago; propose it again")).into());
         }
         let (threshold, participants, key_role) = match kind {
@@ -360,11 +361,11 @@ impl Node {
 
     /// Ends an approved ceremony: PUBLISHED with `outcome`, recorded in the
     /// audit log as `event` with its origin.
-    pub(crate) fn complete_ceremony(&self, request_id: &str, event: &str, outcome: String) -> Result<v1::Decision, NodeError> {
+    pub(crate) fn complete_ceremony(&self, request_id: &str, event: &str, outcome: String, now: Now) -> Result<v1::Decision, NodeError> {
         let _decisions = lock(&self.decisions);
         let requests = self.store.requests();
         let mut record = requests.get(request_id)?.ok_or_else(|| NodeError::Internal(format!("request {request_id} vanished")))?;
-        record.set_state(RequestState::Published, unix_now64());
+        record.set_state(RequestState::Published, now.unix());
         record.reason = outcome.clone();
         requests.update(&record)?;
         self.note_closed();

@@ -54,6 +54,7 @@ pub mod approval;
 pub mod baseline;
 pub mod binding;
 pub mod ceremony;
+pub mod clock;
 pub mod config;
 pub mod denial;
 pub mod dkg;

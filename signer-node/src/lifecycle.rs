@@ -36,7 +36,8 @@ use crate::approval::describe;
 use crate::binding::{Approved, APPROVAL_WINDOW_SECS};
 use crate::error::{NodeError, RequestError};
 use crate::incremental::{check_baseline, evaluate_incremental, publication};
-use crate::node::{lock, unix_now64, Node, REQUESTER};
+use crate::clock::Now;
+use crate::node::{lock, Node, REQUESTER};
 use crate::proposal::{check_header, check_request_id, evaluate, ProposeContext};
 use crate::request_store::{state_name, RequestRecord};
 use crate::rrset::describe_item;
@@ -128,7 +129,7 @@ impl Node {
     /// [`crate::proposal::evaluate`] and
     /// [`crate::incremental::evaluate_incremental`]), stores it with the
     /// decision and records the decision in the audit log.
-    pub fn propose(&self, header: v1::ProposeHeader, items: Vec<SigningItem>) -> Result<v1::Decision, NodeError> {
+    pub fn propose(&self, header: v1::ProposeHeader, items: Vec<SigningItem>, now: Now) -> Result<v1::Decision, NodeError> {
         let zone = check_header(&header)?;
         if let Some(decision) = self.propose_again(&header)? {
             return Ok(decision);
@@ -141,7 +142,7 @@ impl Node {
             policy: self.policy.clone(),
             shares,
             baseline: None,
-            now: unix_now64(),
+            now: now.unix(),
             unproven,
             check_denial: self.checks_denial(),
         };
@@ -187,9 +188,9 @@ impl Node {
     }
 
     /// The current decision on a request.
-    pub fn get_decision(&self, req: v1::GetDecisionRequest) -> Result<v1::Decision, NodeError> {
+    pub fn get_decision(&self, req: v1::GetDecisionRequest, now: Now) -> Result<v1::Decision, NodeError> {
         check_request_id(&req.request_id)?;
-        self.expire_due(unix_now64())?;
+        self.expire_due(now.unix())?;
         let record = self.store.requests().get(&req.request_id)?.ok_or(RequestError::Unknown(req.request_id))?;
         Ok(self.signed(&record))
     }
@@ -204,9 +205,9 @@ impl Node {
     /// is refused, recorded in the audit log, the baseline stays and the
     /// zone's proposals wait for the operator until a publication this
     /// signer can accept. Not published: FAILED.
-    pub fn published(&self, req: v1::PublishedRequest) -> Result<v1::Decision, NodeError> {
+    pub fn published(&self, req: v1::PublishedRequest, now: Now) -> Result<v1::Decision, NodeError> {
         check_request_id(&req.request_id)?;
-        let now = unix_now64();
+        let now = now.unix();
         let _decisions = lock(&self.decisions);
         let requests = self.store.requests();
         let mut record = requests.get(&req.request_id)?.ok_or(RequestError::Unknown(req.request_id.clone()))?;
@@ -226,7 +227,7 @@ impl Node {
         let proof = if req.published && !record.approved_here() {
             match self.publication_proof(&record, &req.approvals) {
                 Ok(proof) => proof,
-                Err(why) => return Err(self.refuse_publication(&record, why)),
+                Err(why) => return Err(self.refuse_publication(&record, why, now)),
             }
         } else {
             "approved by this signer".to_string()
@@ -278,11 +279,11 @@ impl Node {
     /// A publication this signer cannot accept: recorded in the audit log,
     /// the zone's baseline kept and marked so that its proposals wait for
     /// the operator. The caller holds the decision lock.
-    fn refuse_publication(&self, record: &RequestRecord, why: String) -> NodeError {
+    fn refuse_publication(&self, record: &RequestRecord, why: String, now: u64) -> NodeError {
         tracing::warn!(request = %record.id, zone = %record.zone, "publication refused: {why}");
         let baselines = self.store.requests().baselines();
         let marked = baselines.state(&record.zone).and_then(|state| {
-            let mut state = state.unwrap_or_else(|| crate::baseline::BaselineState::of("", unix_now64()));
+            let mut state = state.unwrap_or_else(|| crate::baseline::BaselineState::of("", now));
             state.unproven_since = record.id.clone();
             state.unproven_reason = why.clone();
             baselines.apply(crate::baseline::Baselines::state_batch(&record.zone, &state))?;
@@ -307,14 +308,14 @@ impl Node {
     /// the request is one this signer approved (or signed, in earlier
     /// batches), within [`APPROVAL_WINDOW_SECS`], for the same zone, and
     /// every item is one it was proposed.
-    pub(crate) fn check_commit_binding(&self, request_id: &str, zone: &str, items: &[SigningItem]) -> Result<(), NodeError> {
+    pub(crate) fn check_commit_binding(&self, request_id: &str, zone: &str, items: &[SigningItem], now: Now) -> Result<(), NodeError> {
         check_request_id(request_id)?;
         let approved = self.approved_request(request_id)?;
         let refuse = |why: String| NodeError::from(RequestError::NotApproved(why));
         if approved.zone != zone {
             return Err(refuse(format!("request {request_id} is for zone {}, not {zone}", approved.zone)));
         }
-        if unix_now64() >= approved.approved_unix.saturating_add(APPROVAL_WINDOW_SECS) {
+        if now.unix() >= approved.approved_unix.saturating_add(APPROVAL_WINDOW_SECS) {
             return Err(refuse(format!(
                 "request {request_id} was approved more than {} h ago; propose it again",
                 APPROVAL_WINDOW_SECS / 3600
@@ -373,12 +374,12 @@ impl Node {
     }
 
     /// After a Sign under `request_id`: APPROVED becomes SIGNED.
-    pub(crate) fn mark_signed(&self, request_id: &str) -> Result<(), NodeError> {
+    pub(crate) fn mark_signed(&self, request_id: &str, now: Now) -> Result<(), NodeError> {
         let _decisions = lock(&self.decisions);
         let requests = self.store.requests();
         if let Some(mut record) = requests.get(request_id)? {
             if record.state() == RequestState::Approved {
-                record.set_state(RequestState::Signed, unix_now64());
+                record.set_state(RequestState::Signed, now.unix());
                 requests.update(&record)?;
             }
         }
@@ -460,8 +461,8 @@ impl Node {
     }
 
     /// Admin: the requests kept, pending ones only unless `all`, oldest first.
-    pub fn list_requests(&self, all: bool) -> Result<v1::AdminListResponse, NodeError> {
-        self.expire_due(unix_now64())?;
+    pub fn list_requests(&self, all: bool, now: Now) -> Result<v1::AdminListResponse, NodeError> {
+        self.expire_due(now.unix())?;
         let mut records: Vec<RequestRecord> = self
             .store
             .requests()
@@ -475,8 +476,8 @@ impl Node {
 
     /// Admin: one request with its `+`/`-` lines (at most `max_lines`; 0:
     /// all kept) and the keys it asks signatures of.
-    pub fn show_request(&self, req: v1::AdminShowRequest) -> Result<v1::AdminRequestDetail, NodeError> {
-        self.expire_due(unix_now64())?;
+    pub fn show_request(&self, req: v1::AdminShowRequest, now: Now) -> Result<v1::AdminRequestDetail, NodeError> {
+        self.expire_due(now.unix())?;
         let record = self.resolve(&req.request_id)?;
         let mut lines = self.store.requests().lines(&record.id)?;
         if req.max_lines > 0 {
@@ -493,8 +494,8 @@ impl Node {
 
     /// Admin: approves a pending request, bound to the content hash the
     /// operator reviewed.
-    pub fn approve(&self, req: v1::AdminApproveRequest, operator: &str) -> Result<v1::Decision, NodeError> {
-        let now = unix_now64();
+    pub fn approve(&self, req: v1::AdminApproveRequest, operator: &str, now: Now) -> Result<v1::Decision, NodeError> {
+        let now = now.unix();
         self.expire_due(now)?;
         let _decisions = lock(&self.decisions);
         let mut record = self.resolve(&req.request_id)?;
@@ -522,7 +523,7 @@ impl Node {
 
     /// Admin: rejects a pending request, or an approved one no share was
     /// made for yet.
-    pub fn reject(&self, req: v1::AdminRejectRequest, operator: &str) -> Result<v1::Decision, NodeError> {
+    pub fn reject(&self, req: v1::AdminRejectRequest, operator: &str, now: Now) -> Result<v1::Decision, NodeError> {
         let reason = req.reason.trim();
         if reason.is_empty() {
             return Err(NodeError::field("reason", "say why the request is rejected"));
@@ -533,7 +534,7 @@ impl Node {
                 format!("{} characters, at most {}: say why briefly", reason.chars().count(), crate::proposal::MAX_REASON_CHARS),
             ));
         }
-        let now = unix_now64();
+        let now = now.unix();
         self.expire_due(now)?;
         let _decisions = lock(&self.decisions);
         let mut record = self.resolve(&req.request_id)?;

@@ -20,6 +20,7 @@ use frostzone_threshold::{
 use rand::rngs::OsRng;
 
 use crate::binding::ApprovedCache;
+use crate::clock::Now;
 use crate::dkg::DkgSession;
 use crate::error::NodeError;
 use crate::fault::Faults;
@@ -107,16 +108,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-pub(crate) fn unix_now() -> u32 {
-    // RFC 4034 §3.1.5: 32-bit seconds, serial arithmetic past 2106.
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as u32)
-        .unwrap_or(0)
-}
-
-/// Now in Unix seconds, for request records (64-bit, unlike RRSIG times).
-pub(crate) fn unix_now64() -> u64 {
+/// The audit log's timestamp: it records when, on the wall clock, and
+/// decides nothing, so it is read here rather than passed in.
+fn audit_time() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
@@ -224,7 +218,7 @@ impl Node {
     pub(crate) fn audit(&self, entry: AuditEntry) -> Result<(), NodeError> {
         let Some(log) = &self.audit else { return Ok(()) };
         lock(log)
-            .append(entry, u64::from(unix_now()))
+            .append(entry, audit_time())
             .map(|_| ())
             .map_err(|e| NodeError::Internal(format!("audit log: {e}")))
     }
@@ -257,7 +251,7 @@ impl Node {
     /// the policy, then fresh nonces are kept in memory under the session
     /// id. Accepted or refused, the batch is recorded in the audit log
     /// first.
-    pub fn commit(&self, req: v1::CommitRequest) -> Result<v1::CommitResponse, NodeError> {
+    pub fn commit(&self, req: v1::CommitRequest, now: Now) -> Result<v1::CommitResponse, NodeError> {
         let entry = AuditEntry {
             event: "commit".into(),
             request: req.request_id.clone(),
@@ -269,12 +263,12 @@ impl Node {
         let id = req.session_id.clone();
         let n = req.items.len();
         let key_tag = req.key_tag;
-        match self.commit_checked(req, &entry.content_hash) {
+        match self.commit_checked(req, &entry.content_hash, now) {
             Ok(response) => {
                 let outcome = format!("accepted: {n} items for key tag {key_tag} (session {})", hex::encode(&id));
                 if let Err(e) = self.audit(AuditEntry { outcome, ..entry }) {
                     // Not recorded, not signed: the nonces go.
-                    let _ = lock(&self.signing).take(&id, Instant::now());
+                    let _ = lock(&self.signing).take(&id, now.instant);
                     return Err(e);
                 }
                 Ok(response)
@@ -287,7 +281,7 @@ impl Node {
         }
     }
 
-    fn commit_checked(&self, req: v1::CommitRequest, content_hash: &str) -> Result<v1::CommitResponse, NodeError> {
+    fn commit_checked(&self, req: v1::CommitRequest, content_hash: &str, now: Now) -> Result<v1::CommitResponse, NodeError> {
         let id = session_id(&req.session_id, 1)?;
         if req.items.is_empty() || req.items.len() > MAX_BATCH_ITEMS {
             return Err(NodeError::field(
@@ -316,15 +310,15 @@ impl Node {
             zone: zone_name,
             key_tag,
             role: share.info.role,
-            now: unix_now(),
+            now: now.serial(),
             policy: self.policy.clone(),
         };
         let messages = signed_messages(&req.items, &ctx)?;
         // After the item checks, so that a malformed item is named as
         // such; before any nonce or rate-limit budget is spent.
-        self.check_commit_binding(&req.request_id, &zone_text, &req.items)?;
+        self.check_commit_binding(&req.request_id, &zone_text, &req.items, now)?;
         lock(&self.rate)
-            .take(messages.len() as u64, Instant::now())
+            .take(messages.len() as u64, now.instant)
             .map_err(NodeError::RateLimited)?;
         let (nonces, commitments) = commit_batch(&share.key_package, messages.len(), &mut OsRng);
         let serialized = commitments
@@ -344,7 +338,7 @@ impl Node {
             key_package: share.key_package,
         };
         lock(&self.signing)
-            .insert(id, pending, Instant::now())
+            .insert(id, pending, now.instant)
             .map_err(NodeError::session("signing"))?;
         Ok(v1::CommitResponse {
             participant: Some(participant_id(&self.opts.participant)),
@@ -355,10 +349,10 @@ impl Node {
     /// FROST round 2: the session is removed first, so it signs at most
     /// once; the messages signed are the ones rebuilt at Commit. The
     /// shares go out only once the audit log has recorded them.
-    pub fn sign(&self, req: v1::SignRequest) -> Result<v1::SignResponse, NodeError> {
+    pub fn sign(&self, req: v1::SignRequest, now: Now) -> Result<v1::SignResponse, NodeError> {
         let id = session_id(&req.session_id, 1)?;
         let pending = lock(&self.signing)
-            .take(id, Instant::now())
+            .take(id, now.instant)
             .map_err(NodeError::session("signing"))?;
         let entry = AuditEntry {
             event: "sign".into(),
@@ -391,7 +385,7 @@ impl Node {
             Ok(response) => {
                 let outcome = format!("signature shares for {} items (session {session})", response.shares.len());
                 self.audit(AuditEntry { outcome, ..entry })?;
-                self.mark_signed(&request_id)?;
+                self.mark_signed(&request_id, now)?;
                 Ok(response)
             }
             Err(e) => {
