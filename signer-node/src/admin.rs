@@ -1,7 +1,8 @@
 //! The operator's admin service (`SignerAdmin`): pending requests listed,
 //! shown, approved or rejected, over a Unix socket beside the signer's
 //! data. The coordinator cannot reach it; only local users who can open
-//! the socket can.
+//! the socket can. Like the signer API, each call runs the node on a
+//! blocking thread with the current time (`service::run_on_node`).
 //!
 //! The socket is created with mode 0600 (a stale socket file from an
 //! earlier run is removed first; any other file in its place is left alone

@@ -118,7 +118,7 @@ pub struct Config {
     pub policy: Option<PathBuf>,
     /// The hash-chained audit log.
     pub audit_log: PathBuf,
-    /// The operator's admin socket ([`crate::admin`]).
+    /// The operator's admin socket, which the `admin` service binds.
     pub admin_socket: PathBuf,
     /// CA, certificate and key of this signer.
     pub tls: TlsFiles,

@@ -14,7 +14,7 @@
 //!
 //! A signer makes shares only for requests it approved itself, within
 //! [`APPROVAL_WINDOW_SECS`] of the approval, and only for items whose
-//! digest it was proposed. It takes a request's content as its baseline
+//! digest it was proposed (the digest sets cached in [`crate::binding`]). It takes a request's content as its baseline
 //! only if it approved it itself or the coordinator proves that t members
 //! of its roster did ([`crate::proof`]); a publication claimed without
 //! proof is refused, recorded, and routes the zone's proposals to the

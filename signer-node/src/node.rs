@@ -1,8 +1,11 @@
-//! The signer node: its store, its roster, its session tables and one
-//! plain, synchronous function per API call (signing here; key ceremonies
-//! in [`crate::keygen`] and [`crate::ceremony`]; the request life cycle in
-//! [`crate::lifecycle`]). The gRPC layer ([`crate::service`]) runs these on
-//! blocking threads and only converts errors to statuses.
+//! The signer node: its store, its roster, its session tables and audit
+//! log, and FROST signing (Commit and Sign). Its other API calls are
+//! `impl Node` blocks in their own modules (key ceremonies in `keygen` and
+//! `ceremony`, the request life cycle in `lifecycle`, signed decisions in
+//! `proof`), which build on this one; this module uses none of them, nor
+//! the shells (`service`, `admin`) that run its plain, synchronous
+//! functions on blocking threads. Every call that decides by the time is
+//! given it ([`Now`]) rather than reading a clock.
 
 use rayon::prelude::*;
 use std::collections::BTreeMap;

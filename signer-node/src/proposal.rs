@@ -2,7 +2,8 @@
 //! with the zone's published baseline, and a decision made. Pure logic:
 //! the caller ([`crate::lifecycle`]) loads the baseline and stores the
 //! result. This module evaluates full proposals and holds what both kinds
-//! share; [`crate::incremental`] evaluates incremental ones.
+//! share; [`crate::incremental`] evaluates incremental ones, and
+//! [`crate::rrset`] parses the items into RRsets for both.
 //!
 //! Items come in two kinds. Items with RRSIG fields ask for signatures:
 //! they are checked against this signer's policy and their digests are

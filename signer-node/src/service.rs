@@ -1,6 +1,7 @@
 //! The gRPC face of the node: thin handlers that check the API version,
 //! run the node's plain functions on blocking threads (they parse points,
-//! sign, hash and fsync) and turn refusals into status codes. Also the
+//! sign, hash, write sled and fsync the audit log) with the current time
+//! ([`Now::current`]), and turn refusals into status codes. Also the
 //! server itself, with mutual TLS and the coordinator's pinned
 //! certificate, and the task that sweeps expired sessions.
 
