@@ -315,6 +315,23 @@ impl Node {
         Ok(self.signed(&record))
     }
 
+    /// Key tags of the DNSKEY RRset in the zone's baseline (what is
+    /// published), with a description.
+    pub(crate) fn published_key_tags(&self, zone: &str) -> Result<BTreeMap<u16, String>, NodeError> {
+        use frostzone_dnssec::domain::base::iana::Rtype;
+        use frostzone_dnssec::domain::rdata::ZoneRecordData;
+        let (_, apex) = crate::policy::normalize_zone(zone).map_err(|e| NodeError::field("zone", e))?;
+        let mut tags = BTreeMap::new();
+        if let Some(dnskeys) = self.store.requests().baselines().rrset(zone, &apex, Rtype::DNSKEY.to_int())? {
+            for rdata in &dnskeys.rdata {
+                if let ZoneRecordData::Dnskey(k) = &rdata.data {
+                    tags.insert(k.key_tag(), format!("a published DNSKEY (flags {})", k.flags()));
+                }
+            }
+        }
+        Ok(tags)
+    }
+
     /// The approved ceremony `request_id` of `kind`, or why its steps may
     /// not run.
     pub(crate) fn approved_ceremony(&self, request_id: &str, kind: CeremonyKind, now: Now) -> Result<Approved, NodeError> {

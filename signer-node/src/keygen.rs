@@ -7,7 +7,6 @@
 //! A key stored or removed ends the ceremony and is written to the audit
 //! log with its origin.
 
-use std::collections::BTreeMap;
 
 use frostzone_dnssec::keys::{KeyRole, KeyTag, ZoneKey};
 use frostzone_proto::statement::Statement;
@@ -276,23 +275,6 @@ impl Node {
             ))),
             None => Ok(()),
         }
-    }
-
-    /// Key tags of the DNSKEY RRset in the zone's baseline (what is
-    /// published), with a description.
-    pub(crate) fn published_key_tags(&self, zone: &str) -> Result<BTreeMap<u16, String>, NodeError> {
-        use frostzone_dnssec::domain::base::iana::Rtype;
-        use frostzone_dnssec::domain::rdata::ZoneRecordData;
-        let (_, apex) = crate::policy::normalize_zone(zone).map_err(|e| NodeError::field("zone", e))?;
-        let mut tags = BTreeMap::new();
-        if let Some(dnskeys) = self.store.requests().baselines().rrset(zone, &apex, Rtype::DNSKEY.to_int())? {
-            for rdata in &dnskeys.rdata {
-                if let ZoneRecordData::Dnskey(k) = &rdata.data {
-                    tags.insert(k.key_tag(), format!("a published DNSKEY (flags {})", k.flags()));
-                }
-            }
-        }
-        Ok(tags)
     }
 
     fn count_dkg_run(&self, request_id: &str) -> Result<(), NodeError> {

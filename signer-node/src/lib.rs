@@ -24,9 +24,10 @@
 //!   policy or the operator approves, checked against the roster;
 //! * [`proof`]: signed decisions, and the proof of a quorum a publication
 //!   needs before it moves a baseline this signer did not approve;
-//! * [`node`]: the node itself (store, roster, session tables, audit
-//!   log) and FROST signing: Commit and Sign, each recorded in the
-//!   hash-chained audit log ([`frostzone_proto::audit`]).
+//! * [`signing`]: FROST rounds 1 and 2 (Commit and Sign), each recorded
+//!   in the hash-chained audit log ([`frostzone_proto::audit`]);
+//! * [`node`]: the node itself: its store, roster, session tables, rate
+//!   window and audit log, health and the sweep of expired sessions.
 //!
 //! Pure logic the node calls:
 //!
@@ -102,6 +103,7 @@ pub mod rrset;
 pub mod admin;
 pub mod service;
 pub mod sessions;
+pub mod signing;
 pub mod store;
 
 #[cfg(test)]
