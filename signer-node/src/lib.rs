@@ -3,29 +3,31 @@
 //! signing when, and only when, the coordinator asks over mutual TLS.
 //!
 //! What this crate owns, one job per module, listed from the shells down.
-//! Dependencies point one way, down this list; only [`error`] is shared
-//! by all.
+//! Dependencies point one way, down this list. The one exception is
+//! [`error`], which every module uses and which wraps the error types of
+//! a few (dkg, policy, rate, sessions, incremental).
 //!
 //! Shells (async, tonic; they only move bytes, pass the time and run the
 //! node on blocking threads):
 //!
+//! * [`admin`]: the operator's admin service on a Unix socket;
 //! * [`service`]: the signer API's tonic handlers, the server with mutual
-//!   TLS, and the sweeper of expired sessions and requests;
-//! * [`admin`]: the operator's admin service on a Unix socket.
+//!   TLS, and the sweeper of expired sessions and requests.
 //!
-//! The node's API calls, as [`Node`] methods in one file per concern:
+//! The node's API calls, as [`Node`] methods in one file per concern,
+//! each calling only those below it:
 //!
-//! * [`lifecycle`]: the request life cycle (Propose, decisions,
-//!   Published, approval by the operator, expiry) and the binding of
-//!   every Commit to an approved request;
+//! * [`signing`]: FROST rounds 1 and 2 (Commit and Sign), each recorded
+//!   in the hash-chained audit log ([`frostzone_proto::audit`]);
 //! * [`keygen`]: the key ceremonies' steps, each under an approved
 //!   ceremony;
 //! * [`ceremony`]: key ceremonies (DKG, import, removal) as requests the
 //!   policy or the operator approves, checked against the roster;
+//! * [`lifecycle`]: the request life cycle (Propose, decisions,
+//!   Published, approval by the operator, expiry) and the binding of
+//!   every Commit to an approved request;
 //! * [`proof`]: signed decisions, and the proof of a quorum a publication
 //!   needs before it moves a baseline this signer did not approve;
-//! * [`signing`]: FROST rounds 1 and 2 (Commit and Sign), each recorded
-//!   in the hash-chained audit log ([`frostzone_proto::audit`]);
 //! * [`node`]: the node itself: its store, roster, session tables, rate
 //!   window and audit log, health and the sweep of expired sessions.
 //!
