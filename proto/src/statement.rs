@@ -4,8 +4,8 @@
 //! Each statement is a domain-separated, length-prefixed octet string
 //! signed with Ed25519 (RFC 8032) by the signer's identity key and
 //! verified with `verify_strict` against the key its peers hold in their
-//! own roster ([`crate::roster`]), never against a key the coordinator
-//! hands out. Every field a receiver acts on is inside the statement:
+//! own roster (the `roster` module, which builds on this one), never
+//! against a key the coordinator hands out. Every field a receiver acts on is inside the statement:
 //!
 //! * [`Statement::Decision`]: a signer's decision on a request (request
 //!   id, zone, content hash, state). Approvals are what another signer

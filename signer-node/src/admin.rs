@@ -1,7 +1,8 @@
 //! The operator's admin service (`SignerAdmin`): pending requests listed,
 //! shown, approved or rejected, over a Unix socket beside the signer's
 //! data. The coordinator cannot reach it; only local users who can open
-//! the socket can.
+//! the socket can. Like the signer API, each call runs the node on a
+//! blocking thread with the current time (`service::run_on_node`).
 //!
 //! The socket is created with mode 0600 (a stale socket file from an
 //! earlier run is removed first; any other file in its place is left alone
@@ -23,6 +24,7 @@ use tokio_stream::wrappers::UnixListenerStream;
 use tonic::transport::server::UdsConnectInfo;
 use tonic::{Request, Response, Status};
 
+use crate::clock::Now;
 use crate::error::NodeError;
 use crate::node::Node;
 
@@ -100,25 +102,25 @@ impl SignerAdmin for AdminService {
     async fn list_requests(&self, request: Request<AdminListRequest>) -> Result<Response<AdminListResponse>, Status> {
         self.operator(&request, "")?;
         let req = request.into_inner();
-        self.run(req.api_version, move |node| node.list_requests(req.all)).await
+        self.run(req.api_version, move |node| node.list_requests(req.all, Now::current())).await
     }
 
     async fn show_request(&self, request: Request<AdminShowRequest>) -> Result<Response<AdminRequestDetail>, Status> {
         self.operator(&request, "")?;
         let req = request.into_inner();
-        self.run(req.api_version, move |node| node.show_request(req)).await
+        self.run(req.api_version, move |node| node.show_request(req, Now::current())).await
     }
 
     async fn approve(&self, request: Request<AdminApproveRequest>) -> Result<Response<Decision>, Status> {
         let operator = self.operator(&request, &request.get_ref().operator)?;
         let req = request.into_inner();
-        self.run(req.api_version, move |node| node.approve(req, &operator)).await
+        self.run(req.api_version, move |node| node.approve(req, &operator, Now::current())).await
     }
 
     async fn reject(&self, request: Request<AdminRejectRequest>) -> Result<Response<Decision>, Status> {
         let operator = self.operator(&request, &request.get_ref().operator)?;
         let req = request.into_inner();
-        self.run(req.api_version, move |node| node.reject(req, &operator)).await
+        self.run(req.api_version, move |node| node.reject(req, &operator, Now::current())).await
     }
 }
 

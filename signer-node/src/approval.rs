@@ -4,11 +4,11 @@
 //! saw published for the zone, [`frostzone_dnssec::rrset_diff`]).
 //!
 //! The operator sets the bounds in the `[approval]` section of the policy
-//! file ([`crate::policy_file`]). A request that changes nothing (a pure
-//! signature refresh) is always approved: refusing it would only let the
-//! zone's signatures expire. Policy violations found in the items
-//! themselves (zone not served, type not allowed, validity window) reject
-//! a request before this is asked.
+//! file (read by `policy_file`, which holds an [`ApprovalPolicy`]). A
+//! request that changes nothing (a pure signature refresh) is always
+//! approved: refusing it would only let the zone's signatures expire.
+//! Policy violations found in the items themselves (zone not served, type
+//! not allowed, validity window) reject a request before this is asked.
 
 use frostzone_dnssec::domain::base::iana::Rtype;
 use frostzone_proto::v1::ChangeSummary;

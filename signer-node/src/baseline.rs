@@ -45,8 +45,8 @@ use frostzone_dnssec::zone::Rrset;
 use frostzone_dnssec::StoredName;
 use prost::Message;
 
-use crate::request_store::StoredRrset;
-use crate::store::StoreError;
+use crate::rrset::StoredRrset;
+use crate::error::StoreError;
 
 /// Format of [`BaselineState`] this build writes and reads.
 pub const BASELINE_FORMAT: u32 = 1;
@@ -179,7 +179,7 @@ fn hash_key(zone: &str, hash: &[u8]) -> Vec<u8> {
 
 /// The hash of an NSEC3 owner of `zone`, if `owner` is one.
 fn nsec3_hash_of(zone: &str, owner: &StoredName) -> Option<Vec<u8>> {
-    let (_, apex) = crate::policy::normalize_zone(zone).ok()?;
+    let (_, apex) = frostzone_dnssec::name::normalize_zone(zone).ok()?;
     zone_owner_hash(owner, &apex)
 }
 

@@ -28,9 +28,11 @@ use frostzone_proto::v1::{self, KeyCeremony, KeyInvolved, RequestState};
 use frostzone_threshold::Identifier;
 
 use crate::approval::KeyChanges;
-use crate::error::NodeError;
-use crate::lifecycle::{RequestError, APPROVAL_WINDOW_SECS};
-use crate::node::{lock, participant, proto_role, role, unix_now64, zone as normalized_zone, Node, REQUESTER};
+use crate::error::{NodeError, RequestError};
+use crate::binding::APPROVAL_WINDOW_SECS;
+use crate::fields::{participant, proto_role, role, zone as normalized_zone};
+use crate::clock::Now;
+use crate::node::{lock, Node, REQUESTER};
 use crate::policy_file::SignerPolicy;
 use crate::proposal::{check_request_id, DECIDED_BY_POLICY};
 use crate::request_store::{RequestContent, RequestRecord, REQUEST_FORMAT};
@@ -274,7 +276,7 @@ impl Node {
     /// documentation), stores it with its decision and records it in the
     /// audit log. A repeated proposal with the same content answers the
     /// decision made.
-    pub fn propose_ceremony(&self, proposal: v1::CeremonyProposal) -> Result<v1::Decision, NodeError> {
+    pub fn propose_ceremony(&self, proposal: v1::CeremonyProposal, now: Now) -> Result<v1::Decision, NodeError> {
         check_request_id(&proposal.request_id)?;
         let ceremony = proposal.ceremony.clone().ok_or_else(|| NodeError::field("ceremony", "missing"))?;
         let zone = normalized_zone(&ceremony.zone)?;
@@ -288,7 +290,7 @@ impl Node {
             roster: self.roster.as_deref(),
             shares: self.store.list()?.into_iter().filter(|s| s.zone == zone).collect(),
             published: self.published_key_tags(&zone)?,
-            now: unix_now64(),
+            now: now.unix(),
         };
         let (record, lines) = evaluate_ceremony(&proposal, &ceremony, &ctx)?;
         {
@@ -313,9 +315,26 @@ impl Node {
         Ok(self.signed(&record))
     }
 
+    /// Key tags of the DNSKEY RRset in the zone's baseline (what is
+    /// published), with a description.
+    pub(crate) fn published_key_tags(&self, zone: &str) -> Result<BTreeMap<u16, String>, NodeError> {
+        use frostzone_dnssec::domain::base::iana::Rtype;
+        use frostzone_dnssec::domain::rdata::ZoneRecordData;
+        let (_, apex) = crate::policy::normalize_zone(zone).map_err(|e| NodeError::field("zone", e))?;
+        let mut tags = BTreeMap::new();
+        if let Some(dnskeys) = self.store.requests().baselines().rrset(zone, &apex, Rtype::DNSKEY.to_int())? {
+            for rdata in &dnskeys.rdata {
+                if let ZoneRecordData::Dnskey(k) = &rdata.data {
+                    tags.insert(k.key_tag(), format!("a published DNSKEY (flags {})", k.flags()));
+                }
+            }
+        }
+        Ok(tags)
+    }
+
     /// The approved ceremony `request_id` of `kind`, or why its steps may
     /// not run.
-    pub(crate) fn approved_ceremony(&self, request_id: &str, kind: CeremonyKind) -> Result<Approved, NodeError> {
+    pub(crate) fn approved_ceremony(&self, request_id: &str, kind: CeremonyKind, now: Now) -> Result<Approved, NodeError> {
         check_request_id(request_id)?;
         let record = self.store.requests().get(request_id)?.ok_or_else(|| {
             RequestError::NotApproved(format!("no key ceremony {request_id} was proposed to this signer; it takes no step for it"))
@@ -327,11 +346,11 @@ impl Node {
             let why = if record.reason.is_empty() { String::new() } else { format!(" ({})", record.reason) };
             return Err(RequestError::NotApproved(format!(
                 "key ceremony {request_id} is {}{why}: no step is taken before this signer approves it",
-                crate::lifecycle::state_name(record.state())
+                crate::request_store::state_name(record.state())
             ))
             .into());
         }
-        if unix_now64() >= record.approved_unix.saturating_add(APPROVAL_WINDOW_SECS) {
+        if now.unix() >= record.approved_unix.saturating_add(APPROVAL_WINDOW_SECS) {
             return Err(RequestError::NotApproved(format!("key ceremony {request_id} was approved more than a day ago; propose it again")).into());
         }
         let (threshold, participants, key_role) = match kind {
@@ -359,11 +378,11 @@ impl Node {
 
     /// Ends an approved ceremony: PUBLISHED with `outcome`, recorded in the
     /// audit log as `event` with its origin.
-    pub(crate) fn complete_ceremony(&self, request_id: &str, event: &str, outcome: String) -> Result<v1::Decision, NodeError> {
+    pub(crate) fn complete_ceremony(&self, request_id: &str, event: &str, outcome: String, now: Now) -> Result<v1::Decision, NodeError> {
         let _decisions = lock(&self.decisions);
         let requests = self.store.requests();
         let mut record = requests.get(request_id)?.ok_or_else(|| NodeError::Internal(format!("request {request_id} vanished")))?;
-        record.set_state(RequestState::Published, unix_now64());
+        record.set_state(RequestState::Published, now.unix());
         record.reason = outcome.clone();
         requests.update(&record)?;
         self.note_closed();

@@ -37,6 +37,9 @@ use frostzone_threshold::Identifier;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+/// Defined with the other error types, so that the policy file, read
+/// with the same errors, need not reach up into the config.
+pub use crate::error::ConfigError;
 use crate::policy_file::{PolicyError, SignerPolicy};
 
 /// The only config format version this build reads.
@@ -55,50 +58,6 @@ pub const DEFAULT_ADMIN_SOCKET: &str = "admin.sock";
 /// Highest participant number: frost accepts any non-zero u16, but a
 /// deployment of more than 255 signers is not something we test or plan.
 pub const MAX_PARTICIPANT: u16 = 255;
-
-/// A config file that cannot be used.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("{}: {source}", file.display())]
-    Read {
-        /// The file.
-        file: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML for this format (the message names the
-    /// field and line).
-    #[error("{}: {source}", file.display())]
-    Parse {
-        /// The file.
-        file: PathBuf,
-        /// What the parser said.
-        source: Box<toml::de::Error>,
-    },
-    /// A field has a value that is not allowed.
-    #[error("{}: {field}: {reason}", file.display())]
-    Field {
-        /// The file.
-        file: PathBuf,
-        /// The field, e.g. `participant` or `tls.cert`.
-        field: &'static str,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The roster file is unusable.
-    #[error(transparent)]
-    Roster(Box<frostzone_proto::roster::RosterError>),
-    /// The passphrase could not be read.
-    #[error("passphrase from {source_name}: {reason}")]
-    Passphrase {
-        /// The file or environment variable.
-        source_name: String,
-        /// What went wrong.
-        reason: String,
-    },
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -159,7 +118,7 @@ pub struct Config {
     pub policy: Option<PathBuf>,
     /// The hash-chained audit log.
     pub audit_log: PathBuf,
-    /// The operator's admin socket ([`crate::admin`]).
+    /// The operator's admin socket, which the `admin` service binds.
     pub admin_socket: PathBuf,
     /// CA, certificate and key of this signer.
     pub tls: TlsFiles,

@@ -26,7 +26,7 @@ use frostzone_proto::v1::SigningItem;
 
 use crate::error::NodeError;
 use crate::policy_file::SignerPolicy;
-use crate::proposal::{describe_item, ParsedRrsets};
+use crate::rrset::{describe_item, ParsedRrsets};
 
 /// What the check found wrong, for the request's rejection: each finding
 /// names the item that carries the record, where there is one.

@@ -130,7 +130,7 @@ impl DkgParams {
 
 /// A role as the API numbers it (the value signed statements carry).
 pub fn role_value(role: KeyRole) -> i32 {
-    crate::node::proto_role(role).into()
+    crate::fields::proto_role(role).into()
 }
 
 /// A round-2 package sealed for its recipient.

@@ -1,4 +1,10 @@
-//! Why the node refused a request, and the gRPC status each reason maps to.
+//! Why the node refused a request, and the gRPC status each reason maps to;
+//! and the errors of the parts below it ([`StoreError`] of the sled store,
+//! [`ConfigError`] of the config and policy files, [`RequestError`] of the
+//! request life cycle), defined here so that every module can return them
+//! without depending on the module that raises them most.
+
+use std::path::PathBuf;
 
 use frostzone_dnssec::keys::KeyTag;
 use frostzone_threshold::ThresholdError;
@@ -7,7 +13,6 @@ use tonic::{Code, Status};
 use crate::dkg::DkgError;
 use crate::policy::ItemError;
 use crate::sessions::SessionError;
-use crate::store::StoreError;
 
 /// A refused or failed request.
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +77,7 @@ pub enum NodeError {
     /// A request of the life cycle is unknown, or not in a state that
     /// allows what was asked.
     #[error(transparent)]
-    Request(#[from] crate::lifecycle::RequestError),
+    Request(#[from] RequestError),
     /// An incremental proposal for a baseline this signer does not hold:
     /// the coordinator proposes the request again in full.
     #[error(transparent)]
@@ -144,5 +149,148 @@ impl From<std::convert::Infallible> for NodeError {
 impl From<NodeError> for Status {
     fn from(e: NodeError) -> Status {
         Status::new(e.code(), e.to_string())
+    }
+}
+
+/// The store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// sled failed (I/O, lock held by another process, ...).
+    #[error("{}: {source}", dir.display())]
+    Sled {
+        /// The data directory.
+        dir: PathBuf,
+        /// What sled said.
+        source: sled::Error,
+    },
+    /// The passphrase does not open this store.
+    #[error("wrong passphrase for {}", .0.display())]
+    WrongPassphrase(PathBuf),
+    /// Another process holds the database.
+    #[error("{} is in use by another process (is a frostzone-signer already running on this data_dir?)", .0.display())]
+    Locked(PathBuf),
+    /// A share for this zone and key tag is stored already.
+    #[error("a key with tag {key_tag} for zone {zone} is stored already")]
+    Exists {
+        /// The zone.
+        zone: String,
+        /// The key tag.
+        key_tag: KeyTag,
+    },
+    /// Stored data does not decode.
+    #[error("store corrupt: {0}")]
+    Corrupt(String),
+    /// A request with this id is stored already.
+    #[error("request {0} is stored already")]
+    RequestExists(String),
+}
+
+/// A config file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: {source}", file.display())]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this format (the message names the
+    /// field and line).
+    #[error("{}: {source}", file.display())]
+    Parse {
+        /// The file.
+        file: PathBuf,
+        /// What the parser said.
+        source: Box<toml::de::Error>,
+    },
+    /// A field has a value that is not allowed.
+    #[error("{}: {field}: {reason}", file.display())]
+    Field {
+        /// The file.
+        file: PathBuf,
+        /// The field, e.g. `participant` or `tls.cert`.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The roster file is unusable.
+    #[error(transparent)]
+    Roster(Box<frostzone_proto::roster::RosterError>),
+    /// The passphrase could not be read.
+    #[error("passphrase from {source_name}: {reason}")]
+    Passphrase {
+        /// The file or environment variable.
+        source_name: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// A request unknown, or in a state that does not allow what was asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// No such request.
+    #[error("no request {0} is known to this signer")]
+    Unknown(String),
+    /// A prefix names several requests.
+    #[error("request id prefix {0} matches more than one request; give more digits")]
+    Ambiguous(String),
+    /// The id was proposed before with other content.
+    #[error("request {id} was proposed with content hash {stored}; it cannot be proposed again with {given}")]
+    Conflict {
+        /// The request.
+        id: String,
+        /// The hash stored.
+        stored: String,
+        /// The hash given now.
+        given: String,
+    },
+    /// The request's state does not allow it.
+    #[error("request {id} is {state}: {why}")]
+    State {
+        /// The request.
+        id: String,
+        /// Its state.
+        state: &'static str,
+        /// What cannot be done.
+        why: String,
+    },
+    /// The operator reviewed other content than the request's.
+    #[error("request {id} has content hash {actual}, the approval names {given}: review it again")]
+    HashMismatch {
+        /// The request.
+        id: String,
+        /// Its content hash.
+        actual: String,
+        /// The hash in the approval.
+        given: String,
+    },
+    /// A Commit outside an approved request.
+    #[error("{0}")]
+    NotApproved(String),
+    /// A publication claimed without proof that a quorum approved it.
+    #[error("{0}")]
+    Unproven(String),
+    /// Too many requests are open.
+    #[error("{0} requests are open on this signer (pending, approved or signed); the coordinator must finish or fail some first")]
+    TooManyOpen(usize),
+}
+
+impl RequestError {
+    /// The gRPC status code.
+    pub fn code(&self) -> Code {
+        match self {
+            RequestError::Unknown(_) => Code::NotFound,
+            RequestError::Ambiguous(_) => Code::InvalidArgument,
+            RequestError::Conflict { .. } => Code::AlreadyExists,
+            RequestError::State { .. } | RequestError::HashMismatch { .. } => Code::FailedPrecondition,
+            RequestError::NotApproved(_) | RequestError::Unproven(_) => Code::PermissionDenied,
+            RequestError::TooManyOpen(_) => Code::ResourceExhausted,
+        }
     }
 }

@@ -50,9 +50,10 @@ use crate::baseline::{BaselineState, Baselines};
 use frostzone_dnssec::denial::check::ChainSource;
 use crate::error::NodeError;
 use crate::policy::normalize_zone;
-use crate::proposal::{check_content, conclude, new_record, parse_rrsets, reject, stored_rrsets, ParsedRrsets, ProposeContext};
-use crate::request_store::{RequestContent, RequestRecord, RequestStore, StoredRrsetRef};
-use crate::store::StoreError;
+use crate::proposal::{check_content, conclude, new_record, reject, ProposeContext};
+use crate::request_store::{RequestContent, RequestRecord, RequestStore};
+use crate::rrset::{parse_rrsets, stored_rrsets, ParsedRrsets, StoredRrsetRef};
+use crate::error::StoreError;
 
 
 /// An incremental proposal for a baseline this signer does not hold.

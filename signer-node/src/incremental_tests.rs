@@ -10,6 +10,7 @@ use frostzone_proto::v1::*;
 use frostzone_proto::API_VERSION;
 use tonic::{Code, Status};
 
+use crate::clock::Now;
 use crate::tests::*;
 use crate::NodeError;
 
@@ -56,7 +57,7 @@ fn increment(id: &str, base: &str, items: &[SigningItem], removed: Vec<RrsetRef>
 }
 
 fn propose_increment(s: &Signer1, id: &str, base: &str, items: &[SigningItem], removed: Vec<RrsetRef>) -> Result<Decision, NodeError> {
-    s.node.propose(increment(id, base, items, removed), items.to_vec())
+    s.node.propose(increment(id, base, items, removed), items.to_vec(), Now::current())
 }
 
 fn state(d: &Decision) -> RequestState {
@@ -70,20 +71,20 @@ fn counts(d: &Decision) -> (u64, u64, u64, u64, u64, u64) {
 }
 
 fn lines(s: &Signer1, id: &str) -> Vec<String> {
-    s.node.show_request(AdminShowRequest { api_version: API_VERSION, request_id: id.into(), max_lines: 0 }).unwrap().lines
+    s.node.show_request(AdminShowRequest { api_version: API_VERSION, request_id: id.into(), max_lines: 0 }, Now::current()).unwrap().lines
 }
 
 /// Publishes `id` at `s`, its operator approving it first where its policy
 /// left it pending (a signer takes as its baseline only what it approved
 /// or t signers proved they approved: see `lifecycle_tests`).
 fn publish(s: &Signer1, id: &str) -> Decision {
-    let d = s.node.get_decision(GetDecisionRequest { api_version: API_VERSION, request_id: id.into() }).unwrap();
+    let d = s.node.get_decision(GetDecisionRequest { api_version: API_VERSION, request_id: id.into() }, Now::current()).unwrap();
     if state(&d) == RequestState::Pending {
         let approve = AdminApproveRequest { api_version: API_VERSION, request_id: id.into(), content_hash: d.content_hash, operator: "op".into() };
-        s.node.approve(approve, "op").unwrap();
+        s.node.approve(approve, "op", Now::current()).unwrap();
     }
     let req = PublishedRequest { api_version: API_VERSION, request_id: id.into(), published: true, detail: "zone digest".into(), approvals: Vec::new() };
-    s.node.published(req).unwrap()
+    s.node.published(req, Now::current()).unwrap()
 }
 
 /// One signer of a 2-of-3 group with `approval` as its `[approval]`
@@ -206,7 +207,7 @@ async fn a_baseline_mismatch_stores_nothing_and_a_full_proposal_follows() {
     );
     // Nothing was kept: the same id proposed in full is evaluated afresh.
     let get = GetDecisionRequest { api_version: API_VERSION, request_id: rid(3) };
-    assert_eq!(Status::from(s.node.get_decision(get).unwrap_err()).code(), Code::NotFound);
+    assert_eq!(Status::from(s.node.get_decision(get, Now::current()).unwrap_err()).code(), Code::NotFound);
     let full = vec![a_item(key_tag, 1), a_item(key_tag, 2)];
     let d = propose(&s, &rid(3), &full);
     assert_eq!(state(&d), RequestState::Approved, "{d:?}");
@@ -297,7 +298,7 @@ async fn context_items_count_but_are_never_signed() {
     // The content hash covers them: a header without them does not match.
     let mut short = header(&rid(2), &items[..1]);
     short.item_count = 3;
-    let e = s.node.propose(short, items.clone()).unwrap_err().to_string();
+    let e = s.node.propose(short, items.clone(), Now::current()).unwrap_err().to_string();
     assert!(e.starts_with("content_hash: the items hash to"), "{e}");
     // Context items are parsed all the same.
     let mut outside = context.clone();
@@ -353,7 +354,7 @@ async fn the_content_hash_binds_removals() {
     // A hash over the items alone leaves the removal unbound: refused.
     let mut h = increment(&rid(2), &rid(1), &items, vec![gone("h1", 1)]);
     h.content_hash = frostzone_proto::content::content_hash(&items).to_vec();
-    let e = s.node.propose(h, items.clone()).unwrap_err().to_string();
+    let e = s.node.propose(h, items.clone(), Now::current()).unwrap_err().to_string();
     assert!(e.starts_with("content_hash: the items hash to"), "{e}");
     // The same with the removal bound is accepted.
     let d = propose_increment(&s, &rid(2), &rid(1), &items, vec![gone("h1", 1)]).unwrap();

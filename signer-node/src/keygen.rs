@@ -7,8 +7,6 @@
 //! A key stored or removed ends the ceremony and is written to the audit
 //! log with its origin.
 
-use std::collections::BTreeMap;
-use std::time::Instant;
 
 use frostzone_dnssec::keys::{KeyRole, KeyTag, ZoneKey};
 use frostzone_proto::statement::Statement;
@@ -17,9 +15,11 @@ use frostzone_threshold::{display_identifier, frost, Identifier};
 use rand::rngs::OsRng;
 
 use crate::ceremony::{Approved, CeremonyKind};
+use crate::clock::Now;
 use crate::dkg::{role_value, DkgParams, DkgSession, Round1Entry, SealedPackage, SignedEcho};
 use crate::error::NodeError;
-use crate::node::{lock, participant, participant_id, session_id, Node, PendingImport, MIN_DKG_SESSION_ID};
+use crate::fields::{participant, participant_id, session_id, MIN_DKG_SESSION_ID};
+use crate::node::{lock, Node, PendingImport};
 use crate::store::{KeyShare, ShareInfo};
 
 /// Most DKG runs one approved ceremony may start: a run fails when a
@@ -31,9 +31,9 @@ impl Node {
     /// DKG round 1 (see [`crate::dkg`]) under the approved DKG ceremony
     /// `req.request_id`: the request's zone, role, t and participants must
     /// be the ceremony's. The output is signed with the identity key.
-    pub fn dkg_round1(&self, req: v1::DkgRound1Request) -> Result<v1::DkgRound1Response, NodeError> {
+    pub fn dkg_round1(&self, req: v1::DkgRound1Request, now: Now) -> Result<v1::DkgRound1Response, NodeError> {
         let id = session_id(&req.session_id, MIN_DKG_SESSION_ID)?.to_vec();
-        let approved = self.approved_ceremony(&req.request_id, CeremonyKind::Dkg)?;
+        let approved = self.approved_ceremony(&req.request_id, CeremonyKind::Dkg, now)?;
         let params = DkgParams {
             session_id: id.clone(),
             request_id: req.request_id.clone(),
@@ -49,17 +49,17 @@ impl Node {
         let list = session.params().participant_list();
         let me = self.options().participant;
         let signature = session.params().round1_statement(&list, &me, &out.package, &out.encryption_key).sign(self.store.identity());
-        lock(&self.dkg).insert(&id, session, Instant::now()).map_err(NodeError::session("DKG"))?;
+        lock(&self.dkg).insert(&id, session, now.instant).map_err(NodeError::session("DKG"))?;
         Ok(v1::DkgRound1Response { package: out.package, encryption_key: out.encryption_key.to_vec(), signature })
     }
 
     /// DKG round 2: every other participant's round-1 entry, each checked
     /// against its identity key. A failed step aborts the DKG: the session
     /// is gone.
-    pub fn dkg_round2(&self, req: v1::DkgRound2Request) -> Result<v1::DkgRound2Response, NodeError> {
+    pub fn dkg_round2(&self, req: v1::DkgRound2Request, now: Now) -> Result<v1::DkgRound2Response, NodeError> {
         let id = session_id(&req.session_id, MIN_DKG_SESSION_ID)?;
         let roster = self.roster("key ceremony")?;
-        let session = lock(&self.dkg).take(id, Instant::now()).map_err(NodeError::session("DKG"))?;
+        let session = lock(&self.dkg).take(id, now.instant).map_err(NodeError::session("DKG"))?;
         let request_id = session.params().request_id.clone();
         let entries = req
             .round1
@@ -80,7 +80,7 @@ impl Node {
         let me = self.options().participant;
         let digest_signature =
             Statement::DkgEcho { session_id: id, sender: &me, digest: &out.round1_digest }.sign(self.store.identity());
-        lock(&self.dkg).restore(id, session, Instant::now()).map_err(NodeError::session("DKG"))?;
+        lock(&self.dkg).restore(id, session, now.instant).map_err(NodeError::session("DKG"))?;
         Ok(v1::DkgRound2Response {
             packages: out
                 .packages
@@ -99,10 +99,10 @@ impl Node {
     /// DKG finish: the signed echo check, part3, the key tag checked
     /// against every key of the zone this signer knows, and the share
     /// stored (flushed) before the answer goes out; the ceremony ends.
-    pub fn dkg_finish(&self, req: v1::DkgFinishRequest) -> Result<v1::DkgFinishResponse, NodeError> {
+    pub fn dkg_finish(&self, req: v1::DkgFinishRequest, now: Now) -> Result<v1::DkgFinishResponse, NodeError> {
         let id = session_id(&req.session_id, MIN_DKG_SESSION_ID)?;
         let roster = self.roster("key ceremony")?;
-        let session = lock(&self.dkg).take(id, Instant::now()).map_err(NodeError::session("DKG"))?;
+        let session = lock(&self.dkg).take(id, now.instant).map_err(NodeError::session("DKG"))?;
         let request_id = session.params().request_id.clone();
         let packages = req
             .packages
@@ -138,7 +138,7 @@ impl Node {
         self.store.put_share(&share)?;
         let what = format!("{} key tag {} (group key {}) by DKG", role, out.key_tag, hex::encode(out.group_public_key));
         tracing::info!(zone = %share.info.zone, request = %request_id, "key share stored: {what}");
-        self.complete_ceremony(&request_id, "key-stored", format!("key share stored: {what}"))?;
+        self.complete_ceremony(&request_id, "key-stored", format!("key share stored: {what}"), now)?;
         Ok(v1::DkgFinishResponse {
             group_public_key: out.group_public_key.to_vec(),
             public_key_package,
@@ -150,9 +150,9 @@ impl Node {
     /// approved import ceremony `req.request_id`, signed with the identity
     /// key together with the ceremony's zone, role, t and participants, so
     /// that the operator's CLI can check it against its own roster.
-    pub fn import_begin(&self, req: v1::ImportBeginRequest) -> Result<v1::ImportBeginResponse, NodeError> {
+    pub fn import_begin(&self, req: v1::ImportBeginRequest, now: Now) -> Result<v1::ImportBeginResponse, NodeError> {
         let id = session_id(&req.session_id, MIN_DKG_SESSION_ID)?;
-        let approved = self.approved_ceremony(&req.request_id, CeremonyKind::Import)?;
+        let approved = self.approved_ceremony(&req.request_id, CeremonyKind::Import, now)?;
         let secret = x25519_dalek::StaticSecret::random_from_rng(OsRng);
         let public = x25519_dalek::PublicKey::from(&secret);
         let me = self.options().participant;
@@ -168,7 +168,7 @@ impl Node {
         };
         let signature = statement.sign(self.store.identity());
         let pending = PendingImport { secret, request_id: req.request_id.clone() };
-        lock(&self.imports).insert(id, pending, Instant::now()).map_err(NodeError::session("import"))?;
+        lock(&self.imports).insert(id, pending, now.instant).map_err(NodeError::session("import"))?;
         Ok(v1::ImportBeginResponse {
             encryption_key: public.as_bytes().to_vec(),
             signature,
@@ -180,18 +180,18 @@ impl Node {
     /// participant's share of a group of exactly the roster's participants
     /// and t, for the ceremony's zone and role, and stores it; the
     /// ceremony ends.
-    pub fn import_finish(&self, req: v1::ImportFinishRequest) -> Result<v1::ImportFinishResponse, NodeError> {
+    pub fn import_finish(&self, req: v1::ImportFinishRequest, now: Now) -> Result<v1::ImportFinishResponse, NodeError> {
         let id = session_id(&req.session_id, MIN_DKG_SESSION_ID)?.to_vec();
-        let pending = lock(&self.imports).take(&id, Instant::now()).map_err(NodeError::session("import"))?;
+        let pending = lock(&self.imports).take(&id, now.instant).map_err(NodeError::session("import"))?;
         let request_id = pending.request_id.clone();
-        match self.import_checked(&id, req, pending) {
+        match self.import_checked(&id, req, pending, now) {
             Ok(done) => Ok(done),
             Err(e) => Err(self.ceremony_step_refused(&request_id, "import", e)),
         }
     }
 
-    fn import_checked(&self, id: &[u8], req: v1::ImportFinishRequest, pending: PendingImport) -> Result<v1::ImportFinishResponse, NodeError> {
-        let approved = self.approved_ceremony(&pending.request_id, CeremonyKind::Import)?;
+    fn import_checked(&self, id: &[u8], req: v1::ImportFinishRequest, pending: PendingImport, now: Now) -> Result<v1::ImportFinishResponse, NodeError> {
+        let approved = self.approved_ceremony(&pending.request_id, CeremonyKind::Import, now)?;
         approved.check_zone_role(&req.zone, req.role)?;
         let sender = crate::envelope::public_key(&req.sender_key).map_err(|e| NodeError::field("sender_key", e.to_string()))?;
         let key = crate::envelope::import_key(id, &pending.secret, &sender).map_err(|e| NodeError::field("sender_key", e.to_string()))?;
@@ -229,15 +229,15 @@ impl Node {
         self.store.put_share(&share)?;
         let what = format!("{} key tag {key_tag} (group key {}) by import", approved.role, hex::encode(group_public_key));
         tracing::info!(zone = %approved.zone, request = %approved.request_id, "key share stored: {what}");
-        self.complete_ceremony(&approved.request_id, "key-stored", format!("key share stored: {what}"))?;
+        self.complete_ceremony(&approved.request_id, "key-stored", format!("key share stored: {what}"), now)?;
         Ok(v1::ImportFinishResponse { group_public_key: group_public_key.to_vec(), key_tag: key_tag.0.into() })
     }
 
     /// Deletes this signer's share of the key an approved removal
     /// ceremony names, if the key is still out of the zone's published
     /// DNSKEY RRset; the ceremony ends.
-    pub fn remove_share(&self, req: v1::RemoveShareRequest) -> Result<v1::Decision, NodeError> {
-        let approved = self.approved_ceremony(&req.request_id, CeremonyKind::Remove)?;
+    pub fn remove_share(&self, req: v1::RemoveShareRequest, now: Now) -> Result<v1::Decision, NodeError> {
+        let approved = self.approved_ceremony(&req.request_id, CeremonyKind::Remove, now)?;
         let result = (|| {
             if let Some(reason) = self.published_key_tags(&approved.zone)?.get(&approved.key_tag.0) {
                 return Err(NodeError::Policy(format!(
@@ -257,7 +257,7 @@ impl Node {
             format!("no share of key tag {} of {} was held", approved.key_tag, approved.zone)
         };
         tracing::info!(zone = %approved.zone, request = %approved.request_id, "{outcome}");
-        self.complete_ceremony(&approved.request_id, "key-removed", outcome)
+        self.complete_ceremony(&approved.request_id, "key-removed", outcome, now)
     }
 
     /// A new key's tag must differ from every key of the zone this signer
@@ -275,23 +275,6 @@ impl Node {
             ))),
             None => Ok(()),
         }
-    }
-
-    /// Key tags of the DNSKEY RRset in the zone's baseline (what is
-    /// published), with a description.
-    pub(crate) fn published_key_tags(&self, zone: &str) -> Result<BTreeMap<u16, String>, NodeError> {
-        use frostzone_dnssec::domain::base::iana::Rtype;
-        use frostzone_dnssec::domain::rdata::ZoneRecordData;
-        let (_, apex) = crate::policy::normalize_zone(zone).map_err(|e| NodeError::field("zone", e))?;
-        let mut tags = BTreeMap::new();
-        if let Some(dnskeys) = self.store.requests().baselines().rrset(zone, &apex, Rtype::DNSKEY.to_int())? {
-            for rdata in &dnskeys.rdata {
-                if let ZoneRecordData::Dnskey(k) = &rdata.data {
-                    tags.insert(k.key_tag(), format!("a published DNSKEY (flags {})", k.flags()));
-                }
-            }
-        }
-        Ok(tags)
     }
 
     fn count_dkg_run(&self, request_id: &str) -> Result<(), NodeError> {

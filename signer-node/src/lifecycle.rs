@@ -14,7 +14,7 @@
 //!
 //! A signer makes shares only for requests it approved itself, within
 //! [`APPROVAL_WINDOW_SECS`] of the approval, and only for items whose
-//! digest it was proposed. It takes a request's content as its baseline
+//! digest it was proposed (the digest sets cached in [`crate::binding`]). It takes a request's content as its baseline
 //! only if it approved it itself or the coordinator proves that t members
 //! of its roster did ([`crate::proof`]); a publication claimed without
 //! proof is refused, recorded, and routes the zone's proposals to the
@@ -25,27 +25,23 @@
 //! Key ceremonies ([`crate::ceremony`]) are requests of the same life
 //! cycle, without content to sign: they end when their step completes.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use frostzone_proto::audit::AuditEntry;
 use frostzone_proto::content::item_digest;
 use frostzone_proto::v1::{self, RequestState, SigningItem};
 use rayon::prelude::*;
-use tonic::Code;
 
 use crate::approval::describe;
-use crate::error::NodeError;
+use crate::binding::{Approved, APPROVAL_WINDOW_SECS};
+use crate::error::{NodeError, RequestError};
 use crate::incremental::{check_baseline, evaluate_incremental, publication};
-use crate::node::{lock, unix_now64, Node, REQUESTER};
-use crate::proposal::{check_header, check_request_id, describe_item, evaluate, ProposeContext};
-use crate::request_store::RequestRecord;
+use crate::clock::Now;
+use crate::node::{lock, Node, REQUESTER};
+use crate::proposal::{check_header, check_request_id, evaluate, ProposeContext};
+use crate::request_store::{state_name, RequestRecord};
+use crate::rrset::describe_item;
 
-/// How long an approval lets Commits in: 24 hours. Signing a large zone
-/// takes minutes; a day covers retries and a coordinator restart, while an
-/// approval cannot be used for content signed days later, when the zone
-/// may have moved on.
-pub const APPROVAL_WINDOW_SECS: u64 = 24 * 3600;
 /// How long the content of a request that was not published is kept:
 /// 7 days (a published request's content lives on in the zone's
 /// baseline, [`crate::baseline`], and is dropped at once). A request this
@@ -58,87 +54,6 @@ pub const MIN_ID_PREFIX: usize = 8;
 /// published or failed): an honest coordinator has a few per zone; a
 /// misbehaving one cannot fill the signer's disk with proposals.
 pub const MAX_OPEN_REQUESTS: usize = 256;
-
-/// A request unknown, or in a state that does not allow what was asked.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RequestError {
-    /// No such request.
-    #[error("no request {0} is known to this signer")]
-    Unknown(String),
-    /// A prefix names several requests.
-    #[error("request id prefix {0} matches more than one request; give more digits")]
-    Ambiguous(String),
-    /// The id was proposed before with other content.
-    #[error("request {id} was proposed with content hash {stored}; it cannot be proposed again with {given}")]
-    Conflict {
-        /// The request.
-        id: String,
-        /// The hash stored.
-        stored: String,
-        /// The hash given now.
-        given: String,
-    },
-    /// The request's state does not allow it.
-    #[error("request {id} is {state}: {why}")]
-    State {
-        /// The request.
-        id: String,
-        /// Its state.
-        state: &'static str,
-        /// What cannot be done.
-        why: String,
-    },
-    /// The operator reviewed other content than the request's.
-    #[error("request {id} has content hash {actual}, the approval names {given}: review it again")]
-    HashMismatch {
-        /// The request.
-        id: String,
-        /// Its content hash.
-        actual: String,
-        /// The hash in the approval.
-        given: String,
-    },
-    /// A Commit outside an approved request.
-    #[error("{0}")]
-    NotApproved(String),
-    /// A publication claimed without proof that a quorum approved it.
-    #[error("{0}")]
-    Unproven(String),
-    /// Too many requests are open.
-    #[error("{0} requests are open on this signer (pending, approved or signed); the coordinator must finish or fail some first")]
-    TooManyOpen(usize),
-}
-
-impl RequestError {
-    /// The gRPC status code.
-    pub fn code(&self) -> Code {
-        match self {
-            RequestError::Unknown(_) => Code::NotFound,
-            RequestError::Ambiguous(_) => Code::InvalidArgument,
-            RequestError::Conflict { .. } => Code::AlreadyExists,
-            RequestError::State { .. } | RequestError::HashMismatch { .. } => Code::FailedPrecondition,
-            RequestError::NotApproved(_) | RequestError::Unproven(_) => Code::PermissionDenied,
-            RequestError::TooManyOpen(_) => Code::ResourceExhausted,
-        }
-    }
-}
-
-/// A state's name in messages.
-pub fn state_name(state: RequestState) -> &'static str {
-    frostzone_proto::request_state_word(state).unwrap_or("in no known state")
-}
-
-/// An approved request as Commits see it, kept in memory so a zone signed
-/// in many batches does not re-read its digests for each.
-pub(crate) struct Approved {
-    zone: String,
-    approved_unix: u64,
-    digests: HashSet<[u8; 32]>,
-}
-
-/// The approved requests' digest sets by request id.
-pub(crate) type ApprovedCache = HashMap<String, Arc<Approved>>;
 
 fn bad_state(record: &RequestRecord, why: impl Into<String>) -> NodeError {
     RequestError::State { id: record.id.clone(), state: state_name(record.state()), why: why.into() }.into()
@@ -214,7 +129,7 @@ impl Node {
     /// [`crate::proposal::evaluate`] and
     /// [`crate::incremental::evaluate_incremental`]), stores it with the
     /// decision and records the decision in the audit log.
-    pub fn propose(&self, header: v1::ProposeHeader, items: Vec<SigningItem>) -> Result<v1::Decision, NodeError> {
+    pub fn propose(&self, header: v1::ProposeHeader, items: Vec<SigningItem>, now: Now) -> Result<v1::Decision, NodeError> {
         let zone = check_header(&header)?;
         if let Some(decision) = self.propose_again(&header)? {
             return Ok(decision);
@@ -227,7 +142,7 @@ impl Node {
             policy: self.policy.clone(),
             shares,
             baseline: None,
-            now: unix_now64(),
+            now: now.unix(),
             unproven,
             check_denial: self.checks_denial(),
         };
@@ -273,9 +188,9 @@ impl Node {
     }
 
     /// The current decision on a request.
-    pub fn get_decision(&self, req: v1::GetDecisionRequest) -> Result<v1::Decision, NodeError> {
+    pub fn get_decision(&self, req: v1::GetDecisionRequest, now: Now) -> Result<v1::Decision, NodeError> {
         check_request_id(&req.request_id)?;
-        self.expire_due(unix_now64())?;
+        self.expire_due(now.unix())?;
         let record = self.store.requests().get(&req.request_id)?.ok_or(RequestError::Unknown(req.request_id))?;
         Ok(self.signed(&record))
     }
@@ -290,9 +205,9 @@ impl Node {
     /// is refused, recorded in the audit log, the baseline stays and the
     /// zone's proposals wait for the operator until a publication this
     /// signer can accept. Not published: FAILED.
-    pub fn published(&self, req: v1::PublishedRequest) -> Result<v1::Decision, NodeError> {
+    pub fn published(&self, req: v1::PublishedRequest, now: Now) -> Result<v1::Decision, NodeError> {
         check_request_id(&req.request_id)?;
-        let now = unix_now64();
+        let now = now.unix();
         let _decisions = lock(&self.decisions);
         let requests = self.store.requests();
         let mut record = requests.get(&req.request_id)?.ok_or(RequestError::Unknown(req.request_id.clone()))?;
@@ -312,7 +227,7 @@ impl Node {
         let proof = if req.published && !record.approved_here() {
             match self.publication_proof(&record, &req.approvals) {
                 Ok(proof) => proof,
-                Err(why) => return Err(self.refuse_publication(&record, why)),
+                Err(why) => return Err(self.refuse_publication(&record, why, now)),
             }
         } else {
             "approved by this signer".to_string()
@@ -364,11 +279,11 @@ impl Node {
     /// A publication this signer cannot accept: recorded in the audit log,
     /// the zone's baseline kept and marked so that its proposals wait for
     /// the operator. The caller holds the decision lock.
-    fn refuse_publication(&self, record: &RequestRecord, why: String) -> NodeError {
+    fn refuse_publication(&self, record: &RequestRecord, why: String, now: u64) -> NodeError {
         tracing::warn!(request = %record.id, zone = %record.zone, "publication refused: {why}");
         let baselines = self.store.requests().baselines();
         let marked = baselines.state(&record.zone).and_then(|state| {
-            let mut state = state.unwrap_or_else(|| crate::baseline::BaselineState::of("", unix_now64()));
+            let mut state = state.unwrap_or_else(|| crate::baseline::BaselineState::of("", now));
             state.unproven_since = record.id.clone();
             state.unproven_reason = why.clone();
             baselines.apply(crate::baseline::Baselines::state_batch(&record.zone, &state))?;
@@ -393,14 +308,14 @@ impl Node {
     /// the request is one this signer approved (or signed, in earlier
     /// batches), within [`APPROVAL_WINDOW_SECS`], for the same zone, and
     /// every item is one it was proposed.
-    pub(crate) fn check_commit_binding(&self, request_id: &str, zone: &str, items: &[SigningItem]) -> Result<(), NodeError> {
+    pub(crate) fn check_commit_binding(&self, request_id: &str, zone: &str, items: &[SigningItem], now: Now) -> Result<(), NodeError> {
         check_request_id(request_id)?;
         let approved = self.approved_request(request_id)?;
         let refuse = |why: String| NodeError::from(RequestError::NotApproved(why));
         if approved.zone != zone {
             return Err(refuse(format!("request {request_id} is for zone {}, not {zone}", approved.zone)));
         }
-        if unix_now64() >= approved.approved_unix.saturating_add(APPROVAL_WINDOW_SECS) {
+        if now.unix() >= approved.approved_unix.saturating_add(APPROVAL_WINDOW_SECS) {
             return Err(refuse(format!(
                 "request {request_id} was approved more than {} h ago; propose it again",
                 APPROVAL_WINDOW_SECS / 3600
@@ -459,12 +374,12 @@ impl Node {
     }
 
     /// After a Sign under `request_id`: APPROVED becomes SIGNED.
-    pub(crate) fn mark_signed(&self, request_id: &str) -> Result<(), NodeError> {
+    pub(crate) fn mark_signed(&self, request_id: &str, now: Now) -> Result<(), NodeError> {
         let _decisions = lock(&self.decisions);
         let requests = self.store.requests();
         if let Some(mut record) = requests.get(request_id)? {
             if record.state() == RequestState::Approved {
-                record.set_state(RequestState::Signed, unix_now64());
+                record.set_state(RequestState::Signed, now.unix());
                 requests.update(&record)?;
             }
         }
@@ -546,8 +461,8 @@ impl Node {
     }
 
     /// Admin: the requests kept, pending ones only unless `all`, oldest first.
-    pub fn list_requests(&self, all: bool) -> Result<v1::AdminListResponse, NodeError> {
-        self.expire_due(unix_now64())?;
+    pub fn list_requests(&self, all: bool, now: Now) -> Result<v1::AdminListResponse, NodeError> {
+        self.expire_due(now.unix())?;
         let mut records: Vec<RequestRecord> = self
             .store
             .requests()
@@ -561,8 +476,8 @@ impl Node {
 
     /// Admin: one request with its `+`/`-` lines (at most `max_lines`; 0:
     /// all kept) and the keys it asks signatures of.
-    pub fn show_request(&self, req: v1::AdminShowRequest) -> Result<v1::AdminRequestDetail, NodeError> {
-        self.expire_due(unix_now64())?;
+    pub fn show_request(&self, req: v1::AdminShowRequest, now: Now) -> Result<v1::AdminRequestDetail, NodeError> {
+        self.expire_due(now.unix())?;
         let record = self.resolve(&req.request_id)?;
         let mut lines = self.store.requests().lines(&record.id)?;
         if req.max_lines > 0 {
@@ -579,8 +494,8 @@ impl Node {
 
     /// Admin: approves a pending request, bound to the content hash the
     /// operator reviewed.
-    pub fn approve(&self, req: v1::AdminApproveRequest, operator: &str) -> Result<v1::Decision, NodeError> {
-        let now = unix_now64();
+    pub fn approve(&self, req: v1::AdminApproveRequest, operator: &str, now: Now) -> Result<v1::Decision, NodeError> {
+        let now = now.unix();
         self.expire_due(now)?;
         let _decisions = lock(&self.decisions);
         let mut record = self.resolve(&req.request_id)?;
@@ -608,7 +523,7 @@ impl Node {
 
     /// Admin: rejects a pending request, or an approved one no share was
     /// made for yet.
-    pub fn reject(&self, req: v1::AdminRejectRequest, operator: &str) -> Result<v1::Decision, NodeError> {
+    pub fn reject(&self, req: v1::AdminRejectRequest, operator: &str, now: Now) -> Result<v1::Decision, NodeError> {
         let reason = req.reason.trim();
         if reason.is_empty() {
             return Err(NodeError::field("reason", "say why the request is rejected"));
@@ -619,7 +534,7 @@ impl Node {
                 format!("{} characters, at most {}: say why briefly", reason.chars().count(), crate::proposal::MAX_REASON_CHARS),
             ));
         }
-        let now = unix_now64();
+        let now = now.unix();
         self.expire_due(now)?;
         let _decisions = lock(&self.decisions);
         let mut record = self.resolve(&req.request_id)?;

@@ -9,6 +9,8 @@ use frostzone_proto::API_VERSION;
 use tonic::{Code, Request};
 
 use crate::admin::AdminService;
+use crate::binding::APPROVAL_WINDOW_SECS;
+use crate::clock::Now;
 use crate::tests::*;
 
 const APEX_WIRE: &[u8] = b"\x07example\x00";
@@ -29,7 +31,7 @@ fn dnskey_item(key_tag: u32, group_key: &[u8; 32]) -> SigningItem {
 }
 
 fn decision(s: &Signer1, id: &str) -> Decision {
-    s.node.get_decision(GetDecisionRequest { api_version: API_VERSION, request_id: id.into() }).unwrap()
+    s.node.get_decision(GetDecisionRequest { api_version: API_VERSION, request_id: id.into() }, Now::current()).unwrap()
 }
 
 fn state(d: &Decision) -> RequestState {
@@ -51,7 +53,7 @@ fn published(s: &Signer1, id: &str, ok: bool) -> Decision {
 
 fn published_with(s: &Signer1, id: &str, ok: bool, approvals: Vec<ApprovalProof>) -> Result<Decision, crate::NodeError> {
     let req = PublishedRequest { api_version: API_VERSION, request_id: id.into(), published: ok, detail: "zone digest".into(), approvals };
-    s.node.published(req)
+    s.node.published(req, Now::current())
 }
 
 /// The approval proofs of `signers`' decisions on request `id`.
@@ -86,12 +88,12 @@ async fn propose_within_limits_is_approved_by_policy_and_idempotent() {
     // The same content again: the same decision. Other content under the
     // same id: refused.
     assert_eq!(propose(&signers[0], &rid(1), &items), d);
-    let other = signers[0].node.propose(header(&rid(1), &items[..3]), items[..3].to_vec()).unwrap_err();
+    let other = signers[0].node.propose(header(&rid(1), &items[..3]), items[..3].to_vec(), Now::current()).unwrap_err();
     assert_eq!(tonic::Status::from(other).code(), Code::AlreadyExists);
     // A header whose content hash the items do not match: refused.
     let mut bad = header(&rid(2), &items);
     bad.content_hash[0] ^= 1;
-    let e = signers[0].node.propose(bad, items.clone()).unwrap_err().to_string();
+    let e = signers[0].node.propose(bad, items.clone(), Now::current()).unwrap_err().to_string();
     assert!(e.contains("content_hash") && e.contains("the items hash to"), "{e}");
     // Items that break the policy make a rejection with the reason.
     let mut expired = a_item(key_tag, 9);
@@ -239,7 +241,7 @@ async fn published_content_becomes_the_baseline_only_on_proof() {
     // One approval, or approvals of other content, do not prove a quorum.
     for other in [&signers[1], &signers[2]] {
         let d = propose(other, &rid(1), &items);
-        other.node.approve(approve_req(&rid(1), &d.content_hash).into_inner(), "alice").unwrap();
+        other.node.approve(approve_req(&rid(1), &d.content_hash).into_inner(), "alice", Now::current()).unwrap();
     }
     let mut tampered = proofs(&[&signers[1], &signers[2]], &rid(1));
     tampered[1].signature[5] ^= 1;
@@ -266,7 +268,7 @@ async fn published_content_becomes_the_baseline_only_on_proof() {
     let d = propose(s, &rid(4), &changed);
     assert_eq!(state(&d), RequestState::Pending);
     assert_eq!(d.changes.unwrap().rrsets_changed, 1);
-    let detail = s.node.show_request(AdminShowRequest { api_version: API_VERSION, request_id: rid(4), max_lines: 1 }).unwrap();
+    let detail = s.node.show_request(AdminShowRequest { api_version: API_VERSION, request_id: rid(4), max_lines: 1 }, Now::current()).unwrap();
     assert_eq!(detail.total_lines, 2);
     assert_eq!(detail.lines, ["-h2.example.\t300\tIN\tA\t192.0.2.2"]);
     // Failed: final, and the baseline stays.
@@ -302,7 +304,7 @@ async fn pending_requests_expire() {
     let mut soon = header(&rid(2), &items);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     soon.expires_unix = now + 10;
-    s.node.propose(soon, items.clone()).unwrap();
+    s.node.propose(soon, items.clone(), Now::current()).unwrap();
     assert_eq!(s.node.expire_due(now + 11).unwrap(), 1);
     assert_eq!(state(&decision(s, &rid(2))), RequestState::Expired);
     assert_eq!(state(&decision(s, &rid(1))), RequestState::Pending);
@@ -312,11 +314,39 @@ async fn pending_requests_expire() {
     // Too late to approve; the list of pending requests is empty.
     let admin = AdminService::new(s.node.clone(), 0);
     assert_eq!(admin.approve(approve_req(&rid(1), &d.content_hash)).await.unwrap_err().code(), Code::FailedPrecondition);
-    assert!(s.node.list_requests(false).unwrap().requests.is_empty());
-    let zone_requests = s.node.list_requests(true).unwrap().requests.into_iter().filter(|r| r.ceremony.is_none()).count();
+    assert!(s.node.list_requests(false, Now::current()).unwrap().requests.is_empty());
+    let zone_requests = s.node.list_requests(true, Now::current()).unwrap().requests.into_iter().filter(|r| r.ceremony.is_none()).count();
     assert_eq!(zone_requests, 2);
     let expired = audit_log(s).into_iter().filter(|e| e.event == "expired").count();
     assert_eq!(expired, 2);
+}
+
+/// The node decides at the time its caller gives it: an approval lets
+/// Commits in for [`APPROVAL_WINDOW_SECS`] and then expires, checked here
+/// a day ahead without waiting one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_lapse_at_the_time_given() {
+    let signers = cluster(3);
+    let (_, _, key_tag) = dkg(&signers, 2).await;
+    let s = &signers[0];
+    // Incepted a little after now, so that the validity check still
+    // passes a day later (86400 s of backdate at most) and the Commit is
+    // refused for the window alone.
+    let mut item = a_item(key_tag, 1);
+    if let Some(f) = item.rrsig.as_mut() {
+        f.inception = Now::current().serial() + 200;
+    }
+    let items = vec![item];
+    approved(&signers[..1], &rid(1), &items);
+    let window = std::time::Duration::from_secs(APPROVAL_WINDOW_SECS);
+    let almost = Now::current().later(window - std::time::Duration::from_secs(60));
+    s.node.commit(commit_under(&rid(1), b"w1", key_tag, items.clone()).into_inner(), almost).unwrap();
+    let past = Now::current().later(window + std::time::Duration::from_secs(1));
+    let e = s.node.commit(commit_under(&rid(1), b"w2", key_tag, items.clone()).into_inner(), past).unwrap_err();
+    assert!(e.to_string().contains("approved more than 24 h ago"), "{e}");
+    let get = GetDecisionRequest { api_version: API_VERSION, request_id: rid(1) };
+    let d = s.node.get_decision(get, past).unwrap();
+    assert_eq!((state(&d), d.reason.as_str()), (RequestState::Expired, "approved but not signed within 24 h"));
 }
 
 #[test]

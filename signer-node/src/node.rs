@@ -1,29 +1,26 @@
-//! The signer node: its store, its roster, its session tables and one
-//! plain, synchronous function per API call (signing here; key ceremonies
-//! in [`crate::keygen`] and [`crate::ceremony`]; the request life cycle in
-//! [`crate::lifecycle`]). The gRPC layer ([`crate::service`]) runs these on
-//! blocking threads and only converts errors to statuses.
+//! The signer node: its store, its roster, its session tables, rate
+//! window and audit log; its health and the sweep of expired sessions.
+//! Its API calls are `impl Node` blocks in their own modules (FROST
+//! signing in `signing`, key ceremonies in `keygen` and `ceremony`, the
+//! request life cycle in `lifecycle`, signed decisions in `proof`), which
+//! build on this one; this module calls none of them, nor the shells
+//! (`service`, `admin`) that run the node's plain, synchronous functions
+//! on blocking threads. Every call that decides by the time is given it
+//! ([`crate::clock::Now`]) rather than reading a clock.
 
-use rayon::prelude::*;
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use frostzone_dnssec::keys::{KeyRole, KeyTag};
 use frostzone_proto::audit::{AuditEntry, AuditLog};
 use frostzone_proto::v1;
-use frostzone_proto::MAX_BATCH_ITEMS;
 use frostzone_threshold::frost::round1::SigningCommitments;
-use frostzone_threshold::{
-    commit_batch, frost, sign_batch, signing_packages, BatchNonces, Identifier,
-};
-use rand::rngs::OsRng;
+use frostzone_threshold::{frost, BatchNonces, Identifier};
 
+use crate::binding::ApprovedCache;
 use crate::dkg::DkgSession;
 use crate::error::NodeError;
 use crate::fault::Faults;
-use crate::lifecycle::ApprovedCache;
-use crate::policy::{normalize_zone, signed_messages, BatchContext};
+use crate::fields::{participant_id, proto_role};
 use crate::policy_file::SignerPolicy;
 use crate::rate::RateWindow;
 use crate::sessions::SessionTable;
@@ -31,16 +28,12 @@ use crate::store::{ShareInfo, Store};
 use frostzone_proto::roster::Roster;
 
 /// Most signing sessions pending at once. Each holds up to
-/// [`MAX_BATCH_ITEMS`] rebuilt messages (a few MiB): 64 of them bound the
+/// [`frostzone_proto::MAX_BATCH_ITEMS`] rebuilt messages (a few MiB): 64 of them bound the
 /// memory a misbehaving coordinator can pin, while leaving room for many
 /// concurrent zones.
 pub const MAX_PENDING_SIGNING: usize = 64;
 /// Most DKG and import sessions pending at once: key generation is rare.
 pub const MAX_PENDING_KEYGEN: usize = 16;
-/// Shortest DKG session id: the API asks for 16 random octets or more.
-pub const MIN_DKG_SESSION_ID: usize = 16;
-/// Longest session id of any kind.
-pub const MAX_SESSION_ID: usize = 128;
 
 /// What a node is started with.
 #[derive(Debug, Clone)]
@@ -57,14 +50,14 @@ pub struct NodeOptions {
 
 /// A signing session between Commit and Sign. Never written anywhere; the
 /// nonces wipe themselves when dropped.
-struct PendingSigning {
-    zone: String,
-    request_id: String,
-    content_hash: String,
-    nonces: BatchNonces,
-    messages: Vec<Vec<u8>>,
-    commitments: Vec<SigningCommitments>,
-    key_package: frost::keys::KeyPackage,
+pub(crate) struct PendingSigning {
+    pub(crate) zone: String,
+    pub(crate) request_id: String,
+    pub(crate) content_hash: String,
+    pub(crate) nonces: BatchNonces,
+    pub(crate) messages: Vec<Vec<u8>>,
+    pub(crate) commitments: Vec<SigningCommitments>,
+    pub(crate) key_package: frost::keys::KeyPackage,
 }
 
 /// An import between its two steps: the one-time key and the ceremony
@@ -78,14 +71,14 @@ pub(crate) struct PendingImport {
 pub struct Node {
     opts: NodeOptions,
     pub(crate) store: Store,
-    signing: Mutex<SessionTable<PendingSigning>>,
+    pub(crate) signing: Mutex<SessionTable<PendingSigning>>,
     pub(crate) dkg: Mutex<SessionTable<DkgSession>>,
     pub(crate) imports: Mutex<SessionTable<PendingImport>>,
     pub(crate) policy: Arc<SignerPolicy>,
     /// Every participant and t, from this signer's own configuration;
     /// `None` only in tests that need no ceremony or proof.
     pub(crate) roster: Option<Arc<Roster>>,
-    rate: Mutex<RateWindow>,
+    pub(crate) rate: Mutex<RateWindow>,
     audit: Option<Mutex<AuditLog>>,
     /// Serializes request state changes (read, decide, write).
     pub(crate) decisions: Mutex<()>,
@@ -110,70 +103,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-pub(crate) fn participant(
-    p: Option<&v1::ParticipantId>,
-    field: &'static str,
-) -> Result<Identifier, NodeError> {
-    let p = p.ok_or_else(|| NodeError::field(field, "missing"))?;
-    Identifier::deserialize(&p.id)
-        .map_err(|e| NodeError::field(field, format!("not a participant identifier: {e}")))
-}
-
-pub(crate) fn participant_id(id: &Identifier) -> v1::ParticipantId {
-    v1::ParticipantId { id: id.serialize() }
-}
-
-pub(crate) fn role(value: i32) -> Result<KeyRole, NodeError> {
-    match v1::KeyRole::try_from(value) {
-        Ok(v1::KeyRole::Ksk) => Ok(KeyRole::Ksk),
-        Ok(v1::KeyRole::Zsk) => Ok(KeyRole::Zsk),
-        Ok(v1::KeyRole::Csk) => Ok(KeyRole::Csk),
-        _ => Err(NodeError::field(
-            "role",
-            format!("{value} is not KSK, ZSK or CSK"),
-        )),
-    }
-}
-
-/// The API's role value for a role.
-pub fn proto_role(role: KeyRole) -> v1::KeyRole {
-    match role {
-        KeyRole::Ksk => v1::KeyRole::Ksk,
-        KeyRole::Zsk => v1::KeyRole::Zsk,
-        KeyRole::Csk => v1::KeyRole::Csk,
-    }
-}
-
-pub(crate) fn session_id(id: &[u8], min: usize) -> Result<&[u8], NodeError> {
-    if id.len() < min.max(1) || id.len() > MAX_SESSION_ID {
-        return Err(NodeError::field(
-            "session_id",
-            format!(
-                "{} octets, need {}..={MAX_SESSION_ID}",
-                id.len(),
-                min.max(1)
-            ),
-        ));
-    }
-    Ok(id)
-}
-
-pub(crate) fn zone(zone: &str) -> Result<String, NodeError> {
-    normalize_zone(zone)
-        .map(|(text, _)| text)
-        .map_err(|e| NodeError::field("zone", e))
-}
-
-pub(crate) fn unix_now() -> u32 {
-    // RFC 4034 §3.1.5: 32-bit seconds, serial arithmetic past 2106.
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as u32)
-        .unwrap_or(0)
-}
-
-/// Now in Unix seconds, for request records (64-bit, unlike RRSIG times).
-pub(crate) fn unix_now64() -> u64 {
+/// The audit log's timestamp: it records when, on the wall clock, and
+/// decides nothing, so it is read here rather than passed in.
+fn audit_time() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
@@ -281,7 +213,7 @@ impl Node {
     pub(crate) fn audit(&self, entry: AuditEntry) -> Result<(), NodeError> {
         let Some(log) = &self.audit else { return Ok(()) };
         lock(log)
-            .append(entry, u64::from(unix_now()))
+            .append(entry, audit_time())
             .map(|_| ())
             .map_err(|e| NodeError::Internal(format!("audit log: {e}")))
     }
@@ -305,228 +237,6 @@ impl Node {
             participant: Some(participant_id(&self.opts.participant)),
             keys,
             identity_key: self.store.identity().verifying_key().to_bytes().to_vec(),
-        })
-    }
-
-    /// FROST round 1 for a batch: the batch must belong to a request this
-    /// signer approved and hold only items it was proposed
-    /// ([`crate::lifecycle`]); every item is rebuilt and checked against
-    /// the policy, then fresh nonces are kept in memory under the session
-    /// id. Accepted or refused, the batch is recorded in the audit log
-    /// first.
-    pub fn commit(&self, req: v1::CommitRequest) -> Result<v1::CommitResponse, NodeError> {
-        let entry = AuditEntry {
-            event: "commit".into(),
-            request: req.request_id.clone(),
-            zone: req.zone.clone(),
-            content_hash: hex::encode(frostzone_proto::content::content_hash(&req.items)),
-            operator: REQUESTER.into(),
-            ..AuditEntry::default()
-        };
-        let id = req.session_id.clone();
-        let n = req.items.len();
-        let key_tag = req.key_tag;
-        match self.commit_checked(req, &entry.content_hash) {
-            Ok(response) => {
-                let outcome = format!("accepted: {n} items for key tag {key_tag} (session {})", hex::encode(&id));
-                if let Err(e) = self.audit(AuditEntry { outcome, ..entry }) {
-                    // Not recorded, not signed: the nonces go.
-                    let _ = lock(&self.signing).take(&id, Instant::now());
-                    return Err(e);
-                }
-                Ok(response)
-            }
-            Err(e) => {
-                let outcome = format!("{e} (session {})", hex::encode(&id));
-                self.audit(AuditEntry { event: "commit-refused".into(), outcome, ..entry })?;
-                Err(e)
-            }
-        }
-    }
-
-    fn commit_checked(&self, req: v1::CommitRequest, content_hash: &str) -> Result<v1::CommitResponse, NodeError> {
-        let id = session_id(&req.session_id, 1)?;
-        if req.items.is_empty() || req.items.len() > MAX_BATCH_ITEMS {
-            return Err(NodeError::field(
-                "items",
-                format!("{} items, need 1..={MAX_BATCH_ITEMS}", req.items.len()),
-            ));
-        }
-        let (zone_text, zone_name) =
-            normalize_zone(&req.zone).map_err(|e| NodeError::field("zone", e))?;
-        if !self.policy.serves(&zone_text) {
-            return Err(NodeError::Policy(format!(
-                "zone {zone_text} is not served under this signer's policy"
-            )));
-        }
-        let key_tag = KeyTag(
-            u16::try_from(req.key_tag).map_err(|_| NodeError::field("key_tag", "out of range"))?,
-        );
-        let share = self
-            .store
-            .get_share(&zone_text, key_tag)?
-            .ok_or(NodeError::UnknownKey {
-                zone: zone_text.clone(),
-                key_tag,
-            })?;
-        let ctx = BatchContext {
-            zone: zone_name,
-            key_tag,
-            role: share.info.role,
-            now: unix_now(),
-            policy: self.policy.clone(),
-        };
-        let messages = signed_messages(&req.items, &ctx)?;
-        // After the item checks, so that a malformed item is named as
-        // such; before any nonce or rate-limit budget is spent.
-        self.check_commit_binding(&req.request_id, &zone_text, &req.items)?;
-        lock(&self.rate)
-            .take(messages.len() as u64, Instant::now())
-            .map_err(NodeError::RateLimited)?;
-        let (nonces, commitments) = commit_batch(&share.key_package, messages.len(), &mut OsRng);
-        let serialized = commitments
-            .iter()
-            .map(|c| {
-                c.serialize()
-                    .map_err(|e| NodeError::Internal(format!("serialize: {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let pending = PendingSigning {
-            zone: zone_text,
-            request_id: req.request_id.clone(),
-            content_hash: content_hash.to_string(),
-            nonces,
-            messages,
-            commitments,
-            key_package: share.key_package,
-        };
-        lock(&self.signing)
-            .insert(id, pending, Instant::now())
-            .map_err(NodeError::session("signing"))?;
-        Ok(v1::CommitResponse {
-            participant: Some(participant_id(&self.opts.participant)),
-            commitments: serialized,
-        })
-    }
-
-    /// FROST round 2: the session is removed first, so it signs at most
-    /// once; the messages signed are the ones rebuilt at Commit. The
-    /// shares go out only once the audit log has recorded them.
-    pub fn sign(&self, req: v1::SignRequest) -> Result<v1::SignResponse, NodeError> {
-        let id = session_id(&req.session_id, 1)?;
-        let pending = lock(&self.signing)
-            .take(id, Instant::now())
-            .map_err(NodeError::session("signing"))?;
-        let entry = AuditEntry {
-            event: "sign".into(),
-            request: pending.request_id.clone(),
-            zone: pending.zone.clone(),
-            content_hash: pending.content_hash.clone(),
-            operator: REQUESTER.into(),
-            signers: req
-                .commitments
-                .iter()
-                .filter_map(|c| c.participant.as_ref())
-                .map(|p| match Identifier::deserialize(&p.id) {
-                    Ok(id) => format!("participant {}", frostzone_threshold::display_identifier(&id)),
-                    Err(_) => format!("participant {}", hex::encode(&p.id)),
-                })
-                .collect(),
-            ..AuditEntry::default()
-        };
-        let request_id = pending.request_id.clone();
-        let session = hex::encode(id);
-        let signed = if self.still_approved(&request_id) {
-            self.sign_pending(req, pending)
-        } else {
-            Err(crate::lifecycle::RequestError::NotApproved(format!(
-                "request {request_id} is no longer approved (rejected, expired or finished since Commit)"
-            ))
-            .into())
-        };
-        match signed {
-            Ok(response) => {
-                let outcome = format!("signature shares for {} items (session {session})", response.shares.len());
-                self.audit(AuditEntry { outcome, ..entry })?;
-                self.mark_signed(&request_id)?;
-                Ok(response)
-            }
-            Err(e) => {
-                self.audit(AuditEntry { event: "sign-refused".into(), outcome: e.to_string(), ..entry })?;
-                Err(e)
-            }
-        }
-    }
-
-    fn sign_pending(&self, req: v1::SignRequest, pending: PendingSigning) -> Result<v1::SignResponse, NodeError> {
-        let PendingSigning {
-            zone: _,
-            request_id: _,
-            content_hash: _,
-            nonces,
-            messages,
-            commitments: mine,
-            key_package,
-        } = pending;
-        let me = self.opts.participant;
-        let mut all: BTreeMap<Identifier, Vec<SigningCommitments>> = BTreeMap::new();
-        for pc in &req.commitments {
-            let who = participant(pc.participant.as_ref(), "commitments.participant")?;
-            if pc.commitments.len() != messages.len() {
-                return Err(NodeError::Commitments(format!(
-                    "signer {}: {} commitments for a batch of {}",
-                    frostzone_threshold::display_identifier(&who),
-                    pc.commitments.len(),
-                    messages.len()
-                )));
-            }
-            // Point decompression dominates round 2 (about 70 µs per
-            // commitment): parse on every core.
-            let parsed = pc
-                .commitments
-                .par_iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    SigningCommitments::deserialize(c).map_err(|e| {
-                        NodeError::Commitments(format!(
-                            "signer {} item {i}: {e}",
-                            frostzone_threshold::display_identifier(&who)
-                        ))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            if all.insert(who, parsed).is_some() {
-                return Err(NodeError::Commitments(format!(
-                    "signer {} listed twice",
-                    frostzone_threshold::display_identifier(&who)
-                )));
-            }
-        }
-        // RFC 9591 §5.2: each participant checks that its own commitment is
-        // in the list, unchanged.
-        if all.get(&me) != Some(&mine) {
-            return Err(NodeError::Commitments(
-                "this signer's commitments are missing or differ from those it made".into(),
-            ));
-        }
-        let needed = usize::from(*key_package.min_signers());
-        if all.len() < needed {
-            return Err(NodeError::Commitments(format!(
-                "{} signers chosen, the threshold is {needed}",
-                all.len()
-            )));
-        }
-        let packages = signing_packages(&self.opts.faults.messages(messages), &all)?;
-        let shares = sign_batch(nonces, &key_package, &packages)?;
-        if self.opts.faults.corrupts_shares() {
-            tracing::warn!(
-                "FAULT INJECTION: returning {} corrupt signature shares",
-                shares.len()
-            );
-        }
-        Ok(v1::SignResponse {
-            participant: Some(participant_id(&me)),
-            shares: shares.iter().map(|s| s.serialize()).collect(),
         })
     }
 }

@@ -1,6 +1,6 @@
 //! The signer operator's policy file (TOML): what this signer agrees to
-//! sign, whoever asks. Checked by [`crate::policy`] for every item of every
-//! batch, before any nonce is made.
+//! sign, whoever asks. The `policy` module checks every item of every
+//! batch against it, before any nonce is made.
 //!
 //! ```toml
 //! version = 1
@@ -45,10 +45,10 @@ use std::path::Path;
 use std::str::FromStr;
 
 use frostzone_dnssec::domain::base::iana::Rtype;
+use frostzone_dnssec::name::normalize_zone;
 use serde::Deserialize;
 
 use crate::approval::{ApprovalPolicy, KeyChanges, MAX_PENDING_EXPIRY_SECS};
-use crate::policy::normalize_zone;
 
 /// The only policy format version this build reads.
 pub const POLICY_VERSION: u32 = 1;
@@ -79,7 +79,7 @@ pub const DEFAULT_MAX_NSEC3_ITERATIONS: u16 = 0;
 
 /// A policy file that cannot be used: the same errors as the config file
 /// it sits beside (read, parse, or a field naming file and field).
-pub use crate::config::ConfigError as PolicyError;
+pub use crate::error::ConfigError as PolicyError;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

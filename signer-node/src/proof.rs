@@ -19,7 +19,8 @@ use frostzone_proto::roster::Roster;
 use frostzone_proto::statement::Statement;
 use frostzone_proto::v1::{self, RequestState};
 
-use crate::node::{participant_id, Node};
+use crate::fields::participant_id;
+use crate::node::Node;
 use crate::request_store::RequestRecord;
 
 impl Node {

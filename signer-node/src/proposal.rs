@@ -2,7 +2,8 @@
 //! with the zone's published baseline, and a decision made. Pure logic:
 //! the caller ([`crate::lifecycle`]) loads the baseline and stores the
 //! result. This module evaluates full proposals and holds what both kinds
-//! share; [`crate::incremental`] evaluates incremental ones.
+//! share; [`crate::incremental`] evaluates incremental ones, and
+//! [`crate::rrset`] parses the items into RRsets for both.
 //!
 //! Items come in two kinds. Items with RRSIG fields ask for signatures:
 //! they are checked against this signer's policy and their digests are
@@ -23,12 +24,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use frostzone_dnssec::rrset_diff::{is_key, same_content, ZoneDiff};
+use frostzone_dnssec::rrset_diff::{is_key, ZoneDiff};
 use frostzone_dnssec::domain::base::iana::Rtype;
 use frostzone_dnssec::keys::{KeyRole, KeyTag};
-use frostzone_dnssec::name::CanonicalName;
-use frostzone_dnssec::name::FqdnDisplay;
-use frostzone_dnssec::wire::{name_from_wire, rrset_from_wire};
 use frostzone_dnssec::zone::Rrset;
 use frostzone_proto::content::{item_digest, proposal_hash};
 use frostzone_proto::v1::{self, ChangeSummary, KeyInvolved, ProposeHeader, RequestState, SigningItem};
@@ -36,10 +34,11 @@ use rayon::prelude::*;
 
 use crate::approval::{decide, PolicyDecision};
 use crate::error::NodeError;
-use crate::node::proto_role;
+use crate::fields::proto_role;
 use crate::policy::{check_item, normalize_zone, BatchContext};
 use crate::policy_file::SignerPolicy;
-use crate::request_store::{RequestContent, RequestRecord, StoredRrset, REQUEST_FORMAT};
+use crate::request_store::{RequestContent, RequestRecord, REQUEST_FORMAT};
+use crate::rrset::{describe_item, parse_rrsets, stored_rrsets};
 use crate::store::ShareInfo;
 
 /// Most items one request may carry: about 2 million signatures, the size
@@ -124,18 +123,6 @@ pub fn check_header(header: &ProposeHeader) -> Result<String, NodeError> {
     Ok(zone)
 }
 
-/// "www.example.com. A", for messages about an item.
-pub fn describe_item(item: &SigningItem) -> String {
-    let owner = match name_from_wire(&item.owner, "owner") {
-        Ok(name) => FqdnDisplay(&name).to_string(),
-        Err(_) => "(malformed owner)".into(),
-    };
-    match u16::try_from(item.rtype) {
-        Ok(t) => format!("{owner} {}", Rtype::from_int(t)),
-        Err(_) => format!("{owner} type {}", item.rtype),
-    }
-}
-
 /// What a proposal is evaluated against.
 pub struct ProposeContext {
     /// The operator's policy.
@@ -155,50 +142,6 @@ pub struct ProposeContext {
     /// ([`crate::denial`]): always, except in the life-cycle unit tests,
     /// whose toy zones of a few A RRsets have none.
     pub check_denial: bool,
-}
-
-/// The RRsets the items make, one per owner and type in canonical order,
-/// with the index of the first item of each; or the first item that does
-/// not parse or contradicts an earlier one.
-pub(crate) type ParsedRrsets = BTreeMap<(CanonicalName, u16), (usize, Rrset)>;
-
-pub(crate) fn parse_rrsets(items: &[SigningItem], apex: &frostzone_dnssec::StoredName) -> Result<ParsedRrsets, String> {
-    let parsed: Vec<Result<Rrset, String>> = items
-        .par_iter()
-        .enumerate()
-        .map(|(i, item)| {
-            rrset_from_wire(&item.owner, item.rtype, item.ttl, &item.rdata)
-                .map_err(|e| format!("item {i} ({}): {e}", describe_item(item)))
-        })
-        .collect();
-    let mut out = ParsedRrsets::new();
-    for (i, rrset) in parsed.into_iter().enumerate() {
-        let rrset = rrset?;
-        // Items signed by keys this signer does not hold, and context
-        // items, are not checked against its policy, but they still
-        // become its baseline: keep them inside the zone (RFC 4034 §3.1.7,
-        // the signer's name is the zone of the covered RRset).
-        if !frostzone_dnssec::name::in_zone(&rrset.owner, apex) {
-            return Err(format!("item {i} ({}) is outside the zone {}", describe_item(&items[i]), FqdnDisplay(apex)));
-        }
-        let key = (CanonicalName(rrset.owner.clone()), rrset.rtype.to_int());
-        match out.get(&key) {
-            // The same RRset signed by two keys (KSK and ZSK over DNSKEY):
-            // one RRset, as long as both items carry the same content.
-            Some((first, seen)) => {
-                if !same_content(seen, &rrset) {
-                    return Err(format!(
-                        "item {i} ({}) carries other records or another TTL than item {first} for the same RRset",
-                        describe_item(&items[i])
-                    ));
-                }
-            }
-            None => {
-                out.insert(key, (i, rrset));
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// The items' policy check: every item signed by a held key must pass
@@ -327,17 +270,6 @@ pub(crate) fn new_record(
 pub(crate) fn reject(record: &mut RequestRecord, reason: String, now: u64) {
     record.set_state(RequestState::Rejected, now);
     record.reason = bounded(&reason);
-}
-
-/// The stored form of the parsed RRsets, as their first items carry them.
-pub(crate) fn stored_rrsets(items: &[SigningItem], parsed: &ParsedRrsets) -> Vec<StoredRrset> {
-    parsed
-        .values()
-        .map(|(i, _)| {
-            let item = &items[*i];
-            StoredRrset { owner: item.owner.clone(), rtype: item.rtype, ttl: item.ttl, rdata: item.rdata.clone() }
-        })
-        .collect()
 }
 
 /// Completes the evaluation once the diff is known: the change summary
@@ -498,11 +430,5 @@ mod tests {
         assert!(check_header(&nothing).is_err());
         let pure_removal = ProposeHeader { removed: vec![v1::RrsetRef::default()], ..nothing };
         assert!(check_header(&pure_removal).is_ok());
-    }
-
-    #[test]
-    fn items_are_described_by_owner_and_type() {
-        let item = SigningItem { owner: b"\x03www\x07example\x00".to_vec(), rtype: 1, ..SigningItem::default() };
-        assert_eq!(describe_item(&item), "www.example. A");
     }
 }

@@ -36,7 +36,8 @@ use frostzone_proto::v1;
 use prost::Message;
 
 use crate::baseline::{BaselineState, Baselines};
-use crate::store::StoreError;
+use crate::error::StoreError;
+use crate::rrset::{StoredRrset, StoredRrsetRef};
 
 /// Format of [`RequestRecord`] this build writes and reads.
 pub const REQUEST_FORMAT: u32 = 1;
@@ -156,33 +157,9 @@ impl RequestRecord {
     }
 }
 
-/// One stored RRset: its wire parts, as the items carried them
-/// (canonical RDATA, RFC 4034 §6.2).
-#[derive(Clone, PartialEq, Message)]
-pub struct StoredRrset {
-    /// Owner name, uncompressed wire format.
-    #[prost(bytes = "vec", tag = "1")]
-    pub owner: Vec<u8>,
-    /// Type.
-    #[prost(uint32, tag = "2")]
-    pub rtype: u32,
-    /// TTL.
-    #[prost(uint32, tag = "3")]
-    pub ttl: u32,
-    /// Each record's canonical RDATA, in canonical order.
-    #[prost(bytes = "vec", repeated, tag = "4")]
-    pub rdata: Vec<Vec<u8>>,
-}
-
-/// An RRset by owner and type (an incremental request's removals).
-#[derive(Clone, PartialEq, Message)]
-pub struct StoredRrsetRef {
-    /// Owner name, uncompressed wire format.
-    #[prost(bytes = "vec", tag = "1")]
-    pub owner: Vec<u8>,
-    /// Type.
-    #[prost(uint32, tag = "2")]
-    pub rtype: u32,
+/// A state's name in messages.
+pub fn state_name(state: v1::RequestState) -> &'static str {
+    frostzone_proto::request_state_word(state).unwrap_or("in no known state")
 }
 
 /// A chunk of a request's RRsets.

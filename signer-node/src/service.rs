@@ -1,13 +1,14 @@
 //! The gRPC face of the node: thin handlers that check the API version,
 //! run the node's plain functions on blocking threads (they parse points,
-//! sign, hash and fsync) and turn refusals into status codes. Also the
+//! sign, hash, write sled and fsync the audit log) with the current time
+//! ([`Now::current`]), and turn refusals into status codes. Also the
 //! server itself, with mutual TLS and the coordinator's pinned
 //! certificate, and the task that sweeps expired sessions.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use frostzone_proto::tls::{PinnedPeers, TlsFiles};
 use frostzone_proto::v1::signer_server::{Signer, SignerServer};
@@ -15,6 +16,7 @@ use frostzone_proto::v1::*;
 use frostzone_proto::{check_api_version, MAX_BATCH_ITEMS, MAX_MESSAGE_BYTES};
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::clock::Now;
 use crate::error::NodeError;
 use crate::node::Node;
 use crate::proposal::check_header;
@@ -86,12 +88,12 @@ impl Signer for SignerService {
 
     async fn propose_ceremony(&self, request: Request<CeremonyProposal>) -> Result<Response<Decision>, Status> {
         let req = request.into_inner();
-        self.run(req.api_version, |node| node.propose_ceremony(req)).await
+        self.run(req.api_version, |node| node.propose_ceremony(req, Now::current())).await
     }
 
     async fn remove_share(&self, request: Request<RemoveShareRequest>) -> Result<Response<Decision>, Status> {
         let req = request.into_inner();
-        self.run(req.api_version, |node| node.remove_share(req)).await
+        self.run(req.api_version, |node| node.remove_share(req, Now::current())).await
     }
 
     async fn dkg_round1(
@@ -99,7 +101,7 @@ impl Signer for SignerService {
         request: Request<DkgRound1Request>,
     ) -> Result<Response<DkgRound1Response>, Status> {
         let req = request.into_inner();
-        self.run(req.api_version, |node| node.dkg_round1(req)).await
+        self.run(req.api_version, |node| node.dkg_round1(req, Now::current())).await
     }
 
     async fn dkg_round2(
@@ -107,7 +109,7 @@ impl Signer for SignerService {
         request: Request<DkgRound2Request>,
     ) -> Result<Response<DkgRound2Response>, Status> {
         let req = request.into_inner();
-        self.run(req.api_version, |node| node.dkg_round2(req)).await
+        self.run(req.api_version, |node| node.dkg_round2(req, Now::current())).await
     }
 
     async fn dkg_finish(
@@ -115,7 +117,7 @@ impl Signer for SignerService {
         request: Request<DkgFinishRequest>,
     ) -> Result<Response<DkgFinishResponse>, Status> {
         let req = request.into_inner();
-        self.run(req.api_version, |node| node.dkg_finish(req)).await
+        self.run(req.api_version, |node| node.dkg_finish(req, Now::current())).await
     }
 
     async fn import_begin(
@@ -123,7 +125,7 @@ impl Signer for SignerService {
         request: Request<ImportBeginRequest>,
     ) -> Result<Response<ImportBeginResponse>, Status> {
         let req = request.into_inner();
-        self.run(req.api_version, |node| node.import_begin(req))
+        self.run(req.api_version, |node| node.import_begin(req, Now::current()))
             .await
     }
 
@@ -132,7 +134,7 @@ impl Signer for SignerService {
         request: Request<ImportFinishRequest>,
     ) -> Result<Response<ImportFinishResponse>, Status> {
         let req = request.into_inner();
-        self.run(req.api_version, |node| node.import_finish(req))
+        self.run(req.api_version, |node| node.import_finish(req, Now::current()))
             .await
     }
 
@@ -141,12 +143,12 @@ impl Signer for SignerService {
         request: Request<CommitRequest>,
     ) -> Result<Response<CommitResponse>, Status> {
         let req = request.into_inner();
-        self.run(req.api_version, |node| node.commit(req)).await
+        self.run(req.api_version, |node| node.commit(req, Now::current())).await
     }
 
     async fn sign(&self, request: Request<SignRequest>) -> Result<Response<SignResponse>, Status> {
         let req = request.into_inner();
-        self.run(req.api_version, |node| node.sign(req)).await
+        self.run(req.api_version, |node| node.sign(req, Now::current())).await
     }
 
     /// Reads the header, answers a repeated proposal at once, then
@@ -204,17 +206,17 @@ impl Signer for SignerService {
                 Some(next) => chunk = next.items,
             }
         }
-        self.run(header.api_version, move |node| node.propose(header, items)).await
+        self.run(header.api_version, move |node| node.propose(header, items, Now::current())).await
     }
 
     async fn get_decision(&self, request: Request<GetDecisionRequest>) -> Result<Response<Decision>, Status> {
         let req = request.into_inner();
-        self.run(req.api_version, |node| node.get_decision(req)).await
+        self.run(req.api_version, |node| node.get_decision(req, Now::current())).await
     }
 
     async fn published(&self, request: Request<PublishedRequest>) -> Result<Response<Decision>, Status> {
         let req = request.into_inner();
-        self.run(req.api_version, |node| node.published(req)).await
+        self.run(req.api_version, |node| node.published(req, Now::current())).await
     }
 }
 
@@ -237,13 +239,13 @@ pub fn spawn_sweeper(node: Arc<Node>, every: Duration) -> AbortOnDrop {
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
-            let dropped = node.sweep(Instant::now());
+            let now = Now::current();
+            let dropped = node.sweep(now.instant);
             if dropped > 0 {
                 tracing::info!(dropped, "expired sessions dropped");
             }
             let n = node.clone();
-            let now = crate::node::unix_now64();
-            match tokio::task::spawn_blocking(move || n.expire_due(now)).await {
+            match tokio::task::spawn_blocking(move || n.expire_due(now.unix())).await {
                 Ok(Ok(0)) => {}
                 Ok(Ok(expired)) => tracing::info!(expired, "requests expired"),
                 Ok(Err(e)) => tracing::error!("request expiry: {e}"),

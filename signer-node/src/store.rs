@@ -30,6 +30,8 @@ use rand::RngCore;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::envelope::{self, SecretKey};
+/// Defined with the other error types, below every module that returns it.
+pub use crate::error::StoreError;
 use crate::request_store::RequestStore;
 
 /// Format byte in front of every stored share.
@@ -151,40 +153,6 @@ pub struct KeyShare {
     pub key_package: frost::keys::KeyPackage,
     /// The group's public key package.
     pub public_key_package: frost::keys::PublicKeyPackage,
-}
-
-/// The store could not do what was asked.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// sled failed (I/O, lock held by another process, ...).
-    #[error("{}: {source}", dir.display())]
-    Sled {
-        /// The data directory.
-        dir: PathBuf,
-        /// What sled said.
-        source: sled::Error,
-    },
-    /// The passphrase does not open this store.
-    #[error("wrong passphrase for {}", .0.display())]
-    WrongPassphrase(PathBuf),
-    /// Another process holds the database.
-    #[error("{} is in use by another process (is a frostzone-signer already running on this data_dir?)", .0.display())]
-    Locked(PathBuf),
-    /// A share for this zone and key tag is stored already.
-    #[error("a key with tag {key_tag} for zone {zone} is stored already")]
-    Exists {
-        /// The zone.
-        zone: String,
-        /// The key tag.
-        key_tag: KeyTag,
-    },
-    /// Stored data does not decode.
-    #[error("store corrupt: {0}")]
-    Corrupt(String),
-    /// A request with this id is stored already.
-    #[error("request {0} is stored already")]
-    RequestExists(String),
 }
 
 /// The open store with its derived key.

@@ -23,6 +23,7 @@ use frostzone_threshold::{aggregate_batch, frost, signing_packages, Identifier, 
 use rand::rngs::OsRng;
 use tonic::{Code, Request};
 
+use crate::clock::Now;
 use crate::fault::Faults;
 use crate::node::{Node, NodeOptions};
 use crate::service::SignerService;
@@ -134,7 +135,7 @@ pub(crate) fn header(id: &str, items: &[SigningItem]) -> ProposeHeader {
 /// Proposes `items` under request `id` to `signer` (the node function the
 /// streaming handler ends in).
 pub(crate) fn propose(signer: &Signer1, id: &str, items: &[SigningItem]) -> Decision {
-    signer.node.propose(header(id, items), items.to_vec()).unwrap()
+    signer.node.propose(header(id, items), items.to_vec(), Now::current()).unwrap()
 }
 
 /// Proposes to every signer and approves as their operators where the
@@ -144,9 +145,9 @@ pub(crate) fn approved(signers: &[Signer1], id: &str, items: &[SigningItem]) {
         let d = propose(s, id, items);
         if d.state == RequestState::Pending as i32 {
             let req = AdminApproveRequest { api_version: API_VERSION, request_id: id.into(), content_hash: d.content_hash, operator: "test".into() };
-            s.node.approve(req, "test").unwrap();
+            s.node.approve(req, "test", Now::current()).unwrap();
         }
-        let d = s.node.get_decision(GetDecisionRequest { api_version: API_VERSION, request_id: id.into() }).unwrap();
+        let d = s.node.get_decision(GetDecisionRequest { api_version: API_VERSION, request_id: id.into() }, Now::current()).unwrap();
         assert_eq!(d.state, RequestState::Approved as i32, "{d:?}");
     }
 }
@@ -169,9 +170,9 @@ pub(crate) async fn ceremony_approved(signers: &[Signer1], id: &str, ceremony: K
         let d = s.svc.propose_ceremony(Request::new(proposal)).await.unwrap().into_inner();
         if d.state == RequestState::Pending as i32 {
             let req = AdminApproveRequest { api_version: API_VERSION, request_id: id.into(), content_hash: d.content_hash, operator: "test".into() };
-            s.node.approve(req, "test").unwrap();
+            s.node.approve(req, "test", Now::current()).unwrap();
         }
-        let d = s.node.get_decision(GetDecisionRequest { api_version: API_VERSION, request_id: id.into() }).unwrap();
+        let d = s.node.get_decision(GetDecisionRequest { api_version: API_VERSION, request_id: id.into() }, Now::current()).unwrap();
         assert_eq!(d.state, RequestState::Approved as i32, "{d:?}");
     }
 }
@@ -766,7 +767,7 @@ async fn import_of_an_existing_key() {
             Code::NotFound
         );
         // The ceremony is over: no second import under it.
-        let d = s.node.get_decision(GetDecisionRequest { api_version: API_VERSION, request_id: request_id.clone() }).unwrap();
+        let d = s.node.get_decision(GetDecisionRequest { api_version: API_VERSION, request_id: request_id.clone() }, Now::current()).unwrap();
         assert_eq!(d.state, RequestState::Published as i32, "{d:?}");
         assert!(d.reason.contains("key share stored"), "{d:?}");
         let again = s.svc.import_begin(Request::new(begin_request(b"imp-2-00000000000"))).await.unwrap_err();
