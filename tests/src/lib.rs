@@ -10,6 +10,7 @@
 pub mod approvals;
 pub mod cluster;
 pub mod docker;
+pub mod module_graph;
 pub mod resolver;
 pub mod rogue;
 pub mod rogue_coordinator;
