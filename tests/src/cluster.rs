@@ -8,8 +8,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::frostzone_bin;
-use crate::resolver::free_port;
-use crate::tools::{describe, run};
+use crate::port::free_port;
+use crate::programs::{describe, run};
 
 /// How long a cluster gets to start and see all its signers (debug builds on a busy 2-core box).
 const READY_DEADLINE: Duration = Duration::from_secs(90);

@@ -31,8 +31,9 @@ use frostzone_dnssec::zone::{InputKind, Zone};
 use frostzone_dnssec::StoredName;
 use frostzone_tests::approvals::DEADLINE;
 use frostzone_tests::cluster::Cluster;
-use frostzone_tests::resolver::{free_port, Resolver};
-use frostzone_tests::tools::{describe, find_program, require, run};
+use frostzone_tests::port::free_port;
+use frostzone_tests::resolver::Resolver;
+use frostzone_tests::programs::{describe, find_program, require, run};
 
 const ZONE: &str = "example.com.";
 
