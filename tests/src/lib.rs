@@ -9,6 +9,7 @@
 
 pub mod approvals;
 pub mod cluster;
+pub mod coordinator_config;
 pub mod daemon;
 pub mod dig;
 pub mod docker;
@@ -18,6 +19,7 @@ pub mod programs;
 pub mod resolver;
 pub mod rogue;
 pub mod rogue_coordinator;
+pub mod signer_config;
 pub mod signers;
 pub mod split_mix;
 pub mod tamper;

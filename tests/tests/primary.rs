@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use frostzone_tests::approvals::DEADLINE;
 use frostzone_tests::cluster::Cluster;
+use frostzone_tests::coordinator_config::{self, Primary, Zone};
 use frostzone_tests::nsd::{Nsd, NsdConfig, Role, TsigKey};
 use frostzone_tests::port::free_port;
 use frostzone_tests::programs::{describe, find_program, require, run};
@@ -85,16 +86,20 @@ fn a_hidden_primarys_notify_is_pulled_signed_written_and_announced() {
     let hook = cluster.dir.path().join("on-publish.sh");
     std::fs::write(&hook, "#!/bin/sh\necho \"$FROSTZONE_ZONE $FROSTZONE_SERIAL $FROSTZONE_FILE\" >> \"$1\"\n").expect("write hook");
     std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod hook");
-    let transfer_port = cluster.enable_transfer(&format!(
-        "[[transfer.tsig_keys]]\nname = \"xfr-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET}\"\n"
-    ));
-    cluster.add_coordinator_config(&format!(
-        "[primary]\naddress = \"127.0.0.1:{primary_port}\"\ntsig_key = \"xfr-key\"\nzones = [\"{ZONE}\"]\n\n\
-         [[zones]]\nname = \"{ZONE}\"\noutput = \"{}\"\non_publish = [\"{}\", \"{}\"]\n",
-        signed.display(),
-        hook.display(),
-        hook_log.display()
-    ));
+    let transfer_port = cluster.enable_transfer(vec![coordinator_config::TsigKey::hmac_sha256("xfr-key", SECRET)], Vec::new());
+    cluster.configure_coordinator(|c| {
+        c.primary = Some(Primary {
+            address: format!("127.0.0.1:{primary_port}"),
+            tsig_key: Some("xfr-key".to_string()),
+            zones: vec![ZONE.to_string()],
+        });
+        c.zones.push(Zone {
+            name: ZONE.to_string(),
+            output: Some(signed.display().to_string()),
+            on_publish: Some(vec![hook.display().to_string(), hook_log.display().to_string()]),
+            ..Zone::default()
+        });
+    });
     cluster.start_all();
     cluster.wait_ready(5);
     cluster.generate_keys(ZONE);
