@@ -65,3 +65,30 @@ impl SignerConfig {
         toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
     }
 }
+
+/// Writes `signer-N.toml` for signer `n` on `127.0.0.1:port`, every file it names flat in `dir`
+/// (certificates `ca.pem`, `signer-N.pem`, `coordinator.pem`; `roster.toml`, `policy.toml`), and
+/// its passphrase in `signer-N.passphrase`: the layout of the tests that run one signer alone.
+pub fn write_flat(dir: &Path, n: u16, port: u16, passphrase: &str) -> std::path::PathBuf {
+    std::fs::write(dir.join(format!("signer-{n}.passphrase")), format!("{passphrase}\n")).expect("write passphrase");
+    let config = SignerConfig {
+        version: 1,
+        name: format!("signer-{n}"),
+        participant: n,
+        listen: format!("127.0.0.1:{port}"),
+        data_dir: format!("signer-{n}-data"),
+        passphrase_file: format!("signer-{n}.passphrase"),
+        session_timeout_secs: Some(60),
+        roster: "roster.toml".to_string(),
+        policy: Some("policy.toml".to_string()),
+        tls: Tls {
+            ca: "ca.pem".to_string(),
+            cert: format!("signer-{n}.pem"),
+            key: format!("signer-{n}.key"),
+            coordinator_cert: "coordinator.pem".to_string(),
+        },
+    };
+    let file = dir.join(format!("signer-{n}.toml"));
+    config.write(&file);
+    file
+}
