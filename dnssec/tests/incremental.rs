@@ -4,20 +4,19 @@
 //! content except for signature times and bytes.
 
 use std::path::Path;
-use std::str::FromStr;
 
-use ed25519_dalek::{Signer, SigningKey};
+#[path = "support/example_keys.rs"]
+mod example_keys;
+
+use example_keys::{apex, ksk, signatures, unsigned, zsk, NOW};
 use frostzone_dnssec::denial::{Denial, Nsec3Config};
-use frostzone_dnssec::keys::{KeyRole, ZoneKey};
 use frostzone_dnssec::load::load_zone_text;
 use frostzone_dnssec::present::zone_text;
 use frostzone_dnssec::signing::refresh::{PreviousSignatures, RefreshPolicy};
 use frostzone_dnssec::signing::{SigningPlan, SigningPolicy};
 use frostzone_dnssec::validate::{validate_text, validate_zone_incremental, TrustAnchor, ValidationOptions, VerifiedSignatures};
 use frostzone_dnssec::zone::{InputKind, Zone};
-use frostzone_dnssec::StoredName;
 
-const NOW: u32 = 1_780_000_000;
 const DAY: u32 = 86_400;
 
 const ZONE: &str = "$TTL 3600
@@ -31,51 +30,21 @@ sub IN NS ns.example.net.
 sub IN DS 31589 15 2 1B6E1C1B06B1C37F0D5A6E2C34A4C93E6D10D3E52B6E3F0F4E0A2D0B8C9A7E6D
 ";
 
-fn apex() -> StoredName {
-    StoredName::from_str("example.").unwrap()
-}
-
-struct Keys {
-    ksk: (SigningKey, ZoneKey),
-    zsk: (SigningKey, ZoneKey),
-}
-
-fn keys() -> Keys {
-    let k = |seed: u8, role| {
-        let s = SigningKey::from_bytes(&[seed; 32]);
-        let z = ZoneKey::ed25519(role, s.verifying_key().to_bytes());
-        (s, z)
-    };
-    Keys { ksk: k(7, KeyRole::Ksk), zsk: k(9, KeyRole::Zsk) }
-}
-
-fn unsigned(text: &str) -> Zone {
-    let records = load_zone_text(text, Path::new("t.zone"), &apex()).unwrap();
-    Zone::from_records(apex(), records, InputKind::Unsigned).unwrap()
-}
-
 /// Signs `text` at `now` keeping what `previous` allows; returns the
 /// signed zone and the number of signatures made.
 fn sign(text: &str, denial: &Denial, now: u32, previous: &PreviousSignatures) -> (Zone, usize) {
-    let k = keys();
+    let keys = [ksk(), zsk()];
     let policy = SigningPolicy { denial: denial.clone(), ..SigningPolicy::default() };
-    let zone_keys = [k.ksk.1.clone(), k.zsk.1.clone()];
+    let zone_keys = [keys[0].1.clone(), keys[1].1.clone()];
     let plan = SigningPlan::prepare_incremental(unsigned(text), &zone_keys, &policy, now, previous, &RefreshPolicy::default())
         .unwrap();
     let made = plan.items().len();
-    let sigs = plan
-        .items()
-        .iter()
-        .map(|item| {
-            let key = if item.key_tag == k.ksk.1.key_tag() { &k.ksk.0 } else { &k.zsk.0 };
-            key.sign(&item.signed_data).to_bytes()
-        })
-        .collect();
+    let sigs = signatures(&plan, &keys);
     (plan.complete(sigs).unwrap(), made)
 }
 
 fn assert_valid(zone: &Zone, now: u32) {
-    let options = ValidationOptions { now, anchor: TrustAnchor::Ds(vec![keys().ksk.1.ds(&apex())]), expiry_warning: 0 };
+    let options = ValidationOptions { now, anchor: TrustAnchor::Ds(vec![ksk().1.ds(&apex())]), expiry_warning: 0 };
     let (_, report) = validate_text(&zone_text(zone), Path::new("signed"), &apex(), &options).unwrap();
     assert!(report.is_valid(), "{}", report.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"));
 }
@@ -148,7 +117,7 @@ fn a_ttl_change_re_signs_only_that_rrset() {
 #[test]
 fn incremental_validation_verifies_only_new_signatures_and_still_catches_edits() {
     let denial = Denial::Nsec3(Nsec3Config::default());
-    let options = |now| ValidationOptions { now, anchor: TrustAnchor::Ds(vec![keys().ksk.1.ds(&apex())]), expiry_warning: 0 };
+    let options = |now| ValidationOptions { now, anchor: TrustAnchor::Ds(vec![ksk().1.ds(&apex())]), expiry_warning: 0 };
     let (v1, full) = sign(ZONE, &denial, NOW, &PreviousSignatures::default());
     let (report, known) = validate_zone_incremental(&v1, &options(NOW), &VerifiedSignatures::default());
     assert!(report.is_valid());

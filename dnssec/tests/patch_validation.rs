@@ -5,11 +5,13 @@
 //! and so must the zone they make; tampered ones must be caught by name.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::str::FromStr;
 
+#[path = "support/example_keys.rs"]
+mod example_keys;
+
 use bytes::Bytes;
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::Signer;
 use frostzone_dnssec::denial::{Denial, Nsec3Config};
 use frostzone_dnssec::domain::base::iana::{Class, Rtype};
 use frostzone_dnssec::domain::base::Record;
@@ -17,15 +19,15 @@ use frostzone_dnssec::domain::dnssec::validator::base::RrsigExt;
 use frostzone_dnssec::domain::rdata::nsec3::OwnerHash;
 use frostzone_dnssec::domain::rdata::{Nsec3, Rrsig, ZoneRecordData};
 use frostzone_dnssec::keys::{KeyRole, ZoneKey};
-use frostzone_dnssec::load::load_zone_text;
 use frostzone_dnssec::name::CanonicalName;
 use frostzone_dnssec::zone_patch::{ZonePatch, ZoneView};
 use frostzone_dnssec::signing::{SigningPlan, SigningPolicy};
 use frostzone_dnssec::validate::{validate_patch, validate_zone, validate_zone_incremental, Report, TrustAnchor, ValidationOptions, VerifiedSignatures};
-use frostzone_dnssec::zone::{InputKind, Node, Rdata, Zone};
+use frostzone_dnssec::zone::{Node, Rdata, Zone};
 use frostzone_dnssec::{StoredName, StoredRecord};
 
-const NOW: u32 = 1_780_000_000;
+use example_keys::{apex, key, ksk, signatures, unsigned, zsk, KeyPair, NOW};
+
 const DS: &str = "31589 15 2 1B6E1C1B06B1C37F0D5A6E2C34A4C93E6D10D3E52B6E3F0F4E0A2D0B8C9A7E6D";
 
 fn base_text() -> String {
@@ -47,10 +49,6 @@ old IN TXT \"going\"
     )
 }
 
-fn apex() -> StoredName {
-    StoredName::from_str("example.").unwrap()
-}
-
 fn name(s: &str) -> CanonicalName {
     CanonicalName(StoredName::from_str(s).unwrap())
 }
@@ -62,27 +60,19 @@ fn hashed(s: &str) -> CanonicalName {
 }
 
 /// KSK, ZSK and, with `extra`, a second ZSK.
-fn keys(extra: bool) -> Vec<(SigningKey, ZoneKey)> {
-    let k = |seed: u8, role| {
-        let s = SigningKey::from_bytes(&[seed; 32]);
-        let z = ZoneKey::ed25519(role, s.verifying_key().to_bytes());
-        (s, z)
-    };
-    let mut out = vec![k(7, KeyRole::Ksk), k(9, KeyRole::Zsk)];
+fn keys(extra: bool) -> Vec<KeyPair> {
+    let mut out = vec![ksk(), zsk()];
     if extra {
-        out.push(k(11, KeyRole::Zsk));
+        out.push(key(11, KeyRole::Zsk));
     }
     out
 }
 
-fn sign_with(text: &str, denial: &Denial, keys: &[(SigningKey, ZoneKey)]) -> Zone {
-    let records = load_zone_text(text, Path::new("t.zone"), &apex()).unwrap();
-    let zone = Zone::from_records(apex(), records, InputKind::Unsigned).unwrap();
+fn sign_with(text: &str, denial: &Denial, keys: &[KeyPair]) -> Zone {
     let policy = SigningPolicy { denial: denial.clone(), ..SigningPolicy::default() };
     let public: Vec<ZoneKey> = keys.iter().map(|(_, z)| z.clone()).collect();
-    let plan = SigningPlan::prepare(zone, &public, &policy, NOW).unwrap();
-    let secret = |tag| &keys.iter().find(|(_, z)| z.key_tag() == tag).unwrap().0;
-    let sigs = plan.items().iter().map(|i| secret(i.key_tag).sign(&i.signed_data).to_bytes()).collect();
+    let plan = SigningPlan::prepare(unsigned(text), &public, &policy, NOW).unwrap();
+    let sigs = signatures(&plan, keys);
     plan.complete(sigs).unwrap()
 }
 

@@ -6,9 +6,10 @@
 //! signed.
 
 use std::path::Path;
-use std::str::FromStr;
 
-use ed25519_dalek::{Signer, SigningKey};
+#[path = "support/example_keys.rs"]
+mod example_keys;
+
 use frostzone_dnssec::denial::{Denial, Nsec3Config};
 use frostzone_dnssec::keys::{KeyRole, ZoneKey};
 use frostzone_dnssec::load::load_zone_text;
@@ -16,9 +17,8 @@ use frostzone_dnssec::present::zone_text;
 use frostzone_dnssec::signing::{SigningPlan, SigningPolicy};
 use frostzone_dnssec::validate::{validate_text, Report, TrustAnchor, ValidationOptions};
 use frostzone_dnssec::zone::{InputKind, Zone};
-use frostzone_dnssec::StoredName;
 
-const NOW: u32 = 1_780_000_000;
+use example_keys::{apex, key, ksk, signatures, unsigned, zsk, NOW};
 
 const ZONE: &str = "$TTL 3600
 @ IN SOA ns1 hostmaster 1 7200 3600 1209600 300
@@ -40,31 +40,15 @@ struct Signed {
     ksk: ZoneKey,
 }
 
-fn apex() -> StoredName {
-    StoredName::from_str("example.").unwrap()
-}
-
 fn sign(denial: Denial, extra_keys: &[ZoneKey]) -> Signed {
-    let ksk_secret = SigningKey::from_bytes(&[7u8; 32]);
-    let zsk_secret = SigningKey::from_bytes(&[9u8; 32]);
-    let ksk = ZoneKey::ed25519(KeyRole::Ksk, ksk_secret.verifying_key().to_bytes());
-    let zsk = ZoneKey::ed25519(KeyRole::Zsk, zsk_secret.verifying_key().to_bytes());
-    let records = load_zone_text(ZONE, Path::new("t.zone"), &apex()).unwrap();
-    let zone = Zone::from_records(apex(), records, InputKind::Unsigned).unwrap();
-    let mut keys = vec![ksk.clone(), zsk.clone()];
+    let (ksk, zsk) = (ksk(), zsk());
+    let mut keys = vec![ksk.1.clone(), zsk.1.clone()];
     keys.extend_from_slice(extra_keys);
     let policy = SigningPolicy { denial, ..SigningPolicy::default() };
-    let plan = SigningPlan::prepare(zone, &keys, &policy, NOW).unwrap();
-    let sigs: Vec<[u8; 64]> = plan
-        .items()
-        .iter()
-        .map(|item| {
-            let key = if item.key_tag == ksk.key_tag() { &ksk_secret } else { &zsk_secret };
-            key.sign(&item.signed_data).to_bytes()
-        })
-        .collect();
+    let plan = SigningPlan::prepare(unsigned(ZONE), &keys, &policy, NOW).unwrap();
+    let sigs = signatures(&plan, &[ksk.clone(), zsk]);
     let zone = plan.complete(sigs).unwrap();
-    Signed { text: zone_text(&zone), ksk }
+    Signed { text: zone_text(&zone), ksk: ksk.1 }
 }
 
 fn check(signed: &Signed, text: &str, now: u32) -> Report {
@@ -194,7 +178,7 @@ fn second_dnskey_with_the_same_tag_is_refused() {
 
 #[test]
 fn signing_refuses_colliding_key_tags() {
-    let ksk = ZoneKey::ed25519(KeyRole::Ksk, SigningKey::from_bytes(&[7u8; 32]).verifying_key().to_bytes());
+    let ksk = ksk().1;
     let records = load_zone_text(ZONE, Path::new("t.zone"), &apex()).unwrap();
     let zone = Zone::from_records(apex(), records, InputKind::Unsigned).unwrap();
     let err = SigningPlan::prepare(zone, &[ksk.clone(), ksk], &SigningPolicy::default(), NOW).unwrap_err();
@@ -250,7 +234,7 @@ fn wrong_type_bitmap_is_named() {
 #[test]
 fn ds_that_matches_no_key_is_refused() {
     let s = sign(Denial::default(), &[]);
-    let other = ZoneKey::ed25519(KeyRole::Ksk, SigningKey::from_bytes(&[1u8; 32]).verifying_key().to_bytes());
+    let other = key(1, KeyRole::Ksk).1;
     let options = ValidationOptions { now: NOW, anchor: TrustAnchor::Ds(vec![other.ds(&apex())]), expiry_warning: 0 };
     let (_, r) = validate_text(&s.text, Path::new("signed.zone"), &apex(), &options).unwrap();
     assert_error(&r, "no DNSKEY matches the trust anchor DS");

@@ -6,19 +6,20 @@
 //! and validates whole.
 
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 
-use ed25519_dalek::{Signer, SigningKey};
+#[path = "support/example_keys.rs"]
+mod example_keys;
 #[path = "support/random_zone.rs"]
 mod random_zone;
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use example_keys::{apex, ksk, signatures, zsk, KeyPair, NOW};
 use random_zone::{mutate, State};
 use frostzone_dnssec::change_set::ZoneContent;
 use frostzone_dnssec::denial::{Denial, Nsec3Config};
-use frostzone_dnssec::keys::{KeyRole, ZoneKey};
+use frostzone_dnssec::keys::ZoneKey;
 use frostzone_dnssec::load::load_zone_text;
 use frostzone_dnssec::present::zone_text;
 use frostzone_dnssec::signing::refresh::RefreshPolicy;
@@ -26,36 +27,13 @@ use frostzone_dnssec::signing::{SigningPlan, SigningPolicy};
 use frostzone_dnssec::signing::incremental::prepare_update;
 use frostzone_dnssec::validate::{validate_text, TrustAnchor, ValidationOptions};
 use frostzone_dnssec::zone::{InputKind, Zone};
-use frostzone_dnssec::StoredName;
 
-const NOW: u32 = 1_780_000_000;
-
-fn apex() -> StoredName {
-    StoredName::from_str("example.").unwrap()
-}
-
-fn keys() -> [(SigningKey, ZoneKey); 2] {
-    let k = |seed: u8, role| {
-        let s = SigningKey::from_bytes(&[seed; 32]);
-        let z = ZoneKey::ed25519(role, s.verifying_key().to_bytes());
-        (s, z)
-    };
-    [k(7, KeyRole::Ksk), k(9, KeyRole::Zsk)]
+fn keys() -> [KeyPair; 2] {
+    [ksk(), zsk()]
 }
 
 fn content(text: &str) -> ZoneContent {
     ZoneContent::new(apex(), load_zone_text(text, Path::new("t.zone"), &apex()).unwrap())
-}
-
-fn signatures(plan: &SigningPlan) -> Vec<[u8; 64]> {
-    let k = keys();
-    plan.items()
-        .iter()
-        .map(|item| {
-            let key = if item.key_tag == k[0].1.key_tag() { &k[0].0 } else { &k[1].0 };
-            key.sign(&item.signed_data).to_bytes()
-        })
-        .collect()
 }
 
 fn policy(denial: &Denial) -> SigningPolicy {
@@ -66,7 +44,7 @@ fn scratch(text: &str, denial: &Denial, now: u32) -> Zone {
     let zone = content(text).to_zone(InputKind::Unsigned).unwrap();
     let zone_keys: Vec<ZoneKey> = keys().iter().map(|k| k.1.clone()).collect();
     let plan = SigningPlan::prepare(zone, &zone_keys, &policy(denial), now).unwrap();
-    let sigs = signatures(&plan);
+    let sigs = signatures(&plan, &keys());
     plan.complete(sigs).unwrap()
 }
 
@@ -101,7 +79,7 @@ fn run(denial: &Denial, seed: u64, steps: u32) {
             .unwrap()
             .expect("an NSEC3 change can be patched");
         let made = plan.items().len();
-        let sigs = signatures(&plan);
+        let sigs = signatures(&plan, &keys());
         let next = plan.complete(sigs).unwrap();
         let context = format!("{denial:?} seed {seed} step {step} ({what}), {made} signatures");
         assert_eq!(without_rrsigs(&next), without_rrsigs(&scratch(&next_text, denial, now)), "{context}");

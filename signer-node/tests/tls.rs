@@ -13,6 +13,8 @@ use frostzone_proto::API_VERSION;
 use frostzone_signer_node::fault::Faults;
 use frostzone_signer_node::store::KdfParams;
 use frostzone_signer_node::{service, Config, Node, NodeOptions, Store};
+use frostzone_tests::port::free_port;
+use frostzone_tests::signer_config::write_flat;
 use tonic::transport::Channel;
 
 async fn health(dir: &std::path::Path, client: &str, port: u16) -> Result<String, tonic::Status> {
@@ -40,8 +42,8 @@ async fn health(dir: &std::path::Path, client: &str, port: u16) -> Result<String
 async fn only_the_pinned_coordinator_gets_in() {
     let dir = tempfile::tempdir().unwrap();
     common::make_certs(dir.path(), &["signer-1", "coordinator", "intruder"]);
-    let port = common::free_port();
-    let config = Config::load(&common::write_config(dir.path(), 1, port, "pw")).unwrap();
+    let port = free_port();
+    let config = Config::load(&write_flat(dir.path(), 1, port, "pw")).unwrap();
     let cheap = || KdfParams {
         m_cost: 64,
         t_cost: 1,

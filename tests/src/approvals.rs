@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::cluster::Cluster;
 use crate::frostzone_bin;
-use crate::tools::{describe, run};
+use crate::programs::{describe, run};
 
 /// How often the helpers poll: often enough not to slow the tests, rarely enough not to load
 /// two busy cores with CLI runs.

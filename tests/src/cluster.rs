@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::coordinator_config::{self, CoordinatorConfig, Operator, Secondary, Transfer, TsigKey};
 use crate::frostzone_bin;
-use crate::resolver::free_port;
-use crate::tools::{describe, run};
+use crate::port::free_port;
+use crate::programs::{describe, run};
+use crate::signer_config::{self, SignerConfig};
 
 /// How long a cluster gets to start and see all its signers (debug builds on a busy 2-core box).
 const READY_DEADLINE: Duration = Duration::from_secs(90);
@@ -93,28 +95,53 @@ impl Cluster {
         }
         let coordinator_port = ports[0];
         let signer_ports = ports[1..].to_vec();
-        let mut coordinator = format!(
-            "version = 1\nlisten = \"127.0.0.1:{coordinator_port}\"\ndata_dir = \"coordinator/data\"\n\
-             threshold = {threshold}\n\n[tls]\nca = \"ca.pem\"\ncert = \"coordinator.pem\"\nkey = \"coordinator.key\"\n\n\
-             [[operators]]\nname = \"operator\"\ncert = \"operator.pem\"\n"
-        );
+        let mut coordinator = CoordinatorConfig {
+            version: 1,
+            listen: format!("127.0.0.1:{coordinator_port}"),
+            data_dir: "coordinator/data".to_string(),
+            threshold,
+            tls: coordinator_config::Tls {
+                ca: "ca.pem".to_string(),
+                cert: "coordinator.pem".to_string(),
+                key: "coordinator.key".to_string(),
+            },
+            operators: vec![Operator { name: "operator".to_string(), cert: "operator.pem".to_string() }],
+            signers: Vec::new(),
+            zones: Vec::new(),
+            transfer: None,
+            primary: None,
+        };
         for (i, port) in signer_ports.iter().enumerate() {
             let k = i + 1;
-            coordinator.push_str(&format!(
-                "\n[[signers]]\nname = \"signer-{k}\"\nparticipant = {k}\nendpoint = \"https://127.0.0.1:{port}\"\n"
-            ));
+            coordinator.signers.push(coordinator_config::Signer {
+                name: format!("signer-{k}"),
+                participant: k as u16,
+                endpoint: format!("https://127.0.0.1:{port}"),
+            });
             let own = dir.path().join(format!("signer-{k}"));
             std::fs::create_dir_all(own.join("data")).expect("create signer data dir");
             std::fs::write(own.join("passphrase"), format!("test passphrase of signer-{k}\n")).expect("write passphrase");
-            let config = format!(
-                "version = 1\nname = \"signer-{k}\"\nparticipant = {k}\nlisten = \"127.0.0.1:{port}\"\n\
-                 data_dir = \"signer-{k}/data\"\npassphrase_file = \"signer-{k}/passphrase\"\nroster = \"roster.toml\"\n\n[tls]\n\
-                 ca = \"ca.pem\"\ncert = \"signer-{k}.pem\"\nkey = \"signer-{k}.key\"\ncoordinator_cert = \"coordinator.pem\"\n"
-            );
-            std::fs::write(dir.path().join(format!("signer-{k}.toml")), config).expect("write signer config");
+            let config = SignerConfig {
+                version: 1,
+                name: format!("signer-{k}"),
+                participant: k as u16,
+                listen: format!("127.0.0.1:{port}"),
+                data_dir: format!("signer-{k}/data"),
+                passphrase_file: format!("signer-{k}/passphrase"),
+                session_timeout_secs: None,
+                roster: "roster.toml".to_string(),
+                policy: None,
+                tls: signer_config::Tls {
+                    ca: "ca.pem".to_string(),
+                    cert: format!("signer-{k}.pem"),
+                    key: format!("signer-{k}.key"),
+                    coordinator_cert: "coordinator.pem".to_string(),
+                },
+            };
+            config.write(&dir.path().join(format!("signer-{k}.toml")));
         }
         std::fs::create_dir_all(dir.path().join("coordinator").join("data")).expect("create coordinator data dir");
-        std::fs::write(dir.path().join("coordinator.toml"), coordinator).expect("write coordinator config");
+        coordinator.write(&dir.path().join("coordinator.toml"));
         std::fs::create_dir_all(dir.path().join("logs")).expect("create logs dir");
         let cluster = Cluster {
             coordinator: None,
@@ -157,36 +184,35 @@ impl Cluster {
     /// Gives signer `k` the operator policy `text` (written to `signer-K/policy.toml` and named
     /// in its config); takes effect at its next start.
     pub fn set_policy(&self, k: u16, text: &str) {
-        let file = self.dir.path().join(format!("signer-{k}.toml"));
-        let config = std::fs::read_to_string(&file).expect("read signer config");
         std::fs::write(self.dir.path().join(format!("signer-{k}")).join("policy.toml"), text).expect("write policy");
-        if !config.contains("\npolicy = ") {
-            let config = config.replacen("\n[tls]", &format!("policy = \"signer-{k}/policy.toml\"\n\n[tls]"), 1);
-            std::fs::write(&file, config).expect("write signer config");
+        let file = self.signer_config(k);
+        let mut config = SignerConfig::read(&file);
+        if config.policy.is_none() {
+            config.policy = Some(format!("signer-{k}/policy.toml"));
+            config.write(&file);
         }
     }
 
-    /// Appends `text` (TOML tables: `[[zones]]`, `[transfer]`, `[primary]`) to the coordinator's
-    /// config; takes effect at its next start.
-    pub fn add_coordinator_config(&self, text: &str) {
+    /// Changes the coordinator's config (`[[zones]]`, `[primary]`, ...) with `change`; takes
+    /// effect at its next start.
+    pub fn configure_coordinator(&self, change: impl FnOnce(&mut CoordinatorConfig)) {
         let file = self.dir.path().join("coordinator.toml");
-        let mut config = std::fs::read_to_string(&file).expect("read coordinator config");
-        config.push('\n');
-        config.push_str(text);
-        config.push('\n');
-        std::fs::write(&file, config).expect("write coordinator config");
+        let mut config = CoordinatorConfig::read(&file);
+        change(&mut config);
+        config.write(&file);
     }
 
-    /// Gives the coordinator a `[transfer]` section on a free loopback port, followed by `extra`
-    /// (`[[transfer.tsig_keys]]`, `[[transfer.secondaries]]`, ...); returns the port. Call before
-    /// the coordinator starts.
-    pub fn enable_transfer(&mut self, extra: &str) -> u16 {
+    /// Gives the coordinator a `[transfer]` section on a free loopback port with `tsig_keys`
+    /// and `secondaries`; returns the port. Call before the coordinator starts.
+    pub fn enable_transfer(&mut self, tsig_keys: Vec<TsigKey>, secondaries: Vec<Secondary>) -> u16 {
         assert!(self.transfer_port.is_none(), "the coordinator already has a [transfer] section");
         let mut port = free_port();
         while port == self.coordinator_port || self.signer_ports.contains(&port) {
             port = free_port();
         }
-        self.add_coordinator_config(&format!("[transfer]\nlisten = \"127.0.0.1:{port}\"\n{extra}"));
+        self.configure_coordinator(|c| {
+            c.transfer = Some(Transfer { listen: format!("127.0.0.1:{port}"), tsig_keys, secondaries });
+        });
         self.transfer_port = Some(port);
         port
     }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::resolver::free_port;
-use crate::tools::{describe, run};
+use crate::port::free_port;
+use crate::programs::{describe, run};
 use crate::{frostzone_bin, workspace_root};
 
 /// Signers in the compose file (3-of-5).

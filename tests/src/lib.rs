@@ -9,15 +9,23 @@
 
 pub mod approvals;
 pub mod cluster;
+pub mod coordinator_config;
+pub mod daemon;
+pub mod dig;
 pub mod docker;
 pub mod module_graph;
+pub mod nsd;
+pub mod port;
+pub mod programs;
 pub mod resolver;
 pub mod rogue;
 pub mod rogue_coordinator;
+pub mod signer_config;
 pub mod signers;
 pub mod split_mix;
 pub mod tamper;
-pub mod tools;
+pub mod unbound;
+pub mod validators;
 
 use std::path::{Path, PathBuf};
 

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::tools::{describe, run, run_ok};
+use crate::programs::{describe, run, run_ok};
 use crate::{frostzone_bin, Denial};
 
 /// A signed zone in its own temporary directory.

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use frostzone_proto::v1::RequestState;
 use frostzone_tests::approvals::{edit_audit_entry_and_verify, operator, signers_in, text, DEADLINE};
 use frostzone_tests::cluster::{Cluster, OPERATOR_APPROVAL};
-use frostzone_tests::tools::{describe, run};
+use frostzone_tests::programs::{describe, run};
 use frostzone_tests::{example_zone, rogue};
 use serde_json::Value;
 

@@ -14,7 +14,8 @@ use frostzone_tests::cluster::Cluster;
 use frostzone_tests::example_zone;
 use frostzone_tests::resolver::Resolver;
 use frostzone_tests::signers::Signed;
-use frostzone_tests::tools::{assert_validators_accept, describe, require, run};
+use frostzone_tests::programs::{describe, require, run};
+use frostzone_tests::validators::assert_validators_accept;
 
 const ORIGIN: &str = "example.com.";
 const VALIDATORS: &[&str] = &["ldns-verify-zone", "dnssec-verify", "kzonecheck", "nsd", "unbound", "dig"];

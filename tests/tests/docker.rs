@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use frostzone_proto::roster::Roster;
 use frostzone_tests::docker::{require_docker, say, DockerCluster, SIGNERS};
-use frostzone_tests::tools::{describe, require, run};
+use frostzone_tests::programs::{describe, require, run};
 use frostzone_tests::{example_zone, frostzone_bin};
 
 const ORIGIN: &str = "example.com.";

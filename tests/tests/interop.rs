@@ -7,7 +7,8 @@ use std::path::Path;
 use std::process::Command;
 
 use frostzone_tests::signers::{frostzone_verify, ldns_ds, ldns_keygen, Signed, Simulate};
-use frostzone_tests::tools::{assert_validators_accept, describe, require, run, run_ok};
+use frostzone_tests::programs::{describe, require, run, run_ok};
+use frostzone_tests::validators::assert_validators_accept;
 use frostzone_tests::{
     directive, example_zone, expected_lines, frostzone_bin, mentioned_lines, test_zone,
     workspace_root, Denial,

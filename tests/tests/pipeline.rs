@@ -31,8 +31,10 @@ use frostzone_dnssec::zone::{InputKind, Zone};
 use frostzone_dnssec::StoredName;
 use frostzone_tests::approvals::DEADLINE;
 use frostzone_tests::cluster::Cluster;
-use frostzone_tests::resolver::{free_port, Resolver};
-use frostzone_tests::tools::{describe, find_program, require, run};
+use frostzone_tests::coordinator_config::{self, Secondary, TsigKey};
+use frostzone_tests::port::free_port;
+use frostzone_tests::programs::{describe, find_program, require, run};
+use frostzone_tests::resolver::Resolver;
 
 const ZONE: &str = "example.com.";
 
@@ -582,11 +584,17 @@ fn nsd_secondary_pulls_axfr_then_ixfr_and_unbound_validates_the_added_name() {
     const SECRET: &str = "ZnJvc3R6b25lLXRlc3QteGZyLWtleS0zMi1ieXRlcyE=";
     let mut cluster = Cluster::new(5, 3);
     let nsd_port = free_port();
-    cluster.enable_transfer(&format!(
-        "[[transfer.tsig_keys]]\nname = \"xfr-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET}\"\n\
-         [[transfer.secondaries]]\naddress = \"127.0.0.1:{nsd_port}\"\ntsig_key = \"xfr-key\"\n"
-    ));
-    cluster.add_coordinator_config(&format!("[[zones]]\nname = \"{ZONE}\"\nserial_policy = \"increment\"\n"));
+    cluster.enable_transfer(
+        vec![TsigKey::hmac_sha256("xfr-key", SECRET)],
+        vec![Secondary { address: format!("127.0.0.1:{nsd_port}"), tsig_key: Some("xfr-key".to_string()) }],
+    );
+    cluster.configure_coordinator(|c| {
+        c.zones.push(coordinator_config::Zone {
+            name: ZONE.to_string(),
+            serial_policy: Some("increment".to_string()),
+            ..coordinator_config::Zone::default()
+        })
+    });
     cluster.start_all();
     cluster.wait_ready(5);
     let transfer_port = cluster.transfer_port.expect("transfer port");

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use frostzone_proto::audit::{verify, AuditEntry};
 use frostzone_tests::cluster::{auto_policy, workspace_binary, Cluster};
 use frostzone_tests::example_zone;
-use frostzone_tests::tools::{describe, run};
+use frostzone_tests::programs::{describe, run};
 
 const ORIGIN: &str = "example.com.";
 

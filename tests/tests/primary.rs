@@ -4,26 +4,18 @@
 //! zone file atomically and run its `on_publish` command, with no operator involved.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use frostzone_tests::approvals::DEADLINE;
 use frostzone_tests::cluster::Cluster;
-use frostzone_tests::resolver::{dig, free_port};
-use frostzone_tests::tools::{describe, find_program, require, run};
+use frostzone_tests::coordinator_config::{self, Primary, Zone};
+use frostzone_tests::nsd::{Nsd, NsdConfig, Role, TsigKey};
+use frostzone_tests::port::free_port;
+use frostzone_tests::programs::{describe, find_program, require, run};
 
 const ZONE: &str = "hidden.example.";
 const SECRET: &str = "ZnJvc3R6b25lLXRlc3QteGZyLWtleS0zMi1ieXRlcyE=";
-
-/// NSD killed on drop.
-struct Nsd(Child);
-
-impl Drop for Nsd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn zone_text(serial: u32, extra: &str) -> String {
     format!(
@@ -34,30 +26,16 @@ fn zone_text(serial: u32, extra: &str) -> String {
 
 /// Starts NSD on `port` serving `dir/zone` as primary, transfers allowed to 127.0.0.1 with the key.
 fn start_primary(dir: &Path, port: u16) -> Nsd {
-    let d = dir.display();
-    let conf = format!(
-        "server:\n    ip-address: 127.0.0.1@{port}\n    do-ip6: no\n    server-count: 1\n    username: \"\"\n    \
-         chroot: \"\"\n    zonesdir: \"{d}\"\n    pidfile: \"{d}/nsd.pid\"\n    zonelistfile: \"{d}/zone.list\"\n    \
-         xfrdfile: \"{d}/xfrd.state\"\n    xfrdir: \"{d}\"\n    database: \"\"\n    logfile: \"{d}/nsd.log\"\n\
-         remote-control:\n    control-enable: no\n\
-         key:\n    name: \"xfr-key\"\n    algorithm: hmac-sha256\n    secret: \"{SECRET}\"\n\
-         zone:\n    name: \"{ZONE}\"\n    zonefile: \"zone\"\n    provide-xfr: 127.0.0.1 xfr-key\n"
-    );
-    std::fs::write(dir.join("nsd.conf"), conf).expect("write nsd.conf");
-    let nsd = find_program("nsd").expect("nsd is installed");
-    let child = Command::new(nsd)
-        .args(["-d", "-c"])
-        .arg(dir.join("nsd.conf"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start nsd");
-    let deadline = Instant::now() + DEADLINE;
-    while dig(port, ZONE, "SOA", false).status != "NOERROR" {
-        assert!(Instant::now() < deadline, "NSD did not serve {ZONE}:\n{}", std::fs::read_to_string(dir.join("nsd.log")).unwrap_or_default());
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Nsd(child)
+    let config = NsdConfig {
+        port,
+        zone: ZONE.to_string(),
+        zonefile: "zone".to_string(),
+        role: Role::Primary { provide_xfr: Some("xfr-key".to_string()) },
+        keys: vec![TsigKey { name: "xfr-key".to_string(), secret: SECRET.to_string() }],
+    };
+    let mut nsd = Nsd::start(dir, &config);
+    nsd.wait_serving(DEADLINE, String::new);
+    nsd
 }
 
 /// Sends the primary's NOTIFY (RFC 1996) for the zone to the coordinator's transfer port.
@@ -108,16 +86,20 @@ fn a_hidden_primarys_notify_is_pulled_signed_written_and_announced() {
     let hook = cluster.dir.path().join("on-publish.sh");
     std::fs::write(&hook, "#!/bin/sh\necho \"$FROSTZONE_ZONE $FROSTZONE_SERIAL $FROSTZONE_FILE\" >> \"$1\"\n").expect("write hook");
     std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod hook");
-    let transfer_port = cluster.enable_transfer(&format!(
-        "[[transfer.tsig_keys]]\nname = \"xfr-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET}\"\n"
-    ));
-    cluster.add_coordinator_config(&format!(
-        "[primary]\naddress = \"127.0.0.1:{primary_port}\"\ntsig_key = \"xfr-key\"\nzones = [\"{ZONE}\"]\n\n\
-         [[zones]]\nname = \"{ZONE}\"\noutput = \"{}\"\non_publish = [\"{}\", \"{}\"]\n",
-        signed.display(),
-        hook.display(),
-        hook_log.display()
-    ));
+    let transfer_port = cluster.enable_transfer(vec![coordinator_config::TsigKey::hmac_sha256("xfr-key", SECRET)], Vec::new());
+    cluster.configure_coordinator(|c| {
+        c.primary = Some(Primary {
+            address: format!("127.0.0.1:{primary_port}"),
+            tsig_key: Some("xfr-key".to_string()),
+            zones: vec![ZONE.to_string()],
+        });
+        c.zones.push(Zone {
+            name: ZONE.to_string(),
+            output: Some(signed.display().to_string()),
+            on_publish: Some(vec![hook.display().to_string(), hook_log.display().to_string()]),
+            ..Zone::default()
+        });
+    });
     cluster.start_all();
     cluster.wait_ready(5);
     cluster.generate_keys(ZONE);

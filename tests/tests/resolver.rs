@@ -5,9 +5,10 @@
 //! The `ldns_control_*` tests run the same questions against ldns-signzone's output: when they pass
 //! and the frostzone ones fail, the fault is frostzone's, not the harness's.
 
-use frostzone_tests::resolver::{Answer, Resolver};
+use frostzone_tests::dig::Answer;
+use frostzone_tests::resolver::Resolver;
 use frostzone_tests::signers::{ldns_sign, Signed, Simulate};
-use frostzone_tests::tools::require;
+use frostzone_tests::programs::require;
 use frostzone_tests::{example_zone, Denial};
 
 const ORIGIN: &str = "example.com.";

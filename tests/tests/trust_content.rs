@@ -34,7 +34,7 @@ use frostzone_tests::tamper::{
     self, assert_decision, base32hex, edit_rdata, nsec3_hash, position, rdata_of, remove_rrset, Nsec3Rdata, NsecRdata, Version,
     NSEC, NSEC3, NSEC3PARAM,
 };
-use frostzone_tests::tools::{describe, run};
+use frostzone_tests::programs::{describe, run};
 use frostzone_tests::example_zone;
 use tonic::Code;
 

@@ -22,7 +22,7 @@ use frostzone_tests::approvals::DEADLINE;
 use frostzone_tests::cluster::{Cluster, OPERATOR_APPROVAL};
 use frostzone_tests::rogue::{self, Signer};
 use frostzone_tests::rogue_coordinator::{Lie, RogueCoordinator};
-use frostzone_tests::{example_zone, tools};
+use frostzone_tests::{example_zone, programs};
 use serde_json::Value;
 
 const ZONE: &str = "example.com.";
@@ -230,7 +230,7 @@ fn dkg_holds_against_a_rogue_coordinator() {
 #[test]
 fn imports_hold_against_a_rogue_coordinator() {
     let _serial = serial();
-    if !tools::require("imports_hold_against_a_rogue_coordinator", &["ldns-keygen"]) {
+    if !programs::require("imports_hold_against_a_rogue_coordinator", &["ldns-keygen"]) {
         return;
     }
     let mut cluster = Cluster::new(5, 3);
@@ -255,7 +255,7 @@ fn imports_hold_against_a_rogue_coordinator() {
         (Lie::MissingSigner, "the roster lists it once"),
         (Lie::ForeignKey, "not signed by its identity key"),
     ] {
-        let port = frostzone_tests::resolver::free_port();
+        let port = frostzone_tests::port::free_port();
         let rogue = rt.block_on(RogueCoordinator::new(&cluster, lie));
         let finished = rogue.finish_called.clone();
         let server = {
@@ -266,10 +266,10 @@ fn imports_hold_against_a_rogue_coordinator() {
         cmd.args(["--coordinator", &format!("https://127.0.0.1:{port}"), "--tls-dir"])
             .arg(cluster.dir.path())
             .args(["keys", "import", "--zone", ZONE, "--private", &private]);
-        let out = tools::run(&mut cmd);
+        let out = programs::run(&mut cmd);
         server.abort();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{lie:?}: {}", tools::describe(&cmd, &out));
+        assert_eq!(out.status.code(), Some(2), "{lie:?}: {}", programs::describe(&cmd, &out));
         assert!(stderr.contains(expected) && stderr.contains("not importing"), "{lie:?}: {stderr}");
         assert!(!finished.load(std::sync::atomic::Ordering::SeqCst), "{lie:?}: the CLI sent the shares");
     }
@@ -415,8 +415,8 @@ fn key_removal_is_a_ceremony_and_spares_published_keys() {
     cluster.generate_keys(ZONE);
     let out = cluster.dir.path().join("first.signed");
     let mut sign = cluster.sign_command(ZONE, &example_zone(), &out);
-    let o = tools::run(&mut sign);
-    assert!(o.status.success(), "{}", tools::describe(&sign, &o));
+    let o = programs::run(&mut sign);
+    assert!(o.status.success(), "{}", programs::describe(&sign, &o));
     // A second ZSK, made but never published.
     let made = cluster.frostzone_ok(&["keys", "generate", "--zone", ZONE, "--role", "zsk"]);
     let spare = made.split("key tag ").nth(1).and_then(|t| t.split(':').next()).expect("key tag in the output").to_string();
@@ -469,6 +469,6 @@ fn key_removal_is_a_ceremony_and_spares_published_keys() {
     // The zone still signs with what is left.
     let out = cluster.dir.path().join("second.signed");
     let mut sign = cluster.sign_command(ZONE, &example_zone(), &out);
-    let o = tools::run(&mut sign);
-    assert!(o.status.success(), "{}", tools::describe(&sign, &o));
+    let o = programs::run(&mut sign);
+    assert!(o.status.success(), "{}", programs::describe(&sign, &o));
 }

@@ -24,7 +24,9 @@ use frostzone_dnssec::signing::{SigningPlan, SigningPolicy};
 use frostzone_dnssec::zone::{InputKind, Rdata, Rrset, Zone};
 use frostzone_dnssec::StoredName;
 
-pub const NOW: u32 = 1_780_000_000;
+pub mod example_keys;
+
+pub use example_keys::NOW;
 
 pub fn name(s: &str) -> StoredName {
     StoredName::from_str(s).unwrap()

@@ -2,8 +2,6 @@
 //! kill -9 right after it, restart with the share intact, and a wrong
 //! passphrase refused at start.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -12,9 +10,41 @@ use frostzone_proto::tls::TlsFiles;
 use frostzone_proto::v1::signer_client::SignerClient;
 use frostzone_proto::v1::*;
 use frostzone_proto::API_VERSION;
+use frostzone_tests::cluster::workspace_binary;
+use frostzone_tests::frostzone_bin;
+use frostzone_tests::port::free_port;
+use frostzone_tests::programs::{describe, run};
+use frostzone_tests::signer_config::{write_flat, SignerConfig};
 use tonic::transport::Channel;
 
-const BIN: &str = env!("CARGO_BIN_EXE_frostzone-signer");
+fn signer_bin() -> PathBuf {
+    workspace_binary("frostzone-signer")
+}
+
+/// `ca.pem`, and a certificate and key for the coordinator and signers 1 and 2 (`frostzone certs
+/// init`, as operators make them).
+fn make_certs(dir: &Path) {
+    let mut cmd = Command::new(frostzone_bin());
+    cmd.args(["certs", "init", "--dir"]).arg(dir).args(["--signers", "2"]);
+    let out = run(&mut cmd);
+    assert!(out.status.success(), "{}", describe(&cmd, &out));
+}
+
+/// Every signer's identity (`frostzone-signer --config ... identity`, which makes its store)
+/// into `roster.toml` with threshold `t`, and a policy that approves key ceremonies: what the
+/// signers of `configs` need to start and take part in a DKG.
+fn write_roster(dir: &Path, configs: &[PathBuf], t: u16) {
+    let mut entries = String::from("version = 1\n");
+    entries.push_str(&format!("threshold = {t}\n"));
+    for config in configs {
+        let out = Command::new(signer_bin()).arg("--config").arg(config).arg("identity").output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        entries.push('\n');
+        entries.push_str(&String::from_utf8_lossy(&out.stdout));
+    }
+    std::fs::write(dir.join("roster.toml"), entries).unwrap();
+    std::fs::write(dir.join("policy.toml"), "version = 1\n[approval]\nkey_ceremonies = \"auto\"\n").unwrap();
+}
 
 /// A running signer, killed with SIGKILL when dropped.
 struct Running(Child);
@@ -28,7 +58,7 @@ impl Drop for Running {
 
 fn start(config: &Path) -> Running {
     Running(
-        Command::new(BIN)
+        Command::new(signer_bin())
             .arg("--config")
             .arg(config)
             .stdout(Stdio::null())
@@ -77,15 +107,15 @@ fn pid(n: u16) -> ParticipantId {
 #[test]
 fn check_config_accepts_good_and_names_the_bad_field() {
     let dir = tempfile::tempdir().unwrap();
-    common::make_certs(dir.path(), &["signer-1", "coordinator"]);
-    let config = common::write_config(dir.path(), 1, common::free_port(), "pw");
+    make_certs(dir.path());
+    let config = write_flat(dir.path(), 1, free_port(), "pw");
     // Without its roster a signer does not start.
-    let out = Command::new(BIN).arg("--config").arg(&config).arg("--check-config").output().unwrap();
+    let out = Command::new(signer_bin()).arg("--config").arg(&config).arg("--check-config").output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("roster.toml"), "{}", String::from_utf8_lossy(&out.stderr));
-    let other = common::write_config(dir.path(), 2, common::free_port(), "pw2");
-    common::write_roster(BIN, dir.path(), &[config.clone(), other], 2);
-    let out = Command::new(BIN)
+    let other = write_flat(dir.path(), 2, free_port(), "pw2");
+    write_roster(dir.path(), &[config.clone(), other], 2);
+    let out = Command::new(signer_bin())
         .arg("--config")
         .arg(&config)
         .arg("--check-config")
@@ -98,11 +128,10 @@ fn check_config_accepts_good_and_names_the_bad_field() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok"));
 
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("participant = 1", "participant = 0");
-    std::fs::write(&config, text).unwrap();
-    let out = Command::new(BIN)
+    let mut bad = SignerConfig::read(&config);
+    bad.participant = 0;
+    bad.write(&config);
+    let out = Command::new(signer_bin())
         .arg("--config")
         .arg(&config)
         .arg("--check-config")
@@ -120,12 +149,12 @@ fn check_config_accepts_good_and_names_the_bad_field() {
 async fn dkg_share_survives_kill_9_and_wrong_passphrase_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    common::make_certs(d, &["signer-1", "signer-2", "coordinator"]);
-    let ports = [common::free_port(), common::free_port()];
+    make_certs(d);
+    let ports = [free_port(), free_port()];
     let configs: Vec<PathBuf> = (1..=2)
-        .map(|n| common::write_config(d, n, ports[usize::from(n) - 1], "pw"))
+        .map(|n| write_flat(d, n, ports[usize::from(n) - 1], "pw"))
         .collect();
-    common::write_roster(BIN, d, &configs, 2);
+    write_roster(d, &configs, 2);
     let mut running: Vec<Running> = configs.iter().map(|c| start(c)).collect();
     let mut clients = vec![client(d, 1, ports[0]).await, client(d, 2, ports[1]).await];
 
@@ -234,7 +263,7 @@ async fn dkg_share_survives_kill_9_and_wrong_passphrase_is_refused() {
     let key1 = roster.lines().find(|l| l.starts_with("identity")).unwrap().to_string();
     let key2 = roster.lines().filter(|l| l.starts_with("identity")).nth(1).unwrap().to_string();
     std::fs::write(d.join("roster.toml"), roster.replace(&key1, "X").replace(&key2, &key1).replace("X", &key2)).unwrap();
-    let out = Command::new(BIN).arg("--config").arg(&configs[1]).output().unwrap();
+    let out = Command::new(signer_bin()).arg("--config").arg(&configs[1]).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("roster") && err.contains("identity key"), "{err}");
@@ -243,7 +272,7 @@ async fn dkg_share_survives_kill_9_and_wrong_passphrase_is_refused() {
     // A wrong passphrase: a clear error at start.
     running.remove(0);
     std::fs::write(d.join("signer-1.passphrase"), "not the passphrase\n").unwrap();
-    let out = Command::new(BIN)
+    let out = Command::new(signer_bin())
         .arg("--config")
         .arg(&configs[0])
         .output()

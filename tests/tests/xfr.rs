@@ -8,12 +8,10 @@
 //!   own server, as primary, publishes two versions and its own NOTIFYs
 //!   bring the whole zone, then the change set.
 //!
-//! Skipped (with a printed reason) only when `nsd` is not installed;
-//! `scripts/test` installs it.
+//! NSD, dig and kdig are needed (`scripts/test` installs them); as in every test here, a missing
+//! one fails the test unless `FROSTZONE_SKIP_INTEROP=1`.
 
-use std::net::{TcpListener, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -28,6 +26,10 @@ use frostzone_dnssec::present::zone_text;
 use frostzone_dnssec::signing::{SigningPlan, SigningPolicy};
 use frostzone_dnssec::zone::{InputKind, Zone};
 use frostzone_dnssec::{StoredName, StoredRecord};
+use frostzone_tests::coordinator_config::{self, Primary, Secondary, TsigKey, XfrSections};
+use frostzone_tests::nsd::{self, Nsd, NsdConfig, Role};
+use frostzone_tests::port::free_port;
+use frostzone_tests::programs::{find_program, require};
 use tokio::sync::mpsc;
 
 const SECRET: &str = "ZnJvc3R6b25lLXRlc3QteGZyLWtleS0zMi1ieXRlcyE=";
@@ -48,94 +50,15 @@ ns.sub IN A 192.0.2.54
 
 // ---------------------------------------------------------------- harness
 
-fn program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-fn nsd_or_skip(test: &str) -> Option<PathBuf> {
-    let nsd = program("nsd");
-    if nsd.is_none() {
-        println!("skipped: {test}: nsd is not installed (scripts/test installs nsd, knot-dnsutils, bind9-dnsutils)");
-    }
-    nsd
-}
-
-/// A port free for UDP and TCP on 127.0.0.1.
-fn free_port() -> u16 {
-    for _ in 0..50 {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no port free for both UDP and TCP on 127.0.0.1");
-}
-
-/// A child process killed and reaped on drop.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_nsd(nsd: &Path, dir: &Path, conf: &str) -> Daemon {
-    let conf_file = dir.join("nsd.conf");
-    std::fs::write(&conf_file, conf).unwrap();
-    let out = std::fs::File::create(dir.join("nsd.out")).unwrap();
-    let child = Command::new(nsd)
-        .arg("-d")
-        .arg("-c")
-        .arg(&conf_file)
-        .stdout(Stdio::from(out.try_clone().unwrap()))
-        .stderr(Stdio::from(out))
-        .spawn()
-        .unwrap();
-    Daemon(child)
-}
-
-fn nsd_server_section(dir: &Path, port: u16) -> String {
-    format!(
-        r#"server:
-    ip-address: 127.0.0.1@{port}
-    do-ip6: no
-    server-count: 1
-    username: ""
-    chroot: ""
-    zonesdir: "{d}"
-    pidfile: "{d}/nsd.pid"
-    zonelistfile: "{d}/zone.list"
-    xfrdfile: "{d}/xfrd.state"
-    xfrdir: "{d}"
-    database: ""
-    logfile: "{d}/nsd.log"
-    verbosity: 2
-remote-control:
-    control-enable: no
-key:
-    name: "xfr-key"
-    algorithm: hmac-sha256
-    secret: "{SECRET}"
-"#,
-        d = dir.display()
-    )
-}
-
-fn logs(dir: &Path) -> String {
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
-    format!("--- nsd.out ---\n{}--- nsd.log ---\n{}", read("nsd.out"), read("nsd.log"))
+/// NSD on `port` for `zone` from `zonefile` in `role`, with the test's TSIG key.
+fn start_nsd(dir: &Path, port: u16, zone: &str, zonefile: &str, role: Role) -> Nsd {
+    let keys = vec![nsd::TsigKey { name: "xfr-key".to_string(), secret: SECRET.to_string() }];
+    Nsd::start(dir, &NsdConfig { port, zone: zone.to_string(), zonefile: zonefile.to_string(), role, keys })
 }
 
 /// dig (BIND's), one try, short timeout: the caller polls.
 async fn dig(args: &[&str]) -> String {
-    let out = tokio::process::Command::new(program("dig").expect("dig is installed with nsd by scripts/test"))
+    let out = tokio::process::Command::new(find_program("dig").expect("dig is installed"))
         .args(["+time=2", "+tries=1"])
         .args(args)
         .output()
@@ -145,7 +68,7 @@ async fn dig(args: &[&str]) -> String {
 }
 
 async fn kdig(args: &[&str]) -> String {
-    let out = tokio::process::Command::new(program("kdig").expect("kdig (knot-dnsutils) is installed"))
+    let out = tokio::process::Command::new(find_program("kdig").expect("kdig is installed"))
         .args(["+time=2", "+retry=0"])
         .args(args)
         .output()
@@ -245,32 +168,37 @@ async fn next_transfer(rx: &mut mpsc::Receiver<Transfer>) -> Transfer {
     tokio::time::timeout(WAIT, rx.recv()).await.expect("no transfer arrived in time").expect("channel closed")
 }
 
-fn config(text: &str) -> XfrConfig {
-    XfrConfig::parse(text, Path::new(".")).unwrap().unwrap()
+fn config(sections: XfrSections) -> XfrConfig {
+    XfrConfig::parse(&sections.to_toml(), Path::new(".")).unwrap().unwrap()
+}
+
+/// `[transfer]` on `listen` with the test's TSIG key and `secondaries`.
+fn transfer_section(listen: &str, secondaries: Vec<Secondary>) -> coordinator_config::Transfer {
+    coordinator_config::Transfer { listen: listen.to_string(), tsig_keys: vec![TsigKey::hmac_sha256("xfr-key", SECRET)], secondaries }
+}
+
+/// A secondary at `127.0.0.1:port` with the test's TSIG key.
+fn secondary(port: u16) -> Secondary {
+    Secondary { address: format!("127.0.0.1:{port}"), tsig_key: Some("xfr-key".to_string()) }
+}
+
+/// The hidden primary at `127.0.0.1:port` with the test's TSIG key, for `zone`.
+fn primary_section(port: u16, zone: &str) -> Primary {
+    Primary { address: format!("127.0.0.1:{port}"), tsig_key: Some("xfr-key".to_string()), zones: vec![zone.to_string()] }
 }
 
 // ---------------------------------------------------------------- tests
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nsd_secondary_pulls_axfr_then_ixfr_and_strangers_are_refused() {
-    let Some(nsd) = nsd_or_skip("nsd_secondary_pulls_axfr_then_ixfr_and_strangers_are_refused") else { return };
+    if !require("nsd_secondary_pulls_axfr_then_ixfr_and_strangers_are_refused", &["nsd", "dig"]) {
+        return;
+    }
     captured_logs();
     let origin = apex("example.");
     let dir = tempfile::tempdir().unwrap();
     let nsd_port = free_port();
-    let c = config(&format!(
-        r#"
-[transfer]
-listen = "127.0.0.1:0"
-[[transfer.tsig_keys]]
-name = "xfr-key"
-algorithm = "hmac-sha256"
-secret = "{SECRET}"
-[[transfer.secondaries]]
-address = "127.0.0.1:{nsd_port}"
-tsig_key = "xfr-key"
-"#
-    ));
+    let c = config(XfrSections { transfer: Some(transfer_section("127.0.0.1:0", vec![secondary(nsd_port)])), primary: None });
     let server = TransferServer::start(&c.transfer, None).await.unwrap();
     let ours = server.local_addr().port().to_string();
     let v1 = signed(ZONE, &origin);
@@ -278,21 +206,19 @@ tsig_key = "xfr-key"
     assert_eq!(server.publish(origin.clone(), records(&v1)).await.unwrap(), 1);
 
     let t = Instant::now();
-    let _nsd = start_nsd(
-        &nsd,
+    let nsd = start_nsd(
         dir.path(),
-        &(nsd_server_section(dir.path(), nsd_port)
-            + &format!(
-                "zone:\n    name: \"example.\"\n    zonefile: \"example.zone\"\n    \
-                 request-xfr: 127.0.0.1@{ours} xfr-key\n    allow-notify: 127.0.0.1 xfr-key\n"
-            )),
+        nsd_port,
+        "example.",
+        "example.zone",
+        Role::Secondary { primary_port: server.local_addr().port(), key: Some("xfr-key".to_string()) },
     );
     let port = nsd_port.to_string();
     let soa_serial = || async {
         let out = dig(&["@127.0.0.1", "-p", &port, "+norec", "+short", "example.", "SOA"]).await;
         out.split_whitespace().nth(2).and_then(|s| s.parse::<u32>().ok())
     };
-    poll("NSD to serve serial 1 after AXFR", || logs(dir.path()), || async { (soa_serial().await == Some(1)).then_some(()) }).await;
+    poll("NSD to serve serial 1 after AXFR", || nsd.logs(), || async { (soa_serial().await == Some(1)).then_some(()) }).await;
     println!("NSD pulled version 1 by AXFR and serves it: {:?}", t.elapsed());
     assert!(log_text().contains("AXFR example. serial 1 to 127.0.0.1"), "{}", log_text());
 
@@ -302,7 +228,7 @@ tsig_key = "xfr-key"
     let t = Instant::now();
     assert_eq!(server.publish_changes(origin.clone(), set).await.unwrap(), 2);
     println!("published version 2 in {:?}", t.elapsed());
-    poll("NSD to serve serial 2 after NOTIFY and IXFR", || logs(dir.path()), || async {
+    poll("NSD to serve serial 2 after NOTIFY and IXFR", || nsd.logs(), || async {
         (soa_serial().await == Some(2)).then_some(())
     })
     .await;
@@ -350,7 +276,9 @@ tsig_key = "xfr-key"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incoming_full_zone_from_nsd_then_changes_from_our_own_primary() {
-    let Some(nsd) = nsd_or_skip("incoming_full_zone_from_nsd_then_changes_from_our_own_primary") else { return };
+    if !require("incoming_full_zone_from_nsd_then_changes_from_our_own_primary", &["nsd", "dig", "kdig"]) {
+        return;
+    }
     captured_logs();
 
     // Part 1: NSD is the hidden primary; kdig NOTIFYs us as it would.
@@ -358,31 +286,12 @@ async fn incoming_full_zone_from_nsd_then_changes_from_our_own_primary() {
     let dir = tempfile::tempdir().unwrap();
     let nsd_port = free_port();
     std::fs::write(dir.path().join("example.net.zone"), ZONE).unwrap();
-    let _nsd = start_nsd(
-        &nsd,
-        dir.path(),
-        &(nsd_server_section(dir.path(), nsd_port)
-            + "zone:\n    name: \"example.net.\"\n    zonefile: \"example.net.zone\"\n    provide-xfr: 127.0.0.1 xfr-key\n"),
-    );
-    let port = nsd_port.to_string();
-    poll("NSD to serve example.net.", || logs(dir.path()), || async {
-        dig(&["@127.0.0.1", "-p", &port, "+norec", "example.net.", "SOA"]).await.contains("status: NOERROR").then_some(())
-    })
-    .await;
-    let c = config(&format!(
-        r#"
-[transfer]
-listen = "127.0.0.1:0"
-[[transfer.tsig_keys]]
-name = "xfr-key"
-algorithm = "hmac-sha256"
-secret = "{SECRET}"
-[primary]
-address = "127.0.0.1:{nsd_port}"
-tsig_key = "xfr-key"
-zones = ["example.net"]
-"#
-    ));
+    let mut nsd = start_nsd(dir.path(), nsd_port, "example.net.", "example.net.zone", Role::Primary { provide_xfr: Some("xfr-key".to_string()) });
+    tokio::task::block_in_place(|| nsd.wait_serving(WAIT, String::new));
+    let c = config(XfrSections {
+        transfer: Some(transfer_section("127.0.0.1:0", Vec::new())),
+        primary: Some(primary_section(nsd_port, "example.net")),
+    });
     let (tx, mut rx) = mpsc::channel(4);
     let source = PrimarySource::new(c.primary.clone().unwrap(), tx);
     let server = TransferServer::start(&c.transfer, Some(source.clone())).await.unwrap();
@@ -404,13 +313,11 @@ zones = ["example.net"]
     // Part 2: our own server is the primary; its NOTIFYs drive the pulls.
     let org = apex("example.org.");
     let (p_port, s_port) = (free_port(), free_port());
-    let keys = format!("[[transfer.tsig_keys]]\nname = \"xfr-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET}\"\n");
-    let p = config(&format!(
-        "[transfer]\nlisten = \"127.0.0.1:{p_port}\"\n{keys}[[transfer.secondaries]]\naddress = \"127.0.0.1:{s_port}\"\ntsig_key = \"xfr-key\"\n"
-    ));
-    let s = config(&format!(
-        "[transfer]\nlisten = \"127.0.0.1:{s_port}\"\n{keys}[primary]\naddress = \"127.0.0.1:{p_port}\"\ntsig_key = \"xfr-key\"\nzones = [\"example.org.\"]\n"
-    ));
+    let p = config(XfrSections { transfer: Some(transfer_section(&format!("127.0.0.1:{p_port}"), vec![secondary(s_port)])), primary: None });
+    let s = config(XfrSections {
+        transfer: Some(transfer_section(&format!("127.0.0.1:{s_port}"), Vec::new())),
+        primary: Some(primary_section(p_port, "example.org.")),
+    });
     let (tx, mut rx) = mpsc::channel(4);
     let source = PrimarySource::new(s.primary.clone().unwrap(), tx);
     let _secondary = TransferServer::start(&s.transfer, Some(source.clone())).await.unwrap();
