@@ -37,7 +37,7 @@ pub struct ClientArgs {
 }
 
 /// A connected coordinator client.
-pub type Coordinator = CoordinatorClient<Channel>;
+pub type CoordinatorApi = CoordinatorClient<Channel>;
 
 impl ClientArgs {
     /// The operator's TLS files in `--tls-dir`.
@@ -49,14 +49,14 @@ impl ClientArgs {
     }
 
     /// Connects to the coordinator.
-    pub async fn connect(&self) -> anyhow::Result<Coordinator> {
+    pub async fn connect(&self) -> anyhow::Result<CoordinatorApi> {
         connect(&self.coordinator, &self.tls_files()?, &self.coordinator_name).await
     }
 }
 
 /// Connects to the coordinator at `url` with `tls`, checking that its
 /// certificate names `server_name`.
-pub async fn connect(url: &str, tls: &TlsFiles, server_name: &str) -> anyhow::Result<Coordinator> {
+pub async fn connect(url: &str, tls: &TlsFiles, server_name: &str) -> anyhow::Result<CoordinatorApi> {
     // The TLS error's message already holds its source: keep it one line.
     let tls_config = tls.client_config(server_name).map_err(|e| anyhow::anyhow!("{e}"))?;
     let channel = Endpoint::from_shared(url.to_string())

@@ -52,7 +52,7 @@ pub struct SignerEntry {
 
 /// `signer-K.toml`.
 #[derive(Serialize)]
-pub struct SignerConfig {
+pub struct SignerNodeToml {
     pub version: u32,
     pub name: String,
     pub participant: u16,
@@ -174,7 +174,7 @@ impl Layout {
             crate::commands::certs::write_private(&own.join("passphrase"), &format!("{passphrase}\n"))?;
             let policy = own.join("policy.toml");
             std::fs::write(&policy, DEMO_POLICY).with_context(|| format!("cannot write {}", policy.display()))?;
-            let config = SignerConfig {
+            let config = SignerNodeToml {
                 version: CONFIG_VERSION,
                 name: name.clone(),
                 participant: k,

@@ -2,7 +2,7 @@
 
 use crate::approval::tally::ApprovalFailure;
 use crate::pipeline::input::InputError;
-use crate::pipeline::release::ReleaseError;
+use crate::pipeline::validate::ValidationError;
 use crate::signing::subset::QuorumUnavailable;
 use crate::registry::RegistryError;
 use crate::signers::SignerCallError;
@@ -54,9 +54,9 @@ pub enum CoordinatorError {
     /// malformed package): `ABORTED`, the operation can be retried.
     #[error("{0}")]
     Disagreement(String),
-    /// The signed zone does not validate; nothing was released:
+    /// The signed zone does not validate; nothing was published:
     /// `INTERNAL`.
-    #[error("the signed zone does not validate; nothing was released:\n{0}")]
+    #[error("the signed zone does not validate; nothing was published:\n{0}")]
     Invalid(String),
     /// The input does not make a new version; nothing changed. A text
     /// that does not read is `INVALID_ARGUMENT`; changes that do not
@@ -68,7 +68,7 @@ pub enum CoordinatorError {
     /// The signed version was not released (it does not validate):
     /// `INTERNAL`.
     #[error(transparent)]
-    Release(#[from] ReleaseError),
+    Release(#[from] ValidationError),
     /// The registry failed: `INTERNAL`.
     #[error(transparent)]
     Registry(#[from] RegistryError),

@@ -117,7 +117,7 @@ pub enum StartError {
     Tls(#[from] frostzone_proto::tls::TlsError),
     /// The zone transfer server.
     #[error(transparent)]
-    Transfer(#[from] xfr::StartError),
+    Transfer(#[from] xfr::TransferStartError),
     /// A published zone could not be served again.
     #[error(transparent)]
     Restore(#[from] xfr::PublishError),

@@ -382,7 +382,7 @@ mod tests {
                 RequestPhase::Signing,
                 RequestPhase::Aggregating,
                 RequestPhase::Validating,
-                RequestPhase::Released,
+                RequestPhase::Published,
             ] {
                 done.advance(s, 101).unwrap();
             }
@@ -405,7 +405,7 @@ mod tests {
         assert!(recent[0].error().unwrap().contains("interrupted while signing"), "{:?}", recent[0]);
         assert_eq!(recent[0].updated_unix, 300);
         assert_eq!(recent[0].signers, ["signer-1"]);
-        assert_eq!(recent[1].state, RequestPhase::Released);
+        assert_eq!(recent[1].state, RequestPhase::Published);
         // A second sweep finds nothing.
         assert!(r.sweep_interrupted(400).await.unwrap().is_empty());
     }

@@ -22,7 +22,7 @@ async fn healthy_cluster_signs_with_the_first_three() {
     assert!(signed.text.contains("RRSIG"));
     let s = &c.coordinator.registry.recent_sessions(1).unwrap()[0];
     assert_eq!(s.id, signed.request_id);
-    assert_eq!(s.state, RequestPhase::Released);
+    assert_eq!(s.state, RequestPhase::Published);
     assert_eq!(s.signers, ["signer-1", "signer-2", "signer-3"]);
     assert!(s.culprits.is_empty());
     assert_eq!(s.signatures, s.planned);
@@ -48,7 +48,7 @@ async fn retries_around_a_dead_signer_and_excludes_a_culprit() {
     let signed = sign(&c, options("nsec"), zone_text(hosts)).await.unwrap();
     assert!(signed.summary.contains(": valid:"), "{}", signed.summary);
     let s = &c.coordinator.registry.recent_sessions(1).unwrap()[0];
-    assert_eq!(s.state, RequestPhase::Released);
+    assert_eq!(s.state, RequestPhase::Published);
     assert!(s.planned > frostzone_proto::MAX_BATCH_ITEMS as u64, "{}", s.planned);
     assert_eq!(s.signatures, s.planned);
     assert_eq!(s.signers, ["signer-3", "signer-4", "signer-5"]);
@@ -129,7 +129,7 @@ async fn dkg_relay_then_sign() {
     assert_eq!(listed.keys.len(), 2);
     let status = service.status(Request::new(pb::StatusRequest { api_version: 1 })).await.unwrap().into_inner();
     assert!(status.signers.iter().all(|s| s.reachable), "{:?}", status.signers);
-    assert_eq!(status.requests[0].state, "released");
+    assert_eq!(status.requests[0].state, "published");
 }
 
 /// DKG needs every signer: one down fails it with UNAVAILABLE naming it,

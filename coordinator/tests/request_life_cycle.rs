@@ -56,7 +56,7 @@ async fn the_quorum_is_chosen_among_approvers_and_signers_hear_the_release() {
     let signed = signed.unwrap();
     assert!(signed.summary.contains(": valid:"), "{}", signed.summary);
     let s = latest(&c);
-    assert_eq!(s.state, RequestPhase::Released);
+    assert_eq!(s.state, RequestPhase::Published);
     assert_eq!(s.signers, ["signer-2", "signer-4", "signer-5"]);
     assert_eq!(c.committed(), [2, 4, 5]);
     assert_eq!((s.threshold, s.submitted_by.as_str(), s.content_hash.len()), (3, "operator", 64));
@@ -206,7 +206,7 @@ async fn sign_zone_streams_progress_and_the_request_is_listed() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!((found.request_id.as_str(), found.state.as_str(), found.threshold), (id.as_str(), "released", 3));
+    assert_eq!((found.request_id.as_str(), found.state.as_str(), found.threshold), (id.as_str(), "published", 3));
     assert_eq!(found.signers, ["signer-1", "signer-2", "signer-4"]);
     assert_eq!(found.content_hash.len(), 32);
     let states: Vec<(String, pb::RequestState)> =

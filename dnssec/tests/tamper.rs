@@ -35,12 +35,12 @@ ns.sub IN A 192.0.2.77
 insecure IN NS ns.example.net.
 ";
 
-struct Signed {
+struct SignedExample {
     text: String,
     ksk: ZoneKey,
 }
 
-fn sign(denial: Denial, extra_keys: &[ZoneKey]) -> Signed {
+fn sign(denial: Denial, extra_keys: &[ZoneKey]) -> SignedExample {
     let (ksk, zsk) = (ksk(), zsk());
     let mut keys = vec![ksk.1.clone(), zsk.1.clone()];
     keys.extend_from_slice(extra_keys);
@@ -48,10 +48,10 @@ fn sign(denial: Denial, extra_keys: &[ZoneKey]) -> Signed {
     let plan = SigningPlan::prepare(unsigned(ZONE), &keys, &policy, NOW).unwrap();
     let sigs = signatures(&plan, &[ksk.clone(), zsk]);
     let zone = plan.complete(sigs).unwrap();
-    Signed { text: zone_text(&zone), ksk: ksk.1 }
+    SignedExample { text: zone_text(&zone), ksk: ksk.1 }
 }
 
-fn check(signed: &Signed, text: &str, now: u32) -> Report {
+fn check(signed: &SignedExample, text: &str, now: u32) -> Report {
     let options = ValidationOptions {
         now,
         anchor: TrustAnchor::Ds(vec![signed.ksk.ds(&apex())]),

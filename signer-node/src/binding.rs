@@ -15,7 +15,7 @@ pub const APPROVAL_WINDOW_SECS: u64 = 24 * 3600;
 
 /// An approved request as Commits see it, kept in memory so a zone signed
 /// in many batches does not re-read its digests for each.
-pub(crate) struct Approved {
+pub(crate) struct ApprovedRequest {
     /// The zone it signs.
     pub(crate) zone: String,
     /// When this signer approved it (Unix seconds): Commits are let in
@@ -26,4 +26,4 @@ pub(crate) struct Approved {
 }
 
 /// The approved requests' digest sets by request id.
-pub(crate) type ApprovedCache = HashMap<String, Arc<Approved>>;
+pub(crate) type ApprovedCache = HashMap<String, Arc<ApprovedRequest>>;

@@ -35,7 +35,7 @@ use crate::clock::Now;
 use crate::node::{lock, Node, REQUESTER};
 use crate::policy_file::SignerPolicy;
 use crate::proposal::{check_request_id, DECIDED_BY_POLICY};
-use crate::request_store::{RequestContent, RequestRecord, REQUEST_FORMAT};
+use crate::request_store::{RequestContent, StoredRequest, REQUEST_FORMAT};
 use crate::store::ShareInfo;
 
 /// What a ceremony does.
@@ -71,7 +71,7 @@ impl CeremonyKind {
 
 /// An approved ceremony, as its steps use it.
 #[derive(Clone, Debug)]
-pub struct Approved {
+pub struct ApprovedCeremony {
     /// The request.
     pub request_id: String,
     /// Its zone, normalized.
@@ -88,7 +88,7 @@ pub struct Approved {
     pub group_public_key: Vec<u8>,
 }
 
-impl Approved {
+impl ApprovedCeremony {
     /// A DKG step must name exactly the approved zone, role, t and
     /// participants.
     pub fn check_same(&self, zone: &str, role_value: i32, threshold: u32, participants: &[v1::ParticipantId]) -> Result<(), NodeError> {
@@ -141,11 +141,11 @@ pub(crate) fn evaluate_ceremony(
     proposal: &v1::CeremonyProposal,
     ceremony: &KeyCeremony,
     ctx: &CeremonyContext<'_>,
-) -> Result<(RequestRecord, Vec<String>), NodeError> {
+) -> Result<(StoredRequest, Vec<String>), NodeError> {
     let kind = CeremonyKind::from_proto(ceremony.kind).ok_or_else(|| NodeError::field("ceremony.kind", "not DKG, IMPORT or REMOVE"))?;
     let zone = normalized_zone(&ceremony.zone)?;
     let expiry = ctx.now.saturating_add(ctx.policy.approval.pending_expiry_secs);
-    let mut record = RequestRecord {
+    let mut record = StoredRequest {
         format: REQUEST_FORMAT,
         id: proposal.request_id.clone(),
         zone: zone.clone(),
@@ -157,7 +157,7 @@ pub(crate) fn evaluate_ceremony(
         state_unix: ctx.now,
         ceremony: Some(ceremony.clone()),
         content_stored: true,
-        ..RequestRecord::default()
+        ..StoredRequest::default()
     };
     let mut lines = Vec::new();
     let refusal = match kind {
@@ -244,7 +244,7 @@ fn check_removal(
     ceremony: &KeyCeremony,
     zone: &str,
     ctx: &CeremonyContext<'_>,
-    record: &mut RequestRecord,
+    record: &mut StoredRequest,
     lines: &mut Vec<String>,
 ) -> Result<Option<String>, NodeError> {
     let tag = u16::try_from(ceremony.key_tag).map_err(|_| NodeError::field("ceremony.key_tag", "out of range"))?;
@@ -334,7 +334,7 @@ impl Node {
 
     /// The approved ceremony `request_id` of `kind`, or why its steps may
     /// not run.
-    pub(crate) fn approved_ceremony(&self, request_id: &str, kind: CeremonyKind, now: Now) -> Result<Approved, NodeError> {
+    pub(crate) fn approved_ceremony(&self, request_id: &str, kind: CeremonyKind, now: Now) -> Result<ApprovedCeremony, NodeError> {
         check_request_id(request_id)?;
         let record = self.store.requests().get(request_id)?.ok_or_else(|| {
             RequestError::NotApproved(format!("no key ceremony {request_id} was proposed to this signer; it takes no step for it"))
@@ -365,7 +365,7 @@ impl Node {
                 (roster.threshold, ids, role(ceremony.role)?)
             }
         };
-        Ok(Approved {
+        Ok(ApprovedCeremony {
             request_id: request_id.to_string(),
             zone: record.zone.clone(),
             role: key_role,

@@ -51,7 +51,7 @@ use frostzone_dnssec::denial::check::ChainSource;
 use crate::error::NodeError;
 use crate::policy::normalize_zone;
 use crate::proposal::{check_content, conclude, new_record, reject, ProposeContext};
-use crate::request_store::{RequestContent, RequestRecord, RequestStore};
+use crate::request_store::{RequestContent, StoredRequest, RequestStore};
 use crate::rrset::{parse_rrsets, stored_rrsets, ParsedRrsets, StoredRrsetRef};
 use crate::error::StoreError;
 
@@ -211,7 +211,7 @@ pub fn evaluate_incremental<S: ChainSource>(
     ctx: &ProposeContext,
     view: &S,
     whole: impl FnOnce() -> Result<Vec<Rrset>, NodeError>,
-) -> Result<(RequestRecord, RequestContent), NodeError>
+) -> Result<(StoredRequest, RequestContent), NodeError>
 where
     NodeError: From<S::Error>,
 {
@@ -219,7 +219,7 @@ where
     let mut record = new_record(header, zone, items, hash, ctx);
     let mut content = RequestContent { digests, ..RequestContent::default() };
     let (_, apex) = normalize_zone(zone).map_err(|e| NodeError::field("zone", e))?;
-    let refused = |record: &mut RequestRecord, reason: String| reject(record, reason, ctx.now);
+    let refused = |record: &mut StoredRequest, reason: String| reject(record, reason, ctx.now);
     let puts = match parse_rrsets(items, &apex) {
         Ok(puts) => puts,
         Err(reason) => {
@@ -262,7 +262,7 @@ where
 }
 
 /// What a Published call does to the zone's baseline.
-pub struct Publication {
+pub struct BaselineUpdate {
     /// The baseline update to apply with the record (none: nothing to do).
     pub batch: Option<sled::Batch>,
     /// The outcome, for the log and the audit entry.
@@ -275,7 +275,7 @@ pub struct Publication {
 /// leaves the baseline stale, as does a request whose content is no longer
 /// stored. The caller holds the decision lock, so the baseline does not
 /// move meanwhile.
-pub fn publication(requests: &RequestStore, record: &RequestRecord, detail: &str, now: u64) -> Result<Publication, StoreError> {
+pub fn publication(requests: &RequestStore, record: &StoredRequest, detail: &str, now: u64) -> Result<BaselineUpdate, StoreError> {
     let (zone, id) = (record.zone.as_str(), record.id.as_str());
     let baselines = requests.baselines();
     let state = baselines.state(zone)?;
@@ -283,10 +283,10 @@ pub fn publication(requests: &RequestStore, record: &RequestRecord, detail: &str
     if let Some(s) = &state {
         // The batch went in before a crash cut the last call short.
         if s.request_id == id && !s.is_stale() {
-            return Ok(Publication { batch: None, outcome: applied });
+            return Ok(BaselineUpdate { batch: None, outcome: applied });
         }
         if s.stale_since == id {
-            return Ok(Publication { batch: None, outcome: format!("published ({detail}); baseline left stale: {}", s.stale_reason) });
+            return Ok(BaselineUpdate { batch: None, outcome: format!("published ({detail}); baseline left stale: {}", s.stale_reason) });
         }
     }
     let why_stale = if !record.content_stored {
@@ -294,7 +294,7 @@ pub fn publication(requests: &RequestStore, record: &RequestRecord, detail: &str
     } else if !record.incremental {
         let rrsets = requests.rrsets(id)?;
         let batch = baselines.replace_batch(zone, &BaselineState::of(id, now), &rrsets)?;
-        return Ok(Publication { batch: Some(batch), outcome: applied });
+        return Ok(BaselineUpdate { batch: Some(batch), outcome: applied });
     } else if check_baseline(zone, state.as_ref(), &record.baseline_request_id).is_ok() {
         let (puts, removed) = requests.content(id)?;
         let removed = removed
@@ -303,7 +303,7 @@ pub fn publication(requests: &RequestStore, record: &RequestRecord, detail: &str
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| StoreError::Corrupt(format!("removed RRsets of request {id}: a type out of range")))?;
         let batch = Baselines::delta_batch(zone, &BaselineState::of(id, now), &puts, &removed)?;
-        return Ok(Publication { batch: Some(batch), outcome: applied });
+        return Ok(BaselineUpdate { batch: Some(batch), outcome: applied });
     } else {
         format!(
             "request {id} was published as an increment on request {}, but the baseline was {}",
@@ -323,5 +323,5 @@ pub fn publication(requests: &RequestStore, record: &RequestRecord, detail: &str
         let stale = BaselineState { stale_since: id.to_string(), stale_reason: why_stale, updated_unix: now, ..s };
         Baselines::state_batch(zone, &stale)
     });
-    Ok(Publication { batch, outcome })
+    Ok(BaselineUpdate { batch, outcome })
 }

@@ -14,7 +14,7 @@ use frostzone_proto::v1;
 use frostzone_threshold::{display_identifier, frost, Identifier};
 use rand::rngs::OsRng;
 
-use crate::ceremony::{Approved, CeremonyKind};
+use crate::ceremony::{ApprovedCeremony, CeremonyKind};
 use crate::clock::Now;
 use crate::dkg::{role_value, DkgParams, DkgSession, Round1Entry, SealedPackage, SignedEcho};
 use crate::error::NodeError;
@@ -294,7 +294,7 @@ impl Node {
 
 /// The public key package of an import must be a group of exactly the
 /// approved participants and t.
-fn check_group(public: &frost::keys::PublicKeyPackage, approved: &Approved) -> Result<(), NodeError> {
+fn check_group(public: &frost::keys::PublicKeyPackage, approved: &ApprovedCeremony) -> Result<(), NodeError> {
     let holders: Vec<Identifier> = public.verifying_shares().keys().copied().collect();
     if holders != approved.participants {
         return Err(NodeError::Import(format!(

@@ -33,13 +33,13 @@ use frostzone_proto::v1::{self, RequestState, SigningItem};
 use rayon::prelude::*;
 
 use crate::approval::describe;
-use crate::binding::{Approved, APPROVAL_WINDOW_SECS};
+use crate::binding::{ApprovedRequest, APPROVAL_WINDOW_SECS};
 use crate::error::{NodeError, RequestError};
 use crate::incremental::{check_baseline, evaluate_incremental, publication};
 use crate::clock::Now;
 use crate::node::{lock, Node, REQUESTER};
 use crate::proposal::{check_header, check_request_id, evaluate, ProposeContext};
-use crate::request_store::{state_name, RequestRecord};
+use crate::request_store::{state_name, StoredRequest};
 use crate::rrset::describe_item;
 
 /// How long the content of a request that was not published is kept:
@@ -55,12 +55,12 @@ pub const MIN_ID_PREFIX: usize = 8;
 /// misbehaving one cannot fill the signer's disk with proposals.
 pub const MAX_OPEN_REQUESTS: usize = 256;
 
-fn bad_state(record: &RequestRecord, why: impl Into<String>) -> NodeError {
+fn bad_state(record: &StoredRequest, why: impl Into<String>) -> NodeError {
     RequestError::State { id: record.id.clone(), state: state_name(record.state()), why: why.into() }.into()
 }
 
 impl Node {
-    pub(crate) fn propose_audit(&self, record: &RequestRecord) -> AuditEntry {
+    pub(crate) fn propose_audit(&self, record: &StoredRequest) -> AuditEntry {
         AuditEntry {
             request: record.id.clone(),
             zone: record.zone.clone(),
@@ -104,7 +104,7 @@ impl Node {
     }
 
     /// Counts a new request that is open.
-    pub(crate) fn note_opened(&self, record: &RequestRecord) {
+    pub(crate) fn note_opened(&self, record: &StoredRequest) {
         if is_open(record.state()) {
             self.open_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
@@ -256,7 +256,7 @@ impl Node {
     /// Checks the approvals relayed with a publication of `record`, which
     /// this signer did not approve itself: t distinct roster members must
     /// have approved its content. Returns what proved it, or why not.
-    fn publication_proof(&self, record: &RequestRecord, approvals: &[v1::ApprovalProof]) -> Result<String, String> {
+    fn publication_proof(&self, record: &StoredRequest, approvals: &[v1::ApprovalProof]) -> Result<String, String> {
         let Some(roster) = self.roster.as_deref() else {
             return Err("this signer has no roster to check approvals against".into());
         };
@@ -279,7 +279,7 @@ impl Node {
     /// A publication this signer cannot accept: recorded in the audit log,
     /// the zone's baseline kept and marked so that its proposals wait for
     /// the operator. The caller holds the decision lock.
-    fn refuse_publication(&self, record: &RequestRecord, why: String, now: u64) -> NodeError {
+    fn refuse_publication(&self, record: &StoredRequest, why: String, now: u64) -> NodeError {
         tracing::warn!(request = %record.id, zone = %record.zone, "publication refused: {why}");
         let baselines = self.store.requests().baselines();
         let marked = baselines.state(&record.zone).and_then(|state| {
@@ -339,7 +339,7 @@ impl Node {
         lock(&self.approved).contains_key(request_id)
     }
 
-    fn approved_request(&self, id: &str) -> Result<Arc<Approved>, NodeError> {
+    fn approved_request(&self, id: &str) -> Result<Arc<ApprovedRequest>, NodeError> {
         if let Some(found) = lock(&self.approved).get(id) {
             return Ok(found.clone());
         }
@@ -364,7 +364,7 @@ impl Node {
                 return Err(RequestError::NotApproved(format!("request {id} is {}{why}; no share is made for it", state_name(other))).into());
             }
         }
-        let approved = Arc::new(Approved {
+        let approved = Arc::new(ApprovedRequest {
             zone: record.zone.clone(),
             approved_unix: record.approved_unix,
             digests: self.store.requests().digests(id)?.into_iter().collect(),
@@ -439,7 +439,7 @@ impl Node {
 
     /// Resolves an admin's request id or unique prefix of at least
     /// [`MIN_ID_PREFIX`] hex digits.
-    fn resolve(&self, id: &str) -> Result<RequestRecord, NodeError> {
+    fn resolve(&self, id: &str) -> Result<StoredRequest, NodeError> {
         let id = id.trim();
         if id.len() < MIN_ID_PREFIX || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(NodeError::field(
@@ -463,7 +463,7 @@ impl Node {
     /// Admin: the requests kept, pending ones only unless `all`, oldest first.
     pub fn list_requests(&self, all: bool, now: Now) -> Result<v1::AdminListResponse, NodeError> {
         self.expire_due(now.unix())?;
-        let mut records: Vec<RequestRecord> = self
+        let mut records: Vec<StoredRequest> = self
             .store
             .requests()
             .list()?
@@ -558,7 +558,7 @@ impl Node {
 /// A record as the admin API lists it. `expires_unix` is the deadline that
 /// applies now: the operator's while pending, the approval window's once
 /// approved.
-fn info(record: &RequestRecord) -> v1::AdminRequestInfo {
+fn info(record: &StoredRequest) -> v1::AdminRequestInfo {
     let expires_unix = match record.state() {
         RequestState::Approved | RequestState::Signed => record.approved_unix.saturating_add(APPROVAL_WINDOW_SECS),
         _ => record.expires_unix,

@@ -21,11 +21,11 @@ use frostzone_proto::v1::{self, RequestState};
 
 use crate::fields::participant_id;
 use crate::node::Node;
-use crate::request_store::RequestRecord;
+use crate::request_store::StoredRequest;
 
 impl Node {
     /// `record`'s decision as the API gives it, signed.
-    pub(crate) fn signed(&self, record: &RequestRecord) -> v1::Decision {
+    pub(crate) fn signed(&self, record: &StoredRequest) -> v1::Decision {
         let me = self.options().participant;
         let key = self.store.identity();
         let statement = |state| Statement::Decision {
@@ -48,7 +48,7 @@ impl Node {
 /// How many distinct members of `roster` the `proofs` show approving
 /// `record`'s content (its request id, zone and content hash), and why
 /// the others do not count.
-pub fn proven_approvals(roster: &Roster, record: &RequestRecord, proofs: &[v1::ApprovalProof]) -> (usize, Vec<String>) {
+pub fn proven_approvals(roster: &Roster, record: &StoredRequest, proofs: &[v1::ApprovalProof]) -> (usize, Vec<String>) {
     let mut approvers = BTreeSet::new();
     let mut problems = Vec::new();
     for proof in proofs {
@@ -101,11 +101,11 @@ mod tests {
         Roster::parse(&Roster::to_toml(3, &members), std::path::Path::new("roster.toml")).unwrap()
     }
 
-    fn record() -> RequestRecord {
-        RequestRecord { id: "00112233445566778899aabbccddeeff".into(), zone: "example.".into(), content_hash: vec![7; 32], ..RequestRecord::default() }
+    fn record() -> StoredRequest {
+        StoredRequest { id: "00112233445566778899aabbccddeeff".into(), zone: "example.".into(), content_hash: vec![7; 32], ..StoredRequest::default() }
     }
 
-    fn approval(k: u16, signer: u16, record: &RequestRecord, state: RequestState) -> v1::ApprovalProof {
+    fn approval(k: u16, signer: u16, record: &StoredRequest, state: RequestState) -> v1::ApprovalProof {
         let id = Identifier::try_from(k).unwrap();
         let statement = Statement::Decision {
             participant: &id,
@@ -136,11 +136,11 @@ mod tests {
         assert_eq!(n, 0);
         assert_eq!(problems.len(), 2, "{problems:?}");
         // An approval of other content does not prove this one.
-        let other = RequestRecord { content_hash: vec![8; 32], ..record() };
+        let other = StoredRequest { content_hash: vec![8; 32], ..record() };
         let elsewhere: Vec<_> = (1..=3).map(|k| approval(k, k, &other, RequestState::Approved)).collect();
         assert_eq!(proven_approvals(&r, &rec, &elsewhere).0, 0);
         // Nor of another request with the same content.
-        let renamed = RequestRecord { id: "ffeeddccbbaa99887766554433221100".into(), ..record() };
+        let renamed = StoredRequest { id: "ffeeddccbbaa99887766554433221100".into(), ..record() };
         let moved: Vec<_> = (1..=3).map(|k| approval(k, k, &renamed, RequestState::Approved)).collect();
         assert_eq!(proven_approvals(&r, &rec, &moved).0, 0);
         // A stranger is not a member.

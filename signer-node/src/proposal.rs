@@ -37,7 +37,7 @@ use crate::error::NodeError;
 use crate::fields::proto_role;
 use crate::policy::{check_item, normalize_zone, BatchContext};
 use crate::policy_file::SignerPolicy;
-use crate::request_store::{RequestContent, RequestRecord, REQUEST_FORMAT};
+use crate::request_store::{RequestContent, StoredRequest, REQUEST_FORMAT};
 use crate::rrset::{describe_item, parse_rrsets, stored_rrsets};
 use crate::store::ShareInfo;
 
@@ -246,9 +246,9 @@ pub(crate) fn new_record(
     items: &[SigningItem],
     hash: [u8; 32],
     ctx: &ProposeContext,
-) -> RequestRecord {
+) -> StoredRequest {
     let expiry = ctx.now.saturating_add(ctx.policy.approval.pending_expiry_secs);
-    RequestRecord {
+    StoredRequest {
         format: REQUEST_FORMAT,
         id: header.request_id.clone(),
         zone: zone.to_string(),
@@ -262,12 +262,12 @@ pub(crate) fn new_record(
         state_unix: ctx.now,
         incremental: header.incremental,
         baseline_request_id: header.baseline_request_id.clone(),
-        ..RequestRecord::default()
+        ..StoredRequest::default()
     }
 }
 
 /// Refuses the request with `reason`.
-pub(crate) fn reject(record: &mut RequestRecord, reason: String, now: u64) {
+pub(crate) fn reject(record: &mut StoredRequest, reason: String, now: u64) {
     record.set_state(RequestState::Rejected, now);
     record.reason = bounded(&reason);
 }
@@ -276,7 +276,7 @@ pub(crate) fn reject(record: &mut RequestRecord, reason: String, now: u64) {
 /// and review lines recorded, the signing items checked against the
 /// policy, then the approval policy's decision.
 pub(crate) fn conclude(
-    record: &mut RequestRecord,
+    record: &mut StoredRequest,
     content: &mut RequestContent,
     diff: &ZoneDiff,
     first_publication: bool,
@@ -366,7 +366,7 @@ pub fn evaluate(
     zone: &str,
     items: &[SigningItem],
     ctx: &ProposeContext,
-) -> Result<(RequestRecord, RequestContent), NodeError> {
+) -> Result<(StoredRequest, RequestContent), NodeError> {
     let (hash, digests) = check_content(header, items)?;
     let mut record = new_record(header, zone, items, hash, ctx);
     let mut content = RequestContent { digests, ..RequestContent::default() };

@@ -3,7 +3,7 @@
 //!
 //! Layout (sled trees; nothing here is secret, so nothing is sealed):
 //!
-//! * `requests`: request id → [`RequestRecord`] (prost), the decision and
+//! * `requests`: request id → [`StoredRequest`] (prost), the decision and
 //!   its history. Records are kept for good; only content is pruned.
 //! * `request_digests`: request id → the item digests
 //!   ([`frostzone_proto::content::item_digest`]), 32 octets each, sorted:
@@ -39,14 +39,14 @@ use crate::baseline::{BaselineState, Baselines};
 use crate::error::StoreError;
 use crate::rrset::{StoredRrset, StoredRrsetRef};
 
-/// Format of [`RequestRecord`] this build writes and reads.
+/// Format of [`StoredRequest`] this build writes and reads.
 pub const REQUEST_FORMAT: u32 = 1;
 /// RRsets per stored chunk: about a megabyte for typical records.
 const RRSETS_PER_CHUNK: usize = 4096;
 
 /// One request as this signer knows it.
 #[derive(Clone, PartialEq, Message)]
-pub struct RequestRecord {
+pub struct StoredRequest {
     /// [`REQUEST_FORMAT`].
     #[prost(uint32, tag = "1")]
     pub format: u32,
@@ -121,7 +121,7 @@ pub struct RequestRecord {
     pub validity: Vec<v1::ValidityWindow>,
 }
 
-impl RequestRecord {
+impl StoredRequest {
     /// Its state.
     pub fn state(&self) -> v1::RequestState {
         v1::RequestState::try_from(self.state).unwrap_or(v1::RequestState::Unspecified)
@@ -279,9 +279,9 @@ impl RequestStore {
         self.db.flush().map(|_| ()).map_err(self.err())
     }
 
-    fn decode_record(id: &[u8], value: &[u8]) -> Result<RequestRecord, StoreError> {
+    fn decode_record(id: &[u8], value: &[u8]) -> Result<StoredRequest, StoreError> {
         let what = String::from_utf8_lossy(id);
-        let record = RequestRecord::decode(value).map_err(|e| StoreError::Corrupt(format!("request {what}: {e}")))?;
+        let record = StoredRequest::decode(value).map_err(|e| StoreError::Corrupt(format!("request {what}: {e}")))?;
         if record.format != REQUEST_FORMAT {
             return Err(StoreError::Corrupt(format!("request {what} has format {}", record.format)));
         }
@@ -289,7 +289,7 @@ impl RequestStore {
     }
 
     /// The record of request `id`.
-    pub fn get(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
+    pub fn get(&self, id: &str) -> Result<Option<StoredRequest>, StoreError> {
         match self.requests.get(id.as_bytes()).map_err(self.err())? {
             Some(v) => Ok(Some(RequestStore::decode_record(id.as_bytes(), &v)?)),
             None => Ok(None),
@@ -297,7 +297,7 @@ impl RequestStore {
     }
 
     /// The records whose id starts with `prefix` (at most `limit`).
-    pub fn with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<RequestRecord>, StoreError> {
+    pub fn with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<StoredRequest>, StoreError> {
         let mut out = Vec::new();
         for entry in self.requests.scan_prefix(prefix.as_bytes()).take(limit) {
             let (k, v) = entry.map_err(self.err())?;
@@ -307,13 +307,13 @@ impl RequestStore {
     }
 
     /// Every record, in id order.
-    pub fn list(&self) -> Result<Vec<RequestRecord>, StoreError> {
+    pub fn list(&self) -> Result<Vec<StoredRequest>, StoreError> {
         self.with_prefix("", usize::MAX)
     }
 
     /// Stores a new request: content first, the record last, flushed.
     /// Refuses an id already stored ([`StoreError::RequestExists`]).
-    pub fn insert(&self, record: &RequestRecord, content: &RequestContent) -> Result<(), StoreError> {
+    pub fn insert(&self, record: &StoredRequest, content: &RequestContent) -> Result<(), StoreError> {
         if self.requests.contains_key(record.id.as_bytes()).map_err(self.err())? {
             return Err(StoreError::RequestExists(record.id.clone()));
         }
@@ -343,7 +343,7 @@ impl RequestStore {
     }
 
     /// Rewrites an existing record (a state change) and flushes.
-    pub fn update(&self, record: &RequestRecord) -> Result<(), StoreError> {
+    pub fn update(&self, record: &StoredRequest) -> Result<(), StoreError> {
         self.requests.insert(record.id.as_bytes(), record.encode_to_vec()).map_err(self.err())?;
         self.flush()
     }
@@ -353,7 +353,7 @@ impl RequestStore {
     /// flushes. The baseline goes first: should the process die in
     /// between, the coordinator's repeated Published call finds the
     /// baseline already naming the request and only marks it.
-    pub fn publish(&self, record: &RequestRecord, baseline: Option<sled::Batch>) -> Result<(), StoreError> {
+    pub fn publish(&self, record: &StoredRequest, baseline: Option<sled::Batch>) -> Result<(), StoreError> {
         if let Some(batch) = baseline {
             self.baselines.apply(batch)?;
         }
@@ -400,7 +400,7 @@ impl RequestStore {
 
     /// Drops the digests of `record` (no Commit can use them any more) and,
     /// with `content`, its RRsets and lines; rewrites the record. Flushed.
-    pub fn prune(&self, record: &mut RequestRecord, content: bool) -> Result<(), StoreError> {
+    pub fn prune(&self, record: &mut StoredRequest, content: bool) -> Result<(), StoreError> {
         self.digests.remove(record.id.as_bytes()).map_err(self.err())?;
         record.digests_stored = false;
         if content {
@@ -428,7 +428,7 @@ mod tests {
         let a = StoredRrset { owner: b"\x03www\x07example\x00".to_vec(), rtype: 1, ttl: 300, rdata: vec![vec![192, 0, 2, 1]] };
         {
             let store = RequestStore::open(&db, dir.path()).unwrap();
-            let record = RequestRecord { format: REQUEST_FORMAT, id: id.into(), zone: "example.".into(), content_stored: true, ..RequestRecord::default() };
+            let record = StoredRequest { format: REQUEST_FORMAT, id: id.into(), zone: "example.".into(), content_stored: true, ..StoredRequest::default() };
             let content = RequestContent { rrsets: vec![a.clone()], ..RequestContent::default() };
             store.insert(&record, &content).unwrap();
             // What a store of the previous layout held besides.

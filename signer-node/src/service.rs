@@ -222,9 +222,9 @@ impl Signer for SignerService {
 
 /// A task that stops when this handle is dropped.
 #[derive(Debug)]
-pub struct AbortOnDrop(tokio::task::JoinHandle<()>);
+pub struct SweeperTask(tokio::task::JoinHandle<()>);
 
-impl Drop for AbortOnDrop {
+impl Drop for SweeperTask {
     fn drop(&mut self) {
         self.0.abort();
     }
@@ -233,8 +233,8 @@ impl Drop for AbortOnDrop {
 /// Starts the periodic sweep of expired sessions (their secrets are wiped
 /// as they are dropped) and of requests past their deadlines
 /// ([`Node::expire_due`], on a blocking thread: it writes and flushes).
-pub fn spawn_sweeper(node: Arc<Node>, every: Duration) -> AbortOnDrop {
-    AbortOnDrop(tokio::spawn(async move {
+pub fn spawn_sweeper(node: Arc<Node>, every: Duration) -> SweeperTask {
+    SweeperTask(tokio::spawn(async move {
         let mut interval = tokio::time::interval(every);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

@@ -4,27 +4,27 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// A child process killed (and reaped) on drop, so that a failing test leaves no server behind.
-pub struct Daemon {
+pub struct KilledOnDrop {
     name: &'static str,
     child: Child,
     log: PathBuf,
 }
 
-impl Drop for Daemon {
+impl Drop for KilledOnDrop {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-impl Daemon {
+impl KilledOnDrop {
     /// Starts `cmd` with stdout and stderr in `log` (created or truncated).
-    pub fn spawn(name: &'static str, mut cmd: Command, log: &Path) -> Daemon {
+    pub fn spawn(name: &'static str, mut cmd: Command, log: &Path) -> KilledOnDrop {
         let out = std::fs::File::create(log).expect("create daemon log");
         let err = out.try_clone().expect("clone log handle");
         cmd.stdin(Stdio::null()).stdout(out).stderr(err);
         let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Daemon { name, child, log: log.to_path_buf() }
+        KilledOnDrop { name, child, log: log.to_path_buf() }
     }
 
     /// Panics with the log when the daemon has already exited.

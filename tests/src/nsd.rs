@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::daemon::Daemon;
+use crate::daemon::KilledOnDrop;
 use crate::dig::dig;
 use crate::programs::find_program;
 
@@ -99,7 +99,7 @@ remote-control:
 
 /// A running NSD, killed on drop.
 pub struct Nsd {
-    daemon: Daemon,
+    daemon: KilledOnDrop,
     dir: PathBuf,
     /// Its port on 127.0.0.1.
     pub port: u16,
@@ -114,7 +114,7 @@ impl Nsd {
         std::fs::write(&conf, config.text(dir)).expect("write nsd.conf");
         let mut cmd = Command::new(find_program("nsd").expect("nsd is installed"));
         cmd.arg("-d").arg("-c").arg(&conf);
-        let daemon = Daemon::spawn("nsd", cmd, &dir.join("nsd.out"));
+        let daemon = KilledOnDrop::spawn("nsd", cmd, &dir.join("nsd.out"));
         Nsd { daemon, dir: dir.to_path_buf(), port: config.port, zone: config.zone.clone() }
     }
 

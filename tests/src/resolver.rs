@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::dig::{dig, Answer};
 use crate::nsd::{Nsd, NsdConfig, Role, TsigKey};
 use crate::port::free_port;
-use crate::signers::Signed;
+use crate::signers::SignedZoneDir;
 use crate::unbound::{Unbound, UnboundConfig};
 
 /// How long NSD (a secondary included: it transfers the zone first) and Unbound get to answer.
@@ -32,7 +32,7 @@ pub struct Resolver {
 
 impl Resolver {
     /// Starts NSD on `signed` and Unbound trusting its DS, and waits until both answer.
-    pub fn start(signed: &Signed) -> Resolver {
+    pub fn start(signed: &SignedZoneDir) -> Resolver {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::copy(&signed.zone, dir.path().join("zone.signed")).expect("copy signed zone");
         Resolver::launch(dir, &signed.origin, &signed.ds_line(), None, "zone.signed", Role::Primary { provide_xfr: None }, Vec::new())

@@ -8,7 +8,7 @@ use crate::programs::{describe, run, run_ok};
 use crate::{frostzone_bin, Denial};
 
 /// A signed zone in its own temporary directory.
-pub struct Signed {
+pub struct SignedZoneDir {
     /// Holds the files; removed on drop.
     pub dir: tempfile::TempDir,
     /// The signed zone file.
@@ -21,7 +21,7 @@ pub struct Signed {
     pub label: String,
 }
 
-impl Signed {
+impl SignedZoneDir {
     /// The DS record line (trimmed).
     pub fn ds_line(&self) -> String {
         std::fs::read_to_string(&self.ds)
@@ -98,7 +98,7 @@ impl Simulate {
     }
 
     /// Runs it, asserting exit 0 and that both output files exist.
-    pub fn sign(&self) -> Signed {
+    pub fn sign(&self) -> SignedZoneDir {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("signed.zone");
         let ds = dir.path().join("ds.txt");
@@ -107,7 +107,7 @@ impl Simulate {
         assert!(output.status.success(), "{}", describe(&cmd, &output));
         assert!(out.is_file(), "{cmd:?} exited 0 but wrote no {}", out.display());
         assert!(ds.is_file(), "{cmd:?} exited 0 but wrote no {}", ds.display());
-        Signed {
+        SignedZoneDir {
             dir,
             zone: out,
             ds,
@@ -124,7 +124,7 @@ impl Simulate {
 }
 
 /// Runs `frostzone verify SIGNED --ds DS`; panics with its report unless it exits 0.
-pub fn frostzone_verify(signed: &Signed) -> Output {
+pub fn frostzone_verify(signed: &SignedZoneDir) -> Output {
     let mut cmd = Command::new(frostzone_bin());
     cmd.arg("verify").arg(&signed.zone).arg("--ds").arg(&signed.ds);
     run_ok(&mut cmd)
@@ -156,7 +156,7 @@ pub fn ldns_ds(key_file: &Path) -> String {
 ///
 /// ldns 1.8 prints a label starting with `@` unescaped, which it and Knot then misread; the
 /// output is patched to escape it, so the control zone is what ldns meant to write.
-pub fn ldns_sign(zone: &Path, origin: &str, denial: Denial) -> Signed {
+pub fn ldns_sign(zone: &Path, origin: &str, denial: Denial) -> SignedZoneDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let zsk = ldns_keygen(dir.path(), origin, false);
     let ksk = ldns_keygen(dir.path(), origin, true);
@@ -187,7 +187,7 @@ pub fn ldns_sign(zone: &Path, origin: &str, denial: Denial) -> Signed {
     let mut key = ksk.into_os_string();
     key.push(".key");
     std::fs::write(&ds, ldns_ds(Path::new(&key)) + "\n").expect("write DS");
-    Signed {
+    SignedZoneDir {
         dir,
         zone: signed,
         ds,

@@ -38,7 +38,7 @@ pub const NSEC3: u32 = 50;
 pub const NSEC3PARAM: u32 = 51;
 
 /// One version of a zone, planned as the coordinator plans it.
-pub struct Version {
+pub struct PlannedVersion {
     zone: String,
     plan: Arc<SigningPlan>,
 }
@@ -57,16 +57,16 @@ fn apex_of(zone: &str) -> StoredName {
     frostzone_dnssec::name::normalize_zone(zone).expect("zone name").1
 }
 
-impl Version {
+impl PlannedVersion {
     /// `text` (an unsigned zone) signed with `keys` and `denial` (valid from an hour ago for two
     /// weeks, the engine's defaults).
-    pub fn new(zone: &str, text: &str, keys: &[ZoneKey], denial: Denial) -> Version {
+    pub fn new(zone: &str, text: &str, keys: &[ZoneKey], denial: Denial) -> PlannedVersion {
         let apex = apex_of(zone);
         let records = load_zone_text(text, Path::new("rogue.zone"), &apex).expect("zone text");
         let unsigned = Zone::from_records(apex, records, InputKind::Unsigned).expect("zone");
         let policy = SigningPolicy { denial, ..SigningPolicy::default() };
         let plan = SigningPlan::prepare(unsigned, keys, &policy, rogue::now()).expect("signing plan");
-        Version { zone: zone.to_string(), plan: Arc::new(plan) }
+        PlannedVersion { zone: zone.to_string(), plan: Arc::new(plan) }
     }
 
     /// The full proposal: every item to sign, then the context items (delegations' NS).
@@ -83,7 +83,7 @@ impl Version {
     /// The increment from `old` to this version: an item for each of its signatures over an
     /// RRset that is new or changed, a context item for each such RRset it does not sign, and
     /// the RRsets that go.
-    pub fn increment_from(&self, old: &Version) -> Change {
+    pub fn increment_from(&self, old: &PlannedVersion) -> Change {
         let (old_rrsets, new_rrsets) = (old.rrsets(), self.rrsets());
         let change = Increment::between(&old_rrsets, &new_rrsets);
         let signed: BTreeSet<(CanonicalName, u16)> =

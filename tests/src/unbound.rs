@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::daemon::Daemon;
+use crate::daemon::KilledOnDrop;
 use crate::dig::dig;
 use crate::programs::find_program;
 
@@ -63,7 +63,7 @@ stub-zone:
 
 /// A running Unbound, killed on drop.
 pub struct Unbound {
-    daemon: Daemon,
+    daemon: KilledOnDrop,
     dir: PathBuf,
     /// Its port on 127.0.0.1.
     pub port: u16,
@@ -77,7 +77,7 @@ impl Unbound {
         std::fs::write(&conf, config.text(dir)).expect("write unbound.conf");
         let mut cmd = Command::new(find_program("unbound").expect("unbound is installed"));
         cmd.arg("-d").arg("-c").arg(&conf);
-        let daemon = Daemon::spawn("unbound", cmd, &dir.join("unbound.out"));
+        let daemon = KilledOnDrop::spawn("unbound", cmd, &dir.join("unbound.out"));
         Unbound { daemon, dir: dir.to_path_buf(), port: config.port }
     }
 

@@ -124,13 +124,13 @@ fn a_key_change_is_signed_only_after_t_operators_approve() {
     assert_validates(&cluster, &out);
 
     let released = cluster.request(&id);
-    assert_eq!(text(&released, "state"), "released", "{released}");
+    assert_eq!(text(&released, "state"), "published", "{released}");
     assert_eq!(approvers(&released), names(&[1, 2, 3]), "{released}");
     let used: Vec<String> =
         released["signers"].as_array().expect("signers").iter().filter_map(|s| s.as_str().map(str::to_string)).collect();
     assert!(used.len() >= 3 && used.iter().all(|s| approvers(&released).contains(s)), "used {used:?}: {released}");
     let listed = cluster.requests(ZONE);
-    assert!(listed.iter().any(|r| r["request_id"] == id.as_str() && r["state"] == "released"), "{listed:?}");
+    assert!(listed.iter().any(|r| r["request_id"] == id.as_str() && r["state"] == "published"), "{listed:?}");
 
     // (g) The approve entry in signer-2's audit log, edited, is caught.
     edit_audit_entry_and_verify(&cluster, "signer-2", |e| {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use frostzone_tests::cluster::Cluster;
 use frostzone_tests::example_zone;
 use frostzone_tests::resolver::Resolver;
-use frostzone_tests::signers::Signed;
+use frostzone_tests::signers::SignedZoneDir;
 use frostzone_tests::programs::{describe, require, run};
 use frostzone_tests::validators::assert_validators_accept;
 
@@ -61,7 +61,7 @@ fn dkg_and_signing_pass_every_validator() {
 
     // Served by NSD to a validating Unbound: secure answers and a secure denial.
     let dir = tempfile::tempdir().expect("tempdir");
-    let served = Signed {
+    let served = SignedZoneDir {
         zone: dir.path().join("example.signed"),
         ds: dir.path().join("example.ds"),
         dir,
@@ -194,7 +194,7 @@ fn signer_killed_mid_session_the_sign_completes() {
         .map(|l| l.split_whitespace().collect::<Vec<_>>())
         .find(|f| f.len() >= 6 && f[1] == zone)
         .unwrap_or_else(|| panic!("no request of {zone} in status:\n{status}"));
-    assert_eq!(row[2], "released", "{status}");
+    assert_eq!(row[2], "published", "{status}");
     let took_part: Vec<&str> = row[5].split(',').collect();
     assert!(
         took_part.contains(&format!("signer-{victim}").as_str()) && took_part.len() > usize::from(cluster.threshold),
@@ -225,7 +225,7 @@ fn wait_for_session_signer(cluster: &Cluster, zone: &str, limit: Duration) -> Op
         // Request rows: REQUEST ZONE STATE STARTED RRSIGS SIGNERS CULPRITS
         for line in text.lines() {
             let f: Vec<&str> = line.split_whitespace().collect();
-            let live = !(f.get(2).is_some_and(|s| s.eq_ignore_ascii_case("released") || s.to_lowercase().starts_with("failed")));
+            let live = !(f.get(2).is_some_and(|s| s.eq_ignore_ascii_case("published") || s.to_lowercase().starts_with("failed")));
             if f.len() >= 6 && f[1] == zone && live {
                 if let Some(k) = f[5].split(',').find_map(|s| s.strip_prefix("signer-")?.parse().ok()) {
                     return Some(k);

@@ -171,8 +171,8 @@ fn docker_cluster_signs_survives_stop_kill_and_restart() {
     let status = cluster.frostzone_ok(&["status"]);
     let last = status
         .lines()
-        .find(|l| l.contains(ORIGIN) && l.contains("released"))
-        .unwrap_or_else(|| panic!("no released request in status:\n{status}"));
+        .find(|l| l.contains(ORIGIN) && l.contains("published"))
+        .unwrap_or_else(|| panic!("no published request in status:\n{status}"));
     assert!(
         last.contains("signer-3,signer-4,signer-5"),
         "the last request should be signed by the restarted signers 3, 4, 5:\n{status}"

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use frostzone_tests::signers::{frostzone_verify, ldns_ds, ldns_keygen, Signed, Simulate};
+use frostzone_tests::signers::{frostzone_verify, ldns_ds, ldns_keygen, SignedZoneDir, Simulate};
 use frostzone_tests::programs::{describe, require, run, run_ok};
 use frostzone_tests::validators::assert_validators_accept;
 use frostzone_tests::{
@@ -67,7 +67,7 @@ fn sign_and_validate(test: &str, denial: Denial, threshold: u16, signers: u16, c
 }
 
 /// The DS file holds `ORIGIN. TTL IN DS tag 15 2 HEX(64)`.
-fn check_ds_line(signed: &Signed) {
+fn check_ds_line(signed: &SignedZoneDir) {
     let line = signed.ds_line();
     let f: Vec<&str> = line.split_whitespace().collect();
     let ok = f.len() == 8

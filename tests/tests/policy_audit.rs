@@ -68,7 +68,7 @@ fn policy_refusals_are_audited_and_an_edited_entry_is_detected() {
     assert!(!refused.iter().any(|e| e.event == "commit" || e.event == "sign"), "signer-1 took part: {refused:#?}");
     let coordinator = entries(&cluster, "coordinator");
     let request = coordinator.iter().find(|e| e.event == "request").expect("request entry");
-    let released = coordinator.iter().find(|e| e.event == "released").expect("released entry");
+    let released = coordinator.iter().find(|e| e.event == "published").expect("published entry");
     assert_eq!(request.request, released.request);
     assert_eq!(request.content_hash.len(), 64);
     assert_eq!(request.operator, "operator");

@@ -7,7 +7,7 @@
 
 use frostzone_tests::dig::Answer;
 use frostzone_tests::resolver::Resolver;
-use frostzone_tests::signers::{ldns_sign, Signed, Simulate};
+use frostzone_tests::signers::{ldns_sign, SignedZoneDir, Simulate};
 use frostzone_tests::programs::require;
 use frostzone_tests::{example_zone, Denial};
 
@@ -105,7 +105,7 @@ fn judge(denial: Denial, name: &str, rtype: &str, expect: Expect, a: &Answer) ->
 }
 
 /// Serves `signed` and asks every question; panics with every wrong answer and the daemon logs.
-fn resolve_everything(signed: &Signed, denial: Denial) {
+fn resolve_everything(signed: &SignedZoneDir, denial: Denial) {
     let resolver = Resolver::start(signed);
     let mut failures = Vec::new();
     let mut transcripts = Vec::new();

@@ -31,7 +31,7 @@ use frostzone_tests::approvals::text;
 use frostzone_tests::cluster::Cluster;
 use frostzone_tests::rogue::{self, Signer};
 use frostzone_tests::tamper::{
-    self, assert_decision, base32hex, edit_rdata, nsec3_hash, position, rdata_of, remove_rrset, Nsec3Rdata, NsecRdata, Version,
+    self, assert_decision, base32hex, edit_rdata, nsec3_hash, position, rdata_of, remove_rrset, Nsec3Rdata, NsecRdata, PlannedVersion,
     NSEC, NSEC3, NSEC3PARAM,
 };
 use frostzone_tests::programs::{describe, run};
@@ -140,7 +140,7 @@ fn denial_records_that_differ_from_the_content_are_refused() {
         let mut s2 = rogue::connect(&cluster, 2).await;
         let keys = zone_dnskeys(&mut s1).await;
         let text = example_text();
-        let v1 = Version::new(ZONE, &text, &keys, Denial::default());
+        let v1 = PlannedVersion::new(ZONE, &text, &keys, Denial::default());
         let full = v1.full();
 
         // An NSEC3 record whose next hashed owner skips mail.example.com.'s hash, mail's own
@@ -171,7 +171,7 @@ fn denial_records_that_differ_from_the_content_are_refused() {
         }
 
         // A whole chain made with Opt-Out: refused by signer-1's policy, approved by signer-2's.
-        let opt_out = Version::new(ZONE, &text, &keys, Denial::Nsec3(Nsec3Config { opt_out: true, ..Nsec3Config::default() }));
+        let opt_out = PlannedVersion::new(ZONE, &text, &keys, Denial::Nsec3(Nsec3Config { opt_out: true, ..Nsec3Config::default() }));
         let items = opt_out.full();
         refused(&cluster, &mut s1, 1, "Opt-Out chain", &items, &["uses Opt-Out", "[nsec3] opt_out"]).await;
         let decision = rogue::propose(&mut s2, &rogue::request_id(), ZONE, &items).await.expect("propose");
@@ -207,7 +207,7 @@ fn denial_records_that_differ_from_the_content_are_refused() {
         refused(&cluster, &mut s1, 1, "NSEC3PARAM with 10 iterations", &items, &[&named, "iterations 10"]).await;
 
         // NSEC: a record whose next name skips mail.example.com., mail's own record gone.
-        let nsec = Version::new(ZONE, &text, &keys, Denial::Nsec);
+        let nsec = PlannedVersion::new(ZONE, &text, &keys, Denial::Nsec);
         let full_nsec = nsec.full();
         let mail_wire = rogue::wire_name(mail);
         let mail_nsec_next = NsecRdata::parse(&rdata_of(&full_nsec, mail, NSEC)).next;
@@ -235,7 +235,7 @@ fn denial_records_that_differ_from_the_content_are_refused() {
         // v2 adds one name. Its increment: the SOA, the new A RRset, the new name's NSEC3 and its
         // predecessor's, re-linked.
         let v2_text = format!("{}\nadded IN A 192.0.2.123\n", text.replace("2024060101", "2024060102"));
-        let v2 = Version::new(ZONE, &v2_text, &keys, Denial::default());
+        let v2 = PlannedVersion::new(ZONE, &v2_text, &keys, Denial::default());
         let change = v2.increment_from(&v1);
         let added = "added.example.com.";
         let added_owner = v2.nsec3_owner(added);
@@ -314,8 +314,8 @@ fn validity_ds_changes_and_limits_are_enforced() {
         let mut s1 = rogue::connect(&cluster, 1).await;
         let mut s2 = rogue::connect(&cluster, 2).await;
         let keys = zone_dnskeys(&mut s1).await;
-        let v1 = Version::new(ZONE, &ds_zone(2024060101, |n| format!("{n:02X}").repeat(32)), &keys, Denial::default());
-        let v2 = Version::new(ZONE, &ds_zone(2024060102, |n| format!("{:02X}", n + 0x80).repeat(32)), &keys, Denial::default());
+        let v1 = PlannedVersion::new(ZONE, &ds_zone(2024060101, |n| format!("{n:02X}").repeat(32)), &keys, Denial::default());
+        let v2 = PlannedVersion::new(ZONE, &ds_zone(2024060102, |n| format!("{:02X}", n + 0x80).repeat(32)), &keys, Denial::default());
         let (v1_items, v2_items) = (v1.full(), v2.full());
         // The baseline v1, published by the rogue: its first publication adds 12 DS RRsets (the
         // 11 and secure.example.com.'s), so signer-1 waits for its operator, who approves.

@@ -20,7 +20,7 @@ use frostzone_threshold::frost;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::client::{status_error, ClientArgs, Coordinator};
+use crate::client::{status_error, ClientArgs, CoordinatorApi};
 use crate::table::Table;
 use crate::Outcome;
 
@@ -160,13 +160,13 @@ pub fn execute(args: Args, client: ClientArgs) -> anyhow::Result<Outcome> {
 
 /// Runs a DKG for a new key of `zone`, with the coordinator's approval
 /// timeout.
-pub async fn generate(coordinator: &mut Coordinator, zone: &str, role: KeyRole) -> anyhow::Result<KeyGroupInfo> {
+pub async fn generate(coordinator: &mut CoordinatorApi, zone: &str, role: KeyRole) -> anyhow::Result<KeyGroupInfo> {
     generate_waiting(coordinator, zone, role, 0).await
 }
 
 /// Runs a DKG for a new key of `zone`, waiting up to `approval_timeout`
 /// seconds (0: the coordinator's) for the signers to approve it.
-pub async fn generate_waiting(coordinator: &mut Coordinator, zone: &str, role: KeyRole, approval_timeout: u32) -> anyhow::Result<KeyGroupInfo> {
+pub async fn generate_waiting(coordinator: &mut CoordinatorApi, zone: &str, role: KeyRole, approval_timeout: u32) -> anyhow::Result<KeyGroupInfo> {
     let request = GenerateKeyRequest {
         api_version: API_VERSION,
         zone: zone.to_string(),
@@ -183,7 +183,7 @@ pub async fn generate_waiting(coordinator: &mut Coordinator, zone: &str, role: K
 }
 
 /// The coordinator's keys, of one zone or (`""`) all.
-pub async fn list(coordinator: &mut Coordinator, zone: &str) -> anyhow::Result<Vec<KeyGroupInfo>> {
+pub async fn list(coordinator: &mut CoordinatorApi, zone: &str) -> anyhow::Result<Vec<KeyGroupInfo>> {
     let request = ListKeysRequest { api_version: API_VERSION, zone: zone.to_string() };
     Ok(coordinator.list_keys(request).await.map_err(status_error).context("listing keys failed")?.into_inner().keys)
 }
@@ -271,7 +271,7 @@ pub fn seal_share(session_id: &[u8], recipient: &[u8], plaintext: &[u8]) -> anyh
 }
 
 /// Removes every share of a key.
-async fn remove(coordinator: &mut Coordinator, args: &RemoveArgs) -> anyhow::Result<()> {
+async fn remove(coordinator: &mut CoordinatorApi, args: &RemoveArgs) -> anyhow::Result<()> {
     let zone = &args.zone;
     eprintln!("asking the signers holding key tag {} of {zone} to approve its removal", args.key_tag);
     let request = RemoveKeyRequest {
@@ -364,7 +364,7 @@ pub fn check_import_keys<'a>(
     Ok(out)
 }
 
-async fn import(coordinator: &mut Coordinator, args: &ImportArgs, roster: &Roster) -> anyhow::Result<()> {
+async fn import(coordinator: &mut CoordinatorApi, args: &ImportArgs, roster: &Roster) -> anyhow::Result<()> {
     let (zone, _) = frostzone_dnssec::name::normalize_zone(&args.zone).map_err(|e| anyhow::anyhow!("--zone: {e}"))?;
     let zone = &zone;
     // The error's message already names the file and the cause: keep it one line.

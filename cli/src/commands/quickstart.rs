@@ -15,7 +15,7 @@ use frostzone_dnssec::StoredName;
 use frostzone_proto::tls::TlsFiles;
 use frostzone_proto::v1::{KeyRole, SignZoneOptions};
 
-use crate::client::{connect, Coordinator, DEFAULT_COORDINATOR_NAME};
+use crate::client::{connect, CoordinatorApi, DEFAULT_COORDINATOR_NAME};
 use crate::cluster::{sibling_binary, Layout, Processes};
 use crate::output::write_atomically;
 use crate::Outcome;
@@ -219,7 +219,7 @@ fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// Polls the coordinator until it answers and sees every signer.
-async fn wait_ready(processes: &mut Processes, url: &str, tls: &TlsFiles, signers: u16) -> anyhow::Result<Coordinator> {
+async fn wait_ready(processes: &mut Processes, url: &str, tls: &TlsFiles, signers: u16) -> anyhow::Result<CoordinatorApi> {
     let deadline = Instant::now() + READY_DEADLINE;
     loop {
         processes.check_running()?;

@@ -5,7 +5,7 @@ use anyhow::Context;
 use frostzone_proto::v1::{StatusRequest, StatusResponse};
 use frostzone_proto::API_VERSION;
 
-use crate::client::{status_error, ClientArgs, Coordinator};
+use crate::client::{status_error, ClientArgs, CoordinatorApi};
 use crate::table::Table;
 use crate::Outcome;
 
@@ -32,7 +32,7 @@ pub fn execute(_args: Args, client: ClientArgs) -> anyhow::Result<Outcome> {
 }
 
 /// Asks the coordinator for its status.
-pub async fn fetch(coordinator: &mut Coordinator) -> anyhow::Result<StatusResponse> {
+pub async fn fetch(coordinator: &mut CoordinatorApi) -> anyhow::Result<StatusResponse> {
     Ok(coordinator
         .status(StatusRequest { api_version: API_VERSION })
         .await

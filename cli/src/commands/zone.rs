@@ -10,7 +10,7 @@ use frostzone_dnssec::serial::SerialPolicy;
 use frostzone_proto::v1::{GetDsRequest, GetZoneRequest, SignZoneChunk, SignZoneOptions, SignedZoneChunk};
 use frostzone_proto::{API_VERSION, ZONE_CHUNK_BYTES};
 
-use crate::client::{status_error, ClientArgs, Coordinator};
+use crate::client::{status_error, ClientArgs, CoordinatorApi};
 use crate::output::write_atomically;
 use crate::Outcome;
 
@@ -228,11 +228,11 @@ fn remap_lines(message: &str, source: &str, flat: &frostzone_dnssec::load::Flatt
 /// so far, signers still pending) on stderr as they come. An error
 /// anywhere, or a stream that ends without the final summary, is an error:
 /// partial output is never returned.
-pub async fn sign(coordinator: &mut Coordinator, options: SignZoneOptions, data: Vec<u8>) -> anyhow::Result<SignedZone> {
+pub async fn sign(coordinator: &mut CoordinatorApi, options: SignZoneOptions, data: Vec<u8>) -> anyhow::Result<SignedZone> {
     send(coordinator, Upload::Zone, options, data).await
 }
 
-async fn send(coordinator: &mut Coordinator, upload: Upload, options: SignZoneOptions, data: Vec<u8>) -> anyhow::Result<SignedZone> {
+async fn send(coordinator: &mut CoordinatorApi, upload: Upload, options: SignZoneOptions, data: Vec<u8>) -> anyhow::Result<SignedZone> {
     let zone = options.zone.clone();
     let what = match upload {
         Upload::Zone => format!("signing {zone} failed"),
@@ -328,7 +328,7 @@ fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 /// The version of `zone` published last: its signed text and serial.
-pub async fn get_zone(coordinator: &mut Coordinator, zone: &str) -> anyhow::Result<SignedZone> {
+pub async fn get_zone(coordinator: &mut CoordinatorApi, zone: &str) -> anyhow::Result<SignedZone> {
     let what = || format!("cannot get the published version of {zone}");
     let mut stream = coordinator
         .get_zone(GetZoneRequest { api_version: API_VERSION, zone: zone.to_string() })
@@ -358,7 +358,7 @@ pub fn execute_ds(args: DsArgs, client: ClientArgs) -> anyhow::Result<Outcome> {
 }
 
 /// The zone's DS records in presentation format.
-pub async fn get_ds(coordinator: &mut Coordinator, zone: &str) -> anyhow::Result<Vec<String>> {
+pub async fn get_ds(coordinator: &mut CoordinatorApi, zone: &str) -> anyhow::Result<Vec<String>> {
     let ds = coordinator
         .get_ds(GetDsRequest { api_version: API_VERSION, zone: zone.to_string() })
         .await

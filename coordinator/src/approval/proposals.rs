@@ -56,7 +56,7 @@ type RrsetKey = (StoredName, Rtype);
 
 /// What an incremental proposal carries beyond the items.
 #[derive(Debug)]
-struct Increment {
+struct IncrementContext {
     baseline_request_id: String,
     context: Vec<RrsetKey>,
     removed: Vec<pb::RrsetRef>,
@@ -73,7 +73,7 @@ pub struct ProposalSet {
     signed: HashSet<(CanonicalName, u16)>,
     full_context: OnceLock<Vec<RrsetKey>>,
     full_hash: OnceLock<Option<[u8; 32]>>,
-    increment: Option<Increment>,
+    increment: Option<IncrementContext>,
 }
 
 fn content_of(rrset: &Rrset) -> (u32, Vec<&Bytes>) {
@@ -114,7 +114,7 @@ impl ProposalSet {
             digests.extend(context_digests);
             // The removals are bound by the hash too.
             let content_hash = proposal_hash(&digests, &removed, request_id);
-            Increment { baseline_request_id: request_id.to_string(), context, removed, content_hash }
+            IncrementContext { baseline_request_id: request_id.to_string(), context, removed, content_hash }
         });
         ProposalSet {
             plan: Arc::downgrade(plan),

@@ -30,7 +30,7 @@
 
 pub mod input;
 pub mod outputs;
-pub mod release;
+pub mod validate;
 pub mod run;
 pub mod schedule;
 pub mod transfers;
@@ -221,9 +221,9 @@ impl Lane {
 
 /// A background task that stops when dropped.
 #[derive(Debug)]
-pub struct AbortOnDrop(tokio::task::JoinHandle<()>);
+pub struct BackgroundTask(tokio::task::JoinHandle<()>);
 
-impl Drop for AbortOnDrop {
+impl Drop for BackgroundTask {
     fn drop(&mut self) {
         self.0.abort();
     }
@@ -238,7 +238,7 @@ pub struct Pipeline {
     lanes: Mutex<HashMap<String, Arc<Lane>>>,
     transfer: OnceLock<Arc<TransferServer>>,
     primary: OnceLock<PrimarySource>,
-    schedules: Mutex<HashMap<String, AbortOnDrop>>,
+    schedules: Mutex<HashMap<String, BackgroundTask>>,
     /// The time requests and the schedule work with.
     pub clock: Clock,
 }

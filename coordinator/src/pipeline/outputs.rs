@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::release::changes_file_name;
+use super::validate::changes_file_name;
 use crate::config::zone::ZoneConfig;
 
 /// How long an `on_publish` command may run before it is killed: a

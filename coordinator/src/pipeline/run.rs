@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 use super::input::{next_version, unsigned_change_text, Current, Input};
 use super::outputs::{run_on_publish, write_outputs};
 use crate::approval::proposals::ProposalSet;
-use super::release::{finish, Outcome};
+use super::validate::{finish, Outcome};
 use crate::config::zone::Settings;
 use super::stages::Stages;
 use super::{loaded, rrsig_time_to_unix, Lane, Version};
@@ -191,7 +191,7 @@ impl Request<'_> {
             Ok(()) => {
                 tracing::info!(request = %request_id, "{zone}: {head}");
                 let return_zone = s.options.return_zone;
-                self.sign_and_release(&session, &s.operator, planned, &groups, timeout, settings, key_tags, now, return_zone, progress).await
+                self.sign_and_publish(&session, &s.operator, planned, &groups, timeout, settings, key_tags, now, return_zone, progress).await
             }
             Err(e) => Err(e),
         };
@@ -226,7 +226,7 @@ impl Request<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn sign_and_release(
+    async fn sign_and_publish(
         &self,
         session: &Arc<LiveRequest>,
         operator: &str,
@@ -351,9 +351,9 @@ impl Request<'_> {
         }
         self.stored.store(true, std::sync::atomic::Ordering::SeqCst);
         self.stages.mark("registry");
-        let r = session.finish(RequestPhase::Released).await?;
+        let r = session.finish(RequestPhase::Published).await?;
         c.audit(AuditEntry {
-            event: "released".into(),
+            event: "published".into(),
             request: request_id.clone(),
             zone: zone.clone(),
             content_hash: r.content_hash.clone(),

@@ -28,7 +28,7 @@ use frostzone_proto::v1 as pb;
 use super::input::Input;
 use super::input::Submission;
 use super::run;
-use super::{rrsig_time_to_unix, AbortOnDrop, Lane};
+use super::{rrsig_time_to_unix, BackgroundTask, Lane};
 use crate::Coordinator;
 
 /// First wait after a failed refresh; doubled after each failure.
@@ -76,8 +76,8 @@ pub fn expiry_warning(now: u64, earliest_expiration: u64, policy: &RefreshPolicy
 
 /// Starts the schedule of `zone`; it stops when the handle is dropped or
 /// the coordinator is gone.
-pub fn spawn(c: &Arc<Coordinator>, zone: &str) -> AbortOnDrop {
-    AbortOnDrop(tokio::spawn(run(Arc::downgrade(c), c.pipeline.lane(zone), zone.to_string())))
+pub fn spawn(c: &Arc<Coordinator>, zone: &str) -> BackgroundTask {
+    BackgroundTask(tokio::spawn(run(Arc::downgrade(c), c.pipeline.lane(zone), zone.to_string())))
 }
 
 /// Starts the schedule of every zone with a published version.

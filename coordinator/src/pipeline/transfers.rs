@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use super::input::Input;
 use super::input::Submission;
 use super::submit::submit;
-use super::AbortOnDrop;
+use super::BackgroundTask;
 use crate::config::transfer::XfrConfig;
 use crate::xfr::{Incoming, PrimarySource, Transfer, TransferServer};
 use crate::{Coordinator, StartError};
@@ -27,7 +27,7 @@ const TRANSFER_BACKLOG: usize = 16;
 /// serves every published version again with its journal, and feeds
 /// transfers from the primary into the pipeline. The task stops when the
 /// handle is dropped.
-pub async fn start(c: &Arc<Coordinator>, config: &XfrConfig) -> Result<AbortOnDrop, StartError> {
+pub async fn start(c: &Arc<Coordinator>, config: &XfrConfig) -> Result<BackgroundTask, StartError> {
     let (tx, rx) = mpsc::channel(TRANSFER_BACKLOG);
     let primary = config.primary.clone().map(|p| PrimarySource::new(p, tx));
     let server = Arc::new(TransferServer::start(&config.transfer, primary.clone()).await?);
@@ -70,7 +70,7 @@ pub async fn start(c: &Arc<Coordinator>, config: &XfrConfig) -> Result<AbortOnDr
         }
         c.pipeline.set_primary(p);
     }
-    Ok(AbortOnDrop(tokio::spawn(take_transfers(Arc::downgrade(c), rx))))
+    Ok(BackgroundTask(tokio::spawn(take_transfers(Arc::downgrade(c), rx))))
 }
 
 async fn take_transfers(c: Weak<Coordinator>, mut rx: mpsc::Receiver<Transfer>) {

@@ -70,7 +70,7 @@ impl Drop for LiveRequest {
     fn drop(&mut self) {
         if let Ok(mut r) = self.record.lock() {
             if !r.state.is_final() {
-                let reason = format!("interrupted while {}: the request ended before release", r.state);
+                let reason = format!("interrupted while {}: the request ended before publication", r.state);
                 if r.advance(RequestPhase::Failed(reason.clone()), unix_now()).is_ok() {
                     let _ = self.registry.put_session_sync(&r);
                 }

@@ -2,7 +2,7 @@
 //! The session is the request: its id is the request id the signers see.
 //!
 //! ```text
-//!   Planned ──▶ Proposed ──▶ Approved ──▶ Committing ──▶ Signing ──▶ Aggregating ──▶ Validating ──▶ Released
+//!   Planned ──▶ Proposed ──▶ Approved ──▶ Committing ──▶ Signing ──▶ Aggregating ──▶ Validating ──▶ Published
 //!      │           │            │             │             │             │               │
 //!      └───────────┴────────────┴─────────────┴─────────────┴─────────────┴───────────────┴──▶ Failed(reason)
 //! ```
@@ -19,9 +19,9 @@
 //! * **Aggregating**: shares are being combined and checked (§5.3, §5.4).
 //! * **Validating**: every signature is in; the signed zone text is being
 //!   checked by the whole-zone validator against the zone's DS.
-//! * **Released**: the validated text went to the client.
+//! * **Published**: the validated text went to the client.
 //! * **Failed**: anything else (rejected, expired, quorum lost, invalid),
-//!   with the reason; nothing was released.
+//!   with the reason; nothing was published.
 //!
 //! A zone is signed in batches, several of them in flight at once, and a
 //! batch whose signers fail goes back to round 1 with another subset. The
@@ -34,7 +34,7 @@
 //!
 //! A coordinator that stops mid-session leaves a non-final state in the
 //! registry; at the next start [`RequestPhase::interrupted`] turns it into
-//! `Failed`. Nothing partial is ever released: the client retries.
+//! `Failed`. Nothing partial is ever published: the client retries.
 
 pub mod decision;
 pub(crate) mod live;
@@ -64,9 +64,11 @@ pub enum RequestPhase {
     Aggregating,
     /// The signed zone is being validated.
     Validating,
-    /// The validated zone was released.
-    Released,
-    /// Nothing was released, for this reason.
+    /// The validated version was published. Registries written before
+    /// the name changed say `released`.
+    #[serde(alias = "released")]
+    Published,
+    /// Nothing was published, for this reason.
     Failed(String),
 }
 
@@ -85,7 +87,7 @@ const PROPOSED: u8 = 1;
 const APPROVED: u8 = 2;
 const AGGREGATING: u8 = 5;
 const VALIDATING: u8 = 6;
-const RELEASED: u8 = 7;
+const PUBLISHED: u8 = 7;
 
 impl RequestPhase {
     /// Position along the happy path; `None` for Failed.
@@ -98,14 +100,14 @@ impl RequestPhase {
             RequestPhase::Signing => 4,
             RequestPhase::Aggregating => AGGREGATING,
             RequestPhase::Validating => VALIDATING,
-            RequestPhase::Released => RELEASED,
+            RequestPhase::Published => PUBLISHED,
             RequestPhase::Failed(_) => return None,
         })
     }
 
-    /// Released or Failed: nothing happens to the session any more.
+    /// Published or Failed: nothing happens to the session any more.
     pub fn is_final(&self) -> bool {
-        matches!(self, RequestPhase::Released | RequestPhase::Failed(_))
+        matches!(self, RequestPhase::Published | RequestPhase::Failed(_))
     }
 
     /// The state after moving towards `to`.
@@ -114,7 +116,7 @@ impl RequestPhase {
     /// Planned and Approved only Proposed; the signing phases (Committing,
     /// Signing, Aggregating) need Approved or a later phase, and may skip
     /// each other (batches run in parallel); Validating needs every batch
-    /// aggregated, so it is reachable only from Aggregating, and Released
+    /// aggregated, so it is reachable only from Aggregating, and Published
     /// only from Validating. Backward moves keep the current state. Any
     /// non-final state may fail. Final states refuse every move.
     pub fn advance(&self, to: RequestPhase) -> Result<RequestPhase, TransitionError> {
@@ -131,7 +133,7 @@ impl RequestPhase {
             PROPOSED => from == PROPOSED - 1,
             APPROVED => from == PROPOSED,
             VALIDATING => from == AGGREGATING,
-            RELEASED => from == VALIDATING,
+            PUBLISHED => from == VALIDATING,
             _ => from >= APPROVED,
         };
         if allowed {
@@ -145,7 +147,7 @@ impl RequestPhase {
     /// next start; `None` for final states, which stay as they are.
     pub fn interrupted(&self) -> Option<RequestPhase> {
         (!self.is_final()).then(|| {
-            RequestPhase::Failed(format!("interrupted while {self}: the coordinator stopped; nothing was released"))
+            RequestPhase::Failed(format!("interrupted while {self}: the coordinator stopped; nothing was published"))
         })
     }
 
@@ -159,7 +161,7 @@ impl RequestPhase {
             RequestPhase::Signing => "signing",
             RequestPhase::Aggregating => "aggregating",
             RequestPhase::Validating => "validating",
-            RequestPhase::Released => "released",
+            RequestPhase::Published => "published",
             RequestPhase::Failed(_) => "failed",
         }
     }
@@ -289,7 +291,7 @@ mod tests {
     #[test]
     fn happy_path() {
         let mut s = Planned;
-        for next in [Proposed, Approved, Committing, Signing, Aggregating, Validating, Released] {
+        for next in [Proposed, Approved, Committing, Signing, Aggregating, Validating, Published] {
             s = s.advance(next.clone()).unwrap();
             assert_eq!(s, next);
         }
@@ -309,7 +311,7 @@ mod tests {
     #[test]
     fn nothing_is_signed_without_approval() {
         for s in [Planned, Proposed] {
-            for to in [Committing, Signing, Aggregating, Validating, Released] {
+            for to in [Committing, Signing, Aggregating, Validating, Published] {
                 let err = s.advance(to.clone()).unwrap_err();
                 assert_eq!(err.to_string(), format!("request is already {s}: cannot become {to}"));
             }
@@ -323,8 +325,8 @@ mod tests {
     fn validation_and_release_need_their_predecessor() {
         assert!(Signing.advance(Validating).is_err());
         assert!(Approved.advance(Validating).is_err());
-        assert!(Planned.advance(Released).is_err());
-        assert!(Aggregating.advance(Released).is_err());
+        assert!(Planned.advance(Published).is_err());
+        assert!(Aggregating.advance(Published).is_err());
     }
 
     #[test]
@@ -332,8 +334,8 @@ mod tests {
         for s in [Planned, Proposed, Approved, Committing, Signing, Aggregating, Validating] {
             assert_eq!(s.advance(Failed("x".into())).unwrap(), Failed("x".into()));
         }
-        let err = Released.advance(Failed("late".into())).unwrap_err();
-        assert_eq!(err.to_string(), "request is already released: cannot become failed");
+        let err = Published.advance(Failed("late".into())).unwrap_err();
+        assert_eq!(err.to_string(), "request is already published: cannot become failed");
         assert!(Failed("a".into()).advance(Committing).is_err());
         assert!(Failed("a".into()).advance(Failed("b".into())).is_err());
     }
@@ -344,7 +346,7 @@ mod tests {
         assert!(matches!(&f, Failed(r) if r.contains("interrupted while signing")));
         let f = Proposed.interrupted().unwrap();
         assert!(matches!(&f, Failed(r) if r.contains("interrupted while proposed")));
-        assert_eq!(Released.interrupted(), None);
+        assert_eq!(Published.interrupted(), None);
         assert_eq!(Failed("x".into()).interrupted(), None);
     }
 
@@ -393,7 +395,7 @@ mod tests {
                   signers = []\nculprits = []\nplanned = 5\nsignatures = 5\nretries = 0\n\
                   [state]\nstate = \"released\"\n";
         let old: RequestRecord = toml::from_str(v1).unwrap();
-        assert_eq!(old.state, Released);
+        assert_eq!(old.state, Published);
         assert!(old.decisions.is_empty() && old.content_hash.is_empty());
     }
 }

@@ -72,6 +72,6 @@ pub mod snapshot;
 pub use client::{Pulled, TransferError};
 pub use journal::Journal;
 pub use primary::{Incoming, NotifyRefusal, PrimarySource, RefreshError, Refreshed, Transfer};
-pub use server::{content_records, PublishError, StartError, TransferServer};
+pub use server::{content_records, PublishError, TransferStartError, TransferServer};
 pub use shared::PublishedZone;
 pub use snapshot::{SnapshotError, ZoneSnapshot};

@@ -54,7 +54,7 @@ type Svc = Arc<MandatoryMiddlewareSvc<Vec<u8>, TsigMiddlewareSvc<Vec<u8>, Gate, 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 #[error("zone transfer server on {listen}: {source}")]
-pub struct StartError {
+pub struct TransferStartError {
     /// The address.
     pub listen: SocketAddr,
     /// What the OS said.
@@ -123,8 +123,8 @@ impl TransferServer {
     /// Binds `config.listen` on TCP and UDP (port 0 picks one port free
     /// for both) and serves until dropped. NOTIFYs from the primary go to
     /// `primary`; without one, every NOTIFY is refused.
-    pub async fn start(config: &TransferConfig, primary: Option<PrimarySource>) -> Result<TransferServer, StartError> {
-        let fail = |source| StartError { listen: config.listen, source };
+    pub async fn start(config: &TransferConfig, primary: Option<PrimarySource>) -> Result<TransferServer, TransferStartError> {
+        let fail = |source| TransferStartError { listen: config.listen, source };
         let tcp = TcpListener::bind(config.listen).await.map_err(fail)?;
         let listen = tcp.local_addr().map_err(fail)?;
         let udp = Arc::new(UdpSocket::bind(listen).await.map_err(fail)?);

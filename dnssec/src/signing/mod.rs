@@ -16,7 +16,7 @@ pub mod refresh;
 pub mod rrsig;
 
 pub use plan::{
-    read_zone, PlanZone, SharedZone, Signed, SigningError, SigningItem, SigningPlan, SigningPolicy,
+    read_zone, PlanZone, SharedZone, CompletedPlan, SigningError, SigningItem, SigningPlan, SigningPolicy,
     DEFAULT_DNSKEY_TTL_SECS, DEFAULT_INCEPTION_OFFSET_SECS, DEFAULT_VALIDITY_SECS,
 };
 pub use rrsig::{signed_data, RrsigFields};

@@ -141,7 +141,7 @@ pub fn read_zone(zone: &SharedZone) -> RwLockReadGuard<'_, Zone> {
 
 /// A completed plan.
 #[derive(Debug)]
-pub enum Signed {
+pub enum CompletedPlan {
     /// A whole signed zone.
     Zone(Zone),
     /// The published zone and the signed patch that makes the next version.
@@ -286,7 +286,7 @@ impl SigningPlan {
     ///
     /// This does not check them: the validator does that, on the written
     /// output, before anything is published.
-    pub fn complete_signed(self, signatures: Vec<[u8; 64]>) -> Result<Signed, SigningError> {
+    pub fn complete_signed(self, signatures: Vec<[u8; 64]>) -> Result<CompletedPlan, SigningError> {
         if signatures.len() != self.items.len() {
             return Err(SigningError::SignatureCount { expected: self.items.len(), got: signatures.len() });
         }
@@ -302,7 +302,7 @@ impl SigningPlan {
                 for (owner, sig) in reused.into_iter().chain(new) {
                     zone.node_mut(&owner).signatures.push(sig);
                 }
-                Ok(Signed::Zone(zone))
+                Ok(CompletedPlan::Zone(zone))
             }
             Shape::Update { base, mut patch, .. } => {
                 {
@@ -311,7 +311,7 @@ impl SigningPlan {
                         patch.node_mut(&zone, &CanonicalName(owner)).signatures.push(sig);
                     }
                 }
-                Ok(Signed::Update { base, patch })
+                Ok(CompletedPlan::Update { base, patch })
             }
         }
     }
@@ -320,8 +320,8 @@ impl SigningPlan {
     /// applied to a copy of the published zone).
     pub fn complete(self, signatures: Vec<[u8; 64]>) -> Result<Zone, SigningError> {
         match self.complete_signed(signatures)? {
-            Signed::Zone(zone) => Ok(zone),
-            Signed::Update { base, patch } => {
+            CompletedPlan::Zone(zone) => Ok(zone),
+            CompletedPlan::Update { base, patch } => {
                 let mut zone = read_zone(&base).clone();
                 zone.apply_patch(patch);
                 Ok(zone)

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use frostzone_dnssec::keys::KeyTag;
 use frostzone_dnssec::signing::refresh::PreviousSignatures;
-use frostzone_dnssec::signing::{read_zone, SharedZone, Signed};
+use frostzone_dnssec::signing::{read_zone, CompletedPlan, SharedZone};
 
 use super::stages::Stages;
 use super::Version;
@@ -43,7 +43,7 @@ pub struct Published<'a> {
 
 /// A validated version, ready to publish.
 #[derive(Debug)]
-pub struct Released {
+pub struct ValidatedVersion {
     /// The signed zone as validated.
     pub zone: Zone,
     /// Its records.
@@ -62,9 +62,9 @@ pub struct Released {
 /// Why a signed version is not released.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ReleaseError {
+pub enum ValidationError {
     /// The validator found problems; the findings follow.
-    #[error("zone {zone} serial {serial}: the signed zone does not validate; nothing was released:\n{findings}")]
+    #[error("zone {zone} serial {serial}: the signed zone does not validate; nothing was published:\n{findings}")]
     Invalid {
         /// The zone.
         zone: String,
@@ -109,7 +109,7 @@ pub enum ReleaseError {
 
 /// A validated patch of the published zone, ready to publish.
 #[derive(Debug)]
-pub struct ReleasedPatch {
+pub struct ValidatedPatch {
     /// The patch as read back from the change set's text.
     pub patch: ZonePatch,
     /// The change set and its text (named `<zone>.<from>-<to>.ixfr`).
@@ -136,7 +136,7 @@ pub fn changes_file_name(zone: &str, from: u32, to: u32) -> String {
 /// neighbours, the keys; the signature arithmetic only for signatures not
 /// verified before). What is published is the patch read back (CPU work:
 /// call on the blocking pool).
-pub fn release_patch(
+pub fn validate_change_set(
     zone: &str,
     base: &Zone,
     signed: &ZonePatch,
@@ -144,7 +144,7 @@ pub fn release_patch(
     known: &VerifiedSignatures,
     options: &ValidationOptions,
     stages: &super::stages::Stages,
-) -> Result<ReleasedPatch, ReleaseError> {
+) -> Result<ValidatedPatch, ValidationError> {
     let apex = base.apex().clone();
     let view = ZoneView::new(base, signed);
     let serial = view.rrset(&apex, Rtype::SOA).and_then(|s| s.rdata.first()).and_then(|r| match &r.data {
@@ -153,12 +153,12 @@ pub fn release_patch(
     });
     let serial = serial.unwrap_or(published_serial);
     let name = changes_file_name(zone, published_serial, serial);
-    let applies = |source| ReleaseError::Changes { zone: zone.to_string(), from: published_serial, to: serial, source };
+    let applies = |source| ValidationError::Changes { zone: zone.to_string(), from: published_serial, to: serial, source };
     let set = view.changes(Path::new(&name)).ok_or_else(|| {
         applies(ChangesError { problems: vec![frostzone_dnssec::zone::ZoneProblem { location: None, message: "a version has no SOA".into() }] })
     })?;
     let text = set.to_text();
-    let records = load_zone_text(&text, Path::new(&name), &apex).map_err(|source| ReleaseError::Load { zone: zone.to_string(), serial, source })?;
+    let records = load_zone_text(&text, Path::new(&name), &apex).map_err(|source| ValidationError::Load { zone: zone.to_string(), serial, source })?;
     let mut reread = ChangeSet::parse(records).map_err(applies)?;
     let (Some(set), true) = (reread.pop(), reread.is_empty()) else {
         return Err(applies(ChangesError {
@@ -172,38 +172,38 @@ pub fn release_patch(
     if !report.is_valid() {
         return Err(invalid(zone, serial, &report));
     }
-    Ok(ReleasedPatch { patch, changes: (set, text), report, verified })
+    Ok(ValidatedPatch { patch, changes: (set, text), report, verified })
 }
 
-fn invalid(zone: &str, serial: u32, report: &Report) -> ReleaseError {
+fn invalid(zone: &str, serial: u32, report: &Report) -> ValidationError {
     let mut lines: Vec<String> = report.errors.iter().take(FINDINGS_SHOWN).map(|f| f.to_string()).collect();
     if report.errors.len() > FINDINGS_SHOWN {
         lines.push(format!("... and {} more", report.errors.len() - FINDINGS_SHOWN));
     }
     lines.push(report.summary());
-    ReleaseError::Invalid { zone: zone.to_string(), serial, findings: lines.join("\n") }
+    ValidationError::Invalid { zone: zone.to_string(), serial, findings: lines.join("\n") }
 }
 
 /// Checks `signed` (the completed plan of `zone`) against the version
 /// published now and returns what to publish (CPU work: call on the
 /// blocking pool).
-pub fn release(
+pub fn validate_whole(
     zone: &str,
     signed: Zone,
     published: Option<Published<'_>>,
     options: &ValidationOptions,
     stages: &super::stages::Stages,
-) -> Result<Released, ReleaseError> {
+) -> Result<ValidatedVersion, ValidationError> {
     let apex = signed.apex().clone();
     let serial = signed.soa().map(|(_, soa)| soa.serial().into_int()).unwrap_or(0);
-    let zone_error = |source| ReleaseError::Zone { zone: zone.to_string(), serial, source };
+    let zone_error = |source| ValidationError::Zone { zone: zone.to_string(), serial, source };
     let (result, changes, known) = match published {
         None => {
             let text = zone_text(&signed);
             drop(signed);
             let source = format!("{zone} (signed)");
             let records = load_zone_text(&text, Path::new(&source), &apex)
-                .map_err(|source| ReleaseError::Load { zone: zone.to_string(), serial, source })?;
+                .map_err(|source| ValidationError::Load { zone: zone.to_string(), serial, source })?;
             let result = Zone::from_records(apex, records, InputKind::Signed).map_err(zone_error)?;
             (result, None, VerifiedSignatures::default())
         }
@@ -211,14 +211,14 @@ pub fn release(
             let new = ZoneContent::from_zone(&signed, Path::new(&format!("{zone} (signed)")));
             drop(signed);
             let name = changes_file_name(zone, p.serial, serial);
-            let applies = |source| ReleaseError::Changes { zone: zone.to_string(), from: p.serial, to: serial, source };
+            let applies = |source| ValidationError::Changes { zone: zone.to_string(), from: p.serial, to: serial, source };
             stages.mark("signed content");
             let set = ZoneContent::compare(p.content, &new).map_err(applies)?;
             drop(new);
             stages.mark("compare");
             let text = set.to_text();
             let records = load_zone_text(&text, Path::new(&name), &apex)
-                .map_err(|source| ReleaseError::Load { zone: zone.to_string(), serial, source })?;
+                .map_err(|source| ValidationError::Load { zone: zone.to_string(), serial, source })?;
             let mut content = p.content.clone();
             let mut reread = ChangeSet::parse(records).map_err(applies)?;
             for s in &reread {
@@ -243,7 +243,7 @@ pub fn release(
     stages.mark("signed text");
     let content = ZoneContent::from_zone(&result, Path::new(&format!("{zone} (published)")));
     stages.mark("published content");
-    Ok(Released { zone: result, content, text, changes, report, known })
+    Ok(ValidatedVersion { zone: result, content, text, changes, report, known })
 }
 
 /// A validated version and what publishing it needs.
@@ -266,7 +266,7 @@ pub(crate) struct Outcome {
 /// makes it the published zone in memory (CPU work: blocking pool).
 pub(crate) fn finish(
     zone: &str,
-    signed: Signed,
+    signed: CompletedPlan,
     current: Option<&Version>,
     options: &ValidationOptions,
     refresh: &frostzone_dnssec::signing::refresh::RefreshPolicy,
@@ -274,12 +274,12 @@ pub(crate) fn finish(
     stages: &Stages,
 ) -> Result<Outcome, CoordinatorError> {
     match (signed, current) {
-        (Signed::Update { base, patch }, Some(v)) => {
+        (CompletedPlan::Update { base, patch }, Some(v)) => {
             let released = {
                 let zone_now = read_zone(&base);
-                release_patch(zone, &zone_now, &patch, v.record.serial, &v.known, options, stages)?
+                validate_change_set(zone, &zone_now, &patch, v.record.serial, &v.known, options, stages)?
             };
-            let ReleasedPatch { patch, changes, report, verified } = released;
+            let ValidatedPatch { patch, changes, report, verified } = released;
             let mut known = v.known.clone();
             known.extend(verified);
             // New signatures are due later than any kept one; removed ones
@@ -309,8 +309,8 @@ pub(crate) fn finish(
         }
         (signed, current) => {
             let signed = match signed {
-                Signed::Zone(z) => z,
-                Signed::Update { base, patch } => {
+                CompletedPlan::Zone(z) => z,
+                CompletedPlan::Update { base, patch } => {
                     let mut z = read_zone(&base).clone();
                     z.apply_patch(patch);
                     z
@@ -318,8 +318,8 @@ pub(crate) fn finish(
             };
             let content = current.map(|v| ZoneContent::from_zone(&read_zone(&v.zone), std::path::Path::new(zone)));
             let published = current.zip(content.as_ref()).map(|(v, content)| Published { content, serial: v.record.serial, known: &v.known });
-            let released = release(zone, signed, published, options, stages)?;
-            let Released { zone: new, text, changes, report, known, .. } = released;
+            let released = validate_whole(zone, signed, published, options, stages)?;
+            let ValidatedVersion { zone: new, text, changes, report, known, .. } = released;
             let previous = PreviousSignatures::from_zone(&new);
             stages.mark("previous signatures");
             Ok(Outcome {
