@@ -230,22 +230,69 @@ pub fn name_from_canonical_key(key: &[u8]) -> Option<StoredName> {
     StoredName::from_octets(bytes::Bytes::from(wire)).ok()
 }
 
-/// A zone's name as an operator, a config file or a request gives it,
-/// parsed, with the spelling every frostzone party stores it under and
-/// signs it as: absolute (a trailing dot added when missing), lowercase
-/// (RFC 4343: DNS names compare without regard to ASCII case), in
-/// presentation form. One function, so that the CLI, the coordinator and
-/// every signer agree on the text their signed statements carry.
-pub fn normalize_zone(text: &str) -> Result<(String, StoredName), String> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        return Err("empty zone name".into());
+/// A zone's name: its apex, and the one spelling every party uses for it
+/// (lowercase, fully qualified: `example.com.`). DNS names compare without
+/// regard to ASCII case (RFC 4343), and the signers sign the lowercase
+/// form (RFC 4034 §6.2), so the coordinator's registry, the signers'
+/// policies and the CLI all key zones by this text.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ZoneName {
+    text: String,
+    apex: StoredName,
+}
+
+/// A zone name that is not a domain name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidZoneName(String);
+
+impl From<InvalidZoneName> for String {
+    fn from(e: InvalidZoneName) -> String {
+        e.0
     }
-    let absolute = if trimmed.ends_with('.') { trimmed.to_string() } else { format!("{trimmed}.") };
-    let name: StoredName = absolute.parse().map_err(|e| format!("zone {text:?} is not a domain name: {e}"))?;
-    let normalized = crate::name::FqdnDisplay(&name).to_string().to_ascii_lowercase();
-    let name = normalized.parse().map_err(|e| format!("zone {text:?} is not a domain name: {e}"))?;
-    Ok((normalized, name))
+}
+
+impl ZoneName {
+    /// Parses `text` (absolute or not, any case, surrounding blanks
+    /// ignored).
+    pub fn parse(text: &str) -> Result<ZoneName, InvalidZoneName> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(InvalidZoneName("empty zone name".into()));
+        }
+        let absolute = if trimmed.ends_with('.') { trimmed.to_string() } else { format!("{trimmed}.") };
+        let invalid = |e: domain::base::name::FromStrError| InvalidZoneName(format!("zone {text:?} is not a domain name: {e}"));
+        let name: StoredName = absolute.parse().map_err(invalid)?;
+        let text = FqdnDisplay(&name).to_string().to_ascii_lowercase();
+        let apex = text.parse().map_err(invalid)?;
+        Ok(ZoneName { text, apex })
+    }
+
+    /// The apex.
+    pub fn apex(&self) -> &StoredName {
+        &self.apex
+    }
+
+    /// The spelling every party uses.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The apex, owned.
+    pub fn into_apex(self) -> StoredName {
+        self.apex
+    }
+
+    /// The spelling, owned.
+    pub fn into_text(self) -> String {
+        self.text
+    }
+}
+
+impl fmt::Display for ZoneName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
 }
 
 /// Whether `name` is `apex` or below it.
@@ -279,12 +326,12 @@ mod normalize_tests {
 
     #[test]
     fn zone_names_normalize_one_way() {
-        assert_eq!(normalize_zone("Example.COM").unwrap().0, "example.com.");
-        assert_eq!(normalize_zone(" example.com. ").unwrap().0, "example.com.");
-        assert_eq!(normalize_zone(".").unwrap().0, ".");
-        assert_eq!(normalize_zone("\\065b.example").unwrap().0, "ab.example.");
-        assert!(normalize_zone("").is_err());
-        assert!(normalize_zone("a..b").is_err());
+        assert_eq!(ZoneName::parse("Example.COM").unwrap().as_str(), "example.com.");
+        assert_eq!(ZoneName::parse(" example.com. ").unwrap().as_str(), "example.com.");
+        assert_eq!(ZoneName::parse(".").unwrap().as_str(), ".");
+        assert_eq!(ZoneName::parse("\\065b.example").unwrap().as_str(), "ab.example.");
+        assert!(ZoneName::parse("").is_err());
+        assert!(ZoneName::parse("a..b").is_err());
     }
 }
 

@@ -179,7 +179,7 @@ fn hash_key(zone: &str, hash: &[u8]) -> Vec<u8> {
 
 /// The hash of an NSEC3 owner of `zone`, if `owner` is one.
 fn nsec3_hash_of(zone: &str, owner: &StoredName) -> Option<Vec<u8>> {
-    let (_, apex) = frostzone_dnssec::name::normalize_zone(zone).ok()?;
+    let apex = frostzone_dnssec::name::ZoneName::parse(zone).ok()?.into_apex();
     zone_owner_hash(owner, &apex)
 }
 

@@ -320,7 +320,7 @@ impl Node {
     pub(crate) fn published_key_tags(&self, zone: &str) -> Result<BTreeMap<u16, String>, NodeError> {
         use frostzone_dnssec::domain::base::iana::Rtype;
         use frostzone_dnssec::domain::rdata::ZoneRecordData;
-        let (_, apex) = crate::policy::normalize_zone(zone).map_err(|e| NodeError::field("zone", e))?;
+        let apex = frostzone_dnssec::name::ZoneName::parse(zone).map_err(|e| NodeError::field("zone", e))?.into_apex();
         let mut tags = BTreeMap::new();
         if let Some(dnskeys) = self.store.requests().baselines().rrset(zone, &apex, Rtype::DNSKEY.to_int())? {
             for rdata in &dnskeys.rdata {

@@ -70,7 +70,5 @@ pub(crate) fn session_id(id: &[u8], min: usize) -> Result<&[u8], NodeError> {
 /// A zone name as given, in its normalized text (lowercase, trailing
 /// dot), the one spelling under which shares and requests are stored.
 pub(crate) fn zone(zone: &str) -> Result<String, NodeError> {
-    frostzone_dnssec::name::normalize_zone(zone)
-        .map(|(text, _)| text)
-        .map_err(|e| NodeError::field("zone", e))
+    frostzone_dnssec::name::ZoneName::parse(zone).map(|z| z.into_text()).map_err(|e| NodeError::field("zone", e))
 }

@@ -49,7 +49,7 @@ use frostzone_proto::v1::{ProposeHeader, RrsetRef, SigningItem};
 use crate::baseline::{BaselineState, Baselines};
 use frostzone_dnssec::denial::check::ChainSource;
 use crate::error::NodeError;
-use crate::policy::normalize_zone;
+use frostzone_dnssec::name::ZoneName;
 use crate::proposal::{check_content, conclude, new_record, reject, ProposeContext};
 use crate::request_store::{RequestContent, StoredRequest, RequestStore};
 use crate::rrset::{parse_rrsets, stored_rrsets, ParsedRrsets, StoredRrsetRef};
@@ -218,7 +218,7 @@ where
     let (hash, digests) = check_content(header, items)?;
     let mut record = new_record(header, zone, items, hash, ctx);
     let mut content = RequestContent { digests, ..RequestContent::default() };
-    let (_, apex) = normalize_zone(zone).map_err(|e| NodeError::field("zone", e))?;
+    let apex = ZoneName::parse(zone).map_err(|e| NodeError::field("zone", e))?.into_apex();
     let refused = |record: &mut StoredRequest, reason: String| reject(record, reason, ctx.now);
     let puts = match parse_rrsets(items, &apex) {
         Ok(puts) => puts,

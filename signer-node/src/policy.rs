@@ -40,13 +40,6 @@ pub struct ItemError {
     pub reason: String,
 }
 
-/// A zone name as given in a request, parsed, and its normalized text
-/// (lowercase, trailing dot) under which shares are stored: the one
-/// spelling every party uses ([`frostzone_dnssec::name::normalize_zone`]).
-pub fn normalize_zone(zone: &str) -> Result<(String, StoredName), String> {
-    frostzone_dnssec::name::normalize_zone(zone)
-}
-
 /// What the items of one batch are checked against.
 #[derive(Debug, Clone)]
 pub struct BatchContext {
@@ -224,13 +217,5 @@ mod tests {
         let strict = ValidityBounds { max_inception_backdate_secs: 60, max_inception_skew_secs: 0, min_lifetime_secs: 0, max_lifetime_secs: 86_400 };
         assert!(check_validity(now - 30, now + 86_400, now, &strict).is_ok());
         assert!(check_validity(now - 30, now + 2 * 86_400, now, &strict).is_err());
-    }
-
-    #[test]
-    fn zone_names_normalize() {
-        assert_eq!(normalize_zone("Example.COM").unwrap().0, "example.com.");
-        assert_eq!(normalize_zone("example.com.").unwrap().0, "example.com.");
-        assert!(normalize_zone("").is_err());
-        assert!(normalize_zone("a..b").is_err());
     }
 }

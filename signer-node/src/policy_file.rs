@@ -45,7 +45,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use frostzone_dnssec::domain::base::iana::Rtype;
-use frostzone_dnssec::name::normalize_zone;
+use frostzone_dnssec::name::ZoneName;
 use serde::Deserialize;
 
 use crate::approval::{ApprovalPolicy, KeyChanges, MAX_PENDING_EXPIRY_SECS};
@@ -215,7 +215,7 @@ impl SignerPolicy {
             Some(list) if list.is_empty() => return Err(field("zones", "empty: list zones, or \"*\" for all".into())),
             Some(list) => Some(
                 list.iter()
-                    .map(|z| normalize_zone(z).map(|(text, _)| text).map_err(|e| field("zones", e)))
+                    .map(|z| ZoneName::parse(z).map(ZoneName::into_text).map_err(|e| field("zones", e.into())))
                     .collect::<Result<BTreeSet<_>, _>>()?,
             ),
         };

@@ -35,7 +35,8 @@ use rayon::prelude::*;
 use crate::approval::{decide, PolicyDecision};
 use crate::error::NodeError;
 use crate::fields::proto_role;
-use crate::policy::{check_item, normalize_zone, BatchContext};
+use crate::policy::{check_item, BatchContext};
+use frostzone_dnssec::name::ZoneName;
 use crate::policy_file::SignerPolicy;
 use crate::request_store::{RequestContent, StoredRequest, REQUEST_FORMAT};
 use crate::rrset::{describe_item, parse_rrsets, stored_rrsets};
@@ -92,7 +93,7 @@ fn check_id_field(field: &'static str, id: &str) -> Result<(), NodeError> {
 /// normalized.
 pub fn check_header(header: &ProposeHeader) -> Result<String, NodeError> {
     check_request_id(&header.request_id)?;
-    let (zone, _) = normalize_zone(&header.zone).map_err(|e| NodeError::field("zone", e))?;
+    let zone = ZoneName::parse(&header.zone).map_err(|e| NodeError::field("zone", e))?.into_text();
     if header.content_hash.len() != 32 {
         return Err(NodeError::field("content_hash", format!("{} octets, need 32 (SHA-256)", header.content_hash.len())));
     }
@@ -154,7 +155,7 @@ fn check_items(items: &[SigningItem], zone: &str, ctx: &ProposeContext) -> Resul
     if ctx.shares.is_empty() {
         return Err(format!("this signer holds no key share for zone {zone}"));
     }
-    let (_, apex) = normalize_zone(zone)?;
+    let apex = ZoneName::parse(zone)?.into_apex();
     let held: BTreeMap<u32, KeyRole> = ctx.shares.iter().map(|s| (u32::from(s.key_tag.0), s.role)).collect();
     let now = u32::try_from(ctx.now).unwrap_or(u32::MAX);
     let refused = items.par_iter().enumerate().find_map_first(|(i, item)| {
@@ -285,8 +286,8 @@ pub(crate) fn conclude(
     denial: Result<(), String>,
 ) {
     let summary = diff.summary();
-    let (delegations_added, delegations_removed) = match normalize_zone(&record.zone) {
-        Ok((_, apex)) => diff.delegation_counts(&apex),
+    let (delegations_added, delegations_removed) = match ZoneName::parse(&record.zone) {
+        Ok(zone) => diff.delegation_counts(zone.apex()),
         Err(_) => (0, 0),
     };
     let changes = ChangeSummary {
@@ -370,7 +371,7 @@ pub fn evaluate(
     let (hash, digests) = check_content(header, items)?;
     let mut record = new_record(header, zone, items, hash, ctx);
     let mut content = RequestContent { digests, ..RequestContent::default() };
-    let (_, apex) = normalize_zone(zone).map_err(|e| NodeError::field("zone", e))?;
+    let apex = ZoneName::parse(zone).map_err(|e| NodeError::field("zone", e))?.into_apex();
     let parsed = match parse_rrsets(items, &apex) {
         Ok(parsed) => parsed,
         Err(reason) => {

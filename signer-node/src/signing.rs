@@ -20,7 +20,8 @@ use crate::clock::Now;
 use crate::error::NodeError;
 use crate::fields::{participant, participant_id, session_id};
 use crate::node::{lock, Node, PendingSigning, REQUESTER};
-use crate::policy::{normalize_zone, signed_messages, BatchContext};
+use crate::policy::{signed_messages, BatchContext};
+use frostzone_dnssec::name::ZoneName;
 
 impl Node {
     /// FROST round 1 for a batch: the batch must belong to a request this
@@ -67,8 +68,8 @@ impl Node {
                 format!("{} items, need 1..={MAX_BATCH_ITEMS}", req.items.len()),
             ));
         }
-        let (zone_text, zone_name) =
-            normalize_zone(&req.zone).map_err(|e| NodeError::field("zone", e))?;
+        let zone = ZoneName::parse(&req.zone).map_err(|e| NodeError::field("zone", e))?;
+        let (zone_text, zone_name) = (zone.as_str().to_string(), zone.apex().clone());
         if !self.policy.serves(&zone_text) {
             return Err(NodeError::Policy(format!(
                 "zone {zone_text} is not served under this signer's policy"

@@ -135,7 +135,7 @@ pub fn dnskey_of(share: &KeyShareInfo) -> ZoneKey {
 /// denial records made by frostzone's own generator. Attacks start from this and change only
 /// what they mean to change.
 pub fn full_proposal(zone: &str, zone_text: &str, keys: &[ZoneKey], denial: Denial) -> Vec<SigningItem> {
-    let (_, apex) = frostzone_dnssec::name::normalize_zone(zone).expect("zone name");
+    let apex = frostzone_dnssec::name::ZoneName::parse(zone).expect("zone name").into_apex();
     let records = load_zone_text(zone_text, Path::new("rogue.zone"), &apex).expect("zone text");
     let unsigned = Zone::from_records(apex, records, InputKind::Unsigned).expect("zone");
     let policy = SigningPolicy { denial, ..SigningPolicy::default() };

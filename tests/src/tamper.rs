@@ -54,7 +54,7 @@ pub struct Change {
 }
 
 fn apex_of(zone: &str) -> StoredName {
-    frostzone_dnssec::name::normalize_zone(zone).expect("zone name").1
+    frostzone_dnssec::name::ZoneName::parse(zone).expect("zone name").into_apex()
 }
 
 impl PlannedVersion {

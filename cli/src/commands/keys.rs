@@ -365,7 +365,7 @@ pub fn check_import_keys<'a>(
 }
 
 async fn import(coordinator: &mut CoordinatorApi, args: &ImportArgs, roster: &Roster) -> anyhow::Result<()> {
-    let (zone, _) = frostzone_dnssec::name::normalize_zone(&args.zone).map_err(|e| anyhow::anyhow!("--zone: {e}"))?;
+    let zone = frostzone_dnssec::name::ZoneName::parse(&args.zone).map_err(|e| anyhow::anyhow!("--zone: {e}"))?.into_text();
     let zone = &zone;
     // The error's message already names the file and the cause: keep it one line.
     let seed = frostzone_dnssec::keyfile::read_ed25519_private(&args.private).map_err(|e| anyhow::anyhow!("{e}"))?;

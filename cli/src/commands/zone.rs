@@ -144,7 +144,7 @@ pub fn execute_sign(args: SignArgs, client: ClientArgs) -> anyhow::Result<Outcom
         (None, Some(changes)) => (Upload::Changes, changes.clone()),
         (None, None) => bail!("give --file ZONEFILE or --changes FILE"),
     };
-    let (origin_text, _) = frostzone_dnssec::name::normalize_zone(&args.zone).map_err(|e| anyhow::anyhow!("--zone: {e}"))?;
+    let origin_text = frostzone_dnssec::name::ZoneName::parse(&args.zone).map_err(|e| anyhow::anyhow!("--zone: {e}"))?.into_text();
     let origin: frostzone_dnssec::StoredName = origin_text.parse().map_err(|e| anyhow::anyhow!("--zone: {e}"))?;
     // An $INCLUDE is followed here; the coordinator refuses one in uploads.
     let flattened =

@@ -28,8 +28,8 @@ pub fn zone_name(text: &str) -> Result<(StoredName, String), CoordinatorError> {
     }
     // DNS names compare without regard to ASCII case (RFC 4343): one
     // spelling everywhere, the one the signers sign (RFC 4034 §6.2).
-    let (key, name) = frostzone_dnssec::name::normalize_zone(text).map_err(CoordinatorError::InvalidArgument)?;
-    Ok((name, key))
+    let zone = frostzone_dnssec::name::ZoneName::parse(text).map_err(|e| CoordinatorError::InvalidArgument(e.into()))?;
+    Ok((zone.apex().clone(), zone.into_text()))
 }
 
 /// The role in a request.
