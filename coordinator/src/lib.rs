@@ -1,37 +1,38 @@
 //! The frostzone coordinator: it holds no secret, and no zone key is ever
 //! in one place.
 //!
-//! It owns:
+//! It owns, one folder a job, dependencies pointing down this list
+//! (docs/architecture.md):
 //!
-//! * the **registry** ([`registry`], sled): key groups (zone, role, key tag,
-//!   group public key, FROST public key package, threshold, the signers
-//!   holding shares), signing sessions, culprits and the latest release of
-//!   each zone;
-//! * **key ceremonies** ([`ceremony`], [`dkg`], [`removal`]): proposing DKG,
-//!   import and removal of keys to the signers, who each approve them
-//!   against their own roster and policy; relaying the signed FROST DKG
-//!   messages between every signer; the import of an existing key whose
-//!   shares the operator's CLI encrypted to each signer; colliding key
-//!   tags are never stored;
-//! * **signing requests** ([`sign`], [`proposal`], [`approval`],
-//!   [`decision`], [`batch`], [`session`], [`quorum`]): load and plan the
-//!   zone, propose its content to every signer of the zone's key groups
-//!   and wait until each group has t approvals (or the request is
-//!   rejected or expires), sign batches of RRsets with t of the approvers
-//!   (round 1, round 2, aggregation), retry a batch with another subset
-//!   when a signer fails or sends an invalid share, validate the signed
-//!   zone against its DS, release it only when it validates, and tell the
-//!   signers how the request ended;
-//! * the **clients** to the signers ([`signers`]) and the **service**
-//!   operators call ([`service`]), both over mutual TLS;
+//! * the **API** operators call ([`api`]), over mutual TLS: thin tonic
+//!   handlers;
 //! * the **zone pipeline** ([`pipeline`]): every input (a whole zone,
 //!   changes, a refresh, a transfer from a hidden primary) becomes the
-//!   next version of its zone, signed incrementally, validated through its
-//!   signed change set, kept in the registry and published (files,
-//!   `on_publish`, AXFR/IXFR with NOTIFY); signatures are refreshed
-//!   before they expire;
+//!   next version of its zone, planned incrementally, approved, signed,
+//!   validated through its signed change set, kept in the registry and
+//!   published (files, `on_publish`, AXFR/IXFR with NOTIFY); signatures
+//!   are refreshed before they expire;
+//! * **approval** ([`approval`]): the content each signer is proposed, the
+//!   wait until every key group has t approvals (or the request is
+//!   rejected or expires), and telling the signers how it ended, with the
+//!   approvals as proof;
+//! * **signing** ([`signing`]): batches of RRsets signed by attempts over t
+//!   of the approvers (round 1, round 2, aggregation), retried with
+//!   another subset when a signer fails or sends an invalid share;
+//! * **key ceremonies** ([`keys`]): proposing DKG, import and removal of
+//!   keys to the signers, who each approve them against their own roster
+//!   and policy; relaying the signed FROST DKG messages; colliding key tags
+//!   are never stored;
+//! * the **request** record ([`request`]): its phases and each signer's
+//!   decision;
+//! * the **clients** to the signers ([`signers`]): transport only;
+//! * the **registry** ([`registry`], sled): key groups (zone, role, key
+//!   tag, group public key, FROST public key package, threshold, the
+//!   signers holding shares), requests, culprits and each zone's published
+//!   state;
 //! * **zone transfers** ([`xfr`]): AXFR/IXFR and NOTIFY to the public
-//!   secondaries, and pulling the unsigned zone from a hidden primary.
+//!   secondaries, and pulling the unsigned zone from a hidden primary;
+//! * its **configuration** ([`config`]).
 //!
 //! It does not own the key shares (the signer nodes do), the zone's DNS
 //! logic (`frostzone-dnssec`) or the FROST arithmetic

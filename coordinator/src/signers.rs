@@ -7,9 +7,11 @@
 //! connection attempt gives up after [`CONNECT_TIMEOUT`], and messages are
 //! limited to [`MAX_MESSAGE_BYTES`] both ways.
 //!
-//! Calls return [`SignerCallError`], which names the signer: the callers
-//! turn it into "unavailable for this request" (quorum.rs) or into an error
-//! for the client.
+//! Transport only: what to send is decided by the callers
+//! ([`crate::approval`], [`crate::signing`], [`crate::keys`]). Calls return
+//! [`SignerCallError`], which names the signer: the callers turn it into
+//! "unavailable for this request" ([`crate::signing::subset`]) or into an
+//! error for the client.
 
 use std::fmt;
 use std::time::Duration;

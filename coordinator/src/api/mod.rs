@@ -1,8 +1,9 @@
 //! The coordinator gRPC service: thin handlers that check the API version,
-//! call the logic in [`crate::keys::dkg`] and [`crate::signing`], and turn errors
-//! into status codes. SignZone streams progress lines while the request
-//! waits for approvals, then the signed zone; ListRequests and GetRequest
-//! read the requests (sessions) from the registry.
+//! hand uploads to the pipeline ([`crate::pipeline::submit`]) and key
+//! ceremonies to [`crate::keys`], and turn errors into status codes.
+//! SignZone and SubmitChanges stream progress lines while the request
+//! waits for approvals, then the published version; ListRequests and
+//! GetRequest read the requests from the registry.
 
 use std::pin::Pin;
 use std::sync::Arc;

@@ -15,14 +15,21 @@
 //!                                                          signatures)
 //! ```
 //!
+//! * [`submit`]: a request's way in (run, then the zone's refresh
+//!   schedule);
 //! * [`input`]: from a whole zone, change sets or a refresh to the next
 //!   unsigned version and its serial;
-//! * [`proposals`]: full and incremental proposals of a request;
-//! * [`release`]: the signed change set, read back and validated;
+//! * [`run`]: one request from input to publication (proposals and the
+//!   wait for approval are [`crate::approval`]'s, signing
+//!   [`crate::signing`]'s);
+//! * [`validate`]: the signed change set, read back and validated;
 //! * [`outputs`]: files and the `on_publish` command;
-//! * [`run`]: one request from input to publication;
 //! * [`schedule`]: re-signing before signatures expire;
-//! * [`settings`]: a zone's settings (`[[zones]]` in the config).
+//! * [`transfers`]: the hidden primary's transfers in, the transfer
+//!   server out;
+//! * [`stages`]: wall time per step, for the log.
+//!
+//! A zone's settings (`[[zones]]` in the config) are [`crate::config::zone`].
 //!
 //! The published version of each zone is kept in memory ([`Version`])
 //! and in the registry ([`crate::registry::zone_state`]), from which it is

@@ -1,7 +1,7 @@
 //! Re-signing before signatures expire (RFC 6781 §4.4.2).
 //!
 //! One task per published zone sleeps until the earliest refresh time of
-//! its published signatures ([`PreviousSignatures::next_due`] under the
+//! its published signatures ([`frostzone_dnssec::signing::refresh::PreviousSignatures::next_due`] under the
 //! zone's [`RefreshPolicy`]) and then submits a refresh request: the same
 //! content, a new serial, the due signatures made again. The schedule
 //! follows from the published signatures alone, so it survives restarts.

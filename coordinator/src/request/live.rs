@@ -1,4 +1,4 @@
-//! A request in progress: its session record ([`crate::request`]), kept in
+//! A request in progress: its record ([`crate::request`]), kept in
 //! the registry as it changes, and failed on drop unless it was finished.
 
 use std::sync::Mutex;

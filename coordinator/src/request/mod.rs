@@ -1,5 +1,6 @@
-//! A signing session: one SignZone request, from plan to release (no I/O).
-//! The session is the request: its id is the request id the signers see.
+//! A request: one zone version an operator (or the refresh schedule, or
+//! the hidden primary) asked to publish, from plan to publication (no
+//! I/O). Its id is the request id the signers approve.
 //!
 //! ```text
 //!   Planned ──▶ Proposed ──▶ Approved ──▶ Committing ──▶ Signing ──▶ Aggregating ──▶ Validating ──▶ Published

@@ -1,16 +1,17 @@
-//! Signing a request's plan: SignZone's entry point, the zone's key
-//! groups, and the signing of the plan's batches.
+//! Signing an approved request's plan: its items cut into batches, each
+//! signed by attempts over subsets of the approvers.
 //!
 //! Every request of the zone pipeline ([`crate::pipeline`]) plans its
-//! version, proposes it and waits for approval there, then comes here:
+//! version, and is proposed and approved ([`crate::approval`]), then comes here:
 //! the batches are signed [`BATCHES_IN_FLIGHT`] at a time, each with a
 //! quorum chosen by [`QuorumTracker`] among the group's approvers only; a
 //! failed attempt excludes the signers to blame and retries the batch
 //! with another subset of approvers. Culprits are recorded.
 //!
-//! [`sign_zone`] is SignZone: a whole zone through the pipeline, with the
-//! whole signed zone back. The first version of a zone signs everything;
-//! a later one keeps the signatures of unchanged RRsets.
+//! * [`mod@attempt`]: one batch, one subset: FROST round 1, round 2 and
+//!   aggregation, and who is to blame when it fails;
+//! * [`subset`]: choosing t approvers, and what a failure changes (no I/O);
+//! * [`wire`]: plan items in the form signers receive them.
 
 pub mod attempt;
 pub mod subset;

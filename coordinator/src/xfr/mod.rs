@@ -34,7 +34,7 @@
 //! # Configuration
 //!
 //! Two sections of the coordinator's config file, read by
-//! [`XfrConfig::check`] (unknown fields are refused; every error names its
+//! [`crate::config::transfer::XfrConfig::check`] (unknown fields are refused; every error names its
 //! field, e.g. `transfer.secondaries[1].tsig_key`):
 //!
 //! ```toml

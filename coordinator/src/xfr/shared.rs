@@ -32,7 +32,7 @@ impl PublishedZone {
     }
 
     /// Every record of the version (persist these and [`Self::journal`]
-    /// to rebuild it with [`TransferServer::restore`]).
+    /// to rebuild it with [`super::TransferServer::restore`]).
     pub fn records(&self) -> Vec<StoredRecord> {
         self.snapshot.records()
     }
