@@ -23,6 +23,8 @@
 //!   wait for approval are [`crate::approval`]'s, signing
 //!   [`crate::signing`]'s);
 //! * [`validate`]: the signed change set, read back and validated;
+//! * [`publication`]: what a publication writes (snapshot or journal
+//!   entry) and the digest signers are told (no I/O);
 //! * [`outputs`]: files and the `on_publish` command;
 //! * [`schedule`]: re-signing before signatures expire;
 //! * [`transfers`]: the hidden primary's transfers in, the transfer
@@ -37,6 +39,7 @@
 
 pub mod input;
 pub mod outputs;
+pub mod publication;
 pub mod validate;
 pub mod run;
 pub mod schedule;

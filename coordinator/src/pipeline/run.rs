@@ -31,6 +31,7 @@ use super::outputs::{run_on_publish, write_outputs};
 use crate::approval::proposals::ProposalSet;
 use super::validate::{finish, Outcome};
 use crate::config::zone::Settings;
+use super::publication::{journal_position, published_digest, writes_snapshot};
 use super::stages::Stages;
 use super::{loaded, rrsig_time_to_unix, Lane, Version};
 use crate::signing::attempt::PhaseSink;
@@ -278,8 +279,7 @@ impl Request<'_> {
         // instead); every so often, and for every whole version, the texts
         // are written again.
         let previous_record = self.current.as_ref().map(|v| &v.record);
-        let snapshot = !plan.is_update()
-            || previous_record.is_none_or(|r| r.journal_next.saturating_sub(r.snapshot_next()) + 1 >= c.pipeline.snapshot_every());
+        let snapshot = writes_snapshot(plan.is_update(), previous_record, c.pipeline.snapshot_every());
         let output = c.pipeline.config(zone).is_some_and(|z| z.output.is_some());
         let want_text = snapshot || return_zone || output;
         let outcome = tokio::task::spawn_blocking(move || {
@@ -294,8 +294,8 @@ impl Request<'_> {
             Some((set, text)) => (Some(set), Some(text)),
             None => (None, None),
         };
-        let snapshot = snapshot || undo.is_none();
-        let journal_next = previous_record.map(|r| r.journal_next).unwrap_or(0) + u64::from(changes_text.is_some());
+        let position = journal_position(previous_record, changes_text.is_some(), snapshot || undo.is_none());
+        let snapshot = position.snapshot;
         let unsigned_text = snapshot.then(|| next.content.to_text());
         let unsigned_changes = match (snapshot, self.current.as_ref(), next.touched.as_ref()) {
             (false, Some(v), Some(touched)) => Some(unsigned_change_text(&v.unsigned, &next.content, touched)?),
@@ -313,14 +313,10 @@ impl Request<'_> {
             signatures_kept: kept,
             settings: settings.stored(),
             key_tags,
-            journal_next,
-            snapshot_next: Some(if snapshot { journal_next } else { previous_record.map(|r| r.snapshot_next()).unwrap_or(journal_next) }),
+            journal_next: position.journal_next,
+            snapshot_next: Some(position.snapshot_next),
         };
-        let published = match (&text, &changes_text) {
-            (Some(t), _) => format!("zone sha256 {}", hex::encode(Sha256::digest(t.as_bytes()))),
-            (None, Some(c)) => format!("changes sha256 {}", hex::encode(Sha256::digest(c.as_bytes()))),
-            (None, None) => String::new(),
-        };
+        let published = published_digest(text.as_deref(), changes_text.as_deref());
         let result_sha256 = text.as_ref().map(|t| hex::encode(Sha256::digest(t.as_bytes()))).unwrap_or_default();
         let summary = report.summary();
         let release_record = ZoneRecord {
