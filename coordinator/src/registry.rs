@@ -1,4 +1,4 @@
-//! The coordinator's registry in sled: key groups, sessions, culprits and
+//! The coordinator's registry in sled: key groups, requests, culprits and
 //! zones. The only module that touches sled.
 //!
 //! Trees and keys:
@@ -6,7 +6,7 @@
 //! | tree | key | value |
 //! |---|---|---|
 //! | `key_groups` | `zone \0 key tag (5 digits)` | [`KeyGroupRecord`] |
-//! | `sessions` | started (u64 BE) ‖ id | [`RequestRecord`] |
+//! | `sessions` | started (u64 BE) ‖ id | [`RequestRecord`] (the tree keeps its first name) |
 //! | `culprits` | signer name | [`CulpritRecord`] |
 //! | `zones` | zone | [`ZoneRecord`] |
 //!
@@ -16,7 +16,7 @@
 //! Values are TOML with a `version` field and unknown fields refused, so a
 //! newer coordinator's records are noticed rather than misread. sled is
 //! beta software with reports of damage after unclean shutdowns: what is
-//! written here is small and written whole, key groups and final session
+//! written here is small and written whole, key groups and final request
 //! states are flushed before the client hears about them, and a record that
 //! does not read back is an error naming tree and key, never skipped.
 
@@ -130,7 +130,7 @@ pub struct ZoneRecord {
 pub struct Registry {
     db: sled::Db,
     key_groups: sled::Tree,
-    sessions: sled::Tree,
+    requests: sled::Tree,
     culprits: sled::Tree,
     zones: sled::Tree,
     zone_state: sled::Tree,
@@ -153,7 +153,7 @@ fn decode<T: DeserializeOwned>(tree: &'static str, key: &[u8], value: &[u8]) -> 
     toml::from_str(text).map_err(|e| corrupt(e.to_string().trim_end().to_string()))
 }
 
-fn session_key(record: &RequestRecord) -> Vec<u8> {
+fn request_key(record: &RequestRecord) -> Vec<u8> {
     let mut key = record.started_unix.to_be_bytes().to_vec();
     key.extend_from_slice(record.id.as_bytes());
     key
@@ -165,7 +165,8 @@ impl Registry {
         let db = sled::open(dir)?;
         Ok(Registry {
             key_groups: db.open_tree("key_groups")?,
-            sessions: db.open_tree("sessions")?,
+            // Named before requests were called requests; kept for existing registries.
+            requests: db.open_tree("sessions")?,
             culprits: db.open_tree("culprits")?,
             zones: db.open_tree("zones")?,
             zone_state: db.open_tree("zone_state")?,
@@ -213,45 +214,45 @@ impl Registry {
             .collect()
     }
 
-    /// Stores (or replaces) a session record; final states are flushed.
-    pub async fn put_session(&self, record: &RequestRecord) -> Result<(), RegistryError> {
-        self.put_session_sync(record)?;
+    /// Stores (or replaces) a request record; final phases are flushed.
+    pub async fn put_request(&self, record: &RequestRecord) -> Result<(), RegistryError> {
+        self.put_request_sync(record)?;
         if record.state.is_final() {
             self.flush().await?;
         }
         Ok(())
     }
 
-    /// Stores a session record without waiting for the disk (for drop
+    /// Stores a request record without waiting for the disk (for drop
     /// guards, which cannot wait).
-    pub fn put_session_sync(&self, record: &RequestRecord) -> Result<(), RegistryError> {
-        self.sessions.insert(session_key(record), encode("session", record)?)?;
+    pub fn put_request_sync(&self, record: &RequestRecord) -> Result<(), RegistryError> {
+        self.requests.insert(request_key(record), encode("request", record)?)?;
         Ok(())
     }
 
-    /// The latest `n` sessions, newest first.
-    pub fn recent_sessions(&self, n: usize) -> Result<Vec<RequestRecord>, RegistryError> {
-        self.sessions
+    /// The latest `n` requests, newest first.
+    pub fn recent_requests(&self, n: usize) -> Result<Vec<RequestRecord>, RegistryError> {
+        self.requests
             .iter()
             .rev()
             .take(n)
             .map(|kv| {
                 let (k, v) = kv?;
-                decode("sessions", &k, &v)
+                decode("requests", &k, &v)
             })
             .collect()
     }
 
-    /// The latest `n` sessions of `zone` (every zone when `None`), newest
+    /// The latest `n` requests of `zone` (every zone when `None`), newest
     /// first.
-    pub fn recent_sessions_of(&self, zone: Option<&str>, n: usize) -> Result<Vec<RequestRecord>, RegistryError> {
+    pub fn recent_requests_of(&self, zone: Option<&str>, n: usize) -> Result<Vec<RequestRecord>, RegistryError> {
         let mut out = Vec::new();
-        for kv in self.sessions.iter().rev() {
+        for kv in self.requests.iter().rev() {
             if out.len() >= n {
                 break;
             }
             let (k, v) = kv?;
-            let record: RequestRecord = decode("sessions", &k, &v)?;
+            let record: RequestRecord = decode("requests", &k, &v)?;
             if zone.is_none_or(|z| record.zone == z) {
                 out.push(record);
             }
@@ -259,32 +260,32 @@ impl Registry {
         Ok(out)
     }
 
-    /// Every session whose id starts with `prefix` (lowercase hex), newest
+    /// Every request whose id starts with `prefix` (lowercase hex), newest
     /// first.
-    pub fn sessions_with_id_prefix(&self, prefix: &str) -> Result<Vec<RequestRecord>, RegistryError> {
+    pub fn requests_with_id_prefix(&self, prefix: &str) -> Result<Vec<RequestRecord>, RegistryError> {
         let mut out = Vec::new();
-        for kv in self.sessions.iter().rev() {
+        for kv in self.requests.iter().rev() {
             let (k, v) = kv?;
             // The key is the start time (8 bytes) followed by the id.
             if k.get(8..).is_some_and(|id| id.starts_with(prefix.as_bytes())) {
-                out.push(decode("sessions", &k, &v)?);
+                out.push(decode("requests", &k, &v)?);
             }
         }
         Ok(out)
     }
 
-    /// Marks every session that is not in a final state as failed
+    /// Marks every request that is not in a final state as failed
     /// (interrupted) and returns them: run once at start-up, before any new
     /// session begins.
     pub async fn sweep_interrupted(&self, now: u64) -> Result<Vec<RequestRecord>, RegistryError> {
         let mut swept = Vec::new();
-        for kv in self.sessions.iter() {
+        for kv in self.requests.iter() {
             let (k, v) = kv?;
-            let mut record: RequestRecord = decode("sessions", &k, &v)?;
+            let mut record: RequestRecord = decode("requests", &k, &v)?;
             if let Some(failed) = record.state.interrupted() {
                 record.state = failed;
                 record.updated_unix = now;
-                self.sessions.insert(k, encode("session", &record)?)?;
+                self.requests.insert(k, encode("request", &record)?)?;
                 swept.push(record);
             }
         }
@@ -386,13 +387,13 @@ mod tests {
             ] {
                 done.advance(s, 101).unwrap();
             }
-            r.put_session(&done).await.unwrap();
+            r.put_request(&done).await.unwrap();
             let mut live = RequestRecord::new("bb".into(), "example.".into(), 5, 200);
             for s in [RequestPhase::Proposed, RequestPhase::Approved, RequestPhase::Signing] {
                 live.advance(s, 201).unwrap();
             }
             live.signers = vec!["signer-1".into()];
-            r.put_session(&live).await.unwrap();
+            r.put_request(&live).await.unwrap();
             r.flush().await.unwrap();
             // Dropped here as if the process died mid-session.
         }
@@ -400,7 +401,7 @@ mod tests {
         let swept = r.sweep_interrupted(300).await.unwrap();
         assert_eq!(swept.len(), 1);
         assert_eq!(swept[0].id, "bb");
-        let recent = r.recent_sessions(20).unwrap();
+        let recent = r.recent_requests(20).unwrap();
         assert_eq!(recent.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["bb", "aa"]);
         assert!(recent[0].error().unwrap().contains("interrupted while signing"), "{:?}", recent[0]);
         assert_eq!(recent[0].updated_unix, 300);
@@ -415,15 +416,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let r = Registry::open(dir.path()).unwrap();
         for (i, (id, zone)) in [("3f2a9c1b00", "example."), ("3f2a9c1bff", "other."), ("77aa0000aa", "example.")].iter().enumerate() {
-            r.put_session(&RequestRecord::new(id.to_string(), zone.to_string(), 1, 100 + i as u64)).await.unwrap();
+            r.put_request(&RequestRecord::new(id.to_string(), zone.to_string(), 1, 100 + i as u64)).await.unwrap();
         }
         let ids = |v: Vec<RequestRecord>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
-        assert_eq!(ids(r.recent_sessions_of(None, 50).unwrap()), ["77aa0000aa", "3f2a9c1bff", "3f2a9c1b00"]);
-        assert_eq!(ids(r.recent_sessions_of(Some("example."), 50).unwrap()), ["77aa0000aa", "3f2a9c1b00"]);
-        assert_eq!(ids(r.recent_sessions_of(Some("example."), 1).unwrap()), ["77aa0000aa"]);
-        assert_eq!(ids(r.sessions_with_id_prefix("3f2a9c1b").unwrap()), ["3f2a9c1bff", "3f2a9c1b00"]);
-        assert_eq!(ids(r.sessions_with_id_prefix("3f2a9c1b0").unwrap()), ["3f2a9c1b00"]);
-        assert!(r.sessions_with_id_prefix("00000000").unwrap().is_empty());
+        assert_eq!(ids(r.recent_requests_of(None, 50).unwrap()), ["77aa0000aa", "3f2a9c1bff", "3f2a9c1b00"]);
+        assert_eq!(ids(r.recent_requests_of(Some("example."), 50).unwrap()), ["77aa0000aa", "3f2a9c1b00"]);
+        assert_eq!(ids(r.recent_requests_of(Some("example."), 1).unwrap()), ["77aa0000aa"]);
+        assert_eq!(ids(r.requests_with_id_prefix("3f2a9c1b").unwrap()), ["3f2a9c1bff", "3f2a9c1b00"]);
+        assert_eq!(ids(r.requests_with_id_prefix("3f2a9c1b0").unwrap()), ["3f2a9c1b00"]);
+        assert!(r.requests_with_id_prefix("00000000").unwrap().is_empty());
     }
 
     #[test]

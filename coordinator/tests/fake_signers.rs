@@ -20,7 +20,7 @@ async fn healthy_cluster_signs_with_the_first_three() {
     let signed = sign(&c, options("nsec3"), zone_text(20)).await.unwrap();
     assert!(signed.summary.contains(": valid:"), "{}", signed.summary);
     assert!(signed.text.contains("RRSIG"));
-    let s = &c.coordinator.registry.recent_sessions(1).unwrap()[0];
+    let s = &c.coordinator.registry.recent_requests(1).unwrap()[0];
     assert_eq!(s.id, signed.request_id);
     assert_eq!(s.state, RequestPhase::Published);
     assert_eq!(s.signers, ["signer-1", "signer-2", "signer-3"]);
@@ -47,7 +47,7 @@ async fn retries_around_a_dead_signer_and_excludes_a_culprit() {
     let hosts = frostzone_proto::MAX_BATCH_ITEMS / 2 + 50;
     let signed = sign(&c, options("nsec"), zone_text(hosts)).await.unwrap();
     assert!(signed.summary.contains(": valid:"), "{}", signed.summary);
-    let s = &c.coordinator.registry.recent_sessions(1).unwrap()[0];
+    let s = &c.coordinator.registry.recent_requests(1).unwrap()[0];
     assert_eq!(s.state, RequestPhase::Published);
     assert!(s.planned > frostzone_proto::MAX_BATCH_ITEMS as u64, "{}", s.planned);
     assert_eq!(s.signatures, s.planned);
@@ -77,7 +77,7 @@ async fn too_few_signers_give_the_quorum_error_and_nothing() {
     );
     let status = tonic::Status::from(err);
     assert_eq!(status.code(), tonic::Code::Unavailable);
-    let s = &c.coordinator.registry.recent_sessions(1).unwrap()[0];
+    let s = &c.coordinator.registry.recent_requests(1).unwrap()[0];
     assert!(matches!(&s.state, RequestPhase::Failed(r) if r.starts_with("quorum unavailable")), "{s:?}");
 }
 
@@ -155,7 +155,7 @@ async fn a_hanging_signer_times_out_and_is_replaced() {
     let signed = sign(&c, options("nsec"), zone_text(3)).await.unwrap();
     assert!(signed.summary.contains(": valid:"), "{}", signed.summary);
     assert!(started.elapsed() < Duration::from_secs(30));
-    let s = &c.coordinator.registry.recent_sessions(1).unwrap()[0];
+    let s = &c.coordinator.registry.recent_requests(1).unwrap()[0];
     assert_eq!(s.signers, ["signer-1", "signer-3", "signer-4"]);
     assert!(s.culprits.is_empty());
     assert_eq!(s.retries, 1);
@@ -171,7 +171,7 @@ async fn a_cancelled_request_fails_its_session() {
     assert!(tokio::time::timeout(Duration::from_millis(1500), request).await.is_err());
     let mut state = RequestPhase::Planned;
     for _ in 0..50 {
-        state = c.coordinator.registry.recent_sessions(1).unwrap()[0].state.clone();
+        state = c.coordinator.registry.recent_requests(1).unwrap()[0].state.clone();
         if state.is_final() {
             break;
         }

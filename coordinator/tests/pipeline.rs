@@ -194,7 +194,7 @@ async fn refused_changes_change_nothing() {
     let model = Model::new(5);
     first_version(&c, &model).await;
     let registry = &c.coordinator.registry;
-    let before = (registry.zone_state(ZONE).unwrap(), registry.zone_signed_text(ZONE).unwrap(), registry.recent_sessions(50).unwrap().len());
+    let before = (registry.zone_state(ZONE).unwrap(), registry.zone_signed_text(ZONE).unwrap(), registry.recent_requests(50).unwrap().len());
     let wrong = format!(
         "{}\nh1.example. 300 IN A 192.0.2.2\nmissing.example. 300 IN A 192.0.2.99\n{}\nh0.example. 300 IN A 192.0.2.1\n",
         Model::soa(7),
@@ -211,7 +211,7 @@ async fn refused_changes_change_nothing() {
     let missing = format!("{}\nh1.example. 300 IN A 192.0.2.2\nmissing.example. 300 IN A 192.0.2.99\n{}\n", Model::soa(1), Model::soa(2));
     let e = submit_changes(&c, missing).await.unwrap_err().to_string();
     assert!(e.contains("changes:3: cannot remove missing.example.") && !e.contains("changes:2"), "{e}");
-    let after = (registry.zone_state(ZONE).unwrap(), registry.zone_signed_text(ZONE).unwrap(), registry.recent_sessions(50).unwrap().len());
+    let after = (registry.zone_state(ZONE).unwrap(), registry.zone_signed_text(ZONE).unwrap(), registry.recent_requests(50).unwrap().len());
     assert_eq!(before, after);
     // A good change still applies to the untouched version.
     let mut model = model;
@@ -327,7 +327,7 @@ async fn the_refresh_schedule_re_signs_due_signatures() {
     }
     let state = state.expect("the schedule refreshed the zone");
     assert!(state.signatures_made > 1 && state.signatures_made < first.signatures_made, "{} of {}", state.signatures_made, first.signatures_made);
-    let session = c.coordinator.registry.sessions_with_id_prefix(&state.request_id).unwrap().remove(0);
+    let session = c.coordinator.registry.requests_with_id_prefix(&state.request_id).unwrap().remove(0);
     assert_eq!(session.submitted_by, "refresh schedule");
     let text = c.coordinator.registry.zone_signed_text(ZONE).unwrap().unwrap();
     assert_valid(&c, &text);

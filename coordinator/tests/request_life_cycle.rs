@@ -36,7 +36,7 @@ async fn sign_collecting(
 }
 
 fn latest(c: &Cluster) -> RequestRecord {
-    c.coordinator.registry.recent_sessions(1).unwrap().remove(0)
+    c.coordinator.registry.recent_requests(1).unwrap().remove(0)
 }
 
 fn key_tag(c: &Cluster) -> u16 {
@@ -219,7 +219,7 @@ async fn sign_zone_streams_progress_and_the_request_is_listed() {
     // Two more requests, one of them of another zone and never proposed.
     let mut other = RequestRecord::new(format!("{}ff", &id[..30]), "other.".into(), 1, 1);
     other.advance(RequestPhase::Failed("no keys".into()), 2).unwrap();
-    c.coordinator.registry.put_session(&other).await.unwrap();
+    c.coordinator.registry.put_request(&other).await.unwrap();
     let listed = client.list_requests(pb::ListRequestsRequest { api_version: 1, zone: String::new(), limit: 0 }).await.unwrap();
     assert_eq!(listed.into_inner().requests.len(), 2);
     let listed = client.list_requests(pb::ListRequestsRequest { api_version: 1, zone: "Example".into(), limit: 0 }).await.unwrap();

@@ -30,7 +30,7 @@ use crate::Coordinator;
 pub const MAX_ZONE_BYTES: usize = 512 * 1024 * 1024;
 
 /// Sessions listed by Status.
-pub const STATUS_SESSIONS: usize = 20;
+pub const STATUS_REQUESTS: usize = 20;
 
 /// Requests listed by ListRequests when it does not say.
 pub const DEFAULT_LIST_REQUESTS: usize = 50;
@@ -124,7 +124,7 @@ impl CoordinatorApi for CoordinatorService {
         let keys = key_infos(c.registry.key_groups(None).map_err(CoordinatorError::from)?)?;
         let requests = c
             .registry
-            .recent_sessions(STATUS_SESSIONS)
+            .recent_requests(STATUS_REQUESTS)
             .map_err(CoordinatorError::from)?
             .into_iter()
             .map(|s| pb::RequestSummary {
@@ -276,7 +276,7 @@ impl CoordinatorApi for CoordinatorService {
             0 => DEFAULT_LIST_REQUESTS,
             n => usize::try_from(n).unwrap_or(usize::MAX),
         };
-        let records = self.inner.registry.recent_sessions_of(zone.as_deref(), limit).map_err(CoordinatorError::from)?;
+        let records = self.inner.registry.recent_requests_of(zone.as_deref(), limit).map_err(CoordinatorError::from)?;
         let requests = records.into_iter().map(|s| request_status(&self.inner, s)).collect::<Result<_, _>>()?;
         Ok(Response::new(pb::ListRequestsResponse { requests }))
     }
@@ -297,7 +297,7 @@ fn find_request(c: &Coordinator, id: &str) -> Result<RequestRecord, CoordinatorE
             "request id {id:?}: give the id or at least {MIN_REQUEST_ID_PREFIX} of its leading hex digits"
         )));
     }
-    let mut found = c.registry.sessions_with_id_prefix(&prefix)?;
+    let mut found = c.registry.requests_with_id_prefix(&prefix)?;
     match found.len() {
         0 => Err(CoordinatorError::NotFound(format!("no request {prefix}: see list-requests"))),
         1 => Ok(found.remove(0)),

@@ -104,22 +104,22 @@ fn proposed_signers(pool: &SignerPool, groups: &[GroupSigners]) -> Vec<String> {
     names
 }
 
-/// Proposes the request of `session` to every signer of its zone's key
+/// Proposes the request of `live` to every signer of its zone's key
 /// groups and waits until every group has its threshold of approvers;
 /// returns them by key tag. Fails with [`CoordinatorError::NotApproved`]
 /// when the request is rejected or the deadline passes.
 pub(crate) async fn seek_approval(
     c: &Arc<Coordinator>,
-    session: &LiveRequest,
+    live: &LiveRequest,
     proposal: Proposal<'_>,
     progress: &Progress,
 ) -> Result<Approvers, CoordinatorError> {
     let groups = group_signers(proposal.groups);
     let names = proposed_signers(&c.signers, &groups);
-    let request_id = session.id();
+    let request_id = live.id();
     let expires_unix = unix_now() + proposal.timeout.as_secs();
     let threshold = groups.iter().map(|g| g.threshold).max().unwrap_or(0);
-    session.update(|r| {
+    live.update(|r| {
         r.expires_unix = expires_unix;
         r.threshold = u32::try_from(threshold).unwrap_or(u32::MAX);
         for n in &names {
@@ -177,7 +177,7 @@ pub(crate) async fn seek_approval(
             None => {
                 wait.heard(name);
                 let note = "not in the coordinator's [[signers]]: cannot be asked".to_string();
-                session.update(|r| r.record_decision(name, RecordedDecision { reason: note, ..Default::default() }, unix_now()));
+                live.update(|r| r.record_decision(name, RecordedDecision { reason: note, ..Default::default() }, unix_now()));
             }
         }
     }
@@ -189,7 +189,7 @@ pub(crate) async fn seek_approval(
         tokio::select! {
             answer = answers.recv(), if open => match answer {
                 Some((name, decision)) => {
-                    record(c, session, &proposal, &name, decision).await?;
+                    record(c, live, &proposal, &name, decision).await?;
                     wait.heard(&name);
                 }
                 // Every task ended: only the deadline can change anything.
@@ -197,10 +197,10 @@ pub(crate) async fn seek_approval(
             },
             () = tokio::time::sleep_until(wake_at) => {}
         }
-        let decisions = session.record()?.decisions;
+        let decisions = live.record()?.decisions;
         match wait.step(&decisions, Instant::now().into_std()) {
             Step::Approved(approvers) => {
-                approved(c, session, &proposal, &approvers, progress).await?;
+                approved(c, live, &proposal, &approvers, progress).await?;
                 return Ok(approvers);
             }
             Step::Failed(WaitFailure::NotApproved(failure)) => return Err(failure.into()),
@@ -216,16 +216,16 @@ pub(crate) async fn seek_approval(
     }
 }
 
-/// Records one answer in the session and, when the signer's state
+/// Records one answer in the live and, when the signer's state
 /// changed, in the audit log.
 async fn record(
     c: &Coordinator,
-    session: &LiveRequest,
+    live: &LiveRequest,
     proposal: &Proposal<'_>,
     name: &str,
     decision: RecordedDecision,
 ) -> Result<(), CoordinatorError> {
-    let before = session.record()?.decisions.get(name).map(|d| d.state).unwrap_or_default();
+    let before = live.record()?.decisions.get(name).map(|d| d.state).unwrap_or_default();
     let state = decision.state;
     let outcome = match (state, decision.decided_by.as_str(), decision.reason.as_str()) {
         (s, "", "") => s.to_string(),
@@ -233,16 +233,16 @@ async fn record(
         (s, by, "") => format!("{s} by {by}"),
         (s, by, r) => format!("{s} by {by}: {r}"),
     };
-    if !session.update(|r| r.record_decision(name, decision, unix_now())) || state == before {
+    if !live.update(|r| r.record_decision(name, decision, unix_now())) || state == before {
         return Ok(());
     }
-    tracing::info!(signer = %name, request = %session.id(), "{}: {outcome}", proposal.zone);
+    tracing::info!(signer = %name, request = %live.id(), "{}: {outcome}", proposal.zone);
     if state == DecisionState::Unanswered {
         return Ok(());
     }
     c.audit(AuditEntry {
         event: "decision".into(),
-        request: session.id(),
+        request: live.id(),
         zone: proposal.zone.to_string(),
         content_hash: hex::encode(proposal.content_hash),
         operator: proposal.submitted_by.to_string(),
@@ -255,12 +255,12 @@ async fn record(
 /// The quorum is reached: on record, in the audit log and to the client.
 async fn approved(
     c: &Coordinator,
-    session: &LiveRequest,
+    live: &LiveRequest,
     proposal: &Proposal<'_>,
     approvers: &Approvers,
     progress: &Progress,
 ) -> Result<(), CoordinatorError> {
-    session.update(|r| r.advance(RequestPhase::Approved, unix_now()).unwrap_or(false));
+    live.update(|r| r.advance(RequestPhase::Approved, unix_now()).unwrap_or(false));
     let mut all: Vec<String> = Vec::new();
     for name in approvers.values().flatten() {
         if !all.contains(name) {
@@ -271,7 +271,7 @@ async fn approved(
         approvers.iter().map(|(tag, names)| format!("key tag {tag}: {}", names.join(", "))).collect();
     c.audit(AuditEntry {
         event: "approved".into(),
-        request: session.id(),
+        request: live.id(),
         zone: proposal.zone.to_string(),
         content_hash: hex::encode(proposal.content_hash),
         operator: proposal.submitted_by.to_string(),
@@ -279,8 +279,8 @@ async fn approved(
         outcome: format!("quorum of approvals: {}", per_group.join("; ")),
         ..AuditEntry::default()
     }).await?;
-    tracing::info!(request = %session.id(), "{}: approved by {}", proposal.zone, all.join(", "));
-    progress(format!("request {}: approved by {}; signing", ShortId(&session.id()), all.join(", ")));
+    tracing::info!(request = %live.id(), "{}: approved by {}", proposal.zone, all.join(", "));
+    progress(format!("request {}: approved by {}; signing", ShortId(&live.id()), all.join(", ")));
     Ok(())
 }
 

@@ -6,8 +6,8 @@
 //! A request holds its zone's lane for its whole life: requests of a zone
 //! run one at a time, in the order they arrive. An input that does not
 //! apply (a change set for another serial, a record to remove that is not
-//! there) fails before any session is opened: nothing is recorded, nothing
-//! changes. Once planned, the request has a session: it is published whole
+//! there) fails before any live is opened: nothing is recorded, nothing
+//! changes. Once planned, the request has a live: it is published whole
 //! (registry first, in one transaction, then files, transfers and the
 //! answer) or it fails and the signers are told.
 
@@ -65,7 +65,7 @@ pub struct PublishedVersion {
     pub published: String,
     /// The validator's summary line.
     pub summary: String,
-    /// The session (request id).
+    /// The live (request id).
     pub request_id: String,
     /// The published SOA serial.
     pub serial: u32,
@@ -114,7 +114,7 @@ pub async fn run(c: &Arc<Coordinator>, submission: Submission, progress: &Progre
         }
         Err(e) => {
             // A request that failed after the registry took its version
-            // (recording the session, say): the next one reads it there.
+            // (recording the live, say): the next one reads it there.
             if stored.load(std::sync::atomic::Ordering::SeqCst) {
                 *slot = None;
             }
@@ -171,8 +171,8 @@ impl Request<'_> {
         let mut record = RequestRecord::new(request_id.clone(), zone.clone(), made as u64, crate::unix_now());
         record.content_hash = hex::encode(planned.set.signing_hash());
         record.submitted_by = s.operator.clone();
-        let session = Arc::new(LiveRequest::new(c.registry.clone(), c.signers.clone(), record));
-        session.update(|_| true);
+        let live = Arc::new(LiveRequest::new(c.registry.clone(), c.signers.clone(), record));
+        live.update(|_| true);
         let signing_hash = hex::encode(planned.set.signing_hash());
         let entry = |event: &str, signers: Vec<String>, culprits: Vec<String>, outcome: String| {
             AuditEntry {
@@ -192,13 +192,13 @@ impl Request<'_> {
             Ok(()) => {
                 tracing::info!(request = %request_id, "{zone}: {head}");
                 let return_zone = s.options.return_zone;
-                self.sign_and_publish(&session, &s.operator, planned, &groups, timeout, settings, key_tags, now, return_zone, progress).await
+                self.sign_and_publish(&live, &s.operator, planned, &groups, timeout, settings, key_tags, now, return_zone, progress).await
             }
             Err(e) => Err(e),
         };
         match result {
             Ok((version, signed)) => {
-                let r = session.record()?;
+                let r = live.record()?;
                 let announcement = announce_publication(&c.signers, &c.registry, &zone, &request_id, &r.decisions, &signed.published);
                 if let Ok(mut a) = self.lane.announcement.lock() {
                     *a = announcement;
@@ -214,11 +214,11 @@ impl Request<'_> {
                 Ok((version, signed))
             }
             Err(e) => {
-                let (signers, culprits) = session.record().map(|r| (r.signers, r.culprits)).unwrap_or_default();
+                let (signers, culprits) = live.record().map(|r| (r.signers, r.culprits)).unwrap_or_default();
                 if let Err(a) = c.audit(entry("failed", signers, culprits, e.to_string())).await {
                     tracing::error!(request = %request_id, "cannot record the failure: {a}");
                 }
-                let record = session.finish(RequestPhase::Failed(e.to_string())).await?;
+                let record = live.finish(RequestPhase::Failed(e.to_string())).await?;
                 announce_outcome(&c.signers, &request_id, &record.decisions, false, &e.to_string());
                 tracing::warn!(request = %request_id, "{zone}: {kind} failed after {:.1} s, nothing published: {e}", self.started.elapsed().as_secs_f64());
                 Err(e)
@@ -229,7 +229,7 @@ impl Request<'_> {
     #[allow(clippy::too_many_arguments)]
     async fn sign_and_publish(
         &self,
-        session: &Arc<LiveRequest>,
+        live: &Arc<LiveRequest>,
         operator: &str,
         planned: Planned,
         groups: &[Arc<KeyGroup>],
@@ -243,7 +243,7 @@ impl Request<'_> {
         let c = self.c;
         let zone = &self.zone;
         let Planned { next, plan, set } = planned;
-        let request_id = session.id();
+        let request_id = live.id();
         // Signers whose baseline is the version published now get the
         // increment; every other one the full proposal.
         self.lane.announced(ANNOUNCEMENT_WAIT).await;
@@ -262,15 +262,15 @@ impl Request<'_> {
             timeout,
         };
         self.stages.mark("baselines");
-        let approvers = seek_approval(c, session, proposal, progress).await?;
+        let approvers = seek_approval(c, live, proposal, progress).await?;
         self.stages.mark("approval");
         let made = plan.items().len();
         let kept = plan.reused() as u64;
-        let signatures = sign_batches(c, session, made, batches(&plan, groups, zone, &request_id), groups, &approvers).await?;
+        let signatures = sign_batches(c, live, made, batches(&plan, groups, zone, &request_id), groups, &approvers).await?;
         self.stages.mark("signing");
         drop(set);
         let plan = sole_owner(plan).await?;
-        session.reached(RequestPhase::Validating);
+        live.reached(RequestPhase::Validating);
         let anchor: Vec<_> = groups.iter().filter(|g| g.key.role.signs_keys()).map(|g| g.key.ds(&self.apex)).collect();
         let options = ValidationOptions { now, anchor: TrustAnchor::Ds(anchor), expiry_warning: 0 };
         let (zone_name, current, stages) = (zone.clone(), self.current.clone(), self.stages.clone());
@@ -347,7 +347,7 @@ impl Request<'_> {
         }
         self.stored.store(true, std::sync::atomic::Ordering::SeqCst);
         self.stages.mark("registry");
-        let r = session.finish(RequestPhase::Published).await?;
+        let r = live.finish(RequestPhase::Published).await?;
         c.audit(AuditEntry {
             event: "published".into(),
             request: request_id.clone(),
@@ -366,7 +366,7 @@ impl Request<'_> {
         });
         self.lane.wake.notify_one();
         let text = Arc::new(text.unwrap_or_default());
-        self.stages.mark("session, audit");
+        self.stages.mark("live, audit");
         self.outputs(next.serial, &text, changes_text.as_deref(), changes, &shared).await;
         self.stages.mark("outputs");
         let version = Arc::new(Version { record: state, unsigned: next.content, zone: shared, known, next_due, first_expiration });

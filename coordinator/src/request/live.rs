@@ -11,7 +11,7 @@ use crate::request::{RequestRecord, RequestPhase};
 use crate::signers::SignerPool;
 use crate::unix_now;
 
-/// The session of one request: the record, kept in the registry as it
+/// A request while it runs: the record, kept in the registry as it
 /// changes, and failed on drop unless it was finished (the signers that
 /// answered are then told it failed).
 pub(crate) struct LiveRequest {
@@ -21,7 +21,7 @@ pub(crate) struct LiveRequest {
 }
 
 impl LiveRequest {
-    /// A live session for `record` (stored at the first change).
+    /// A live request for `record` (stored at the first change).
     pub(crate) fn new(registry: Registry, signers: SignerPool, record: RequestRecord) -> LiveRequest {
         LiveRequest { registry, signers, record: Mutex::new(record) }
     }
@@ -32,8 +32,8 @@ impl LiveRequest {
         let Ok(mut record) = self.record.lock() else { return false };
         let changed = f(&mut record);
         if changed {
-            if let Err(e) = self.registry.put_session_sync(&record) {
-                tracing::error!(request = %record.id, "cannot record the session: {e}");
+            if let Err(e) = self.registry.put_request_sync(&record) {
+                tracing::error!(request = %record.id, "cannot record the request: {e}");
             }
         }
         changed
@@ -41,21 +41,21 @@ impl LiveRequest {
 
     /// A copy of the record.
     pub(crate) fn record(&self) -> Result<RequestRecord, CoordinatorError> {
-        self.record.lock().map(|r| r.clone()).map_err(|_| CoordinatorError::Internal("session lock poisoned".into()))
+        self.record.lock().map(|r| r.clone()).map_err(|_| CoordinatorError::Internal("request lock poisoned".into()))
     }
 
-    /// The session (request) id.
+    /// The request id.
     pub(crate) fn id(&self) -> String {
         self.record.lock().map(|r| r.id.clone()).unwrap_or_default()
     }
 
     pub(crate) async fn finish(&self, state: RequestPhase) -> Result<RequestRecord, CoordinatorError> {
         let record = {
-            let mut r = self.record.lock().map_err(|_| CoordinatorError::Internal("session lock poisoned".into()))?;
+            let mut r = self.record.lock().map_err(|_| CoordinatorError::Internal("request lock poisoned".into()))?;
             r.advance(state, unix_now()).map_err(|e| CoordinatorError::Internal(e.to_string()))?;
             r.clone()
         };
-        self.registry.put_session(&record).await?;
+        self.registry.put_request(&record).await?;
         Ok(record)
     }
 }
@@ -72,7 +72,7 @@ impl Drop for LiveRequest {
             if !r.state.is_final() {
                 let reason = format!("interrupted while {}: the request ended before publication", r.state);
                 if r.advance(RequestPhase::Failed(reason.clone()), unix_now()).is_ok() {
-                    let _ = self.registry.put_session_sync(&r);
+                    let _ = self.registry.put_request_sync(&r);
                 }
                 announce_outcome(&self.signers, &r.id, &r.decisions, false, &reason);
             }

@@ -86,7 +86,7 @@ pub(crate) async fn sole_owner(mut plan: Arc<SigningPlan>) -> Result<SigningPlan
 /// signature per plan item, in plan order.
 pub(crate) async fn sign_batches(
     c: &Arc<Coordinator>,
-    session: &Arc<LiveRequest>,
+    live: &Arc<LiveRequest>,
     items: usize,
     batches: Vec<Batch>,
     groups: &[Arc<KeyGroup>],
@@ -117,9 +117,9 @@ pub(crate) async fn sign_batches(
     loop {
         while running.len() < BATCHES_IN_FLIGHT {
             let Some(batch) = pending.next() else { break };
-            let (c, session, trackers) = (c.clone(), session.clone(), trackers.clone());
+            let (c, live, trackers) = (c.clone(), live.clone(), trackers.clone());
             running.spawn(async move {
-                let sigs = sign_batch(&c, &session, &trackers, &batch).await?;
+                let sigs = sign_batch(&c, &live, &trackers, &batch).await?;
                 Ok::<_, CoordinatorError>((batch, sigs))
             });
         }
@@ -139,7 +139,7 @@ pub(crate) async fn sign_batches(
 /// quorum is gone.
 async fn sign_batch(
     c: &Coordinator,
-    session: &LiveRequest,
+    live: &LiveRequest,
     trackers: &Mutex<BTreeMap<u16, QuorumTracker>>,
     batch: &Arc<Batch>,
 ) -> Result<Vec<[u8; 64]>, CoordinatorError> {
@@ -152,10 +152,10 @@ async fn sign_batch(
             .choose()?;
         let handles: Vec<SignerHandle> = chosen.iter().filter_map(|cand| c.signers.get(&cand.name).cloned()).collect();
         let session_id = crate::request::random_id();
-        match attempt(batch, &handles, session_id, session).await {
+        match attempt(batch, &handles, session_id, live).await {
             Ok(sigs) => {
                 let names: Vec<String> = handles.iter().map(|h| h.name().to_string()).collect();
-                session.update(|r| {
+                live.update(|r| {
                     r.signatures += sigs.len() as u64;
                     for n in names {
                         if !r.signers.contains(&n) {
@@ -173,20 +173,20 @@ async fn sign_batch(
                     tracing::warn!(signer = %name, "{}: key tag {tag}: {reason}; retrying the batch without it", batch.zone);
                     t.values_mut().for_each(|q| q.mark_unavailable(name, reason.clone()));
                 }
-                session.update(|r| {
+                live.update(|r| {
                     r.retries += 1;
                     true
                 });
             }
             Err(AttemptFailure::Culprits(found)) => {
-                let session_id = session.id();
+                let session_id = live.id();
                 let mut t = lock()?;
                 for (name, reason) in &found {
                     tracing::warn!(signer = %name, request = %session_id, "{}: key tag {tag}: culprit: {reason}; excluded", batch.zone);
                     t.values_mut().for_each(|q| q.mark_culprit(name, reason.clone()));
                     c.registry.record_culprit(name, &session_id, reason, unix_now())?;
                 }
-                session.update(|r| {
+                live.update(|r| {
                     r.retries += 1;
                     for (name, _) in found {
                         if !r.culprits.contains(&name) {
