@@ -209,7 +209,7 @@ async fn commits_outside_the_approved_content_are_refused() {
     s.svc.commit(commit_under(&rid(1), b"x4", key_tag, items.clone())).await.unwrap();
     let reject = AdminRejectRequest { api_version: API_VERSION, request_id: rid(1), reason: "changed my mind".into(), operator: "bob".into() };
     admin.reject(Request::new(reject)).await.unwrap();
-    let sign = SignRequest { api_version: API_VERSION, session_id: b"x4".to_vec(), commitments: vec![] };
+    let sign = SignRequest { api_version: API_VERSION, attempt_id: b"x4".to_vec(), commitments: vec![] };
     let e = s.svc.sign(Request::new(sign)).await.unwrap_err();
     assert!(e.code() == Code::PermissionDenied && e.message().contains("no longer approved"), "{e:?}");
     // Another zone's request does not cover this zone.

@@ -39,12 +39,12 @@ impl Node {
             operator: REQUESTER.into(),
             ..AuditEntry::default()
         };
-        let id = req.session_id.clone();
+        let id = req.attempt_id.clone();
         let n = req.items.len();
         let key_tag = req.key_tag;
         match self.commit_checked(req, &entry.content_hash, now) {
             Ok(response) => {
-                let outcome = format!("accepted: {n} items for key tag {key_tag} (session {})", hex::encode(&id));
+                let outcome = format!("accepted: {n} items for key tag {key_tag} (attempt {})", hex::encode(&id));
                 if let Err(e) = self.audit(AuditEntry { outcome, ..entry }) {
                     // Not recorded, not signed: the nonces go.
                     let _ = lock(&self.signing).take(&id, now.instant);
@@ -53,7 +53,7 @@ impl Node {
                 Ok(response)
             }
             Err(e) => {
-                let outcome = format!("{e} (session {})", hex::encode(&id));
+                let outcome = format!("{e} (attempt {})", hex::encode(&id));
                 self.audit(AuditEntry { event: "commit-refused".into(), outcome, ..entry })?;
                 Err(e)
             }
@@ -61,7 +61,7 @@ impl Node {
     }
 
     fn commit_checked(&self, req: v1::CommitRequest, content_hash: &str, now: Now) -> Result<v1::CommitResponse, NodeError> {
-        let id = session_id(&req.session_id, 1)?;
+        let id = session_id(&req.attempt_id, 1)?;
         if req.items.is_empty() || req.items.len() > MAX_BATCH_ITEMS {
             return Err(NodeError::field(
                 "items",
@@ -129,7 +129,7 @@ impl Node {
     /// once; the messages signed are the ones rebuilt at Commit. The
     /// shares go out only once the audit log has recorded them.
     pub fn sign(&self, req: v1::SignRequest, now: Now) -> Result<v1::SignResponse, NodeError> {
-        let id = session_id(&req.session_id, 1)?;
+        let id = session_id(&req.attempt_id, 1)?;
         let pending = lock(&self.signing)
             .take(id, now.instant)
             .map_err(NodeError::session("signing"))?;
@@ -162,7 +162,7 @@ impl Node {
         };
         match signed {
             Ok(response) => {
-                let outcome = format!("signature shares for {} items (session {session})", response.shares.len());
+                let outcome = format!("signature shares for {} items (attempt {session})", response.shares.len());
                 self.audit(AuditEntry { outcome, ..entry })?;
                 self.mark_signed(&request_id, now)?;
                 Ok(response)

@@ -322,7 +322,7 @@ pub(crate) fn commit_req(session: &[u8], key_tag: u32, items: Vec<SigningItem>) 
 pub(crate) fn commit_under(request_id: &str, session: &[u8], key_tag: u32, items: Vec<SigningItem>) -> Request<CommitRequest> {
     Request::new(CommitRequest {
         api_version: API_VERSION,
-        session_id: session.to_vec(),
+        attempt_id: session.to_vec(),
         zone: "example.".into(),
         key_tag,
         items,
@@ -362,7 +362,7 @@ pub(crate) async fn sign_round(
     }
     let sign = SignRequest {
         api_version: API_VERSION,
-        session_id: session.to_vec(),
+        attempt_id: session.to_vec(),
         commitments,
     };
     let mut shares: Vec<BTreeMap<Identifier, SignatureShare>> = vec![BTreeMap::new(); items.len()];
@@ -568,7 +568,7 @@ async fn commit_refusals() {
     let sign = |mine: Vec<Vec<u8>>| {
         Request::new(SignRequest {
             api_version: API_VERSION,
-            session_id: b"c8".to_vec(),
+            attempt_id: b"c8".to_vec(),
             commitments: vec![
                 ParticipantCommitments {
                     participant: pid(&s.id),

@@ -163,27 +163,26 @@ pub async fn propose(client: &mut Signer, id: &str, zone: &str, items: &[Signing
     client.propose(tokio_stream::iter(chunks)).await.map(tonic::Response::into_inner)
 }
 
-/// A fresh 16-byte signing session id.
+/// A fresh 16-byte id, for an attempt or a DKG run.
 pub fn session_id() -> Vec<u8> {
     let id = request_id();
     (0..16).map(|i| u8::from_str_radix(&id[2 * i..2 * i + 2], 16).expect("hex")).collect()
 }
 
-/// Commits (FROST round 1) `items` under request `id` in session `session_id`; the commitments,
+/// Commits (FROST round 1) `items` under request `id` in attempt `attempt_id`; the commitments,
 /// or the signer's refusal.
 pub async fn commit(
     client: &mut Signer,
-    session_id: &[u8],
+    attempt_id: &[u8],
     id: &str,
     zone: &str,
     key: &KeyShareInfo,
     items: &[SigningItem],
 ) -> Result<CommitResponse, tonic::Status> {
-    let session_id = session_id.to_vec();
     client
         .commit(CommitRequest {
             api_version: API_VERSION,
-            session_id,
+            attempt_id: attempt_id.to_vec(),
             zone: zone.to_string(),
             key_tag: key.key_tag,
             items: items.to_vec(),

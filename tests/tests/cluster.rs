@@ -327,7 +327,7 @@ async fn replay(cluster: &Cluster) {
             .unwrap_or_else(|e| panic!("commit on signer-{}: {e:?}\n{}", i + 1, cluster.logs()));
         commitments.push(ParticipantCommitments { participant: response.participant, commitments: response.commitments });
     }
-    let sign = SignRequest { api_version: API_VERSION, session_id, commitments };
+    let sign = SignRequest { api_version: API_VERSION, attempt_id: session_id, commitments };
     let first = clients[0].sign(sign.clone()).await;
     let first = first.unwrap_or_else(|e| panic!("first Sign refused: {e:?}\n{}", cluster.logs())).into_inner();
     assert_eq!(first.shares.len(), 1, "one share per committed item");

@@ -82,7 +82,7 @@ pub trait PhaseSink: Send + Sync {
 pub async fn attempt(
     batch: &Arc<Batch>,
     chosen: &[SignerHandle],
-    session_id: Vec<u8>,
+    attempt_id: Vec<u8>,
     phases: &dyn PhaseSink,
 ) -> Result<Vec<[u8; 64]>, AttemptFailure> {
     let started = std::time::Instant::now();
@@ -95,7 +95,7 @@ pub async fn attempt(
     phases.reached(RequestPhase::Committing);
     let request = pb::CommitRequest {
         api_version: API_VERSION,
-        session_id: session_id.clone(),
+        attempt_id: attempt_id.clone(),
         zone: batch.zone.clone(),
         key_tag: batch.key.record.key_tag.into(),
         items,
@@ -156,7 +156,7 @@ pub async fn attempt(
     let committed = started.elapsed();
     let request = pb::SignRequest {
         api_version: API_VERSION,
-        session_id,
+        attempt_id,
         commitments: raw
             .into_iter()
             .map(|(_, id, commitments)| pb::ParticipantCommitments {

@@ -151,8 +151,8 @@ async fn sign_batch(
             .ok_or_else(|| CoordinatorError::Internal(format!("no quorum tracker for key tag {tag}")))?
             .choose()?;
         let handles: Vec<SignerHandle> = chosen.iter().filter_map(|cand| c.signers.get(&cand.name).cloned()).collect();
-        let session_id = crate::request::random_id();
-        match attempt(batch, &handles, session_id, live).await {
+        let attempt_id = crate::request::random_id();
+        match attempt(batch, &handles, attempt_id, live).await {
             Ok(sigs) => {
                 let names: Vec<String> = handles.iter().map(|h| h.name().to_string()).collect();
                 live.update(|r| {

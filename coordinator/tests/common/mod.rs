@@ -353,7 +353,7 @@ impl Signer for FakeSigner {
         let (nonces, commitments) = commit_batch(&key, messages.len(), &mut rand::rngs::OsRng);
         let commitments = commitments.iter().map(|c| c.serialize().map_err(bad)).collect::<Result<_, _>>()?;
         let mut sessions = self.sessions.lock().unwrap();
-        if sessions.insert(r.session_id, (nonces, messages, key)).is_some() {
+        if sessions.insert(r.attempt_id, (nonces, messages, key)).is_some() {
             return Err(Status::already_exists("repeated session"));
         }
         Ok(Response::new(pb::CommitResponse {
@@ -365,7 +365,7 @@ impl Signer for FakeSigner {
     async fn sign(&self, request: Request<pb::SignRequest>) -> Result<Response<pb::SignResponse>, Status> {
         let r = request.into_inner();
         let (nonces, messages, key) =
-            self.sessions.lock().unwrap().remove(&r.session_id).ok_or_else(|| Status::not_found("unknown session"))?;
+            self.sessions.lock().unwrap().remove(&r.attempt_id).ok_or_else(|| Status::not_found("unknown attempt"))?;
         let mut all = BTreeMap::new();
         for pc in &r.commitments {
             let id = frost::Identifier::deserialize(&pc.participant.as_ref().ok_or_else(|| bad("no participant"))?.id).map_err(bad)?;
