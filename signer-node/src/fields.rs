@@ -52,11 +52,12 @@ pub fn proto_role(role: KeyRole) -> v1::KeyRole {
     }
 }
 
-/// A session id of `min` octets or more, at most [`MAX_SESSION_ID`].
-pub(crate) fn session_id(id: &[u8], min: usize) -> Result<&[u8], NodeError> {
+/// The id of an attempt or a DKG run, in the request field `field`: `min`
+/// octets or more, at most [`MAX_SESSION_ID`].
+pub(crate) fn session_id<'a>(field: &'static str, id: &'a [u8], min: usize) -> Result<&'a [u8], NodeError> {
     if id.len() < min.max(1) || id.len() > MAX_SESSION_ID {
         return Err(NodeError::field(
-            "session_id",
+            field,
             format!(
                 "{} octets, need {}..={MAX_SESSION_ID}",
                 id.len(),

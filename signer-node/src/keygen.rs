@@ -32,7 +32,7 @@ impl Node {
     /// `req.request_id`: the request's zone, role, t and participants must
     /// be the ceremony's. The output is signed with the identity key.
     pub fn dkg_round1(&self, req: v1::DkgRound1Request, now: Now) -> Result<v1::DkgRound1Response, NodeError> {
-        let id = session_id(&req.session_id, MIN_DKG_SESSION_ID)?.to_vec();
+        let id = session_id("session_id", &req.session_id, MIN_DKG_SESSION_ID)?.to_vec();
         let approved = self.approved_ceremony(&req.request_id, CeremonyKind::Dkg, now)?;
         let params = DkgParams {
             session_id: id.clone(),
@@ -57,7 +57,7 @@ impl Node {
     /// against its identity key. A failed step aborts the DKG: the session
     /// is gone.
     pub fn dkg_round2(&self, req: v1::DkgRound2Request, now: Now) -> Result<v1::DkgRound2Response, NodeError> {
-        let id = session_id(&req.session_id, MIN_DKG_SESSION_ID)?;
+        let id = session_id("session_id", &req.session_id, MIN_DKG_SESSION_ID)?;
         let roster = self.roster("key ceremony")?;
         let session = lock(&self.dkg).take(id, now.instant).map_err(NodeError::session("DKG"))?;
         let request_id = session.params().request_id.clone();
@@ -100,7 +100,7 @@ impl Node {
     /// against every key of the zone this signer knows, and the share
     /// stored (flushed) before the answer goes out; the ceremony ends.
     pub fn dkg_finish(&self, req: v1::DkgFinishRequest, now: Now) -> Result<v1::DkgFinishResponse, NodeError> {
-        let id = session_id(&req.session_id, MIN_DKG_SESSION_ID)?;
+        let id = session_id("session_id", &req.session_id, MIN_DKG_SESSION_ID)?;
         let roster = self.roster("key ceremony")?;
         let session = lock(&self.dkg).take(id, now.instant).map_err(NodeError::session("DKG"))?;
         let request_id = session.params().request_id.clone();
@@ -151,7 +151,7 @@ impl Node {
     /// key together with the ceremony's zone, role, t and participants, so
     /// that the operator's CLI can check it against its own roster.
     pub fn import_begin(&self, req: v1::ImportBeginRequest, now: Now) -> Result<v1::ImportBeginResponse, NodeError> {
-        let id = session_id(&req.session_id, MIN_DKG_SESSION_ID)?;
+        let id = session_id("session_id", &req.session_id, MIN_DKG_SESSION_ID)?;
         let approved = self.approved_ceremony(&req.request_id, CeremonyKind::Import, now)?;
         let secret = x25519_dalek::StaticSecret::random_from_rng(OsRng);
         let public = x25519_dalek::PublicKey::from(&secret);
@@ -181,7 +181,7 @@ impl Node {
     /// and t, for the ceremony's zone and role, and stores it; the
     /// ceremony ends.
     pub fn import_finish(&self, req: v1::ImportFinishRequest, now: Now) -> Result<v1::ImportFinishResponse, NodeError> {
-        let id = session_id(&req.session_id, MIN_DKG_SESSION_ID)?.to_vec();
+        let id = session_id("session_id", &req.session_id, MIN_DKG_SESSION_ID)?.to_vec();
         let pending = lock(&self.imports).take(&id, now.instant).map_err(NodeError::session("import"))?;
         let request_id = pending.request_id.clone();
         match self.import_checked(&id, req, pending, now) {

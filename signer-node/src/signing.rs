@@ -61,7 +61,7 @@ impl Node {
     }
 
     fn commit_checked(&self, req: v1::CommitRequest, content_hash: &str, now: Now) -> Result<v1::CommitResponse, NodeError> {
-        let id = session_id(&req.attempt_id, 1)?;
+        let id = session_id("attempt_id", &req.attempt_id, 1)?;
         if req.items.is_empty() || req.items.len() > MAX_BATCH_ITEMS {
             return Err(NodeError::field(
                 "items",
@@ -129,7 +129,7 @@ impl Node {
     /// once; the messages signed are the ones rebuilt at Commit. The
     /// shares go out only once the audit log has recorded them.
     pub fn sign(&self, req: v1::SignRequest, now: Now) -> Result<v1::SignResponse, NodeError> {
-        let id = session_id(&req.attempt_id, 1)?;
+        let id = session_id("attempt_id", &req.attempt_id, 1)?;
         let pending = lock(&self.signing)
             .take(id, now.instant)
             .map_err(NodeError::session("signing"))?;

@@ -811,7 +811,7 @@ async fn policy_refusals_and_the_rate_limit_are_audited() {
     let entries = log(&signers[0]);
     assert_eq!(entries.len(), 1);
     assert_eq!((entries[0].event.as_str(), entries[0].request.as_str()), ("commit-refused", rid(0).as_str()));
-    assert!(entries[0].outcome.ends_with(&format!("(session {})", hex::encode(b"p1"))), "{:?}", entries[0]);
+    assert!(entries[0].outcome.ends_with(&format!("(attempt {})", hex::encode(b"p1"))), "{:?}", entries[0]);
     assert_eq!(entries[0].content_hash, hex::encode(frostzone_proto::content::content_hash(&[a_item(key_tag, 1)])));
 
     let s = &signers[1];
