@@ -8,7 +8,6 @@
 //! | `key_groups` | `zone \0 key tag (5 digits)` | [`KeyGroupRecord`] |
 //! | `sessions` | started (u64 BE) ‖ id | [`RequestRecord`] (the tree keeps its first name) |
 //! | `culprits` | signer name | [`CulpritRecord`] |
-//! | `zones` | zone | [`ZoneRecord`] |
 //!
 //! The zone pipeline's trees (published versions, journals, signers'
 //! baselines) are described in [`zone_state`].
@@ -104,27 +103,6 @@ pub struct CulpritRecord {
     pub last_reason: String,
 }
 
-/// The latest released signing of a zone.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ZoneRecord {
-    /// Record format version.
-    pub version: u32,
-    /// The session that released it.
-    pub last_session: String,
-    /// When, seconds since the epoch.
-    pub released_unix: u64,
-    /// RRSIGs in it.
-    pub signatures: u64,
-    /// SHA-256 of the released signed zone text, hex: what was published
-    /// can be matched against this later.
-    #[serde(default)]
-    pub result_sha256: String,
-    /// The validator's summary of the released zone.
-    #[serde(default)]
-    pub summary: String,
-}
-
 /// The registry (cheap to clone: sled handles are shared).
 #[derive(Clone, Debug)]
 pub struct Registry {
@@ -132,7 +110,6 @@ pub struct Registry {
     key_groups: sled::Tree,
     requests: sled::Tree,
     culprits: sled::Tree,
-    zones: sled::Tree,
     zone_state: sled::Tree,
     zone_unsigned: sled::Tree,
     zone_signed: sled::Tree,
@@ -168,7 +145,6 @@ impl Registry {
             // Named before requests were called requests; kept for existing registries.
             requests: db.open_tree("sessions")?,
             culprits: db.open_tree("culprits")?,
-            zones: db.open_tree("zones")?,
             zone_state: db.open_tree("zone_state")?,
             zone_unsigned: db.open_tree("zone_unsigned")?,
             zone_signed: db.open_tree("zone_signed")?,
@@ -316,17 +292,6 @@ impl Registry {
             .get(signer.as_bytes())?
             .map(|v| decode("culprits", signer.as_bytes(), &v))
             .transpose()
-    }
-
-    /// Remembers a release of `zone`.
-    pub fn record_release(&self, zone: &str, record: &ZoneRecord) -> Result<(), RegistryError> {
-        self.zones.insert(zone.as_bytes(), encode("zone", record)?)?;
-        Ok(())
-    }
-
-    /// The latest release of `zone`.
-    pub fn zone(&self, zone: &str) -> Result<Option<ZoneRecord>, RegistryError> {
-        self.zones.get(zone.as_bytes())?.map(|v| decode("zones", zone.as_bytes(), &v)).transpose()
     }
 }
 

@@ -27,12 +27,13 @@ async fn healthy_cluster_signs_with_the_first_three() {
     assert!(s.culprits.is_empty());
     assert_eq!(s.signatures, s.planned);
     assert_eq!(s.retries, 0);
-    // The release is on record with a digest of exactly what was returned.
+    // The publication is on record, and the signers were told a digest of
+    // exactly what was returned.
     use sha2::Digest;
-    let released = c.coordinator.registry.zone("example.").unwrap().expect("a release record");
-    assert_eq!(released.last_session, signed.request_id);
-    assert_eq!(released.result_sha256, hex::encode(sha2::Sha256::digest(signed.text.as_bytes())));
-    assert_eq!(released.summary, signed.summary);
+    let state = c.coordinator.registry.zone_state("example.").unwrap().expect("a published state");
+    assert_eq!(state.request_id, signed.request_id);
+    assert_eq!(state.signatures_made, s.signatures);
+    assert_eq!(signed.published, format!("zone sha256 {}", hex::encode(sha2::Sha256::digest(signed.text.as_bytes()))));
 }
 
 /// signer-1 is down and signer-2 corrupts its shares, over two batches in

@@ -24,7 +24,6 @@ use frostzone_dnssec::zone::InputKind;
 use frostzone_dnssec::StoredName;
 use frostzone_proto::audit::AuditEntry;
 use frostzone_proto::v1 as pb;
-use sha2::{Digest, Sha256};
 
 use super::input::{next_version, unsigned_change_text, Current, Input};
 use super::outputs::{run_on_publish, write_outputs};
@@ -39,7 +38,7 @@ use crate::error::{join_error, CoordinatorError};
 use crate::keys::{zone_name, KeyGroup};
 use crate::approval::outcome::{announce_outcome, announce_publication};
 use crate::approval::wait::{seek_approval, Progress, Proposal};
-use crate::registry::{Publication, ZoneRecord, ZoneStateRecord, RECORD_VERSION};
+use crate::registry::{Publication, ZoneStateRecord, RECORD_VERSION};
 use crate::request::live::LiveRequest;
 use crate::request::{RequestRecord, RequestPhase};
 use crate::config::MAX_APPROVAL_TIMEOUT_SECS;
@@ -317,16 +316,7 @@ impl Request<'_> {
             snapshot_next: Some(position.snapshot_next),
         };
         let published = published_digest(text.as_deref(), changes_text.as_deref());
-        let result_sha256 = text.as_ref().map(|t| hex::encode(Sha256::digest(t.as_bytes()))).unwrap_or_default();
         let summary = report.summary();
-        let release_record = ZoneRecord {
-            version: RECORD_VERSION,
-            last_session: request_id.clone(),
-            released_unix: state.published_unix,
-            signatures,
-            result_sha256: result_sha256.clone(),
-            summary: summary.clone(),
-        };
         // Nothing goes out before the registry holds the version whole.
         let stored = c
             .registry
@@ -336,7 +326,6 @@ impl Request<'_> {
                 changes: changes_text.as_deref(),
                 unsigned_changes: unsigned_changes.as_deref(),
                 journal_limit: c.pipeline.journal_limit(),
-                release: &release_record,
             })
             .await;
         if let Err(e) = stored {

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use super::{decode, encode, Registry, RegistryError, ZoneRecord};
+use super::{decode, encode, Registry, RegistryError};
 
 /// The settings a version was signed with, as stored (names as in the
 /// config file: `denial = "nsec3"`, `serial_policy = "increment"`).
@@ -105,8 +105,6 @@ pub struct Publication<'a> {
     /// Change sets kept per zone (older ones are removed unless a version
     /// needs them).
     pub journal_limit: usize,
-    /// The release summary (the `zones` tree).
-    pub release: &'a ZoneRecord,
 }
 
 fn journal_key(zone: &str, seq: u64) -> Vec<u8> {
@@ -139,7 +137,6 @@ impl Registry {
             return Err(RegistryError::Encode { what: "zone publication", message: "neither the whole version nor both change sets".into() });
         }
         let state = encode("zone state", p.state)?;
-        let release = encode("zone", p.release)?;
         let seq_of = |key: &[u8]| key.get(key.len().saturating_sub(8)..).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes);
         let new_seq = p.state.journal_next.saturating_sub(1);
         // Kept: the newest `journal_limit` signed entries (for IXFR), and
@@ -161,8 +158,8 @@ impl Registry {
             }
         }
         let key = journal_key(zone, new_seq);
-        (&self.zone_state, &self.zone_unsigned, &self.zone_signed, &self.zone_journal, &self.zone_unsigned_journal, &self.zones)
-            .transaction(|(states, unsigned, signed, journal, unsigned_journal, zones)| {
+        (&self.zone_state, &self.zone_unsigned, &self.zone_signed, &self.zone_journal, &self.zone_unsigned_journal)
+            .transaction(|(states, unsigned, signed, journal, unsigned_journal)| {
                 states.insert(zone.as_bytes(), state.as_slice())?;
                 if let Some((u, s)) = p.snapshot {
                     unsigned.insert(zone.as_bytes(), u.as_bytes())?;
@@ -180,7 +177,6 @@ impl Registry {
                 if let (Some(u), None) = (p.unsigned_changes, p.snapshot) {
                     unsigned_journal.insert(key.as_slice(), u.as_bytes())?;
                 }
-                zones.insert(zone.as_bytes(), release.as_slice())?;
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
             .map_err(|e| match e {
@@ -301,17 +297,6 @@ mod tests {
         }
     }
 
-    fn release() -> ZoneRecord {
-        ZoneRecord {
-            version: RECORD_VERSION,
-            last_session: "r".into(),
-            released_unix: 1,
-            signatures: 10,
-            result_sha256: String::new(),
-            summary: String::new(),
-        }
-    }
-
     #[tokio::test]
     async fn publications_are_whole_and_the_journal_is_bounded() {
         let dir = tempfile::tempdir().unwrap();
@@ -319,7 +304,7 @@ mod tests {
             let r = Registry::open(dir.path()).unwrap();
             assert_eq!(r.zone_texts("example.").unwrap(), None);
             let first = state(1, 0);
-            r.publish_zone(&Publication { state: &first, snapshot: Some(("u1", "s1")), changes: None, unsigned_changes: None, journal_limit: 2, release: &release() })
+            r.publish_zone(&Publication { state: &first, snapshot: Some(("u1", "s1")), changes: None, unsigned_changes: None, journal_limit: 2 })
                 .await
                 .unwrap();
             for serial in 2..=4u32 {
@@ -332,7 +317,6 @@ mod tests {
                     changes: Some(&changes),
                     unsigned_changes: None,
                     journal_limit: 2,
-                    release: &release(),
                 })
                 .await
                 .unwrap();
@@ -348,7 +332,7 @@ mod tests {
         assert_eq!(r.zone_states().unwrap().len(), 1);
         // A full version without a change set empties the journal.
         let s = state(5, 4);
-        r.publish_zone(&Publication { state: &s, snapshot: Some(("u5", "s5")), changes: None, unsigned_changes: None, journal_limit: 2, release: &release() })
+        r.publish_zone(&Publication { state: &s, snapshot: Some(("u5", "s5")), changes: None, unsigned_changes: None, journal_limit: 2 })
             .await
             .unwrap();
         assert!(r.zone_journal("example.").unwrap().is_empty());
@@ -358,7 +342,7 @@ mod tests {
             let mut s = state(serial, u64::from(serial) - 1);
             s.snapshot_next = Some(4);
             let (c, u) = (format!("c{serial}"), format!("uc{serial}"));
-            r.publish_zone(&Publication { state: &s, snapshot: None, changes: Some(&c), unsigned_changes: Some(&u), journal_limit: 2, release: &release() })
+            r.publish_zone(&Publication { state: &s, snapshot: None, changes: Some(&c), unsigned_changes: Some(&u), journal_limit: 2 })
                 .await
                 .unwrap();
         }
@@ -368,14 +352,14 @@ mod tests {
         assert_eq!(pending, [("uc6", "c6"), ("uc7", "c7"), ("uc8", "c8"), ("uc9", "c9")].map(|(a, b)| (a.to_string(), b.to_string())));
         // A snapshot lets the journal shrink to its limit again.
         let s = state(10, 9);
-        r.publish_zone(&Publication { state: &s, snapshot: Some(("u10", "s10")), changes: Some("c10"), unsigned_changes: Some("uc10"), journal_limit: 2, release: &release() })
+        r.publish_zone(&Publication { state: &s, snapshot: Some(("u10", "s10")), changes: Some("c10"), unsigned_changes: Some("uc10"), journal_limit: 2 })
             .await
             .unwrap();
         assert_eq!(r.zone_journal("example.").unwrap(), ["c9", "c10"]);
         assert!(r.zone_pending_changes(&r.zone_state("example.").unwrap().unwrap()).unwrap().is_empty());
         // Neither a snapshot nor both change sets: refused.
         let s = state(11, 10);
-        assert!(r.publish_zone(&Publication { state: &s, snapshot: None, changes: Some("c11"), unsigned_changes: None, journal_limit: 2, release: &release() })
+        assert!(r.publish_zone(&Publication { state: &s, snapshot: None, changes: Some("c11"), unsigned_changes: None, journal_limit: 2 })
             .await
             .is_err());
     }
