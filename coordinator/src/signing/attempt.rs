@@ -109,14 +109,9 @@ pub async fn attempt(
         .await,
     )?;
     drop(request);
-    let mut culprits = Vec::new();
-    for (s, r) in chosen.iter().zip(&responses) {
-        if !s.is(r.participant.as_ref()) {
-            culprits.push((s.name().to_string(), "answered round 1 as another participant".to_string()));
-        } else if r.commitments.len() != n {
-            culprits.push((s.name().to_string(), format!("sent {} commitments for {n} items", r.commitments.len())));
-        }
-    }
+    let members: Vec<(String, Identifier)> = chosen.iter().map(|s| (s.name().to_string(), s.identifier)).collect();
+    let answered = responses.iter().map(|r| (r.participant.as_ref(), r.commitments.len()));
+    let culprits = misanswered(&members, answered, 1, "commitments", n);
     if !culprits.is_empty() {
         return Err(AttemptFailure::Culprits(culprits));
     }
@@ -173,13 +168,8 @@ pub async fn attempt(
         .await,
     )?;
     drop(request);
-    for (s, r) in chosen.iter().zip(&responses) {
-        if !s.is(r.participant.as_ref()) {
-            culprits.push((s.name().to_string(), "answered round 2 as another participant".to_string()));
-        } else if r.shares.len() != n {
-            culprits.push((s.name().to_string(), format!("sent {} signature shares for {n} items", r.shares.len())));
-        }
-    }
+    let answered = responses.iter().map(|r| (r.participant.as_ref(), r.shares.len()));
+    let culprits = misanswered(&members, answered, 2, "signature shares", n);
     if !culprits.is_empty() {
         return Err(AttemptFailure::Culprits(culprits));
     }
@@ -203,6 +193,28 @@ pub async fn attempt(
         (started.elapsed() - signed).as_secs_f64()
     );
     result
+}
+
+/// The chosen `members` (name, identifier) whose answer to round `round`
+/// came from another participant or does not hold one `what` per item:
+/// each with why. The answers are in the members' order.
+fn misanswered<'a>(
+    members: &[(String, Identifier)],
+    answers: impl IntoIterator<Item = (Option<&'a pb::ParticipantId>, usize)>,
+    round: u8,
+    what: &str,
+    n: usize,
+) -> Vec<(String, String)> {
+    let mut culprits = Vec::new();
+    for ((name, id), (participant, count)) in members.iter().zip(answers) {
+        let from = participant.and_then(|p| frost::Identifier::deserialize(&p.id).ok());
+        if from != Some(*id) {
+            culprits.push((name.clone(), format!("answered round {round} as another participant")));
+        } else if count != n {
+            culprits.push((name.clone(), format!("sent {count} {what} for {n} items")));
+        }
+    }
+    culprits
 }
 
 /// Every answer, or which signers failed and how.
@@ -257,5 +269,36 @@ fn aggregate(
             culprits.iter().map(|id| (name(id), "invalid signature share (RFC 9591 §5.4)".to_string())).collect(),
         )),
         Err(e) => Err(fatal(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(name: &str, k: u16) -> (String, Identifier) {
+        (name.to_string(), Identifier::try_from(k).unwrap())
+    }
+
+    fn wire(k: u16) -> pb::ParticipantId {
+        pb::ParticipantId { id: Identifier::try_from(k).unwrap().serialize() }
+    }
+
+    #[test]
+    fn answers_from_another_participant_or_of_another_length_name_their_signer() {
+        let members = [member("signer-1", 1), member("signer-2", 2), member("signer-3", 3)];
+        let (one, three, five) = (wire(1), wire(3), wire(5));
+        let answers = [(Some(&one), 4), (Some(&five), 4), (Some(&three), 3)];
+        assert_eq!(
+            misanswered(&members, answers, 2, "signature shares", 4),
+            [
+                ("signer-2".to_string(), "answered round 2 as another participant".to_string()),
+                ("signer-3".to_string(), "sent 3 signature shares for 4 items".to_string()),
+            ]
+        );
+        let silent = [(Some(&one), 4), (None, 4), (Some(&three), 4)];
+        assert_eq!(misanswered(&members, silent, 1, "commitments", 4).len(), 1);
+        let good = [(Some(&one), 4), (Some(&wire(2)), 4), (Some(&three), 4)];
+        assert!(misanswered(&members, good.iter().map(|(p, n)| (p.as_ref().map(|p| *p), *n)), 1, "commitments", 4).is_empty());
     }
 }
