@@ -4,7 +4,7 @@
 //! Every request of the zone pipeline ([`crate::pipeline`]) plans its
 //! version, and is proposed and approved ([`crate::approval`]), then comes here:
 //! the batches are signed [`BATCHES_IN_FLIGHT`] at a time, each with a
-//! quorum chosen by [`QuorumTracker`] among the group's approvers only; a
+//! quorum chosen by [`SubsetChooser`] among the group's approvers only; a
 //! failed attempt excludes the signers to blame and retries the batch
 //! with another subset of approvers. Culprits are recorded.
 //!
@@ -28,7 +28,7 @@ use crate::approval::tally::Approvers;
 use crate::signing::attempt::{attempt, AttemptFailure, Batch, MAX_BATCH_ITEMS};
 use crate::error::{join_error, CoordinatorError};
 use crate::keys::KeyGroup;
-use crate::signing::subset::{Candidate, QuorumTracker};
+use crate::signing::subset::{Candidate, SubsetChooser};
 use crate::request::live::LiveRequest;
 use crate::signers::SignerHandle;
 use crate::{unix_now, Coordinator};
@@ -92,9 +92,9 @@ pub(crate) async fn sign_batches(
     groups: &[Arc<KeyGroup>],
     approvers: &Approvers,
 ) -> Result<Vec<[u8; 64]>, CoordinatorError> {
-    // One tracker per key group (its approvers: a signer makes shares
+    // One chooser per key group (its approvers: a signer makes shares
     // only for requests it approved), failures shared.
-    let trackers: BTreeMap<u16, QuorumTracker> = groups
+    let choosers: BTreeMap<u16, SubsetChooser> = groups
         .iter()
         .map(|g| {
             let approved = approvers.get(&g.record.key_tag);
@@ -106,10 +106,10 @@ pub(crate) async fn sign_batches(
                 .filter(|(name, _)| approved.is_some_and(|a| a.contains(name)) && c.signers.get(name).is_some())
                 .map(|(name, &participant)| Candidate { name: name.clone(), participant })
                 .collect();
-            (g.record.key_tag, QuorumTracker::new(usize::from(g.record.threshold), candidates))
+            (g.record.key_tag, SubsetChooser::new(usize::from(g.record.threshold), candidates))
         })
         .collect();
-    let trackers = Arc::new(Mutex::new(trackers));
+    let choosers = Arc::new(Mutex::new(choosers));
 
     let mut signatures = vec![[0u8; 64]; items];
     let mut pending = batches.into_iter().map(Arc::new).collect::<Vec<_>>().into_iter();
@@ -117,9 +117,9 @@ pub(crate) async fn sign_batches(
     loop {
         while running.len() < BATCHES_IN_FLIGHT {
             let Some(batch) = pending.next() else { break };
-            let (c, live, trackers) = (c.clone(), live.clone(), trackers.clone());
+            let (c, live, choosers) = (c.clone(), live.clone(), choosers.clone());
             running.spawn(async move {
-                let sigs = sign_batch(&c, &live, &trackers, &batch).await?;
+                let sigs = sign_batch(&c, &live, &choosers, &batch).await?;
                 Ok::<_, CoordinatorError>((batch, sigs))
             });
         }
@@ -140,15 +140,15 @@ pub(crate) async fn sign_batches(
 async fn sign_batch(
     c: &Coordinator,
     live: &LiveRequest,
-    trackers: &Mutex<BTreeMap<u16, QuorumTracker>>,
+    choosers: &Mutex<BTreeMap<u16, SubsetChooser>>,
     batch: &Arc<Batch>,
 ) -> Result<Vec<[u8; 64]>, CoordinatorError> {
     let tag = batch.key.record.key_tag;
-    let lock = || trackers.lock().map_err(|_| CoordinatorError::Internal("quorum lock poisoned".into()));
+    let lock = || choosers.lock().map_err(|_| CoordinatorError::Internal("subset chooser lock poisoned".into()));
     loop {
         let chosen = lock()?
             .get(&tag)
-            .ok_or_else(|| CoordinatorError::Internal(format!("no quorum tracker for key tag {tag}")))?
+            .ok_or_else(|| CoordinatorError::Internal(format!("no subset chooser for key tag {tag}")))?
             .choose()?;
         let handles: Vec<SignerHandle> = chosen.iter().filter_map(|cand| c.signers.get(&cand.name).cloned()).collect();
         let attempt_id = crate::request::random_id();

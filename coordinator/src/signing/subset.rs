@@ -1,21 +1,21 @@
 //! Choosing t signers for a batch, and what a failure changes (no I/O).
 //!
-//! One [`QuorumTracker`] lives for one signing request. It starts with
+//! One [`SubsetChooser`] lives for one signing request. It starts with
 //! every signer that holds a share of the key group, in participant order.
-//! [`QuorumTracker::choose`] takes the first `t` of them that have neither
+//! [`SubsetChooser::choose`] takes the first `t` of them that have neither
 //! failed during this request nor been caught sending an invalid share: the
 //! choice is deterministic, so the same healthy cluster always signs with
 //! the same subset, which keeps logs and tests readable.
 //!
 //! After a failed attempt the caller reports what happened:
 //!
-//! * [`QuorumTracker::mark_unavailable`]: a timeout, a transport error or an
+//! * [`SubsetChooser::mark_unavailable`]: a timeout, a transport error or an
 //!   error status. The signer is skipped for the rest of the request.
-//! * [`QuorumTracker::mark_culprit`]: RFC 9591 §5.4 Identifiable Abort named
+//! * [`SubsetChooser::mark_culprit`]: RFC 9591 §5.4 Identifiable Abort named
 //!   the signer (or it sent commitments or shares that do not parse). It is
 //!   excluded for the rest of the request and the caller records it.
 //!
-//! and then calls [`QuorumTracker::choose`] again: either a new subset to
+//! and then calls [`SubsetChooser::choose`] again: either a new subset to
 //! retry the batch with, or [`QuorumUnavailable`], whose message says who
 //! answered and why each other signer is out. Every failure removes at
 //! least one candidate, so a request makes at most n failed attempts per
@@ -65,20 +65,20 @@ impl fmt::Display for QuorumUnavailable {
 
 /// The signers of one request and what has gone wrong with them.
 #[derive(Clone, Debug)]
-pub struct QuorumTracker {
+pub struct SubsetChooser {
     threshold: usize,
     candidates: Vec<Candidate>,
     unavailable: BTreeMap<String, String>,
     culprits: BTreeMap<String, String>,
 }
 
-impl QuorumTracker {
+impl SubsetChooser {
     /// A tracker for `threshold` of `candidates` (any order; kept sorted by
     /// participant).
     pub fn new(threshold: usize, mut candidates: Vec<Candidate>) -> Self {
         candidates.sort_by_key(|c| c.participant);
         candidates.dedup_by_key(|c| c.participant);
-        QuorumTracker { threshold, candidates, unavailable: BTreeMap::new(), culprits: BTreeMap::new() }
+        SubsetChooser { threshold, candidates, unavailable: BTreeMap::new(), culprits: BTreeMap::new() }
     }
 
     fn usable(&self, c: &Candidate) -> bool {
@@ -137,9 +137,9 @@ impl QuorumTracker {
 mod tests {
     use super::*;
 
-    fn five() -> QuorumTracker {
+    fn five() -> SubsetChooser {
         let c = (1..=5u16).rev().map(|i| Candidate { name: format!("signer-{i}"), participant: i }).collect();
-        QuorumTracker::new(3, c)
+        SubsetChooser::new(3, c)
     }
 
     fn names(v: &[Candidate]) -> Vec<&str> {
