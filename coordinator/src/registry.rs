@@ -93,10 +93,12 @@ pub struct KeyGroupRecord {
 pub struct CulpritRecord {
     /// Record format version.
     pub version: u32,
-    /// Sessions in which it was caught.
+    /// Requests in which it was caught.
     pub count: u64,
-    /// The latest such session.
-    pub last_session: String,
+    /// The latest such request (registries written before requests had
+    /// their name call it `last_session`).
+    #[serde(alias = "last_session")]
+    pub last_request: String,
     /// When, seconds since the epoch.
     pub last_unix: u64,
     /// What was wrong.
@@ -270,7 +272,7 @@ impl Registry {
     }
 
     /// Counts a culprit.
-    pub fn record_culprit(&self, signer: &str, session: &str, reason: &str, now: u64) -> Result<CulpritRecord, RegistryError> {
+    pub fn record_culprit(&self, signer: &str, request: &str, reason: &str, now: u64) -> Result<CulpritRecord, RegistryError> {
         let count = match self.culprits.get(signer.as_bytes())? {
             Some(v) => decode::<CulpritRecord>("culprits", signer.as_bytes(), &v)?.count,
             None => 0,
@@ -278,7 +280,7 @@ impl Registry {
         let record = CulpritRecord {
             version: RECORD_VERSION,
             count: count + 1,
-            last_session: session.to_string(),
+            last_request: request.to_string(),
             last_unix: now,
             last_reason: reason.to_string(),
         };
@@ -336,7 +338,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn sweep_fails_unfinished_sessions_only() {
+    async fn sweep_fails_unfinished_requests_only() {
         let dir = tempfile::tempdir().unwrap();
         {
             let r = Registry::open(dir.path()).unwrap();
@@ -377,7 +379,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn sessions_by_zone_and_by_id_prefix() {
+    async fn requests_by_zone_and_by_id_prefix() {
         let dir = tempfile::tempdir().unwrap();
         let r = Registry::open(dir.path()).unwrap();
         for (i, (id, zone)) in [("3f2a9c1b00", "example."), ("3f2a9c1bff", "other."), ("77aa0000aa", "example.")].iter().enumerate() {
@@ -398,7 +400,11 @@ mod tests {
         let r = Registry::open(dir.path()).unwrap();
         r.record_culprit("signer-2", "s1", "invalid signature share", 1).unwrap();
         let c = r.record_culprit("signer-2", "s2", "invalid signature share", 2).unwrap();
-        assert_eq!((c.count, c.last_session.as_str()), (2, "s2"));
+        assert_eq!((c.count, c.last_request.as_str()), (2, "s2"));
+        // A record written before requests had their name still reads.
+        let old: CulpritRecord =
+            toml::from_str("version = 1\ncount = 3\nlast_session = \"s0\"\nlast_unix = 5\nlast_reason = \"r\"\n").unwrap();
+        assert_eq!(old.last_request, "s0");
         assert_eq!(r.culprit("signer-2").unwrap(), Some(c));
         assert_eq!(r.culprit("signer-1").unwrap(), None);
         r.key_groups.insert(b"example.\x0000001", b"version = 9".to_vec()).unwrap();

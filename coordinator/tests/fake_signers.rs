@@ -57,7 +57,7 @@ async fn retries_around_a_dead_signer_and_excludes_a_culprit() {
     // signer-1 never answered the proposal, so only the culprit costs retries.
     assert!(s.retries >= 1, "{s:?}");
     let culprit = c.coordinator.registry.culprit("signer-2").unwrap().unwrap();
-    assert_eq!(culprit.last_session, s.id);
+    assert_eq!(culprit.last_request, s.id);
     assert!(c.coordinator.registry.culprit("signer-1").unwrap().is_none());
 }
 

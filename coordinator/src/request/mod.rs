@@ -342,7 +342,7 @@ mod tests {
     }
 
     #[test]
-    fn interrupted_sessions_fail_and_final_ones_stay() {
+    fn interrupted_requests_fail_and_final_ones_stay() {
         let f = Signing.interrupted().unwrap();
         assert!(matches!(&f, Failed(r) if r.contains("interrupted while signing")));
         let f = Proposed.interrupted().unwrap();
