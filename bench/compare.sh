@@ -24,7 +24,7 @@ if [ "${KEEP:-0}" = 1 ]; then echo "work directory: $work" >&2; else trap 'rm -r
 echo "building (release) ..." >&2
 cargo build --release -q -p frostzone-tests --bin gen-reference-zone
 frostzone_ok=1
-if ! cargo build --release -q -p frostzone-cli > "$work/cargo-cli.log" 2>&1; then
+if ! cargo build --release -q --bins -p frostzone-cli -p frostzone-coordinator -p frostzone-signer-node > "$work/cargo-cli.log" 2>&1; then
     echo "compare.sh: frostzone-cli does not build; its row is skipped. Last lines of cargo's output:" >&2
     tail -5 "$work/cargo-cli.log" >&2
     frostzone_ok=0
