@@ -13,6 +13,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod audit;
+pub mod config_file;
 pub mod content;
 pub mod roster;
 pub mod statement;

@@ -32,6 +32,7 @@ use frostzone_threshold::Identifier;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::config_file::{parse_toml, read_text, ConfigFileError};
 use crate::statement::{Statement, IDENTITY_KEY_LEN};
 use crate::v1::ParticipantId;
 
@@ -97,38 +98,9 @@ pub struct Member {
     pub identity: IdentityKey,
 }
 
-/// A roster file that cannot be used; every message names the file and,
+/// A roster file that cannot be used: every message names the file and,
 /// where there is one, the field.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RosterError {
-    /// The file could not be read.
-    #[error("{}: {source}", file.display())]
-    Read {
-        /// The file.
-        file: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
-    },
-    /// Not TOML of this format (the message names the field and line).
-    #[error("{}: {source}", file.display())]
-    Parse {
-        /// The file.
-        file: PathBuf,
-        /// What the parser said.
-        source: Box<toml::de::Error>,
-    },
-    /// A field has a value that is not allowed.
-    #[error("{}: {field}: {reason}", file.display())]
-    Field {
-        /// The file.
-        file: PathBuf,
-        /// The field, e.g. `threshold` or `participants[2].identity`.
-        field: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-}
+pub type RosterError = ConfigFileError;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -192,15 +164,14 @@ pub fn describe_identifiers<'a>(ids: impl IntoIterator<Item = &'a Identifier>) -
 impl Roster {
     /// Reads and checks a roster file.
     pub fn load(file: &Path) -> Result<Roster, RosterError> {
-        let text = std::fs::read_to_string(file).map_err(|source| RosterError::Read { file: file.to_path_buf(), source })?;
+        let text = read_text(file)?;
         Roster::parse(&text, file)
     }
 
     /// Checks roster text read from `file` (named in errors).
     pub fn parse(text: &str, file: &Path) -> Result<Roster, RosterError> {
-        let raw: RawRoster =
-            toml::from_str(text).map_err(|source| RosterError::Parse { file: file.to_path_buf(), source: Box::new(source) })?;
-        let field = |field: String, reason: String| RosterError::Field { file: file.to_path_buf(), field, reason };
+        let raw: RawRoster = parse_toml(file, text)?;
+        let field = |field: String, reason: String| ConfigFileError::field(file, field, reason);
         if raw.version != ROSTER_VERSION {
             return Err(field(
                 "version".into(),

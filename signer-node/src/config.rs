@@ -28,6 +28,7 @@
 //! Relative paths are relative to the directory of the config file. Unknown
 //! fields are refused, and every error names the file and the field.
 
+use frostzone_proto::config_file::{parse_toml, read_text, ConfigFileError};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -129,25 +130,15 @@ pub struct Config {
 impl Config {
     /// Reads and checks a config file.
     pub fn load(file: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
-            file: file.to_path_buf(),
-            source,
-        })?;
+        let text = read_text(file)?;
         Config::parse(&text, file)
     }
 
     /// Checks config text read from `file` (used for messages and to
     /// resolve relative paths).
     pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|source| ConfigError::Parse {
-            file: file.to_path_buf(),
-            source: Box::new(source),
-        })?;
-        let field = |field: &'static str, reason: String| ConfigError::Field {
-            file: file.to_path_buf(),
-            field,
-            reason,
-        };
+        let raw: RawConfig = parse_toml(file, text)?;
+        let field = |field: &'static str, reason: String| ConfigError::from(ConfigFileError::field(file, field, reason));
         if raw.version != CONFIG_VERSION {
             return Err(field(
                 "version",
@@ -246,11 +237,8 @@ impl Config {
     /// The FROST identifier of this participant (RFC 9591 §3.1 default
     /// identifiers are the integers 1..=n).
     pub fn identifier(&self) -> Result<Identifier, ConfigError> {
-        Identifier::try_from(self.participant).map_err(|e| ConfigError::Field {
-            file: self.file.clone(),
-            field: "participant",
-            reason: e.to_string(),
-        })
+        Identifier::try_from(self.participant)
+            .map_err(|e| ConfigError::from(ConfigFileError::field(&self.file, "participant", e.to_string())))
     }
 
     /// The roster, checked against this signer: its own entry must be
@@ -258,7 +246,7 @@ impl Config {
     /// and the field.
     pub fn load_roster(&self) -> Result<frostzone_proto::roster::Roster, ConfigError> {
         let roster = frostzone_proto::roster::Roster::load(&self.roster).map_err(|e| ConfigError::Roster(Box::new(e)))?;
-        let field = |reason: String| ConfigError::Field { file: self.file.clone(), field: "roster", reason };
+        let field = |reason: String| ConfigError::from(ConfigFileError::field(&self.file, "roster", reason));
         let me = self.identifier()?;
         match roster.member(&me) {
             None => Err(field(format!("{} lists no participant {}: add this signer's entry (frostzone-signer --config {} identity)", self.roster.display(), self.participant, self.file.display()))),

@@ -190,36 +190,12 @@ pub enum StoreError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("{}: {source}", file.display())]
-    Read {
-        /// The file.
-        file: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML for this format (the message names the
-    /// field and line).
-    #[error("{}: {source}", file.display())]
-    Parse {
-        /// The file.
-        file: PathBuf,
-        /// What the parser said.
-        source: Box<toml::de::Error>,
-    },
-    /// A field has a value that is not allowed.
-    #[error("{}: {field}: {reason}", file.display())]
-    Field {
-        /// The file.
-        file: PathBuf,
-        /// The field, e.g. `participant` or `tls.cert`.
-        field: &'static str,
-        /// What is wrong with it.
-        reason: String,
-    },
+    /// The config file cannot be read or used (names the file and field).
+    #[error(transparent)]
+    File(#[from] frostzone_proto::config_file::ConfigFileError),
     /// The roster file is unusable.
     #[error(transparent)]
-    Roster(Box<frostzone_proto::roster::RosterError>),
+    Roster(Box<frostzone_proto::config_file::ConfigFileError>),
     /// The passphrase could not be read.
     #[error("passphrase from {source_name}: {reason}")]
     Passphrase {

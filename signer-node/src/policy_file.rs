@@ -46,6 +46,7 @@ use std::str::FromStr;
 
 use frostzone_dnssec::domain::base::iana::Rtype;
 use frostzone_dnssec::name::ZoneName;
+use frostzone_proto::config_file::{parse_toml, read_text, ConfigFileError};
 use serde::Deserialize;
 
 use crate::approval::{ApprovalPolicy, KeyChanges, MAX_PENDING_EXPIRY_SECS};
@@ -189,15 +190,14 @@ impl Default for SignerPolicy {
 impl SignerPolicy {
     /// Reads and checks a policy file.
     pub fn load(file: &Path) -> Result<SignerPolicy, PolicyError> {
-        let text = std::fs::read_to_string(file).map_err(|source| PolicyError::Read { file: file.to_path_buf(), source })?;
+        let text = read_text(file)?;
         SignerPolicy::parse(&text, file)
     }
 
     /// Checks policy text read from `file` (named in errors).
     pub fn parse(text: &str, file: &Path) -> Result<SignerPolicy, PolicyError> {
-        let raw: RawPolicy =
-            toml::from_str(text).map_err(|source| PolicyError::Parse { file: file.to_path_buf(), source: Box::new(source) })?;
-        let field = |field: &'static str, reason: String| PolicyError::Field { file: file.to_path_buf(), field, reason };
+        let raw: RawPolicy = parse_toml(file, text)?;
+        let field = |field: &'static str, reason: String| PolicyError::from(ConfigFileError::field(file, field, reason));
         if raw.version != POLICY_VERSION {
             return Err(field(
                 "version",
