@@ -5,6 +5,7 @@
 pub mod ceremony;
 pub mod dkg;
 pub mod removal;
+pub mod rollover;
 
 use std::sync::Arc;
 
