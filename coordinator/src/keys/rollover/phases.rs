@@ -243,7 +243,10 @@ mod tests {
     /// Runs a rollover on a simulated clock, a poll every `poll` seconds,
     /// each step taken twice; returns the zone's and the parent's
     /// timelines and when it finished.
-    fn run(mut roll: Rollover, ksk: u16, poll: u64) -> (Vec<Published<KeySet>>, Vec<Published<BTreeSet<u16>>>, u64) {
+    /// The zone's key sets over time, the parent's DS sets, the end.
+    type Run = (Vec<Published<KeySet>>, Vec<Published<BTreeSet<u16>>>, u64);
+
+    fn run(mut roll: Rollover, ksk: u16, poll: u64) -> Run {
         let before = Rollover { phase: Phase::Published { since: 0 }, ..roll.clone() };
         // What the zone published before the rollover: the old key alone.
         let mut initial = before.key_set();
