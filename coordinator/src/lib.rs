@@ -22,7 +22,7 @@
 //! * **key ceremonies** ([`keys`]): proposing DKG, import and removal of
 //!   keys to the signers, who each approve them against their own roster
 //!   and policy; relaying the signed FROST DKG messages; colliding key tags
-//!   are never stored;
+//!   are never stored; rollovers' phases and intervals (RFC 7583);
 //! * the **request** record ([`request`]): its phases and each signer's
 //!   decision;
 //! * the **clients** to the signers ([`signers`]): transport only;
