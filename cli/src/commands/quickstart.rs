@@ -35,7 +35,7 @@ const MARKER: &str = ".frostzone-quickstart";
 /// Makes a development CA and certificates, configs and passphrases in
 /// DIR/cluster; starts a coordinator and N signer nodes as separate
 /// processes on 127.0.0.1; runs a t-of-n DKG for a KSK and a ZSK; signs the
-/// zone through the coordinator (which validates before releasing it);
+/// zone through the coordinator (which validates before publishing it);
 /// validates it again here from the DS; writes DIR/<zone>.signed and
 /// DIR/<zone>.ds; and stops every process it started (also on failure and
 /// Ctrl-C). Needs frostzone-coordinator and frostzone-signer next to this
