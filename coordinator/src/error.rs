@@ -65,11 +65,12 @@ pub enum CoordinatorError {
     /// that cannot move forward are `FAILED_PRECONDITION`.
     #[error(transparent)]
     Input(#[from] InputError),
-    /// The signed version was not released (it does not validate):
+    /// The signed version does not validate; nothing was published:
     /// `INTERNAL`.
     #[error(transparent)]
-    Release(#[from] ValidationError),
-    /// The registry failed: `INTERNAL`.
+    Validation(#[from] ValidationError),
+    /// The registry failed (`INTERNAL`), or refused a second rollover of
+    /// one role (`FAILED_PRECONDITION`).
     #[error(transparent)]
     Registry(#[from] RegistryError),
     /// Anything else that is our fault: `INTERNAL`.
@@ -95,8 +96,9 @@ impl From<CoordinatorError> for tonic::Status {
             CoordinatorError::Disagreement(_) => tonic::Status::aborted(message),
             CoordinatorError::Input(InputError::Load { .. } | InputError::NoSoa { .. }) => tonic::Status::invalid_argument(message),
             CoordinatorError::Input(_) => tonic::Status::failed_precondition(message),
+            CoordinatorError::Registry(RegistryError::RolloverRunning { .. }) => tonic::Status::failed_precondition(message),
             CoordinatorError::Invalid(_)
-            | CoordinatorError::Release(_)
+            | CoordinatorError::Validation(_)
             | CoordinatorError::Registry(_)
             | CoordinatorError::Internal(_) => {
                 tonic::Status::internal(message)

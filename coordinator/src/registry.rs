@@ -8,6 +8,7 @@
 //! | `key_groups` | `zone \0 key tag (5 digits)` | [`KeyGroupRecord`] |
 //! | `sessions` | started (u64 BE) ‖ id | [`RequestRecord`] (the tree keeps its first name) |
 //! | `culprits` | signer name | [`CulpritRecord`] |
+//! | `rollovers` | `zone \0 role` | a rollover and its phase ([`rollovers`]) |
 //!
 //! The zone pipeline's trees (published versions, journals, signers'
 //! baselines) are described in [`zone_state`].
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::request::RequestRecord;
 
+pub mod rollovers;
 pub mod zone_state;
 pub use zone_state::{Publication, StoredSettings, ZoneStateRecord};
 
@@ -48,6 +50,16 @@ pub enum RegistryError {
         key: String,
         /// Why it does not read.
         message: String,
+    },
+    /// A rollover of that role is under way in that zone.
+    #[error("zone {zone} already runs a {role} rollover ({keys}): it must end first")]
+    RolloverRunning {
+        /// The zone.
+        zone: String,
+        /// The role.
+        role: String,
+        /// Which keys it rolls.
+        keys: String,
     },
     /// A record could not be encoded.
     #[error("registry: cannot encode a {what} record: {message}")]
@@ -118,6 +130,7 @@ pub struct Registry {
     zone_journal: sled::Tree,
     zone_unsigned_journal: sled::Tree,
     zone_baselines: sled::Tree,
+    rollovers: sled::Tree,
 }
 
 fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, RegistryError> {
@@ -153,6 +166,7 @@ impl Registry {
             zone_journal: db.open_tree("zone_journal")?,
             zone_unsigned_journal: db.open_tree("zone_unsigned_journal")?,
             zone_baselines: db.open_tree("zone_baselines")?,
+            rollovers: db.open_tree("rollovers")?,
             db,
         })
     }

@@ -21,11 +21,14 @@
 
 use std::collections::BTreeSet;
 
+use serde::{Deserialize, Serialize};
+
 use super::timing::RolloverTimings;
 use super::views::KeySet;
 
 /// The role of the keys rolled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RollRole {
     /// Zone signing key.
     Zsk,
@@ -36,7 +39,8 @@ pub enum RollRole {
 }
 
 /// Where a rollover stands; every phase records when it began.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Phase {
     /// The new DNSKEY is published (and, for a KSK, signs the DNSKEY
     /// RRset); waiting for it to be in every cache.
@@ -88,7 +92,8 @@ pub enum Waiting {
 }
 
 /// One rollover of one role in one zone: what is persisted.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Rollover {
     /// The role rolled.
     pub role: RollRole,
@@ -103,11 +108,26 @@ pub struct Rollover {
     pub phase: Phase,
 }
 
+impl std::fmt::Display for RollRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RollRole::Zsk => "ZSK",
+            RollRole::Ksk => "KSK",
+            RollRole::Csk => "CSK",
+        })
+    }
+}
+
 impl Rollover {
     /// A rollover of `role` from `old` to `new` that publishes the new
     /// DNSKEY at `now`. `others` are the keys of the other role.
     pub fn start(role: RollRole, others: BTreeSet<u16>, old: u16, new: u16, now: u64) -> Rollover {
         Rollover { role, others, old, new, phase: Phase::Published { since: now } }
+    }
+
+    /// Whether the old key is gone.
+    pub fn is_done(&self) -> bool {
+        matches!(self.phase, Phase::Done { .. })
     }
 
     /// What the zone publishes in the current phase.
