@@ -99,6 +99,11 @@ async fn keys(c: &mut SignerClient<Channel>) -> Vec<KeyShareInfo> {
     .keys
 }
 
+/// `frostzone-signer --config CONFIG --check-config`, run to completion.
+fn check_config(config: &Path) -> std::process::Output {
+    Command::new(signer_bin()).arg("--config").arg(config).arg("--check-config").output().expect("run frostzone-signer")
+}
+
 fn pid(n: u16) -> ParticipantId {
     let id = frostzone_threshold::Identifier::try_from(n).unwrap();
     ParticipantId { id: id.serialize() }
@@ -110,17 +115,12 @@ fn check_config_accepts_good_and_names_the_bad_field() {
     make_certs(dir.path());
     let config = write_flat(dir.path(), 1, free_port(), "pw");
     // Without its roster a signer does not start.
-    let out = Command::new(signer_bin()).arg("--config").arg(&config).arg("--check-config").output().unwrap();
+    let out = check_config(&config);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("roster.toml"), "{}", String::from_utf8_lossy(&out.stderr));
     let other = write_flat(dir.path(), 2, free_port(), "pw2");
     write_roster(dir.path(), &[config.clone(), other], 2);
-    let out = Command::new(signer_bin())
-        .arg("--config")
-        .arg(&config)
-        .arg("--check-config")
-        .output()
-        .unwrap();
+    let out = check_config(&config);
     assert!(
         out.status.success(),
         "{}",
@@ -131,12 +131,7 @@ fn check_config_accepts_good_and_names_the_bad_field() {
     let mut bad = SignerConfig::read(&config);
     bad.participant = 0;
     bad.write(&config);
-    let out = Command::new(signer_bin())
-        .arg("--config")
-        .arg(&config)
-        .arg("--check-config")
-        .output()
-        .unwrap();
+    let out = check_config(&config);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

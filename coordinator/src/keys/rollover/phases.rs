@@ -224,15 +224,9 @@ impl Rollover {
 mod tests {
     use super::super::views::{first_broken_view, Published};
     use super::*;
+    use crate::keys::rollover::timing::TEST_TIMINGS;
 
-    const T: RolloverTimings = RolloverTimings {
-        dnskey_ttl: 3600,
-        max_zone_ttl: 86_400,
-        ds_ttl: 7200,
-        propagation_delay: 300,
-        parent_delay: 3600,
-        resign_delay: 0,
-    };
+    const T: RolloverTimings = TEST_TIMINGS;
 
     /// A parent that publishes what the CDS asks for `registration`
     /// seconds after it first sees it (on every server at once), and is

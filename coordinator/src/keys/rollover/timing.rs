@@ -43,20 +43,26 @@ impl RolloverTimings {
     }
 }
 
+/// The timings the rollover tests share: an hour's DNSKEY TTL, a day's
+/// longest TTL, two hours' DS TTL, five minutes to the secondaries, an
+/// hour's parent delay.
+#[cfg(test)]
+pub(crate) const TEST_TIMINGS: RolloverTimings = RolloverTimings {
+    dnskey_ttl: 3600,
+    max_zone_ttl: 86_400,
+    ds_ttl: 7200,
+    propagation_delay: 300,
+    parent_delay: 3600,
+    resign_delay: 0,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn intervals_add_up_as_rfc_7583_says() {
-        let t = RolloverTimings {
-            dnskey_ttl: 3600,
-            max_zone_ttl: 86_400,
-            ds_ttl: 7200,
-            propagation_delay: 300,
-            parent_delay: 3600,
-            resign_delay: 0,
-        };
+        let t = TEST_TIMINGS;
         assert_eq!(t.publish_interval(), 3900);
         assert_eq!(t.retire_interval(), 86_700);
         assert_eq!(t.parent_interval(), 10_800);

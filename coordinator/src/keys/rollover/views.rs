@@ -114,15 +114,9 @@ pub fn first_broken_view(zone: &[Published<KeySet>], parent: &[Published<BTreeSe
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::rollover::timing::TEST_TIMINGS;
 
-    const T: RolloverTimings = RolloverTimings {
-        dnskey_ttl: 3600,
-        max_zone_ttl: 86_400,
-        ds_ttl: 7200,
-        propagation_delay: 300,
-        parent_delay: 3600,
-        resign_delay: 0,
-    };
+    const T: RolloverTimings = TEST_TIMINGS;
 
     fn set(tags: &[u16]) -> BTreeSet<u16> {
         tags.iter().copied().collect()
