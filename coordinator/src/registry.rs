@@ -97,6 +97,10 @@ pub struct KeyGroupRecord {
     pub origin: String,
     /// Seconds since the epoch.
     pub created_unix: u64,
+    /// When a finished rollover took it out of the zone: it is never
+    /// published again (its shares may then be removed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_unix: Option<u64>,
 }
 
 /// What is known about a signer caught sending invalid shares.
@@ -191,6 +195,18 @@ impl Registry {
         let removed = self.key_groups.remove(key.as_bytes())?.is_some();
         self.flush().await?;
         Ok(removed)
+    }
+
+    /// Marks the key group of `zone` with `key_tag` retired at `now` (once;
+    /// a second call changes nothing) and flushes.
+    pub async fn retire_key_group(&self, zone: &str, key_tag: u16, now: u64) -> Result<(), RegistryError> {
+        if let Some(mut record) = self.key_groups(Some(zone))?.into_iter().find(|g| g.key_tag == key_tag) {
+            if record.retired_unix.is_none() {
+                record.retired_unix = Some(now);
+                self.put_key_group(&record).await?;
+            }
+        }
+        Ok(())
     }
 
     /// The key groups of `zone` (every zone when `None`), by zone then key
@@ -329,6 +345,7 @@ mod tests {
             participants: vec![1, 2, 3],
             origin: "dkg".into(),
             created_unix: 7,
+            retired_unix: None,
         }
     }
 

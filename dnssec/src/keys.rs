@@ -18,6 +18,9 @@ use crate::StoredName;
 pub const FLAG_ZONE_KEY: u16 = 0x0100;
 /// DNSKEY flags of a secure entry point (RFC 3757, bit 15).
 pub const FLAG_SEP: u16 = 0x0001;
+/// DNSKEY flags of a revoked key (RFC 5011 §2.1, bit 8). Revoking a key
+/// changes its tag: both tags must be free in the zone.
+pub const FLAG_REVOKE: u16 = 0x0080;
 /// The only protocol value RFC 4034 §2.1.2 allows.
 pub const PROTOCOL: u8 = 3;
 
@@ -74,13 +77,39 @@ impl fmt::Display for KeyRole {
     }
 }
 
+/// What a published key does in the zone's current key phase (RFC 7583
+/// §3): a key of a role may be published without signing (a ZSK before
+/// it becomes active, a key being retired), and the CDS/CDNSKEY RRsets
+/// name the keys the parent's DS should point to (RFC 7344 §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct KeyDuties {
+    /// Signs the DNSKEY, CDS and CDNSKEY RRsets.
+    pub signs_keys: bool,
+    /// Signs every other RRset.
+    pub signs_zone: bool,
+    /// Named by the CDS and CDNSKEY RRsets.
+    pub in_cds: bool,
+}
+
+impl KeyDuties {
+    /// Everything the role does (a key outside any rollover).
+    pub fn of_role(role: KeyRole) -> KeyDuties {
+        KeyDuties { signs_keys: role.signs_keys(), signs_zone: role.signs_zone(), in_cds: role != KeyRole::Zsk }
+    }
+
+    /// Published, nothing more.
+    pub const PUBLISHED_ONLY: KeyDuties = KeyDuties { signs_keys: false, signs_zone: false, in_cds: false };
+}
+
 /// The public half of a zone key.
 #[derive(Clone, Debug)]
 pub struct ZoneKey {
-    /// What it signs.
+    /// Its role (its DNSKEY flags).
     pub role: KeyRole,
     /// The DNSKEY RDATA.
     pub dnskey: Dnskey<Bytes>,
+    /// What it does now; by default what its role does.
+    pub duties: KeyDuties,
 }
 
 impl ZoneKey {
@@ -95,14 +124,42 @@ impl ZoneKey {
         );
         // A 32-byte key is far below the 64 KiB RDATA limit.
         match dnskey {
-            Ok(dnskey) => ZoneKey { role, dnskey },
+            Ok(dnskey) => ZoneKey { role, dnskey, duties: KeyDuties::of_role(role) },
             Err(_) => unreachable!("32-byte key always fits"),
         }
+    }
+
+    /// The same key with other duties.
+    pub fn with_duties(mut self, duties: KeyDuties) -> ZoneKey {
+        self.duties = duties;
+        self
+    }
+
+    /// Whether it signs the DNSKEY, CDS and CDNSKEY RRsets now.
+    pub fn signs_keys(&self) -> bool {
+        self.duties.signs_keys
+    }
+
+    /// Whether it signs the zone's data now.
+    pub fn signs_zone(&self) -> bool {
+        self.duties.signs_zone
     }
 
     /// The key tag (RFC 4034 Appendix B).
     pub fn key_tag(&self) -> KeyTag {
         KeyTag(self.dnskey.key_tag())
+    }
+
+    /// The tags this key has or may have in a DNSKEY RRset: as
+    /// published, and revoked (RFC 5011 §2.1). A new key must share
+    /// neither with any key of the zone, past, present or coming.
+    pub fn tags_in_any_state(&self) -> [KeyTag; 2] {
+        let k = &self.dnskey;
+        let revoked = match Dnskey::new(k.flags() | FLAG_REVOKE, k.protocol(), k.algorithm(), k.public_key().clone()) {
+            Ok(r) => r.key_tag(),
+            Err(_) => unreachable!("same size as the DNSKEY"),
+        };
+        [self.key_tag(), KeyTag(revoked)]
     }
 
     /// The algorithm.

@@ -177,6 +177,30 @@ fn second_dnskey_with_the_same_tag_is_refused() {
 }
 
 #[test]
+fn a_revoked_dnskey_with_the_same_tag_is_refused() {
+    // A revoked key (RFC 5011 §2.1, flag 0x0080) is still a DNSKEY a
+    // validator may pick by tag: add 0x80 to the flags word and take it
+    // from one word of the key, and the 16-bit sum (the tag) stays.
+    let s = sign(Denial::default(), &[]);
+    let (text, _) = edit_line(
+        &s.text,
+        |l| l.contains("\tDNSKEY\t257 "),
+        |l| {
+            use base64::Engine;
+            let (head, key) = l.rsplit_once(' ').unwrap();
+            let mut raw = base64::engine::general_purpose::STANDARD.decode(key).unwrap();
+            let i = (0..raw.len() / 2).map(|i| 2 * i).find(|&i| u16::from_be_bytes([raw[i], raw[i + 1]]) >= 0x80).unwrap();
+            let word = u16::from_be_bytes([raw[i], raw[i + 1]]) - 0x80;
+            raw[i..i + 2].copy_from_slice(&word.to_be_bytes());
+            let twin = base64::engine::general_purpose::STANDARD.encode(&raw);
+            Some(format!("{l}\n{} {twin}", head.replacen("\tDNSKEY\t257 ", "\tDNSKEY\t385 ", 1)))
+        },
+    );
+    let r = check(&s, &text, NOW);
+    assert_error(&r, &format!("2 keys share key tag {}", s.ksk.key_tag()));
+}
+
+#[test]
 fn signing_refuses_colliding_key_tags() {
     let ksk = ksk().1;
     let records = load_zone_text(ZONE, Path::new("t.zone"), &apex()).unwrap();

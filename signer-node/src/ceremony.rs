@@ -326,6 +326,16 @@ impl Node {
             for rdata in &dnskeys.rdata {
                 if let ZoneRecordData::Dnskey(k) = &rdata.data {
                     tags.insert(k.key_tag(), format!("a published DNSKEY (flags {})", k.flags()));
+                    // The tag it would have once revoked (RFC 5011 §2.1).
+                    let revoked = frostzone_dnssec::domain::rdata::Dnskey::new(
+                        k.flags() | frostzone_dnssec::keys::FLAG_REVOKE,
+                        k.protocol(),
+                        k.algorithm(),
+                        k.public_key().clone(),
+                    );
+                    if let Ok(r) = revoked {
+                        tags.entry(r.key_tag()).or_insert_with(|| format!("a published DNSKEY (key tag {}) once revoked", k.key_tag()));
+                    }
                 }
             }
         }

@@ -8,7 +8,7 @@
 //! log with its origin.
 
 
-use frostzone_dnssec::keys::{KeyRole, KeyTag, ZoneKey};
+use frostzone_dnssec::keys::ZoneKey;
 use frostzone_proto::statement::Statement;
 use frostzone_proto::v1;
 use frostzone_threshold::{display_identifier, frost, Identifier};
@@ -125,7 +125,7 @@ impl Node {
             Ok(out) => out,
             Err(e) => return Err(self.ceremony_step_refused(&request_id, "dkg finish", e.into())),
         };
-        if let Err(e) = self.check_new_key_tag(&zone, role, out.key_tag) {
+        if let Err(e) = self.check_new_key_tag(&zone, &ZoneKey::ed25519(role, out.group_public_key)) {
             return Err(self.ceremony_step_refused(&request_id, "dkg finish", e));
         }
         let public_key_package =
@@ -219,8 +219,9 @@ impl Node {
                 hex::encode(&approved.group_public_key)
             )));
         }
-        let key_tag = ZoneKey::ed25519(approved.role, group_public_key).key_tag();
-        self.check_new_key_tag(&approved.zone, approved.role, key_tag)?;
+        let key = ZoneKey::ed25519(approved.role, group_public_key);
+        let key_tag = key.key_tag();
+        self.check_new_key_tag(&approved.zone, &key)?;
         let share = KeyShare {
             info: ShareInfo { zone: approved.zone.clone(), role: approved.role, key_tag, group_public_key },
             key_package,
@@ -260,18 +261,22 @@ impl Node {
         self.complete_ceremony(&approved.request_id, "key-removed", outcome, now)
     }
 
-    /// A new key's tag must differ from every key of the zone this signer
-    /// knows: the shares it holds and the zone's published DNSKEY RRset.
-    /// RFC 4034 Appendix B tags are 16 bits; colliding tags in one DNSKEY
-    /// set are what broke .de. (The coordinator runs the DKG again.)
-    fn check_new_key_tag(&self, zone: &str, role: KeyRole, tag: KeyTag) -> Result<(), NodeError> {
+    /// A new key's tags (as published and revoked, RFC 5011 §2.1) must
+    /// differ from those of every key of the zone this signer knows: the
+    /// shares it holds and the zone's published DNSKEY RRset. RFC 4034
+    /// Appendix B tags are 16 bits; colliding tags in one DNSKEY set are
+    /// what broke .de. (The coordinator runs the DKG again.)
+    fn check_new_key_tag(&self, zone: &str, key: &ZoneKey) -> Result<(), NodeError> {
         let mut used = self.published_key_tags(zone)?;
         for share in self.store.list()?.into_iter().filter(|s| s.zone == zone) {
-            used.insert(share.key_tag.0, format!("the {} this signer holds a share of", share.role));
+            for tag in ZoneKey::ed25519(share.role, share.group_public_key).tags_in_any_state() {
+                used.insert(tag.0, format!("the {} (key tag {}) this signer holds a share of", share.role, share.key_tag));
+            }
         }
-        match used.get(&tag.0) {
-            Some(other) => Err(NodeError::KeyTagCollision(format!(
-                "the new {role}'s key tag {tag} collides with {other} in {zone}: not stored, run the DKG again"
+        let role = key.role;
+        match key.tags_in_any_state().iter().find_map(|t| used.get(&t.0).map(|other| (t, other))) {
+            Some((tag, other)) => Err(NodeError::KeyTagCollision(format!(
+                "the new {role}'s key tag {tag} (as published or revoked) collides with {other} in {zone}: not stored, run the DKG again"
             ))),
             None => Ok(()),
         }

@@ -571,6 +571,7 @@ fn info(record: &StoredRequest) -> v1::AdminRequestInfo {
         expires_unix,
         submitted_by: record.submitted_by.clone(),
         ceremony: record.ceremony.clone(),
+        key_step: record.key_step.clone(),
     }
 }
 

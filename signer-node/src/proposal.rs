@@ -257,6 +257,7 @@ pub(crate) fn new_record(
         created_unix: ctx.now,
         expires_unix: if header.expires_unix == 0 { expiry } else { expiry.min(header.expires_unix) },
         submitted_by: bounded(&header.submitted_by),
+        key_step: bounded(&header.key_step),
         keys: keys_involved(items, &ctx.shares),
         item_count: items.len() as u64,
         decided_by: DECIDED_BY_POLICY.into(),

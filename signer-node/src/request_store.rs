@@ -119,6 +119,9 @@ pub struct StoredRequest {
     /// The RRSIG validity windows the request asks for, per key.
     #[prost(message, repeated, tag = "23")]
     pub validity: Vec<v1::ValidityWindow>,
+    /// The key rollover step it is, as the coordinator claims.
+    #[prost(string, tag = "24")]
+    pub key_step: String,
 }
 
 impl StoredRequest {

@@ -83,6 +83,32 @@ pub struct Zone {
     /// `keep`, `increment`, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serial_policy: Option<String>,
+    /// `[zones.rollover]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollover: Option<Rollover>,
+}
+
+/// `[zones.rollover]`: key rollover timings and the parent (seconds).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Rollover {
+    /// TTL of DNSKEY, CDS and CDNSKEY.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dnskey_ttl: Option<u32>,
+    /// Dprp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub propagation_delay: Option<u64>,
+    /// DprpP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_delay: Option<u64>,
+    /// TTLds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ds_ttl: Option<u64>,
+    /// The parent's name servers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parent_servers: Vec<String>,
+    /// Seconds between questions to the parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ds_check_interval: Option<u64>,
 }
 
 /// `[transfer]`: the zone transfer server.

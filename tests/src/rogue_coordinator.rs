@@ -160,6 +160,18 @@ impl Coordinator for RogueCoordinator {
         unimplemented()
     }
 
+    async fn start_rollover(&self, _: Request<pb::StartRolloverRequest>) -> Result<Response<pb::KeyStatusResponse>, Status> {
+        unimplemented()
+    }
+
+    async fn key_status(&self, _: Request<pb::KeyStatusRequest>) -> Result<Response<pb::KeyStatusResponse>, Status> {
+        unimplemented()
+    }
+
+    async fn confirm_ds(&self, _: Request<pb::ConfirmDsRequest>) -> Result<Response<pb::KeyStatusResponse>, Status> {
+        unimplemented()
+    }
+
     type SignZoneStream = Chunks;
 
     async fn sign_zone(&self, _: Request<Streaming<pb::SignZoneChunk>>) -> Result<Response<Chunks>, Status> {

@@ -307,6 +307,7 @@ fn header(id: &str, zone: &str, items: &[SigningItem], increment: Option<(&str, 
         incremental: increment.is_some(),
         baseline_request_id: baseline.to_string(),
         removed: removed.to_vec(),
+        key_step: String::new(),
     }
 }
 

@@ -380,7 +380,11 @@ fn header(info: &AdminRequestInfo) -> String {
             Some(c) => format!("ceremony   {}", describe_ceremony(c)),
             None => format!("changes    {}", describe_changes(&changes)),
         },
-    )
+    ) + &if info.key_step.is_empty() {
+        String::new()
+    } else {
+        format!("key step   {} (as the coordinator claims; the key changes above are what this signer found)\n", info.key_step)
+    }
 }
 
 /// A key ceremony in one line.
@@ -417,6 +421,7 @@ fn info_json(info: &AdminRequestInfo) -> Value {
         "changes": changes_json(&d.changes.unwrap_or_default()),
         "submitted_by": info.submitted_by,
         "submitted_by_claimed": true,
+        "key_step": (!info.key_step.is_empty()).then_some(&info.key_step),
         "ceremony": info.ceremony.as_ref().map(describe_ceremony),
         "created_unix": info.created_unix,
         "expires_unix": info.expires_unix,

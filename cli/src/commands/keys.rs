@@ -20,11 +20,12 @@ use frostzone_threshold::frost;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use super::key_life_cycle as life_cycle;
 use crate::client::{status_error, ClientArgs, CoordinatorApi};
 use crate::table::Table;
 use crate::Outcome;
 
-/// Zone keys: generate, import, list.
+/// Zone keys: generate, import, remove, list; rollovers and their status.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -37,6 +38,9 @@ enum Command {
     Import(ImportArgs),
     Remove(RemoveArgs),
     List(ListArgs),
+    Rollover(life_cycle::RolloverArgs),
+    Status(life_cycle::StatusArgs),
+    DsSeen(life_cycle::DsSeenArgs),
 }
 
 /// A key's role on the command line.
@@ -153,6 +157,19 @@ pub fn execute(args: Args, client: ClientArgs) -> anyhow::Result<Outcome> {
                 let keys = list(&mut coordinator, a.zone.as_deref().unwrap_or("")).await?;
                 print!("{}", keys_table(&keys));
             }
+            Command::Rollover(a) => {
+                eprintln!("publishing the standby {} of {} (the signers approve this step like any signing request)", role_name(KeyRole::from(a.role).into()), a.zone);
+                print!("{}", life_cycle::status_text(&life_cycle::rollover(&mut coordinator, &a).await?));
+            }
+            Command::Status(a) => {
+                let s = life_cycle::status(&mut coordinator, &a.zone).await?;
+                if a.json {
+                    println!("{}", serde_json::to_string_pretty(&life_cycle::status_json(&s))?);
+                } else {
+                    print!("{}", life_cycle::status_text(&s));
+                }
+            }
+            Command::DsSeen(a) => print!("{}", life_cycle::status_text(&life_cycle::ds_seen(&mut coordinator, &a).await?)),
         }
         Ok(Outcome::Success)
     })

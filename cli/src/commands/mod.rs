@@ -4,6 +4,7 @@ pub mod approval;
 pub mod audit;
 pub mod certs;
 pub mod diff;
+pub mod key_life_cycle;
 pub mod keys;
 pub mod quickstart;
 pub mod requests;

@@ -195,17 +195,37 @@ impl CoordinatorApi for CoordinatorService {
         let r = request.into_inner();
         check_api_version(r.api_version)?;
         let (apex, zone) = zone_name(&r.zone)?;
-        let mut ds = Vec::new();
-        for record in self.inner.registry.key_groups(Some(&zone)).map_err(CoordinatorError::from)? {
-            let group = KeyGroup::from_record(record)?;
-            if group.key.role.signs_keys() {
-                ds.push(ds_line(&apex, &group.key));
-            }
-        }
+        // The DS the parent should have now: the keys the zone's CDS names
+        // (RFC 7344), whether or not it publishes one; not a standby key.
+        let registry = &self.inner.registry;
+        let published = registry.zone_state(&zone).map_err(CoordinatorError::from)?.map(|s| crate::pipeline::run::published_key_set(&s));
+        let rollovers = registry.rollovers(&zone).map_err(CoordinatorError::from)?;
+        let keys = crate::keys::zone_keys(registry, &zone, published.as_ref().map(|p| &p.dnskey), &rollovers)?;
+        let ds: Vec<String> = keys.groups.iter().filter(|g| g.key.duties.in_cds).map(|g| ds_line(&apex, &g.key)).collect();
         if ds.is_empty() {
             return Err(CoordinatorError::NotFound(format!("no KSK or CSK for zone {zone}: run keys generate")).into());
         }
         Ok(Response::new(pb::GetDsResponse { ds }))
+    }
+
+    async fn start_rollover(&self, request: Request<pb::StartRolloverRequest>) -> Result<Response<pb::KeyStatusResponse>, Status> {
+        let who = operator(&request);
+        let r = request.into_inner();
+        check_api_version(r.api_version)?;
+        Ok(Response::new(crate::keys::life_cycle::start_rollover(&self.inner, r, &who).await?))
+    }
+
+    async fn key_status(&self, request: Request<pb::KeyStatusRequest>) -> Result<Response<pb::KeyStatusResponse>, Status> {
+        let r = request.into_inner();
+        check_api_version(r.api_version)?;
+        Ok(Response::new(crate::keys::life_cycle::key_status(&self.inner, &r.zone).await?))
+    }
+
+    async fn confirm_ds(&self, request: Request<pb::ConfirmDsRequest>) -> Result<Response<pb::KeyStatusResponse>, Status> {
+        let who = operator(&request);
+        let r = request.into_inner();
+        check_api_version(r.api_version)?;
+        Ok(Response::new(crate::keys::life_cycle::confirm_ds(&self.inner, r, &who).await?))
     }
 
     type SignZoneStream = ChunkStream;

@@ -72,6 +72,8 @@ pub(crate) struct Proposal<'a> {
     pub groups: &'a [Arc<KeyGroup>],
     /// The operator certificate that submitted it.
     pub submitted_by: &'a str,
+    /// The rollover step it is, if it is one.
+    pub key_step: Option<&'a str>,
     /// How long to wait for approvals.
     pub timeout: Duration,
 }
@@ -159,6 +161,7 @@ pub(crate) async fn seek_approval(
         zone: proposal.zone.to_string(),
         expires_unix,
         submitted_by: proposal.submitted_by.to_string(),
+        key_step: proposal.key_step.unwrap_or_default().to_string(),
         ..Default::default()
     };
     for name in &names {

@@ -37,6 +37,7 @@
 //! Relative paths are taken relative to the file's directory. Unknown
 //! fields are refused, and every error names the file and the field.
 
+pub mod rollover;
 pub mod transfer;
 pub mod zone;
 
@@ -135,6 +136,8 @@ struct RawZone {
     publish_cds: Option<bool>,
     refresh_before_days: Option<u32>,
     refresh_jitter_hours: Option<u32>,
+    #[serde(default)]
+    rollover: rollover::RawRollover,
 }
 
 #[derive(Debug, Deserialize)]
@@ -330,6 +333,7 @@ impl Config {
                     ),
                 ));
             }
+            let rollover = z.rollover.check().map_err(|(f, m)| field(&at(&format!("rollover.{f}")), m))?;
             let on_publish = z.on_publish.unwrap_or_default();
             if on_publish.first().is_some_and(|p| p.is_empty()) {
                 return Err(field(&at("on_publish"), "the program (first element) is empty".into()));
@@ -345,6 +349,7 @@ impl Config {
                 validity_days,
                 publish_cds: z.publish_cds,
                 refresh,
+                rollover,
             });
         }
         Ok(Config {

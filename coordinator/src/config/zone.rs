@@ -13,6 +13,8 @@
 //! publish_cds = false                      # CDS/CDNSKEY (RFC 7344)
 //! refresh_before_days = 5                  # re-sign this long before expiry
 //! refresh_jitter_hours = 24                # spread refreshes over this long
+//! [zones.rollover]                         # key rollovers (see `rollover`)
+//! dnskey_ttl = 3600
 //! ```
 
 use std::path::PathBuf;
@@ -25,6 +27,7 @@ use frostzone_dnssec::signing::{SigningPolicy, DEFAULT_DNSKEY_TTL_SECS, DEFAULT_
 use frostzone_dnssec::StoredName;
 use frostzone_proto::v1 as pb;
 
+use crate::config::rollover::RolloverPolicy;
 use crate::error::CoordinatorError;
 use crate::registry::StoredSettings;
 
@@ -63,6 +66,8 @@ pub struct ZoneConfig {
     pub publish_cds: Option<bool>,
     /// When signatures are refreshed.
     pub refresh: RefreshPolicy,
+    /// Key rollovers: timings, the parent, schedule.
+    pub rollover: RolloverPolicy,
 }
 
 /// The denial named `name` (`""` is the default).
@@ -186,6 +191,7 @@ mod tests {
             validity_days: None,
             publish_cds: None,
             refresh: RefreshPolicy::default(),
+            rollover: RolloverPolicy::default(),
         }
     }
 

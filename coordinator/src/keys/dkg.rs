@@ -59,9 +59,24 @@ fn all_ok<T>(operation: &'static str, results: Vec<Result<T, SignerCallError>>) 
 }
 
 /// Tags (same algorithm: every frostzone key is Ed25519) already used in
-/// the zone.
+/// the zone by any key the registry holds (standby, published, retired),
+/// each as published and as revoked (RFC 5011 §2.1).
 fn used_tags(c: &Coordinator, zone: &str) -> Result<BTreeMap<u16, String>, CoordinatorError> {
-    Ok(c.registry.key_groups(Some(zone))?.into_iter().map(|k| (k.key_tag, k.role)).collect())
+    let mut used = BTreeMap::new();
+    for group in c.registry.key_groups(Some(zone))? {
+        let Some(role) = crate::keys::role_from_record(&group.role) else { continue };
+        let Some(key) = hex::decode(&group.group_public_key).ok().and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok()) else { continue };
+        let [tag, revoked] = ZoneKey::ed25519(role, key).tags_in_any_state();
+        used.insert(tag.0, format!("{} (key tag {tag})", group.role));
+        used.insert(revoked.0, format!("{} (key tag {tag}, revoked {revoked})", group.role));
+    }
+    Ok(used)
+}
+
+/// The zone key `key` would collide with, by either of its tags.
+fn collision(c: &Coordinator, zone: &str, key: &ZoneKey) -> Result<Option<String>, CoordinatorError> {
+    let used = used_tags(c, zone)?;
+    Ok(key.tags_in_any_state().iter().find_map(|t| used.get(&t.0).cloned()))
 }
 
 /// What the signers agreed on at the end of a DKG or import.
@@ -124,7 +139,7 @@ pub async fn generate_key(
             Err(e) => return Err(e),
         };
         let key = ZoneKey::ed25519(role, result.group_key);
-        if let Some(other) = used_tags(c, &zone)?.get(&key.key_tag().0) {
+        if let Some(other) = collision(c, &zone, &key)? {
             // The signers knew of no such key, so they stored their shares:
             // the key is never published (it is not registered).
             return Err(CoordinatorError::FailedPrecondition(format!(
@@ -164,6 +179,7 @@ async fn store(
         participants: signers.iter().map(|s| s.config.participant).collect(),
         origin: origin.to_string(),
         created_unix: unix_now(),
+        retired_unix: None,
     };
     c.registry.put_key_group(&record).await?;
     Ok(record)
@@ -308,7 +324,7 @@ pub async fn import_begin(
         .try_into()
         .map_err(|_| CoordinatorError::InvalidArgument("group_public_key: the public key to import (32 octets) is missing".into()))?;
     let tag = ZoneKey::ed25519(role, key).key_tag();
-    if let Some(other) = used_tags(c, &zone)?.get(&tag.0) {
+    if let Some(other) = collision(c, &zone, &ZoneKey::ed25519(role, key))? {
         return Err(CoordinatorError::FailedPrecondition(format!(
             "{zone}: the key to import has tag {tag}, already used by the zone's {other}; an imported key cannot be regenerated"
         )));
@@ -356,7 +372,7 @@ pub async fn import_finish(c: &Coordinator, request: pb::ImportKeyFinishRequest)
     let group_key = group_key_bytes(&public)
         .ok_or_else(|| CoordinatorError::InvalidArgument("public_key_package: group key does not encode".into()))?;
     let key = ZoneKey::ed25519(role, group_key);
-    if let Some(other) = used_tags(c, &zone)?.get(&key.key_tag().0) {
+    if let Some(other) = collision(c, &zone, &key)? {
         return Err(CoordinatorError::FailedPrecondition(format!(
             "{zone}: the imported key's tag {} is already used by the zone's {other}; an imported key cannot be regenerated",
             key.key_tag()

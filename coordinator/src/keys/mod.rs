@@ -4,13 +4,15 @@
 
 pub mod ceremony;
 pub mod dkg;
+pub mod life_cycle;
 pub mod removal;
 pub mod rollover;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use frostzone_dnssec::domain::rdata::ZoneRecordData;
-use frostzone_dnssec::keys::{KeyRole, ZoneKey};
+use frostzone_dnssec::keys::{KeyDuties, KeyRole, ZoneKey};
 use frostzone_dnssec::name::FqdnDisplay;
 use frostzone_dnssec::present::rdata_text;
 use frostzone_dnssec::signing::DEFAULT_DNSKEY_TTL_SECS;
@@ -20,6 +22,8 @@ use frostzone_threshold::frost;
 
 use crate::error::CoordinatorError;
 use crate::registry::{KeyGroupRecord, Registry};
+use rollover::key_use::{key_use, KeyUse, ZoneKeyEntry};
+use rollover::phases::Rollover;
 
 /// A zone name from a request: parsed, and its registry spelling
 /// (lowercase, absolute, `example.com.`).
@@ -142,24 +146,56 @@ pub fn key_group_info(record: &KeyGroupRecord, key: &ZoneKey, apex: &StoredName)
     }
 }
 
-/// The zone's key groups; they must cover the DNSKEY RRset and the data.
-pub fn zone_keys(registry: &Registry, zone: &str) -> Result<Vec<Arc<KeyGroup>>, CoordinatorError> {
-    let groups: Vec<Arc<KeyGroup>> = registry
-        .key_groups(Some(zone))?
+/// The keys of a zone's next version: the key groups it publishes, each
+/// [`ZoneKey`] carrying what it signs now, and the key use behind them.
+#[derive(Clone, Debug)]
+pub struct ZoneKeys {
+    /// The published key groups.
+    pub groups: Vec<Arc<KeyGroup>>,
+    /// Who is published, who signs what, who is a standby.
+    pub key_use: KeyUse,
+}
+
+/// The zone's keys for its next version, given the DNSKEY tags it
+/// published last (`None` before its first version) and its rollovers
+/// (the latest of each role). They must cover the DNSKEY RRset and the
+/// data.
+pub fn zone_keys(
+    registry: &Registry,
+    zone: &str,
+    published: Option<&BTreeSet<u16>>,
+    rollovers: &[Rollover],
+) -> Result<ZoneKeys, CoordinatorError> {
+    let groups: Vec<KeyGroup> = registry.key_groups(Some(zone))?.into_iter().map(KeyGroup::from_record).collect::<Result<_, _>>()?;
+    let entries: Vec<ZoneKeyEntry> = groups
+        .iter()
+        .map(|g| ZoneKeyEntry { tag: g.record.key_tag, role: g.key.role, retired: g.record.retired_unix.is_some() })
+        .collect();
+    let key_use = key_use(&entries, rollovers, published);
+    let set = &key_use.set;
+    if let Some(missing) = set.dnskey.iter().find(|t| !groups.iter().any(|g| g.record.key_tag == **t)) {
+        return Err(CoordinatorError::FailedPrecondition(format!(
+            "zone {zone}: key tag {missing} of a running rollover is not in the registry; restore its key group"
+        )));
+    }
+    let groups: Vec<Arc<KeyGroup>> = groups
         .into_iter()
-        .map(|r| KeyGroup::from_record(r).map(Arc::new))
-        .collect::<Result<_, _>>()?;
-    let signs_keys = groups.iter().any(|g| g.key.role.signs_keys());
-    let signs_zone = groups.iter().any(|g| g.key.role.signs_zone());
-    match (signs_keys, signs_zone) {
-        (true, true) => Ok(groups),
-        (false, false) => Err(CoordinatorError::FailedPrecondition(format!("no keys for zone {zone}: run keys generate"))),
-        (true, false) => Err(CoordinatorError::FailedPrecondition(format!(
+        .filter(|g| set.dnskey.contains(&g.record.key_tag))
+        .map(|mut g| {
+            let tag = g.record.key_tag;
+            let duties = KeyDuties { signs_keys: set.signs_keys.contains(&tag), signs_zone: set.signs_zone.contains(&tag), in_cds: set.cds.contains(&tag) };
+            g.key = g.key.with_duties(duties);
+            Arc::new(g)
+        })
+        .collect();
+    match (set.signs_keys.is_empty(), set.signs_zone.is_empty()) {
+        (false, false) => Ok(ZoneKeys { groups, key_use }),
+        (true, true) => Err(CoordinatorError::FailedPrecondition(format!("no keys for zone {zone}: run keys generate"))),
+        (false, true) => Err(CoordinatorError::FailedPrecondition(format!(
             "zone {zone} has a KSK but no ZSK: run keys generate --role zsk"
         ))),
-        (false, true) => Err(CoordinatorError::FailedPrecondition(format!(
+        (true, false) => Err(CoordinatorError::FailedPrecondition(format!(
             "zone {zone} has a ZSK but no KSK: run keys generate --role ksk"
         ))),
     }
 }
-

@@ -26,6 +26,8 @@ use frostzone_dnssec::serial::{next_serial, SerialError, SerialPolicy};
 use frostzone_dnssec::domain::base::iana::Rtype;
 use frostzone_dnssec::StoredName;
 
+use crate::keys::rollover::phases::Rollover;
+
 /// What a request brings.
 #[derive(Debug)]
 pub enum Input {
@@ -50,6 +52,15 @@ pub enum Input {
     Changes(Vec<ChangeSet>),
     /// The same content, signatures refreshed.
     Refresh,
+    /// The same content, published with the keys of a rollover's next
+    /// phase: `rollovers` (the latest of each role) as they will be once
+    /// it is published; `step` says which step, for the signers' operators.
+    KeyStep {
+        /// The zone's rollovers after the step.
+        rollovers: Vec<Rollover>,
+        /// `ZSK rollover 2→3: new key active`, say.
+        step: String,
+    },
 }
 
 impl Input {
@@ -64,6 +75,7 @@ impl Input {
             Input::Text { .. } | Input::Content(_) => "zone",
             Input::ChangeText { .. } | Input::Changes(_) => "changes",
             Input::Refresh => "refresh",
+            Input::KeyStep { .. } => "rollover step",
         }
     }
 }
@@ -184,7 +196,7 @@ pub fn next_version(
             let (content, input_serial) = apply(current, &sets, zone)?;
             (content, input_serial, policy, Vec::new(), touched)
         }
-        Input::Refresh => {
+        Input::Refresh | Input::KeyStep { .. } => {
             let current = current.ok_or_else(|| InputError::NoVersion { zone: zone.to_string(), what: "a refresh" })?;
             // The input's serial cannot move: under keep, count up.
             let policy = if policy == SerialPolicy::Keep { SerialPolicy::Increment } else { policy };

@@ -39,8 +39,10 @@
 
 pub mod input;
 pub mod outputs;
+pub mod parent;
 pub mod publication;
 pub mod validate;
+pub mod rollovers;
 pub mod run;
 pub mod schedule;
 pub mod transfers;
@@ -197,7 +199,7 @@ pub struct ZoneHealth {
 pub struct Lane {
     /// `None` until loaded; then the published version, if any. Held for
     /// the whole of a request: requests of a zone queue here.
-    version: tokio::sync::Mutex<Option<Option<Arc<Version>>>>,
+    pub(crate) version: tokio::sync::Mutex<Option<Option<Arc<Version>>>>,
     health: Mutex<ZoneHealth>,
     /// Wakes the zone's refresh schedule (a new version was published).
     wake: tokio::sync::Notify,

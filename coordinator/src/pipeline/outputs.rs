@@ -119,6 +119,7 @@ mod tests {
             validity_days: None,
             publish_cds: None,
             refresh: RefreshPolicy::default(),
+            rollover: Default::default(),
         };
         write_outputs(&config, 10, "v1", None).unwrap();
         let file = write_outputs(&config, 11, "v2", Some((10, "c"))).unwrap().unwrap();

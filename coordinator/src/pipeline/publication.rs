@@ -66,6 +66,7 @@ mod tests {
             key_tags: Vec::new(),
             journal_next,
             snapshot_next,
+            key_set: None,
         }
     }
 

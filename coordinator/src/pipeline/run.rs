@@ -42,6 +42,9 @@ use crate::registry::{Publication, ZoneStateRecord, RECORD_VERSION};
 use crate::request::live::LiveRequest;
 use crate::request::{RequestRecord, RequestPhase};
 use crate::config::MAX_APPROVAL_TIMEOUT_SECS;
+use crate::keys::rollover::phases::Rollover;
+use crate::registry::RegistryError;
+use crate::keys::rollover::views::KeySet;
 use crate::keys::zone_keys;
 use crate::signing::{batches, sign_batches, sole_owner};
 use super::input::Submission;
@@ -142,9 +145,25 @@ impl Request<'_> {
         let inherit = !matches!(s.input, Input::Text { .. });
         let stored = self.current.as_ref().map(|v| &v.record.settings);
         let settings = Settings::resolve(&s.options, config.as_ref(), stored, inherit)?;
-        let policy = settings.signing_policy()?;
+        let mut policy = settings.signing_policy()?;
         let timeout = approval_timeout(&s.options, c.approval_timeout)?;
-        let groups = zone_keys(&c.registry, &zone)?;
+        let published_keys = self.current.as_ref().map(|v| published_key_set(&v.record));
+        let stored_rollovers = c.registry.rollovers(&zone)?;
+        let (rollovers, step) = match &s.input {
+            Input::KeyStep { rollovers, step } => {
+                check_step(&zone, &stored_rollovers, rollovers)?;
+                (rollovers.clone(), Some(step.clone()))
+            }
+            _ => (stored_rollovers.clone(), None),
+        };
+        let keys = zone_keys(&c.registry, &zone, published_keys.as_ref().map(|k| &k.dnskey), &rollovers)?;
+        // A KSK or CSK rollover asks the parent for the new DS (RFC 7344).
+        policy.publish_cds |= keys.key_use.cds_required;
+        if let Some(z) = &config {
+            policy.dnskey_ttl = frostzone_dnssec::domain::base::Ttl::from_secs(z.rollover.dnskey_ttl);
+        }
+        let groups = keys.groups;
+        let key_set = keys.key_use.set;
         let key_tags: Vec<u16> = groups.iter().map(|g| g.record.key_tag).collect();
         let now_unix = c.pipeline.clock.now();
         let now = now_unix as u32;
@@ -152,7 +171,8 @@ impl Request<'_> {
         // A new key or another denial changes (nearly) every signature:
         // sign from scratch, as when asked to.
         let full = s.options.full
-            || self.current.as_ref().is_some_and(|v| v.record.key_tags != key_tags || v.record.settings.denial != settings.denial);
+            || published_keys.as_ref().is_some_and(|k| *k != key_set)
+            || self.current.as_ref().is_some_and(|v| v.record.settings.denial != settings.denial);
         let kind = s.input.kind();
         let planned = {
             let (apex, zone, current, groups, serial_policy) =
@@ -186,17 +206,27 @@ impl Request<'_> {
                 ..AuditEntry::default()
             }
         };
-        let head = format!("{kind} to serial {serial}: {made} signatures to make, {kept} kept");
+        let head = match &step {
+            Some(step) => format!("{kind} ({step}) to serial {serial}: {made} signatures to make, {kept} kept"),
+            None => format!("{kind} to serial {serial}: {made} signatures to make, {kept} kept"),
+        };
         let result = match c.audit(entry("request", Vec::new(), Vec::new(), head.clone())).await {
             Ok(()) => {
                 tracing::info!(request = %request_id, "{zone}: {head}");
                 let return_zone = s.options.return_zone;
-                self.sign_and_publish(&live, &s.operator, planned, &groups, timeout, settings, key_tags, now, return_zone, progress).await
+                self.sign_and_publish(&live, &s.operator, planned, &groups, timeout, settings, (key_tags, key_set, step.as_deref()), now, return_zone, progress).await
             }
             Err(e) => Err(e),
         };
         match result {
             Ok((version, signed)) => {
+                if step.is_some() {
+                    // Recorded before the lane is free: no other request
+                    // may publish the key set before this step.
+                    if let Err(e) = super::rollovers::record_step(c, &zone, &stored_rollovers, &rollovers, c.pipeline.clock.now()).await {
+                        tracing::error!(request = %request_id, "{zone}: rollover step published but not recorded (it is recorded at the next look): {e}");
+                    }
+                }
                 let r = live.record()?;
                 let announcement = announce_publication(&c.signers, &c.registry, &zone, &request_id, &r.decisions, &signed.published);
                 if let Ok(mut a) = self.lane.announcement.lock() {
@@ -234,7 +264,7 @@ impl Request<'_> {
         groups: &[Arc<KeyGroup>],
         timeout: std::time::Duration,
         settings: Settings,
-        key_tags: Vec<u16>,
+        (key_tags, key_set, step): (Vec<u16>, KeySet, Option<&str>),
         now: u32,
         return_zone: bool,
         progress: &Progress,
@@ -258,6 +288,7 @@ impl Request<'_> {
             incremental: &incremental,
             groups,
             submitted_by: operator,
+            key_step: step,
             timeout,
         };
         self.stages.mark("baselines");
@@ -314,6 +345,7 @@ impl Request<'_> {
             key_tags,
             journal_next: position.journal_next,
             snapshot_next: Some(position.snapshot_next),
+            key_set: Some(key_set),
         };
         let published = published_digest(text.as_deref(), changes_text.as_deref());
         let summary = report.summary();
@@ -483,4 +515,36 @@ fn plan(
     let set = Arc::new(ProposalSet::build(&plan, current.map(|v| (&v.zone, v.record.request_id.as_str()))));
     stages.mark("proposals");
     Ok(Planned { next, plan, set })
+}
+
+/// The key set a published version shows; for versions recorded before
+/// rollovers, every key in its DNSKEY RRset doing its role's job is not
+/// known, so only the DNSKEY tags are (which still tells a new key set).
+pub fn published_key_set(record: &crate::registry::ZoneStateRecord) -> KeySet {
+    record.key_set.clone().unwrap_or_else(|| KeySet { dnskey: record.key_tags.iter().copied().collect(), ..KeySet::default() })
+}
+
+/// A rollover step decided outside the lane must still follow what is
+/// recorded: no other rollover of its role started meanwhile, and none of
+/// its rollovers went back.
+fn check_step(zone: &str, stored: &[Rollover], step: &[Rollover]) -> Result<(), CoordinatorError> {
+    for roll in step {
+        let Some(current) = stored.iter().find(|x| x.role == roll.role) else { continue };
+        let same = (current.old, current.new) == (roll.old, roll.new);
+        if !same && !current.is_done() {
+            return Err(RegistryError::RolloverRunning {
+                zone: zone.to_string(),
+                role: roll.role.to_string(),
+                keys: format!("key tag {} to {}", current.old, current.new),
+            }
+            .into());
+        }
+        if same && current.phase.rank() > roll.phase.rank() {
+            return Err(CoordinatorError::FailedPrecondition(format!(
+                "zone {zone}: {} is recorded already; the step decided before it is dropped",
+                current.describe()
+            )));
+        }
+    }
+    Ok(())
 }

@@ -16,7 +16,8 @@
 //! ```
 //!
 //! A new publication of the zone, whatever its input, wakes the task to
-//! compute the next due time again.
+//! compute the next due time again. The same task takes the zone's key
+//! rollover steps when they are due ([`super::rollovers`]).
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -102,7 +103,7 @@ async fn run(c: Weak<Coordinator>, lane: Arc<Lane>, zone: String) {
     let mut retry = RETRY_FIRST;
     loop {
         // The times of the published version (loading it at the start).
-        let (due, now) = {
+        let (due, now, published) = {
             let Some(c) = c.upgrade() else { return };
             let now = c.pipeline.clock.now();
             let (apex, _) = match crate::keys::zone_name(&zone) {
@@ -124,22 +125,48 @@ async fn run(c: Weak<Coordinator>, lane: Arc<Lane>, zone: String) {
                         h.next_refresh = due;
                         h.earliest_expiration = earliest;
                     });
-                    (due, now)
+                    (due, now, Some(v))
                 }
-                Ok(None) => (None, now),
+                Ok(None) => (None, now, None),
                 Err(e) => {
                     tracing::error!("{zone}: refresh schedule: cannot read the published version: {e}");
-                    (Some(now + RETRY_MAX.as_secs()), now)
+                    (Some(now + RETRY_MAX.as_secs()), now, None)
                 }
             }
         };
+        // Rollover steps first: a step re-signs what it must anyway.
+        let rollover_due = match (published, c.upgrade()) {
+            (Some(v), Some(c)) => match super::rollovers::advance(&c, &zone, &v).await {
+                Ok(look) => {
+                    if let Some(problem) = &look.parent_problem {
+                        tracing::warn!("{zone}: rollover waits for the parent's DS: {problem}");
+                    }
+                    look.next
+                }
+                Err(e) => {
+                    tracing::warn!("{zone}: rollover step failed, retrying in {}: {e}", human_duration(RETRY_FIRST.as_secs()));
+                    Some(now + RETRY_FIRST.as_secs())
+                }
+            },
+            _ => None,
+        };
+        if rollover_due.is_some_and(|t| t <= now) {
+            continue;
+        }
         let wait = match due {
             Some(t) if t > now => Duration::from_secs(t - now).min(LONGEST_SLEEP),
             Some(_) => Duration::ZERO,
             None => LONGEST_SLEEP,
         };
+        let wait = match rollover_due {
+            Some(t) => wait.min(Duration::from_secs(t.saturating_sub(now))),
+            None => wait,
+        };
         if !wait.is_zero() {
             sleep_or_wake(&lane, wait).await;
+            continue;
+        }
+        if due.is_none_or(|t| t > now) {
             continue;
         }
         let Some(coordinator) = c.upgrade() else { return };

@@ -29,6 +29,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::{decode, encode, Registry, RegistryError};
+use crate::keys::rollover::views::KeySet;
 
 /// The settings a version was signed with, as stored (names as in the
 /// config file: `denial = "nsec3"`, `serial_policy = "increment"`).
@@ -71,7 +72,7 @@ pub struct ZoneStateRecord {
     pub signatures_kept: u64,
     /// The settings it was signed with.
     pub settings: StoredSettings,
-    /// Key tags of the keys that signed it.
+    /// Key tags of its DNSKEY RRset.
     pub key_tags: Vec<u16>,
     /// Sequence number of the next journal entry.
     pub journal_next: u64,
@@ -80,6 +81,10 @@ pub struct ZoneStateRecord {
     /// the texts are the version published, as before snapshots).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_next: Option<u64>,
+    /// Which keys it publishes and what each signs (`None`: written
+    /// before rollovers, every key in `key_tags` doing its role's job).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_set: Option<KeySet>,
 }
 
 impl ZoneStateRecord {
@@ -294,6 +299,7 @@ mod tests {
             key_tags: vec![1],
             journal_next,
             snapshot_next: Some(journal_next),
+            key_set: None,
         }
     }
 

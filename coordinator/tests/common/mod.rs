@@ -555,6 +555,7 @@ pub async fn cluster_answering(behaviours: [Behaviour; 5], answers: [Answer; 5],
             participants: (1..=5).collect(),
             origin: "dkg".into(),
             created_unix: 0,
+            retired_unix: None,
         })
         .await
         .unwrap();

@@ -20,7 +20,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 use crate::denial::{self, Denial, DenialError};
 use crate::name::CanonicalName;
 use crate::zone_patch::{ZonePatch, ZoneView};
-use crate::keys::{KeyRole, KeyTag, ZoneKey};
+use crate::keys::{KeyTag, ZoneKey};
 use super::refresh::{PreviousSignatures, RefreshPolicy};
 use super::rrsig::{signed_data, RrsigFields};
 use crate::zone::{Node, Rdata, Rrset, SignatureRecord, Zone};
@@ -343,7 +343,7 @@ pub(crate) fn signatures_wanted<'k>(
 ) -> impl Iterator<Item = (&'k ZoneKey, RrsigFields)> {
     let key_rrset = matches!(rrset.rtype, Rtype::DNSKEY | Rtype::CDS | Rtype::CDNSKEY);
     let (rtype, labels, ttl, apex) = (rrset.rtype, rrset.owner.rrsig_label_count(), rrset.ttl, apex.clone());
-    keys.iter().filter(move |k| if key_rrset { k.role.signs_keys() } else { k.role.signs_zone() }).map(move |key| {
+    keys.iter().filter(move |k| if key_rrset { k.signs_keys() } else { k.signs_zone() }).map(move |key| {
         let fields = RrsigFields {
             type_covered: rtype,
             algorithm: key.algorithm(),
@@ -366,10 +366,10 @@ pub(crate) fn check_keys(keys: &[ZoneKey]) -> Result<(), SigningError> {
             return Err(SigningError::DuplicateKeyTag { tag: key.key_tag(), algorithm: key.algorithm().to_int() });
         }
     }
-    if !keys.iter().any(|k| k.role.signs_keys()) {
+    if !keys.iter().any(|k| k.signs_keys()) {
         return Err(SigningError::MissingRole("KSK"));
     }
-    if !keys.iter().any(|k| k.role.signs_zone()) {
+    if !keys.iter().any(|k| k.signs_zone()) {
         return Err(SigningError::MissingRole("ZSK"));
     }
     Ok(())
@@ -389,7 +389,7 @@ pub(crate) fn publish_keys_at(node: &mut Node, apex: &StoredName, keys: &[ZoneKe
     node.rrsets.remove(&Rtype::CDS.to_int());
     node.rrsets.remove(&Rtype::CDNSKEY.to_int());
     if policy.publish_cds {
-        let sep: Vec<&ZoneKey> = keys.iter().filter(|k| k.role != KeyRole::Zsk).collect();
+        let sep: Vec<&ZoneKey> = keys.iter().filter(|k| k.duties.in_cds).collect();
         let cds = sep.iter().map(|k| Rdata::new(ZoneRecordData::Cds(k.cds(apex)))).collect();
         let cdnskey = sep.iter().map(|k| Rdata::new(ZoneRecordData::Cdnskey(k.cdnskey()))).collect();
         node.rrsets.insert(Rtype::CDS.to_int(), Rrset::new(apex.clone(), Rtype::CDS, ttl, cds));

@@ -55,11 +55,13 @@ pub(super) fn check_keys(
         if key.protocol() != PROTOCOL {
             report.error(location.clone(), &record, format!("key {tag} has protocol {} (RFC 4034 §2.1.2: MUST be 3)", key.protocol()));
         }
+        // Every DNSKEY counts, revoked (RFC 5011 §3) or not a zone key:
+        // a validator picks candidates by tag before it reads the flags.
+        *by_tag.entry((tag, alg)).or_default() += 1;
         if key.flags() & FLAG_ZONE_KEY == 0 {
             report.warn(location.clone(), &record, format!("key {tag} does not have the Zone Key flag and cannot sign"));
             continue;
         }
-        *by_tag.entry((tag, alg)).or_default() += 1;
         keys.push((tag, key.clone()));
     }
     for ((tag, alg), count) in &by_tag {

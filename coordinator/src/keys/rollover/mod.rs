@@ -5,6 +5,7 @@
 //! coordinator persists a rollover's phase and publishes what
 //! [`phases::Rollover::key_set`] says.
 
+pub mod key_use;
 pub mod phases;
 pub mod timing;
 pub mod views;

@@ -70,6 +70,18 @@ pub enum Phase {
     },
 }
 
+impl Phase {
+    /// Its place in the order of phases.
+    pub fn rank(&self) -> u8 {
+        match self {
+            Phase::Published { .. } => 0,
+            Phase::Active { .. } => 1,
+            Phase::DsSeen { .. } => 2,
+            Phase::Done { .. } => 3,
+        }
+    }
+}
+
 /// What the parent's name servers answer for the zone's DS set.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ParentView {
@@ -106,6 +118,10 @@ pub struct Rollover {
     pub new: u16,
     /// Where it stands.
     pub phase: Phase,
+    /// An operator confirmed with `keys ds-seen` that the parent publishes
+    /// the new DS, where the parent's servers cannot be asked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ds_confirmed: bool,
 }
 
 impl std::fmt::Display for RollRole {
@@ -122,7 +138,40 @@ impl Rollover {
     /// A rollover of `role` from `old` to `new` that publishes the new
     /// DNSKEY at `now`. `others` are the keys of the other role.
     pub fn start(role: RollRole, others: BTreeSet<u16>, old: u16, new: u16, now: u64) -> Rollover {
-        Rollover { role, others, old, new, phase: Phase::Published { since: now } }
+        Rollover { role, others, old, new, phase: Phase::Published { since: now }, ds_confirmed: false }
+    }
+
+    /// When the current phase began.
+    pub fn since(&self) -> u64 {
+        match self.phase {
+            Phase::Published { since } | Phase::Active { since } | Phase::DsSeen { since, .. } | Phase::Done { since } => since,
+        }
+    }
+
+    /// The same phase, begun at `at`: a phase's waits count from when the
+    /// version that shows it was published, not from when it was decided.
+    pub fn restamped(mut self, at: u64) -> Rollover {
+        self.phase = match self.phase {
+            Phase::Published { .. } => Phase::Published { since: at },
+            Phase::Active { .. } => Phase::Active { since: at },
+            Phase::DsSeen { active_since, .. } => Phase::DsSeen { active_since, since: at },
+            Phase::Done { .. } => Phase::Done { since: at },
+        };
+        self
+    }
+
+    /// `ZSK rollover 2→3: new key active`: the step its current phase is,
+    /// for logs, the audit log and the signers' operators.
+    pub fn describe(&self) -> String {
+        let what = match (self.phase, self.role) {
+            (Phase::Published { .. }, RollRole::Zsk) => "new key published, the old one still signs",
+            (Phase::Published { .. }, _) => "new key published and signing the key set, the parent's DS unchanged",
+            (Phase::Active { .. }, RollRole::Zsk) => "new key signs the zone, the old one stays published",
+            (Phase::Active { .. }, _) => "new key active, CDS/CDNSKEY ask the parent for its DS",
+            (Phase::DsSeen { .. }, _) => "the parent shows the new DS, waiting for the old one to expire",
+            (Phase::Done { .. }, _) => "old key removed",
+        };
+        format!("{} rollover {}→{}: {what}", self.role, self.old, self.new)
     }
 
     /// Whether the old key is gone.
@@ -185,7 +234,7 @@ impl Rollover {
                 }
             }
             (Phase::Active { since }, RollRole::Ksk | RollRole::Csk) => {
-                if parent.ds_on_every_server.as_ref() == Some(&wanted_ds) {
+                if self.ds_confirmed || parent.ds_on_every_server.as_ref() == Some(&wanted_ds) {
                     Ok(Phase::DsSeen { active_since: since, since: now })
                 } else {
                     Err(Waiting::ParentDs(wanted_ds))

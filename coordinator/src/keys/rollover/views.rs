@@ -19,7 +19,8 @@ use std::collections::BTreeSet;
 use super::timing::RolloverTimings;
 
 /// What the zone publishes about its keys, by key tag.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct KeySet {
     /// The DNSKEY RRset.
     pub dnskey: BTreeSet<u16>,
