@@ -15,7 +15,7 @@ use std::process::Command;
 use std::sync::Mutex;
 
 use frostzone_proto::v1::RequestState;
-use frostzone_tests::approvals::{edit_audit_entry_and_verify, operator, signers_in, text, DEADLINE};
+use frostzone_tests::approvals::{edit_audit_entry_and_verify, operator, signers_in, text, Background, DEADLINE};
 use frostzone_tests::cluster::{Cluster, OPERATOR_APPROVAL};
 use frostzone_tests::programs::{describe, run};
 use frostzone_tests::{example_zone, rogue};
@@ -321,16 +321,21 @@ fn a_dnskey_change_is_not_signed_without_approval() {
     assert!(done.status.success(), "an unchanged zone waited or failed:\n{}\n{}", done.described, cluster.logs());
     assert_validates(&cluster, &again);
 
-    // An extra ZSK changes the DNSKEY RRset: every signer waits for its operator.
+    // A ZSK rollover's first step publishes a standby ZSK, changing the DNSKEY RRset: every
+    // signer waits for its operator, and shows which step the coordinator says it is.
     cluster.frostzone_ok(&["keys", "generate", "--zone", ZONE, "--role", "zsk"]);
-    let rolled = out_file(&cluster, "rolled");
-    let wait = cluster.spawn_sign(ZONE, &example_zone(), &rolled, &["--approval-timeout", "20"]);
+    let mut roll = cluster.frostzone();
+    roll.args(["keys", "rollover", "--zone", ZONE, "--role", "zsk", "--approval-timeout", "20"]);
+    let wait = Background::spawn(roll, &cluster.dir.path().join("logs"), "rollover");
     let third = cluster.wait_for_pending(&ALL, ZONE, &[&first]);
     let shown = cluster.show(4, &third);
     assert_eq!((shown["changes"]["key_rrsets_changed"].as_bool(), shown["changes"]["first_publication"].as_bool()), (Some(true), Some(false)), "{shown}");
+    assert!(shown["key_step"].as_str().is_some_and(|s| s.starts_with("ZSK rollover ") && s.contains("new key published")), "{shown}");
     let done = wait.wait(DEADLINE, &cluster);
-    assert!(!done.status.success() && !rolled.exists(), "signed a DNSKEY change unapproved:\n{}", done.described);
+    assert!(!done.status.success(), "published a DNSKEY change unapproved:\n{}", done.described);
     assert!(done.stderr.contains("approv"), "{}", done.described);
+    let status = cluster.frostzone_ok(&["keys", "status", "--zone", ZONE, "--json"]);
+    assert!(status.contains("\"standby\"") && !status.contains("\"incoming\""), "an unapproved step records no rollover:\n{status}");
 
     // As a rogue coordinator: a DNSKEY RRset under a request still pending, and under none.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
