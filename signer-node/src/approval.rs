@@ -27,6 +27,10 @@ pub const DEFAULT_MAX_NAMES_REMOVED: u64 = 100;
 /// makes the child bogus (RFC 4035 §5.2). Ten covers the routine DS
 /// updates of a diff; a batch beyond it is reviewed.
 pub const DEFAULT_MAX_DS_CHANGED: u64 = 10;
+/// Default time a new key must have been published here before the key it
+/// replaces may go, under `key_changes = "rollover"`: an hour, the
+/// default DNSKEY TTL (RFC 7583 §3.2.1, Ipub = Dprp + TTLkey).
+pub const DEFAULT_MIN_KEY_PUBLISH_SECS: u64 = 3600;
 /// Default time a request may wait for its operator: one day, so a request
 /// made in the evening can be reviewed the next morning.
 pub const DEFAULT_PENDING_EXPIRY_SECS: u64 = 24 * 3600;
@@ -43,6 +47,10 @@ pub enum KeyChanges {
     Operator,
     /// The policy, like any other change.
     Auto,
+    /// The policy when this signer recognises the change as a rollover
+    /// step ([`crate::key_step`]), the operator otherwise. For key
+    /// ceremonies it means the operator.
+    Rollover,
 }
 
 impl KeyChanges {
@@ -51,6 +59,7 @@ impl KeyChanges {
         match self {
             KeyChanges::Operator => "operator",
             KeyChanges::Auto => "auto",
+            KeyChanges::Rollover => "rollover",
         }
     }
 }
@@ -75,6 +84,9 @@ pub struct ApprovalPolicy {
     pub key_ceremonies: KeyChanges,
     /// How long a request waits for the operator before it expires.
     pub pending_expiry_secs: u64,
+    /// (`key_changes = "rollover"`) How long a key must have been
+    /// published here before the key it replaces may go.
+    pub min_key_publish_secs: u64,
 }
 
 impl Default for ApprovalPolicy {
@@ -87,6 +99,7 @@ impl Default for ApprovalPolicy {
             key_changes: KeyChanges::Operator,
             key_ceremonies: KeyChanges::Operator,
             pending_expiry_secs: DEFAULT_PENDING_EXPIRY_SECS,
+            min_key_publish_secs: DEFAULT_MIN_KEY_PUBLISH_SECS,
         }
     }
 }
@@ -101,8 +114,10 @@ pub enum PolicyDecision {
 }
 
 /// Decides on a request from what it changes. `key_types` are the key
-/// RRset types (DNSKEY, CDS, CDNSKEY) it adds, removes or changes.
-pub fn decide(policy: &ApprovalPolicy, changes: &ChangeSummary, key_types: &[u16]) -> PolicyDecision {
+/// RRset types (DNSKEY, CDS, CDNSKEY) it adds, removes or changes;
+/// `key_step` this signer's reading of that change as a rollover step
+/// (for `key_changes = "rollover"`; `None` when not judged).
+pub fn decide(policy: &ApprovalPolicy, changes: &ChangeSummary, key_types: &[u16], key_step: Option<&Result<String, String>>) -> PolicyDecision {
     let total = changes.rrsets_added + changes.rrsets_removed + changes.rrsets_changed;
     if total == 0 && changes.denial_rrsets_changed == 0 && !changes.key_rrsets_changed {
         return PolicyDecision::Approved;
@@ -111,10 +126,18 @@ pub fn decide(policy: &ApprovalPolicy, changes: &ChangeSummary, key_types: &[u16
     if changes.first_publication {
         reasons.push("first publication of the zone seen by this signer".to_string());
     }
-    if changes.key_rrsets_changed && policy.key_changes == KeyChanges::Operator {
+    if changes.key_rrsets_changed {
         let types: Vec<String> = key_types.iter().map(|t| Rtype::from_int(*t).to_string()).collect();
         let what = if types.is_empty() { "key".to_string() } else { types.join(", ") };
-        reasons.push(format!("{what} RRset changes need the operator's approval (key_changes = \"operator\")"));
+        match (policy.key_changes, key_step) {
+            (KeyChanges::Auto, _) => {}
+            (KeyChanges::Rollover, Some(Ok(_))) if !changes.first_publication => {}
+            (KeyChanges::Rollover, Some(Err(why))) => {
+                reasons.push(format!("{what} RRset changes are not a rollover step this signer expects: {why} (key_changes = \"rollover\")"))
+            }
+            (KeyChanges::Rollover, _) => reasons.push(format!("{what} RRset changes need the operator's approval (key_changes = \"rollover\" approves rollover steps, not a first publication)")),
+            (KeyChanges::Operator, _) => reasons.push(format!("{what} RRset changes need the operator's approval (key_changes = \"operator\")")),
+        }
     }
     if total > policy.max_rrsets_changed {
         reasons.push(if policy.max_rrsets_changed == 0 {
@@ -189,25 +212,25 @@ mod tests {
     #[test]
     fn within_limits_and_refreshes_are_approved() {
         let p = ApprovalPolicy::default();
-        assert_eq!(decide(&p, &ChangeSummary::default(), &[]), PolicyDecision::Approved);
-        assert_eq!(decide(&p, &changes(3, 997), &[]), PolicyDecision::Approved);
+        assert_eq!(decide(&p, &ChangeSummary::default(), &[], None), PolicyDecision::Approved);
+        assert_eq!(decide(&p, &changes(3, 997), &[], None), PolicyDecision::Approved);
         // A refresh is approved even when every change waits.
         let strict = ApprovalPolicy { max_rrsets_changed: 0, ..p.clone() };
-        assert_eq!(decide(&strict, &ChangeSummary::default(), &[]), PolicyDecision::Approved);
-        let PolicyDecision::Pending(why) = decide(&strict, &changes(1, 0), &[]) else { panic!() };
+        assert_eq!(decide(&strict, &ChangeSummary::default(), &[], None), PolicyDecision::Approved);
+        let PolicyDecision::Pending(why) = decide(&strict, &changes(1, 0), &[], None) else { panic!() };
         assert!(why.contains("max_rrsets_changed = 0"), "{why}");
     }
 
     #[test]
     fn too_many_changes_wait_with_a_reason() {
         let p = ApprovalPolicy::default();
-        let PolicyDecision::Pending(why) = decide(&p, &changes(4, 1200), &[]) else { panic!() };
+        let PolicyDecision::Pending(why) = decide(&p, &changes(4, 1200), &[], None) else { panic!() };
         assert_eq!(why, "1204 RRsets changed, the policy approves at most 1000");
         let c = ChangeSummary { names_removed: 101, rrsets_removed: 101, ..ChangeSummary::default() };
-        let PolicyDecision::Pending(why) = decide(&p, &c, &[]) else { panic!() };
+        let PolicyDecision::Pending(why) = decide(&p, &c, &[], None) else { panic!() };
         assert_eq!(why, "101 names removed, the policy approves at most 100");
         let c = ChangeSummary { names_added: 1001, rrsets_added: 1001, ..ChangeSummary::default() };
-        let PolicyDecision::Pending(why) = decide(&p, &c, &[]) else { panic!() };
+        let PolicyDecision::Pending(why) = decide(&p, &c, &[], None) else { panic!() };
         assert!(why.contains("1001 RRsets") && why.contains("1001 names added"), "{why}");
     }
 
@@ -215,12 +238,12 @@ mod tests {
     fn ds_changes_have_their_own_limit() {
         let p = ApprovalPolicy::default();
         let few = ChangeSummary { rrsets_changed: 3, ds_rrsets_changed: 3, ..ChangeSummary::default() };
-        assert_eq!(decide(&p, &few, &[]), PolicyDecision::Approved);
+        assert_eq!(decide(&p, &few, &[], None), PolicyDecision::Approved);
         let many = ChangeSummary { rrsets_changed: 11, ds_rrsets_changed: 11, ..ChangeSummary::default() };
-        let PolicyDecision::Pending(why) = decide(&p, &many, &[]) else { panic!() };
+        let PolicyDecision::Pending(why) = decide(&p, &many, &[], None) else { panic!() };
         assert_eq!(why, "11 DS RRsets changed, the policy approves at most 10");
         let strict = ApprovalPolicy { max_ds_changed: 0, ..p };
-        let PolicyDecision::Pending(why) = decide(&strict, &few, &[]) else { panic!() };
+        let PolicyDecision::Pending(why) = decide(&strict, &few, &[], None) else { panic!() };
         assert!(why.contains("max_ds_changed = 0"), "{why}");
     }
 
@@ -228,20 +251,33 @@ mod tests {
     fn key_changes_wait_unless_auto() {
         let c = ChangeSummary { rrsets_changed: 1, key_rrsets_changed: true, ..ChangeSummary::default() };
         let p = ApprovalPolicy::default();
-        let PolicyDecision::Pending(why) = decide(&p, &c, &[Rtype::DNSKEY.to_int()]) else { panic!() };
+        let PolicyDecision::Pending(why) = decide(&p, &c, &[Rtype::DNSKEY.to_int()], None) else { panic!() };
         assert_eq!(why, "DNSKEY RRset changes need the operator's approval (key_changes = \"operator\")");
         let auto = ApprovalPolicy { key_changes: KeyChanges::Auto, ..p };
-        assert_eq!(decide(&auto, &c, &[Rtype::DNSKEY.to_int()]), PolicyDecision::Approved);
+        assert_eq!(decide(&auto, &c, &[Rtype::DNSKEY.to_int()], None), PolicyDecision::Approved);
     }
 
     #[test]
     fn first_publication_waits_for_its_keys_or_size_only() {
         let small = ChangeSummary { rrsets_added: 5, names_added: 3, first_publication: true, ..ChangeSummary::default() };
         let auto = ApprovalPolicy { key_changes: KeyChanges::Auto, ..ApprovalPolicy::default() };
-        assert_eq!(decide(&auto, &small, &[]), PolicyDecision::Approved);
+        assert_eq!(decide(&auto, &small, &[], None), PolicyDecision::Approved);
         let keyed = ChangeSummary { key_rrsets_changed: true, ..small };
-        let PolicyDecision::Pending(why) = decide(&ApprovalPolicy::default(), &keyed, &[48]) else { panic!() };
+        let PolicyDecision::Pending(why) = decide(&ApprovalPolicy::default(), &keyed, &[48], None) else { panic!() };
         assert!(why.starts_with("first publication") && why.contains("DNSKEY"), "{why}");
         assert!(describe(&keyed).ends_with("key RRsets changed; first publication"));
+    }
+
+    #[test]
+    fn a_rollover_policy_approves_the_steps_this_signer_recognises() {
+        let p = ApprovalPolicy { key_changes: KeyChanges::Rollover, ..ApprovalPolicy::default() };
+        let c = ChangeSummary { rrsets_changed: 1, key_rrsets_changed: true, ..ChangeSummary::default() };
+        let keys = [Rtype::DNSKEY.to_int()];
+        assert_eq!(decide(&p, &c, &keys, Some(&Ok("publishes the new ZSK 7".into()))), PolicyDecision::Approved);
+        let PolicyDecision::Pending(why) = decide(&p, &c, &keys, Some(&Err("two keys at once".into()))) else { panic!() };
+        assert!(why.contains("not a rollover step this signer expects: two keys at once"), "{why}");
+        // A first publication is no rollover step.
+        let first = ChangeSummary { first_publication: true, ..c };
+        assert!(matches!(decide(&p, &first, &keys, Some(&Ok("x".into()))), PolicyDecision::Pending(_)));
     }
 }

@@ -32,6 +32,7 @@
 //! Stores of an earlier layout (`baseline_rrsets`, keyed by wire-form
 //! owners) are converted once at open ([`Baselines::open`]).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,6 +60,9 @@ const STATE_MARK: u8 = 0x00;
 const HASH_MARK: u8 = 0x01;
 /// The tree of the current layout.
 const TREE: &str = "baseline_canonical";
+/// When this signer first saw each DNSKEY of a zone's baseline: zone →
+/// (key tag u16 BE ‖ Unix seconds u64 BE)*.
+const KEYS_SEEN_TREE: &str = "baseline_keys_seen";
 /// The tree of the earlier layout (wire-form owners).
 const OLD_TREE: &str = "baseline_rrsets";
 
@@ -198,6 +202,9 @@ fn split_rrset_key(zone: &str, key: &[u8]) -> Result<(StoredName, u16), StoreErr
 pub struct Baselines {
     dir: PathBuf,
     tree: sled::Tree,
+    /// Per zone, when this signer first saw each DNSKEY of its baseline
+    /// ([`Baselines::keys_seen`]).
+    keys_seen: sled::Tree,
     /// Entries read so far: lets tests, and later a metric, show that an
     /// incremental proposal reads what it changes, not the zone.
     entries_read: AtomicU64,
@@ -209,7 +216,8 @@ impl Baselines {
     pub fn open(db: &sled::Db, dir: &Path) -> Result<Baselines, StoreError> {
         let err = |source| StoreError::Sled { dir: dir.to_path_buf(), source };
         let tree = db.open_tree(TREE).map_err(err)?;
-        let baselines = Baselines { dir: dir.to_path_buf(), tree, entries_read: AtomicU64::new(0) };
+        let keys_seen = db.open_tree(KEYS_SEEN_TREE).map_err(err)?;
+        let baselines = Baselines { dir: dir.to_path_buf(), tree, keys_seen, entries_read: AtomicU64::new(0) };
         if db.tree_names().iter().any(|name| name.as_ref() == OLD_TREE.as_bytes()) {
             baselines.convert(&db.open_tree(OLD_TREE).map_err(err)?)?;
             db.flush().map_err(err)?;
@@ -395,11 +403,72 @@ impl Baselines {
         batch
     }
 
+    /// When this signer first saw each DNSKEY (by tag) of `zone`'s
+    /// baseline, by its own clock: what a `key_changes = "rollover"` policy
+    /// times a key's successor by ([`crate::key_step`]).
+    pub fn keys_seen(&self, zone: &str) -> Result<BTreeMap<u16, u64>, StoreError> {
+        let value = self.keys_seen.get(zone.as_bytes()).map_err(self.err())?.unwrap_or_default();
+        if value.len() % 10 != 0 {
+            return Err(StoreError::Corrupt(format!("first-seen times of the DNSKEYs of {zone}: {} octets", value.len())));
+        }
+        Ok(value
+            .chunks_exact(10)
+            .map(|c| (u16::from_be_bytes([c[0], c[1]]), u64::from_be_bytes([c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]])))
+            .collect())
+    }
+
+    /// Records the DNSKEYs of `zone`'s baseline as just updated at `now`:
+    /// a key seen before keeps its time, a new one gets `now`; with no
+    /// record at all yet (a baseline older than these records), the keys
+    /// there before (`old_tags`) count from the baseline's last update
+    /// before this one, `previous_update`.
+    pub fn note_keys_seen(&self, zone: &str, old_tags: &BTreeSet<u16>, previous_update: u64, now: u64) -> Result<(), StoreError> {
+        let apex = frostzone_dnssec::name::ZoneName::parse(zone).map_err(|e| StoreError::Corrupt(format!("zone {zone}: {e}")))?.into_apex();
+        let tags = self.dnskey_tags(zone, &apex)?;
+        let before = self.keys_seen(zone)?;
+        let fallback = if before.is_empty() { previous_update } else { now };
+        let seen = keys_seen(&before, old_tags, &tags, now, fallback);
+        let value: Vec<u8> = seen.iter().flat_map(|(t, s)| t.to_be_bytes().into_iter().chain(s.to_be_bytes())).collect();
+        self.keys_seen.insert(zone.as_bytes(), value).map_err(self.err())?;
+        Ok(())
+    }
+
+    /// The key tags of the DNSKEY RRset of `zone`'s baseline.
+    pub fn dnskey_tags(&self, zone: &str, apex: &StoredName) -> Result<BTreeSet<u16>, StoreError> {
+        let rrset = self.rrset(zone, apex, Rtype::DNSKEY.to_int())?;
+        Ok(rrset
+            .map(|r| r.rdata)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|rd| match &rd.data {
+                frostzone_dnssec::domain::rdata::ZoneRecordData::Dnskey(k) => Some(k.key_tag()),
+                _ => None,
+            })
+            .collect())
+    }
+
     /// Applies `batch` atomically (not flushed: the caller flushes once
     /// its own writes are done).
     pub fn apply(&self, batch: sled::Batch) -> Result<(), StoreError> {
         self.tree.apply_batch(batch).map_err(self.err())
     }
+}
+
+/// The first-seen times of the DNSKEYs `tags` now in the baseline: kept
+/// from `before` for a key still there, `now` for a new one; a key that
+/// was there without a time (a baseline older than these records) gets
+/// `fallback`, when that baseline was last updated.
+pub fn keys_seen(before: &BTreeMap<u16, u64>, old_tags: &BTreeSet<u16>, tags: &BTreeSet<u16>, now: u64, fallback: u64) -> BTreeMap<u16, u64> {
+    tags.iter()
+        .map(|t| {
+            let since = match before.get(t) {
+                Some(s) => *s,
+                None if old_tags.contains(t) => fallback,
+                None => now,
+            };
+            (*t, since)
+        })
+        .collect()
 }
 
 /// One zone's baseline as [`ChainSource`] (the previous version an
@@ -508,6 +577,13 @@ impl ChainSource for BaselineSource<'_> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn first_seen_times_carry_over() {
+        let before = BTreeMap::from([(1, 100)]);
+        let seen = keys_seen(&before, &BTreeSet::from([1, 2]), &BTreeSet::from([1, 2, 3]), 500, 300);
+        assert_eq!(seen, BTreeMap::from([(1, 100), (2, 300), (3, 500)]));
+    }
+
     use super::*;
 
     fn name(text: &str) -> StoredName {

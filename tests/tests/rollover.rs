@@ -10,12 +10,17 @@
 //!   DS for a while (the rollover waits), the coordinator is killed with SIGKILL in the middle and
 //!   resumes from the persisted phase, and once the parent serves the new DS the old key goes.
 //! * Steps are not repeated: once a rollover is done the zone stays as it is.
+//! * The signers run `key_changes = "rollover"`: the zone's first publication waits for their
+//!   operators, and every rollover step after it is approved by each signer's own reading of the
+//!   key change (a key it holds a share of comes in; an old key goes only once its successor was
+//!   published there `min_key_publish_secs`), or the rollover would stall.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use frostzone_tests::approvals::Background;
 use frostzone_tests::cluster::Cluster;
 use frostzone_tests::nsd::{self, Nsd, NsdConfig};
 use frostzone_tests::coordinator_config::{self, Secondary};
@@ -31,6 +36,9 @@ const ZONE_TEXT: &str = "$TTL 2\n\
     roll.example. IN NS ns1.roll.example.\n\
     ns1.roll.example. IN A 192.0.2.1\n\
     www.roll.example. IN A 192.0.2.80\n";
+/// Every signer's policy: key changes that are rollover steps it recognises are approved by
+/// policy, others (the first publication) wait for its operator.
+const ROLLOVER_POLICY: &str = "version = 1\n[approval]\nkey_changes = \"rollover\"\nmin_key_publish_secs = 2\nkey_ceremonies = \"auto\"\n";
 /// Longest a rollover may take here (its waits are a few seconds).
 const DEADLINE: Duration = Duration::from_secs(120);
 
@@ -156,14 +164,23 @@ fn zsk_and_ksk_rollovers_run_through_every_phase_and_every_version_validates() {
             ..coordinator_config::Zone::default()
         })
     });
+    for k in 1..=3 {
+        cluster.set_policy(k, ROLLOVER_POLICY);
+    }
     cluster.start_all();
     cluster.wait_ready(3);
     cluster.generate_keys(ZONE);
     let zone_file = cluster.dir.path().join("roll.zone");
     std::fs::write(&zone_file, ZONE_TEXT).expect("write zone");
     let first = cluster.dir.path().join("first.signed");
-    let out = run(&mut cluster.sign_command(ZONE, &zone_file, &first));
-    assert!(out.status.success(), "{}", cluster.logs());
+    // The first publication is no rollover step: each signer's operator approves it.
+    let sign = Background::spawn(cluster.sign_command(ZONE, &zone_file, &first), &cluster.dir.path().join("logs"), "first-sign");
+    let request = cluster.wait_for_pending(&[1, 2, 3], ZONE, &[]);
+    for k in 1..=3 {
+        cluster.approve(k, &request);
+    }
+    let done = sign.wait(DEADLINE, &cluster);
+    assert!(done.status.success(), "{}\n{}", done.described, cluster.logs());
     let ds = cluster.dir.path().join("parent.ds");
     write_ds(&cluster, &ds);
     let mut versions = Versions { output: output.clone(), ds: ds.clone(), seen: Vec::new() };

@@ -9,7 +9,7 @@ use frostzone_proto::v1::{ConfirmDsRequest, KeyStatusRequest, KeyStatusResponse,
 use frostzone_proto::API_VERSION;
 use serde_json::{json, Value};
 
-use super::keys::{role_name, Role};
+use super::key_role::{role_name, Role};
 use crate::client::{status_error, CoordinatorApi};
 use crate::table::Table;
 

@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::key_life_cycle as life_cycle;
+pub use super::key_role::{role_name, Role};
 use crate::client::{status_error, ClientArgs, CoordinatorApi};
 use crate::table::Table;
 use crate::Outcome;
@@ -41,27 +42,6 @@ enum Command {
     Rollover(life_cycle::RolloverArgs),
     Status(life_cycle::StatusArgs),
     DsSeen(life_cycle::DsSeenArgs),
-}
-
-/// A key's role on the command line.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-pub enum Role {
-    /// Key-signing key (DNSKEY flags 257): signs the DNSKEY RRset.
-    Ksk,
-    /// Zone-signing key (flags 256): signs everything else.
-    Zsk,
-    /// Combined signing key (flags 257): signs everything.
-    Csk,
-}
-
-impl From<Role> for KeyRole {
-    fn from(r: Role) -> Self {
-        match r {
-            Role::Ksk => KeyRole::Ksk,
-            Role::Zsk => KeyRole::Zsk,
-            Role::Csk => KeyRole::Csk,
-        }
-    }
 }
 
 /// Generate a new zone key by distributed key generation across the
@@ -203,16 +183,6 @@ pub async fn generate_waiting(coordinator: &mut CoordinatorApi, zone: &str, role
 pub async fn list(coordinator: &mut CoordinatorApi, zone: &str) -> anyhow::Result<Vec<KeyGroupInfo>> {
     let request = ListKeysRequest { api_version: API_VERSION, zone: zone.to_string() };
     Ok(coordinator.list_keys(request).await.map_err(status_error).context("listing keys failed")?.into_inner().keys)
-}
-
-/// "KSK", "ZSK" or "CSK".
-pub fn role_name(role: i32) -> &'static str {
-    match KeyRole::try_from(role) {
-        Ok(KeyRole::Ksk) => "KSK",
-        Ok(KeyRole::Zsk) => "ZSK",
-        Ok(KeyRole::Csk) => "CSK",
-        _ => "?",
-    }
 }
 
 /// One line about a key group.

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod certs;
 pub mod diff;
 pub mod key_life_cycle;
+pub mod key_role;
 pub mod keys;
 pub mod quickstart;
 pub mod requests;

@@ -198,7 +198,10 @@ impl CoordinatorApi for CoordinatorService {
         // The DS the parent should have now: the keys the zone's CDS names
         // (RFC 7344), whether or not it publishes one; not a standby key.
         let registry = &self.inner.registry;
-        let published = registry.zone_state(&zone).map_err(CoordinatorError::from)?.map(|s| crate::pipeline::run::published_key_set(&s));
+        if registry.key_groups(Some(&zone)).map_err(CoordinatorError::from)?.is_empty() {
+            return Err(CoordinatorError::NotFound(format!("no KSK or CSK for zone {zone}: run keys generate")).into());
+        }
+        let published = registry.zone_state(&zone).map_err(CoordinatorError::from)?.map(|s| crate::pipeline::key_steps::published_key_set(&s));
         let rollovers = registry.rollovers(&zone).map_err(CoordinatorError::from)?;
         let keys = crate::keys::zone_keys(registry, &zone, published.as_ref().map(|p| &p.dnskey), &rollovers)?;
         let ds: Vec<String> = keys.groups.iter().filter(|g| g.key.duties.in_cds).map(|g| ds_line(&apex, &g.key)).collect();

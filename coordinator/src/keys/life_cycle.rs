@@ -15,7 +15,7 @@ use crate::keys::rollover::phases::{ParentView, Phase, RollRole, Rollover, Waiti
 use crate::keys::{role_from_proto, role_to_proto, zone_keys, zone_name, KeyGroup};
 use crate::pipeline::input::{Input, Submission};
 use crate::pipeline::rollovers::{policy, standby_keys, timings};
-use crate::pipeline::run::published_key_set;
+use crate::pipeline::key_steps::published_key_set;
 use crate::pipeline::Version;
 use crate::registry::RegistryError;
 use crate::Coordinator;

@@ -38,6 +38,7 @@
 //! rebuilt at the first request after a start.
 
 pub mod input;
+pub mod key_steps;
 pub mod outputs;
 pub mod parent;
 pub mod publication;

@@ -20,7 +20,8 @@ use frostzone_proto::v1 as pb;
 
 use super::input::{Input, Submission};
 use super::parent::{ask_parent, parent_view};
-use super::run::{self, published_key_set};
+use super::key_steps::{changed, published_key_set, record_step};
+use super::run;
 use super::Version;
 use crate::config::rollover::RolloverPolicy;
 use crate::error::CoordinatorError;
@@ -139,32 +140,6 @@ pub async fn advance(c: &Arc<Coordinator>, zone: &str, version: &Version) -> Res
     let submission = Submission { operator: ROLLOVER_OPERATOR.into(), options, input: Input::KeyStep { rollovers: stepped, step } };
     run::run(c, submission, &|_| {}).await?;
     Ok(look)
-}
-
-fn changed<'a>(before: &'a [Rollover], after: &'a [Rollover]) -> impl Iterator<Item = &'a Rollover> {
-    after.iter().filter(move |a| !before.contains(a))
-}
-
-/// Records the rollovers `after` a step published at `at` (each changed
-/// phase restamped to begin then), retiring the old key of every rollover
-/// that finished. Called under the zone's lane.
-pub async fn record_step(c: &Coordinator, zone: &str, before: &[Rollover], after: &[Rollover], at: u64) -> Result<(), CoordinatorError> {
-    let stored = c.registry.rollovers(zone)?;
-    for roll in changed(before, after) {
-        // A rollover the operator started or confirmed meanwhile is theirs.
-        let current = stored.iter().find(|s| s.role == roll.role);
-        if current.is_some_and(|s| (s.old, s.new) != (roll.old, roll.new)) {
-            continue;
-        }
-        let mut roll = roll.clone().restamped(at);
-        roll.ds_confirmed |= current.is_some_and(|s| s.ds_confirmed);
-        if roll.is_done() {
-            c.registry.retire_key_group(zone, roll.old, at).await?;
-        }
-        c.registry.save_rollover(zone, &roll).await?;
-        tracing::info!("{zone}: {}", roll.describe());
-    }
-    Ok(())
 }
 
 /// The tags of `zone`'s keys made ahead of need for `role`.

@@ -42,8 +42,6 @@ use crate::registry::{Publication, ZoneStateRecord, RECORD_VERSION};
 use crate::request::live::LiveRequest;
 use crate::request::{RequestRecord, RequestPhase};
 use crate::config::MAX_APPROVAL_TIMEOUT_SECS;
-use crate::keys::rollover::phases::Rollover;
-use crate::registry::RegistryError;
 use crate::keys::rollover::views::KeySet;
 use crate::keys::zone_keys;
 use crate::signing::{batches, sign_batches, sole_owner};
@@ -147,11 +145,11 @@ impl Request<'_> {
         let settings = Settings::resolve(&s.options, config.as_ref(), stored, inherit)?;
         let mut policy = settings.signing_policy()?;
         let timeout = approval_timeout(&s.options, c.approval_timeout)?;
-        let published_keys = self.current.as_ref().map(|v| published_key_set(&v.record));
+        let published_keys = self.current.as_ref().map(|v| super::key_steps::published_key_set(&v.record));
         let stored_rollovers = c.registry.rollovers(&zone)?;
         let (rollovers, step) = match &s.input {
             Input::KeyStep { rollovers, step } => {
-                check_step(&zone, &stored_rollovers, rollovers)?;
+                super::key_steps::check_step(&zone, &stored_rollovers, rollovers)?;
                 (rollovers.clone(), Some(step.clone()))
             }
             _ => (stored_rollovers.clone(), None),
@@ -223,7 +221,7 @@ impl Request<'_> {
                 if step.is_some() {
                     // Recorded before the lane is free: no other request
                     // may publish the key set before this step.
-                    if let Err(e) = super::rollovers::record_step(c, &zone, &stored_rollovers, &rollovers, c.pipeline.clock.now()).await {
+                    if let Err(e) = super::key_steps::record_step(c, &zone, &stored_rollovers, &rollovers, c.pipeline.clock.now()).await {
                         tracing::error!(request = %request_id, "{zone}: rollover step published but not recorded (it is recorded at the next look): {e}");
                     }
                 }
@@ -515,36 +513,4 @@ fn plan(
     let set = Arc::new(ProposalSet::build(&plan, current.map(|v| (&v.zone, v.record.request_id.as_str()))));
     stages.mark("proposals");
     Ok(Planned { next, plan, set })
-}
-
-/// The key set a published version shows; for versions recorded before
-/// rollovers, every key in its DNSKEY RRset doing its role's job is not
-/// known, so only the DNSKEY tags are (which still tells a new key set).
-pub fn published_key_set(record: &crate::registry::ZoneStateRecord) -> KeySet {
-    record.key_set.clone().unwrap_or_else(|| KeySet { dnskey: record.key_tags.iter().copied().collect(), ..KeySet::default() })
-}
-
-/// A rollover step decided outside the lane must still follow what is
-/// recorded: no other rollover of its role started meanwhile, and none of
-/// its rollovers went back.
-fn check_step(zone: &str, stored: &[Rollover], step: &[Rollover]) -> Result<(), CoordinatorError> {
-    for roll in step {
-        let Some(current) = stored.iter().find(|x| x.role == roll.role) else { continue };
-        let same = (current.old, current.new) == (roll.old, roll.new);
-        if !same && !current.is_done() {
-            return Err(RegistryError::RolloverRunning {
-                zone: zone.to_string(),
-                role: roll.role.to_string(),
-                keys: format!("key tag {} to {}", current.old, current.new),
-            }
-            .into());
-        }
-        if same && current.phase.rank() > roll.phase.rank() {
-            return Err(CoordinatorError::FailedPrecondition(format!(
-                "zone {zone}: {} is recorded already; the step decided before it is dropped",
-                current.describe()
-            )));
-        }
-    }
-    Ok(())
 }
