@@ -266,7 +266,7 @@ impl Node {
     /// shares it holds and the zone's published DNSKEY RRset. RFC 4034
     /// Appendix B tags are 16 bits; colliding tags in one DNSKEY set are
     /// what broke .de. (The coordinator runs the DKG again.)
-    fn check_new_key_tag(&self, zone: &str, key: &ZoneKey) -> Result<(), NodeError> {
+    pub(crate) fn check_new_key_tag(&self, zone: &str, key: &ZoneKey) -> Result<(), NodeError> {
         let mut used = self.published_key_tags(zone)?;
         for share in self.store.list()?.into_iter().filter(|s| s.zone == zone) {
             for tag in ZoneKey::ed25519(share.role, share.group_public_key).tags_in_any_state() {

@@ -441,6 +441,42 @@ async fn dkg_then_batch_signature_verifies() {
         .unwrap();
 }
 
+/// A new key whose tag collides with a key this signer holds — as published, or once either is
+/// revoked (RFC 5011 §2.1) — is refused before it is stored, so the coordinator runs the DKG
+/// again. The twins are made by moving value between 16-bit words of the key: the tag is their
+/// sum.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_key_colliding_with_a_held_one_in_any_state_is_refused() {
+    use frostzone_dnssec::keys::{KeyRole as Role, ZoneKey};
+    let signers = cluster(3);
+    let (group_key, _, key_tag) = dkg(&signers, 2).await;
+    let held = ZoneKey::ed25519(Role::Csk, group_key);
+    assert_eq!(u32::from(held.key_tag().0), key_tag);
+    let node = &signers[0].node;
+    let mut swapped = group_key;
+    swapped.swap(0, 2);
+    swapped.swap(1, 3);
+    let twin = ZoneKey::ed25519(Role::Csk, swapped);
+    assert_ne!(swapped, group_key);
+    assert_eq!(twin.key_tag(), held.key_tag());
+    let e = node.check_new_key_tag("example.", &twin).unwrap_err();
+    assert!(e.to_string().contains("collides"), "{e}");
+    // A key whose revoked tag is the held key's tag.
+    let i = (0..16).map(|i| 2 * i).find(|&i| u16::from_be_bytes([group_key[i], group_key[i + 1]]) >= 0x80).unwrap();
+    let mut lower = group_key;
+    let word = u16::from_be_bytes([lower[i], lower[i + 1]]) - 0x80;
+    lower[i..i + 2].copy_from_slice(&word.to_be_bytes());
+    let revoked_twin = ZoneKey::ed25519(Role::Csk, lower);
+    assert_eq!(revoked_twin.tags_in_any_state()[1], held.key_tag());
+    assert_ne!(revoked_twin.key_tag(), held.key_tag());
+    assert!(node.check_new_key_tag("example.", &revoked_twin).is_err(), "a tag shared once revoked");
+    // An unrelated key passes.
+    let other = ZoneKey::ed25519(Role::Csk, [7; 32]);
+    if !other.tags_in_any_state().iter().any(|t| held.tags_in_any_state().contains(t)) {
+        node.check_new_key_tag("example.", &other).unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commit_refusals() {
     let signers = cluster(3);

@@ -109,6 +109,9 @@ pub struct Rollover {
     /// Seconds between questions to the parent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ds_check_interval: Option<u64>,
+    /// Seconds a ZSK is active before it is rolled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zsk_lifetime: Option<u64>,
 }
 
 /// `[transfer]`: the zone transfer server.

@@ -10,6 +10,8 @@
 //!   DS for a while (the rollover waits), the coordinator is killed with SIGKILL in the middle and
 //!   resumes from the persisted phase, and once the parent serves the new DS the old key goes.
 //! * Steps are not repeated: once a rollover is done the zone stays as it is.
+//! * With a ZSK lifetime configured, the coordinator makes the next ZSK ahead of need (a DKG the
+//!   signers approve) and rolls to it when the lifetime ends, with nobody asking.
 //! * The signers run `key_changes = "rollover"`: the zone's first publication waits for their
 //!   operators, and every rollover step after it is approved by each signer's own reading of the
 //!   key change (a key it holds a share of comes in; an old key goes only once its successor was
@@ -138,8 +140,12 @@ fn parent(dir: &Path, port: u16, ds: &str) -> Nsd {
     server
 }
 
+/// One cluster at a time: two would share the machine's two cores.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn zsk_and_ksk_rollovers_run_through_every_phase_and_every_version_validates() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if !require("zsk_and_ksk_rollovers_run_through_every_phase_and_every_version_validates", &["nsd", "unbound", "dig"]) {
         return;
     }
@@ -160,6 +166,7 @@ fn zsk_and_ksk_rollovers_run_through_every_phase_and_every_version_validates() {
                 ds_ttl: Some(1),
                 ds_check_interval: Some(1),
                 parent_servers: vec![format!("127.0.0.1:{parent_port}")],
+                ..Default::default()
             }),
             ..coordinator_config::Zone::default()
         })
@@ -265,4 +272,96 @@ fn zsk_and_ksk_rollovers_run_through_every_phase_and_every_version_validates() {
     parent_nsd.assert_running();
     let log = cluster.log("coordinator");
     assert!(log.contains("waits for the parent's DS") && log.contains("the parent shows the new DS"), "the parent's servers were asked:\n{log}");
+}
+
+#[test]
+fn a_zsk_at_the_end_of_its_lifetime_is_rolled_to_a_key_made_ahead() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cluster = Cluster::new(3, 2);
+    let output = cluster.dir.path().join("roll.signed");
+    cluster.configure_coordinator(|c| {
+        c.zones.push(coordinator_config::Zone {
+            name: ZONE.to_string(),
+            output: Some(output.display().to_string()),
+            rollover: Some(coordinator_config::Rollover {
+                dnskey_ttl: Some(1),
+                propagation_delay: Some(1),
+                zsk_lifetime: Some(8),
+                ..Default::default()
+            }),
+            ..coordinator_config::Zone::default()
+        })
+    });
+    cluster.start_all();
+    cluster.wait_ready(3);
+    cluster.generate_keys(ZONE);
+    let zone_file = cluster.dir.path().join("roll.zone");
+    std::fs::write(&zone_file, ZONE_TEXT).expect("write zone");
+    let first = cluster.dir.path().join("first.signed");
+    let out = run(&mut cluster.sign_command(ZONE, &zone_file, &first));
+    assert!(out.status.success(), "{}", cluster.logs());
+    let ds = cluster.dir.path().join("parent.ds");
+    write_ds(&cluster, &ds);
+    let s = status(&cluster);
+    let old_zsk = tags_in(&s, "ZSK", "active");
+    assert_eq!(old_zsk.len(), 1, "{s:#}");
+    let mut versions = Versions { output, ds, seen: Vec::new() };
+    // Nobody runs `keys generate` or `keys rollover`: the lifetime does.
+    let s = wait_phase(&cluster, &mut versions, "ZSK", "done", |_| {});
+    assert_eq!(key_state(&s, old_zsk[0]), "retired", "{s:#}");
+    let new_zsk = tags_in(&s, "ZSK", "active");
+    assert!(new_zsk.len() == 1 && new_zsk != old_zsk, "{s:#}");
+    let log = cluster.log("coordinator");
+    assert!(log.contains("making the next ZSK ahead of need") && log.contains("reached its lifetime"), "{log}");
+}
+
+#[test]
+fn a_csk_rollover_waits_for_the_operators_ds_seen_and_ends_with_the_new_key_alone() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cluster = Cluster::new(3, 2);
+    let output = cluster.dir.path().join("roll.signed");
+    cluster.configure_coordinator(|c| {
+        c.zones.push(coordinator_config::Zone {
+            name: ZONE.to_string(),
+            output: Some(output.display().to_string()),
+            rollover: Some(coordinator_config::Rollover {
+                dnskey_ttl: Some(1),
+                propagation_delay: Some(1),
+                parent_delay: Some(1),
+                ds_ttl: Some(1),
+                ds_check_interval: Some(1),
+                ..Default::default()
+            }),
+            ..coordinator_config::Zone::default()
+        })
+    });
+    cluster.start_all();
+    cluster.wait_ready(3);
+    cluster.frostzone_ok(&["keys", "generate", "--zone", ZONE, "--role", "csk"]);
+    let zone_file = cluster.dir.path().join("roll.zone");
+    std::fs::write(&zone_file, ZONE_TEXT).expect("write zone");
+    let first = cluster.dir.path().join("first.signed");
+    let out = run(&mut cluster.sign_command(ZONE, &zone_file, &first));
+    assert!(out.status.success(), "{}", cluster.logs());
+    let ds = cluster.dir.path().join("parent.ds");
+    write_ds(&cluster, &ds);
+    let old = tags_in(&status(&cluster), "CSK", "active")[0];
+    cluster.frostzone_ok(&["keys", "generate", "--zone", ZONE, "--role", "csk"]);
+    let new = tags_in(&status(&cluster), "CSK", "standby")[0];
+    let mut versions = Versions { output, ds, seen: Vec::new() };
+    versions.look(&cluster);
+    cluster.frostzone_ok(&["keys", "rollover", "--zone", ZONE, "--role", "csk"]);
+    let s = wait_phase(&cluster, &mut versions, "CSK", "active", |_| {});
+    let waiting = rollover(&s, "CSK").expect("CSK rollover")["waiting_for"].as_str().unwrap_or_default().to_string();
+    assert!(waiting.contains("ds-seen") && waiting.contains("no parent_servers"), "{waiting}");
+    // No parent to ask: it waits for the operator's word.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(rollover(&status(&cluster), "CSK").expect("CSK rollover")["phase"], "active");
+    let text = versions.seen.last().expect("a version").clone();
+    assert!(text.lines().any(|l| l.split_whitespace().nth(3) == Some("CDNSKEY")), "the CDNSKEY asks for the new key:\n{text}");
+    cluster.frostzone_ok(&["keys", "ds-seen", "--zone", ZONE, "--key-tag", &new.to_string()]);
+    write_ds(&cluster, &versions.ds);
+    let s = wait_phase(&cluster, &mut versions, "CSK", "done", |_| {});
+    assert_eq!((key_state(&s, old), key_state(&s, new)), ("retired".to_string(), "active".to_string()), "{s:#}");
+    assert_eq!(dnskey_tags(versions.seen.last().expect("a version")), [new as u16].into());
 }

@@ -1,5 +1,6 @@
 //! A zone's `[zones.rollover]` section: the key rollover policy (RFC 7583
-//! §3 timings the zone's TTLs do not give, and the parent's name servers).
+//! §3 timings the zone's TTLs do not give, the parent's name servers, and
+//! the key lifetimes after which rollovers start by themselves).
 //!
 //! ```toml
 //! [[zones]]
@@ -11,10 +12,12 @@
 //! ds_ttl = 86400                 # TTLds, when the parent's answer does not say
 //! parent_servers = ["192.0.2.53:53"]   # asked for the zone's DS; all must agree
 //! ds_check_interval = 3600       # how often the parent is asked again
+//! zsk_lifetime = 7776000         # a ZSK active this long is rolled (0: by hand)
+//! ksk_lifetime = 0               # likewise KSKs and CSKs
 //! ```
 //!
-//! Rollovers start by hand (`frostzone keys rollover`); starting them on a
-//! schedule from key lifetimes is not built yet.
+//! With a lifetime, the coordinator also makes each role's next key ahead
+//! of need (a standby, by a DKG the signers approve).
 //!
 //! Times are seconds. Every field is optional (the defaults below).
 
@@ -44,6 +47,8 @@ pub struct RawRollover {
     #[serde(default)]
     parent_servers: Vec<String>,
     ds_check_interval: Option<u64>,
+    zsk_lifetime: Option<u64>,
+    ksk_lifetime: Option<u64>,
 }
 
 /// A zone's rollover policy, checked.
@@ -61,6 +66,10 @@ pub struct RolloverPolicy {
     pub parent_servers: Vec<SocketAddr>,
     /// Seconds between questions to the parent.
     pub ds_check_interval: u64,
+    /// Seconds a ZSK is active before it is rolled; 0: by hand only.
+    pub zsk_lifetime: u64,
+    /// Likewise for KSKs and CSKs.
+    pub ksk_lifetime: u64,
 }
 
 impl Default for RolloverPolicy {
@@ -72,6 +81,8 @@ impl Default for RolloverPolicy {
             ds_ttl: DEFAULT_DS_TTL,
             parent_servers: Vec::new(),
             ds_check_interval: DEFAULT_DS_CHECK_INTERVAL,
+            zsk_lifetime: 0,
+            ksk_lifetime: 0,
         }
     }
 }
@@ -106,6 +117,8 @@ impl RawRollover {
             ds_ttl: self.ds_ttl.unwrap_or(d.ds_ttl),
             parent_servers,
             ds_check_interval,
+            zsk_lifetime: self.zsk_lifetime.unwrap_or(0),
+            ksk_lifetime: self.ksk_lifetime.unwrap_or(0),
         })
     }
 }

@@ -14,7 +14,8 @@ use crate::keys::rollover::key_use::{key_role, roll_role};
 use crate::keys::rollover::phases::{ParentView, Phase, RollRole, Rollover, Waiting};
 use crate::keys::{role_from_proto, role_to_proto, zone_keys, zone_name, KeyGroup};
 use crate::pipeline::input::{Input, Submission};
-use crate::pipeline::rollovers::{policy, standby_keys, timings};
+use crate::keys::rollover::lifetime::{lifetime_action, LifetimeAction};
+use crate::pipeline::rollovers::{policy, standby_keys, timings, ROLLOVER_OPERATOR};
 use crate::pipeline::key_steps::published_key_set;
 use crate::pipeline::Version;
 use crate::registry::RegistryError;
@@ -33,6 +34,19 @@ async fn published_version(c: &Coordinator, zone: &str) -> Result<Option<Arc<Ver
 pub async fn start_rollover(c: &Arc<Coordinator>, r: pb::StartRolloverRequest, operator: &str) -> Result<pb::KeyStatusResponse, CoordinatorError> {
     let (_, zone) = zone_name(&r.zone)?;
     let role = roll_role(role_from_proto(r.role)?);
+    let key_tag = match r.key_tag {
+        0 => None,
+        t => Some(u16::try_from(t).map_err(|_| CoordinatorError::InvalidArgument(format!("key_tag {t}: not a key tag")))?),
+    };
+    begin_rollover(c, &zone, role, key_tag, operator, r.approval_timeout_secs).await?;
+    c.pipeline.wake(&zone);
+    key_status(c, &zone).await
+}
+
+/// Starts a rollover of `role` in `zone` with the standby `key_tag` (or
+/// the one standby of the role): its first step published and recorded.
+async fn begin_rollover(c: &Arc<Coordinator>, zone: &str, role: RollRole, key_tag: Option<u16>, operator: &str, approval_timeout_secs: u32) -> Result<(), CoordinatorError> {
+    let zone = zone.to_string();
     let version = published_version(c, &zone)
         .await?
         .ok_or_else(|| CoordinatorError::FailedPrecondition(format!("zone {zone}: nothing is published yet; sign the zone before rolling its keys")))?;
@@ -51,8 +65,8 @@ pub async fn start_rollover(c: &Arc<Coordinator>, r: pb::StartRolloverRequest, o
         )));
     };
     let standby = standby_keys(c, &zone, role, Some(&version))?;
-    let new = match r.key_tag {
-        0 => match standby.iter().copied().collect::<Vec<_>>()[..] {
+    let new = match key_tag {
+        None => match standby.iter().copied().collect::<Vec<_>>()[..] {
             [one] => one,
             [] => {
                 return Err(CoordinatorError::FailedPrecondition(format!(
@@ -63,8 +77,7 @@ pub async fn start_rollover(c: &Arc<Coordinator>, r: pb::StartRolloverRequest, o
             }
             _ => return Err(CoordinatorError::FailedPrecondition(format!("zone {zone} has standby {role}s {standby:?}: name one with --key-tag"))),
         },
-        t => {
-            let t = u16::try_from(t).map_err(|_| CoordinatorError::InvalidArgument(format!("key_tag {t}: not a key tag")))?;
+        Some(t) => {
             if !standby.contains(&t) {
                 return Err(CoordinatorError::FailedPrecondition(format!("zone {zone}: key tag {t} is not a standby {role} (standby: {standby:?})")));
             }
@@ -80,12 +93,78 @@ pub async fn start_rollover(c: &Arc<Coordinator>, r: pb::StartRolloverRequest, o
     let roll = Rollover::start(role, others, old, new, now);
     let mut after: Vec<Rollover> = rollovers.into_iter().filter(|x| x.role != role).collect();
     after.push(roll.clone());
-    let options = pb::SignZoneOptions { zone: zone.clone(), approval_timeout_secs: r.approval_timeout_secs, ..Default::default() };
+    let options = pb::SignZoneOptions { zone: zone.clone(), approval_timeout_secs, ..Default::default() };
     let input = Input::KeyStep { rollovers: after, step: roll.describe() };
     tracing::info!(operator, "{zone}: {}", roll.describe());
     crate::pipeline::run::run(c, Submission { operator: operator.to_string(), options, input }, &|_| {}).await?;
-    c.pipeline.wake(&zone);
-    key_status(c, &zone).await
+    Ok(())
+}
+
+/// Does what the zone's key lifetimes (`[zones.rollover] zsk_lifetime`,
+/// `ksk_lifetime`) ask for now: makes a missing standby, starts a rollover
+/// whose key is due ([`lifetime_action`]). Returns when to look again.
+/// A standby that cannot be made (the signers did not approve the DKG) is
+/// tried again after an hour, not at once: each try asks their operators.
+pub async fn scheduled(c: &Arc<Coordinator>, zone: &str, version: &Version) -> Result<Option<u64>, CoordinatorError> {
+    let policy = policy(c, zone);
+    if policy.zsk_lifetime == 0 && policy.ksk_lifetime == 0 {
+        return Ok(None);
+    }
+    let rollovers = c.registry.rollovers(zone)?;
+    let published = published_key_set(&version.record);
+    let keys = zone_keys(&c.registry, zone, Some(&published.dnskey), &rollovers)?;
+    let groups = c.registry.key_groups(Some(zone))?;
+    let now = c.pipeline.clock.now();
+    let mut next: Option<u64> = None;
+    let mut sooner = |t: Option<u64>| next = match (next, t) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    for role in [RollRole::Zsk, RollRole::Ksk, RollRole::Csk] {
+        let lifetime = if role == RollRole::Zsk { policy.zsk_lifetime } else { policy.ksk_lifetime };
+        let running = rollovers.iter().any(|r| r.role == role && !r.is_done());
+        // A key active since the end of the rollover that brought it in,
+        // or (never rolled in) since it was made.
+        let active: Vec<(u16, u64)> = keys
+            .groups
+            .iter()
+            .filter(|g| g.key.role == key_role(role))
+            .map(|g| {
+                let tag = g.record.key_tag;
+                let since = rollovers.iter().find(|r| r.new == tag && r.is_done()).map(Rollover::since).unwrap_or(g.record.created_unix);
+                (tag, since)
+            })
+            .collect();
+        let standby: BTreeSet<u16> = keys
+            .key_use
+            .standby
+            .iter()
+            .copied()
+            .filter(|t| groups.iter().any(|g| g.key_tag == *t && crate::keys::role_from_record(&g.role) == Some(key_role(role))))
+            .collect();
+        match lifetime_action(lifetime, &active, &standby, running, now) {
+            LifetimeAction::Wait(t) => sooner(t),
+            LifetimeAction::MakeStandby => {
+                tracing::info!("{zone}: making the next {role} ahead of need (lifetime {lifetime} s)");
+                match crate::keys::dkg::generate_key(c, zone, key_role(role), ROLLOVER_OPERATOR, c.approval_timeout).await {
+                    Ok(key) => {
+                        tracing::info!("{zone}: standby {role} key tag {} made", key.key_tag);
+                        sooner(Some(now));
+                    }
+                    Err(e) => {
+                        tracing::warn!("{zone}: the next {role} could not be made, trying again in an hour: {e}");
+                        sooner(Some(now + 3600));
+                    }
+                }
+            }
+            LifetimeAction::Start { old, new } => {
+                tracing::info!("{zone}: {role} {old} reached its lifetime ({lifetime} s): rolling to {new}");
+                begin_rollover(c, zone, role, Some(new), ROLLOVER_OPERATOR, 0).await?;
+                sooner(Some(now));
+            }
+        }
+    }
+    Ok(next)
 }
 
 /// ConfirmDs: the operator's word that every parent server publishes the

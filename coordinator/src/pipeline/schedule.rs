@@ -136,18 +136,34 @@ async fn run(c: Weak<Coordinator>, lane: Arc<Lane>, zone: String) {
         };
         // Rollover steps first: a step re-signs what it must anyway.
         let rollover_due = match (published, c.upgrade()) {
-            (Some(v), Some(c)) => match super::rollovers::advance(&c, &zone, &v).await {
-                Ok(look) => {
-                    if let Some(problem) = &look.parent_problem {
-                        tracing::warn!("{zone}: rollover waits for the parent's DS: {problem}");
+            (Some(v), Some(c)) => {
+                let step = match super::rollovers::advance(&c, &zone, &v).await {
+                    Ok(look) => {
+                        if let Some(problem) = &look.parent_problem {
+                            tracing::warn!("{zone}: rollover waits for the parent's DS: {problem}");
+                        }
+                        look.next
                     }
-                    look.next
+                    Err(e) => {
+                        tracing::warn!("{zone}: rollover step failed, retrying in {}: {e}", human_duration(RETRY_FIRST.as_secs()));
+                        Some(now + RETRY_FIRST.as_secs())
+                    }
+                };
+                // Rollovers and standbys the key lifetimes ask for, once no
+                // step is due (a step just taken: look again first).
+                let stepped = step.is_some_and(|t| t <= now);
+                let scheduled = match if stepped { Ok(None) } else { crate::keys::life_cycle::scheduled(&c, &zone, &v).await } {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::warn!("{zone}: scheduled rollover failed, retrying in {}: {e}", human_duration(RETRY_FIRST.as_secs()));
+                        Some(now + RETRY_FIRST.as_secs())
+                    }
+                };
+                match (step, scheduled) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
                 }
-                Err(e) => {
-                    tracing::warn!("{zone}: rollover step failed, retrying in {}: {e}", human_duration(RETRY_FIRST.as_secs()));
-                    Some(now + RETRY_FIRST.as_secs())
-                }
-            },
+            }
             _ => None,
         };
         if rollover_due.is_some_and(|t| t <= now) {

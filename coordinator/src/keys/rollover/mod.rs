@@ -6,6 +6,7 @@
 //! [`phases::Rollover::key_set`] says.
 
 pub mod key_use;
+pub mod lifetime;
 pub mod phases;
 pub mod timing;
 pub mod views;
