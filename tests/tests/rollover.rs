@@ -140,6 +140,32 @@ fn parent(dir: &Path, port: u16, ds: &str) -> Nsd {
     server
 }
 
+/// A 2-of-3 cluster whose coordinator writes the zone to the returned file and rolls its keys
+/// under `policy`; keys of `roles` made, and the zone's first version signed.
+fn signing_cluster(policy: coordinator_config::Rollover, roles: &[&str]) -> (Cluster, PathBuf) {
+    let mut cluster = Cluster::new(3, 2);
+    let output = cluster.dir.path().join("roll.signed");
+    cluster.configure_coordinator(|c| {
+        c.zones.push(coordinator_config::Zone {
+            name: ZONE.to_string(),
+            output: Some(output.display().to_string()),
+            rollover: Some(policy),
+            ..coordinator_config::Zone::default()
+        })
+    });
+    cluster.start_all();
+    cluster.wait_ready(3);
+    for role in roles {
+        cluster.frostzone_ok(&["keys", "generate", "--zone", ZONE, "--role", role]);
+    }
+    let zone_file = cluster.dir.path().join("roll.zone");
+    std::fs::write(&zone_file, ZONE_TEXT).expect("write zone");
+    let first = cluster.dir.path().join("first.signed");
+    let out = run(&mut cluster.sign_command(ZONE, &zone_file, &first));
+    assert!(out.status.success(), "{}", cluster.logs());
+    (cluster, output)
+}
+
 /// One cluster at a time: two would share the machine's two cores.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -277,29 +303,8 @@ fn zsk_and_ksk_rollovers_run_through_every_phase_and_every_version_validates() {
 #[test]
 fn a_zsk_at_the_end_of_its_lifetime_is_rolled_to_a_key_made_ahead() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut cluster = Cluster::new(3, 2);
-    let output = cluster.dir.path().join("roll.signed");
-    cluster.configure_coordinator(|c| {
-        c.zones.push(coordinator_config::Zone {
-            name: ZONE.to_string(),
-            output: Some(output.display().to_string()),
-            rollover: Some(coordinator_config::Rollover {
-                dnskey_ttl: Some(1),
-                propagation_delay: Some(1),
-                zsk_lifetime: Some(8),
-                ..Default::default()
-            }),
-            ..coordinator_config::Zone::default()
-        })
-    });
-    cluster.start_all();
-    cluster.wait_ready(3);
-    cluster.generate_keys(ZONE);
-    let zone_file = cluster.dir.path().join("roll.zone");
-    std::fs::write(&zone_file, ZONE_TEXT).expect("write zone");
-    let first = cluster.dir.path().join("first.signed");
-    let out = run(&mut cluster.sign_command(ZONE, &zone_file, &first));
-    assert!(out.status.success(), "{}", cluster.logs());
+    let policy = coordinator_config::Rollover { dnskey_ttl: Some(1), propagation_delay: Some(1), zsk_lifetime: Some(8), ..Default::default() };
+    let (cluster, output) = signing_cluster(policy, &["ksk", "zsk"]);
     let ds = cluster.dir.path().join("parent.ds");
     write_ds(&cluster, &ds);
     let s = status(&cluster);
@@ -318,31 +323,15 @@ fn a_zsk_at_the_end_of_its_lifetime_is_rolled_to_a_key_made_ahead() {
 #[test]
 fn a_csk_rollover_waits_for_the_operators_ds_seen_and_ends_with_the_new_key_alone() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut cluster = Cluster::new(3, 2);
-    let output = cluster.dir.path().join("roll.signed");
-    cluster.configure_coordinator(|c| {
-        c.zones.push(coordinator_config::Zone {
-            name: ZONE.to_string(),
-            output: Some(output.display().to_string()),
-            rollover: Some(coordinator_config::Rollover {
-                dnskey_ttl: Some(1),
-                propagation_delay: Some(1),
-                parent_delay: Some(1),
-                ds_ttl: Some(1),
-                ds_check_interval: Some(1),
-                ..Default::default()
-            }),
-            ..coordinator_config::Zone::default()
-        })
-    });
-    cluster.start_all();
-    cluster.wait_ready(3);
-    cluster.frostzone_ok(&["keys", "generate", "--zone", ZONE, "--role", "csk"]);
-    let zone_file = cluster.dir.path().join("roll.zone");
-    std::fs::write(&zone_file, ZONE_TEXT).expect("write zone");
-    let first = cluster.dir.path().join("first.signed");
-    let out = run(&mut cluster.sign_command(ZONE, &zone_file, &first));
-    assert!(out.status.success(), "{}", cluster.logs());
+    let policy = coordinator_config::Rollover {
+        dnskey_ttl: Some(1),
+        propagation_delay: Some(1),
+        parent_delay: Some(1),
+        ds_ttl: Some(1),
+        ds_check_interval: Some(1),
+        ..Default::default()
+    };
+    let (cluster, output) = signing_cluster(policy, &["csk"]);
     let ds = cluster.dir.path().join("parent.ds");
     write_ds(&cluster, &ds);
     let old = tags_in(&status(&cluster), "CSK", "active")[0];
