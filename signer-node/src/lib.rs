@@ -38,6 +38,8 @@
 //! * [`proposal`]: a proposed request checked, compared with the zone's
 //!   published baseline ([`frostzone_dnssec::rrset_diff`]) and decided;
 //! * [`denial`]: its NSEC/NSEC3 records checked against its content;
+//! * [`key_step`]: a change to the key RRsets read as a rollover step
+//!   (RFC 7583) by this signer itself, for `key_changes = "rollover"`;
 //! * [`policy`]: what a signer agrees to sign — every item rebuilt from
 //!   its content (RFC 4034 §3.1.8.1) and checked, never an opaque hash;
 //! * [`dkg`]: this participant's side of frost `keys::dkg`, every relayed
