@@ -316,6 +316,19 @@ fn a_zsk_at_the_end_of_its_lifetime_is_rolled_to_a_key_made_ahead() {
     assert_eq!(key_state(&s, old_zsk[0]), "retired", "{s:#}");
     let new_zsk = tags_in(&s, "ZSK", "active");
     assert!(new_zsk.len() == 1 && new_zsk != old_zsk, "{s:#}");
+    // And again at the end of the new key's lifetime: a second rollover of the role is recorded.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        versions.look(&cluster);
+        let s = status(&cluster);
+        let second = rollover(&s, "ZSK").is_some_and(|r| r["old_key_tag"] == new_zsk[0] && r["phase"] == "done");
+        if second {
+            assert_eq!(key_state(&s, new_zsk[0]), "retired", "{s:#}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no second ZSK rollover:\n{s:#}\n{}", cluster.logs());
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let log = cluster.log("coordinator");
     assert!(log.contains("making the next ZSK ahead of need") && log.contains("reached its lifetime"), "{log}");
 }

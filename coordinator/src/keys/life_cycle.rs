@@ -113,7 +113,6 @@ pub async fn scheduled(c: &Arc<Coordinator>, zone: &str, version: &Version) -> R
     let rollovers = c.registry.rollovers(zone)?;
     let published = published_key_set(&version.record);
     let keys = zone_keys(&c.registry, zone, Some(&published.dnskey), &rollovers)?;
-    let groups = c.registry.key_groups(Some(zone))?;
     let now = c.pipeline.clock.now();
     let mut next: Option<u64> = None;
     let mut sooner = |t: Option<u64>| next = match (next, t) {
@@ -135,13 +134,7 @@ pub async fn scheduled(c: &Arc<Coordinator>, zone: &str, version: &Version) -> R
                 (tag, since)
             })
             .collect();
-        let standby: BTreeSet<u16> = keys
-            .key_use
-            .standby
-            .iter()
-            .copied()
-            .filter(|t| groups.iter().any(|g| g.key_tag == *t && crate::keys::role_from_record(&g.role) == Some(key_role(role))))
-            .collect();
+        let standby = standby_keys(c, zone, role, Some(version))?;
         match lifetime_action(lifetime, &active, &standby, running, now) {
             LifetimeAction::Wait(t) => sooner(t),
             LifetimeAction::MakeStandby => {

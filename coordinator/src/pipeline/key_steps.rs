@@ -52,17 +52,21 @@ pub fn changed<'a>(before: &'a [Rollover], after: &'a [Rollover]) -> impl Iterat
 pub async fn record_step(c: &Coordinator, zone: &str, before: &[Rollover], after: &[Rollover], at: u64) -> Result<(), CoordinatorError> {
     let stored = c.registry.rollovers(zone)?;
     for roll in changed(before, after) {
-        // A rollover the operator started or confirmed meanwhile is theirs.
         let current = stored.iter().find(|s| s.role == roll.role);
-        if current.is_some_and(|s| (s.old, s.new) != (roll.old, roll.new)) {
-            continue;
-        }
+        let same = current.is_some_and(|s| (s.old, s.new) == (roll.old, roll.new));
         let mut roll = roll.clone().restamped(at);
-        roll.ds_confirmed |= current.is_some_and(|s| s.ds_confirmed);
-        if roll.is_done() {
-            c.registry.retire_key_group(zone, roll.old, at).await?;
+        if same {
+            // An operator's `ds-seen` meanwhile stays.
+            roll.ds_confirmed |= current.is_some_and(|s| s.ds_confirmed);
+            if roll.is_done() {
+                c.registry.retire_key_group(zone, roll.old, at).await?;
+            }
+            c.registry.save_rollover(zone, &roll).await?;
+        } else {
+            // A new rollover (the role's last one, if any, finished):
+            // refused should another of its role have started meanwhile.
+            c.registry.start_rollover(zone, &roll).await?;
         }
-        c.registry.save_rollover(zone, &roll).await?;
         tracing::info!("{zone}: {}", roll.describe());
     }
     Ok(())
