@@ -101,6 +101,26 @@ pub struct KeyGroupRecord {
     /// published again (its shares may then be removed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retired_unix: Option<u64>,
+    /// When its shares were last refreshed ([`crate::keys::refresh`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refreshed_unix: Option<u64>,
+    /// A share refresh every holder confirmed whose commit has not reached
+    /// every holder yet: finished before anything else uses the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_refresh: Option<PendingRefresh>,
+}
+
+/// A share refresh waiting for its commit ([`KeyGroupRecord::pending_refresh`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingRefresh {
+    /// The refresh ceremony.
+    pub request_id: String,
+    /// The refreshed frost `PublicKeyPackage` every holder derived, hex.
+    pub public_key_package: String,
+    /// Each holder's signed confirmation of it: signer name and signature
+    /// (hex).
+    pub confirmations: Vec<(String, String)>,
 }
 
 /// What is known about a signer caught sending invalid shares.
@@ -346,6 +366,8 @@ mod tests {
             origin: "dkg".into(),
             created_unix: 7,
             retired_unix: None,
+            refreshed_unix: None,
+            pending_refresh: None,
         }
     }
 

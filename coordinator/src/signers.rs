@@ -239,6 +239,11 @@ impl SignerHandle {
         call!(self, remove_share, pb::RemoveShareRequest { api_version: API_VERSION, request_id: request_id.to_string() })
     }
 
+    /// Share refresh: replaces the signer's share by its refreshed one.
+    pub async fn commit_refresh(&self, r: pb::CommitRefreshRequest) -> Result<pb::Decision, SignerCallError> {
+        call!(self, commit_refresh, r)
+    }
+
     /// Whether `id` (as received) is this signer's identifier.
     pub fn is(&self, id: Option<&pb::ParticipantId>) -> bool {
         id.and_then(|p| frost::Identifier::deserialize(&p.id).ok()) == Some(self.identifier)

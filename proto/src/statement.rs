@@ -22,6 +22,11 @@
 //!   an existing key, with the zone, role, t, participants and the public
 //!   key of the ceremony its operator approved; the operator's CLI checks
 //!   it before it encrypts a share to it.
+//! * [`Statement::RefreshDone`]: a participant's refreshed public key
+//!   package for a share refresh. A signer replaces its old share only
+//!   when every participant signed the same package: otherwise some would
+//!   sign with new shares and some with old ones, and the key would be
+//!   lost.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use frostzone_threshold::Identifier;
@@ -97,6 +102,21 @@ pub enum Statement<'a> {
         /// Its one-time X25519 public key.
         encryption_key: &'a [u8],
     },
+    /// A participant finished a share refresh with this public key package.
+    RefreshDone {
+        /// The approved refresh ceremony.
+        request_id: &'a str,
+        /// The zone.
+        zone: &'a str,
+        /// The key's tag (it does not change).
+        key_tag: u16,
+        /// The group public key (it does not change).
+        group_public_key: &'a [u8],
+        /// SHA-256 of the refreshed frost `PublicKeyPackage`, serialized.
+        package_digest: &'a [u8],
+        /// Who confirms.
+        sender: &'a Identifier,
+    },
 }
 
 fn put(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -152,6 +172,15 @@ impl Statement<'_> {
                 put(&mut out, group_public_key);
                 put(&mut out, &participant.serialize());
                 put(&mut out, encryption_key);
+            }
+            Statement::RefreshDone { request_id, zone, key_tag, group_public_key, package_digest, sender } => {
+                out.extend_from_slice(b"frostzone refresh done v1\0");
+                put(&mut out, request_id.as_bytes());
+                put(&mut out, zone.as_bytes());
+                out.extend_from_slice(&key_tag.to_be_bytes());
+                put(&mut out, group_public_key);
+                put(&mut out, package_digest);
+                put(&mut out, &sender.serialize());
             }
         }
         out
@@ -225,5 +254,23 @@ mod tests {
         // Statements of different kinds never share octets.
         let echo = Statement::DkgEcho { session_id: b"s", sender: &ids[0], digest: b"d" };
         assert_ne!(echo.to_bytes()[..20], s.to_bytes()[..20]);
+    }
+
+    #[test]
+    fn a_refresh_confirmation_covers_the_package_and_the_key() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let me = id(2);
+        let done = |key_tag, package_digest: &'static [u8]| Statement::RefreshDone {
+            request_id: "00aa",
+            zone: "example.",
+            key_tag,
+            group_public_key: b"group",
+            package_digest,
+            sender: &me,
+        };
+        let sig = done(257, b"d1").sign(&key);
+        assert!(done(257, b"d1").verify(&key.verifying_key(), &sig));
+        assert!(!done(258, b"d1").verify(&key.verifying_key(), &sig));
+        assert!(!done(257, b"d2").verify(&key.verifying_key(), &sig));
     }
 }

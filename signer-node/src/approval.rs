@@ -82,6 +82,11 @@ pub struct ApprovalPolicy {
     /// Who decides on key ceremonies (DKG, import, removal) for zones this
     /// signer serves.
     pub key_ceremonies: KeyChanges,
+    /// Who decides on refreshes of the shares of a key this signer holds:
+    /// the key and its DNSKEY stay, only the shares change, so by default
+    /// the policy ("auto"); routine refreshes run on the coordinator's
+    /// schedule.
+    pub share_refresh: KeyChanges,
     /// How long a request waits for the operator before it expires.
     pub pending_expiry_secs: u64,
     /// (`key_changes = "rollover"`) How long a key must have been
@@ -98,6 +103,7 @@ impl Default for ApprovalPolicy {
             max_ds_changed: DEFAULT_MAX_DS_CHANGED,
             key_changes: KeyChanges::Operator,
             key_ceremonies: KeyChanges::Operator,
+            share_refresh: KeyChanges::Auto,
             pending_expiry_secs: DEFAULT_PENDING_EXPIRY_SECS,
             min_key_publish_secs: DEFAULT_MIN_KEY_PUBLISH_SECS,
         }

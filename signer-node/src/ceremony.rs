@@ -47,14 +47,17 @@ pub enum CeremonyKind {
     Import,
     /// Removal of a key's shares.
     Remove,
+    /// Refresh of every share of a key (the key stays).
+    Refresh,
 }
 
 impl CeremonyKind {
-    fn from_proto(value: i32) -> Option<CeremonyKind> {
+    pub(crate) fn from_proto(value: i32) -> Option<CeremonyKind> {
         match v1::CeremonyKind::try_from(value) {
             Ok(v1::CeremonyKind::Dkg) => Some(CeremonyKind::Dkg),
             Ok(v1::CeremonyKind::Import) => Some(CeremonyKind::Import),
             Ok(v1::CeremonyKind::Remove) => Some(CeremonyKind::Remove),
+            Ok(v1::CeremonyKind::Refresh) => Some(CeremonyKind::Refresh),
             _ => None,
         }
     }
@@ -65,6 +68,7 @@ impl CeremonyKind {
             CeremonyKind::Dkg => "distributed key generation (DKG)",
             CeremonyKind::Import => "key import",
             CeremonyKind::Remove => "key removal",
+            CeremonyKind::Refresh => "share refresh",
         }
     }
 }
@@ -142,7 +146,7 @@ pub(crate) fn evaluate_ceremony(
     ceremony: &KeyCeremony,
     ctx: &CeremonyContext<'_>,
 ) -> Result<(StoredRequest, Vec<String>), NodeError> {
-    let kind = CeremonyKind::from_proto(ceremony.kind).ok_or_else(|| NodeError::field("ceremony.kind", "not DKG, IMPORT or REMOVE"))?;
+    let kind = CeremonyKind::from_proto(ceremony.kind).ok_or_else(|| NodeError::field("ceremony.kind", "not DKG, IMPORT, REMOVE or REFRESH"))?;
     let zone = normalized_zone(&ceremony.zone)?;
     let expiry = ctx.now.saturating_add(ctx.policy.approval.pending_expiry_secs);
     let mut record = StoredRequest {
@@ -163,13 +167,18 @@ pub(crate) fn evaluate_ceremony(
     let refusal = match kind {
         CeremonyKind::Dkg | CeremonyKind::Import => check_group_ceremony(kind, ceremony, &zone, ctx, &mut lines)?,
         CeremonyKind::Remove => check_removal(ceremony, &zone, ctx, &mut record, &mut lines)?,
+        CeremonyKind::Refresh => check_refresh(ceremony, &zone, ctx, &mut record, &mut lines)?,
     };
     let refusal = refusal.or_else(|| (!ctx.policy.serves(&zone)).then(|| format!("zone {zone} is not served under this signer's policy")));
     if let Some(reason) = refusal {
         crate::proposal::reject(&mut record, reason, ctx.now);
         return Ok((record, lines));
     }
-    match ctx.policy.approval.key_ceremonies {
+    let (decider, setting) = match kind {
+        CeremonyKind::Refresh => (ctx.policy.approval.share_refresh, "share_refresh"),
+        _ => (ctx.policy.approval.key_ceremonies, "key_ceremonies"),
+    };
+    match decider {
         KeyChanges::Auto => {
             record.set_state(RequestState::Approved, ctx.now);
             record.approved_unix = ctx.now;
@@ -178,7 +187,7 @@ pub(crate) fn evaluate_ceremony(
         // operator's anyway.
         KeyChanges::Operator | KeyChanges::Rollover => {
             record.set_state(RequestState::Pending, ctx.now);
-            record.reason = "key ceremonies need this signer's operator (key_ceremonies = \"operator\")".into();
+            record.reason = format!("{} needs this signer's operator ({setting} = \"operator\")", kind.describe());
             record.decided_by.clear();
         }
     }
@@ -225,20 +234,61 @@ fn check_group_ceremony(
             hex::encode(&ceremony.group_public_key)
         ));
     }
+    check_roster(ceremony, &ids, ctx, lines)
+}
+
+/// The ceremony's t and participants must be this signer's roster's.
+fn check_roster(ceremony: &KeyCeremony, ids: &[Identifier], ctx: &CeremonyContext<'_>, lines: &mut Vec<String>) -> Result<Option<String>, NodeError> {
     lines.push(format!("group: {} of {}: participants {}", ceremony.threshold, ids.len(), describe_identifiers(ids.iter())));
     let Some(roster) = ctx.roster else { return Ok(Some("this signer has no roster: it takes part in no key ceremony".into())) };
-    for id in &ids {
+    for id in ids {
         if let Some(m) = roster.member(id) {
             lines.push(format!("  participant {} {} identity {}", m.participant, m.name, m.identity));
         }
     }
-    match roster.check_group(ceremony.threshold, &ids) {
+    match roster.check_group(ceremony.threshold, ids) {
         Ok(()) => {
             lines.push(format!("t and every participant are those of this signer's roster (fingerprint {})", roster.fingerprint()));
             Ok(None)
         }
         Err(e) => Ok(Some(format!("the ceremony's group differs from this signer's roster ({}): {e}", roster.file.display()))),
     }
+}
+
+/// The key tag a refresh or removal names, and this signer's share of it.
+fn named_key<'a>(ceremony: &KeyCeremony, ctx: &'a CeremonyContext<'_>) -> Result<(u16, Option<&'a ShareInfo>), NodeError> {
+    let tag = u16::try_from(ceremony.key_tag).map_err(|_| NodeError::field("ceremony.key_tag", "out of range"))?;
+    Ok((tag, ctx.shares.iter().find(|s| s.key_tag.0 == tag)))
+}
+
+/// Refresh: a key this signer holds a share of, named by tag and group
+/// key, among exactly the roster's t and participants (the share's own
+/// group is checked when the refresh runs, [`crate::keygen`]).
+fn check_refresh(
+    ceremony: &KeyCeremony,
+    zone: &str,
+    ctx: &CeremonyContext<'_>,
+    record: &mut StoredRequest,
+    lines: &mut Vec<String>,
+) -> Result<Option<String>, NodeError> {
+    let key_role = role(ceremony.role)?;
+    let ids = ceremony.participants.iter().map(|p| participant(Some(p), "ceremony.participants")).collect::<Result<Vec<_>, _>>()?;
+    let (tag, held) = named_key(ceremony, ctx)?;
+    lines.push(format!(
+        "key ceremony: refresh of every share of the {key_role} key tag {tag} of {zone}; the key and its DNSKEY stay the same"
+    ));
+    record.keys = vec![KeyInvolved { key_tag: tag.into(), role: proto_role(key_role).into(), signatures: 0, held: held.is_some() }];
+    let Some(share) = held else {
+        return Ok(Some(format!("this signer holds no share of key tag {tag} of {zone}: nothing to refresh")));
+    };
+    if share.role != key_role || ceremony.group_public_key != share.group_public_key {
+        return Ok(Some(format!(
+            "key tag {tag} of {zone} held here is a {} with another group key than the ceremony names",
+            share.role
+        )));
+    }
+    lines.push(format!("this signer holds a share of it: group key {}", hex::encode(share.group_public_key)));
+    check_roster(ceremony, &ids, ctx, lines)
 }
 
 /// Removal: the key named, held or not, and never one still published.
@@ -249,9 +299,8 @@ fn check_removal(
     record: &mut StoredRequest,
     lines: &mut Vec<String>,
 ) -> Result<Option<String>, NodeError> {
-    let tag = u16::try_from(ceremony.key_tag).map_err(|_| NodeError::field("ceremony.key_tag", "out of range"))?;
+    let (tag, held) = named_key(ceremony, ctx)?;
     lines.push(format!("key ceremony: removal of every share of key tag {tag} of {zone}"));
-    let held = ctx.shares.iter().find(|s| s.key_tag.0 == tag);
     record.keys = vec![KeyInvolved {
         key_tag: tag.into(),
         role: held.map(|s| proto_role(s.role)).unwrap_or(v1::KeyRole::Unspecified).into(),

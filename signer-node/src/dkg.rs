@@ -28,8 +28,15 @@
 //!   commitments), and the relay cannot fake the agreement. Then the
 //!   packages addressed to us are opened and frost `part3` runs.
 //!
-//! Every secret here (frost secret packages, the X25519 key) wipes itself
-//! when dropped, which happens when the session finishes, fails or expires.
+//! The same three steps refresh the shares of an existing key
+//! ([`DkgSession::start_refresh`], frost `keys::refresh::refresh_dkg_*`):
+//! every participant deals a sharing of zero, so each share changes while
+//! the group key stays; finish then checks that the group key, t and the
+//! participants are those of the share being refreshed.
+//!
+//! Every secret here (frost secret packages, the X25519 key, the share a
+//! refresh starts from) wipes itself when dropped, which happens when the
+//! session finishes, fails or expires.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -234,18 +241,30 @@ enum State {
     },
 }
 
+/// The share a refresh starts from (secret: frost's `KeyPackage` wipes
+/// itself when dropped).
+pub struct RefreshOf {
+    /// This participant's current key package.
+    pub key_package: frost::keys::KeyPackage,
+    /// The group's current public key package.
+    pub public_key_package: frost::keys::PublicKeyPackage,
+}
+
 /// One participant's DKG in progress.
 pub struct DkgSession {
     params: DkgParams,
     x25519: StaticSecret,
     package: Vec<u8>,
     state: State,
+    /// `Some` for a share refresh.
+    refresh: Option<RefreshOf>,
 }
 
 impl std::fmt::Debug for DkgSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DkgSession")
             .field("params", &self.params)
+            .field("refresh", &self.refresh.is_some())
             .field("secrets", &"<redacted>")
             .finish()
     }
@@ -288,6 +307,43 @@ impl DkgSession {
         params: DkgParams,
         rng: &mut R,
     ) -> Result<(DkgSession, Round1Output), DkgError> {
+        DkgSession::begin(params, None, rng)
+    }
+
+    /// Round 1 of a share refresh of `from`: the share must be this
+    /// participant's, of a group of exactly the session's t and
+    /// participants; then frost `refresh_dkg_part1`.
+    pub fn start_refresh<R: RngCore + CryptoRng>(
+        params: DkgParams,
+        from: RefreshOf,
+        rng: &mut R,
+    ) -> Result<(DkgSession, Round1Output), DkgError> {
+        if *from.key_package.identifier() != params.me {
+            return Err(DkgError::Parameters("the share to refresh is another participant's".into()));
+        }
+        let holders: BTreeSet<Identifier> = from.public_key_package.verifying_shares().keys().copied().collect();
+        if holders != params.participants {
+            return Err(DkgError::Parameters(format!(
+                "the share's group is held by {}, the refresh names {}",
+                frostzone_proto::roster::describe_identifiers(holders.iter()),
+                frostzone_proto::roster::describe_identifiers(params.participants.iter())
+            )));
+        }
+        if *from.key_package.min_signers() != params.threshold {
+            return Err(DkgError::Parameters(format!(
+                "the share's threshold is {}, the refresh names {} (a refresh cannot change t: re-key instead)",
+                from.key_package.min_signers(),
+                params.threshold
+            )));
+        }
+        DkgSession::begin(params, Some(from), rng)
+    }
+
+    fn begin<R: RngCore + CryptoRng>(
+        params: DkgParams,
+        refresh: Option<RefreshOf>,
+        rng: &mut R,
+    ) -> Result<(DkgSession, Round1Output), DkgError> {
         if !params.participants.contains(&params.me) {
             return Err(DkgError::NotAParticipant(params.me));
         }
@@ -304,13 +360,11 @@ impl DkgSession {
                 params.threshold
             )));
         }
-        let (secret, package) =
-            dkg::part1(params.me, n, params.threshold, &mut *rng).map_err(|source| {
-                DkgError::Frost {
-                    step: "part1",
-                    source,
-                }
-            })?;
+        let (secret, package) = match refresh {
+            None => dkg::part1(params.me, n, params.threshold, &mut *rng),
+            Some(_) => frost::keys::refresh::refresh_dkg_part1(params.me, n, params.threshold, &mut *rng),
+        }
+        .map_err(|source| DkgError::Frost { step: "part1", source })?;
         let package = package.serialize().map_err(|source| DkgError::Frost {
             step: "part1",
             source,
@@ -327,6 +381,7 @@ impl DkgSession {
                 x25519,
                 package,
                 state: State::Round1 { secret },
+                refresh,
             },
             output,
         ))
@@ -335,6 +390,11 @@ impl DkgSession {
     /// The parameters the session was started with.
     pub fn params(&self) -> &DkgParams {
         &self.params
+    }
+
+    /// Whether this run refreshes the shares of an existing key.
+    pub fn is_refresh(&self) -> bool {
+        self.refresh.is_some()
     }
 
     /// Round 2: takes every other participant's round-1 entry (our own may
@@ -352,6 +412,7 @@ impl DkgSession {
             x25519,
             package,
             state,
+            refresh,
         } = self;
         let State::Round1 { secret } = state else {
             return Err(DkgError::OutOfOrder("round 2 was run already"));
@@ -402,11 +463,11 @@ impl DkgSession {
             return Err(DkgError::entry(*missing, "no round-1 entry"));
         }
         let digest = round1_digest(&params, &seen);
-        let (secret2, outgoing) =
-            dkg::part2(secret, &round1).map_err(|source| DkgError::Frost {
-                step: "part2",
-                source,
-            })?;
+        let (secret2, outgoing) = match refresh {
+            None => dkg::part2(secret, &round1),
+            Some(_) => frost::keys::refresh::refresh_dkg_part2(secret, &round1),
+        }
+        .map_err(|source| DkgError::Frost { step: "part2", source })?;
         let mut packages = Vec::with_capacity(outgoing.len());
         for (to, package) in outgoing {
             let their_key = keys
@@ -434,6 +495,7 @@ impl DkgSession {
                 keys,
                 digest,
             },
+            refresh,
         };
         Ok((
             session,
@@ -518,11 +580,20 @@ impl DkgSession {
         if let Some(missing) = round1.keys().find(|id| !inbox.contains_key(id)) {
             return Err(DkgError::entry(*missing, "no round-2 package"));
         }
-        let (key_package, public_key_package) =
-            dkg::part3(secret, round1, &inbox).map_err(|source| DkgError::Frost {
-                step: "part3",
-                source,
-            })?;
+        let (key_package, public_key_package) = match &self.refresh {
+            None => dkg::part3(secret, round1, &inbox),
+            Some(from) => frost::keys::refresh::refresh_dkg_shares(
+                secret,
+                round1,
+                &inbox,
+                from.public_key_package.clone(),
+                from.key_package.clone(),
+            ),
+        }
+        .map_err(|source| DkgError::Frost { step: "part3", source })?;
+        if let Some(from) = &self.refresh {
+            check_refreshed(from, &key_package, &public_key_package, params)?;
+        }
         let group_public_key: [u8; 32] = public_key_package
             .verifying_key()
             .serialize()
@@ -540,6 +611,28 @@ impl DkgSession {
             group_public_key,
             key_tag,
         })
+    }
+}
+
+/// A refresh keeps the group key and t, and the refreshed share is this
+/// participant's within a group of exactly the same holders.
+fn check_refreshed(
+    from: &RefreshOf,
+    key: &frost::keys::KeyPackage,
+    public: &frost::keys::PublicKeyPackage,
+    params: &DkgParams,
+) -> Result<(), DkgError> {
+    let unchanged = public.verifying_key() == from.public_key_package.verifying_key()
+        && key.verifying_key() == from.key_package.verifying_key()
+        && key.min_signers() == from.key_package.min_signers()
+        && public.min_signers() == from.public_key_package.min_signers()
+        && public.verifying_shares().keys().eq(params.participants.iter())
+        && public.verifying_shares().get(&params.me) == Some(key.verifying_share())
+        && frost::keys::VerifyingShare::from(*key.signing_share()) == *key.verifying_share();
+    if unchanged {
+        Ok(())
+    } else {
+        Err(DkgError::Parameters("the refreshed share does not belong to the same group key, t and participants".into()))
     }
 }
 
@@ -596,11 +689,21 @@ mod tests {
         tamper: impl Fn(&mut Vec<Round1Entry>),
         tamper_echo: impl Fn(&mut Vec<SignedEcho>),
     ) -> Vec<Result<DkgOutput, DkgError>> {
+        run_sessions(n, t, |me| DkgSession::start(params(me, n, t), &mut OsRng).unwrap(), tamper, tamper_echo)
+    }
+
+    fn run_sessions(
+        n: u16,
+        t: u16,
+        start: impl Fn(u16) -> (DkgSession, Round1Output),
+        tamper: impl Fn(&mut Vec<Round1Entry>),
+        tamper_echo: impl Fn(&mut Vec<SignedEcho>),
+    ) -> Vec<Result<DkgOutput, DkgError>> {
         let roster = roster(n, t);
         let mut sessions = Vec::new();
         let mut entries = Vec::new();
         for me in 1..=n {
-            let (s, out) = DkgSession::start(params(me, n, t), &mut OsRng).unwrap();
+            let (s, out) = start(me);
             entries.push(signed_entry(&s, &out));
             sessions.push(s);
         }
@@ -724,5 +827,50 @@ mod tests {
             s.finish(Vec::new(), &[], &roster(3, 2)),
             Err(DkgError::OutOfOrder(_))
         ));
+    }
+
+    /// A refresh keeps the group key and t and changes every share; old
+    /// and new shares do not mix; a refresh cannot change t.
+    #[test]
+    fn a_refresh_keeps_the_key_and_changes_every_share() {
+        let old: Vec<DkgOutput> = run(3, 2, |_| {}).into_iter().map(Result::unwrap).collect();
+        let from = |me: u16| RefreshOf {
+            key_package: old[usize::from(me - 1)].key_package.clone(),
+            public_key_package: old[usize::from(me - 1)].public_key_package.clone(),
+        };
+        let new: Vec<DkgOutput> = run_sessions(
+            3,
+            2,
+            |me| DkgSession::start_refresh(params(me, 3, 2), from(me), &mut OsRng).unwrap(),
+            |_| {},
+            |_| {},
+        )
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+        for (o, n) in old.iter().zip(&new) {
+            assert_eq!(n.group_public_key, o.group_public_key);
+            assert_eq!(n.key_tag, o.key_tag);
+            assert_eq!(n.public_key_package, new[0].public_key_package);
+            assert_ne!(n.key_package.signing_share(), o.key_package.signing_share());
+        }
+        // Two new shares sign; one old and one new share do not.
+        let sign = |a: &frost::keys::KeyPackage, b: &frost::keys::KeyPackage, public: &frost::keys::PublicKeyPackage| {
+            let (n1, c1) = frost::round1::commit(a.signing_share(), &mut OsRng);
+            let (n2, c2) = frost::round1::commit(b.signing_share(), &mut OsRng);
+            let commitments = BTreeMap::from([(*a.identifier(), c1), (*b.identifier(), c2)]);
+            let package = frost::SigningPackage::new(commitments, b"zone data");
+            let shares = BTreeMap::from([
+                (*a.identifier(), frost::round2::sign(&package, &n1, a).unwrap()),
+                (*b.identifier(), frost::round2::sign(&package, &n2, b).unwrap()),
+            ]);
+            frost::aggregate(&package, &shares, public).is_ok()
+        };
+        assert!(sign(&new[0].key_package, &new[1].key_package, &new[0].public_key_package));
+        assert!(!sign(&old[0].key_package, &new[1].key_package, &new[0].public_key_package));
+        assert!(!sign(&old[0].key_package, &new[1].key_package, &old[0].public_key_package));
+        // t is the share's, not the caller's.
+        assert!(matches!(DkgSession::start_refresh(params(1, 3, 3), from(1), &mut OsRng), Err(DkgError::Parameters(_))));
+        assert!(matches!(DkgSession::start_refresh(params(2, 3, 2), from(1), &mut OsRng), Err(DkgError::Parameters(_))));
     }
 }

@@ -18,11 +18,19 @@ pub struct Faults {
     /// Sign a different message than the committed one.
     #[cfg(feature = "fault-injection")]
     pub corrupt_shares: bool,
+    /// Answer every share refresh commit as unavailable (a signer that
+    /// goes away between its confirmation and the commit).
+    #[cfg(feature = "fault-injection")]
+    pub refuse_refresh_commit: bool,
 }
 
 /// The environment variable that turns share corruption on.
 #[cfg(feature = "fault-injection")]
 pub const CORRUPT_SHARES_ENV: &str = "FROSTZONE_FAULT_CORRUPT_SHARES";
+
+/// The environment variable that makes share refresh commits fail.
+#[cfg(feature = "fault-injection")]
+pub const REFUSE_REFRESH_COMMIT_ENV: &str = "FROSTZONE_FAULT_REFUSE_REFRESH_COMMIT";
 
 impl Faults {
     /// Reads the fault switches from the environment (none exist without
@@ -36,7 +44,11 @@ impl Faults {
                     "!!! {CORRUPT_SHARES_ENV}=1: TEST FAULT INJECTION — this signer returns CORRUPT signature shares !!!"
                 );
             }
-            Faults { corrupt_shares }
+            let refuse_refresh_commit = std::env::var(REFUSE_REFRESH_COMMIT_ENV).is_ok_and(|v| v == "1");
+            if refuse_refresh_commit {
+                tracing::warn!("!!! {REFUSE_REFRESH_COMMIT_ENV}=1: TEST FAULT INJECTION — this signer fails every share refresh commit !!!");
+            }
+            Faults { corrupt_shares, refuse_refresh_commit }
         }
         #[cfg(not(feature = "fault-injection"))]
         Faults {}
@@ -45,7 +57,15 @@ impl Faults {
     /// A test build's faults that corrupt every share.
     #[cfg(feature = "fault-injection")]
     pub fn corrupting() -> Faults {
-        Faults { corrupt_shares: true }
+        Faults { corrupt_shares: true, refuse_refresh_commit: false }
+    }
+
+    /// Whether share refresh commits fail.
+    pub fn refuses_refresh_commit(&self) -> bool {
+        #[cfg(feature = "fault-injection")]
+        return self.refuse_refresh_commit;
+        #[cfg(not(feature = "fault-injection"))]
+        false
     }
 
     /// Whether shares are corrupted.

@@ -5,7 +5,8 @@
 //! approved, which are those of its own roster; every message from another
 //! signer is checked against that signer's identity key in the roster.
 //! A key stored or removed ends the ceremony and is written to the audit
-//! log with its origin.
+//! log with its origin. A share refresh runs the same DKG steps and ends
+//! in [`crate::refresh`].
 
 
 use frostzone_dnssec::keys::ZoneKey;
@@ -28,12 +29,18 @@ use crate::store::{KeyShare, ShareInfo};
 pub const MAX_DKG_RUNS: u32 = 4;
 
 impl Node {
-    /// DKG round 1 (see [`crate::dkg`]) under the approved DKG ceremony
-    /// `req.request_id`: the request's zone, role, t and participants must
-    /// be the ceremony's. The output is signed with the identity key.
+    /// DKG round 1 (see [`crate::dkg`]) under the approved DKG or share
+    /// refresh ceremony `req.request_id`: the request's zone, role, t and
+    /// participants must be the ceremony's; a refresh starts from this
+    /// signer's share of the key the ceremony names. The output is signed
+    /// with the identity key.
     pub fn dkg_round1(&self, req: v1::DkgRound1Request, now: Now) -> Result<v1::DkgRound1Response, NodeError> {
         let id = session_id("session_id", &req.session_id, MIN_DKG_SESSION_ID)?.to_vec();
-        let approved = self.approved_ceremony(&req.request_id, CeremonyKind::Dkg, now)?;
+        let kind = match self.store.requests().get(&req.request_id)?.and_then(|r| r.ceremony).and_then(|c| CeremonyKind::from_proto(c.kind)) {
+            Some(CeremonyKind::Refresh) => CeremonyKind::Refresh,
+            _ => CeremonyKind::Dkg,
+        };
+        let approved = self.approved_ceremony(&req.request_id, kind, now)?;
         let params = DkgParams {
             session_id: id.clone(),
             request_id: req.request_id.clone(),
@@ -45,7 +52,10 @@ impl Node {
         };
         approved.check_same(&req.zone, req.role, req.threshold, &req.participants)?;
         self.count_dkg_run(&req.request_id)?;
-        let (session, out) = DkgSession::start(params, &mut OsRng)?;
+        let (session, out) = match kind {
+            CeremonyKind::Refresh => DkgSession::start_refresh(params, self.share_to_refresh(&approved)?, &mut OsRng)?,
+            _ => DkgSession::start(params, &mut OsRng)?,
+        };
         let list = session.params().participant_list();
         let me = self.options().participant;
         let signature = session.params().round1_statement(&list, &me, &out.package, &out.encryption_key).sign(self.store.identity());
@@ -121,10 +131,14 @@ impl Node {
             .map(|e| Ok(SignedEcho { from: participant(e.from.as_ref(), "echoes.from")?, digest: e.digest, signature: e.signature }))
             .collect::<Result<Vec<_>, NodeError>>()?;
         let (zone, role) = (session.params().zone.clone(), session.params().role);
+        let refresh = session.is_refresh();
         let out = match session.finish(packages, &echoes, roster) {
             Ok(out) => out,
             Err(e) => return Err(self.ceremony_step_refused(&request_id, "dkg finish", e.into())),
         };
+        if refresh {
+            return self.refresh_finished(&request_id, out, now).map_err(|e| self.ceremony_step_refused(&request_id, "refresh finish", e));
+        }
         if let Err(e) = self.check_new_key_tag(&zone, &ZoneKey::ed25519(role, out.group_public_key)) {
             return Err(self.ceremony_step_refused(&request_id, "dkg finish", e));
         }
@@ -143,6 +157,7 @@ impl Node {
             group_public_key: out.group_public_key.to_vec(),
             public_key_package,
             key_tag: out.key_tag.0.into(),
+            refresh_confirmation: Vec::new(),
         })
     }
 

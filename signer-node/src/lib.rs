@@ -21,6 +21,8 @@
 //!   in the hash-chained audit log ([`frostzone_proto::audit`]);
 //! * [`keygen`]: the key ceremonies' steps, each under an approved
 //!   ceremony;
+//! * [`refresh`]: share refresh — the refreshed share kept aside, and
+//!   committed only with every participant's confirmation;
 //! * [`ceremony`]: key ceremonies (DKG, import, removal) as requests the
 //!   policy or the operator approves, checked against the roster;
 //! * [`lifecycle`]: the request life cycle (Propose, decisions,
@@ -103,6 +105,7 @@ pub mod policy_file;
 pub mod proof;
 pub mod proposal;
 pub mod rate;
+pub mod refresh;
 pub mod request_store;
 pub mod rrset;
 pub mod admin;
@@ -115,6 +118,8 @@ pub mod store;
 mod incremental_tests;
 #[cfg(test)]
 mod lifecycle_tests;
+#[cfg(test)]
+mod refresh_tests;
 #[cfg(test)]
 mod tests;
 

@@ -38,6 +38,8 @@
 //!                               # successor was published here this long
 //! key_ceremonies = "operator"   # DKG, import and removal of keys of zones
 //!                               # this signer serves: "operator" or "auto"
+//! share_refresh = "auto"        # refresh of the shares of a key it holds
+//!                               # (the key stays): "auto" or "operator"
 //! pending_expiry_secs = 86400   # a request pending longer than this expires
 //! ```
 //!
@@ -108,6 +110,7 @@ struct RawApproval {
     max_ds_changed: Option<u64>,
     key_changes: Option<String>,
     key_ceremonies: Option<String>,
+    share_refresh: Option<String>,
     pending_expiry_secs: Option<u64>,
     min_key_publish_secs: Option<u64>,
 }
@@ -301,6 +304,7 @@ impl SignerPolicy {
             value => decider(value, defaults.key_changes, "approval.key_changes")?,
         };
         let key_ceremonies = decider(a.key_ceremonies.as_deref(), defaults.key_ceremonies, "approval.key_ceremonies")?;
+        let share_refresh = decider(a.share_refresh.as_deref(), defaults.share_refresh, "approval.share_refresh")?;
         let pending_expiry_secs = a.pending_expiry_secs.unwrap_or(defaults.pending_expiry_secs);
         if pending_expiry_secs == 0 || pending_expiry_secs > MAX_PENDING_EXPIRY_SECS {
             return Err(field(
@@ -315,6 +319,7 @@ impl SignerPolicy {
             max_ds_changed: a.max_ds_changed.unwrap_or(defaults.max_ds_changed),
             key_changes,
             key_ceremonies,
+            share_refresh,
             pending_expiry_secs,
             min_key_publish_secs: a.min_key_publish_secs.unwrap_or(defaults.min_key_publish_secs),
         };
@@ -413,6 +418,7 @@ pending_expiry_secs = 3600
                 max_ds_changed: 0,
                 key_changes: KeyChanges::Auto,
                 key_ceremonies: KeyChanges::Auto,
+                share_refresh: KeyChanges::Auto,
                 pending_expiry_secs: 3600,
                 min_key_publish_secs: crate::approval::DEFAULT_MIN_KEY_PUBLISH_SECS,
             }
@@ -440,6 +446,7 @@ pending_expiry_secs = 3600
             ("approve = true", "approve"),
             ("[approval]\nkey_changes = \"never\"", "approval.key_changes"),
             ("[approval]\nkey_ceremonies = \"always\"", "approval.key_ceremonies"),
+            ("[approval]\nshare_refresh = \"rollover\"", "approval.share_refresh"),
             ("[nsec3]\nopt_out = \"yes\"", "opt_out"),
             ("[approval]\npending_expiry_secs = 0", "approval.pending_expiry_secs"),
             ("[approval]\nmax_rrsets = 5", "max_rrsets"),

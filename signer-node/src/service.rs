@@ -120,6 +120,11 @@ impl Signer for SignerService {
         self.run(req.api_version, |node| node.dkg_finish(req, Now::current())).await
     }
 
+    async fn commit_refresh(&self, request: Request<CommitRefreshRequest>) -> Result<Response<Decision>, Status> {
+        let req = request.into_inner();
+        self.run(req.api_version, |node| node.commit_refresh(req, Now::current())).await
+    }
+
     async fn import_begin(
         &self,
         request: Request<ImportBeginRequest>,

@@ -12,6 +12,11 @@
 //!   record (zone, role, key tag, group key, frost `KeyPackage` and
 //!   `PublicKeyPackage`) with the sled key as associated data, so that
 //!   values cannot be swapped between keys.
+//! * `refreshed_shares`: the same key → a share refreshed by a share
+//!   refresh that not every participant has confirmed yet, sealed with
+//!   `"refreshed\0" || key` as associated data. Signing uses `shares`;
+//!   the commit moves the refreshed share there in one transaction, so
+//!   the old share is gone exactly when the new one is in use.
 //!
 //! The same database holds the signing requests ([`crate::request_store`]).
 //!
@@ -25,6 +30,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use frostzone_dnssec::keys::{KeyRole, KeyTag};
 use frostzone_threshold::frost;
 use prost::Message;
+use sled::Transactional;
 use rand::rngs::OsRng;
 use rand::RngCore;
 use zeroize::{Zeroize, Zeroizing};
@@ -160,6 +166,7 @@ pub struct Store {
     dir: PathBuf,
     db: sled::Db,
     shares: sled::Tree,
+    refreshed: sled::Tree,
     requests: RequestStore,
     key: SecretKey,
     identity: ed25519_dalek::SigningKey,
@@ -221,6 +228,7 @@ impl Store {
         let db = open_db(dir)?;
         let meta = db.open_tree("meta").map_err(sled_err)?;
         let shares = db.open_tree("shares").map_err(sled_err)?;
+        let refreshed = db.open_tree("refreshed_shares").map_err(sled_err)?;
         let key = match (
             meta.get(META_KDF).map_err(sled_err)?,
             meta.get(META_VERIFIER).map_err(sled_err)?,
@@ -262,6 +270,7 @@ impl Store {
             dir: dir.to_path_buf(),
             db,
             shares,
+            refreshed,
             requests,
             key,
             identity,
@@ -326,19 +335,8 @@ impl Store {
     /// Stores a new share and flushes. Refuses to overwrite one.
     pub fn put_share(&self, share: &KeyShare) -> Result<(), StoreError> {
         let info = &share.info;
-        let corrupt = |e: frost::Error| StoreError::Corrupt(format!("serialize: {e}"));
-        let record = ShareRecord {
-            zone: info.zone.clone(),
-            role: role_code(info.role),
-            key_tag: info.key_tag.0.into(),
-            group_public_key: info.group_public_key.to_vec(),
-            key_package: share.key_package.serialize().map_err(corrupt)?,
-            public_key_package: share.public_key_package.serialize().map_err(corrupt)?,
-        };
-        let plain = Zeroizing::new(record.encode_to_vec());
         let sled_key = Store::share_key(&info.zone, info.key_tag);
-        let mut value = vec![SHARE_FORMAT];
-        value.extend_from_slice(&envelope::seal(&self.key, &sled_key, &plain, &mut OsRng));
+        let value = self.seal(&sled_key, share)?;
         self.shares
             .compare_and_swap(&sled_key, None as Option<&[u8]>, Some(value))
             .map_err(self.sled_err())?
@@ -350,7 +348,79 @@ impl Store {
         Ok(())
     }
 
+    /// `format || envelope` of a share, sealed with `associated` as
+    /// associated data.
+    fn seal(&self, associated: &[u8], share: &KeyShare) -> Result<Vec<u8>, StoreError> {
+        let info = &share.info;
+        let corrupt = |e: frost::Error| StoreError::Corrupt(format!("serialize: {e}"));
+        let record = ShareRecord {
+            zone: info.zone.clone(),
+            role: role_code(info.role),
+            key_tag: info.key_tag.0.into(),
+            group_public_key: info.group_public_key.to_vec(),
+            key_package: share.key_package.serialize().map_err(corrupt)?,
+            public_key_package: share.public_key_package.serialize().map_err(corrupt)?,
+        };
+        let plain = Zeroizing::new(record.encode_to_vec());
+        let mut value = vec![SHARE_FORMAT];
+        value.extend_from_slice(&envelope::seal(&self.key, associated, &plain, &mut OsRng));
+        Ok(value)
+    }
+
+    fn refreshed_key(sled_key: &[u8]) -> Vec<u8> {
+        [b"refreshed\0".as_slice(), sled_key].concat()
+    }
+
+    /// Keeps `share`, the result of a share refresh, beside the share in
+    /// use (replacing an earlier unconfirmed refresh of the same key) and
+    /// flushes. Nothing signs with it before [`Store::commit_refreshed_share`].
+    pub fn put_refreshed_share(&self, share: &KeyShare) -> Result<(), StoreError> {
+        let sled_key = Store::share_key(&share.info.zone, share.info.key_tag);
+        let value = self.seal(&Store::refreshed_key(&sled_key), share)?;
+        self.refreshed.insert(&sled_key, value).map_err(self.sled_err())?;
+        self.db.flush().map_err(self.sled_err())?;
+        Ok(())
+    }
+
+    /// The refreshed, not yet committed share of `zone` and `key_tag`.
+    pub fn refreshed_share(&self, zone: &str, key_tag: KeyTag) -> Result<Option<KeyShare>, StoreError> {
+        let sled_key = Store::share_key(zone, key_tag);
+        let Some(value) = self.refreshed.get(&sled_key).map_err(self.sled_err())? else {
+            return Ok(None);
+        };
+        let record = self.decode_with(&Store::refreshed_key(&sled_key), &sled_key, &value)?;
+        Store::share_of(zone, &record).map(Some)
+    }
+
+    /// Replaces the share in use by its refreshed share, deleting the old
+    /// one, in one transaction, and flushes. `false` when no refreshed
+    /// share is kept (or no share is in use).
+    pub fn commit_refreshed_share(&self, zone: &str, key_tag: KeyTag) -> Result<bool, StoreError> {
+        let Some(share) = self.refreshed_share(zone, key_tag)? else { return Ok(false) };
+        let sled_key = Store::share_key(zone, key_tag);
+        let value = self.seal(&sled_key, &share)?;
+        let committed = (&self.shares, &self.refreshed)
+            .transaction(|(shares, refreshed)| {
+                refreshed.remove(sled_key.as_slice())?;
+                if shares.get(&sled_key)?.is_none() {
+                    return Ok(false);
+                }
+                shares.insert(sled_key.as_slice(), value.as_slice())?;
+                Ok(true)
+            })
+            .map_err(|e: sled::transaction::TransactionError<()>| match e {
+                sled::transaction::TransactionError::Storage(source) => StoreError::Sled { dir: self.dir.clone(), source },
+                sled::transaction::TransactionError::Abort(()) => StoreError::Corrupt("share refresh commit aborted".into()),
+            })?;
+        self.db.flush().map_err(self.sled_err())?;
+        Ok(committed)
+    }
+
     fn decode(&self, sled_key: &[u8], value: &[u8]) -> Result<ShareRecord, StoreError> {
+        self.decode_with(sled_key, sled_key, value)
+    }
+
+    fn decode_with(&self, associated: &[u8], sled_key: &[u8], value: &[u8]) -> Result<ShareRecord, StoreError> {
         let what = String::from_utf8_lossy(sled_key.split(|b| *b == 0).next().unwrap_or_default())
             .into_owned();
         let (format, sealed) = value
@@ -361,7 +431,7 @@ impl Store {
                 "share for {what} has format {format}"
             )));
         }
-        let plain = envelope::open(&self.key, sled_key, sealed)
+        let plain = envelope::open(&self.key, associated, sealed)
             .map_err(|e| StoreError::Corrupt(format!("share for {what}: {e}")))?;
         ShareRecord::decode(plain.as_slice())
             .map_err(|e| StoreError::Corrupt(format!("share for {what}: {e}")))
@@ -389,22 +459,24 @@ impl Store {
             return Ok(None);
         };
         let record = self.decode(&sled_key, &value)?;
+        Store::share_of(zone, &record).map(Some)
+    }
+
+    fn share_of(zone: &str, record: &ShareRecord) -> Result<KeyShare, StoreError> {
         let corrupt = |e: frost::Error| StoreError::Corrupt(format!("share for {zone}: {e}"));
-        Ok(Some(KeyShare {
-            info: Store::info(&record)?,
-            key_package: frost::keys::KeyPackage::deserialize(&record.key_package)
-                .map_err(corrupt)?,
-            public_key_package: frost::keys::PublicKeyPackage::deserialize(
-                &record.public_key_package,
-            )
-            .map_err(corrupt)?,
-        }))
+        Ok(KeyShare {
+            info: Store::info(record)?,
+            key_package: frost::keys::KeyPackage::deserialize(&record.key_package).map_err(corrupt)?,
+            public_key_package: frost::keys::PublicKeyPackage::deserialize(&record.public_key_package).map_err(corrupt)?,
+        })
     }
 
     /// Deletes the share for `zone` and `key_tag` and flushes; whether one
     /// was held.
     pub fn remove_share(&self, zone: &str, key_tag: KeyTag) -> Result<bool, StoreError> {
-        let removed = self.shares.remove(Store::share_key(zone, key_tag)).map_err(self.sled_err())?.is_some();
+        let sled_key = Store::share_key(zone, key_tag);
+        self.refreshed.remove(&sled_key).map_err(self.sled_err())?;
+        let removed = self.shares.remove(sled_key).map_err(self.sled_err())?.is_some();
         self.db.flush().map_err(self.sled_err())?;
         Ok(removed)
     }

@@ -201,15 +201,31 @@ pub(crate) fn dkg_request() -> String {
 pub(crate) async fn dkg(signers: &[Signer1], t: u32) -> ([u8; 32], frost::keys::PublicKeyPackage, u32) {
     let ceremony = dkg_ceremony(signers, t);
     ceremony_approved(signers, &dkg_request(), ceremony.clone()).await;
-    let session_id = b"dkg-session-0001".to_vec();
+    let mut result = None;
+    for r in dkg_rounds(signers, &dkg_request(), b"dkg-session-0001", &ceremony).await {
+        let pkp = frost::keys::PublicKeyPackage::deserialize(&r.public_key_package).unwrap();
+        let gk: [u8; 32] = r.group_public_key.try_into().unwrap();
+        if let Some((g, p, k)) = &result {
+            assert_eq!((g, p, k), (&gk, &pkp, &r.key_tag));
+        }
+        result = Some((gk, pkp, r.key_tag));
+    }
+    result.unwrap()
+}
+
+/// The three DKG steps (a new key's or a share refresh) among `signers`
+/// under the approved ceremony `request_id`, this test relaying; every
+/// signer's finish.
+pub(crate) async fn dkg_rounds(signers: &[Signer1], request_id: &str, session_id: &[u8], ceremony: &KeyCeremony) -> Vec<DkgFinishResponse> {
+    let session_id = session_id.to_vec();
     let round1_request = |zone: &str| DkgRound1Request {
         api_version: API_VERSION,
         session_id: session_id.clone(),
         zone: zone.into(),
-        role: KeyRole::Csk.into(),
-        threshold: t,
+        role: ceremony.role,
+        threshold: ceremony.threshold,
         participants: ceremony.participants.clone(),
-        request_id: dkg_request(),
+        request_id: request_id.into(),
     };
     let mut round1 = Vec::new();
     for s in signers {
@@ -233,7 +249,7 @@ pub(crate) async fn dkg(signers: &[Signer1], t: u32) -> ([u8; 32], frost::keys::
         sealed.extend(r.packages);
         echoes.push(SignedEcho { from: pid(&s.id), digest: r.round1_digest, signature: r.digest_signature });
     }
-    let mut result = None;
+    let mut finished = Vec::new();
     for s in signers {
         let mine = sealed.iter().filter(|p| p.to == pid(&s.id)).cloned().collect();
         let r = s
@@ -247,14 +263,9 @@ pub(crate) async fn dkg(signers: &[Signer1], t: u32) -> ([u8; 32], frost::keys::
             .await
             .unwrap()
             .into_inner();
-        let pkp = frost::keys::PublicKeyPackage::deserialize(&r.public_key_package).unwrap();
-        let gk: [u8; 32] = r.group_public_key.try_into().unwrap();
-        if let Some((g, p, k)) = &result {
-            assert_eq!((g, p, k), (&gk, &pkp, &r.key_tag));
-        }
-        result = Some((gk, pkp, r.key_tag));
+        finished.push(r);
     }
-    result.unwrap()
+    finished
 }
 
 fn now() -> u32 {
@@ -644,6 +655,7 @@ async fn corrupt_shares_are_caught_and_shares_survive_restart() {
     // Restart: signer 3 now corrupts its shares.
     let faults = |i| Faults {
         corrupt_shares: i == 3,
+        ..Faults::default()
     };
     let signers: Vec<Signer1> = (1..=3)
         .map(|i| node(i, dirs[usize::from(i) - 1].clone(), faults(i)))

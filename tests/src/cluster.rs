@@ -16,6 +16,9 @@ use crate::signer_config::{self, SignerConfig};
 /// How long a cluster gets to start and see all its signers (debug builds on a busy 2-core box).
 const READY_DEADLINE: Duration = Duration::from_secs(90);
 
+/// How long [`Cluster::stop_signer`] waits for a signer to exit after SIGTERM.
+pub const STOP_DEADLINE: Duration = Duration::from_secs(20);
+
 /// The `[approval]` section of a signer policy that approves every change by policy, key changes
 /// included: what the tests that are not about approvals run with, so that nothing waits for an
 /// operator (as `frostzone quickstart` does for its demo cluster).
@@ -299,6 +302,37 @@ impl Cluster {
     /// `kill -9` of signer `k`, reaped.
     pub fn kill_signer(&mut self, k: u16) {
         self.signer_processes[usize::from(k) - 1] = None;
+    }
+
+    /// A clean stop of signer `k`: SIGTERM (its servers stop, its admin socket goes), then a wait
+    /// for it to exit; `kill -9` if it has not within [`STOP_DEADLINE`]. Reaped either way.
+    pub fn stop_signer(&mut self, k: u16) {
+        let Some(mut p) = self.signer_processes[usize::from(k) - 1].take() else {
+            return;
+        };
+        // No signal API without unsafe code or another dependency: kill(1) sends it.
+        let mut term = Command::new("kill");
+        term.arg("-TERM").arg(p.child.id().to_string());
+        let out = run(&mut term);
+        assert!(out.status.success(), "{}", describe(&term, &out));
+        let deadline = Instant::now() + STOP_DEADLINE;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = p.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Dropping `p` kills and reaps it.
+    }
+
+    /// Points signer `k`'s config at the data directory `data_dir` (relative to the cluster's
+    /// directory, as `signer-K/data` is): its next start opens that store, audit log and admin
+    /// socket. [`Cluster::audit_log`] and [`Cluster::admin_socket`] still name `signer-K/data`.
+    pub fn set_signer_data_dir(&self, k: u16, data_dir: &str) {
+        let file = self.signer_config(k);
+        let mut config = SignerConfig::read(&file);
+        config.data_dir = data_dir.to_string();
+        config.write(&file);
     }
 
     /// `kill -9` of the coordinator, reaped.

@@ -112,6 +112,10 @@ pub struct Rollover {
     /// Seconds a ZSK is active before it is rolled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zsk_lifetime: Option<u64>,
+    /// Seconds after a key group's last share refresh (or its creation) before the coordinator
+    /// refreshes its shares (0 or absent: only by `frostzone keys refresh`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_refresh_interval: Option<u64>,
 }
 
 /// `[transfer]`: the zone transfer server.

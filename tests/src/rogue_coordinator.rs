@@ -152,6 +152,10 @@ impl Coordinator for RogueCoordinator {
         unimplemented()
     }
 
+    async fn refresh_shares(&self, _: Request<pb::RefreshSharesRequest>) -> Result<Response<pb::RefreshSharesResponse>, Status> {
+        unimplemented()
+    }
+
     async fn list_keys(&self, _: Request<pb::ListKeysRequest>) -> Result<Response<pb::ListKeysResponse>, Status> {
         unimplemented()
     }

@@ -1,7 +1,7 @@
 //! `frostzone keys`: zone keys held by the signer nodes — generate by DKG,
-//! import an existing key, remove a key's shares, list. Generation, import
-//! and removal are key ceremonies every signer approves first (by its
-//! policy or through its operator); an import is checked against this
+//! import an existing key, refresh or remove a key's shares, list.
+//! Generation, import, refresh and removal are key ceremonies every signer
+//! approves first (by its policy or through its operator); an import is checked against this
 //! operator's own copy of the roster before any share is encrypted.
 
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ use frostzone_proto::roster::Roster;
 use frostzone_proto::statement::Statement;
 use frostzone_proto::v1::{
     EncryptedShare, GenerateKeyRequest, ImportKeyBeginRequest, ImportKeyBeginResponse, ImportKeyFinishRequest,
-    KeyGroupInfo, KeyRole, ListKeysRequest, RemoveKeyRequest,
+    KeyGroupInfo, KeyRole, ListKeysRequest, RefreshSharesRequest, RemoveKeyRequest,
 };
 use frostzone_proto::API_VERSION;
 use frostzone_threshold::frost;
@@ -38,6 +38,7 @@ enum Command {
     Generate(GenerateArgs),
     Import(ImportArgs),
     Remove(RemoveArgs),
+    Refresh(RefreshArgs),
     List(ListArgs),
     Rollover(life_cycle::RolloverArgs),
     Status(life_cycle::StatusArgs),
@@ -67,6 +68,25 @@ pub struct GenerateArgs {
 /// of the zone before.
 #[derive(clap::Args)]
 pub struct RemoveArgs {
+    /// The zone, e.g. example.com.
+    #[arg(long)]
+    zone: String,
+    /// The key's tag.
+    #[arg(long)]
+    key_tag: u16,
+    /// How long to wait for the signers' approvals (0: the coordinator's
+    /// approval_timeout_secs).
+    #[arg(long, default_value_t = 0, value_name = "SECS")]
+    approval_timeout: u32,
+}
+
+/// Refresh every signer's share of a key: the key, its DNSKEY and DS stay
+/// the same, every share changes, and the old shares are deleted once
+/// every holder confirmed (a share stolen before no longer combines with
+/// shares taken after). Every holder approves first (`share_refresh` in
+/// its policy). Finishes a refresh the coordinator left half-committed.
+#[derive(clap::Args)]
+pub struct RefreshArgs {
     /// The zone, e.g. example.com.
     #[arg(long)]
     zone: String,
@@ -133,6 +153,7 @@ pub fn execute(args: Args, client: ClientArgs) -> anyhow::Result<Outcome> {
                 import(&mut coordinator, &a, &roster).await?
             }
             Command::Remove(a) => remove(&mut coordinator, &a).await?,
+            Command::Refresh(a) => refresh(&mut coordinator, &a).await?,
             Command::List(a) => {
                 let keys = list(&mut coordinator, a.zone.as_deref().unwrap_or("")).await?;
                 print!("{}", keys_table(&keys));
@@ -200,14 +221,20 @@ pub fn describe_key(key: &KeyGroupInfo) -> String {
 
 /// Key groups as a table.
 pub fn keys_table(keys: &[KeyGroupInfo]) -> String {
-    let mut table = Table::new(&["ZONE", "ROLE", "TAG", "QUORUM", "PUBLIC KEY", "SIGNERS"]);
+    let mut table = Table::new(&["ZONE", "ROLE", "TAG", "QUORUM", "PUBLIC KEY", "SHARES REFRESHED", "SIGNERS"]);
     for k in keys {
+        let refreshed = match u32::try_from(k.refreshed_unix) {
+            Ok(0) => "never".to_string(),
+            Ok(t) => frostzone_dnssec::time::format_timestamp(t),
+            Err(_) => k.refreshed_unix.to_string(),
+        };
         table.row(vec![
             k.zone.clone(),
             role_name(k.role).to_string(),
             k.key_tag.to_string(),
             format!("{} of {}", k.threshold, k.signers.len()),
             hex::encode(&k.group_public_key),
+            refreshed,
             k.signers.join(","),
         ]);
     }
@@ -281,6 +308,33 @@ async fn remove(coordinator: &mut CoordinatorApi, args: &RemoveArgs) -> anyhow::
         println!("key tag {} of {zone} is gone: no signer holds a share of it", args.key_tag);
     } else if !done.kept.is_empty() {
         anyhow::bail!("key tag {} of {zone}: {} signers still hold a share; run the removal again once they approve", args.key_tag, done.kept.len());
+    }
+    Ok(())
+}
+
+/// Refreshes every share of a key.
+async fn refresh(coordinator: &mut CoordinatorApi, args: &RefreshArgs) -> anyhow::Result<()> {
+    let zone = &args.zone;
+    eprintln!(
+        "asking every signer holding key tag {} of {zone} to approve a share refresh (their policy, or their operators with `frostzone approve`)",
+        args.key_tag
+    );
+    let request = RefreshSharesRequest {
+        api_version: API_VERSION,
+        zone: zone.clone(),
+        key_tag: args.key_tag.into(),
+        approval_timeout_secs: args.approval_timeout,
+    };
+    let done = coordinator
+        .refresh_shares(request)
+        .await
+        .map_err(status_error)
+        .with_context(|| format!("share refresh of key tag {} of {zone} failed", args.key_tag))?
+        .into_inner();
+    let how = if done.resumed { "an interrupted refresh finished" } else { "refreshed" };
+    println!("request {}: key tag {} of {zone}: shares {how} on {}; the key is unchanged", done.request_id, args.key_tag, done.signers.join(", "));
+    if let Some(key) = &done.key {
+        println!("{}", key.dnskey);
     }
     Ok(())
 }

@@ -174,6 +174,15 @@ impl CoordinatorApi for CoordinatorService {
         Ok(Response::new(crate::keys::removal::remove_key(&self.inner, &r.zone, r.key_tag, &who, timeout).await?))
     }
 
+    async fn refresh_shares(&self, request: Request<pb::RefreshSharesRequest>) -> Result<Response<pb::RefreshSharesResponse>, Status> {
+        let who = operator(&request);
+        let r = request.into_inner();
+        check_api_version(r.api_version)?;
+        tracing::info!(operator = %who, "refresh the shares of key tag {} of {}", r.key_tag, r.zone);
+        let timeout = self.approval_timeout(r.approval_timeout_secs);
+        Ok(Response::new(crate::keys::refresh::refresh_shares(&self.inner, &r.zone, r.key_tag, &who, timeout).await?))
+    }
+
     async fn import_key_finish(
         &self,
         request: Request<pb::ImportKeyFinishRequest>,

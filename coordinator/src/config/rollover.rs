@@ -49,6 +49,7 @@ pub struct RawRollover {
     ds_check_interval: Option<u64>,
     zsk_lifetime: Option<u64>,
     ksk_lifetime: Option<u64>,
+    share_refresh_interval: Option<u64>,
 }
 
 /// A zone's rollover policy, checked.
@@ -70,6 +71,9 @@ pub struct RolloverPolicy {
     pub zsk_lifetime: u64,
     /// Likewise for KSKs and CSKs.
     pub ksk_lifetime: u64,
+    /// Seconds between share refreshes of each key of the zone (every
+    /// signer's share changes, the key stays); 0: by hand only.
+    pub share_refresh_interval: u64,
 }
 
 impl Default for RolloverPolicy {
@@ -83,6 +87,7 @@ impl Default for RolloverPolicy {
             ds_check_interval: DEFAULT_DS_CHECK_INTERVAL,
             zsk_lifetime: 0,
             ksk_lifetime: 0,
+            share_refresh_interval: 0,
         }
     }
 }
@@ -119,6 +124,7 @@ impl RawRollover {
             ds_check_interval,
             zsk_lifetime: self.zsk_lifetime.unwrap_or(0),
             ksk_lifetime: self.ksk_lifetime.unwrap_or(0),
+            share_refresh_interval: self.share_refresh_interval.unwrap_or(0),
         })
     }
 }

@@ -52,6 +52,7 @@ pub fn describe_ceremony(ceremony: &pb::KeyCeremony) -> String {
         Ok(pb::CeremonyKind::Dkg) => format!("a DKG of a new {role} for {}", ceremony.zone),
         Ok(pb::CeremonyKind::Import) => format!("the import of a {role} for {}", ceremony.zone),
         Ok(pb::CeremonyKind::Remove) => format!("the removal of key tag {} of {}", ceremony.key_tag, ceremony.zone),
+        Ok(pb::CeremonyKind::Refresh) => format!("a share refresh of the {role} key tag {} of {}", ceremony.key_tag, ceremony.zone),
         _ => format!("a key ceremony for {}", ceremony.zone),
     }
 }

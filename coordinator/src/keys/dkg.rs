@@ -40,7 +40,7 @@ use crate::{unix_now, Coordinator};
 pub const MAX_DKG_ATTEMPTS: usize = 4;
 
 /// Every result, or the first failure as "needs every signer".
-fn all_ok<T>(operation: &'static str, results: Vec<Result<T, SignerCallError>>) -> Result<Vec<T>, CoordinatorError> {
+pub(crate) fn all_ok<T>(operation: &'static str, results: Vec<Result<T, SignerCallError>>) -> Result<Vec<T>, CoordinatorError> {
     let mut out = Vec::with_capacity(results.len());
     let mut first = None;
     for r in results {
@@ -80,15 +80,15 @@ fn collision(c: &Coordinator, zone: &str, key: &ZoneKey) -> Result<Option<String
 }
 
 /// What the signers agreed on at the end of a DKG or import.
-struct GroupResult {
-    group_key: [u8; 32],
-    package: Vec<u8>,
-    public: frost::keys::PublicKeyPackage,
+pub(crate) struct GroupResult {
+    pub(crate) group_key: [u8; 32],
+    pub(crate) package: Vec<u8>,
+    pub(crate) public: frost::keys::PublicKeyPackage,
 }
 
 /// Parses and checks a public key package against the group key the
 /// signers reported.
-fn check_package(package: &[u8], group_key: &[u8], who: &str) -> Result<GroupResult, CoordinatorError> {
+pub(crate) fn check_package(package: &[u8], group_key: &[u8], who: &str) -> Result<GroupResult, CoordinatorError> {
     let public = frost::keys::PublicKeyPackage::deserialize(package)
         .map_err(|e| CoordinatorError::Disagreement(format!("{who}: public key package does not parse: {e}")))?;
     let key = group_key_bytes(&public)
@@ -180,6 +180,8 @@ async fn store(
         origin: origin.to_string(),
         created_unix: unix_now(),
         retired_unix: None,
+        refreshed_unix: None,
+        pending_refresh: None,
     };
     c.registry.put_key_group(&record).await?;
     Ok(record)
@@ -187,8 +189,20 @@ async fn store(
 
 async fn run_dkg(c: &Coordinator, ceremony: &pb::KeyCeremony, request_id: &str) -> Result<GroupResult, CoordinatorError> {
     let signers = c.signers.all();
-    let session_id = crate::request::random_id();
     let role = crate::keys::role_from_proto(ceremony.role)?;
+    let finished = relay_dkg(signers, ceremony, request_id).await?;
+    agree(signers, &finished, role)
+}
+
+/// Relays the three DKG steps among `signers` (a new key's DKG or a share
+/// refresh, by the approved ceremony `request_id`) and returns every
+/// signer's finish, in `signers`' order.
+pub(crate) async fn relay_dkg(
+    signers: &[SignerHandle],
+    ceremony: &pb::KeyCeremony,
+    request_id: &str,
+) -> Result<Vec<pb::DkgFinishResponse>, CoordinatorError> {
+    let session_id = crate::request::random_id();
 
     let request = pb::DkgRound1Request {
         api_version: API_VERSION,
@@ -279,7 +293,7 @@ async fn run_dkg(c: &Coordinator, ceremony: &pb::KeyCeremony, request_id: &str) 
         })
         .await,
     )?;
-    agree(signers, &finished, role)
+    Ok(finished)
 }
 
 /// All signers must report the same group key, package and key tag.

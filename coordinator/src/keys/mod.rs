@@ -5,6 +5,7 @@
 pub mod ceremony;
 pub mod dkg;
 pub mod life_cycle;
+pub mod refresh;
 pub mod removal;
 pub mod rollover;
 
@@ -143,6 +144,7 @@ pub fn key_group_info(record: &KeyGroupRecord, key: &ZoneKey, apex: &StoredName)
         threshold: record.threshold.into(),
         signers: record.signers.clone(),
         dnskey: dnskey_line(apex, key),
+        refreshed_unix: record.refreshed_unix.unwrap_or(0),
     }
 }
 

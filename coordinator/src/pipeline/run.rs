@@ -155,6 +155,15 @@ impl Request<'_> {
             _ => (stored_rollovers.clone(), None),
         };
         let keys = zone_keys(&c.registry, &zone, published_keys.as_ref().map(|k| &k.dnskey), &rollovers)?;
+        // Half the holders may sign with refreshed shares already: the
+        // package to check their shares against is not settled.
+        if let Some(g) = keys.groups.iter().find(|g| g.record.pending_refresh.is_some()) {
+            return Err(CoordinatorError::FailedPrecondition(format!(
+                "{zone}: the share refresh of key tag {} is not committed on every signer; finish it with \
+                 `frostzone keys refresh --zone {zone} --key-tag {}` (the zone's schedule retries it too)",
+                g.record.key_tag, g.record.key_tag
+            )));
+        }
         // A KSK or CSK rollover asks the parent for the new DS (RFC 7344).
         policy.publish_cds |= keys.key_use.cds_required;
         if let Some(z) = &config {

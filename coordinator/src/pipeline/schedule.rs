@@ -17,7 +17,8 @@
 //!
 //! A new publication of the zone, whatever its input, wakes the task to
 //! compute the next due time again. The same task takes the zone's key
-//! rollover steps when they are due ([`super::rollovers`]).
+//! rollover steps when they are due ([`super::rollovers`]) and its share
+//! refreshes ([`crate::keys::refresh::scheduled`]).
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -159,10 +160,16 @@ async fn run(c: Weak<Coordinator>, lane: Arc<Lane>, zone: String) {
                         Some(now + RETRY_FIRST.as_secs())
                     }
                 };
-                match (step, scheduled) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                }
+                // Share refreshes (and an interrupted one's commit) once
+                // no rollover step is due.
+                let refresh = match if stepped { Ok(None) } else { crate::keys::refresh::scheduled(&c, &zone).await } {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::warn!("{zone}: share refresh failed, retrying in {}: {e}", human_duration(RETRY_FIRST.as_secs()));
+                        Some(now + RETRY_FIRST.as_secs())
+                    }
+                };
+                [step, scheduled, refresh].into_iter().flatten().min()
             }
             _ => None,
         };

@@ -234,7 +234,11 @@ impl Signer for FakeSigner {
             group_public_key: group.to_vec(),
             public_key_package: public.serialize().map_err(bad)?,
             key_tag: tag,
+            refresh_confirmation: Vec::new(),
         }))
+    }
+    async fn commit_refresh(&self, _: Request<pb::CommitRefreshRequest>) -> Result<Response<pb::Decision>, Status> {
+        Err(Status::unimplemented("fake"))
     }
     async fn import_begin(&self, _: Request<pb::ImportBeginRequest>) -> Result<Response<pb::ImportBeginResponse>, Status> {
         Err(Status::unimplemented("fake"))
@@ -556,6 +560,8 @@ pub async fn cluster_answering(behaviours: [Behaviour; 5], answers: [Answer; 5],
             origin: "dkg".into(),
             created_unix: 0,
             retired_unix: None,
+        refreshed_unix: None,
+        pending_refresh: None,
         })
         .await
         .unwrap();
