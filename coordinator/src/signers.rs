@@ -244,6 +244,26 @@ impl SignerHandle {
         call!(self, commit_refresh, r)
     }
 
+    /// Share repair, step 1 (every participant).
+    pub async fn repair_begin(&self, r: pb::RepairBeginRequest) -> Result<pb::RepairBeginResponse, SignerCallError> {
+        call!(self, repair_begin, r)
+    }
+
+    /// Share repair, step 2 (helpers).
+    pub async fn repair_deltas(&self, r: pb::RepairDeltasRequest) -> Result<pb::RepairDeltasResponse, SignerCallError> {
+        call!(self, repair_deltas, r)
+    }
+
+    /// Share repair, step 3 (helpers).
+    pub async fn repair_sigma(&self, r: pb::RepairSigmaRequest) -> Result<pb::RepairSigmaResponse, SignerCallError> {
+        call!(self, repair_sigma, r)
+    }
+
+    /// Share repair, step 4 (the repaired signer).
+    pub async fn repair_finish(&self, r: pb::RepairFinishRequest) -> Result<pb::RepairFinishResponse, SignerCallError> {
+        call!(self, repair_finish, r)
+    }
+
     /// Whether `id` (as received) is this signer's identifier.
     pub fn is(&self, id: Option<&pb::ParticipantId>) -> bool {
         id.and_then(|p| frost::Identifier::deserialize(&p.id).ok()) == Some(self.identifier)

@@ -122,6 +122,10 @@ pub fn ceremony_hash(ceremony: &KeyCeremony) -> [u8; 32] {
     }
     h.update(ceremony.key_tag.to_be_bytes());
     put(&mut h, &ceremony.group_public_key);
+    // Only repairs name a repaired holder; other hashes stay as they were.
+    if let Some(repaired) = &ceremony.repaired {
+        put(&mut h, &repaired.id);
+    }
     h.finalize().into()
 }
 
@@ -182,6 +186,7 @@ mod tests {
             participants: vec![ParticipantId { id: vec![1] }, ParticipantId { id: vec![2] }],
             key_tag: 0,
             group_public_key: Vec::new(),
+            repaired: None,
         };
         let h = ceremony_hash(&base);
         let variants = [
@@ -192,6 +197,7 @@ mod tests {
             KeyCeremony { participants: vec![ParticipantId { id: vec![1] }], ..base.clone() },
             KeyCeremony { key_tag: 1, ..base.clone() },
             KeyCeremony { group_public_key: vec![0], ..base.clone() },
+            KeyCeremony { repaired: Some(ParticipantId { id: vec![3] }), ..base.clone() },
         ];
         for v in variants {
             assert_ne!(ceremony_hash(&v), h, "{v:?}");

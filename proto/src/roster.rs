@@ -154,6 +154,9 @@ pub enum RosterMismatch {
         /// The roster's.
         roster: String,
     },
+    /// A share repair's helpers are not t or more other members.
+    #[error("share repair helpers: {0}")]
+    Helpers(String),
 }
 
 /// "1, 2, 3" for a set of identifiers.
@@ -253,6 +256,29 @@ impl Roster {
         } else {
             Err(RosterMismatch::BadSignature(member.name.clone()))
         }
+    }
+
+    /// Checks a share repair: the roster's t, a repaired member, and t or
+    /// more other members as helpers, each once.
+    pub fn check_helpers(&self, threshold: u32, helpers: &[Identifier], repaired: &Identifier) -> Result<(), RosterMismatch> {
+        if threshold != u32::from(self.threshold) {
+            return Err(RosterMismatch::Threshold { given: threshold, roster: self.threshold });
+        }
+        self.member(repaired).ok_or_else(|| RosterMismatch::NotAMember(frostzone_threshold::display_identifier(repaired)))?;
+        let given: BTreeSet<&Identifier> = helpers.iter().collect();
+        if given.len() != helpers.len() {
+            return Err(RosterMismatch::Helpers("a helper is named twice".into()));
+        }
+        if given.contains(repaired) {
+            return Err(RosterMismatch::Helpers("the repaired signer cannot help itself".into()));
+        }
+        if let Some(stranger) = helpers.iter().find(|h| self.member(h).is_none()) {
+            return Err(RosterMismatch::NotAMember(frostzone_threshold::display_identifier(stranger)));
+        }
+        if helpers.len() < usize::from(self.threshold) {
+            return Err(RosterMismatch::Helpers(format!("{} helpers, t is {}", helpers.len(), self.threshold)));
+        }
+        Ok(())
     }
 
     /// Checks a key group's t and participants (as a ceremony names them)

@@ -22,6 +22,10 @@
 //!   an existing key, with the zone, role, t, participants and the public
 //!   key of the ceremony its operator approved; the operator's CLI checks
 //!   it before it encrypts a share to it.
+//! * [`Statement::RepairKey`] and [`Statement::RepairPackage`]: a share
+//!   repair's one-time keys (so the relay cannot read deltas and sigmas)
+//!   and each helper's public key package (so the repaired signer checks
+//!   its rebuilt share against one the helpers vouch for).
 //! * [`Statement::RefreshDone`]: a participant's refreshed public key
 //!   package for a share refresh. A signer replaces its old share only
 //!   when every participant signed the same package: otherwise some would
@@ -102,6 +106,32 @@ pub enum Statement<'a> {
         /// Its one-time X25519 public key.
         encryption_key: &'a [u8],
     },
+    /// A share repair participant's one-time X25519 key.
+    RepairKey {
+        /// The run.
+        session_id: &'a [u8],
+        /// The approved repair ceremony.
+        request_id: &'a str,
+        /// The zone.
+        zone: &'a str,
+        /// The key's tag.
+        key_tag: u16,
+        /// Who sends it.
+        sender: &'a Identifier,
+        /// Its one-time X25519 public key.
+        encryption_key: &'a [u8],
+    },
+    /// A share repair helper's public key package of the key.
+    RepairPackage {
+        /// The run.
+        session_id: &'a [u8],
+        /// The key's tag.
+        key_tag: u16,
+        /// SHA-256 of the frost `PublicKeyPackage`, serialized.
+        package_digest: &'a [u8],
+        /// Which helper.
+        sender: &'a Identifier,
+    },
     /// A participant finished a share refresh with this public key package.
     RefreshDone {
         /// The approved refresh ceremony.
@@ -172,6 +202,22 @@ impl Statement<'_> {
                 put(&mut out, group_public_key);
                 put(&mut out, &participant.serialize());
                 put(&mut out, encryption_key);
+            }
+            Statement::RepairKey { session_id, request_id, zone, key_tag, sender, encryption_key } => {
+                out.extend_from_slice(b"frostzone repair key v1\0");
+                put(&mut out, session_id);
+                put(&mut out, request_id.as_bytes());
+                put(&mut out, zone.as_bytes());
+                out.extend_from_slice(&key_tag.to_be_bytes());
+                put(&mut out, &sender.serialize());
+                put(&mut out, encryption_key);
+            }
+            Statement::RepairPackage { session_id, key_tag, package_digest, sender } => {
+                out.extend_from_slice(b"frostzone repair package v1\0");
+                put(&mut out, session_id);
+                out.extend_from_slice(&key_tag.to_be_bytes());
+                put(&mut out, package_digest);
+                put(&mut out, &sender.serialize());
             }
             Statement::RefreshDone { request_id, zone, key_tag, group_public_key, package_digest, sender } => {
                 out.extend_from_slice(b"frostzone refresh done v1\0");

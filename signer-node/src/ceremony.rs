@@ -49,6 +49,8 @@ pub enum CeremonyKind {
     Remove,
     /// Refresh of every share of a key (the key stays).
     Refresh,
+    /// Repair of one holder's lost share by t other holders.
+    Repair,
 }
 
 impl CeremonyKind {
@@ -58,6 +60,7 @@ impl CeremonyKind {
             Ok(v1::CeremonyKind::Import) => Some(CeremonyKind::Import),
             Ok(v1::CeremonyKind::Remove) => Some(CeremonyKind::Remove),
             Ok(v1::CeremonyKind::Refresh) => Some(CeremonyKind::Refresh),
+            Ok(v1::CeremonyKind::Repair) => Some(CeremonyKind::Repair),
             _ => None,
         }
     }
@@ -69,6 +72,7 @@ impl CeremonyKind {
             CeremonyKind::Import => "key import",
             CeremonyKind::Remove => "key removal",
             CeremonyKind::Refresh => "share refresh",
+            CeremonyKind::Repair => "share repair",
         }
     }
 }
@@ -90,6 +94,8 @@ pub struct ApprovedCeremony {
     pub key_tag: KeyTag,
     /// Its public key (import: the only key whose shares may be stored).
     pub group_public_key: Vec<u8>,
+    /// Repair: whose share is rebuilt (`participants` are the helpers).
+    pub repaired: Option<Identifier>,
 }
 
 impl ApprovedCeremony {
@@ -136,6 +142,8 @@ pub(crate) struct CeremonyContext<'a> {
     /// Key tags of the zone's published DNSKEY RRset.
     pub published: BTreeMap<u16, String>,
     pub now: u64,
+    /// This signer.
+    pub me: Identifier,
 }
 
 /// Evaluates a proposed ceremony (pure): the record with its decision and
@@ -146,7 +154,7 @@ pub(crate) fn evaluate_ceremony(
     ceremony: &KeyCeremony,
     ctx: &CeremonyContext<'_>,
 ) -> Result<(StoredRequest, Vec<String>), NodeError> {
-    let kind = CeremonyKind::from_proto(ceremony.kind).ok_or_else(|| NodeError::field("ceremony.kind", "not DKG, IMPORT, REMOVE or REFRESH"))?;
+    let kind = CeremonyKind::from_proto(ceremony.kind).ok_or_else(|| NodeError::field("ceremony.kind", "not DKG, IMPORT, REMOVE, REFRESH or REPAIR"))?;
     let zone = normalized_zone(&ceremony.zone)?;
     let expiry = ctx.now.saturating_add(ctx.policy.approval.pending_expiry_secs);
     let mut record = StoredRequest {
@@ -168,6 +176,7 @@ pub(crate) fn evaluate_ceremony(
         CeremonyKind::Dkg | CeremonyKind::Import => check_group_ceremony(kind, ceremony, &zone, ctx, &mut lines)?,
         CeremonyKind::Remove => check_removal(ceremony, &zone, ctx, &mut record, &mut lines)?,
         CeremonyKind::Refresh => check_refresh(ceremony, &zone, ctx, &mut record, &mut lines)?,
+        CeremonyKind::Repair => check_repair(ceremony, &zone, ctx, &mut record, &mut lines)?,
     };
     let refusal = refusal.or_else(|| (!ctx.policy.serves(&zone)).then(|| format!("zone {zone} is not served under this signer's policy")));
     if let Some(reason) = refusal {
@@ -261,6 +270,24 @@ fn named_key<'a>(ceremony: &KeyCeremony, ctx: &'a CeremonyContext<'_>) -> Result
     Ok((tag, ctx.shares.iter().find(|s| s.key_tag.0 == tag)))
 }
 
+/// The existing key a refresh or repair names.
+struct NamedKey<'a> {
+    role: KeyRole,
+    participants: Vec<Identifier>,
+    tag: u16,
+    /// This signer's share of it.
+    held: Option<&'a ShareInfo>,
+}
+
+/// The key a refresh or repair names, recorded as the key involved.
+fn named_group_key<'a>(ceremony: &KeyCeremony, ctx: &'a CeremonyContext<'_>, record: &mut StoredRequest) -> Result<NamedKey<'a>, NodeError> {
+    let key_role = role(ceremony.role)?;
+    let participants = ceremony.participants.iter().map(|p| participant(Some(p), "ceremony.participants")).collect::<Result<Vec<_>, _>>()?;
+    let (tag, held) = named_key(ceremony, ctx)?;
+    record.keys = vec![KeyInvolved { key_tag: tag.into(), role: proto_role(key_role).into(), signatures: 0, held: held.is_some() }];
+    Ok(NamedKey { role: key_role, participants, tag, held })
+}
+
 /// Refresh: a key this signer holds a share of, named by tag and group
 /// key, among exactly the roster's t and participants (the share's own
 /// group is checked when the refresh runs, [`crate::keygen`]).
@@ -271,13 +298,10 @@ fn check_refresh(
     record: &mut StoredRequest,
     lines: &mut Vec<String>,
 ) -> Result<Option<String>, NodeError> {
-    let key_role = role(ceremony.role)?;
-    let ids = ceremony.participants.iter().map(|p| participant(Some(p), "ceremony.participants")).collect::<Result<Vec<_>, _>>()?;
-    let (tag, held) = named_key(ceremony, ctx)?;
+    let NamedKey { role: key_role, participants: ids, tag, held } = named_group_key(ceremony, ctx, record)?;
     lines.push(format!(
         "key ceremony: refresh of every share of the {key_role} key tag {tag} of {zone}; the key and its DNSKEY stay the same"
     ));
-    record.keys = vec![KeyInvolved { key_tag: tag.into(), role: proto_role(key_role).into(), signatures: 0, held: held.is_some() }];
     let Some(share) = held else {
         return Ok(Some(format!("this signer holds no share of key tag {tag} of {zone}: nothing to refresh")));
     };
@@ -289,6 +313,48 @@ fn check_refresh(
     }
     lines.push(format!("this signer holds a share of it: group key {}", hex::encode(share.group_public_key)));
     check_roster(ceremony, &ids, ctx, lines)
+}
+
+/// Repair: this signer is the repaired one (and holds no share of the
+/// key) or one of the helpers (and holds one); the repaired signer and t
+/// or more helpers are other members of the roster.
+fn check_repair(
+    ceremony: &KeyCeremony,
+    zone: &str,
+    ctx: &CeremonyContext<'_>,
+    record: &mut StoredRequest,
+    lines: &mut Vec<String>,
+) -> Result<Option<String>, NodeError> {
+    let repaired = participant(ceremony.repaired.as_ref(), "ceremony.repaired")?;
+    let NamedKey { role: key_role, participants: helpers, tag, held } = named_group_key(ceremony, ctx, record)?;
+    let Some(roster) = ctx.roster else { return Ok(Some("this signer has no roster: it takes part in no key ceremony".into())) };
+    let name = |id: &Identifier| roster.member(id).map(|m| m.name.clone()).unwrap_or_else(|| frostzone_threshold::display_identifier(id));
+    lines.push(format!(
+        "key ceremony: repair of {}'s lost share of the {key_role} key tag {tag} of {zone} by {}; the key and every other share stay",
+        name(&repaired),
+        helpers.iter().map(name).collect::<Vec<_>>().join(", ")
+    ));
+    if let Err(e) = roster.check_helpers(ceremony.threshold, &helpers, &repaired) {
+        return Ok(Some(format!("{e}")));
+    }
+    if repaired == ctx.me {
+        if held.is_some() {
+            return Ok(Some(format!("this signer holds a share of key tag {tag} of {zone} already: nothing to repair")));
+        }
+        lines.push("this signer is the one repaired: it holds no share of the key".into());
+    } else if helpers.contains(&ctx.me) {
+        match held {
+            Some(share) if share.role == key_role && ceremony.group_public_key == share.group_public_key => {
+                lines.push(format!("this signer helps with its share: group key {}", hex::encode(share.group_public_key)));
+            }
+            Some(_) => return Ok(Some(format!("key tag {tag} of {zone} held here is not the key the ceremony names"))),
+            None => return Ok(Some(format!("this signer holds no share of key tag {tag} of {zone}: it cannot help"))),
+        }
+    } else {
+        return Ok(Some("this signer is neither a helper of this repair nor the one repaired".into()));
+    }
+    lines.push(format!("t and the helpers fit this signer's roster (fingerprint {})", roster.fingerprint()));
+    Ok(None)
 }
 
 /// Removal: the key named, held or not, and never one still published.
@@ -342,6 +408,7 @@ impl Node {
             shares: self.store.list()?.into_iter().filter(|s| s.zone == zone).collect(),
             published: self.published_key_tags(&zone)?,
             now: now.unix(),
+            me: self.options().participant,
         };
         let (record, lines) = evaluate_ceremony(&proposal, &ceremony, &ctx)?;
         {
@@ -414,8 +481,18 @@ impl Node {
         if now.unix() >= record.approved_unix.saturating_add(APPROVAL_WINDOW_SECS) {
             return Err(RequestError::NotApproved(format!("key ceremony {request_id} was approved more than a day ago; propose it again")).into());
         }
+        let repaired = ceremony.repaired.as_ref().map(|p| participant(Some(p), "ceremony.repaired")).transpose()?;
         let (threshold, participants, key_role) = match kind {
             CeremonyKind::Remove => (0, Vec::new(), KeyRole::Zsk),
+            CeremonyKind::Repair => {
+                let roster = self.roster("key ceremony")?;
+                let mut ids =
+                    ceremony.participants.iter().map(|p| participant(Some(p), "ceremony.participants")).collect::<Result<Vec<_>, _>>()?;
+                ids.sort();
+                let repaired = repaired.ok_or_else(|| NodeError::field("ceremony.repaired", "missing"))?;
+                roster.check_helpers(ceremony.threshold, &ids, &repaired).map_err(|e| NodeError::Roster(format!("ceremony {request_id}: {e}")))?;
+                (roster.threshold, ids, role(ceremony.role)?)
+            }
             _ => {
                 let roster = self.roster("key ceremony")?;
                 let mut ids =
@@ -434,6 +511,7 @@ impl Node {
             participants,
             key_tag: KeyTag(u16::try_from(ceremony.key_tag).unwrap_or(0)),
             group_public_key: ceremony.group_public_key.clone(),
+            repaired,
         })
     }
 

@@ -297,7 +297,7 @@ impl Node {
         }
     }
 
-    fn count_dkg_run(&self, request_id: &str) -> Result<(), NodeError> {
+    pub(crate) fn count_dkg_run(&self, request_id: &str) -> Result<(), NodeError> {
         let _decisions = lock(&self.decisions);
         let requests = self.store.requests();
         let mut record = requests.get(request_id)?.ok_or_else(|| NodeError::Internal(format!("request {request_id} vanished")))?;

@@ -23,6 +23,7 @@
 //!   ceremony;
 //! * [`refresh`]: share refresh — the refreshed share kept aside, and
 //!   committed only with every participant's confirmation;
+//! * [`repair`]: share repair — t helpers rebuild a holder's lost share;
 //! * [`ceremony`]: key ceremonies (DKG, import, removal) as requests the
 //!   policy or the operator approves, checked against the roster;
 //! * [`lifecycle`]: the request life cycle (Propose, decisions,
@@ -69,6 +70,8 @@
 //!   validity bounds, NSEC3 parameters, rate limit);
 //! * [`approval`]: the `[approval]` policy — which requests are approved
 //!   by policy and which wait for the operator;
+//! * [`rts`]: one participant's side of a share repair (frost's
+//!   repairable threshold scheme), pure;
 //! * [`rrset`]: RRsets as items make them, parsed and in stored form;
 //! * [`fields`]: API message fields read into FROST and DNSSEC values;
 //! * [`envelope`]: the AEAD envelopes, at rest and end to end between
@@ -106,8 +109,10 @@ pub mod proof;
 pub mod proposal;
 pub mod rate;
 pub mod refresh;
+pub mod repair;
 pub mod request_store;
 pub mod rrset;
+pub mod rts;
 pub mod admin;
 pub mod service;
 pub mod sessions;

@@ -1,7 +1,7 @@
 //! The signer node: its store, its roster, its session tables, rate
 //! window and audit log; its health and the sweep of expired sessions.
 //! Its API calls are `impl Node` blocks in their own modules (FROST
-//! signing in `signing`, key ceremonies in `keygen` and `ceremony`, the
+//! signing in `signing`, key ceremonies in `keygen`, `refresh`, `repair` and `ceremony`, the
 //! request life cycle in `lifecycle`, signed decisions in `proof`), which
 //! build on this one; this module calls none of them, nor the shells
 //! (`service`, `admin`) that run the node's plain, synchronous functions
@@ -23,6 +23,7 @@ use crate::fault::Faults;
 use crate::fields::{participant_id, proto_role};
 use crate::policy_file::SignerPolicy;
 use crate::rate::RateWindow;
+use crate::rts::RepairSession;
 use crate::sessions::SessionTable;
 use crate::store::{ShareInfo, Store};
 use frostzone_proto::roster::Roster;
@@ -74,6 +75,7 @@ pub struct Node {
     pub(crate) signing: Mutex<SessionTable<PendingSigning>>,
     pub(crate) dkg: Mutex<SessionTable<DkgSession>>,
     pub(crate) imports: Mutex<SessionTable<PendingImport>>,
+    pub(crate) repairs: Mutex<SessionTable<RepairSession>>,
     pub(crate) policy: Arc<SignerPolicy>,
     /// Every participant and t, from this signer's own configuration;
     /// `None` only in tests that need no ceremony or proof.
@@ -118,6 +120,7 @@ impl Node {
             signing: Mutex::new(SessionTable::new(t, MAX_PENDING_SIGNING)),
             dkg: Mutex::new(SessionTable::new(t, MAX_PENDING_KEYGEN)),
             imports: Mutex::new(SessionTable::new(t, MAX_PENDING_KEYGEN)),
+            repairs: Mutex::new(SessionTable::new(t, MAX_PENDING_KEYGEN)),
             policy: Arc::new(SignerPolicy::default()),
             roster: None,
             rate: Mutex::new(RateWindow::new(0)),
@@ -225,7 +228,7 @@ impl Node {
 
     /// Drops (and so wipes) every expired session; returns how many.
     pub fn sweep(&self, now: Instant) -> usize {
-        lock(&self.signing).sweep(now) + lock(&self.dkg).sweep(now) + lock(&self.imports).sweep(now)
+        lock(&self.signing).sweep(now) + lock(&self.dkg).sweep(now) + lock(&self.imports).sweep(now) + lock(&self.repairs).sweep(now)
     }
 
     /// Health: name, participant and the shares held.

@@ -25,6 +25,7 @@ fn refresh_ceremony(signers: &[Signer1], key_tag: u32, group_key: &[u8]) -> KeyC
         participants: ids.iter().map(|id| pid(id).unwrap()).collect(),
         key_tag,
         group_public_key: group_key.to_vec(),
+        repaired: None,
     }
 }
 

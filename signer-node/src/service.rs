@@ -125,6 +125,26 @@ impl Signer for SignerService {
         self.run(req.api_version, |node| node.commit_refresh(req, Now::current())).await
     }
 
+    async fn repair_begin(&self, request: Request<RepairBeginRequest>) -> Result<Response<RepairBeginResponse>, Status> {
+        let req = request.into_inner();
+        self.run(req.api_version, |node| node.repair_begin(req, Now::current())).await
+    }
+
+    async fn repair_deltas(&self, request: Request<RepairDeltasRequest>) -> Result<Response<RepairDeltasResponse>, Status> {
+        let req = request.into_inner();
+        self.run(req.api_version, |node| node.repair_deltas(req, Now::current())).await
+    }
+
+    async fn repair_sigma(&self, request: Request<RepairSigmaRequest>) -> Result<Response<RepairSigmaResponse>, Status> {
+        let req = request.into_inner();
+        self.run(req.api_version, |node| node.repair_sigma(req, Now::current())).await
+    }
+
+    async fn repair_finish(&self, request: Request<RepairFinishRequest>) -> Result<Response<RepairFinishResponse>, Status> {
+        let req = request.into_inner();
+        self.run(req.api_version, |node| node.repair_finish(req, Now::current())).await
+    }
+
     async fn import_begin(
         &self,
         request: Request<ImportBeginRequest>,

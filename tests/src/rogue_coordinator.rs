@@ -108,6 +108,7 @@ impl Coordinator for RogueCoordinator {
             participants,
             key_tag: frostzone_dnssec::keys::ZoneKey::ed25519(role, group_public_key).key_tag().0.into(),
             group_public_key: group_public_key.to_vec(),
+            repaired: None,
         };
         let request_id = rogue::request_id();
         let session_id = rogue::session_id();
@@ -153,6 +154,10 @@ impl Coordinator for RogueCoordinator {
     }
 
     async fn refresh_shares(&self, _: Request<pb::RefreshSharesRequest>) -> Result<Response<pb::RefreshSharesResponse>, Status> {
+        unimplemented()
+    }
+
+    async fn repair_share(&self, _: Request<pb::RepairShareRequest>) -> Result<Response<pb::RepairShareResponse>, Status> {
         unimplemented()
     }
 

@@ -395,6 +395,7 @@ fn describe_ceremony(c: &frostzone_proto::v1::KeyCeremony) -> String {
         Ok(CeremonyKind::Dkg) => format!("DKG of a new {role} for {}, {} of {} signers", c.zone, c.threshold, c.participants.len()),
         Ok(CeremonyKind::Import) => format!("import of an existing {role} for {}, {} of {} signers", c.zone, c.threshold, c.participants.len()),
         Ok(CeremonyKind::Remove) => format!("removal of every share of key tag {} of {}", c.key_tag, c.zone),
+        Ok(CeremonyKind::Repair) => format!("repair of a lost share of key tag {} of {} by other holders (the key stays)", c.key_tag, c.zone),
         Ok(CeremonyKind::Refresh) => format!("refresh of every share of key tag {} of {} (the key stays)", c.key_tag, c.zone),
         _ => "unknown key ceremony".to_string(),
     }

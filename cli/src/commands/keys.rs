@@ -13,7 +13,7 @@ use frostzone_proto::roster::Roster;
 use frostzone_proto::statement::Statement;
 use frostzone_proto::v1::{
     EncryptedShare, GenerateKeyRequest, ImportKeyBeginRequest, ImportKeyBeginResponse, ImportKeyFinishRequest,
-    KeyGroupInfo, KeyRole, ListKeysRequest, RefreshSharesRequest, RemoveKeyRequest,
+    KeyGroupInfo, KeyRole, ListKeysRequest, RefreshSharesRequest, RemoveKeyRequest, RepairShareRequest,
 };
 use frostzone_proto::API_VERSION;
 use frostzone_threshold::frost;
@@ -39,6 +39,7 @@ enum Command {
     Import(ImportArgs),
     Remove(RemoveArgs),
     Refresh(RefreshArgs),
+    Repair(RepairArgs),
     List(ListArgs),
     Rollover(life_cycle::RolloverArgs),
     Status(life_cycle::StatusArgs),
@@ -99,6 +100,29 @@ pub struct RefreshArgs {
     approval_timeout: u32,
 }
 
+/// Rebuild one signer's lost share of a key from t other holders (frost's
+/// repairable threshold scheme): the key, its DNSKEY and every other share
+/// stay. The signer must be up with its identity (its roster entry) and
+/// hold no share of the key, e.g. restored from a backup older than the
+/// key. The helpers and the signer approve first (`key_ceremonies`).
+#[derive(clap::Args)]
+pub struct RepairArgs {
+    /// The zone, e.g. example.com.
+    #[arg(long)]
+    zone: String,
+    /// The key's tag.
+    #[arg(long)]
+    key_tag: u16,
+    /// The signer whose share is rebuilt (its name in the coordinator's
+    /// [[signers]]).
+    #[arg(long)]
+    signer: String,
+    /// How long to wait for the approvals (0: the coordinator's
+    /// approval_timeout_secs).
+    #[arg(long, default_value_t = 0, value_name = "SECS")]
+    approval_timeout: u32,
+}
+
 /// Import an existing Ed25519 key (BIND/ldns .private file): it is split
 /// here into one share per signer, each encrypted to that signer, and the
 /// published DNSKEY and DS stay the same. Destroy the file afterwards.
@@ -154,6 +178,7 @@ pub fn execute(args: Args, client: ClientArgs) -> anyhow::Result<Outcome> {
             }
             Command::Remove(a) => remove(&mut coordinator, &a).await?,
             Command::Refresh(a) => refresh(&mut coordinator, &a).await?,
+            Command::Repair(a) => repair(&mut coordinator, &a).await?,
             Command::List(a) => {
                 let keys = list(&mut coordinator, a.zone.as_deref().unwrap_or("")).await?;
                 print!("{}", keys_table(&keys));
@@ -333,6 +358,36 @@ async fn refresh(coordinator: &mut CoordinatorApi, args: &RefreshArgs) -> anyhow
         .into_inner();
     let how = if done.resumed { "an interrupted refresh finished" } else { "refreshed" };
     println!("request {}: key tag {} of {zone}: shares {how} on {}; the key is unchanged", done.request_id, args.key_tag, done.signers.join(", "));
+    if let Some(key) = &done.key {
+        println!("{}", key.dnskey);
+    }
+    Ok(())
+}
+
+/// Rebuilds a signer's lost share.
+async fn repair(coordinator: &mut CoordinatorApi, args: &RepairArgs) -> anyhow::Result<()> {
+    let zone = &args.zone;
+    eprintln!("asking {} and t other holders of key tag {} of {zone} to approve a share repair", args.signer, args.key_tag);
+    let request = RepairShareRequest {
+        api_version: API_VERSION,
+        zone: zone.clone(),
+        key_tag: args.key_tag.into(),
+        signer: args.signer.clone(),
+        approval_timeout_secs: args.approval_timeout,
+    };
+    let done = coordinator
+        .repair_share(request)
+        .await
+        .map_err(status_error)
+        .with_context(|| format!("repair of {}'s share of key tag {} of {zone} failed", args.signer, args.key_tag))?
+        .into_inner();
+    println!(
+        "request {}: {}'s share of key tag {} of {zone} repaired by {}; the key is unchanged",
+        done.request_id,
+        args.signer,
+        args.key_tag,
+        done.helpers.join(", ")
+    );
     if let Some(key) = &done.key {
         println!("{}", key.dnskey);
     }

@@ -183,6 +183,15 @@ impl CoordinatorApi for CoordinatorService {
         Ok(Response::new(crate::keys::refresh::refresh_shares(&self.inner, &r.zone, r.key_tag, &who, timeout).await?))
     }
 
+    async fn repair_share(&self, request: Request<pb::RepairShareRequest>) -> Result<Response<pb::RepairShareResponse>, Status> {
+        let who = operator(&request);
+        let r = request.into_inner();
+        check_api_version(r.api_version)?;
+        tracing::info!(operator = %who, "repair {}'s share of key tag {} of {}", r.signer, r.key_tag, r.zone);
+        let timeout = self.approval_timeout(r.approval_timeout_secs);
+        Ok(Response::new(crate::keys::repair::repair_share(&self.inner, &r.zone, r.key_tag, &r.signer, &who, timeout).await?))
+    }
+
     async fn import_key_finish(
         &self,
         request: Request<pb::ImportKeyFinishRequest>,

@@ -52,8 +52,26 @@ pub fn describe_ceremony(ceremony: &pb::KeyCeremony) -> String {
         Ok(pb::CeremonyKind::Dkg) => format!("a DKG of a new {role} for {}", ceremony.zone),
         Ok(pb::CeremonyKind::Import) => format!("the import of a {role} for {}", ceremony.zone),
         Ok(pb::CeremonyKind::Remove) => format!("the removal of key tag {} of {}", ceremony.key_tag, ceremony.zone),
+        Ok(pb::CeremonyKind::Repair) => format!("the repair of a lost share of the {role} key tag {} of {}", ceremony.key_tag, ceremony.zone),
         Ok(pb::CeremonyKind::Refresh) => format!("a share refresh of the {role} key tag {} of {}", ceremony.key_tag, ceremony.zone),
         _ => format!("a key ceremony for {}", ceremony.zone),
+    }
+}
+
+/// A ceremony about the existing key `group` (refresh, repair) among
+/// `participants`, in identifier order.
+pub fn existing_key_ceremony(kind: pb::CeremonyKind, group: &crate::keys::KeyGroup, participants: &[SignerHandle]) -> pb::KeyCeremony {
+    let mut ids: Vec<_> = participants.iter().map(|s| (s.identifier, s.participant_id())).collect();
+    ids.sort_by_key(|p| p.0);
+    pb::KeyCeremony {
+        kind: kind.into(),
+        zone: group.record.zone.clone(),
+        role: crate::keys::role_to_proto(group.key.role).into(),
+        threshold: group.record.threshold.into(),
+        participants: ids.into_iter().map(|(_, p)| p).collect(),
+        key_tag: group.record.key_tag.into(),
+        group_public_key: hex::decode(&group.record.group_public_key).unwrap_or_default(),
+        repaired: None,
     }
 }
 

@@ -6,6 +6,7 @@ pub mod ceremony;
 pub mod dkg;
 pub mod life_cycle;
 pub mod refresh;
+pub mod repair;
 pub mod removal;
 pub mod rollover;
 

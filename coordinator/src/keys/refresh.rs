@@ -28,9 +28,9 @@ use frostzone_proto::v1 as pb;
 use frostzone_proto::API_VERSION;
 
 use crate::error::CoordinatorError;
-use crate::keys::ceremony::{seek, Decided};
+use crate::keys::ceremony::{existing_key_ceremony, seek, Decided};
 use crate::keys::dkg::{all_ok, check_package, relay_dkg};
-use crate::keys::{key_group_info, role_to_proto, zone_name, KeyGroup};
+use crate::keys::{key_group_info, zone_name, KeyGroup};
 use crate::registry::{KeyGroupRecord, PendingRefresh};
 use crate::signers::{fan_out, SignerHandle};
 use crate::Coordinator;
@@ -67,17 +67,7 @@ pub async fn refresh_shares(
             "key tag {tag} of {zone} is retired: remove its shares (`frostzone keys remove`) rather than refresh them"
         )));
     }
-    let mut participants: Vec<_> = holders.iter().map(|s| (s.identifier, s.participant_id())).collect();
-    participants.sort_by_key(|p| p.0);
-    let ceremony = pb::KeyCeremony {
-        kind: pb::CeremonyKind::Refresh.into(),
-        zone: zone.clone(),
-        role: role_to_proto(group.key.role).into(),
-        threshold: record.threshold.into(),
-        participants: participants.into_iter().map(|(_, p)| p).collect(),
-        key_tag: tag.into(),
-        group_public_key: hex::decode(&record.group_public_key).unwrap_or_default(),
-    };
+    let ceremony = existing_key_ceremony(pb::CeremonyKind::Refresh, &group, &holders);
     let Decided { request_id, .. } = seek(c, ceremony.clone(), &holders, true, operator, timeout).await?;
     let finished = relay_dkg(&holders, &ceremony, &request_id).await?;
     let pending = agree(&group, &holders, &finished, &request_id)?;

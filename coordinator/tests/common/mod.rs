@@ -240,6 +240,18 @@ impl Signer for FakeSigner {
     async fn commit_refresh(&self, _: Request<pb::CommitRefreshRequest>) -> Result<Response<pb::Decision>, Status> {
         Err(Status::unimplemented("fake"))
     }
+    async fn repair_begin(&self, _: Request<pb::RepairBeginRequest>) -> Result<Response<pb::RepairBeginResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    async fn repair_deltas(&self, _: Request<pb::RepairDeltasRequest>) -> Result<Response<pb::RepairDeltasResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    async fn repair_sigma(&self, _: Request<pb::RepairSigmaRequest>) -> Result<Response<pb::RepairSigmaResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    async fn repair_finish(&self, _: Request<pb::RepairFinishRequest>) -> Result<Response<pb::RepairFinishResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
     async fn import_begin(&self, _: Request<pb::ImportBeginRequest>) -> Result<Response<pb::ImportBeginResponse>, Status> {
         Err(Status::unimplemented("fake"))
     }

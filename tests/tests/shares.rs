@@ -1,5 +1,6 @@
-//! Share refresh with real processes (frost's refresh DKG under a key ceremony every holder
-//! approves): a 2-of-3 cluster with one CSK signs a zone, and then
+//! Share refresh and share repair with real processes, each a key ceremony the signers approve.
+//!
+//! Refresh (frost's refresh DKG): a 2-of-3 cluster with one CSK signs a zone, and then
 //!
 //! * `frostzone keys refresh` succeeds and says so; every signer audits `shares-refreshed`; the
 //!   key tag, the DNSKEY, the DS and the published DNSKEY RRset stay byte for byte the same, and
@@ -16,6 +17,12 @@
 //! * With `[zones.rollover] share_refresh_interval` set, the coordinator refreshes the key by
 //!   itself (a `shares-refreshed` event on every signer that nobody asked for), and the zone
 //!   still signs and validates afterwards.
+//!
+//! Repair (frost's repairable threshold scheme): signer-3's store is replaced by a copy taken
+//! before the key was made (the same identity, no share of the key). A repair for signer-1, which
+//! holds its share, is refused; the repair for signer-3 rebuilds its share from signer-1 and
+//! signer-2 (each audits its part once); with signer-1 down, signer-2 and the repaired signer-3
+//! sign a version that validates under the DS of before; a second repair is refused.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -35,6 +42,9 @@ const REFRESHED: &str = "shares-refreshed";
 
 /// Where signer-1's pre-refresh store is copied to, beside its own `signer-1/data`.
 const OLD_SHARE: &str = "signer-1/old-share";
+
+/// Where signer-3's store from before the key is copied to.
+const NO_SHARE: &str = "signer-3/before-key";
 
 /// One cluster at a time: two would share the machine's two cores.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -110,9 +120,51 @@ fn audit(file: &Path) -> Vec<Value> {
     text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", file.display()))).collect()
 }
 
+/// How many `event` entries signer `k`'s own audit log holds.
+fn events(cluster: &Cluster, k: u16, event: &str) -> usize {
+    audit(&cluster.audit_log(&format!("signer-{k}"))).iter().filter(|e| e["event"] == event).count()
+}
+
 /// How many `shares-refreshed` events signer `k`'s own audit log holds.
 fn refreshes(cluster: &Cluster, k: u16) -> usize {
-    audit(&cluster.audit_log(&format!("signer-{k}"))).iter().filter(|e| e["event"] == REFRESHED).count()
+    events(cluster, k, REFRESHED)
+}
+
+/// A 2-of-3 cluster serving [`ZONE`], every process up.
+fn cluster_2_of_3() -> Cluster {
+    let mut cluster = Cluster::new(3, 2);
+    cluster.configure_coordinator(|c| {
+        c.zones.push(coordinator_config::Zone { name: ZONE.to_string(), ..coordinator_config::Zone::default() })
+    });
+    cluster.start_all();
+    cluster.wait_ready(3);
+    cluster
+}
+
+/// Makes a CSK and signs version 1 with it: the key tag, the DNSKEY line, the DS file and the
+/// published DNSKEY RRset.
+fn first_version(cluster: &Cluster) -> (String, String, PathBuf, Vec<String>) {
+    let made = cluster.frostzone_ok(&["keys", "generate", "--zone", ZONE, "--role", "csk"]);
+    let tag = made.split("key tag ").nth(1).and_then(|t| t.split(':').next()).expect("key tag in the output").to_string();
+    let dnskey = made.lines().nth(1).expect("the DNSKEY line").trim().to_string();
+    let ds = cluster.dir.path().join("before.ds");
+    cluster.write_ds(ZONE, &ds);
+    let (cmd, output, first) = sign(cluster, 1, &[]);
+    assert!(output.status.success(), "{}\n{}", describe(&cmd, &output), cluster.logs());
+    verify(&first, &ds);
+    let dnskeys = dnskey_rrset(&std::fs::read_to_string(&first).expect("first version"));
+    assert_eq!(dnskeys.len(), 1, "one CSK published: {dnskeys:?}");
+    (tag, dnskey, ds, dnskeys)
+}
+
+/// Stops signer `k`, copies its store to `to` (relative to the cluster's directory) and starts
+/// it again.
+fn copy_store(cluster: &mut Cluster, k: u16, to: &str) {
+    cluster.stop_signer(k);
+    let own = cluster.dir.path().join(format!("signer-{k}")).join("data");
+    copy_dir(&own, &cluster.dir.path().join(to));
+    cluster.start_signer(k, &[]);
+    cluster.wait_ready(3);
 }
 
 /// Copies the directory `from` to `to` (files and subdirectories; sockets are left out).
@@ -145,33 +197,15 @@ fn refreshed_shares_keep_the_key_and_old_shares_cannot_sign() {
     let step = |what: &str| eprintln!("[{:5.1} s] {what}", started.elapsed().as_secs_f64());
 
     // 1. A 2-of-3 cluster, one CSK, the first version signed; its DNSKEY, DS and key tag kept.
-    let mut cluster = Cluster::new(3, 2);
-    cluster.configure_coordinator(|c| {
-        c.zones.push(coordinator_config::Zone { name: ZONE.to_string(), ..coordinator_config::Zone::default() })
-    });
-    cluster.start_all();
-    cluster.wait_ready(3);
+    let mut cluster = cluster_2_of_3();
     step("cluster ready");
-    let made = cluster.frostzone_ok(&["keys", "generate", "--zone", ZONE, "--role", "csk"]);
-    let tag = made.split("key tag ").nth(1).and_then(|t| t.split(':').next()).expect("key tag in the output").to_string();
-    let dnskey = made.lines().nth(1).expect("the DNSKEY line").trim().to_string();
-    let ds = cluster.dir.path().join("before.ds");
-    cluster.write_ds(ZONE, &ds);
+    let (tag, dnskey, ds, dnskeys) = first_version(&cluster);
     let ds_before = std::fs::read_to_string(&ds).expect("DS");
     let list_before = cluster.frostzone_ok(&["keys", "list", "--zone", ZONE]);
-    let (cmd, output, first) = sign(&cluster, 1, &[]);
-    assert!(output.status.success(), "{}\n{}", describe(&cmd, &output), cluster.logs());
-    verify(&first, &ds);
-    let dnskeys = dnskey_rrset(&std::fs::read_to_string(&first).expect("first version"));
-    assert_eq!(dnskeys.len(), 1, "one CSK published: {dnskeys:?}");
     step(&format!("key tag {tag} made, version 1 signed"));
 
     // 2. signer-1's store as it is before the refresh, copied aside after a clean stop.
-    cluster.stop_signer(1);
-    let own = cluster.dir.path().join("signer-1").join("data");
-    copy_dir(&own, &cluster.dir.path().join(OLD_SHARE));
-    cluster.start_signer(1, &[]);
-    cluster.wait_ready(3);
+    copy_store(&mut cluster, 1, OLD_SHARE);
     step("signer-1's store copied to old-share");
 
     // 3. The refresh: it says so, names the key and its unchanged DNSKEY; every signer audits it.
@@ -277,4 +311,61 @@ fn refreshed_shares_keep_the_key_and_old_shares_cannot_sign() {
     assert_eq!(cluster.frostzone_ok(&["ds", "--zone", ZONE]), ds_before, "the DS changed with the scheduled refresh");
     sign_ok(&cluster, 8, &ds, &dnskeys);
     step("version 8 signed after the scheduled refresh");
+}
+
+#[test]
+fn a_lost_share_is_repaired_by_t_other_holders() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let started = Instant::now();
+    let step = |what: &str| eprintln!("[{:5.1} s] {what}", started.elapsed().as_secs_f64());
+
+    // 1. signer-3's store before any key; then a CSK and version 1.
+    let mut cluster = cluster_2_of_3();
+    copy_store(&mut cluster, 3, NO_SHARE);
+    let (tag, dnskey, ds, dnskeys) = first_version(&cluster);
+    let list_before = cluster.frostzone_ok(&["keys", "list", "--zone", ZONE]);
+    step(&format!("key tag {tag} made, version 1 signed"));
+
+    // 2. signer-3 loses its share: back on the store from before the key.
+    cluster.stop_signer(3);
+    cluster.set_signer_data_dir(3, NO_SHARE);
+    cluster.start_signer(3, &[]);
+    cluster.wait_ready(3);
+
+    // 3. A repair for a signer that holds its share is refused by it.
+    let repair = |cluster: &Cluster, signer: &str| {
+        cluster.frostzone_output(&["keys", "repair", "--zone", ZONE, "--key-tag", &tag, "--signer", signer, "--approval-timeout", "60"])
+    };
+    let refused = repair(&cluster, "signer-1");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && stderr.contains("already"), "a repair of a held share was not refused:\n{stderr}");
+    step("a repair of signer-1, which holds its share, was refused");
+
+    // 4. The repair of signer-3: helpers signer-1 and signer-2; each audits its part once.
+    let output = repair(&cluster, "signer-3");
+    assert!(output.status.success(), "{}\n{}", String::from_utf8_lossy(&output.stderr), cluster.logs());
+    let repaired = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(repaired.contains("repaired by signer-1, signer-2"), "{repaired}");
+    assert!(repaired.lines().any(|l| l.trim() == dnskey), "the DNSKEY after the repair is not the one made:\n{repaired}");
+    // signer-3 runs on the copy, whose audit log is the copy's.
+    let copy_audit = cluster.dir.path().join(NO_SHARE).join("audit.log");
+    let repaired_audit = || audit(&copy_audit).iter().filter(|e| e["event"] == "share-repaired").count();
+    assert_eq!(repaired_audit(), 1);
+    assert_eq!(events(&cluster, 1, "share-repair-helped"), 1);
+    assert_eq!(events(&cluster, 2, "share-repair-helped"), 1);
+    assert_eq!(cluster.frostzone_ok(&["keys", "list", "--zone", ZONE]), list_before, "the key changed with the repair");
+    step(&format!("signer-3's share repaired:\n{repaired}"));
+
+    // 5. signer-1 down: signer-2 and the repaired signer-3 sign under the unchanged DNSKEY.
+    cluster.stop_signer(1);
+    cluster.wait_ready(2);
+    sign_ok(&cluster, 2, &ds, &dnskeys);
+    step("version 2 signed by signer-2 and the repaired signer-3");
+
+    // 6. Nothing left to repair.
+    cluster.start_signer(1, &[]);
+    cluster.wait_ready(3);
+    let again = repair(&cluster, "signer-3");
+    assert!(!again.status.success(), "a second repair of signer-3 went through");
+    assert_eq!(repaired_audit(), 1);
 }
