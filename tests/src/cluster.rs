@@ -366,10 +366,37 @@ impl Cluster {
         assert!(dead.is_empty(), "{}\n{}", dead.join("; "), self.logs());
     }
 
-    /// Waits until the coordinator answers `status` and sees `reachable` signers.
+    /// Makes `members` the whole membership with t = `threshold`: the roster every signer and the
+    /// operator's CLI read (`roster.toml`, made again from the members' identity entries) and the
+    /// coordinator's `[[signers]]` and threshold. Takes effect at the next starts; a signer outside
+    /// the membership is not to be started.
+    pub fn set_membership(&mut self, members: &[u16], threshold: u16) {
+        self.threshold = threshold;
+        let entries: Vec<PathBuf> = members.iter().map(|k| self.dir.path().join(format!("signer-{k}")).join("identity.toml")).collect();
+        let mut cmd = Command::new(frostzone_bin());
+        cmd.args(["roster", "init", "--threshold", &threshold.to_string(), "--out"]).arg(self.dir.path().join("roster.toml")).args(&entries);
+        let out = run(&mut cmd);
+        assert!(out.status.success(), "{}", describe(&cmd, &out));
+        let ports = self.signer_ports.clone();
+        self.configure_coordinator(|c| {
+            c.threshold = threshold;
+            c.signers = members
+                .iter()
+                .map(|&k| coordinator_config::Signer {
+                    name: format!("signer-{k}"),
+                    participant: k,
+                    endpoint: format!("https://127.0.0.1:{}", ports[usize::from(k) - 1]),
+                })
+                .collect();
+        });
+    }
+
+    /// Waits until the coordinator answers `status` and sees `reachable` of its configured
+    /// signers.
     pub fn wait_ready(&mut self, reachable: u16) {
         let deadline = Instant::now() + READY_DEADLINE;
-        let want = format!("signers: {reachable} of {} reachable", self.signers());
+        let configured = CoordinatorConfig::read(&self.dir.path().join("coordinator.toml")).signers.len();
+        let want = format!("signers: {reachable} of {configured} reachable");
         loop {
             self.assert_running();
             let out = self.frostzone_output(&["status"]);

@@ -12,6 +12,10 @@
 //! * Steps are not repeated: once a rollover is done the zone stays as it is.
 //! * With a ZSK lifetime configured, the coordinator makes the next ZSK ahead of need (a DKG the
 //!   signers approve) and rolls to it when the lifetime ends, with nobody asking.
+//! * A re-key from 3-of-5 to 4-of-6: the membership changes (every roster and the coordinator's
+//!   config name a sixth signer and t = 4), a new CSK is made by DKG among the six, and a CSK
+//!   rollover replaces the old 3-of-5 key; every version validates on the way, the parent's DS is
+//!   replaced, and in the end only the new key is published and three signers no longer sign.
 //! * The signers run `key_changes = "rollover"`: the zone's first publication waits for their
 //!   operators, and every rollover step after it is approved by each signer's own reading of the
 //!   key change (a key it holds a share of comes in; an old key goes only once its successor was
@@ -140,10 +144,8 @@ fn parent(dir: &Path, port: u16, ds: &str) -> Nsd {
     server
 }
 
-/// A 2-of-3 cluster whose coordinator writes the zone to the returned file and rolls its keys
-/// under `policy`; keys of `roles` made, and the zone's first version signed.
-fn signing_cluster(policy: coordinator_config::Rollover, roles: &[&str]) -> (Cluster, PathBuf) {
-    let mut cluster = Cluster::new(3, 2);
+/// Configures the coordinator to serve [`ZONE`] under `policy`, writing it to the returned file.
+fn serve_zone(cluster: &Cluster, policy: coordinator_config::Rollover) -> PathBuf {
     let output = cluster.dir.path().join("roll.signed");
     cluster.configure_coordinator(|c| {
         c.zones.push(coordinator_config::Zone {
@@ -153,6 +155,14 @@ fn signing_cluster(policy: coordinator_config::Rollover, roles: &[&str]) -> (Clu
             ..coordinator_config::Zone::default()
         })
     });
+    output
+}
+
+/// A 2-of-3 cluster whose coordinator writes the zone to the returned file and rolls its keys
+/// under `policy`; keys of `roles` made, and the zone's first version signed.
+fn signing_cluster(policy: coordinator_config::Rollover, roles: &[&str]) -> (Cluster, PathBuf) {
+    let mut cluster = Cluster::new(3, 2);
+    let output = serve_zone(&cluster, policy);
     cluster.start_all();
     cluster.wait_ready(3);
     for role in roles {
@@ -164,6 +174,18 @@ fn signing_cluster(policy: coordinator_config::Rollover, roles: &[&str]) -> (Clu
     let out = run(&mut cluster.sign_command(ZONE, &zone_file, &first));
     assert!(out.status.success(), "{}", cluster.logs());
     (cluster, output)
+}
+
+/// Every wait of a CSK rollover one second (no parent servers: the operator's ds-seen).
+fn one_second_csk_policy() -> coordinator_config::Rollover {
+    coordinator_config::Rollover {
+        dnskey_ttl: Some(1),
+        propagation_delay: Some(1),
+        parent_delay: Some(1),
+        ds_ttl: Some(1),
+        ds_check_interval: Some(1),
+        ..Default::default()
+    }
 }
 
 /// One cluster at a time: two would share the machine's two cores.
@@ -336,14 +358,7 @@ fn a_zsk_at_the_end_of_its_lifetime_is_rolled_to_a_key_made_ahead() {
 #[test]
 fn a_csk_rollover_waits_for_the_operators_ds_seen_and_ends_with_the_new_key_alone() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let policy = coordinator_config::Rollover {
-        dnskey_ttl: Some(1),
-        propagation_delay: Some(1),
-        parent_delay: Some(1),
-        ds_ttl: Some(1),
-        ds_check_interval: Some(1),
-        ..Default::default()
-    };
+    let policy = one_second_csk_policy();
     let (cluster, output) = signing_cluster(policy, &["csk"]);
     let ds = cluster.dir.path().join("parent.ds");
     write_ds(&cluster, &ds);
@@ -366,4 +381,70 @@ fn a_csk_rollover_waits_for_the_operators_ds_seen_and_ends_with_the_new_key_alon
     let s = wait_phase(&cluster, &mut versions, "CSK", "done", |_| {});
     assert_eq!((key_state(&s, old), key_state(&s, new)), ("retired".to_string(), "active".to_string()), "{s:#}");
     assert_eq!(dnskey_tags(versions.seen.last().expect("a version")), [new as u16].into());
+}
+
+#[test]
+fn a_rekey_from_3_of_5_to_4_of_6_rolls_the_new_group_in() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cluster = Cluster::new(6, 4);
+    cluster.set_membership(&[1, 2, 3, 4, 5], 3);
+    let output = serve_zone(&cluster, one_second_csk_policy());
+    for k in 1..=5 {
+        cluster.start_signer(k, &[]);
+    }
+    cluster.start_coordinator();
+    cluster.wait_ready(5);
+    let made = cluster.frostzone_ok(&["keys", "generate", "--zone", ZONE, "--role", "csk"]);
+    assert!(made.contains("3 of 5"), "{made}");
+    let zone_file = cluster.dir.path().join("roll.zone");
+    std::fs::write(&zone_file, ZONE_TEXT).expect("write zone");
+    let first = cluster.dir.path().join("first.signed");
+    let out = run(&mut cluster.sign_command(ZONE, &zone_file, &first));
+    assert!(out.status.success(), "{}", cluster.logs());
+    let ds = cluster.dir.path().join("parent.ds");
+    write_ds(&cluster, &ds);
+    let old = tags_in(&status(&cluster), "CSK", "active")[0];
+
+    // The membership changes: signer-6 joins, t becomes 4 (every operator's roster, the
+    // coordinator's config), and every process restarts on it.
+    cluster.kill_coordinator();
+    for k in 1..=5 {
+        cluster.stop_signer(k);
+    }
+    cluster.set_membership(&[1, 2, 3, 4, 5, 6], 4);
+    cluster.start_all();
+    cluster.wait_ready(6);
+
+    // `keys rekey`: the new group's key by DKG among the six, rolled in as a CSK rollover.
+    let mut versions = Versions { output, ds, seen: Vec::new() };
+    versions.look(&cluster);
+    let made = cluster.frostzone_ok(&["keys", "rekey", "--zone", ZONE, "--role", "csk"]);
+    assert!(made.contains("4 of 6") && made.contains("signer-6"), "{made}");
+    let new: u64 = made
+        .split("key tag ")
+        .nth(1)
+        .and_then(|t| t.split(':').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no key tag in the re-key's output:\n{made}"));
+    assert_ne!(new, old);
+    wait_phase(&cluster, &mut versions, "CSK", "active", |_| {});
+    cluster.frostzone_ok(&["keys", "ds-seen", "--zone", ZONE, "--key-tag", &new.to_string()]);
+    write_ds(&cluster, &versions.ds);
+    let s = wait_phase(&cluster, &mut versions, "CSK", "done", |_| {});
+    assert_eq!((key_state(&s, old), key_state(&s, new)), ("retired".to_string(), "active".to_string()), "{s:#}");
+    assert_eq!(dnskey_tags(versions.seen.last().expect("a version")), [new as u16].into());
+    let parent_ds = std::fs::read_to_string(&versions.ds).expect("DS");
+    let ds_tags: Vec<String> = parent_ds.lines().filter_map(|l| l.split_whitespace().nth(4).map(str::to_string)).collect();
+    assert_eq!(ds_tags, vec![new.to_string()], "the parent's DS is not the new key's alone (old key tag {old}):\n{parent_ds}");
+
+    // The old t no longer signs: with three signers up, the zone cannot be signed.
+    for k in 4..=6 {
+        cluster.stop_signer(k);
+    }
+    cluster.wait_ready(3);
+    std::fs::write(&zone_file, ZONE_TEXT.replace(" 1 60 60 600 2", " 100 60 60 600 2")).expect("write zone");
+    let mut cmd = cluster.sign_command(ZONE, &zone_file, &cluster.dir.path().join("three.signed"));
+    cmd.args(["--approval-timeout", "10"]);
+    let out = run(&mut cmd);
+    assert!(!out.status.success(), "three signers signed after the re-key to 4-of-6:\n{}", describe(&cmd, &out));
 }

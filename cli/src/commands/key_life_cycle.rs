@@ -1,5 +1,5 @@
-//! `frostzone keys rollover | status | ds-seen`: a zone's key life cycle
-//! (RFC 7583 rollovers). The coordinator takes each step when it is due;
+//! `frostzone keys rollover | rekey | status | ds-seen`: a zone's key life
+//! cycle (RFC 7583 rollovers). The coordinator takes each step when it is due;
 //! every step that changes the published keys is a signing request the
 //! signers approve like any other.
 
@@ -30,6 +30,26 @@ pub struct RolloverArgs {
     #[arg(long)]
     pub key_tag: Option<u16>,
     /// How long the first step waits for the signers' approvals (0: the
+    /// coordinator's approval_timeout_secs).
+    #[arg(long, default_value_t = 0, value_name = "SECS")]
+    pub approval_timeout: u32,
+}
+
+/// Re-key: a new key of the role by DKG among the signers the roster and
+/// the coordinator name now (after a change of members or of t, or on a
+/// suspected compromise), rolled in at once as a rollover of the role; the
+/// old key is retired when the rollover ends (for a KSK or CSK once the
+/// parent shows the new DS). Remove its shares afterwards with `keys
+/// remove`. A share refresh cannot do this: it keeps t and the members.
+#[derive(clap::Args)]
+pub struct RekeyArgs {
+    /// The zone, e.g. example.com.
+    #[arg(long)]
+    pub zone: String,
+    /// The role re-keyed.
+    #[arg(long, value_enum)]
+    pub role: Role,
+    /// How long the DKG and the first step wait for approvals (0: the
     /// coordinator's approval_timeout_secs).
     #[arg(long, default_value_t = 0, value_name = "SECS")]
     pub approval_timeout: u32,

@@ -42,6 +42,7 @@ enum Command {
     Repair(RepairArgs),
     List(ListArgs),
     Rollover(life_cycle::RolloverArgs),
+    Rekey(life_cycle::RekeyArgs),
     Status(life_cycle::StatusArgs),
     DsSeen(life_cycle::DsSeenArgs),
 }
@@ -187,6 +188,7 @@ pub fn execute(args: Args, client: ClientArgs) -> anyhow::Result<Outcome> {
                 eprintln!("publishing the standby {} of {} (the signers approve this step like any signing request)", role_name(KeyRole::from(a.role).into()), a.zone);
                 print!("{}", life_cycle::status_text(&life_cycle::rollover(&mut coordinator, &a).await?));
             }
+            Command::Rekey(a) => print!("{}", life_cycle::status_text(&rekey(&mut coordinator, &a).await?)),
             Command::Status(a) => {
                 let s = life_cycle::status(&mut coordinator, &a.zone).await?;
                 if a.json {
@@ -223,6 +225,18 @@ pub async fn generate_waiting(coordinator: &mut CoordinatorApi, zone: &str, role
         .with_context(|| format!("key generation for {zone} failed"))?
         .into_inner();
     Ok(key)
+}
+
+/// `keys rekey`: the new key made, then its rollover started.
+async fn rekey(coordinator: &mut CoordinatorApi, a: &life_cycle::RekeyArgs) -> anyhow::Result<frostzone_proto::v1::KeyStatusResponse> {
+    let role = frostzone_proto::v1::KeyRole::from(a.role);
+    eprintln!("making a new {} of {} by DKG among the current signers (each approves the ceremony)", role_name(role.into()), a.zone);
+    let key = generate_waiting(coordinator, &a.zone, role, a.approval_timeout).await?;
+    println!("{}", describe_key(&key));
+    eprintln!("rolling it in: publishing key tag {} (the signers approve this step like any signing request)", key.key_tag);
+    let key_tag = u16::try_from(key.key_tag).context("the new key's tag is not 16 bits")?;
+    let roll = life_cycle::RolloverArgs { zone: a.zone.clone(), role: a.role, key_tag: Some(key_tag), approval_timeout: a.approval_timeout };
+    life_cycle::rollover(coordinator, &roll).await.with_context(|| format!("key tag {key_tag} was made but its rollover did not start; start it with `frostzone keys rollover --zone {} --key-tag {key_tag}`", a.zone))
 }
 
 /// The coordinator's keys, of one zone or (`""`) all.
