@@ -1,7 +1,8 @@
 //! Share repair, as [`Node`] methods (issue 12; [`crate::rts`]): under an
 //! approved repair ceremony, t or more helpers rebuild the lost share of
 //! one holder without any of them, or the relaying coordinator, learning
-//! a share. A helper's part ends with its sigma (audit event
+//! a share; or, with every holder helping, make the share of a new member
+//! of the roster (a join at the same t, under the same key). A helper's part ends with its sigma (audit event
 //! `share-repair-helped`); the repaired signer's with its share stored
 //! (`share-repaired`), once it matched its verifying share in the
 //! public key package every helper signed.
@@ -81,14 +82,22 @@ impl Node {
         let session = lock(&self.repairs).take(id, now.instant).map_err(NodeError::session("repair"))?;
         let params = session.params().clone();
         let packages = req.deltas.iter().map(sealed).collect::<Result<Vec<_>, _>>()?;
-        let (sigma, package) = match session.sigma(packages, &mut OsRng) {
+        let join = session.is_join();
+        let (sigma, public) = match session.sigma(packages, &mut OsRng) {
             Ok(done) => done,
             Err(e) => return Err(self.ceremony_step_refused(&params.request_id, "repair sigma", e.into())),
         };
+        if join {
+            // The newcomer's verifying share is public and follows from the
+            // holders': kept even if its join fails (it then signs nothing).
+            self.store.replace_public_key_package(&params.zone, params.key_tag, &public)?;
+        }
+        let package = public.serialize().map_err(|e| NodeError::Internal(format!("serialize: {e}")))?;
         let digest = package_digest(&package);
         let package_signature = params.package_statement(&params.me, &digest).sign(self.store.identity());
         let outcome = format!(
-            "helped repair participant {}'s share of key tag {} of {} (sigma sealed for it)",
+            "helped {} participant {}'s share of key tag {} of {} (sigma sealed for it)",
+            if join { "make new" } else { "repair" },
             frostzone_threshold::display_identifier(&params.repaired),
             params.key_tag,
             params.zone

@@ -21,6 +21,10 @@
 //!   (`repair_share_part2`) into a sigma sealed for the repaired signer.
 //!   No helper learns another's share: each delta alone is uniformly
 //!   random.
+//! * **Join**: the repaired participant may be new to the group (at the
+//!   same t); every holder then helps, and the package each signs carries
+//!   the newcomer's verifying share interpolated from theirs
+//!   ([`frostzone_threshold::joined_public_key_package`]).
 //! * **Finish** (the repaired signer, [`RepairSession::finish`]): opens
 //!   every helper's sigma, sums them (`repair_share_part3`), and keeps the
 //!   share only if it matches the verifying share of this participant in
@@ -161,10 +165,14 @@ impl RepairSession {
                 let holders = public.verifying_shares();
                 if *share.key_package.identifier() != params.me
                     || group_key(public)? != params.group_public_key
-                    || !holders.contains_key(&params.repaired)
                     || params.helpers.iter().any(|h| !holders.contains_key(h))
                 {
                     return Err(DkgError::Parameters("this signer's share is not of the group the repair names".into()));
+                }
+                // A join (the repaired is no holder yet) needs every holder as a helper, so
+                // that every holder's package gets the new verifying share.
+                if !holders.contains_key(&params.repaired) && !holders.keys().eq(params.helpers.iter()) {
+                    return Err(DkgError::Parameters("a new holder joins only with every holder helping".into()));
                 }
             }
             None if params.me != params.repaired => return Err(DkgError::NotAParticipant(params.me)),
@@ -237,11 +245,18 @@ impl RepairSession {
         Ok((self, sealed))
     }
 
+    /// Whether the repaired participant is new to the group (a join).
+    pub fn is_join(&self) -> bool {
+        self.helper.as_ref().is_some_and(|h| !h.public_key_package.verifying_shares().contains_key(&self.params.repaired))
+    }
+
     /// Helper, step 3: the deltas the other helpers sealed for this one,
     /// each once, and its own, summed (frost `repair_share_part2`) into a
     /// sigma sealed for the repaired signer. Returns it and the public key
-    /// package to sign; the session ends.
-    pub fn sigma<R: RngCore + CryptoRng>(self, packages: Vec<SealedPackage>, rng: &mut R) -> Result<(SealedPackage, Vec<u8>), DkgError> {
+    /// package to sign (for a join, with the new participant's verifying
+    /// share interpolated from the helpers': this helper stores it too);
+    /// the session ends.
+    pub fn sigma<R: RngCore + CryptoRng>(self, packages: Vec<SealedPackage>, rng: &mut R) -> Result<(SealedPackage, frost::keys::PublicKeyPackage), DkgError> {
         let (State::Deltas { own, keys }, Some(share)) = (&self.state, &self.helper) else {
             return Err(DkgError::OutOfOrder("sigma before deltas"));
         };
@@ -270,7 +285,12 @@ impl RepairSession {
         let key = self.transport_key(their, &p.me, &p.repaired)?;
         let plain = zeroize::Zeroizing::new(sigma.serialize());
         let sealed = SealedPackage { from: p.me, to: p.repaired, ciphertext: envelope::seal(&key, SIGMA_AAD, &plain, rng) };
-        let package = share.public_key_package.serialize().map_err(frost_error("repair part 2"))?;
+        let package = if self.is_join() {
+            frostzone_threshold::joined_public_key_package(&share.public_key_package, &p.helpers, p.repaired)
+                .map_err(|e| DkgError::Parameters(format!("the joiner's verifying share: {e}")))?
+        } else {
+            share.public_key_package.clone()
+        };
         Ok((sealed, package))
     }
 
@@ -417,6 +437,7 @@ mod tests {
             let me = s.params().me;
             let mine = sealed.iter().filter(|p| p.to == me).cloned().collect();
             let (sigma, p) = s.sigma(mine, &mut OsRng).unwrap();
+            let p = p.serialize().unwrap();
             let statement = Statement::RepairPackage { session_id: b"repair-session-1", key_tag: repaired.params().key_tag.0, package_digest: &package_digest(&p), sender: &me };
             sigmas.push(SigmaEntry { from: me, ciphertext: sigma.ciphertext, package_signature: statement.sign(&identity(number(&me))) });
             package = p;

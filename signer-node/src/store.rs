@@ -471,6 +471,27 @@ impl Store {
         })
     }
 
+    /// Replaces the group's public key package kept with the share of
+    /// `zone` and `key_tag` (a member joined: the same group key and t,
+    /// one verifying share more) and flushes. This signer's own key
+    /// package does not change.
+    pub fn replace_public_key_package(&self, zone: &str, key_tag: KeyTag, public: &frost::keys::PublicKeyPackage) -> Result<(), StoreError> {
+        let mut share = self.get_share(zone, key_tag)?.ok_or_else(|| StoreError::Corrupt(format!("no share of key tag {key_tag} of {zone}")))?;
+        let own = share.key_package.identifier();
+        if public.verifying_key() != share.public_key_package.verifying_key()
+            || public.min_signers() != share.public_key_package.min_signers()
+            || public.verifying_shares().get(own) != Some(share.key_package.verifying_share())
+        {
+            return Err(StoreError::Corrupt(format!("the new public key package of key tag {key_tag} of {zone} is of another group")));
+        }
+        share.public_key_package = public.clone();
+        let sled_key = Store::share_key(zone, key_tag);
+        let value = self.seal(&sled_key, &share)?;
+        self.shares.insert(sled_key, value).map_err(self.sled_err())?;
+        self.db.flush().map_err(self.sled_err())?;
+        Ok(())
+    }
+
     /// Deletes the share for `zone` and `key_tag` and flushes; whether one
     /// was held.
     pub fn remove_share(&self, zone: &str, key_tag: KeyTag) -> Result<bool, StoreError> {

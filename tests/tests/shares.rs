@@ -23,6 +23,10 @@
 //! holds its share, is refused; the repair for signer-3 rebuilds its share from signer-1 and
 //! signer-2 (each audits its part once); with signer-1 down, signer-2 and the repaired signer-3
 //! sign a version that validates under the DS of before; a second repair is refused.
+//!
+//! Join: a 2-of-3 key, then a fourth signer enters every roster (t stays 2); `keys repair` for it
+//! makes its share with the three holders helping, the key and DNSKEY unchanged; a refresh then
+//! runs among all four, and signer-3 and the newcomer alone sign a version that validates.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -368,4 +372,51 @@ fn a_lost_share_is_repaired_by_t_other_holders() {
     let again = repair(&cluster, "signer-3");
     assert!(!again.status.success(), "a second repair of signer-3 went through");
     assert_eq!(repaired_audit(), 1);
+}
+
+#[test]
+fn a_new_member_joins_a_key_at_the_same_t() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let started = Instant::now();
+    let step = |what: &str| eprintln!("[{:5.1} s] {what}", started.elapsed().as_secs_f64());
+    let mut cluster = Cluster::new(4, 2);
+    cluster.set_membership(&[1, 2, 3], 2);
+    cluster.configure_coordinator(|c| {
+        c.zones.push(coordinator_config::Zone { name: ZONE.to_string(), ..coordinator_config::Zone::default() })
+    });
+    for k in 1..=3 {
+        cluster.start_signer(k, &[]);
+    }
+    cluster.start_coordinator();
+    cluster.wait_ready(3);
+    let (tag, dnskey, ds, dnskeys) = first_version(&cluster);
+    let ds_before = std::fs::read_to_string(&ds).expect("DS");
+    step(&format!("key tag {tag} made among three, version 1 signed"));
+
+    // signer-4 enters every roster and the coordinator's config; t stays 2.
+    cluster.kill_coordinator();
+    for k in 1..=3 {
+        cluster.stop_signer(k);
+    }
+    cluster.set_membership(&[1, 2, 3, 4], 2);
+    cluster.start_all();
+    cluster.wait_ready(4);
+    let joined = cluster.frostzone_ok(&["keys", "repair", "--zone", ZONE, "--key-tag", &tag, "--signer", "signer-4", "--approval-timeout", "60"]);
+    assert!(joined.contains("joined the key") && joined.contains("signer-1, signer-2, signer-3"), "{joined}");
+    assert!(joined.lines().any(|l| l.trim() == dnskey), "the DNSKEY changed with the join:\n{joined}");
+    let list = cluster.frostzone_ok(&["keys", "list", "--zone", ZONE]);
+    assert!(key_row(&list, &tag).contains("2 of 4") && key_row(&list, &tag).contains("signer-4"), "{list}");
+    assert_eq!(cluster.frostzone_ok(&["ds", "--zone", ZONE]), ds_before, "the DS changed with the join");
+    step(&format!("signer-4 joined:\n{joined}{list}"));
+
+    // The four hold one group: a refresh runs among them.
+    cluster.frostzone_ok(&["keys", "refresh", "--zone", ZONE, "--key-tag", &tag, "--approval-timeout", "60"]);
+    assert_eq!(refreshes(&cluster, 4), 1);
+
+    // signer-3 and the newcomer alone sign.
+    cluster.stop_signer(1);
+    cluster.stop_signer(2);
+    cluster.wait_ready(2);
+    sign_ok(&cluster, 2, &ds, &dnskeys);
+    step("version 2 signed by signer-3 and signer-4");
 }

@@ -44,6 +44,7 @@ pub use error::{display_identifier, ThresholdError};
 pub use group::SimulatedGroup;
 pub use keys::dkg::generate_with_dkg;
 pub use keys::import::split_existing_key;
+pub use keys::join::joined_public_key_package;
 pub use quorum::Quorum;
 pub use round1::{commit_batch, BatchNonces};
 pub use round2::sign_batch;

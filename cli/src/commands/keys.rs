@@ -105,7 +105,9 @@ pub struct RefreshArgs {
 /// repairable threshold scheme): the key, its DNSKEY and every other share
 /// stay. The signer must be up with its identity (its roster entry) and
 /// hold no share of the key, e.g. restored from a backup older than the
-/// key. The helpers and the signer approve first (`key_ceremonies`).
+/// key. A signer new to every roster (same t) that never held a share
+/// joins the key this way, with every holder helping. The helpers and the
+/// signer approve first (`key_ceremonies`).
 #[derive(clap::Args)]
 pub struct RepairArgs {
     /// The zone, e.g. example.com.
@@ -395,8 +397,9 @@ async fn repair(coordinator: &mut CoordinatorApi, args: &RepairArgs) -> anyhow::
         .map_err(status_error)
         .with_context(|| format!("repair of {}'s share of key tag {} of {zone} failed", args.signer, args.key_tag))?
         .into_inner();
+    let how = if done.joined { "made (it joined the key)" } else { "repaired" };
     println!(
-        "request {}: {}'s share of key tag {} of {zone} repaired by {}; the key is unchanged",
+        "request {}: {}'s share of key tag {} of {zone} {how} by {}; the key is unchanged",
         done.request_id,
         args.signer,
         args.key_tag,

@@ -11,6 +11,12 @@
 //!    ──► RepairFinish (the repaired signer: share rebuilt, checked against its verifying share, stored)
 //! ```
 //!
+//! A configured signer that never held a share of the key (a new member
+//! of every roster, at the same t) joins the same way, with every holder
+//! helping: each adds the newcomer's verifying share, interpolated from
+//! theirs (`frostzone_threshold::joined_public_key_package`), to its
+//! public key package, and so does the registry.
+//!
 //! The coordinator picks the first t reachable other holders that still
 //! hold their share (by their health answers), relays
 //! envelopes it cannot open, and checks that every helper holds the
@@ -59,10 +65,19 @@ pub async fn repair_share(
     let repaired = c
         .signers
         .get(signer)
-        .filter(|s| record.signers.iter().any(|n| n == s.name()))
         .cloned()
-        .ok_or_else(|| CoordinatorError::InvalidArgument(format!("signer: {signer} is not a configured holder of key tag {tag} of {zone}")))?;
-    let helpers = pick_helpers(c, &record.signers, &repaired, &zone, tag, usize::from(record.threshold)).await?;
+        .ok_or_else(|| CoordinatorError::InvalidArgument(format!("signer: {signer} is not in this coordinator's [[signers]]")))?;
+    // A configured signer that never held a share joins; every holder helps.
+    let joins = !record.signers.iter().any(|n| n == repaired.name());
+    let needed = if joins { record.signers.len() } else { usize::from(record.threshold) };
+    let helpers = pick_helpers(c, &record.signers, &repaired, &zone, tag, needed).await?;
+    let expected = if joins {
+        let from = helpers.iter().map(|s| s.identifier).collect();
+        frostzone_threshold::joined_public_key_package(&group.public, &from, repaired.identifier)
+            .map_err(|e| CoordinatorError::FailedPrecondition(format!("{} cannot join key tag {tag} of {zone}: {e}", repaired.name())))?
+    } else {
+        group.public.clone()
+    };
     let ceremony = pb::KeyCeremony {
         repaired: Some(repaired.participant_id()),
         ..existing_key_ceremony(pb::CeremonyKind::Repair, &group, &helpers)
@@ -70,10 +85,22 @@ pub async fn repair_share(
     let mut everyone = helpers.clone();
     everyone.push(repaired.clone());
     let Decided { request_id, .. } = seek(c, ceremony, &everyone, true, operator, timeout).await?;
-    let package = hex::decode(&record.public_key_package).map_err(|_| CoordinatorError::Internal(format!("key tag {tag}: package is not hex")))?;
+    let package = expected.serialize().map_err(|e| CoordinatorError::Internal(format!("key tag {tag}: package: {e}")))?;
     relay(&helpers, &repaired, &request_id, &package, tag).await?;
+    let mut record = record;
+    if joins {
+        let mut holders: Vec<(u16, String)> = record.participants.iter().copied().zip(record.signers.iter().cloned()).collect();
+        holders.push((repaired.config.participant, repaired.name().to_string()));
+        holders.sort();
+        record.participants = holders.iter().map(|h| h.0).collect();
+        record.signers = holders.into_iter().map(|h| h.1).collect();
+        record.public_key_package = hex::encode(&package);
+        KeyGroup::from_record(record.clone())?;
+        c.registry.put_key_group(&record).await?;
+    }
     let names: Vec<String> = helpers.iter().map(|s| s.name().to_string()).collect();
-    let outcome = format!("{}'s share of key tag {tag} repaired by {}; the key is unchanged", repaired.name(), names.join(", "));
+    let how = if joins { "made (it joined the key)" } else { "repaired" };
+    let outcome = format!("{}'s share of key tag {tag} {how} by {}; the key is unchanged", repaired.name(), names.join(", "));
     tracing::info!(request = %request_id, "{zone}: {outcome}");
     c.audit(AuditEntry {
         event: "share-repaired".into(),
@@ -85,7 +112,7 @@ pub async fn repair_share(
         ..AuditEntry::default()
     })
     .await?;
-    Ok(pb::RepairShareResponse { request_id, helpers: names, key: Some(key_group_info(&record, &group.key, &apex)) })
+    Ok(pb::RepairShareResponse { request_id, helpers: names, key: Some(key_group_info(&record, &group.key, &apex)), joined: joins })
 }
 
 /// Whether a signer's health answer lists its share of `tag` in `zone`.
@@ -129,7 +156,8 @@ async fn pick_helpers(c: &Coordinator, holders: &[String], repaired: &SignerHand
 }
 
 /// The four relayed steps; checks what is routed and that every helper
-/// holds the registry's package.
+/// signs `package` (the registry's, or for a join the registry's with the
+/// newcomer's verifying share).
 async fn relay(helpers: &[SignerHandle], repaired: &SignerHandle, request_id: &str, package: &[u8], tag: u16) -> Result<(), CoordinatorError> {
     let session_id = crate::request::random_id();
     let mut everyone = helpers.to_vec();
@@ -183,7 +211,7 @@ async fn relay(helpers: &[SignerHandle], repaired: &SignerHandle, request_id: &s
     let mut entries_for_repaired = Vec::with_capacity(helpers.len());
     for (s, r) in helpers.iter().zip(sigmas) {
         if r.public_key_package != package {
-            return Err(CoordinatorError::Disagreement(format!("share repair: {} holds another public key package of key tag {tag} than the registry", s.name())));
+            return Err(CoordinatorError::Disagreement(format!("share repair: {} signs another public key package of key tag {tag} than the registry's", s.name())));
         }
         let sigma = r.sigma.filter(|p| s.is(p.from.as_ref()) && repaired.is(p.to.as_ref())).ok_or_else(|| {
             CoordinatorError::Disagreement(format!("share repair: {} sent a sigma with a wrong sender or recipient", s.name()))

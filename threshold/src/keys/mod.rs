@@ -1,8 +1,9 @@
 //! Key groups: fresh by distributed key generation, or by splitting an
-//! existing Ed25519 key.
+//! existing Ed25519 key; a new participant's place in an existing group.
 
 pub(crate) mod dkg;
 pub(crate) mod import;
+pub(crate) mod join;
 
 use crate::{Identifier, Quorum, ThresholdError};
 
