@@ -19,10 +19,11 @@
 //! * **signing** ([`signing`]): batches of RRsets signed by attempts over t
 //!   of the approvers (round 1, round 2, aggregation), retried with
 //!   another subset when a signer fails or sends an invalid share;
-//! * **key ceremonies** ([`keys`]): proposing DKG, import and removal of
-//!   keys to the signers, who each approve them against their own roster
-//!   and policy; relaying the signed FROST DKG messages; colliding key tags
-//!   are never stored; rollovers' phases and intervals (RFC 7583);
+//! * **key ceremonies** ([`keys`]): proposing DKG, import, share refresh,
+//!   share repair and removal of keys to the signers, who each approve them
+//!   against their own roster and policy; relaying the signed FROST DKG and
+//!   repair messages; colliding key tags are never stored; rollovers'
+//!   phases and intervals (RFC 7583);
 //! * the **request** record ([`request`]): its phases and each signer's
 //!   decision;
 //! * the **clients** to the signers ([`signers`]): transport only;
@@ -32,7 +33,9 @@
 //!   state;
 //! * **zone transfers** ([`xfr`]): AXFR/IXFR and NOTIFY to the public
 //!   secondaries, and pulling the unsigned zone from a hidden primary;
-//! * its **configuration** ([`config`]).
+//! * its **configuration** ([`config`]);
+//! * test-only **fault injection** ([`fault`]), compiled only into test
+//!   builds.
 //!
 //! It does not own the key shares (the signer nodes do), the zone's DNS
 //! logic (`frostzone-dnssec`) or the FROST arithmetic
@@ -45,6 +48,7 @@ pub mod api;
 pub mod approval;
 pub mod config;
 pub mod error;
+pub mod fault;
 pub mod keys;
 pub mod pipeline;
 pub mod registry;

@@ -290,7 +290,27 @@ impl Cluster {
 
     /// Starts the coordinator.
     pub fn start_coordinator(&mut self) {
-        self.coordinator = Some(self.spawn("coordinator", &workspace_binary("frostzone-coordinator"), &[]));
+        self.start_coordinator_with(&[]);
+    }
+
+    /// Starts the coordinator with extra environment variables.
+    pub fn start_coordinator_with(&mut self, env: &[(&str, &str)]) {
+        self.coordinator = Some(self.spawn("coordinator", &workspace_binary("frostzone-coordinator"), env));
+    }
+
+    /// Waits until the coordinator process exits by itself (a fault it was started with); its
+    /// exit status. Panics after `deadline`.
+    pub fn wait_coordinator_exit(&mut self, deadline: Duration) -> std::process::ExitStatus {
+        let until = Instant::now() + deadline;
+        loop {
+            let p = self.coordinator.as_mut().expect("a coordinator process");
+            if let Ok(Some(status)) = p.child.try_wait() {
+                self.coordinator = None;
+                return status;
+            }
+            assert!(Instant::now() < until, "the coordinator is still running after {} s\n{}", deadline.as_secs(), self.logs());
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Starts signer `k` (1-based) with extra environment variables.

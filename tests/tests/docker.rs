@@ -7,7 +7,7 @@
 //!
 //! The signers' roster comes from `docker/cluster.sh init`: each signer makes its identity key
 //! in its own volume; a signer that the roster does not list would not start. The images must
-//! carry release binaries: the signer without the test-only fault injection.
+//! carry release binaries: the signer and the coordinator without the test-only fault injection.
 //!
 //! Without a working Docker engine the test prints `skipped: ...` and passes, unless
 //! `FROSTZONE_REQUIRE_DOCKER=1` (scripts/test sets it wherever `docker info` works). The first
@@ -54,22 +54,20 @@ fn sign_and_verify(cluster: &DockerCluster, name: &str, ds: &Path, check_ldns: b
     out
 }
 
-/// The signer the images carry is a release build: `--version` does not say "fault injection"
-/// and no byte of it holds the fault switch's variable name (only `fault-injection` builds do).
-fn assert_no_fault_injection(signer: &Path) {
-    let mut version = Command::new(signer);
+/// The binaries the images carry are release builds: `--version` does not say "fault injection"
+/// and no byte of them holds a fault switch's variable name (only `fault-injection` builds do).
+fn assert_no_fault_injection(binary: &Path, switches: &[&str]) {
+    let mut version = Command::new(binary);
     version.arg("--version");
     let out = run(&mut version);
     assert!(out.status.success(), "{}", describe(&version, &out));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(!text.contains("fault injection"), "{} is a test build: {text}", signer.display());
-    let bytes = std::fs::read(signer).unwrap_or_else(|e| panic!("cannot read {}: {e}", signer.display()));
-    let needle = b"FROSTZONE_FAULT_CORRUPT_SHARES";
-    assert!(
-        !bytes.windows(needle.len()).any(|w| w == needle),
-        "{} contains FROSTZONE_FAULT_CORRUPT_SHARES: built with fault injection",
-        signer.display()
-    );
+    assert!(!text.contains("fault injection"), "{} is a test build: {text}", binary.display());
+    let bytes = std::fs::read(binary).unwrap_or_else(|e| panic!("cannot read {}: {e}", binary.display()));
+    for switch in switches {
+        let needle = switch.as_bytes();
+        assert!(!bytes.windows(needle.len()).any(|w| w == needle), "{} contains {switch}: built with fault injection", binary.display());
+    }
 }
 
 /// Every party's copy of the roster `docker/cluster.sh init` wrote is the same file: t = 3 and
@@ -115,7 +113,8 @@ fn docker_cluster_signs_survives_stop_kill_and_restart() {
         cluster.run_dir.path().display()
     );
     cluster.build();
-    assert_no_fault_injection(&cluster.image_binary("signer"));
+    assert_no_fault_injection(&cluster.image_binary("signer"), &["FROSTZONE_FAULT_CORRUPT_SHARES", "FROSTZONE_FAULT_REFUSE_REFRESH_COMMIT"]);
+    assert_no_fault_injection(&cluster.image_binary("coordinator"), &["FROSTZONE_FAULT_KILL_BEFORE_STEP_RECORD"]);
     step("static build + images", &mut t);
     cluster.up();
     assert_roster(&cluster);

@@ -10,6 +10,9 @@
 //!   DS for a while (the rollover waits), the coordinator is killed with SIGKILL in the middle and
 //!   resumes from the persisted phase, and once the parent serves the new DS the old key goes.
 //! * Steps are not repeated: once a rollover is done the zone stays as it is.
+//! * A coordinator killed (SIGKILL, by fault injection) after publishing a step and before
+//!   recording it recognises the step in the published zone when it comes back, records it
+//!   without publishing it again, and the rollover ends as usual.
 //! * With a ZSK lifetime configured, the coordinator makes the next ZSK ahead of need (a DKG the
 //!   signers approve) and rolls to it when the lifetime ends, with nobody asking.
 //! * A re-key from 3-of-5 to 4-of-6: the membership changes (every roster and the coordinator's
@@ -320,6 +323,35 @@ fn zsk_and_ksk_rollovers_run_through_every_phase_and_every_version_validates() {
     parent_nsd.assert_running();
     let log = cluster.log("coordinator");
     assert!(log.contains("waits for the parent's DS") && log.contains("the parent shows the new DS"), "the parent's servers were asked:\n{log}");
+}
+
+#[test]
+fn a_coordinator_killed_between_publishing_and_recording_a_step_resumes() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let policy = coordinator_config::Rollover { dnskey_ttl: Some(1), propagation_delay: Some(1), ..Default::default() };
+    let (mut cluster, output) = signing_cluster(policy, &["ksk", "zsk"]);
+    let ds = cluster.dir.path().join("parent.ds");
+    write_ds(&cluster, &ds);
+    let mut versions = Versions { output, ds, seen: Vec::new() };
+    versions.look(&cluster);
+    cluster.frostzone_ok(&["keys", "generate", "--zone", ZONE, "--role", "zsk"]);
+    cluster.frostzone_ok(&["keys", "rollover", "--zone", ZONE, "--role", "zsk"]);
+    versions.look(&cluster);
+    // The next step (the new ZSK signs) is published, then the coordinator dies before recording it.
+    cluster.kill_coordinator();
+    cluster.start_coordinator_with(&[("FROSTZONE_FAULT_KILL_BEFORE_STEP_RECORD", "1")]);
+    let status = cluster.wait_coordinator_exit(DEADLINE);
+    assert!(!status.success(), "the coordinator exited cleanly: {status:?}");
+    let published = versions.look(&cluster).expect("the step was published before the kill");
+    assert_eq!(published.len(), 3, "the KSK and both ZSKs are published: {published:?}");
+    let seen = versions.seen.len();
+    cluster.start_coordinator();
+    cluster.wait_ready(3);
+    let s = wait_phase(&cluster, &mut versions, "ZSK", "done", |_| {});
+    assert_eq!(tags_in(&s, "ZSK", "active").len(), 1, "{s:#}");
+    assert!(cluster.log("coordinator").contains("already shows the next rollover step; recording it"), "{}", cluster.logs());
+    // Recorded, not published again: one more version (the old ZSK's removal) after the restart.
+    assert_eq!(versions.seen.len(), seen + 1, "versions after the restart: {}", versions.seen.len() - seen);
 }
 
 #[test]

@@ -228,6 +228,7 @@ impl Request<'_> {
         match result {
             Ok((version, signed)) => {
                 if step.is_some() {
+                    crate::fault::kill_before_step_record();
                     // Recorded before the lane is free: no other request
                     // may publish the key set before this step.
                     if let Err(e) = super::key_steps::record_step(c, &zone, &stored_rollovers, &rollovers, c.pipeline.clock.now()).await {
