@@ -335,23 +335,35 @@ fn a_coordinator_killed_between_publishing_and_recording_a_step_resumes() {
     let mut versions = Versions { output, ds, seen: Vec::new() };
     versions.look(&cluster);
     cluster.frostzone_ok(&["keys", "generate", "--zone", ZONE, "--role", "zsk"]);
-    cluster.frostzone_ok(&["keys", "rollover", "--zone", ZONE, "--role", "zsk"]);
-    versions.look(&cluster);
-    // The next step (the new ZSK signs) is published, then the coordinator dies before recording it.
+    let s = status(&cluster);
+    let (ksk, old, new) = (tags_in(&s, "KSK", "active")[0], tags_in(&s, "ZSK", "active")[0], tags_in(&s, "ZSK", "standby")[0]);
+    let kill_at_first_step = [("FROSTZONE_FAULT_KILL_BEFORE_STEP_RECORD", "1")];
+
+    // The rollover's start is published, then the coordinator dies before recording it.
     cluster.kill_coordinator();
-    cluster.start_coordinator_with(&[("FROSTZONE_FAULT_KILL_BEFORE_STEP_RECORD", "1")]);
-    let status = cluster.wait_coordinator_exit(DEADLINE);
-    assert!(!status.success(), "the coordinator exited cleanly: {status:?}");
-    let published = versions.look(&cluster).expect("the step was published before the kill");
-    assert_eq!(published.len(), 3, "the KSK and both ZSKs are published: {published:?}");
+    cluster.start_coordinator_with(&kill_at_first_step);
+    cluster.wait_ready(3);
+    let started = cluster.frostzone_output(&["keys", "rollover", "--zone", ZONE, "--role", "zsk"]);
+    assert!(!started.status.success(), "the rollover's start returned although its coordinator was killed");
+    assert!(!cluster.wait_coordinator_exit(DEADLINE).success());
+    let published = versions.look(&cluster).expect("the start was published before the kill");
+    assert_eq!(published, [ksk as u16, old as u16, new as u16].into());
+
+    // Back (killed again, now inside the next step): the start is recognised and recorded, the
+    // next step (the new ZSK signs) published, and the coordinator dies before recording it.
+    cluster.start_coordinator_with(&kill_at_first_step);
+    assert!(!cluster.wait_coordinator_exit(DEADLINE).success());
+    versions.look(&cluster);
     let seen = versions.seen.len();
+
+    // Back for good: the step is recognised and recorded, not published again; the rollover ends.
     cluster.start_coordinator();
     cluster.wait_ready(3);
     let s = wait_phase(&cluster, &mut versions, "ZSK", "done", |_| {});
-    assert_eq!(tags_in(&s, "ZSK", "active").len(), 1, "{s:#}");
-    assert!(cluster.log("coordinator").contains("already shows the next rollover step; recording it"), "{}", cluster.logs());
-    // Recorded, not published again: one more version (the old ZSK's removal) after the restart.
-    assert_eq!(versions.seen.len(), seen + 1, "versions after the restart: {}", versions.seen.len() - seen);
+    assert_eq!((key_state(&s, old), key_state(&s, new)), ("retired".to_string(), "active".to_string()), "{s:#}");
+    let log = cluster.log("coordinator");
+    assert!(log.contains("that was never recorded") && log.contains("already shows the next rollover step; recording it"), "{}", cluster.logs());
+    assert_eq!(versions.seen.len(), seen + 1, "versions after the last restart (only the old ZSK's removal)");
 }
 
 #[test]

@@ -3,8 +3,11 @@
 //! ([`super::run`]) and the rollover schedule ([`super::rollovers`]) both
 //! use.
 
+use std::collections::BTreeSet;
+
 use crate::error::CoordinatorError;
-use crate::keys::rollover::phases::Rollover;
+use crate::keys::rollover::key_use::key_role;
+use crate::keys::rollover::phases::{RollRole, Rollover};
 use crate::keys::rollover::views::KeySet;
 use crate::registry::RegistryError;
 use crate::Coordinator;
@@ -70,4 +73,49 @@ pub async fn record_step(c: &Coordinator, zone: &str, before: &[Rollover], after
         tracing::info!("{zone}: {}", roll.describe());
     }
     Ok(())
+}
+
+/// A rollover whose first step was published but never recorded (the
+/// coordinator stopped between the two): the published key set is exactly
+/// what starting a rollover of one role, between two of its published keys,
+/// publishes. Records that start as of the version's publication and
+/// returns whether it did. Anything else that differs is left alone.
+pub async fn record_unrecorded_start(c: &Coordinator, zone: &str, record: &crate::registry::ZoneStateRecord, rollovers: &[Rollover]) -> Result<bool, CoordinatorError> {
+    let published = published_key_set(record);
+    if crate::keys::zone_keys(&c.registry, zone, Some(&published.dnskey), rollovers)?.key_use.set == published {
+        return Ok(false);
+    }
+    let groups = c.registry.key_groups(Some(zone))?;
+    for role in [RollRole::Zsk, RollRole::Ksk, RollRole::Csk] {
+        if rollovers.iter().any(|r| r.role == role && !r.is_done()) {
+            continue;
+        }
+        let of_role: Vec<u16> = groups
+            .iter()
+            .filter(|g| g.retired_unix.is_none() && published.dnskey.contains(&g.key_tag))
+            .filter(|g| crate::keys::role_from_record(&g.role) == Some(key_role(role)))
+            .map(|g| g.key_tag)
+            .collect();
+        let others = match role {
+            RollRole::Zsk => published.signs_keys.clone(),
+            RollRole::Ksk => published.signs_zone.clone(),
+            RollRole::Csk => BTreeSet::new(),
+        };
+        for &old in &of_role {
+            for &new in of_role.iter().filter(|n| **n != old) {
+                let start = Rollover::start(role, others.clone(), old, new, record.published_unix);
+                let mut after: Vec<Rollover> = rollovers.iter().filter(|r| r.role != role).cloned().collect();
+                after.push(start);
+                if crate::keys::zone_keys(&c.registry, zone, Some(&published.dnskey), &after)?.key_use.set == published {
+                    tracing::warn!(
+                        "{zone}: the published zone shows the start of a {role} rollover from key tag {old} to {new} that was never recorded \
+                         (a stop between its publication and its record); recording it"
+                    );
+                    record_step(c, zone, rollovers, &after, record.published_unix).await?;
+                    return Ok(true);
+                }
+            }
+        }
+    }
+    Ok(false)
 }

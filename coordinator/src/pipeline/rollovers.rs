@@ -8,7 +8,9 @@
 //!
 //! Idempotent and restartable: a coordinator killed before publishing
 //! takes the step again; one killed after publishing and before recording
-//! finds the zone already showing the step's key set and only records it.
+//! finds the zone already showing the step's key set and only records it,
+//! the first step of a rollover included (the published key set is then
+//! exactly a start's, [`record_unrecorded_start`]).
 //! A step is never taken on a guess: with no answer from the parent, a
 //! KSK or CSK rollover waits.
 
@@ -20,7 +22,7 @@ use frostzone_proto::v1 as pb;
 
 use super::input::{Input, Submission};
 use super::parent::{ask_parent, parent_view};
-use super::key_steps::{changed, published_key_set, record_step};
+use super::key_steps::{changed, published_key_set, record_step, record_unrecorded_start};
 use super::run;
 use super::Version;
 use crate::config::rollover::RolloverPolicy;
@@ -90,7 +92,10 @@ async fn parent_for(c: &Coordinator, zone: &str, policy: &RolloverPolicy, roll: 
 /// Takes every rollover step of `zone` that is due, publishing what it
 /// changes; returns when to look again.
 pub async fn advance(c: &Arc<Coordinator>, zone: &str, version: &Version) -> Result<Look, CoordinatorError> {
-    let rollovers = c.registry.rollovers(zone)?;
+    let mut rollovers = c.registry.rollovers(zone)?;
+    if record_unrecorded_start(c, zone, &version.record, &rollovers).await? {
+        rollovers = c.registry.rollovers(zone)?;
+    }
     if rollovers.iter().all(Rollover::is_done) {
         return Ok(Look::default());
     }
