@@ -101,8 +101,38 @@ impl Resolver {
         dig(self.unbound_port, name, rtype, true)
     }
 
+    /// Another validating Unbound over the same NSD, trusting `ds_line` (a resolver that has the
+    /// parent's DS of another moment cached); it stops when dropped.
+    pub fn view(&self, ds_line: &str) -> View {
+        let port = free_port();
+        let dir = self.dir.path().join(format!("view-{port}"));
+        std::fs::create_dir_all(&dir).expect("create the view's directory");
+        let config = UnboundConfig { port, ds: ds_line.to_string(), zone: self.origin.clone(), stub_port: self.nsd_port };
+        let mut unbound = Unbound::start(&dir, &config);
+        unbound.wait_answering(&self.origin, READY_DEADLINE, || self.nsd.logs());
+        View { unbound, port }
+    }
+
     /// NSD's and Unbound's logs, for failure messages.
     pub fn logs(&self) -> String {
         format!("{}\n--- unbound ---\n{}", self.nsd.logs(), self.unbound.logs())
+    }
+}
+
+/// A further validating Unbound over a [`Resolver`]'s NSD ([`Resolver::view`]).
+pub struct View {
+    unbound: Unbound,
+    port: u16,
+}
+
+impl View {
+    /// Asks this Unbound (recursion desired, DO bit set).
+    pub fn query(&self, name: &str, rtype: &str) -> Answer {
+        dig(self.port, name, rtype, true)
+    }
+
+    /// Its log, for failure messages.
+    pub fn logs(&self) -> String {
+        self.unbound.logs()
     }
 }

@@ -9,6 +9,9 @@
 //!   the coordinator asks for the zone's DS: its CDS names the new key, the parent keeps the old
 //!   DS for a while (the rollover waits), the coordinator is killed with SIGKILL in the middle and
 //!   resumes from the persisted phase, and once the parent serves the new DS the old key goes.
+//!   Unbound over the NSD secondary validates every version with the old DS until the parent
+//!   changes, then with the old and the new DS while the old KSK is published, and with the new
+//!   DS at the end.
 //! * Steps are not repeated: once a rollover is done the zone stays as it is.
 //! * A coordinator killed (SIGKILL, by fault injection) after publishing a step and before
 //!   recording it recognises the step in the published zone when it comes back, records it
@@ -297,7 +300,13 @@ fn zsk_and_ksk_rollovers_run_through_every_phase_and_every_version_validates() {
     cluster.frostzone_ok(&["keys", "rollover", "--zone", ZONE, "--role", "ksk"]);
     let early = cluster.frostzone_output(&["keys", "ds-seen", "--zone", ZONE, "--key-tag", &new_ksk.to_string()]);
     assert!(!early.status.success(), "a DS cannot be seen before the CDS asks for it");
-    let s = wait_phase(&cluster, &mut versions, "KSK", "active", |_| {});
+    // A resolver holding the old DS validates every version up to the parent's change.
+    let validated = std::cell::Cell::new(0);
+    let validates = |view: &str, a: frostzone_tests::dig::Answer, logs: &dyn Fn() -> String| {
+        assert!(a.status == "NOERROR" && a.ad(), "Unbound with the {view} DS during the KSK rollover:\n{}\n{}", a.text, logs());
+        validated.set(validated.get() + 1);
+    };
+    let s = wait_phase(&cluster, &mut versions, "KSK", "active", |_| validates("old", resolver.query("www.roll.example.", "A"), &|| resolver.logs()));
     assert!(rollover(&s, "KSK").expect("KSK rollover")["waiting_for"].as_str().unwrap_or_default().contains("parent"), "{s:#}");
     let text = versions.seen.last().expect("a version").clone();
     let cds: Vec<&str> = text.lines().filter(|l| l.split_whitespace().nth(3) == Some("CDS")).collect();
@@ -317,7 +326,16 @@ fn zsk_and_ksk_rollovers_run_through_every_phase_and_every_version_validates() {
     assert!(ds_now.contains(&format!("DS\t{new_ksk} ")) && !ds_now.contains(&format!("DS\t{} ", ksk[0])), "frostzone ds gives the new DS:\n{ds_now}");
     drop(parent_nsd);
     parent_nsd = parent(&parent_dir, parent_port, ds_now.trim());
-    let s = wait_phase(&cluster, &mut versions, "KSK", "done", |_| {});
+    // Until the old KSK goes, resolvers with either DS validate; then those with the new one.
+    let new_view = resolver.view(ds_now.trim());
+    let s = wait_phase(&cluster, &mut versions, "KSK", "done", |tags| {
+        validates("new", new_view.query("www.roll.example.", "A"), &|| new_view.logs());
+        if tags.contains(&(ksk[0] as u16)) {
+            validates("old", resolver.query("www.roll.example.", "A"), &|| resolver.logs());
+        }
+    });
+    validates("new", new_view.query("www.roll.example.", "A"), &|| new_view.logs());
+    assert!(validated.get() >= 4, "Unbound validated only {} answers during the KSK rollover", validated.get());
     assert_eq!(key_state(&s, ksk[0]), "retired", "{s:#}");
     assert_eq!(dnskey_tags(versions.seen.last().expect("a version")), [new_ksk as u16, new_zsk as u16].into());
     parent_nsd.assert_running();
