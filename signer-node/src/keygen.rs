@@ -131,6 +131,7 @@ impl Node {
             .map(|e| Ok(SignedEcho { from: participant(e.from.as_ref(), "echoes.from")?, digest: e.digest, signature: e.signature }))
             .collect::<Result<Vec<_>, NodeError>>()?;
         let (zone, role) = (session.params().zone.clone(), session.params().role);
+        let avoid = req.avoid_key_tags.clone();
         let refresh = session.is_refresh();
         let out = match session.finish(packages, &echoes, roster) {
             Ok(out) => out,
@@ -139,7 +140,7 @@ impl Node {
         if refresh {
             return self.refresh_finished(&request_id, out, now).map_err(|e| self.ceremony_step_refused(&request_id, "refresh finish", e));
         }
-        if let Err(e) = self.check_new_key_tag(&zone, &ZoneKey::ed25519(role, out.group_public_key)) {
+        if let Err(e) = self.check_new_key_tag_avoiding(&zone, &ZoneKey::ed25519(role, out.group_public_key), &avoid) {
             return Err(self.ceremony_step_refused(&request_id, "dkg finish", e));
         }
         let public_key_package =
@@ -282,7 +283,16 @@ impl Node {
     /// Appendix B tags are 16 bits; colliding tags in one DNSKEY set are
     /// what broke .de. (The coordinator runs the DKG again.)
     pub(crate) fn check_new_key_tag(&self, zone: &str, key: &ZoneKey) -> Result<(), NodeError> {
+        self.check_new_key_tag_avoiding(zone, key, &[])
+    }
+
+    /// As [`Node::check_new_key_tag`], also avoiding the tags the
+    /// coordinator names (keys of the zone this signer may no longer know).
+    pub(crate) fn check_new_key_tag_avoiding(&self, zone: &str, key: &ZoneKey, avoid: &[u32]) -> Result<(), NodeError> {
         let mut used = self.published_key_tags(zone)?;
+        for tag in avoid.iter().filter_map(|t| u16::try_from(*t).ok()) {
+            used.entry(tag).or_insert_with(|| format!("key tag {tag}, which the coordinator knows in the zone"));
+        }
         for share in self.store.list()?.into_iter().filter(|s| s.zone == zone) {
             for tag in ZoneKey::ed25519(share.role, share.group_public_key).tags_in_any_state() {
                 used.insert(tag.0, format!("the {} (key tag {}) this signer holds a share of", share.role, share.key_tag));

@@ -232,6 +232,7 @@ async fn dkg_share_survives_kill_9_and_wrong_passphrase_is_refused() {
                 session_id: session_id.clone(),
                 packages: mine,
                 echoes: echoes.clone(),
+                avoid_key_tags: Vec::new(),
             })
             .await
             .unwrap()

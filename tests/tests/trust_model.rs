@@ -189,7 +189,7 @@ fn dkg_holds_against_a_rogue_coordinator() {
         for (k, c) in clients.iter_mut().enumerate() {
             let mine = sealed.iter().filter(|p| p.to == Some(pid(k as u16 + 1))).cloned().collect();
             let refused = c
-                .dkg_finish(DkgFinishRequest { api_version: API_VERSION, session_id: session.clone(), packages: mine, echoes: echoes.clone() })
+                .dkg_finish(DkgFinishRequest { api_version: API_VERSION, session_id: session.clone(), packages: mine, echoes: echoes.clone(), avoid_key_tags: Vec::new() })
                 .await
                 .expect_err("finish with a forged echo");
             assert_eq!(refused.code(), tonic::Code::PermissionDenied, "signer-{}: {refused:?}", k + 1);

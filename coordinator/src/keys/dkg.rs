@@ -190,7 +190,11 @@ async fn store(
 async fn run_dkg(c: &Coordinator, ceremony: &pb::KeyCeremony, request_id: &str) -> Result<GroupResult, CoordinatorError> {
     let signers = c.signers.all();
     let role = crate::keys::role_from_proto(ceremony.role)?;
-    let finished = relay_dkg(signers, ceremony, request_id).await?;
+    // Keys the registry knows whose shares the signers may have removed
+    // (retired ones): the signers refuse a new key with their tags too, and
+    // the DKG runs again.
+    let avoid: Vec<u32> = used_tags(c, &ceremony.zone)?.keys().map(|t| u32::from(*t)).collect();
+    let finished = relay_dkg(signers, ceremony, request_id, &avoid).await?;
     agree(signers, &finished, role)
 }
 
@@ -201,6 +205,7 @@ pub(crate) async fn relay_dkg(
     signers: &[SignerHandle],
     ceremony: &pb::KeyCeremony,
     request_id: &str,
+    avoid_key_tags: &[u32],
 ) -> Result<Vec<pb::DkgFinishResponse>, CoordinatorError> {
     let session_id = crate::request::random_id();
 
@@ -288,6 +293,7 @@ pub(crate) async fn relay_dkg(
                 session_id: session_id.clone(),
                 packages: inbox.get(s.name()).cloned().unwrap_or_default(),
                 echoes: echoes.clone(),
+                avoid_key_tags: avoid_key_tags.to_vec(),
             };
             async move { s.dkg_finish(r).await }
         })

@@ -69,7 +69,7 @@ pub async fn refresh_shares(
     }
     let ceremony = existing_key_ceremony(pb::CeremonyKind::Refresh, &group, &holders);
     let Decided { request_id, .. } = seek(c, ceremony.clone(), &holders, true, operator, timeout).await?;
-    let finished = relay_dkg(&holders, &ceremony, &request_id).await?;
+    let finished = relay_dkg(&holders, &ceremony, &request_id, &[]).await?;
     let pending = agree(&group, &holders, &finished, &request_id)?;
     let mut staged = record.clone();
     staged.pending_refresh = Some(pending.clone());
