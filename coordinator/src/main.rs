@@ -19,6 +19,10 @@ struct Args {
     /// Check the config and every file it names, then exit.
     #[arg(long)]
     check_config: bool,
+    /// Log lines as `text` or `json` (one object a line, with the request
+    /// id of every line of a request).
+    #[arg(long, env = "FROSTZONE_LOG_FORMAT", default_value = "text", value_name = "text|json")]
+    log_format: frostzone_proto::log::LogFormat,
 }
 
 fn main() -> std::process::ExitCode {
@@ -44,13 +48,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    frostzone_proto::log::init(args.log_format);
     // One crypto provider for the whole process (ring), whatever else the
     // dependency tree brings.
     let _ = rustls::crypto::ring::default_provider().install_default();

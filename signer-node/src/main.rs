@@ -25,6 +25,9 @@ struct Args {
     /// files and the passphrase can be read and fit this signer), then exit.
     #[arg(long)]
     check_config: bool,
+    /// Log lines as `text` or `json` (one object a line).
+    #[arg(long, env = "FROSTZONE_LOG_FORMAT", default_value = "text", value_name = "text|json")]
+    log_format: frostzone_proto::log::LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -45,16 +48,8 @@ const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (test build: fault in
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // Escape codes only on a terminal: log files stay plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let args = Args::parse();
+    frostzone_proto::log::init(args.log_format);
     let config = Config::load(&args.config)?;
     let participant = config.identifier()?;
     let passphrase = config.read_passphrase()?;

@@ -364,3 +364,38 @@ fn imported_key_keeps_its_ds_and_signs() {
     assert_eq!(norm(ds.trim()), norm(&expected), "DS after import differs from ldns-key2ds");
     sign_and_verify(&cluster, ORIGIN, &example_zone(), "imported");
 }
+
+/// `FROSTZONE_LOG_FORMAT=json`: every line of every daemon's log is a JSON object, and every line
+/// the coordinator logs inside a signing request carries the request's id (its `request` span),
+/// the line that announces the publication included.
+#[test]
+fn json_logs_carry_the_request_id_on_every_line_of_a_request() {
+    let _serial = serial();
+    let json = [("FROSTZONE_LOG_FORMAT", "json")];
+    let mut cluster = Cluster::new(3, 2);
+    for k in 1..=3 {
+        cluster.start_signer(k, &json);
+    }
+    cluster.start_coordinator_with(&json);
+    cluster.wait_ready(3);
+    cluster.generate_keys(ORIGIN);
+    sign_and_verify(&cluster, ORIGIN, &example_zone(), "json");
+    for node in ["coordinator", "signer-1", "signer-2", "signer-3"] {
+        for line in cluster.log(node).lines() {
+            serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{node}: a log line is not JSON ({e}): {line}"));
+        }
+    }
+    let lines: Vec<serde_json::Value> = cluster.log("coordinator").lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let published = lines
+        .iter()
+        .find(|l| l["fields"]["message"].as_str().is_some_and(|m| m.contains("published serial")))
+        .unwrap_or_else(|| panic!("no publication line:\n{}", cluster.log("coordinator")));
+    let id = published["span"]["id"].as_str().unwrap_or_else(|| panic!("the publication line has no request span: {published}"));
+    assert_eq!(published["fields"]["request"].as_str(), Some(id), "{published}");
+    let of_request: Vec<&serde_json::Value> = lines.iter().filter(|l| l["span"]["id"].as_str() == Some(id)).collect();
+    assert!(of_request.len() >= 3, "only {} lines carry request {id}:\n{}", of_request.len(), cluster.log("coordinator"));
+    // Lines naming the request in their own fields are inside its span too.
+    for l in lines.iter().filter(|l| l["fields"]["request"].as_str() == Some(id)) {
+        assert_eq!(l["span"]["id"].as_str(), Some(id), "a line of request {id} outside its span: {l}");
+    }
+}

@@ -35,6 +35,7 @@ use super::stages::Stages;
 use super::{loaded, rrsig_time_to_unix, Lane, Version};
 use crate::signing::attempt::PhaseSink;
 use crate::error::{join_error, CoordinatorError};
+use tracing::Instrument;
 use crate::keys::{zone_name, KeyGroup};
 use crate::approval::outcome::{announce_outcome, announce_publication};
 use crate::approval::wait::{seek_approval, Progress, Proposal};
@@ -106,7 +107,9 @@ pub async fn run(c: &Arc<Coordinator>, submission: Submission, progress: &Progre
     let current = loaded(c, &mut slot, &zone, &apex).await?;
     let stored = std::sync::atomic::AtomicBool::new(false);
     let request = Request { c, zone: zone.clone(), apex, lane: &lane, current, started: Instant::now(), stages: Arc::default(), stored: &stored };
-    let outcome = request.run(submission, progress).await;
+    // Every line of the request carries its id (recorded once it has one).
+    let span = tracing::info_span!("request", zone = %zone, id = tracing::field::Empty);
+    let outcome = request.run(submission, progress).instrument(span).await;
     match outcome {
         Ok((version, signed)) => {
             *slot = Some(Some(version));
@@ -192,6 +195,7 @@ impl Request<'_> {
         };
         let serial = planned.next.serial;
         let request_id = hex::encode(crate::request::random_id());
+        tracing::Span::current().record("id", request_id.as_str());
         let made = planned.plan.items().len();
         let kept = planned.plan.reused();
         let mut record = RequestRecord::new(request_id.clone(), zone.clone(), made as u64, crate::unix_now());
