@@ -313,6 +313,13 @@ impl Processes {
         Ok(())
     }
 
+    /// Lets every daemon run on after this process exits (`quickstart
+    /// --keep-running`); returns them as (name, pid, port).
+    pub fn detach(&mut self) -> Vec<(String, u32, u16)> {
+        // Dropping a `Child` neither kills nor waits for it.
+        self.daemons.drain(..).map(|d| (d.name.clone(), d.pid(), d.port)).collect()
+    }
+
     /// Kills and reaps every daemon; returns how many there were.
     pub fn stop_all(&mut self) -> usize {
         let n = self.daemons.len();

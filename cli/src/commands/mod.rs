@@ -3,6 +3,7 @@
 pub mod approval;
 pub mod audit;
 pub mod certs;
+pub mod dev_cluster;
 pub mod diff;
 pub mod key_life_cycle;
 pub mod key_role;

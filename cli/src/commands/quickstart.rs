@@ -1,7 +1,9 @@
 //! `frostzone quickstart`: a whole threshold signing cluster on loopback —
 //! certificates, configs, a coordinator and N signer processes, a t-of-n
 //! DKG for a KSK and a ZSK, the zone signed through the coordinator and
-//! validated again here — then every process stopped.
+//! validated again here — then every process stopped, or
+//! (`--keep-running`) left running to explore until `--stop`
+//! ([`super::dev_cluster`]).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -59,9 +61,21 @@ pub struct Args {
     /// The coordinator's port; signers use the next N ports.
     #[arg(long, default_value_t = 7000)]
     base_port: u16,
+    /// Leave the cluster running after the first signing and print how to
+    /// use it (coordinator URL, TLS directory, each signer's admin socket).
+    #[arg(long, conflicts_with = "stop")]
+    keep_running: bool,
+    /// Stop the cluster an earlier `--keep-running` left in --out, then exit.
+    #[arg(long)]
+    stop: bool,
 }
 
 pub fn execute(args: Args) -> anyhow::Result<Outcome> {
+    if args.stop {
+        let stopped = super::dev_cluster::stop(&args.out.join("cluster"))?;
+        println!("stopped {stopped} processes of the cluster in {}", args.out.join("cluster").display());
+        return Ok(Outcome::Success);
+    }
     if args.threshold < 2 || args.threshold > args.signers {
         bail!("--threshold must be between 2 and --signers ({})", args.signers);
     }
@@ -199,6 +213,11 @@ async fn run(
     if !peaks.is_empty() {
         println!("peak memory: {}", peaks.join(", "));
     }
+    if args.keep_running {
+        let running = processes.detach();
+        super::dev_cluster::keep(&layout.dir, &running, &args.out)?;
+        return Ok(Outcome::Success);
+    }
     let stopped = processes.stop_all();
     println!("stopped {stopped} processes; total {:.1} s", started.elapsed().as_secs_f64());
     Ok(Outcome::Success)
@@ -207,6 +226,9 @@ async fn run(
 /// Creates the cluster directory, replacing one an earlier quickstart made
 /// (never a directory it did not make).
 fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
+    if super::dev_cluster::is_running(dir) {
+        bail!("a cluster left running by `quickstart --keep-running` is in {}: stop it first with `frostzone quickstart --stop --out {}`", dir.display(), dir.parent().unwrap_or(dir).display());
+    }
     if dir.exists() {
         if !dir.join(MARKER).is_file() {
             bail!("{} exists and was not made by quickstart; choose another --out", dir.display());
