@@ -463,6 +463,44 @@ impl Node {
     /// The approved ceremony `request_id` of `kind`, or why its steps may
     /// not run.
     pub(crate) fn approved_ceremony(&self, request_id: &str, kind: CeremonyKind, now: Now) -> Result<ApprovedCeremony, NodeError> {
+        self.ceremony_admitted(request_id, kind, |record| {
+            if record.state() != RequestState::Approved {
+                let why = if record.reason.is_empty() { String::new() } else { format!(" ({})", record.reason) };
+                return Err(RequestError::NotApproved(format!(
+                    "key ceremony {request_id} is {}{why}: no step is taken before this signer approves it",
+                    crate::request_store::state_name(record.state())
+                ))
+                .into());
+            }
+            if now.unix() >= record.approved_unix.saturating_add(APPROVAL_WINDOW_SECS) {
+                return Err(RequestError::NotApproved(format!("key ceremony {request_id} was approved more than a day ago; propose it again")).into());
+            }
+            Ok(())
+        })
+    }
+
+    /// The refresh ceremony `request_id` for its commit: approved, or
+    /// approved once and expired since. The day's window bounds when a
+    /// refresh may run, not when one that ran in time is completed; the
+    /// commit's authority is every participant's confirmation, which each
+    /// signed only under its approval of this very request.
+    pub(crate) fn refresh_to_commit(&self, request_id: &str) -> Result<ApprovedCeremony, NodeError> {
+        self.ceremony_admitted(request_id, CeremonyKind::Refresh, |record| match record.state() {
+            RequestState::Approved | RequestState::Expired => Ok(()),
+            other => Err(RequestError::NotApproved(format!(
+                "share refresh {request_id} is {}: nothing to commit",
+                crate::request_store::state_name(other)
+            ))
+            .into()),
+        })
+    }
+
+    fn ceremony_admitted(
+        &self,
+        request_id: &str,
+        kind: CeremonyKind,
+        admit: impl FnOnce(&StoredRequest) -> Result<(), NodeError>,
+    ) -> Result<ApprovedCeremony, NodeError> {
         check_request_id(request_id)?;
         let record = self.store.requests().get(request_id)?.ok_or_else(|| {
             RequestError::NotApproved(format!("no key ceremony {request_id} was proposed to this signer; it takes no step for it"))
@@ -470,17 +508,7 @@ impl Node {
         let Some(ceremony) = record.ceremony.as_ref().filter(|c| CeremonyKind::from_proto(c.kind) == Some(kind)) else {
             return Err(RequestError::NotApproved(format!("request {request_id} is not a {} ceremony", kind.describe())).into());
         };
-        if record.state() != RequestState::Approved {
-            let why = if record.reason.is_empty() { String::new() } else { format!(" ({})", record.reason) };
-            return Err(RequestError::NotApproved(format!(
-                "key ceremony {request_id} is {}{why}: no step is taken before this signer approves it",
-                crate::request_store::state_name(record.state())
-            ))
-            .into());
-        }
-        if now.unix() >= record.approved_unix.saturating_add(APPROVAL_WINDOW_SECS) {
-            return Err(RequestError::NotApproved(format!("key ceremony {request_id} was approved more than a day ago; propose it again")).into());
-        }
+        admit(&record)?;
         let repaired = ceremony.repaired.as_ref().map(|p| participant(Some(p), "ceremony.repaired")).transpose()?;
         let (threshold, participants, key_role) = match kind {
             CeremonyKind::Remove => (0, Vec::new(), KeyRole::Zsk),

@@ -88,7 +88,7 @@ impl Node {
                 return self.committed_already(&record, &req);
             }
         }
-        let approved = self.approved_ceremony(&req.request_id, CeremonyKind::Refresh, now)?;
+        let approved = self.refresh_to_commit(&req.request_id)?;
         match self.commit_refresh_checked(&approved, &req) {
             Ok(()) => {}
             Err(e) => return Err(self.ceremony_step_refused(&req.request_id, "share refresh commit", e)),

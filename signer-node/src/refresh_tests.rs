@@ -38,15 +38,30 @@ fn commit(request_id: &str, package: &[u8], confirmations: Vec<RefreshConfirmati
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refresh_commits_only_with_every_confirmation_of_one_package() {
+/// The approved refresh ceremony of these tests.
+const REFRESH_ID: &str = "4ef4e540000000000000000000004ef4";
+
+/// Three signers with a 2-of-3 CSK whose refresh DKG ran (approved by each
+/// operator) but is not committed: the key, the old package, its tag and
+/// every signer's finish.
+async fn refreshed() -> (Vec<Signer1>, [u8; 32], frost::keys::PublicKeyPackage, u32, Vec<DkgFinishResponse>) {
     // Refreshes wait for each operator here (`ceremony_approved` approves).
     let policy = "version = 1\n[approval]\nshare_refresh = \"operator\"\n";
     let signers: Vec<Signer1> = (1..=3).map(|i| node_with_policy(i, policy)).collect();
     let (group_key, old_public, key_tag) = dkg(&signers, 2).await;
-    let refresh_id = "4ef4e540000000000000000000004ef4";
-    ceremony_approved(&signers, refresh_id, refresh_ceremony(&signers, key_tag, &group_key)).await;
-    let finished = dkg_rounds(&signers, refresh_id, b"refresh-session1", &refresh_ceremony(&signers, key_tag, &group_key)).await;
+    ceremony_approved(&signers, REFRESH_ID, refresh_ceremony(&signers, key_tag, &group_key)).await;
+    let finished = dkg_rounds(&signers, REFRESH_ID, b"refresh-session1", &refresh_ceremony(&signers, key_tag, &group_key)).await;
+    (signers, group_key, old_public, key_tag, finished)
+}
+
+fn confirmations_of(signers: &[Signer1], finished: &[DkgFinishResponse]) -> Vec<RefreshConfirmation> {
+    signers.iter().zip(finished).map(|(s, f)| RefreshConfirmation { from: pid(&s.id), signature: f.refresh_confirmation.clone() }).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_commits_only_with_every_confirmation_of_one_package() {
+    let (signers, group_key, old_public, key_tag, finished) = refreshed().await;
+    let refresh_id = REFRESH_ID;
     let package = finished[0].public_key_package.clone();
     let new_public = frost::keys::PublicKeyPackage::deserialize(&package).unwrap();
     for f in &finished {
@@ -57,11 +72,7 @@ async fn a_refresh_commits_only_with_every_confirmation_of_one_package() {
     }
     assert_eq!(new_public.verifying_key(), old_public.verifying_key());
     assert_ne!(new_public, old_public, "the verifying shares did not change");
-    let confirmations: Vec<RefreshConfirmation> = signers
-        .iter()
-        .zip(&finished)
-        .map(|(s, f)| RefreshConfirmation { from: pid(&s.id), signature: f.refresh_confirmation.clone() })
-        .collect();
+    let confirmations = confirmations_of(&signers, &finished);
 
     // Until the commit, the old shares sign.
     let items = vec![a_item(key_tag, 1)];
@@ -104,4 +115,19 @@ async fn a_refresh_commits_only_with_every_confirmation_of_one_package() {
         .await
         .unwrap_err();
     assert_eq!(again.code(), tonic::Code::PermissionDenied, "{again:?}");
+}
+
+/// A refresh that ran while approved is committed even after its approval
+/// expired (a coordinator back after a long outage): the day's window
+/// bounds new steps, not the completion of one taken in time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_approved_in_time_commits_after_its_approval_expired() {
+    let (signers, _, _, _, finished) = refreshed().await;
+    let confirmations = confirmations_of(&signers, &finished);
+    let later = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 3 * 86_400;
+    for s in &signers {
+        assert!(s.node.expire_due(later).unwrap() >= 1);
+        s.svc.commit_refresh(commit(REFRESH_ID, &finished[0].public_key_package, confirmations.clone())).await.unwrap();
+        assert_eq!(audit_log(s).iter().filter(|e| e.event == "shares-refreshed").count(), 1);
+    }
 }
