@@ -14,9 +14,9 @@
 //! ```
 //!
 //! A refresh needs every holder: a member left out would keep a share of
-//! the old generation, which combines with one stolen old share. The zone's
-//! lane is held throughout, so no signing runs while shares change
-//! generation. A coordinator that stops after the confirmations finishes
+//! the old generation, which combines with one stolen old share. The zone
+//! signs on while the holders approve; its lane is held from the DKG to the
+//! commit, so no signing runs while shares change generation. A coordinator that stops after the confirmations finishes
 //! the commit the next time the zone's schedule runs or a refresh is asked
 //! for ([`resume`]); signers answer a repeated commit with the same
 //! decision.
@@ -49,16 +49,22 @@ pub async fn refresh_shares(
     let (apex, zone) = zone_name(zone)?;
     let tag = u16::try_from(key_tag).map_err(|_| CoordinatorError::InvalidArgument(format!("key tag {key_tag} is not 16 bits")))?;
     let lane = c.pipeline.lane(&zone);
-    let _signing_paused = lane.version.lock().await;
-    let record = c
-        .registry
-        .key_groups(Some(&zone))?
-        .into_iter()
-        .find(|g| g.key_tag == tag)
-        .ok_or_else(|| CoordinatorError::NotFound(format!("{zone} has no key with tag {tag} in this coordinator's registry")))?;
+    let find = || -> Result<KeyGroupRecord, CoordinatorError> {
+        c.registry
+            .key_groups(Some(&zone))?
+            .into_iter()
+            .find(|g| g.key_tag == tag)
+            .ok_or_else(|| CoordinatorError::NotFound(format!("{zone} has no key with tag {tag} in this coordinator's registry")))
+    };
+    let record = find()?;
     let group = KeyGroup::from_record(record.clone())?;
     let holders = holders(c, &record)?;
-    if let Some(pending) = record.pending_refresh.clone() {
+    if record.pending_refresh.is_some() {
+        let _signing_paused = lane.version.lock().await;
+        let record = find()?;
+        let Some(pending) = record.pending_refresh.clone() else {
+            return Err(CoordinatorError::FailedPrecondition(format!("the interrupted refresh of key tag {tag} of {zone} was finished meanwhile")));
+        };
         let (record, signers) = commit(c, record, &pending, &holders, operator).await?;
         return Ok(pb::RefreshSharesResponse { request_id: pending.request_id, key: Some(key_group_info(&record, &group.key, &apex)), signers, resumed: true });
     }
@@ -68,7 +74,16 @@ pub async fn refresh_shares(
         )));
     }
     let ceremony = existing_key_ceremony(pb::CeremonyKind::Refresh, &group, &holders);
+    // The approvals may take an operator's hour: the zone signs meanwhile.
     let Decided { request_id, .. } = seek(c, ceremony.clone(), &holders, true, operator, timeout).await?;
+    // Shares change generation from here to the commit: nothing signs.
+    let _signing_paused = lane.version.lock().await;
+    let record = find()?;
+    if record.pending_refresh.is_some() || record.public_key_package != group.record.public_key_package {
+        return Err(CoordinatorError::FailedPrecondition(format!(
+            "key tag {tag} of {zone} was refreshed by another request meanwhile; run `frostzone keys refresh` again if need be"
+        )));
+    }
     let finished = relay_dkg(&holders, &ceremony, &request_id, &[]).await?;
     let pending = agree(&group, &holders, &finished, &request_id)?;
     let mut staged = record.clone();

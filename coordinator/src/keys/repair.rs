@@ -87,8 +87,23 @@ pub async fn repair_share(
     let Decided { request_id, .. } = seek(c, ceremony, &everyone, true, operator, timeout).await?;
     let package = expected.serialize().map_err(|e| CoordinatorError::Internal(format!("key tag {tag}: package: {e}")))?;
     relay(&helpers, &repaired, &request_id, &package, tag).await?;
-    let mut record = record;
-    if joins {
+    let record = if !joins {
+        record
+    } else {
+        // Under the lane, against the record as it is now (a refresh may
+        // have run meanwhile: then the newcomer's share is of the old
+        // generation, and it must be repaired again).
+        let lane = c.pipeline.lane(&zone);
+        let _signing_paused = lane.version.lock().await;
+        let mut record = c.registry.key_groups(Some(&zone))?.into_iter().find(|g| g.key_tag == tag).ok_or_else(|| {
+            CoordinatorError::NotFound(format!("key tag {tag} of {zone} left the registry during the join"))
+        })?;
+        if record.public_key_package != group.record.public_key_package {
+            return Err(CoordinatorError::FailedPrecondition(format!(
+                "key tag {tag} of {zone} changed (refreshed?) during {}'s join: run the repair again",
+                repaired.name()
+            )));
+        }
         let mut holders: Vec<(u16, String)> = record.participants.iter().copied().zip(record.signers.iter().cloned()).collect();
         holders.push((repaired.config.participant, repaired.name().to_string()));
         holders.sort();
@@ -97,7 +112,8 @@ pub async fn repair_share(
         record.public_key_package = hex::encode(&package);
         KeyGroup::from_record(record.clone())?;
         c.registry.put_key_group(&record).await?;
-    }
+        record
+    };
     let names: Vec<String> = helpers.iter().map(|s| s.name().to_string()).collect();
     let how = if joins { "made (it joined the key)" } else { "repaired" };
     let outcome = format!("{}'s share of key tag {tag} {how} by {}; the key is unchanged", repaired.name(), names.join(", "));
