@@ -70,16 +70,24 @@ pub struct GenerateArgs {
 /// of the zone before.
 #[derive(clap::Args)]
 pub struct RemoveArgs {
+    #[command(flatten)]
+    key: KeyCeremonyArgs,
+}
+
+/// A zone's key, and how long its ceremony waits for the signers'
+/// approvals.
+#[derive(clap::Args)]
+pub struct KeyCeremonyArgs {
     /// The zone, e.g. example.com.
     #[arg(long)]
-    zone: String,
+    pub zone: String,
     /// The key's tag.
     #[arg(long)]
-    key_tag: u16,
+    pub key_tag: u16,
     /// How long to wait for the signers' approvals (0: the coordinator's
     /// approval_timeout_secs).
     #[arg(long, default_value_t = 0, value_name = "SECS")]
-    approval_timeout: u32,
+    pub approval_timeout: u32,
 }
 
 /// Refresh every signer's share of a key: the key, its DNSKEY and DS stay
@@ -89,16 +97,8 @@ pub struct RemoveArgs {
 /// its policy). Finishes a refresh the coordinator left half-committed.
 #[derive(clap::Args)]
 pub struct RefreshArgs {
-    /// The zone, e.g. example.com.
-    #[arg(long)]
-    zone: String,
-    /// The key's tag.
-    #[arg(long)]
-    key_tag: u16,
-    /// How long to wait for the signers' approvals (0: the coordinator's
-    /// approval_timeout_secs).
-    #[arg(long, default_value_t = 0, value_name = "SECS")]
-    approval_timeout: u32,
+    #[command(flatten)]
+    key: KeyCeremonyArgs,
 }
 
 /// Rebuild one signer's lost share of a key from t other holders (frost's
@@ -110,20 +110,12 @@ pub struct RefreshArgs {
 /// signer approve first (`key_ceremonies`).
 #[derive(clap::Args)]
 pub struct RepairArgs {
-    /// The zone, e.g. example.com.
-    #[arg(long)]
-    zone: String,
-    /// The key's tag.
-    #[arg(long)]
-    key_tag: u16,
+    #[command(flatten)]
+    key: KeyCeremonyArgs,
     /// The signer whose share is rebuilt (its name in the coordinator's
     /// [[signers]]).
     #[arg(long)]
     signer: String,
-    /// How long to wait for the approvals (0: the coordinator's
-    /// approval_timeout_secs).
-    #[arg(long, default_value_t = 0, value_name = "SECS")]
-    approval_timeout: u32,
 }
 
 /// Import an existing Ed25519 key (BIND/ldns .private file): it is split
@@ -327,53 +319,53 @@ pub fn seal_share(session_id: &[u8], recipient: &[u8], plaintext: &[u8]) -> anyh
 
 /// Removes every share of a key.
 async fn remove(coordinator: &mut CoordinatorApi, args: &RemoveArgs) -> anyhow::Result<()> {
-    let zone = &args.zone;
-    eprintln!("asking the signers holding key tag {} of {zone} to approve its removal", args.key_tag);
+    let zone = &args.key.zone;
+    eprintln!("asking the signers holding key tag {} of {zone} to approve its removal", args.key.key_tag);
     let request = RemoveKeyRequest {
         api_version: API_VERSION,
         zone: zone.clone(),
-        key_tag: args.key_tag.into(),
-        approval_timeout_secs: args.approval_timeout,
+        key_tag: args.key.key_tag.into(),
+        approval_timeout_secs: args.key.approval_timeout,
     };
     let done = coordinator
         .remove_key(request)
         .await
         .map_err(status_error)
-        .with_context(|| format!("removal of key tag {} of {zone} failed", args.key_tag))?
+        .with_context(|| format!("removal of key tag {} of {zone} failed", args.key.key_tag))?
         .into_inner();
     println!("request {}: shares removed by {}", done.request_id, if done.removed.is_empty() { "none".into() } else { done.removed.join(", ") });
     for kept in &done.kept {
         println!("kept: {kept}");
     }
     if done.unregistered {
-        println!("key tag {} of {zone} is gone: no signer holds a share of it", args.key_tag);
+        println!("key tag {} of {zone} is gone: no signer holds a share of it", args.key.key_tag);
     } else if !done.kept.is_empty() {
-        anyhow::bail!("key tag {} of {zone}: {} signers still hold a share; run the removal again once they approve", args.key_tag, done.kept.len());
+        anyhow::bail!("key tag {} of {zone}: {} signers still hold a share; run the removal again once they approve", args.key.key_tag, done.kept.len());
     }
     Ok(())
 }
 
 /// Refreshes every share of a key.
 async fn refresh(coordinator: &mut CoordinatorApi, args: &RefreshArgs) -> anyhow::Result<()> {
-    let zone = &args.zone;
+    let zone = &args.key.zone;
     eprintln!(
         "asking every signer holding key tag {} of {zone} to approve a share refresh (their policy, or their operators with `frostzone approve`)",
-        args.key_tag
+        args.key.key_tag
     );
     let request = RefreshSharesRequest {
         api_version: API_VERSION,
         zone: zone.clone(),
-        key_tag: args.key_tag.into(),
-        approval_timeout_secs: args.approval_timeout,
+        key_tag: args.key.key_tag.into(),
+        approval_timeout_secs: args.key.approval_timeout,
     };
     let done = coordinator
         .refresh_shares(request)
         .await
         .map_err(status_error)
-        .with_context(|| format!("share refresh of key tag {} of {zone} failed", args.key_tag))?
+        .with_context(|| format!("share refresh of key tag {} of {zone} failed", args.key.key_tag))?
         .into_inner();
     let how = if done.resumed { "an interrupted refresh finished" } else { "refreshed" };
-    println!("request {}: key tag {} of {zone}: shares {how} on {}; the key is unchanged", done.request_id, args.key_tag, done.signers.join(", "));
+    println!("request {}: key tag {} of {zone}: shares {how} on {}; the key is unchanged", done.request_id, args.key.key_tag, done.signers.join(", "));
     if let Some(key) = &done.key {
         println!("{}", key.dnskey);
     }
@@ -382,27 +374,27 @@ async fn refresh(coordinator: &mut CoordinatorApi, args: &RefreshArgs) -> anyhow
 
 /// Rebuilds a signer's lost share.
 async fn repair(coordinator: &mut CoordinatorApi, args: &RepairArgs) -> anyhow::Result<()> {
-    let zone = &args.zone;
-    eprintln!("asking {} and t other holders of key tag {} of {zone} to approve a share repair", args.signer, args.key_tag);
+    let zone = &args.key.zone;
+    eprintln!("asking {} and t other holders of key tag {} of {zone} to approve a share repair", args.signer, args.key.key_tag);
     let request = RepairShareRequest {
         api_version: API_VERSION,
         zone: zone.clone(),
-        key_tag: args.key_tag.into(),
+        key_tag: args.key.key_tag.into(),
         signer: args.signer.clone(),
-        approval_timeout_secs: args.approval_timeout,
+        approval_timeout_secs: args.key.approval_timeout,
     };
     let done = coordinator
         .repair_share(request)
         .await
         .map_err(status_error)
-        .with_context(|| format!("repair of {}'s share of key tag {} of {zone} failed", args.signer, args.key_tag))?
+        .with_context(|| format!("repair of {}'s share of key tag {} of {zone} failed", args.signer, args.key.key_tag))?
         .into_inner();
     let how = if done.joined { "made (it joined the key)" } else { "repaired" };
     println!(
         "request {}: {}'s share of key tag {} of {zone} {how} by {}; the key is unchanged",
         done.request_id,
         args.signer,
-        args.key_tag,
+        args.key.key_tag,
         done.helpers.join(", ")
     );
     if let Some(key) = &done.key {
