@@ -381,27 +381,34 @@ fn validity_ds_changes_and_limits_are_enforced() {
         // Five concurrent Propose streams: four held open (fed by channels not closed), the
         // fifth refused RESOURCE_EXHAUSTED and nothing kept of it; once the four close, it goes
         // through.
-        let mut held = Vec::new();
-        let mut held_ids = Vec::new();
-        for _ in 0..4 {
-            let id = rogue::request_id();
+        let held_client = s1.clone();
+        let open_held = |id: String| {
             let (tx, rx) = tokio::sync::mpsc::channel::<ProposeChunk>(4);
-            tx.send(tamper::full_header_chunk(&id, ZONE, &v1_items)).await.expect("send header");
-            let mut client = s1.clone();
+            tx.try_send(tamper::full_header_chunk(&id, ZONE, &v1_items)).expect("send header");
+            let mut client = held_client.clone();
             let call = tokio::spawn(async move { client.propose(tokio_stream::wrappers::ReceiverStream::new(rx)).await });
-            held.push((tx, call));
-            held_ids.push(id);
-        }
+            (id, tx, call)
+        };
+        let mut held: Vec<_> = (0..4).map(|_| open_held(rogue::request_id())).collect();
         // An empty stream is refused at once when a slot is free (and keeps nothing): probe with
-        // it until the four hold every slot.
+        // it until the four hold every slot. A held stream refused at once (a slot an earlier
+        // stream of this test had not given back yet) is opened again.
         let deadline = Instant::now() + Duration::from_secs(60);
+        let mut reopened = Vec::new();
         loop {
+            for slot in held.iter_mut() {
+                if slot.2.is_finished() {
+                    let answer = (&mut slot.2).await.expect("join");
+                    reopened.push(format!("{:?}", answer.map(|_| ()).map_err(|e| e.code())));
+                    *slot = open_held(rogue::request_id());
+                }
+            }
             let probe = s1.propose(tokio_stream::iter(Vec::<ProposeChunk>::new())).await.expect_err("an empty stream");
             if probe.code() == Code::ResourceExhausted {
                 break;
             }
             assert_eq!(probe.code(), Code::InvalidArgument, "{probe:?}");
-            assert!(Instant::now() < deadline, "the four streams never held every slot");
+            assert!(Instant::now() < deadline, "the four streams never held every slot (held streams that ended early: {reopened:?})");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let fifth = rogue::request_id();
@@ -412,7 +419,8 @@ fn validity_ds_changes_and_limits_are_enforced() {
         let unknown = |id: &str| GetDecisionRequest { api_version: API_VERSION, request_id: id.to_string() };
         let kept = s1.get_decision(unknown(&fifth)).await;
         assert_eq!(kept.as_ref().map_err(tonic::Status::code).err(), Some(Code::NotFound), "{kept:?}");
-        for (tx, call) in held {
+        let held_ids: Vec<String> = held.iter().map(|(id, _, _)| id.clone()).collect();
+        for (_, tx, call) in held {
             drop(tx);
             let ended = call.await.expect("join").expect_err("a stream closed after its header was decided");
             println!("a held stream, closed without its items: {:?}: {}", ended.code(), ended.message());
