@@ -262,6 +262,17 @@ impl Daemon {
             .find_map(|l| l.strip_prefix("VmHWM:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
+
+    /// CPU seconds used so far, user and system (Linux `/proc/PID/stat`
+    /// fields 14 and 15), when known.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).ok()?;
+        // The command name (field 2) may hold spaces: count from after it.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
+        // Field 3 is fields[0]. The kernel reports in USER_HZ, 100 on Linux.
+        Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+    }
 }
 
 /// The daemons this process started; every one is killed and reaped on

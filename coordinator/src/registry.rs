@@ -169,6 +169,11 @@ fn decode<T: DeserializeOwned>(tree: &'static str, key: &[u8], value: &[u8]) -> 
     toml::from_str(text).map_err(|e| corrupt(e.to_string().trim_end().to_string()))
 }
 
+/// sled's page cache (its default is 1 GiB): the registry's large values
+/// (a zone's text) are read whole and rarely, so the cache buys little and
+/// would hold a copy of every zone.
+const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 fn request_key(record: &RequestRecord) -> Vec<u8> {
     let mut key = record.started_unix.to_be_bytes().to_vec();
     key.extend_from_slice(record.id.as_bytes());
@@ -178,7 +183,7 @@ fn request_key(record: &RequestRecord) -> Vec<u8> {
 impl Registry {
     /// Opens (or creates) the registry in `dir`.
     pub fn open(dir: &Path) -> Result<Registry, RegistryError> {
-        let db = sled::open(dir)?;
+        let db = sled::Config::new().path(dir).cache_capacity(SLED_CACHE_BYTES).open()?;
         Ok(Registry {
             key_groups: db.open_tree("key_groups")?,
             // Named before requests were called requests; kept for existing registries.

@@ -329,6 +329,11 @@ async fn the_refresh_schedule_re_signs_due_signatures() {
     assert!(state.signatures_made > 1 && state.signatures_made < first.signatures_made, "{} of {}", state.signatures_made, first.signatures_made);
     let session = c.coordinator.registry.requests_with_id_prefix(&state.request_id).unwrap().remove(0);
     assert_eq!(session.submitted_by, "refresh schedule");
+    // A patch of the names with due signatures: every signer is proposed
+    // those signatures as an increment, not the whole zone again.
+    for i in 1..=5 {
+        assert_eq!(proposals_of(&c, i, &state.request_id), [(true, state.signatures_made as usize, 0)], "signer {i}");
+    }
     let text = c.coordinator.registry.zone_signed_text(ZONE).unwrap().unwrap();
     assert_valid(&c, &text);
     let mut refreshed = model;

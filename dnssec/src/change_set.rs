@@ -54,10 +54,14 @@ impl RecordKey {
 }
 
 /// A zone's records, unsigned, keyed by owner, type and canonical RDATA.
+///
+/// A persistent map: a clone shares every record, and a change set then
+/// copies only the paths it touches, so the next version of a large zone
+/// costs what its changes cost, not a copy of the zone.
 #[derive(Clone, Debug)]
 pub struct ZoneContent {
     apex: StoredName,
-    records: BTreeMap<RecordKey, LoadedRecord>,
+    records: imbl::OrdMap<RecordKey, LoadedRecord>,
 }
 
 /// One version step (RFC 1995 §4: "a difference sequence").
@@ -357,11 +361,17 @@ impl ZoneContent {
 
     /// The records with their lines in [`ZoneContent::to_text`] under the
     /// name `file`.
-    fn renumbered(mut self, file: Arc<Path>) -> ZoneContent {
-        for (i, r) in self.records.values_mut().enumerate() {
-            r.location = SourceLocation { file: file.clone(), line: i + 1 };
-        }
-        self
+    fn renumbered(self, file: Arc<Path>) -> ZoneContent {
+        let records = self
+            .records
+            .into_iter()
+            .enumerate()
+            .map(|(i, (key, mut r))| {
+                r.location = SourceLocation { file: file.clone(), line: i + 1 };
+                (key, r)
+            })
+            .collect();
+        ZoneContent { apex: self.apex, records }
     }
 
     /// The content without the records frostzone generates when it signs

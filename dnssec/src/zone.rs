@@ -410,6 +410,11 @@ impl Zone {
         self.nodes.iter()
     }
 
+    /// Number of names with data.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
     /// Names with data in `range`, in canonical order.
     pub fn nodes_range<'a>(
         &'a self,

@@ -50,7 +50,7 @@ fn patched(published: &Zone, old_text: &str, new_text: &str, denial: &Denial) ->
     let touched: Vec<_> = set.removed.iter().chain(&set.added).map(|r| (r.record.owner().clone(), r.record.rtype())).collect();
     let policy = SigningPolicy { denial: denial.clone(), ..SigningPolicy::default() };
     let base = Arc::new(RwLock::new(published.clone()));
-    let plan = prepare_update(base, &new, &touched, &keys(), &policy, NOW, &RefreshPolicy::default()).unwrap().unwrap();
+    let plan = prepare_update(base.clone(), frostzone_dnssec::signing::read_zone(&base).signature_count(), &new, &touched, &[], &keys(), &policy, NOW, &RefreshPolicy::default()).unwrap().unwrap();
     let signatures = vec![[0u8; 64]; plan.items().len()];
     plan.complete(signatures).unwrap()
 }

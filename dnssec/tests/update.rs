@@ -75,7 +75,7 @@ fn run(denial: &Denial, seed: u64, steps: u32) {
         let touched: Vec<_> = set.removed.iter().chain(&set.added).map(|r| (r.record.owner().clone(), r.record.rtype())).collect();
         let now = NOW + step * 60;
         let base = Arc::new(RwLock::new(published));
-        let plan = prepare_update(base, &new, &touched, &zone_keys, &policy(denial), now, &RefreshPolicy::default())
+        let plan = prepare_update(base.clone(), frostzone_dnssec::signing::read_zone(&base).signature_count(), &new, &touched, &[], &zone_keys, &policy(denial), now, &RefreshPolicy::default())
             .unwrap()
             .expect("an NSEC3 change can be patched");
         let made = plan.items().len();
@@ -110,7 +110,7 @@ fn nsec_chains_are_not_patched() {
     let published = scratch(&text, &Denial::Nsec, NOW);
     let zone_keys: Vec<ZoneKey> = keys().iter().map(|k| k.1.clone()).collect();
     let next = content(&State::default().text(2));
-    let plan = prepare_update(Arc::new(RwLock::new(published)), &next, &[], &zone_keys, &policy(&Denial::Nsec), NOW, &RefreshPolicy::default())
+    let plan = prepare_update(Arc::new(RwLock::new(published.clone())), published.signature_count(), &next, &[], &[], &zone_keys, &policy(&Denial::Nsec), NOW, &RefreshPolicy::default())
         .unwrap();
     assert!(plan.is_none());
 }

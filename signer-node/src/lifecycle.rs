@@ -213,6 +213,7 @@ impl Node {
     /// signer can accept. Not published: FAILED.
     pub fn published(&self, req: v1::PublishedRequest, now: Now) -> Result<v1::Decision, NodeError> {
         check_request_id(&req.request_id)?;
+        let started = std::time::Instant::now();
         let now = now.unix();
         let _decisions = lock(&self.decisions);
         let requests = self.store.requests();
@@ -255,6 +256,7 @@ impl Node {
         };
         self.note_closed();
         let event = if req.published { "published" } else { "failed" };
+        tracing::info!(request = %record.id, zone = %record.zone, applied_ms = started.elapsed().as_secs_f64() * 1e3, "{event}: {outcome}");
         self.audit(AuditEntry { event: event.into(), outcome, operator: REQUESTER.into(), ..self.propose_audit(&record) })?;
         Ok(self.signed(&record))
     }

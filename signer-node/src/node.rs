@@ -58,6 +58,9 @@ pub(crate) struct PendingSigning {
     pub(crate) nonces: BatchNonces,
     pub(crate) messages: Vec<Vec<u8>>,
     pub(crate) commitments: Vec<SigningCommitments>,
+    /// The commitments as sent at Commit: at Sign this signer's own list
+    /// is compared by its bytes, not parsed again.
+    pub(crate) commitments_sent: Vec<Vec<u8>>,
     pub(crate) key_package: frost::keys::KeyPackage,
 }
 

@@ -187,12 +187,17 @@ impl std::fmt::Debug for Store {
 /// dropped (a quick reopen, as the `identity` command before a start does).
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// sled's page cache. Its default (1 GiB) is what made each signer's peak
+/// memory grow with the zone: the baseline is read in order, once per
+/// proposal, so a larger cache buys little.
+const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Opens sled in `dir`, waiting up to [`LOCK_WAIT`] for its lock; a lock
 /// still held then is another process on the same data directory.
 fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     loop {
-        match sled::Config::new().path(dir).open() {
+        match sled::Config::new().path(dir).cache_capacity(SLED_CACHE_BYTES).open() {
             Ok(db) => return Ok(db),
             Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
                 if std::time::Instant::now() >= deadline {

@@ -28,6 +28,7 @@ pub use frost_ed25519::Identifier;
 
 mod aggregate;
 mod error;
+mod floor;
 mod group;
 mod keys;
 mod quorum;
@@ -40,6 +41,7 @@ mod simulate;
 mod tests;
 
 pub use aggregate::aggregate_batch;
+pub use floor::{measure_floor, ProtocolFloor};
 pub use error::{display_identifier, ThresholdError};
 pub use group::SimulatedGroup;
 pub use keys::dkg::generate_with_dkg;

@@ -2,6 +2,7 @@
 
 pub mod approval;
 pub mod audit;
+pub mod bench;
 pub mod certs;
 pub mod dev_cluster;
 pub mod diff;

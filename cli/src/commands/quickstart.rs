@@ -171,8 +171,15 @@ async fn run(
         approval_timeout_secs: 0,
         ..SignZoneOptions::default()
     };
+    let cpu_before: Vec<Option<f64>> = processes.daemons().iter().map(|d| d.cpu_seconds()).collect();
     let signed = super::zone::sign(&mut coordinator, options, data).await?;
     let signed_at = started.elapsed();
+    let cpu_signing: Vec<Option<f64>> = processes
+        .daemons()
+        .iter()
+        .zip(&cpu_before)
+        .map(|(d, before)| Some(d.cpu_seconds()? - (*before)?))
+        .collect();
     let ds = super::zone::get_ds(&mut coordinator, &zone).await?;
     let status = super::status::fetch(&mut coordinator).await?;
 
@@ -212,6 +219,13 @@ async fn run(
         .collect();
     if !peaks.is_empty() {
         println!("peak memory: {}", peaks.join(", "));
+    }
+    // One line per process, for the benchmark (bench/compare.sh) to read:
+    // CPU seconds while the zone was signed, and peak memory so far.
+    for (d, cpu) in processes.daemons().iter().zip(cpu_signing) {
+        if let (Some(cpu), Some(peak)) = (cpu, d.peak_rss_kib()) {
+            println!("process {} cpu_s={cpu:.2} peak_kib={peak}", d.name);
+        }
     }
     if args.keep_running {
         let running = processes.detach();

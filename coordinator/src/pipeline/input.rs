@@ -200,7 +200,10 @@ pub fn next_version(
             let current = current.ok_or_else(|| InputError::NoVersion { zone: zone.to_string(), what: "a refresh" })?;
             // The input's serial cannot move: under keep, count up.
             let policy = if policy == SerialPolicy::Keep { SerialPolicy::Increment } else { policy };
-            (current.content.clone(), current.input_serial, policy, Vec::new(), None)
+            // A refresh touches no record (only the SOA serial moves): it
+            // is signed as a patch of the names with due signatures.
+            let touched = matches!(input, Input::Refresh).then(Vec::new);
+            (current.content.clone(), current.input_serial, policy, Vec::new(), touched)
         }
     };
     let published = current.map(|c| c.serial);

@@ -51,7 +51,12 @@ use crate::Coordinator;
 
 /// How long a request waits for the signers to acknowledge the previous
 /// publication before choosing between incremental and full proposals.
-const ANNOUNCEMENT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+/// The announcement's own calls end within the signer call deadline
+/// (`request_timeout_secs`), so this only bounds a misconfiguration. Waiting
+/// is the cheap side: a signer still applying a whole version to its
+/// baseline (seconds for a large zone) would otherwise get a full proposal
+/// and evaluate the whole zone again for a one-RRset change.
+const ANNOUNCEMENT_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 
 
 /// A published version, as the request that made it answers (and the
@@ -501,9 +506,19 @@ fn plan(
         SigningError::DuplicateKeyTag { .. } | SigningError::MissingRole(_) => CoordinatorError::FailedPrecondition(format!("{zone}: {e}")),
         other => CoordinatorError::InvalidArgument(format!("{zone}: {other}")),
     };
-    let patched = match (current, &next.touched) {
-        (Some(v), Some(touched)) if !full && !v.refresh_due(now as u32) => {
-            prepare_update(v.zone.clone(), &next.content, touched, &keys, policy, now as u32, refresh).map_err(refused)?
+    // A change set is a patch of the names it touches, a refresh of none
+    // (next_version); both patch the names with due signatures too.
+    let patched = match (current, next.touched.as_deref()) {
+        (Some(v), Some(touched)) if !full => {
+            let due = if v.refresh_due(now as u32) { refresh.due_owners(&read_zone(&v.zone), now as u32) } else { Vec::new() };
+            stages.mark("due signatures");
+            // Past half the zone, signing it whole costs no more.
+            if due.len() > read_zone(&v.zone).node_count() / 2 {
+                None
+            } else {
+                prepare_update(v.zone.clone(), v.record.signatures as usize, &next.content, touched, &due, &keys, policy, now as u32, refresh)
+                    .map_err(refused)?
+            }
         }
         _ => None,
     };

@@ -298,11 +298,19 @@ pub(crate) fn finish(
             let (text, signatures, undo) = {
                 let mut z = base.write().unwrap_or_else(|e| e.into_inner());
                 let mut undo = ZonePatch::default();
-                for (name, _) in patch.iter() {
-                    undo.set(name.clone(), z.node(&name.0).cloned());
+                // The version's count follows from the nodes the patch
+                // replaces: counting the zone again would cost O(zone).
+                let (mut removed, mut added) = (0u64, 0u64);
+                for (name, node) in patch.iter() {
+                    let old = z.node(&name.0).cloned();
+                    removed += old.as_ref().map_or(0, |n| n.signatures.len() as u64);
+                    added += node.map_or(0, |n| n.signatures.len() as u64);
+                    undo.set(name.clone(), old);
                 }
                 z.apply_patch(patch);
-                (want_text.then(|| zone_text(&z)), z.signature_count() as u64, undo)
+                let signatures = (v.record.signatures + added).saturating_sub(removed);
+                debug_assert_eq!(signatures, z.signature_count() as u64, "the signature count kept with the version");
+                (want_text.then(|| zone_text(&z)), signatures, undo)
             };
             stages.mark(if want_text { "apply, signed text" } else { "apply" });
             Ok(Outcome { zone: base, undo: Some(undo), text, changes: Some(changes), report, known, next_due, first_expiration, signatures })

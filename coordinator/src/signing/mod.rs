@@ -112,14 +112,15 @@ pub(crate) async fn sign_batches(
     let choosers = Arc::new(Mutex::new(choosers));
 
     let mut signatures = vec![[0u8; 64]; items];
-    let mut pending = batches.into_iter().map(Arc::new).collect::<Vec<_>>().into_iter();
+    // Batch k starts its quorum k signers along (SubsetChooser::choose_rotated).
+    let mut pending = batches.into_iter().map(Arc::new).enumerate().collect::<Vec<_>>().into_iter();
     let mut running = JoinSet::new();
     loop {
         while running.len() < BATCHES_IN_FLIGHT {
-            let Some(batch) = pending.next() else { break };
+            let Some((rotation, batch)) = pending.next() else { break };
             let (c, live, choosers) = (c.clone(), live.clone(), choosers.clone());
             running.spawn(async move {
-                let sigs = sign_batch(&c, &live, &choosers, &batch).await?;
+                let sigs = sign_batch(&c, &live, &choosers, &batch, rotation).await?;
                 Ok::<_, CoordinatorError>((batch, sigs))
             });
         }
@@ -136,12 +137,14 @@ pub(crate) async fn sign_batches(
 }
 
 /// Signs one batch, retrying with other subsets until it is signed or the
-/// quorum is gone.
+/// quorum is gone. `rotation` spreads a request's batches over the
+/// approvers ([`SubsetChooser::choose_rotated`]).
 async fn sign_batch(
     c: &Coordinator,
     live: &LiveRequest,
     choosers: &Mutex<BTreeMap<u16, SubsetChooser>>,
     batch: &Arc<Batch>,
+    rotation: usize,
 ) -> Result<Vec<[u8; 64]>, CoordinatorError> {
     let tag = batch.key.record.key_tag;
     let lock = || choosers.lock().map_err(|_| CoordinatorError::Internal("subset chooser lock poisoned".into()));
@@ -149,7 +152,7 @@ async fn sign_batch(
         let chosen = lock()?
             .get(&tag)
             .ok_or_else(|| CoordinatorError::Internal(format!("no subset chooser for key tag {tag}")))?
-            .choose()?;
+            .choose_rotated(rotation)?;
         let handles: Vec<SignerHandle> = chosen.iter().filter_map(|cand| c.signers.get(&cand.name).cloned()).collect();
         let attempt_id = crate::request::random_id();
         match attempt(batch, &handles, attempt_id, live).await {

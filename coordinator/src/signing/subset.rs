@@ -6,6 +6,10 @@
 //! failed during this request nor been caught sending an invalid share: the
 //! choice is deterministic, so the same healthy cluster always signs with
 //! the same subset, which keeps logs and tests readable.
+//! [`SubsetChooser::choose_rotated`] starts that window further along the
+//! usable signers, wrapping around: the batches of a large request are
+//! spread over every approver, so on separate hosts no signer does more
+//! than t/n of the work.
 //!
 //! After a failed attempt the caller reports what happened:
 //!
@@ -88,9 +92,20 @@ impl SubsetChooser {
     /// The first `t` usable signers in participant order, or why there are
     /// not enough.
     pub fn choose(&self) -> Result<Vec<Candidate>, QuorumUnavailable> {
+        self.choose_rotated(0)
+    }
+
+    /// `t` usable signers, starting at the `rotation`-th usable one (modulo
+    /// their number) and wrapping around, returned in participant order;
+    /// or why there are not enough.
+    pub fn choose_rotated(&self, rotation: usize) -> Result<Vec<Candidate>, QuorumUnavailable> {
         let usable: Vec<&Candidate> = self.candidates.iter().filter(|c| self.usable(c)).collect();
         if usable.len() >= self.threshold {
-            return Ok(usable.into_iter().take(self.threshold).cloned().collect());
+            let start = rotation % usable.len();
+            let mut chosen: Vec<Candidate> =
+                usable.iter().cycle().skip(start).take(self.threshold).map(|c| (*c).clone()).collect();
+            chosen.sort_by_key(|c| c.participant);
+            return Ok(chosen);
         }
         let ordered = |m: &BTreeMap<String, String>| -> Vec<(String, String)> {
             self.candidates
@@ -150,6 +165,31 @@ mod tests {
     fn first_t_in_participant_order() {
         let q = five();
         assert_eq!(names(&q.choose().unwrap()), ["signer-1", "signer-2", "signer-3"]);
+    }
+
+    #[test]
+    fn rotation_spreads_batches_over_every_usable_signer() {
+        let mut q = five();
+        assert_eq!(names(&q.choose_rotated(0).unwrap()), ["signer-1", "signer-2", "signer-3"]);
+        assert_eq!(names(&q.choose_rotated(1).unwrap()), ["signer-2", "signer-3", "signer-4"]);
+        assert_eq!(names(&q.choose_rotated(4).unwrap()), ["signer-1", "signer-2", "signer-5"]);
+        assert_eq!(q.choose_rotated(7).unwrap(), q.choose_rotated(2).unwrap());
+        // Over n batches, every signer signs t of them.
+        let mut count = BTreeMap::new();
+        for k in 0..5 {
+            for c in q.choose_rotated(k).unwrap() {
+                *count.entry(c.name).or_insert(0) += 1;
+            }
+        }
+        assert!(count.values().all(|&c| c == 3), "{count:?}");
+        // Unusable signers are skipped, never chosen.
+        q.mark_unavailable("signer-2", "deadline exceeded");
+        for k in 0..8 {
+            assert!(!names(&q.choose_rotated(k).unwrap()).contains(&"signer-2"));
+        }
+        q.mark_culprit("signer-4", "invalid signature share");
+        q.mark_unavailable("signer-5", "connection refused");
+        assert!(q.choose_rotated(3).is_err());
     }
 
     #[test]

@@ -48,11 +48,19 @@ use crate::StoredName;
 /// Plans the next version of the published zone `base` whose unsigned
 /// content is `next`, the records of `touched` (owner, type) having
 /// changed. `None` when the change cannot be patched (see the module
-/// documentation): sign the whole version instead.
+/// documentation): sign the whole version instead. `base_signatures` is
+/// the number of RRSIGs in `base` (kept with the published version, so
+/// that a one-RRset diff does not count the zone's). `due` names whose
+/// content did not change but whose signatures are decided again
+/// ([`RefreshPolicy::due_owners`]): a refresh of k due signatures is a
+/// patch of their k names, not the whole zone signed again.
+#[allow(clippy::too_many_arguments)]
 pub fn prepare_update(
     base: SharedZone,
+    base_signatures: usize,
     next: &ZoneContent,
     touched: &[(StoredName, Rtype)],
+    due: &[CanonicalName],
     keys: &[ZoneKey],
     policy: &SigningPolicy,
     now: u32,
@@ -68,7 +76,7 @@ pub fn prepare_update(
     }
     let patched = {
         let zone = read_zone(&base);
-        plan_patch(&zone, next, touched, keys, policy, config, now, refresh)?
+        plan_patch(&zone, base_signatures, next, touched, due, keys, policy, config, now, refresh)?
     };
     Ok(patched.map(|(patch, items, reused)| SigningPlan::update(base, patch, items, reused)))
 }
@@ -78,8 +86,10 @@ type Patched = (ZonePatch, Vec<SigningItem>, usize);
 #[allow(clippy::too_many_arguments)]
 fn plan_patch(
     zone: &Zone,
+    base_signatures: usize,
     next: &ZoneContent,
     touched: &[(StoredName, Rtype)],
+    due: &[CanonicalName],
     keys: &[ZoneKey],
     policy: &SigningPolicy,
     config: &Nsec3Config,
@@ -111,6 +121,13 @@ fn plan_patch(
         if node.rrsets.is_empty() {
             // The name is gone; its signatures are decided below.
             node.signatures.clear();
+        }
+    }
+    // Names with due signatures enter the patch as they are: step 5
+    // decides their signatures again, and nothing else about them changes.
+    for owner in due {
+        if zone.node(&owner.0).is_some() {
+            patch.node_mut(zone, owner);
         }
     }
     publish_keys_at(patch.node_mut(zone, &apex_key), &apex, keys, policy);
@@ -251,7 +268,8 @@ fn plan_patch(
             decided.push((owner.clone(), kept));
         }
     }
-    let mut reused = zone.signature_count() - dropped;
+    debug_assert_eq!(base_signatures, zone.signature_count(), "the signature count kept with the version");
+    let mut reused = base_signatures.saturating_sub(dropped);
     for (owner, kept) in decided {
         reused += kept.len();
         if patch.get(&owner).is_some_and(|n| n.is_some()) {

@@ -66,6 +66,23 @@ impl RefreshPolicy {
         same_fields && not_before(now, inception) && !not_before(now, due)
     }
 
+    /// The names of `zone` holding a signature that [`RefreshPolicy::keeps`]
+    /// would no longer keep at `now` on its timing alone (due, or with an
+    /// inception still ahead): what a refresh signs again. One pass over
+    /// the signatures' times; nothing is signed or copied for the others.
+    pub fn due_owners(&self, zone: &Zone, now: u32) -> Vec<CanonicalName> {
+        zone.nodes()
+            .filter(|(owner, node)| {
+                node.signatures.iter().any(|s| {
+                    let sig = &s.rrsig;
+                    let due = self.due_at(&owner.0, sig.type_covered().to_int(), KeyTag(sig.key_tag()), sig.expiration().into_int());
+                    !not_before(now, sig.inception().into_int()) || not_before(now, due)
+                })
+            })
+            .map(|(owner, _)| owner.clone())
+            .collect()
+    }
+
     /// The time (seconds since the epoch, RFC 4034 §3.1.5 serial
     /// arithmetic) at which the signature of `owner`/`type_covered` by
     /// `key_tag` that expires at `expiration` is due.

@@ -168,8 +168,12 @@ pub fn validate_zone(zone: &Zone, options: &ValidationOptions) -> Report {
 /// Signatures a validation verified: each is SHA-256 over the DNSKEY
 /// RDATA, the signed data (RFC 4034 §3.1.8.1) and the signature, so an
 /// entry vouches for exactly one key, message and signature.
+///
+/// A persistent set: each version's cache is the previous one's plus what
+/// it verified, and a clone shares the previous one's entries rather than
+/// copying one per signature of the zone.
 #[derive(Clone, Debug, Default)]
-pub struct VerifiedSignatures(std::collections::HashSet<[u8; 32]>);
+pub struct VerifiedSignatures(imbl::HashSet<[u8; 32]>);
 
 impl VerifiedSignatures {
     fn digest(key: &domain::rdata::Dnskey<bytes::Bytes>, data: &[u8], signature: &[u8]) -> [u8; 32] {
