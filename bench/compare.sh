@@ -183,7 +183,7 @@ if [ -f "$work/cluster.log" ]; then
         grep '^process ' "$work/cluster.log" | awk -v c="$rrsigs" -v w="$sign_wall" -v bind="$bind_wall" \
             -v floor="${floor_us:-0}" -v knot_kb="$knot_kb" '
             function row(name, value, limit, unit) {
-                printf "  %-58s %8.2f%s  (target <= %s%s)  %s\n", name, value, unit, limit, unit, (value <= limit ? "met" : "MISSED")
+                printf "  %-60s %7.3f%s  (target <= %s%s)  %s\n", name, value, unit, limit, unit, (value <= limit ? "met" : "MISSED")
             }
             {
                 split($3, a, "="); split($4, b, "=")

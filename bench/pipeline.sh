@@ -11,7 +11,8 @@
 # Env:   KEEP=1  keep the work directory;  ORIGIN=ref.test.  zone origin;
 #        BASE_PORT=7500  the coordinator's port, signers on the next five;
 #        TRANSFER=1  also serve the zone by AXFR/IXFR (on BASE_PORT+6, one secondary
-#        on loopback to NOTIFY), as a coordinator with public secondaries does.
+#        on loopback to NOTIFY), as a coordinator with public secondaries does;
+#        DENIAL=nsec3 (default) | nsec3-opt-out | nsec  the zone's authenticated denial.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n_diffs=${1:-200}
@@ -20,6 +21,13 @@ origin=${ORIGIN:-ref.test.}
 base_port=${BASE_PORT:-7500}
 [[ $n_diffs =~ ^[1-9][0-9]*$ ]] || { echo "pipeline.sh: N_DIFFS must be a positive number, not $n_diffs" >&2; exit 2; }
 [[ $zone_size =~ ^[0-9]+$ ]] || { echo "pipeline.sh: ZONE_SIZE must be a number, not $zone_size" >&2; exit 2; }
+denial=${DENIAL:-nsec3}
+case $denial in
+    nsec3) denial_flag=() ;;
+    nsec3-opt-out) denial_flag=(--nsec3-opt-out) ;;
+    nsec) denial_flag=(--nsec) ;;
+    *) echo "pipeline.sh: DENIAL must be nsec3, nsec3-opt-out or nsec, not $denial" >&2; exit 2 ;;
+esac
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/frostzone-pipeline.XXXXXX")
 pids=()
@@ -57,6 +65,8 @@ for k in 1 2 3 4 5; do
     chmod 600 "$c/signer-$k/passphrase"
     printf 'version = 1\n[approval]\nkey_changes = "auto"\nkey_ceremonies = "auto"\nmax_rrsets_changed = 1000000\nmax_names_added = 1000000\nmax_names_removed = 1000000\nmax_ds_changed = 1000000\n' \
         > "$c/signer-$k/policy.toml"
+    # Opt-Out is refused unless a signer's policy accepts it.
+    [ "$denial" = nsec3-opt-out ] && printf '[nsec3]\nopt_out = true\n' >> "$c/signer-$k/policy.toml"
     printf 'version = 1\nname = "signer-%s"\nparticipant = %s\nlisten = "127.0.0.1:%s"\ndata_dir = "signer-%s/data"\npassphrase_file = "signer-%s/passphrase"\nroster = "roster.toml"\npolicy = "signer-%s/policy.toml"\n\n[tls]\nca = "ca.pem"\ncert = "signer-%s.pem"\nkey = "signer-%s.key"\ncoordinator_cert = "coordinator.pem"\n' \
         "$k" "$k" $((base_port + k)) "$k" "$k" "$k" "$k" "$k" > "$c/signer-$k.toml"
     # Each signer's identity key (made in its store), for the roster every signer checks.
@@ -87,7 +97,7 @@ fz keys generate --zone "$origin" --role zsk > /dev/null
 "$bin/gen-reference-zone" --delegations "$zone_size" --origin "$origin" > "$work/ref.zone"
 echo "reference zone: $zone_size delegations, $(wc -l < "$work/ref.zone") lines; signing it whole ..." >&2
 t0=$(date +%s.%N)
-fz sign --zone "$origin" --file "$work/ref.zone" --out "$work/v1.signed" > "$work/v1.out"
+fz sign --zone "$origin" --file "$work/ref.zone" "${denial_flag[@]}" --out "$work/v1.signed" > "$work/v1.out"
 t1=$(date +%s.%N)
 serial=$(sed -n 's/^serial \([0-9]*\): .*/\1/p' "$work/v1.out")
 full_made=$(sed -n 's/^serial [0-9]*: \([0-9]*\) signatures made.*/\1/p' "$work/v1.out")
@@ -125,7 +135,7 @@ done
 
 # --- the table: percentiles by nearest rank.
 printf '\nzone pipeline, 3-of-5 cluster, mutual TLS on loopback, %s cores\n' "$(nproc)"
-printf 'reference zone: %s delegations (%s signatures in version 1); %s one-RRset diffs%s\n' "$zone_size" "$full_made" "$n_diffs" \
+printf 'reference zone: %s delegations, %s (%s signatures in version 1); %s one-RRset diffs%s\n' "$zone_size" "$denial" "$full_made" "$n_diffs" \
     "$([ "${TRANSFER:-0}" = 1 ] && echo '; served by AXFR/IXFR with NOTIFY')"
 sort -n -k1,1 "$work/results" | awk '
     { t[NR] = $1 / 1000 }
@@ -137,6 +147,15 @@ sort -n -k1,1 "$work/results" | awk '
         printf "  %-8s %10.1f\n", "p99", t[rank(0.99)]
         printf "  %-8s %10.1f\n", "max", t[NR]
     }'
+# The same diffs as the coordinator timed them: from the request taken up to the version published
+# (signed, validated, stored), without the command's own start and its TLS connection.
+grep -h "published serial .* (changes) " "$c/logs/coordinator.log" | sed -n 's/.*elapsed_ms=\([0-9.]*\).*/\1/p' | sort -n > "$work/server"
+[ -s "$work/server" ] && awk '
+    { t[NR] = $1 }
+    function rank(p) { r = int(p * NR + 0.999999); return r < 1 ? 1 : (r > NR ? NR : r) }
+    END {
+        printf "in the coordinator, request to version published (ms): median %.1f, p90 %.1f, p99 %.1f, max %.1f (%d)\n", t[rank(0.5)], t[rank(0.9)], t[rank(0.99)], t[NR], NR
+    }' "$work/server"
 # What the signers spent evaluating each proposal (checks, diff, denial records: the
 # `evaluated_ms` of their "propose" log lines) and, of that, checking its denial records against
 # the content (`denial_check_ms`), full and incremental, over all five.

@@ -6,6 +6,9 @@ use frostzone_threshold::{generate_with_dkg, measure_floor, Quorum};
 
 use crate::Outcome;
 
+/// Rounds the floor is measured in; the fastest counts.
+const ROUNDS: usize = 5;
+
 /// Measurements for the benchmark (bench/compare.sh).
 #[derive(clap::Args)]
 pub struct Args {
@@ -52,12 +55,21 @@ fn floor(args: FloorArgs) -> anyhow::Result<Outcome> {
     let quorum = Quorum::new(args.threshold, args.signers).context("--threshold/--signers")?;
     let mut rng = rand::rngs::OsRng;
     let group = generate_with_dkg(quorum, &mut rng).context("DKG for the measurement")?;
-    // A short warm-up, so caches and the allocator do not count.
+    // A short warm-up, so caches and the allocator do not count; then the
+    // fastest of five rounds, as a floor is a lower bound and a busy
+    // machine only ever adds to it.
     measure_floor(&group, 50.min(args.signatures), args.message_len, &mut rng)?;
-    let f = measure_floor(&group, args.signatures, args.message_len, &mut rng)?;
+    let per_round = args.signatures.div_ceil(ROUNDS).max(1);
+    let mut f = measure_floor(&group, per_round, args.message_len, &mut rng)?;
+    for _ in 1..ROUNDS {
+        let round = measure_floor(&group, per_round, args.message_len, &mut rng)?;
+        if round.total() < f.total() {
+            f = round;
+        }
+    }
     let us = |d: std::time::Duration| d.as_secs_f64() * 1e6;
     println!(
-        "floor {}-of-{}: {:.1} us per signature over {} signatures (commit {:.1}, parse commitments {:.1}, sign {:.1}, aggregate {:.1})",
+        "floor {}-of-{}: {:.1} us per signature, the fastest of {ROUNDS} rounds of {} signatures (commit {:.1}, parse commitments {:.1}, sign {:.1}, aggregate {:.1})",
         args.threshold,
         args.signers,
         us(f.total()),

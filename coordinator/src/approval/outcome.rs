@@ -69,23 +69,25 @@ fn announce(
         Vec::new()
     };
     Some(runtime.spawn(async move {
+        // Each signer's baseline is recorded as soon as it acknowledges, so
+        // a request that stops waiting for a slow one (ANNOUNCEMENT_WAIT in
+        // the pipeline) still proposes increments to every other.
         let results = crate::signers::fan_out(&targets, |s| {
-            let (id, detail, approvals) = (request_id.clone(), detail.clone(), approvals.clone());
-            async move { s.published(&id, published, &detail, approvals).await }
-        })
-        .await;
-        if let Some((registry, zone)) = &baselines {
-            for (signer, result) in targets.iter().zip(&results) {
+            let (id, detail, approvals, baselines) = (request_id.clone(), detail.clone(), approvals.clone(), baselines.clone());
+            async move {
+                let result = s.published(&id, published, &detail, approvals).await;
                 let acknowledged = result
                     .as_ref()
-                    .is_ok_and(|d| d.state == i32::from(pb::RequestState::Published) && (d.request_id.is_empty() || d.request_id == request_id));
-                if acknowledged {
-                    if let Err(e) = registry.set_signer_baseline(zone, signer.name(), &request_id) {
-                        tracing::error!(signer = %signer.name(), "{zone}: cannot record its baseline {request_id}: {e}");
+                    .is_ok_and(|d| d.state == i32::from(pb::RequestState::Published) && (d.request_id.is_empty() || d.request_id == id));
+                if let (true, Some((registry, zone))) = (acknowledged, &baselines) {
+                    if let Err(e) = registry.set_signer_baseline(zone, s.name(), &id) {
+                        tracing::error!(signer = %s.name(), "{zone}: cannot record its baseline {id}: {e}");
                     }
                 }
+                result
             }
-        }
+        })
+        .await;
         let failed: Vec<(String, String)> = results
             .into_iter()
             .filter_map(|r| r.err())

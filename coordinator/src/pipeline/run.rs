@@ -51,12 +51,12 @@ use crate::Coordinator;
 
 /// How long a request waits for the signers to acknowledge the previous
 /// publication before choosing between incremental and full proposals.
-/// The announcement's own calls end within the signer call deadline
-/// (`request_timeout_secs`), so this only bounds a misconfiguration. Waiting
-/// is the cheap side: a signer still applying a whole version to its
-/// baseline (seconds for a large zone) would otherwise get a full proposal
-/// and evaluate the whole zone again for a one-RRset change.
-const ANNOUNCEMENT_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+/// Waiting is the cheap side: a signer still applying a whole version to
+/// its baseline (about 5 s for 30,000 delegations) would otherwise get a
+/// full proposal and evaluate the whole zone again for a one-RRset change.
+/// The bound is for a signer that hangs: the others' baselines are
+/// recorded as they answer, and they get increments.
+const ANNOUNCEMENT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 
 /// A published version, as the request that made it answers (and the
@@ -251,6 +251,7 @@ impl Request<'_> {
                 }
                 tracing::info!(
                     request = %request_id,
+                    elapsed_ms = self.started.elapsed().as_secs_f64() * 1e3,
                     "{zone}: published serial {serial} ({kind}) in {:.2} s: {made} signatures made, {kept} kept, signers {}{}; steps: {}",
                     self.started.elapsed().as_secs_f64(),
                     r.signers.join(", "),
