@@ -334,7 +334,9 @@ async fn the_refresh_schedule_re_signs_due_signatures() {
     for i in 1..=5 {
         assert_eq!(proposals_of(&c, i, &state.request_id), [(true, state.signatures_made as usize, 0)], "signer {i}");
     }
-    let text = c.coordinator.registry.zone_signed_text(ZONE).unwrap().unwrap();
+    // As published: the snapshot with the journal applied (a refresh is a
+    // patch, journaled like a change set).
+    let (_, text) = published_text(&c.coordinator.registry, ZONE, &apex()).unwrap().unwrap();
     assert_valid(&c, &text);
     let mut refreshed = model;
     refreshed.serial = 2;

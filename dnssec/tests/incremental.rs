@@ -125,9 +125,17 @@ fn incremental_validation_verifies_only_new_signatures_and_still_catches_edits()
 
     let v2_text = ZONE.replace("hostmaster 1 ", "hostmaster 2 ") + "new IN A 192.0.2.10\n";
     let (v2, made) = sign(&v2_text, &denial, NOW + 60, &PreviousSignatures::from_zone(&v1));
-    let (report, _) = validate_zone_incremental(&v2, &options(NOW + 60), &known);
+    let (report, v2_known) = validate_zone_incremental(&v2, &options(NOW + 60), &known);
     assert!(report.is_valid());
     assert_eq!(report.stats.signatures - report.stats.signatures_known, made);
+    // What the coordinator rebuilds its cache from: the digests of exactly
+    // the zone's signatures, none of the replaced ones, with nothing but
+    // the new signatures verified.
+    let mut grown = known.clone();
+    grown.extend(v2_known.clone());
+    assert!(grown.len() > v2.signature_count());
+    let (report, pruned) = validate_zone_incremental(&v2, &options(NOW + 60), &grown);
+    assert_eq!((pruned.len(), report.stats.signatures_known), (v2.signature_count(), v2.signature_count()));
 
     // An RRset changed without a new signature: its old signature is not
     // taken on trust, because the signed data differs.

@@ -262,6 +262,26 @@ pub(crate) struct Outcome {
     pub(crate) signatures: u64,
 }
 
+/// The verified-signature cache after a patch: it also holds the digests
+/// of signatures the zone no longer has (replaced by a refresh or a
+/// change). Past twice the zone's signatures, it is rebuilt from the zone:
+/// the signatures it knows are hashed, not verified again, so that costs
+/// one pass over the zone once per doubling, O(1) per signature made. A
+/// zone that does not validate whole keeps the old cache (it only makes
+/// later validations skip signatures it vouches for, never pass others).
+fn prune_known(zone: &SharedZone, known: VerifiedSignatures, signatures: u64, options: &ValidationOptions, stages: &Stages) -> VerifiedSignatures {
+    if (known.len() as u64) <= 2 * signatures.max(1) {
+        return known;
+    }
+    let (report, current) = validate_zone_incremental(&read_zone(zone), options, &known);
+    stages.mark("verified-signature cache rebuilt");
+    if report.is_valid() {
+        current
+    } else {
+        known
+    }
+}
+
 /// Validates a completed plan against the version published now and
 /// makes it the published zone in memory (CPU work: blocking pool).
 pub(crate) fn finish(
@@ -313,6 +333,7 @@ pub(crate) fn finish(
                 (want_text.then(|| zone_text(&z)), signatures, undo)
             };
             stages.mark(if want_text { "apply, signed text" } else { "apply" });
+            let known = prune_known(&base, known, signatures, options, stages);
             Ok(Outcome { zone: base, undo: Some(undo), text, changes: Some(changes), report, known, next_due, first_expiration, signatures })
         }
         (signed, current) => {
