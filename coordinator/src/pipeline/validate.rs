@@ -333,6 +333,16 @@ pub(crate) fn finish(
                 (want_text.then(|| zone_text(&z)), signatures, undo)
             };
             stages.mark(if want_text { "apply, signed text" } else { "apply" });
+            // A patch that refreshed due signatures replaced the ones the
+            // recorded times came from: those times are found again over
+            // the zone (once per refresh; a diff between refreshes keeps
+            // the running minimum above).
+            if v.refresh_due(now) {
+                let previous = PreviousSignatures::from_zone(&read_zone(&base));
+                next_due = previous.next_due(refresh, now);
+                first_expiration = previous.first_expiration(now);
+                stages.mark("refresh times");
+            }
             let known = prune_known(&base, known, signatures, options, stages);
             Ok(Outcome { zone: base, undo: Some(undo), text, changes: Some(changes), report, known, next_due, first_expiration, signatures })
         }
