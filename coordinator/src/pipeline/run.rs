@@ -511,14 +511,19 @@ fn plan(
     // (next_version); both patch the names with due signatures too.
     let patched = match (current, next.touched.as_deref()) {
         (Some(v), Some(touched)) if !full => {
-            let due = if v.refresh_due(now as u32) { refresh.due_owners(&read_zone(&v.zone), now as u32) } else { Vec::new() };
-            stages.mark("due signatures");
-            // Past half the zone, signing it whole costs no more.
-            if due.len() > read_zone(&v.zone).node_count() / 2 {
-                None
+            let due = if v.refresh_due(now as u32) {
+                let published = read_zone(&v.zone);
+                let due = refresh.due_owners(&published, now as u32);
+                // Past half the zone, signing it whole costs no more.
+                (due.len() <= published.node_count() / 2).then_some(due)
             } else {
-                prepare_update(v.zone.clone(), v.record.signatures as usize, &next.content, touched, &due, &keys, policy, now as u32, refresh)
-                    .map_err(refused)?
+                Some(Vec::new())
+            };
+            stages.mark("due signatures");
+            match due {
+                Some(due) => prepare_update(v.zone.clone(), v.record.signatures as usize, &next.content, touched, &due, &keys, policy, now as u32, refresh)
+                    .map_err(refused)?,
+                None => None,
             }
         }
         _ => None,
