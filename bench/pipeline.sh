@@ -12,7 +12,9 @@
 #        BASE_PORT=7500  the coordinator's port, signers on the next five;
 #        TRANSFER=1  also serve the zone by AXFR/IXFR (on BASE_PORT+6, one secondary
 #        on loopback to NOTIFY), as a coordinator with public secondaries does;
-#        DENIAL=nsec3 (default) | nsec3-opt-out | nsec  the zone's authenticated denial.
+#        DENIAL=nsec3 (default) | nsec3-opt-out | nsec  the zone's authenticated denial;
+#        RESIGN=1  sign the zone whole a second time (--full, as at a rollover) before the diffs,
+#        so the first diff follows a whole re-sign of unchanged content.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n_diffs=${1:-200}
@@ -102,6 +104,15 @@ t1=$(date +%s.%N)
 serial=$(sed -n 's/^serial \([0-9]*\): .*/\1/p' "$work/v1.out")
 full_made=$(sed -n 's/^serial [0-9]*: \([0-9]*\) signatures made.*/\1/p' "$work/v1.out")
 echo "version 1: serial $serial, $full_made signatures, $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s" >&2
+if [ "${RESIGN:-0}" = 1 ]; then
+    # --- version 2: the same zone signed whole again, as at a rollover or a recovery; the
+    # first diff then follows a whole version whose RRsets barely changed.
+    t0=$(date +%s.%N)
+    fz sign --zone "$origin" --file "$work/ref.zone" --full --out "$work/v2.signed" > "$work/v2.out"
+    t1=$(date +%s.%N)
+    serial=$(sed -n 's/^serial \([0-9]*\): .*/\1/p' "$work/v2.out")
+    echo "version 2 (--full): serial $serial, $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s" >&2
+fi
 
 # --- the diffs.
 soa_line() { # SERIAL
@@ -135,7 +146,8 @@ done
 
 # --- the table: percentiles by nearest rank.
 printf '\nzone pipeline, 3-of-5 cluster, mutual TLS on loopback, %s cores\n' "$(nproc)"
-printf 'reference zone: %s delegations, %s (%s signatures in version 1); %s one-RRset diffs%s\n' "$zone_size" "$denial" "$full_made" "$n_diffs" \
+printf 'reference zone: %s delegations, %s (%s signatures in version 1); %s one-RRset diffs%s%s\n' "$zone_size" "$denial" "$full_made" "$n_diffs" \
+    "$([ "${RESIGN:-0}" = 1 ] && echo ' after a whole re-sign (--full)')" \
     "$([ "${TRANSFER:-0}" = 1 ] && echo '; served by AXFR/IXFR with NOTIFY')"
 sort -n -k1,1 "$work/results" | awk '
     { t[NR] = $1 / 1000 }
@@ -175,9 +187,10 @@ for kind in false true; do
     stats "$label: evaluated" "$work/eval-$kind" || true
     stats "$label: denial records" "$work/denial-$kind" || true
 done
-sort -n -k2,2 "$work/results" | awk '
+chain=NSEC3; [ "$denial" = nsec ] && chain=NSEC
+sort -n -k2,2 "$work/results" | awk -v chain="$chain" '
     { m[NR] = $2; sum += $2 }
     END {
         printf "signatures made per diff: median %d, mean %.1f, max %d\n", m[int((NR + 1) / 2)], sum / NR, m[NR]
-        printf "  (a new name: its TXT, its NSEC3, the NSEC3 before it, the SOA; a change: the TXT, the SOA)\n"
+        printf "  (a new name: its TXT, its %s, the %s before it, the SOA; a change: the TXT, the SOA)\n", chain, chain
     }'

@@ -1,4 +1,5 @@
-//! Incremental signing by patch (`frostzone_dnssec::signing::incremental`): after every
+//! Incremental signing by patch (`frostzone_dnssec::signing::incremental`),
+//! in NSEC3, NSEC3 opt-out and NSEC zones: after every
 //! change of a seeded random sequence — names added and removed, TTL
 //! changes, delegations with and without DS and glue appearing and going
 //! away, empty non-terminals appearing and disappearing — the patched zone
@@ -77,7 +78,7 @@ fn run(denial: &Denial, seed: u64, steps: u32) {
         let base = Arc::new(RwLock::new(published));
         let plan = prepare_update(base.clone(), frostzone_dnssec::signing::read_zone(&base).signature_count(), &new, &touched, &[], &zone_keys, &policy(denial), now, &RefreshPolicy::default())
             .unwrap()
-            .expect("an NSEC3 change can be patched");
+            .expect("a change in a zone that keeps its denial can be patched");
         let made = plan.items().len();
         let sigs = signatures(&plan, &keys());
         let next = plan.complete(sigs).unwrap();
@@ -105,12 +106,22 @@ fn patched_versions_equal_from_scratch_signing_nsec3_opt_out() {
 }
 
 #[test]
-fn nsec_chains_are_not_patched() {
+fn patched_versions_equal_from_scratch_signing_nsec() {
+    for seed in 11..=16 {
+        run(&Denial::Nsec, seed, 50);
+    }
+}
+
+#[test]
+fn a_switch_between_nsec_and_nsec3_is_not_patched() {
     let text = State::default().text(1);
-    let published = scratch(&text, &Denial::Nsec, NOW);
     let zone_keys: Vec<ZoneKey> = keys().iter().map(|k| k.1.clone()).collect();
     let next = content(&State::default().text(2));
-    let plan = prepare_update(Arc::new(RwLock::new(published.clone())), published.signature_count(), &next, &[], &[], &zone_keys, &policy(&Denial::Nsec), NOW, &RefreshPolicy::default())
-        .unwrap();
-    assert!(plan.is_none());
+    let nsec3 = Denial::Nsec3(Nsec3Config::default());
+    for (from, to) in [(&Denial::Nsec, &nsec3), (&nsec3, &Denial::Nsec)] {
+        let published = scratch(&text, from, NOW);
+        let plan = prepare_update(Arc::new(RwLock::new(published.clone())), published.signature_count(), &next, &[], &[], &zone_keys, &policy(to), NOW, &RefreshPolicy::default())
+            .unwrap();
+        assert!(plan.is_none(), "{from:?} to {to:?}: every denial record changes, the whole version is signed");
+    }
 }

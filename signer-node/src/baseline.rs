@@ -198,6 +198,9 @@ fn split_rrset_key(zone: &str, key: &[u8]) -> Result<(StoredName, u16), StoreErr
     }
 }
 
+/// A key of the baseline tree and its value.
+type Entry = (Vec<u8>, Vec<u8>);
+
 /// The baseline tree of the signer's sled database.
 pub struct Baselines {
     dir: PathBuf,
@@ -342,32 +345,60 @@ impl Baselines {
     }
 
     /// A batch that makes `rrsets` the whole baseline of `zone`, reflecting
-    /// `state`: every entry of the zone removed, then the new ones put.
+    /// `state`. Only what differs from the baseline is written: every
+    /// entry of the zone that is not in `rrsets` removed, every new or
+    /// changed one put. A whole version whose RRsets barely change (a
+    /// rollover, a full re-sign, a recovery) is a few writes rather than
+    /// the zone again, so the diff that follows it does not wait for sled
+    /// to insert every RRset (one scan of the zone's entries instead).
     pub fn replace_batch(&self, zone: &str, state: &BaselineState, rrsets: &[StoredRrset]) -> Result<sled::Batch, StoreError> {
-        let mut batch = sled::Batch::default();
-        for key in self.tree.scan_prefix(zone_prefix(zone)).keys() {
-            self.count(1);
-            batch.remove(key.map_err(self.err())?);
-        }
+        let mut wanted: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         for rrset in rrsets {
-            Baselines::put(&mut batch, zone, rrset)?;
+            for (key, value) in Baselines::entries(zone, rrset)? {
+                wanted.insert(key, value);
+            }
         }
-        batch.insert(state_key(zone), state.encode_to_vec());
+        let state_key = state_key(zone);
+        let mut batch = sled::Batch::default();
+        for entry in self.tree.scan_prefix(zone_prefix(zone)) {
+            let (key, value) = entry.map_err(self.err())?;
+            self.count(1);
+            match wanted.remove(key.as_ref()) {
+                Some(new) if new.as_slice() == value.as_ref() => {}
+                Some(new) => batch.insert(key, new),
+                None if key.as_ref() == state_key.as_slice() => {}
+                None => batch.remove(key),
+            }
+        }
+        for (key, value) in wanted {
+            batch.insert(key, value);
+        }
+        batch.insert(state_key, state.encode_to_vec());
         Ok(batch)
     }
 
     /// Puts `rrset` (and, for an NSEC3 owner, its hash) into `batch`.
     fn put(batch: &mut sled::Batch, zone: &str, rrset: &StoredRrset) -> Result<(), StoreError> {
+        for (key, value) in Baselines::entries(zone, rrset)? {
+            batch.insert(key, value);
+        }
+        Ok(())
+    }
+
+    /// The entries (key, value) that hold `rrset`: the RRset, and for an
+    /// NSEC3 owner its hash in the index.
+    fn entries(zone: &str, rrset: &StoredRrset) -> Result<Vec<Entry>, StoreError> {
         let rtype =
             u16::try_from(rrset.rtype).map_err(|_| StoreError::Corrupt(format!("an RRset of {zone} with type {}", rrset.rtype)))?;
         let owner = name_from_wire(&rrset.owner, "owner").map_err(|e| StoreError::Corrupt(format!("an RRset of {zone}: {e}")))?;
+        let mut entries = Vec::with_capacity(2);
         if rtype == Rtype::NSEC3.to_int() {
             if let Some(hash) = nsec3_hash_of(zone, &owner) {
-                batch.insert(hash_key(zone, &hash), Vec::new());
+                entries.push((hash_key(zone, &hash), Vec::new()));
             }
         }
-        batch.insert(rrset_key(zone, &owner, rtype), rrset.encode_to_vec());
-        Ok(())
+        entries.push((rrset_key(zone, &owner, rtype), rrset.encode_to_vec()));
+        Ok(entries)
     }
 
     /// A batch that applies an increment to `zone`'s baseline: `upserts`
@@ -646,5 +677,51 @@ mod tests {
         // The state and the hash index sort after every RRset.
         assert!(state_key("example.") > after && hash_key("example.", &[0; 20]) > state_key("example."));
         assert_eq!(split_rrset_key("example.", &child).unwrap(), (name("a.www.example."), 1));
+    }
+
+    /// Replacing a baseline whole writes only what differs, and leaves
+    /// exactly the new RRsets, NSEC3 hash index and state; another zone's
+    /// entries are not touched.
+    #[test]
+    fn a_whole_replacement_writes_only_the_difference() {
+        use frostzone_dnssec::wire::name_to_wire;
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let baselines = Baselines::open(&db, dir.path()).unwrap();
+        let a = |owner: &str, last: u8| StoredRrset { owner: name_to_wire(&name(owner)), rtype: 1, ttl: 300, rdata: vec![vec![192, 0, 2, last]] };
+        let nsec3 = |hash: u8| {
+            let owner = frostzone_dnssec::denial::Nsec3Config::hashed_owner(&[hash; 20], &name("example.")).unwrap();
+            StoredRrset { owner: name_to_wire(&owner), rtype: 50, ttl: 300, rdata: vec![[&[1, 0, 0, 0, 0, 20][..], &[hash; 20]].concat()] }
+        };
+        let first = [a("a.example.", 1), a("b.example.", 2), a("c.example.", 3), nsec3(1), nsec3(2)];
+        baselines.apply(baselines.replace_batch("example.", &BaselineState::of("r1", 1), &first).unwrap()).unwrap();
+        baselines.apply(baselines.replace_batch("example.net.", &BaselineState::of("n1", 1), &[a("x.example.net.", 9)]).unwrap()).unwrap();
+        let all = |zone: &str| -> Vec<(Vec<u8>, Vec<u8>)> {
+            baselines.tree.scan_prefix(zone_prefix(zone)).map(|e| e.unwrap()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
+        };
+        let other = all("example.net.");
+        // b unchanged, a changed, c and one NSEC3 gone, d and another NSEC3 new.
+        let second = [a("a.example.", 10), a("b.example.", 2), a("d.example.", 4), nsec3(2), nsec3(3)];
+        let batch = baselines.replace_batch("example.", &BaselineState::of("r2", 2), &second).unwrap();
+        // sled's batch shows its writes only through Debug: count them.
+        let writes = |batch: &sled::Batch| {
+            let text = format!("{batch:?}");
+            (text.matches("Some(").count(), text.matches("None").count())
+        };
+        // Puts: a, d, the new NSEC3 and its hash, the state. Removals: c,
+        // the old NSEC3 and its hash.
+        assert_eq!(writes(&batch), (5, 3), "{batch:?}");
+        baselines.apply(batch).unwrap();
+        // The same as a baseline written from nothing.
+        let fresh_dir = tempfile::tempdir().unwrap();
+        let fresh_db = sled::open(fresh_dir.path()).unwrap();
+        let fresh = Baselines::open(&fresh_db, fresh_dir.path()).unwrap();
+        fresh.apply(fresh.replace_batch("example.", &BaselineState::of("r2", 2), &second).unwrap()).unwrap();
+        let fresh_all: Vec<_> = fresh.tree.scan_prefix(zone_prefix("example.")).map(|e| e.unwrap()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+        assert_eq!(all("example."), fresh_all);
+        assert_eq!(all("example.net."), other);
+        // Replacing with the same content writes the state alone.
+        let again = baselines.replace_batch("example.", &BaselineState::of("r3", 3), &second).unwrap();
+        assert_eq!(writes(&again), (1, 0), "{again:?}");
     }
 }

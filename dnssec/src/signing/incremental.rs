@@ -9,10 +9,11 @@
 //!   (and CDS/CDNSKEY) is put in place as a whole signing would;
 //! * every name below a name that gains or loses NS or DNAME: its role
 //!   changes (RFC 4035 §2.2, RFC 6672 §2.3);
-//! * the denial chain (RFC 5155 §7.1): the NSEC3 records of those names
-//!   and of their ancestors (empty non-terminals appear and disappear),
-//!   and the NSEC3 records before each one added or removed, whose next
-//!   hashed owner changes.
+//! * the denial chain ([`super::chain_patch`]): the NSEC records of those
+//!   names (RFC 4034 §4), or the NSEC3 records of those names and of their
+//!   ancestors (RFC 5155 §7.1: empty non-terminals appear and disappear),
+//!   and the record before each one added or removed, whose next owner
+//!   changes.
 //!
 //! Those names become a [`ZonePatch`] of the published zone; every
 //! signed RRset in it keeps its signatures when its content did not change
@@ -21,28 +22,28 @@
 //! from the whole next version, except for signature times and bytes.
 //!
 //! What this does not patch ([`prepare_update`] returns `None`, and the
-//! caller signs the whole version): NSEC chains, a denial whose
-//! parameters or TTL change, and inputs that carry DNSSEC records.
+//! caller signs the whole version): a switch between NSEC and NSEC3, a
+//! denial whose parameters or TTL change, and inputs that carry DNSSEC
+//! records.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bytes::Bytes;
-use domain::base::iana::{Nsec3HashAlgorithm, Rtype};
+use domain::base::iana::Rtype;
 use domain::rdata::dnssec::Timestamp;
-use domain::rdata::nsec3::OwnerHash;
-use domain::rdata::{Nsec3, ZoneRecordData};
+use domain::rdata::ZoneRecordData;
 
 use crate::change_set::ZoneContent;
-use crate::denial::nsec3::{owner_hash, FLAG_OPT_OUT};
+use crate::denial::nsec3::FLAG_OPT_OUT;
 use crate::rrset_diff::same_content;
-use crate::denial::{type_bitmap, Denial, DenialError, Nsec3Config};
+use crate::denial::Denial;
 use crate::keys::ZoneKey;
-use crate::name::{ancestors_below, CanonicalName};
+use crate::name::CanonicalName;
 use crate::zone_patch::{ZonePatch, ZoneView};
+use super::chain_patch::{patch_nsec3_chain, patch_nsec_chain};
 use super::refresh::RefreshPolicy;
 use super::plan::{check_keys, publish_keys_at, read_zone, signatures_wanted, SharedZone, SigningError, SigningItem, SigningPlan, SigningPolicy};
 use super::rrsig::signed_data;
-use crate::zone::{denial_ttl_of, NameRole, Node, Rdata, Rrset, Zone, GENERATED_TYPES};
+use crate::zone::{denial_ttl_of, Node, Rdata, Rrset, Zone, GENERATED_TYPES};
 use crate::StoredName;
 
 /// Plans the next version of the published zone `base` whose unsigned
@@ -70,13 +71,12 @@ pub fn prepare_update(
     if policy.validity <= policy.inception_offset / 2 {
         return Err(SigningError::Validity(policy.validity));
     }
-    let Denial::Nsec3(config) = &policy.denial else { return Ok(None) };
     if touched.iter().any(|(_, t)| GENERATED_TYPES.contains(t)) {
         return Ok(None);
     }
     let patched = {
         let zone = read_zone(&base);
-        plan_patch(&zone, base_signatures, next, touched, due, keys, policy, config, now, refresh)?
+        plan_patch(&zone, base_signatures, next, touched, due, keys, policy, now, refresh)?
     };
     Ok(patched.map(|(patch, items, reused)| SigningPlan::update(base, patch, items, reused)))
 }
@@ -92,15 +92,12 @@ fn plan_patch(
     due: &[CanonicalName],
     keys: &[ZoneKey],
     policy: &SigningPolicy,
-    config: &Nsec3Config,
     now: u32,
     refresh: &RefreshPolicy,
 ) -> Result<Option<Patched>, SigningError> {
     let apex = zone.apex().clone();
     let apex_key = CanonicalName(apex.clone());
-    let published_param = zone.node(&apex).and_then(|n| n.get(Rtype::NSEC3PARAM)).and_then(|s| s.rdata.first());
-    let wanted_param = Rdata::new(ZoneRecordData::Nsec3param(config.nsec3param()));
-    if published_param.is_none_or(|p| p.canonical != wanted_param.canonical) || chain_opt_out(zone) != Some(config.opt_out) {
+    if !same_denial(zone, &policy.denial) {
         return Ok(None);
     }
     let mut patch = ZonePatch::default();
@@ -153,83 +150,10 @@ fn plan_patch(
     for name in below {
         patch.node_mut(zone, &name);
     }
-    // 3. The NSEC3 records of the names reached and of their ancestors.
-    let mut scope: BTreeSet<CanonicalName> = BTreeSet::new();
-    for (name, _) in patch.iter() {
-        scope.insert(name.clone());
-        scope.extend(ancestors_below(&name.0, &apex).into_iter().map(CanonicalName));
-    }
-    let ttl = zone.denial_ttl();
-    let flags = if config.opt_out { FLAG_OPT_OUT } else { 0 };
-    let mut moved: Vec<CanonicalName> = Vec::new();
-    let mut seen_hashes: BTreeMap<Vec<u8>, CanonicalName> = BTreeMap::new();
-    for name in &scope {
-        let (hashed, wanted, existing) = {
-            let view = ZoneView::new(zone, &patch);
-            let hash = config.hash(&name.0)?;
-            if let Some(other) = seen_hashes.insert(hash.clone(), name.clone()) {
-                return Err(DenialError::HashCollision { first: other.to_string(), second: name.to_string() }.into());
-            }
-            let hashed = CanonicalName(Nsec3Config::hashed_owner(&hash, &apex)?);
-            let wanted = member_role(&view, name, config).map(|role| type_bitmap(view.node(name), role, None));
-            let existing = view.rrset(&hashed.0, Rtype::NSEC3).and_then(|s| match s.rdata.first().map(|r| &r.data) {
-                Some(ZoneRecordData::Nsec3(n)) => Some(n.clone()),
-                _ => None,
-            });
-            (hashed, wanted, existing)
-        };
-        match (wanted, existing) {
-            (Some(bitmap), Some(old)) if old.types() == &bitmap && old.flags() == flags => {}
-            (Some(bitmap), old) => {
-                let next_owner = match old.as_ref() {
-                    Some(o) => o.next_owner().clone(),
-                    None => placeholder(&hashed)?,
-                };
-                let data = Nsec3::new(Nsec3HashAlgorithm::SHA1, flags, config.iterations, config.nsec3param().salt().clone(), next_owner, bitmap);
-                let rrset = Rrset::new(hashed.0.clone(), Rtype::NSEC3, ttl, vec![Rdata::new(ZoneRecordData::Nsec3(data))]);
-                patch.node_mut(zone, &hashed).rrsets.insert(Rtype::NSEC3.to_int(), rrset);
-                if old.is_none() {
-                    moved.push(hashed);
-                }
-            }
-            (None, Some(_)) => {
-                patch.node_mut(zone, &hashed).rrsets.remove(&Rtype::NSEC3.to_int());
-                moved.push(hashed);
-            }
-            (None, None) => {}
-        }
-    }
-    // 4. The chain closed again: added records and the records before
-    // each added or removed one get their next hashed owner.
-    let relink: BTreeSet<CanonicalName> = {
-        let view = ZoneView::new(zone, &patch);
-        let mut relink = BTreeSet::new();
-        for hashed in &moved {
-            if view.rrset(&hashed.0, Rtype::NSEC3).is_some() {
-                relink.insert(hashed.clone());
-            }
-            if let Some(prev) = previous_nsec3(&view, hashed) {
-                relink.insert(prev);
-            }
-        }
-        relink
-    };
-    for owner in relink {
-        let next_hash = {
-            let view = ZoneView::new(zone, &patch);
-            following_nsec3(&view, &owner).and_then(|n| owner_hash(&n.0))
-        };
-        let Some(next_hash) = next_hash else { continue };
-        let node = patch.node_mut(zone, &owner);
-        let Some(set) = node.rrsets.get_mut(&Rtype::NSEC3.to_int()) else { continue };
-        let Some(ZoneRecordData::Nsec3(old)) = set.rdata.first().map(|r| r.data.clone()) else { continue };
-        if old.next_owner().as_slice() == next_hash.as_slice() {
-            continue;
-        }
-        let next_owner = OwnerHash::from_octets(Bytes::from(next_hash))
-            .map_err(|e| DenialError::Hash { name: owner.to_string(), reason: e.to_string() })?;
-        let data = Nsec3::new(old.hash_algorithm(), old.flags(), old.iterations(), old.salt().clone(), next_owner, old.types().clone());
-        *set = Rrset::new(owner.0.clone(), Rtype::NSEC3, set.ttl, vec![Rdata::new(ZoneRecordData::Nsec3(data))]);
+    // 3 and 4. The denial chain where the patch reaches it.
+    match &policy.denial {
+        Denial::Nsec3(config) => patch_nsec3_chain(zone, &mut patch, config)?,
+        Denial::Nsec => patch_nsec_chain(zone, &mut patch),
     }
     patch.normalize();
     // 5. Signatures: kept where the RRset and its role did not change and
@@ -291,6 +215,21 @@ fn rrset_of(content: &ZoneContent, owner: &StoredName, rtype: Rtype) -> Option<R
     Some(rrset)
 }
 
+/// Whether the published zone's chain is the one `denial` asks for, with
+/// the same parameters: otherwise every denial record changes and the
+/// whole version is signed.
+fn same_denial(zone: &Zone, denial: &Denial) -> bool {
+    let apex = zone.node(zone.apex());
+    let published_param = apex.and_then(|n| n.get(Rtype::NSEC3PARAM)).and_then(|s| s.rdata.first());
+    match denial {
+        Denial::Nsec3(config) => {
+            let wanted_param = Rdata::new(ZoneRecordData::Nsec3param(config.nsec3param()));
+            published_param.is_some_and(|p| p.canonical == wanted_param.canonical) && chain_opt_out(zone) == Some(config.opt_out)
+        }
+        Denial::Nsec => published_param.is_none() && apex.is_some_and(|n| n.get(Rtype::NSEC).is_some()),
+    }
+}
+
 /// Whether the published chain uses opt-out (`None`: no NSEC3 record).
 fn chain_opt_out(zone: &Zone) -> Option<bool> {
     let apex = CanonicalName(zone.apex().clone());
@@ -301,38 +240,4 @@ fn chain_opt_out(zone: &Zone) -> Option<bool> {
         ZoneRecordData::Nsec3(n) => Some(n.flags() & FLAG_OPT_OUT != 0),
         _ => None,
     }
-}
-
-/// The role `name` has in the NSEC3 chain of the next version, if it is
-/// in it: exactly as [`crate::denial::nsec3::chain_members`] decides for
-/// a whole zone (RFC 5155 §7.1; opt-out leaves insecure delegations out).
-fn member_role(view: &ZoneView<'_>, name: &CanonicalName, config: &Nsec3Config) -> Option<NameRole> {
-    let include = |role: NameRole| crate::denial::nsec3::in_chain(role, config.opt_out);
-    let only_nsec3 = |n: &Node| n.types().all(|t| t == Rtype::NSEC3);
-    match view.node(name) {
-        Some(n) if only_nsec3(n) => None,
-        Some(_) => Some(view.role(name)).filter(|r| include(*r)),
-        None => view
-            .descendants(name)
-            .any(|(d, n)| !only_nsec3(n) && include(view.role(d)))
-            .then_some(NameRole::Authoritative),
-    }
-}
-
-/// A next hashed owner to fill in before the chain is linked (its own).
-fn placeholder(hashed: &CanonicalName) -> Result<OwnerHash<Bytes>, DenialError> {
-    let hash = owner_hash(&hashed.0).unwrap_or_default();
-    OwnerHash::from_octets(Bytes::from(hash)).map_err(|e| DenialError::Hash { name: hashed.to_string(), reason: e.to_string() })
-}
-
-/// The NSEC3 owner before `owner` in the next version, wrapping to the last.
-fn previous_nsec3(view: &ZoneView<'_>, owner: &CanonicalName) -> Option<CanonicalName> {
-    let has = |n: &Node| n.get(Rtype::NSEC3).is_some();
-    view.before(owner).find(|(_, n)| has(n)).or_else(|| view.iter_rev().find(|(_, n)| has(n))).map(|(k, _)| k.clone())
-}
-
-/// The NSEC3 owner after `owner` in the next version, wrapping to the first.
-fn following_nsec3(view: &ZoneView<'_>, owner: &CanonicalName) -> Option<CanonicalName> {
-    let has = |n: &Node| n.get(Rtype::NSEC3).is_some();
-    view.after(owner).find(|(_, n)| has(n)).or_else(|| view.iter().find(|(_, n)| has(n))).map(|(k, _)| k.clone())
 }

@@ -8,8 +8,10 @@
 //! * [`plan`]: the plan for a whole zone, or for a zone patch, and its
 //!   completion with the signatures a threshold backend returns;
 //! * [`incremental`]: the plan of the next version from the unsigned
-//!   records that changed, looking only at the names a change reaches.
+//!   records that changed, looking only at the names a change reaches;
+//!   `chain_patch` puts its NSEC or NSEC3 chain right where it reaches.
 
+mod chain_patch;
 pub mod incremental;
 pub mod plan;
 pub mod refresh;
