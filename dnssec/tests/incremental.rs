@@ -89,12 +89,17 @@ fn unchanged_content_signs_nothing_until_signatures_are_due() {
     assert_eq!(made, 0);
     assert_valid(&same, NOW + DAY);
     // 14-day signatures are due from 6 to 5 days before they expire:
-    // after 9 days some are, after 8.9 days none, after 9.1 days all.
+    // after 9 days some are, after 8.9 days none, after 9.1 days all (an
+    // hour earlier with the pre-refresh margin).
     let policy = RefreshPolicy::default();
     let first_due = previous.next_due(&policy, NOW).unwrap();
     assert!((NOW + 8 * DAY..NOW + 9 * DAY + 3600).contains(&first_due), "{}", first_due - NOW);
-    let (_, made) = sign(ZONE, &denial, first_due - 1, &previous);
+    // A refresh takes along what falls due within the pre-refresh margin
+    // after it: the first signature is re-signed from that long before.
+    let (_, made) = sign(ZONE, &denial, first_due - policy.pre_refresh - 1, &previous);
     assert_eq!(made, 0);
+    let (_, made) = sign(ZONE, &denial, first_due - policy.pre_refresh, &previous);
+    assert!(made >= 1 && made < full, "the refresh is spread: {made} of {full}");
     let (_, made) = sign(ZONE, &denial, first_due, &previous);
     assert!(made >= 1 && made < full, "the refresh is spread: {made} of {full}");
     let (refreshed, made) = sign(ZONE, &denial, NOW + 9 * DAY + 7200, &previous);

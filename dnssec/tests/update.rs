@@ -23,7 +23,7 @@ use frostzone_dnssec::denial::{Denial, Nsec3Config};
 use frostzone_dnssec::keys::ZoneKey;
 use frostzone_dnssec::load::load_zone_text;
 use frostzone_dnssec::present::zone_text;
-use frostzone_dnssec::signing::refresh::RefreshPolicy;
+use frostzone_dnssec::signing::refresh::{PreviousSignatures, RefreshPolicy};
 use frostzone_dnssec::signing::{SigningPlan, SigningPolicy};
 use frostzone_dnssec::signing::incremental::prepare_update;
 use frostzone_dnssec::validate::{validate_text, TrustAnchor, ValidationOptions};
@@ -124,4 +124,50 @@ fn a_switch_between_nsec_and_nsec3_is_not_patched() {
             .unwrap();
         assert!(plan.is_none(), "{from:?} to {to:?}: every denial record changes, the whole version is signed");
     }
+}
+
+/// A zone signed at once is refreshed in a few patches across its jitter
+/// window, not one per due time: each refresh takes along what falls due
+/// within the pre-refresh margin (Knot's `rrsig-pre-refresh`). Every
+/// refresh is a patch of the names with due signatures, and the result
+/// validates.
+#[test]
+fn refreshes_of_a_zone_signed_at_once_come_in_batches() {
+    let mut state = State::default();
+    for i in 0..300 {
+        state.0.insert(format!("n{i}"), vec![format!("IN A 192.0.2.{}", i % 250 + 1)]);
+    }
+    let denial = Denial::Nsec3(Nsec3Config::default());
+    let zone_keys: Vec<ZoneKey> = keys().iter().map(|k| k.1.clone()).collect();
+    let refresh = RefreshPolicy::default();
+    let mut published = scratch(&state.text(1), &denial, NOW);
+    let signatures_made = published.signature_count();
+    let first_due = PreviousSignatures::from_zone(&published).next_due(&refresh, NOW).unwrap();
+    // Every signature of the first version is due within the jitter after
+    // the first one.
+    let window_end = first_due + refresh.jitter;
+    let (mut now, mut serial, mut refreshed) = (first_due, 1, 0);
+    while now <= window_end {
+        serial += 1;
+        let due = refresh.due_owners(&published, now);
+        assert!(!due.is_empty(), "refresh {serial} at {now}: nothing due");
+        let base = Arc::new(RwLock::new(published));
+        let signatures_before = frostzone_dnssec::signing::read_zone(&base).signature_count();
+        let plan = prepare_update(base, signatures_before, &content(&state.text(serial)), &[], &due, &zone_keys, &policy(&denial), now, &refresh)
+            .unwrap()
+            .expect("a refresh is a patch");
+        refreshed += plan.items().len() - 1; // the new SOA's signature is not a refresh
+        let sigs = signatures(&plan, &keys());
+        published = plan.complete(sigs).unwrap();
+        let next = PreviousSignatures::from_zone(&published).next_due(&refresh, now).unwrap();
+        assert!(next > now + refresh.pre_refresh, "refresh {serial} at {now}: the next one at {next}, inside the pre-refresh margin");
+        now = next;
+    }
+    // A day of jitter in hours, plus one: 25 (without the margin, 603:
+    // one refresh, serial and quorum per due time).
+    let refreshes = serial - 1;
+    println!("{refreshes} refreshes of {signatures_made} signatures");
+    assert!(refreshes <= refresh.jitter / refresh.pre_refresh + 1, "{refreshes} refreshes of {signatures_made} signatures");
+    assert!(refreshed + 1 >= signatures_made, "{refreshed} of {signatures_made} signatures refreshed");
+    assert_valid(&published, window_end, "after the refresh window");
 }

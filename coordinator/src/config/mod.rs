@@ -136,6 +136,7 @@ struct RawZone {
     publish_cds: Option<bool>,
     refresh_before_days: Option<u32>,
     refresh_jitter_hours: Option<u32>,
+    pre_refresh_minutes: Option<u32>,
     #[serde(default)]
     rollover: rollover::RawRollover,
 }
@@ -316,6 +317,7 @@ impl Config {
             let refresh = RefreshPolicy {
                 refresh_before: z.refresh_before_days.map(|d| d.saturating_mul(86_400)).unwrap_or(defaults.refresh_before),
                 jitter: z.refresh_jitter_hours.map(|h| h.saturating_mul(3600)).unwrap_or(defaults.jitter),
+                pre_refresh: z.pre_refresh_minutes.map(|m| m.saturating_mul(60)).unwrap_or(defaults.pre_refresh),
             };
             if refresh.refresh_before == 0 {
                 return Err(field(&at("refresh_before_days"), "must be at least 1".into()));
@@ -331,6 +333,12 @@ impl Config {
                         refresh.jitter / 3600,
                         lifetime / 86_400
                     ),
+                ));
+            }
+            if u64::from(refresh.pre_refresh) > u64::from(lifetime) / 8 {
+                return Err(field(
+                    &at("pre_refresh_minutes"),
+                    format!("{} minutes: at most an eighth of the {}-day signature lifetime", refresh.pre_refresh / 60, lifetime / 86_400),
                 ));
             }
             let rollover = z.rollover.check().map_err(|(f, m)| field(&at(&format!("rollover.{f}")), m))?;
@@ -476,19 +484,20 @@ endpoint = "https://127.0.0.1:7001"
     fn zones_and_transfer_sections() {
         let zones = "\n[[zones]]\nname = \"Example.COM\"\noutput = \"out/example.com.signed\"\nchanges_dir = \"/var/changes\"\n\
             on_publish = [\"/usr/local/bin/reload\", \"--zone\"]\nserial_policy = \"date-counter\"\ndenial = \"nsec\"\n\
-            refresh_before_days = 4\nrefresh_jitter_hours = 12\n\n[transfer]\nlisten = \"127.0.0.1:5353\"\n";
+            refresh_before_days = 4\nrefresh_jitter_hours = 12\npre_refresh_minutes = 30\n\n[transfer]\nlisten = \"127.0.0.1:5353\"\n";
         let c = parse(&format!("{GOOD}{zones}")).unwrap();
         let z = &c.zones[0];
         assert_eq!(z.name, "example.com.");
         assert_eq!(z.output.as_deref(), Some(Path::new("/etc/fz/out/example.com.signed")));
         assert_eq!(z.changes_dir.as_deref(), Some(Path::new("/var/changes")));
         assert_eq!(z.on_publish, ["/usr/local/bin/reload", "--zone"]);
-        assert_eq!((z.refresh.refresh_before, z.refresh.jitter), (4 * 86_400, 12 * 3600));
+        assert_eq!((z.refresh.refresh_before, z.refresh.jitter, z.refresh.pre_refresh), (4 * 86_400, 12 * 3600, 1800));
         assert_eq!(c.xfr.unwrap().transfer.listen.port(), 5353);
         for (from, to, field) in [
             ("\"date-counter\"", "\"weekly\"", "zones[0].serial_policy"),
             ("denial = \"nsec\"", "denial = \"nsec5\"", "zones[0].denial"),
             ("refresh_before_days = 4", "refresh_before_days = 7", "zones[0].refresh_before_days"),
+            ("pre_refresh_minutes = 30", "pre_refresh_minutes = 3000", "zones[0].pre_refresh_minutes"),
             ("refresh_before_days = 4", "refresh_before_days = 4\ncolour = 1", "colour"),
             ("127.0.0.1:5353", "localhost", "transfer.listen"),
         ] {

@@ -165,13 +165,14 @@ impl Settings {
 /// The refresh policy for signatures of `validity_days`: the configured
 /// one, shortened for short lifetimes so that a refreshed signature is
 /// never due at once (the margin at most half the lifetime, the jitter at
-/// most a quarter: a fresh signature is due a quarter of its lifetime
-/// later at the earliest).
+/// most a quarter, the pre-refresh at most an eighth: a fresh signature is
+/// refreshed an eighth of its lifetime later at the earliest).
 pub fn effective_refresh(configured: RefreshPolicy, validity_days: u32) -> RefreshPolicy {
     let validity = validity_days.saturating_mul(86_400);
     RefreshPolicy {
         refresh_before: configured.refresh_before.min(validity / 2),
         jitter: configured.jitter.min(validity / 4),
+        pre_refresh: configured.pre_refresh.min(validity / 8),
     }
 }
 

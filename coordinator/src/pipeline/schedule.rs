@@ -237,7 +237,7 @@ mod tests {
 
     #[test]
     fn the_warning_is_loud_only_when_expiry_is_near() {
-        let policy = RefreshPolicy { refresh_before: 5 * 86_400, jitter: 86_400 };
+        let policy = RefreshPolicy { refresh_before: 5 * 86_400, jitter: 86_400, ..RefreshPolicy::default() };
         let now = 1_780_000_000;
         assert_eq!(expiry_warning(now, now + 3 * 86_400, &policy, now - 3600, "quorum unavailable"), None);
         let w = expiry_warning(now, now + 2 * 86_400 + 3 * 3600, &policy, 1_779_990_000, "quorum unavailable: 2 of 3").unwrap();
