@@ -194,3 +194,11 @@ sort -n -k2,2 "$work/results" | awk -v chain="$chain" '
         printf "signatures made per diff: median %d, mean %.1f, max %d\n", m[int((NR + 1) / 2)], sum / NR, m[NR]
         printf "  (a new name: its TXT, its %s, the %s before it, the SOA; a change: the TXT, the SOA)\n", chain, chain
     }'
+# Peak resident memory of every process over the whole run (the whole version, its publication
+# into the signers' baselines, the diffs), from /proc before the processes are stopped.
+names=(signer-1 signer-2 signer-3 signer-4 signer-5 coordinator)
+printf 'peak memory (VmHWM):'
+for k in "${!pids[@]}"; do
+    printf ' %s %s MB' "${names[$k]}" "$(awk '/^VmHWM/ { printf "%d", $2 / 1024 }' "/proc/${pids[$k]}/status" 2>/dev/null || echo '?')"
+done
+printf '\n'

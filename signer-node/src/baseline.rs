@@ -65,6 +65,9 @@ const TREE: &str = "baseline_canonical";
 const KEYS_SEEN_TREE: &str = "baseline_keys_seen";
 /// The tree of the earlier layout (wire-form owners).
 const OLD_TREE: &str = "baseline_rrsets";
+/// Most writes in one sled batch when a baseline is replaced whole
+/// ([`Baselines::replace_batches`]).
+pub const REPLACE_BATCH_WRITES: usize = 4096;
 
 /// Which published request a zone's baseline reflects.
 #[derive(Clone, PartialEq, Message)]
@@ -344,14 +347,23 @@ impl Baselines {
         BaselineSource { baselines: self, zone }
     }
 
-    /// A batch that makes `rrsets` the whole baseline of `zone`, reflecting
-    /// `state`. Only what differs from the baseline is written: every
-    /// entry of the zone that is not in `rrsets` removed, every new or
-    /// changed one put. A whole version whose RRsets barely change (a
-    /// rollover, a full re-sign, a recovery) is a few writes rather than
-    /// the zone again, so the diff that follows it does not wait for sled
-    /// to insert every RRset (one scan of the zone's entries instead).
-    pub fn replace_batch(&self, zone: &str, state: &BaselineState, rrsets: &[StoredRrset]) -> Result<sled::Batch, StoreError> {
+    /// The batches that make `rrsets` the whole baseline of `zone`,
+    /// reflecting `state`, to apply in order. Only what differs from the
+    /// baseline is written: every entry of the zone that is not in
+    /// `rrsets` removed, every new or changed one put. A whole version
+    /// whose RRsets barely change (a rollover, a full re-sign, a recovery)
+    /// is a few writes rather than the zone again.
+    ///
+    /// Up to [`REPLACE_BATCH_WRITES`] writes are one batch, applied
+    /// atomically. More are split: sled keeps every node version a batch
+    /// makes until the batch ends, so one batch of a whole zone held
+    /// hundreds of megabytes. The first batch then records a state without
+    /// content (no request: incremental proposals are refused, full ones
+    /// are judged as for a first publication) and the last one `state`, so
+    /// a reader or a restart in between never takes the mix for a
+    /// baseline, and the coordinator's repeated Published call finishes the
+    /// replacement (what is already written is not written again).
+    pub fn replace_batches(&self, zone: &str, state: &BaselineState, rrsets: &[StoredRrset]) -> Result<Vec<sled::Batch>, StoreError> {
         let mut wanted: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         for rrset in rrsets {
             for (key, value) in Baselines::entries(zone, rrset)? {
@@ -359,22 +371,38 @@ impl Baselines {
             }
         }
         let state_key = state_key(zone);
-        let mut batch = sled::Batch::default();
+        let mut writes: Vec<(sled::IVec, Option<Vec<u8>>)> = Vec::new();
         for entry in self.tree.scan_prefix(zone_prefix(zone)) {
             let (key, value) = entry.map_err(self.err())?;
             self.count(1);
             match wanted.remove(key.as_ref()) {
                 Some(new) if new.as_slice() == value.as_ref() => {}
-                Some(new) => batch.insert(key, new),
+                Some(new) => writes.push((key, Some(new))),
                 None if key.as_ref() == state_key.as_slice() => {}
-                None => batch.remove(key),
+                None => writes.push((key, None)),
             }
         }
-        for (key, value) in wanted {
-            batch.insert(key, value);
+        writes.extend(wanted.into_iter().map(|(key, value)| (sled::IVec::from(key), Some(value))));
+        let mut batches = Vec::new();
+        if writes.len() >= REPLACE_BATCH_WRITES {
+            let replacing = BaselineState { format: BASELINE_FORMAT, updated_unix: state.updated_unix, ..BaselineState::default() };
+            batches.push(Baselines::state_batch(zone, &replacing));
         }
-        batch.insert(state_key, state.encode_to_vec());
-        Ok(batch)
+        for chunk in writes.chunks(REPLACE_BATCH_WRITES) {
+            let mut batch = sled::Batch::default();
+            for (key, value) in chunk {
+                match value {
+                    Some(value) => batch.insert(key.clone(), value.clone()),
+                    None => batch.remove(key.clone()),
+                }
+            }
+            batches.push(batch);
+        }
+        match batches.last_mut() {
+            Some(last) if writes.len() < REPLACE_BATCH_WRITES => last.insert(state_key, state.encode_to_vec()),
+            _ => batches.push(Baselines::state_batch(zone, state)),
+        }
+        Ok(batches)
     }
 
     /// Puts `rrset` (and, for an NSEC3 owner, its hash) into `batch`.
@@ -482,6 +510,11 @@ impl Baselines {
     /// its own writes are done).
     pub fn apply(&self, batch: sled::Batch) -> Result<(), StoreError> {
         self.tree.apply_batch(batch).map_err(self.err())
+    }
+
+    /// Applies `batches` in order, each atomically (not flushed).
+    pub fn apply_all(&self, batches: Vec<sled::Batch>) -> Result<(), StoreError> {
+        batches.into_iter().try_for_each(|b| self.apply(b))
     }
 }
 
@@ -694,15 +727,15 @@ mod tests {
             StoredRrset { owner: name_to_wire(&owner), rtype: 50, ttl: 300, rdata: vec![[&[1, 0, 0, 0, 0, 20][..], &[hash; 20]].concat()] }
         };
         let first = [a("a.example.", 1), a("b.example.", 2), a("c.example.", 3), nsec3(1), nsec3(2)];
-        baselines.apply(baselines.replace_batch("example.", &BaselineState::of("r1", 1), &first).unwrap()).unwrap();
-        baselines.apply(baselines.replace_batch("example.net.", &BaselineState::of("n1", 1), &[a("x.example.net.", 9)]).unwrap()).unwrap();
+        baselines.apply_all(baselines.replace_batches("example.", &BaselineState::of("r1", 1), &first).unwrap()).unwrap();
+        baselines.apply_all(baselines.replace_batches("example.net.", &BaselineState::of("n1", 1), &[a("x.example.net.", 9)]).unwrap()).unwrap();
         let all = |zone: &str| -> Vec<(Vec<u8>, Vec<u8>)> {
             baselines.tree.scan_prefix(zone_prefix(zone)).map(|e| e.unwrap()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
         };
         let other = all("example.net.");
         // b unchanged, a changed, c and one NSEC3 gone, d and another NSEC3 new.
         let second = [a("a.example.", 10), a("b.example.", 2), a("d.example.", 4), nsec3(2), nsec3(3)];
-        let batch = baselines.replace_batch("example.", &BaselineState::of("r2", 2), &second).unwrap();
+        let batch = single(baselines.replace_batches("example.", &BaselineState::of("r2", 2), &second).unwrap());
         // sled's batch shows its writes only through Debug: count them.
         let writes = |batch: &sled::Batch| {
             let text = format!("{batch:?}");
@@ -716,12 +749,50 @@ mod tests {
         let fresh_dir = tempfile::tempdir().unwrap();
         let fresh_db = sled::open(fresh_dir.path()).unwrap();
         let fresh = Baselines::open(&fresh_db, fresh_dir.path()).unwrap();
-        fresh.apply(fresh.replace_batch("example.", &BaselineState::of("r2", 2), &second).unwrap()).unwrap();
+        fresh.apply_all(fresh.replace_batches("example.", &BaselineState::of("r2", 2), &second).unwrap()).unwrap();
         let fresh_all: Vec<_> = fresh.tree.scan_prefix(zone_prefix("example.")).map(|e| e.unwrap()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
         assert_eq!(all("example."), fresh_all);
         assert_eq!(all("example.net."), other);
         // Replacing with the same content writes the state alone.
-        let again = baselines.replace_batch("example.", &BaselineState::of("r3", 3), &second).unwrap();
+        let again = single(baselines.replace_batches("example.", &BaselineState::of("r3", 3), &second).unwrap());
         assert_eq!(writes(&again), (1, 0), "{again:?}");
+    }
+
+    fn single(mut batches: Vec<sled::Batch>) -> sled::Batch {
+        assert_eq!(batches.len(), 1, "a small replacement is one atomic batch");
+        batches.remove(0)
+    }
+
+    /// A replacement of more than [`REPLACE_BATCH_WRITES`] writes is split:
+    /// the first batch leaves the zone without a baseline (no request), the
+    /// last one names the new request. Cut short after any batch (a crash),
+    /// the zone has no baseline, and replacing again finishes the job
+    /// without writing again what is already there.
+    #[test]
+    fn a_large_replacement_is_split_and_can_be_finished_after_a_crash() {
+        use frostzone_dnssec::wire::name_to_wire;
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let baselines = Baselines::open(&db, dir.path()).unwrap();
+        let rrsets: Vec<StoredRrset> = (0..REPLACE_BATCH_WRITES * 2 + 100)
+            .map(|i| StoredRrset { owner: name_to_wire(&name(&format!("n{i}.example."))), rtype: 1, ttl: 300, rdata: vec![vec![192, 0, 2, (i % 250) as u8]] })
+            .collect();
+        baselines.apply_all(baselines.replace_batches("example.", &BaselineState::of("r0", 1), &rrsets[..10]).unwrap()).unwrap();
+        let batches = baselines.replace_batches("example.", &BaselineState::of("r1", 2), &rrsets).unwrap();
+        // The mark, three batches of writes, the state.
+        assert_eq!(batches.len(), 5);
+        for (applied, batch) in batches.into_iter().take(3).enumerate() {
+            baselines.apply(batch).unwrap();
+            let state = baselines.state("example.").unwrap().unwrap();
+            assert!(!state.has_content(), "after batch {applied}: {state:?}");
+            assert!(baselines.rrsets("example.").unwrap().is_none());
+        }
+        // Finished by the repeated publication: only the rest is written.
+        let rest = baselines.replace_batches("example.", &BaselineState::of("r1", 2), &rrsets).unwrap();
+        let writes: usize = rest.iter().map(|b| format!("{b:?}").matches("Some(").count()).sum();
+        assert!(writes < REPLACE_BATCH_WRITES, "{writes} writes to finish");
+        baselines.apply_all(rest).unwrap();
+        assert_eq!(baselines.state("example.").unwrap().unwrap().request_id, "r1");
+        assert_eq!(baselines.rrsets("example.").unwrap().unwrap().len(), rrsets.len());
     }
 }

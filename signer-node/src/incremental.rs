@@ -263,8 +263,9 @@ where
 
 /// What a Published call does to the zone's baseline.
 pub struct BaselineUpdate {
-    /// The baseline update to apply with the record (none: nothing to do).
-    pub batch: Option<sled::Batch>,
+    /// The baseline update to apply with the record, batch by batch
+    /// (none: nothing to do).
+    pub batches: Vec<sled::Batch>,
     /// The outcome, for the log and the audit entry.
     pub outcome: String,
 }
@@ -283,18 +284,18 @@ pub fn publication(requests: &RequestStore, record: &StoredRequest, detail: &str
     if let Some(s) = &state {
         // The batch went in before a crash cut the last call short.
         if s.request_id == id && !s.is_stale() {
-            return Ok(BaselineUpdate { batch: None, outcome: applied });
+            return Ok(BaselineUpdate { batches: Vec::new(), outcome: applied });
         }
         if s.stale_since == id {
-            return Ok(BaselineUpdate { batch: None, outcome: format!("published ({detail}); baseline left stale: {}", s.stale_reason) });
+            return Ok(BaselineUpdate { batches: Vec::new(), outcome: format!("published ({detail}); baseline left stale: {}", s.stale_reason) });
         }
     }
     let why_stale = if !record.content_stored {
         format!("request {id} was published after its content was pruned")
     } else if !record.incremental {
         let rrsets = requests.rrsets(id)?;
-        let batch = baselines.replace_batch(zone, &BaselineState::of(id, now), &rrsets)?;
-        return Ok(BaselineUpdate { batch: Some(batch), outcome: applied });
+        let batches = baselines.replace_batches(zone, &BaselineState::of(id, now), &rrsets)?;
+        return Ok(BaselineUpdate { batches, outcome: applied });
     } else if check_baseline(zone, state.as_ref(), &record.baseline_request_id).is_ok() {
         let (puts, removed) = requests.content(id)?;
         let removed = removed
@@ -303,7 +304,7 @@ pub fn publication(requests: &RequestStore, record: &StoredRequest, detail: &str
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| StoreError::Corrupt(format!("removed RRsets of request {id}: a type out of range")))?;
         let batch = Baselines::delta_batch(zone, &BaselineState::of(id, now), &puts, &removed)?;
-        return Ok(BaselineUpdate { batch: Some(batch), outcome: applied });
+        return Ok(BaselineUpdate { batches: vec![batch], outcome: applied });
     } else {
         format!(
             "request {id} was published as an increment on request {}, but the baseline was {}",
@@ -323,5 +324,5 @@ pub fn publication(requests: &RequestStore, record: &StoredRequest, detail: &str
         let stale = BaselineState { stale_since: id.to_string(), stale_reason: why_stale, updated_unix: now, ..s };
         Baselines::state_batch(zone, &stale)
     });
-    Ok(BaselineUpdate { batch, outcome })
+    Ok(BaselineUpdate { batches: batch.into_iter().collect(), outcome })
 }

@@ -55,6 +55,9 @@ pub const MIN_ID_PREFIX: usize = 8;
 /// published or failed): an honest coordinator has a few per zone; a
 /// misbehaving one cannot fill the signer's disk with proposals.
 pub const MAX_OPEN_REQUESTS: usize = 256;
+/// How many times a full proposal is evaluated when publications keep
+/// replacing the baseline under it.
+const PROPOSE_ATTEMPTS: u32 = 3;
 
 fn bad_state(record: &StoredRequest, why: impl Into<String>) -> NodeError {
     RequestError::State { id: record.id.clone(), state: state_name(record.state()), why: why.into() }.into()
@@ -136,43 +139,57 @@ impl Node {
             return Ok(decision);
         }
         self.check_open_requests()?;
-        let shares = self.store.list()?.into_iter().filter(|s| s.zone == zone).collect();
+        let shares: Vec<_> = self.store.list()?.into_iter().filter(|s| s.zone == zone).collect();
         let baselines = self.store.requests().baselines();
-        let unproven = baselines.state(&zone)?.and_then(|s| s.unproven());
-        let mut ctx = ProposeContext {
-            policy: self.policy.clone(),
-            shares,
-            baseline: None,
-            now: now.unix(),
-            unproven,
-            baseline_keys: (None, Default::default()),
-            check_denial: self.checks_denial(),
-        };
-        if self.policy.approval.key_changes == crate::approval::KeyChanges::Rollover {
-            let apex = frostzone_dnssec::name::ZoneName::parse(&zone).map_err(|e| NodeError::field("zone", e))?.into_apex();
-            ctx.baseline_keys = (baselines.rrset(&zone, &apex, Rtype::DNSKEY.to_int())?, baselines.keys_seen(&zone)?);
-        }
         let started = std::time::Instant::now();
-        let (record, content) = if header.incremental {
-            self.check_increment(&zone, &header)?;
-            let whole = || Ok(baselines.rrsets(&zone)?.unwrap_or_default());
-            evaluate_incremental(&header, &zone, &items, &ctx, &baselines.source(&zone), whole)?
-        } else {
-            ctx.baseline = baselines.rrsets(&zone)?;
-            evaluate(&header, &zone, &items, &ctx)?
-        };
-        {
+        // The proposal is judged against the baseline as it was read. A
+        // publication can replace the baseline meanwhile (in several
+        // batches, `Baselines::replace_batches`): an increment is then
+        // refused (the coordinator proposes in full), a full proposal is
+        // evaluated again on the new baseline.
+        let mut attempt = 0;
+        let (record, content) = loop {
+            attempt += 1;
+            let read = baselines.state(&zone)?;
+            let mut ctx = ProposeContext {
+                policy: self.policy.clone(),
+                shares: shares.clone(),
+                baseline: None,
+                now: now.unix(),
+                unproven: read.as_ref().and_then(|s| s.unproven()),
+                baseline_keys: (None, Default::default()),
+                check_denial: self.checks_denial(),
+            };
+            if self.policy.approval.key_changes == crate::approval::KeyChanges::Rollover {
+                let apex = frostzone_dnssec::name::ZoneName::parse(&zone).map_err(|e| NodeError::field("zone", e))?.into_apex();
+                ctx.baseline_keys = (baselines.rrset(&zone, &apex, Rtype::DNSKEY.to_int())?, baselines.keys_seen(&zone)?);
+            }
+            let (record, content) = if header.incremental {
+                self.check_increment(&zone, &header)?;
+                let whole = || Ok(baselines.rrsets(&zone)?.unwrap_or_default());
+                evaluate_incremental(&header, &zone, &items, &ctx, &baselines.source(&zone), whole)?
+            } else {
+                ctx.baseline = baselines.rrsets(&zone)?;
+                evaluate(&header, &zone, &items, &ctx)?
+            };
             let _decisions = lock(&self.decisions);
             if let Some(decision) = self.propose_again(&header)? {
                 return Ok(decision);
             }
-            // A publication may have moved the baseline while the
-            // increment was compared with it.
             if header.incremental {
                 self.check_increment(&zone, &header)?;
+            } else if baselines.state(&zone)? != read {
+                if attempt < PROPOSE_ATTEMPTS {
+                    tracing::info!(request = %header.request_id, %zone, "the baseline changed while the proposal was evaluated; evaluating it again");
+                    continue;
+                }
+                return Err(NodeError::Internal(format!(
+                    "the baseline of {zone} changed while the proposal was evaluated, {PROPOSE_ATTEMPTS} times; nothing kept, propose it again"
+                )));
             }
             self.store.requests().insert(&record, &content)?;
-        }
+            break (record, content);
+        };
         self.note_opened(&record);
         let changes = record.changes.map(|c| describe(&c)).unwrap_or_default();
         let outcome = match record.state() {
@@ -244,7 +261,7 @@ impl Node {
         let outcome = if req.published {
             record.reason.clear();
             let publication = publication(requests, &record, &req.detail, now)?;
-            requests.publish(&record, publication.batch, now)?;
+            requests.publish(&record, publication.batches, now)?;
             // The baseline holds what later requests are compared with; no
             // Commit may follow publication.
             requests.prune(&mut record, true)?;

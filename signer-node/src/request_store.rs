@@ -252,8 +252,8 @@ impl RequestStore {
             match self.get(&id)? {
                 Some(record) if record.content_stored => {
                     let state = BaselineState::of(&id, record.state_unix);
-                    let batch = self.baselines.replace_batch(&zone, &state, &self.rrsets(&id)?)?;
-                    self.baselines.apply(batch)?;
+                    let batches = self.baselines.replace_batches(&zone, &state, &self.rrsets(&id)?)?;
+                    self.baselines.apply_all(batches)?;
                     tracing::info!(%zone, request = %id, "baseline materialized from the published request's RRsets");
                 }
                 _ => tracing::warn!(
@@ -356,12 +356,12 @@ impl RequestStore {
     /// flushes. The baseline goes first: should the process die in
     /// between, the coordinator's repeated Published call finds the
     /// baseline already naming the request and only marks it.
-    pub fn publish(&self, record: &StoredRequest, baseline: Option<sled::Batch>, now: u64) -> Result<(), StoreError> {
-        if let Some(batch) = baseline {
+    pub fn publish(&self, record: &StoredRequest, baseline: Vec<sled::Batch>, now: u64) -> Result<(), StoreError> {
+        if !baseline.is_empty() {
             let apex = frostzone_dnssec::name::ZoneName::parse(&record.zone).map_err(|e| StoreError::Corrupt(format!("zone {}: {e}", record.zone)))?.into_apex();
             let old_tags = self.baselines.dnskey_tags(&record.zone, &apex)?;
             let previous_update = self.baselines.state(&record.zone)?.map(|s| s.updated_unix).unwrap_or_default();
-            self.baselines.apply(batch)?;
+            self.baselines.apply_all(baseline)?;
             self.baselines.note_keys_seen(&record.zone, &old_tags, previous_update, now)?;
         }
         self.update(record)
