@@ -25,9 +25,14 @@
 //! ordered lookup, and a subtree one prefix scan. No encoded name
 //! contains 0xff, so the state and the hash index sort after every RRset.
 //!
-//! Keeping all of a zone's entries in one tree lets every update of its
+//! Keeping all of a zone's entries in one tree lets an update of its
 //! baseline be a single [`sled::Batch`], which sled applies atomically: a
 //! reader or a restart sees the old baseline or the new one, never a mix.
+//! A whole replacement of more than [`REPLACE_BATCH_WRITES`] writes is
+//! split to bound sled's memory; its first batch takes the zone's baseline
+//! away (a state naming no request) and its last names the new request, so
+//! the mix in between is never taken for a baseline
+//! ([`Baselines::replace_batches`]).
 //!
 //! Stores of an earlier layout (`baseline_rrsets`, keyed by wire-form
 //! owners) are converted once at open ([`Baselines::open`]).
