@@ -8,9 +8,9 @@
 //! approval policy counts.
 //!
 //! A full proposal carries the whole version: the check derives the chain
-//! from it ([`check_full`]). An incremental one carries a change to the
+//! from it (`check_full`). An incremental one carries a change to the
 //! baseline: the check reads the baseline around the change only
-//! ([`check_increment`]), so its cost follows the change, except when the
+//! (`check_increment`), so its cost follows the change, except when the
 //! change is global (new NSEC3 parameters, another denial TTL, Opt-Out
 //! switched, NSEC and NSEC3 swapped), when the version is materialized
 //! and checked whole. The policy then decides on what the chain uses:

@@ -23,7 +23,7 @@
 //!    goes (a name added or removed, as [`frostzone_dnssec::rrset_diff`] counts
 //!    them for full proposals).
 //! 4. The policy checks and the approval decision are those of a full
-//!    proposal ([`crate::proposal::conclude`]).
+//!    proposal (`crate::proposal::conclude`).
 //!
 //! The request stores only its delta. On publication ([`publication`]) the
 //! delta is applied to the baseline in one atomic batch — if the baseline

@@ -136,7 +136,7 @@ impl StoredRequest {
         self.state_unix = now;
     }
 
-    /// The decision as the API shows it, unsigned ([`crate::node::Node::signed`]
+    /// The decision as the API shows it, unsigned (`crate::node::Node::signed`
     /// adds the signer's signatures).
     pub fn decision(&self) -> v1::Decision {
         v1::Decision {
