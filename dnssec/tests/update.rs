@@ -159,7 +159,11 @@ fn refreshes_of_a_zone_signed_at_once_come_in_batches() {
         refreshed += plan.items().len() - 1; // the new SOA's signature is not a refresh
         let sigs = signatures(&plan, &keys());
         published = plan.complete(sigs).unwrap();
-        let next = PreviousSignatures::from_zone(&published).next_due(&refresh, now).unwrap();
+        let previous = PreviousSignatures::from_zone(&published);
+        let next = previous.next_due(&refresh, now).unwrap();
+        // The one pass the coordinator makes finds the same two times.
+        let times = refresh.signature_times(&published, now);
+        assert_eq!((times.next_due, times.first_expiration), (Some(next), previous.first_expiration(now)));
         assert!(next > now + refresh.pre_refresh, "refresh {serial} at {now}: the next one at {next}, inside the pre-refresh margin");
         now = next;
     }

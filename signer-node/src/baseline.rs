@@ -15,6 +15,8 @@
 //!   RRsets reflect, and whether a later publication left them stale.
 //! * zone key ‖ 0xff ‖ 0x01 ‖ hash → nothing: the hashes of the zone's
 //!   NSEC3 owners (RFC 5155 §3), the chain's order for the checks.
+//! * zone key ‖ 0xff ‖ 0x02 → a request id: the zone's RRsets are that
+//!   full request's content, staged before its publication (below).
 //!
 //! The zone key is the normalized zone name's length (2 octets,
 //! big-endian) and text, so no zone's keys are a prefix of another's.
@@ -33,6 +35,15 @@
 //! away (a state naming no request) and its last names the new request, so
 //! the mix in between is never taken for a baseline
 //! ([`Baselines::replace_batches`]).
+//!
+//! A zone's first publication would write every RRset while the next
+//! request waits. Instead, a full request proposed while the zone has no
+//! baseline and no entries is *staged*: its RRsets are written in the
+//! background while it is being signed ([`crate::staging`]), under a state
+//! that names no request, so nothing reads them as a baseline. The stage
+//! mark is written last; the publication of that request then only
+//! records the state ([`Baselines::adopt_staged_batch`]). Any other
+//! replacement removes the mark with the entries it does not keep.
 //!
 //! Stores of an earlier layout (`baseline_rrsets`, keyed by wire-form
 //! owners) are converted once at open ([`Baselines::open`]).
@@ -63,6 +74,8 @@ const META_MARK: u8 = 0xff;
 const STATE_MARK: u8 = 0x00;
 /// After [`META_MARK`]: the NSEC3 hash index.
 const HASH_MARK: u8 = 0x01;
+/// After [`META_MARK`]: the request whose content is staged.
+const STAGED_MARK: u8 = 0x02;
 /// The tree of the current layout.
 const TREE: &str = "baseline_canonical";
 /// When this signer first saw each DNSKEY of a zone's baseline: zone →
@@ -209,6 +222,25 @@ fn split_rrset_key(zone: &str, key: &[u8]) -> Result<(StoredName, u16), StoreErr
 /// A key of the baseline tree and its value.
 type Entry = (Vec<u8>, Vec<u8>);
 
+/// The writes that replace a zone's entries: a key put (`Some`) or
+/// removed (`None`), the state left out ([`Baselines::replacement`]).
+#[derive(Debug, Default)]
+pub struct Replacement {
+    writes: Vec<(sled::IVec, Option<Vec<u8>>)>,
+}
+
+impl Replacement {
+    /// How many writes.
+    pub fn len(&self) -> usize {
+        self.writes.len()
+    }
+
+    /// No writes: the entries are the ones wanted already.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+}
+
 /// The baseline tree of the signer's sled database.
 pub struct Baselines {
     dir: PathBuf,
@@ -352,6 +384,61 @@ impl Baselines {
         BaselineSource { baselines: self, zone }
     }
 
+    /// The DNSKEY RRset of `zone`'s baseline, if the zone has one: staged
+    /// content, or what a split replacement left half-written, is not
+    /// what is published.
+    pub fn published_dnskeys(&self, zone: &str, apex: &StoredName) -> Result<Option<Rrset>, StoreError> {
+        if !self.state(zone)?.is_some_and(|s| s.has_content()) {
+            return Ok(None);
+        }
+        self.rrset(zone, apex, Rtype::DNSKEY.to_int())
+    }
+
+    /// Whether a full request's content can be staged for `zone`: the
+    /// zone has no baseline and no entries but its state.
+    pub fn stageable(&self, zone: &str) -> Result<bool, StoreError> {
+        if self.state(zone)?.is_some_and(|s| s.has_content()) {
+            return Ok(false);
+        }
+        let state_key = state_key(zone);
+        for key in self.tree.scan_prefix(zone_prefix(zone)).keys().take(2) {
+            if key.map_err(self.err())?.as_ref() != state_key.as_slice() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The request whose whole content is staged as `zone`'s entries.
+    pub fn staged(&self, zone: &str) -> Result<Option<String>, StoreError> {
+        let value = self.tree.get(meta_prefix(zone, STAGED_MARK)).map_err(self.err())?;
+        Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// A batch that puts `rrsets` (part of a staged request's content).
+    pub fn stage_batch(zone: &str, rrsets: &[StoredRrset]) -> Result<sled::Batch, StoreError> {
+        let mut batch = sled::Batch::default();
+        for rrset in rrsets {
+            Baselines::put(&mut batch, zone, rrset)?;
+        }
+        Ok(batch)
+    }
+
+    /// A batch that marks request `id`'s content as staged whole.
+    pub fn staged_mark_batch(zone: &str, id: &str) -> sled::Batch {
+        let mut batch = sled::Batch::default();
+        batch.insert(meta_prefix(zone, STAGED_MARK), id.as_bytes());
+        batch
+    }
+
+    /// The batch that makes the staged content `zone`'s baseline,
+    /// reflecting `state`: the state recorded, the mark taken away.
+    pub fn adopt_staged_batch(zone: &str, state: &BaselineState) -> sled::Batch {
+        let mut batch = Baselines::state_batch(zone, state);
+        batch.remove(meta_prefix(zone, STAGED_MARK));
+        batch
+    }
+
     /// The batches that make `rrsets` the whole baseline of `zone`,
     /// reflecting `state`, to apply in order. Only what differs from the
     /// baseline is written: every entry of the zone that is not in
@@ -369,6 +456,14 @@ impl Baselines {
     /// baseline, and the coordinator's repeated Published call finishes the
     /// replacement (what is already written is not written again).
     pub fn replace_batches(&self, zone: &str, state: &BaselineState, rrsets: &[StoredRrset]) -> Result<Vec<sled::Batch>, StoreError> {
+        Ok(Baselines::replacement_batches(zone, state, self.replacement(zone, rrsets)?))
+    }
+
+    /// The writes that make `rrsets` the whole of `zone`'s entries (its
+    /// state aside): what [`Baselines::replace_batches`] applies. Valid
+    /// while the zone's state is the one read before (every change of
+    /// the entries writes the state too).
+    pub fn replacement(&self, zone: &str, rrsets: &[StoredRrset]) -> Result<Replacement, StoreError> {
         let mut wanted: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         for rrset in rrsets {
             for (key, value) in Baselines::entries(zone, rrset)? {
@@ -388,26 +483,64 @@ impl Baselines {
             }
         }
         writes.extend(wanted.into_iter().map(|(key, value)| (sled::IVec::from(key), Some(value))));
+        Ok(Replacement { writes })
+    }
+
+    /// The writes that apply an increment to `zone`'s entries: `removed`
+    /// (owner wire form, type) taken out, and of `upserts` only the
+    /// entries that differ from what is stored. An increment that signs
+    /// every RRset again (a re-sign on the baseline) writes next to
+    /// nothing. Valid while the zone's state is the one read before.
+    pub fn delta_replacement(&self, zone: &str, upserts: &[StoredRrset], removed: &[(Vec<u8>, u16)]) -> Result<Replacement, StoreError> {
+        let mut writes: Vec<(sled::IVec, Option<Vec<u8>>)> = Vec::new();
+        for (owner, rtype) in removed {
+            if *rtype == Rtype::NSEC3.to_int() {
+                let name = name_from_wire(owner, "owner").map_err(|e| StoreError::Corrupt(format!("an RRset of {zone}: {e}")))?;
+                if let Some(hash) = nsec3_hash_of(zone, &name) {
+                    writes.push((hash_key(zone, &hash).into(), None));
+                }
+            }
+            writes.push((rrset_key_of_wire(zone, owner, *rtype)?.into(), None));
+        }
+        for rrset in upserts {
+            for (key, value) in Baselines::entries(zone, rrset)? {
+                self.count(1);
+                if self.tree.get(&key).map_err(self.err())?.is_none_or(|old| old.as_ref() != value.as_slice()) {
+                    writes.push((key.into(), Some(value)));
+                }
+            }
+        }
+        Ok(Replacement { writes })
+    }
+
+    /// `replacement` as batches ending with `state` (see
+    /// [`Baselines::replace_batches`]).
+    pub fn replacement_batches(zone: &str, state: &BaselineState, replacement: Replacement) -> Vec<sled::Batch> {
+        let Replacement { writes } = replacement;
+        let state_key = state_key(zone);
+        let total = writes.len();
         let mut batches = Vec::new();
-        if writes.len() >= REPLACE_BATCH_WRITES {
+        if total >= REPLACE_BATCH_WRITES {
             let replacing = BaselineState { format: BASELINE_FORMAT, updated_unix: state.updated_unix, ..BaselineState::default() };
             batches.push(Baselines::state_batch(zone, &replacing));
         }
-        for chunk in writes.chunks(REPLACE_BATCH_WRITES) {
+        // Consumed as the batches are built: the writes are not held twice.
+        let mut writes = writes.into_iter().peekable();
+        while writes.peek().is_some() {
             let mut batch = sled::Batch::default();
-            for (key, value) in chunk {
+            for (key, value) in writes.by_ref().take(REPLACE_BATCH_WRITES) {
                 match value {
-                    Some(value) => batch.insert(key.clone(), value.clone()),
-                    None => batch.remove(key.clone()),
+                    Some(value) => batch.insert(key, value),
+                    None => batch.remove(key),
                 }
             }
             batches.push(batch);
         }
         match batches.last_mut() {
-            Some(last) if writes.len() < REPLACE_BATCH_WRITES => last.insert(state_key, state.encode_to_vec()),
+            Some(last) if total < REPLACE_BATCH_WRITES => last.insert(state_key, state.encode_to_vec()),
             _ => batches.push(Baselines::state_batch(zone, state)),
         }
-        Ok(batches)
+        batches
     }
 
     /// Puts `rrset` (and, for an NSEC3 owner, its hash) into `batch`.
@@ -499,7 +632,7 @@ impl Baselines {
 
     /// The key tags of the DNSKEY RRset of `zone`'s baseline.
     pub fn dnskey_tags(&self, zone: &str, apex: &StoredName) -> Result<BTreeSet<u16>, StoreError> {
-        let rrset = self.rrset(zone, apex, Rtype::DNSKEY.to_int())?;
+        let rrset = self.published_dnskeys(zone, apex)?;
         Ok(rrset
             .map(|r| r.rdata)
             .unwrap_or_default()
@@ -799,5 +932,44 @@ mod tests {
         baselines.apply_all(rest).unwrap();
         assert_eq!(baselines.state("example.").unwrap().unwrap().request_id, "r1");
         assert_eq!(baselines.rrsets("example.").unwrap().unwrap().len(), rrsets.len());
+    }
+
+    /// Staged content is no baseline until it is adopted: no RRsets, no
+    /// published DNSKEYs, no staging over entries; adopting it writes the
+    /// state alone, and any other replacement takes the mark away.
+    #[test]
+    fn staged_content_becomes_the_baseline_only_when_adopted() {
+        use frostzone_dnssec::wire::name_to_wire;
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let baselines = Baselines::open(&db, dir.path()).unwrap();
+        let (zone, apex) = ("example.", name("example."));
+        let dnskey = StoredRrset { owner: name_to_wire(&apex), rtype: 48, ttl: 3600, rdata: vec![[&[1, 1, 3, 15][..], &[9; 32]].concat()] };
+        let www = StoredRrset { owner: name_to_wire(&name("www.example.")), rtype: 1, ttl: 300, rdata: vec![vec![192, 0, 2, 1]] };
+        assert!(baselines.stageable(zone).unwrap());
+        baselines.apply(Baselines::stage_batch(zone, &[dnskey.clone(), www.clone()]).unwrap()).unwrap();
+        assert!(!baselines.stageable(zone).unwrap(), "entries are there");
+        assert_eq!(baselines.staged(zone).unwrap(), None, "no mark before the last chunk");
+        baselines.apply(Baselines::staged_mark_batch(zone, "r1")).unwrap();
+        assert_eq!(baselines.staged(zone).unwrap().as_deref(), Some("r1"));
+        assert!(baselines.rrsets(zone).unwrap().is_none());
+        assert!(baselines.rrset(zone, &apex, 48).unwrap().is_some());
+        assert!(baselines.published_dnskeys(zone, &apex).unwrap().is_none());
+        assert!(baselines.dnskey_tags(zone, &apex).unwrap().is_empty());
+        baselines.apply(Baselines::adopt_staged_batch(zone, &BaselineState::of("r1", 5))).unwrap();
+        assert_eq!(baselines.staged(zone).unwrap(), None);
+        assert_eq!(baselines.state(zone).unwrap().unwrap().request_id, "r1");
+        assert_eq!(baselines.rrsets(zone).unwrap().unwrap().len(), 2);
+        assert_eq!(baselines.dnskey_tags(zone, &apex).unwrap().len(), 1);
+        // Staged again over nothing, then replaced by other content: the
+        // mark goes with the entries the replacement does not keep.
+        let dir2 = tempfile::tempdir().unwrap();
+        let db2 = sled::open(dir2.path()).unwrap();
+        let other = Baselines::open(&db2, dir2.path()).unwrap();
+        other.apply(Baselines::stage_batch(zone, &[dnskey, www.clone()]).unwrap()).unwrap();
+        other.apply(Baselines::staged_mark_batch(zone, "r1")).unwrap();
+        other.apply_all(other.replace_batches(zone, &BaselineState::of("r2", 6), std::slice::from_ref(&www)).unwrap()).unwrap();
+        assert_eq!(other.staged(zone).unwrap(), None);
+        assert_eq!(other.rrsets(zone).unwrap().unwrap().len(), 1);
     }
 }

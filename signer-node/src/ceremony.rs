@@ -436,11 +436,10 @@ impl Node {
     /// Key tags of the DNSKEY RRset in the zone's baseline (what is
     /// published), with a description.
     pub(crate) fn published_key_tags(&self, zone: &str) -> Result<BTreeMap<u16, String>, NodeError> {
-        use frostzone_dnssec::domain::base::iana::Rtype;
         use frostzone_dnssec::domain::rdata::ZoneRecordData;
         let apex = frostzone_dnssec::name::ZoneName::parse(zone).map_err(|e| NodeError::field("zone", e))?.into_apex();
         let mut tags = BTreeMap::new();
-        if let Some(dnskeys) = self.store.requests().baselines().rrset(zone, &apex, Rtype::DNSKEY.to_int())? {
+        if let Some(dnskeys) = self.store.requests().baselines().published_dnskeys(zone, &apex)? {
             for rdata in &dnskeys.rdata {
                 if let ZoneRecordData::Dnskey(k) = &rdata.data {
                     tags.insert(k.key_tag(), format!("a published DNSKEY (flags {})", k.flags()));

@@ -52,6 +52,7 @@ use crate::error::NodeError;
 use frostzone_dnssec::name::ZoneName;
 use crate::proposal::{check_content, conclude, new_record, reject, ProposeContext};
 use crate::request_store::{RequestContent, StoredRequest, RequestStore};
+use crate::prepared::Prepared;
 use crate::rrset::{parse_rrsets, stored_rrsets, ParsedRrsets, StoredRrsetRef};
 use crate::error::StoreError;
 
@@ -274,9 +275,17 @@ pub struct BaselineUpdate {
 /// documentation): a full request replaces the baseline; an increment is
 /// applied if the baseline is still the one it applies to, and otherwise
 /// leaves the baseline stale, as does a request whose content is no longer
-/// stored. The caller holds the decision lock, so the baseline does not
-/// move meanwhile.
-pub fn publication(requests: &RequestStore, record: &StoredRequest, detail: &str, now: u64) -> Result<BaselineUpdate, StoreError> {
+/// stored. A full request's replacement `prepared` while it was signed
+/// ([`crate::staging`]) is used if the baseline is still the one it was
+/// worked out on. The caller holds the decision lock, so the baseline does
+/// not move meanwhile.
+pub fn publication(
+    requests: &RequestStore,
+    record: &StoredRequest,
+    detail: &str,
+    now: u64,
+    prepared: Option<Prepared>,
+) -> Result<BaselineUpdate, StoreError> {
     let (zone, id) = (record.zone.as_str(), record.id.as_str());
     let baselines = requests.baselines();
     let state = baselines.state(zone)?;
@@ -293,10 +302,25 @@ pub fn publication(requests: &RequestStore, record: &StoredRequest, detail: &str
     let why_stale = if !record.content_stored {
         format!("request {id} was published after its content was pruned")
     } else if !record.incremental {
+        let has_content = state.as_ref().is_some_and(|s| s.has_content());
+        if !has_content && baselines.staged(zone)?.as_deref() == Some(id) {
+            // Written while the request was signed (crate::staging).
+            let batch = Baselines::adopt_staged_batch(zone, &BaselineState::of(id, now));
+            return Ok(BaselineUpdate { batches: vec![batch], outcome: format!("{applied} (staged)") });
+        }
+        if let Some(prepared) = prepared.filter(|p| p.base == state) {
+            // Worked out while the request was signed (crate::staging).
+            let batches = Baselines::replacement_batches(zone, &BaselineState::of(id, now), prepared.replacement);
+            return Ok(BaselineUpdate { batches, outcome: format!("{applied} (prepared)") });
+        }
         let rrsets = requests.rrsets(id)?;
         let batches = baselines.replace_batches(zone, &BaselineState::of(id, now), &rrsets)?;
         return Ok(BaselineUpdate { batches, outcome: applied });
     } else if check_baseline(zone, state.as_ref(), &record.baseline_request_id).is_ok() {
+        if let Some(prepared) = prepared.filter(|p| p.base == state) {
+            let batches = Baselines::replacement_batches(zone, &BaselineState::of(id, now), prepared.replacement);
+            return Ok(BaselineUpdate { batches, outcome: format!("{applied} (prepared)") });
+        }
         let (puts, removed) = requests.content(id)?;
         let removed = removed
             .into_iter()

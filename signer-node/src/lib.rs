@@ -105,6 +105,7 @@ pub mod lifecycle;
 pub mod node;
 pub mod policy;
 pub mod policy_file;
+pub mod prepared;
 pub mod proof;
 pub mod proposal;
 pub mod rate;
@@ -117,6 +118,7 @@ pub mod admin;
 pub mod service;
 pub mod sessions;
 pub mod signing;
+pub mod staging;
 pub mod store;
 
 #[cfg(test)]

@@ -27,7 +27,6 @@
 
 use std::sync::Arc;
 
-use frostzone_dnssec::domain::base::iana::Rtype;
 use frostzone_proto::audit::AuditEntry;
 use frostzone_proto::content::item_digest;
 use frostzone_proto::v1::{self, RequestState, SigningItem};
@@ -162,7 +161,7 @@ impl Node {
             };
             if self.policy.approval.key_changes == crate::approval::KeyChanges::Rollover {
                 let apex = frostzone_dnssec::name::ZoneName::parse(&zone).map_err(|e| NodeError::field("zone", e))?.into_apex();
-                ctx.baseline_keys = (baselines.rrset(&zone, &apex, Rtype::DNSKEY.to_int())?, baselines.keys_seen(&zone)?);
+                ctx.baseline_keys = (baselines.published_dnskeys(&zone, &apex)?, baselines.keys_seen(&zone)?);
             }
             let (record, content) = if header.incremental {
                 self.check_increment(&zone, &header)?;
@@ -172,6 +171,10 @@ impl Node {
                 ctx.baseline = baselines.rrsets(&zone)?;
                 evaluate(&header, &zone, &items, &ctx)?
             };
+            #[cfg(test)]
+            if let Some(hook) = lock(&self.after_evaluation).as_mut() {
+                hook(self);
+            }
             let _decisions = lock(&self.decisions);
             if let Some(decision) = self.propose_again(&header)? {
                 return Ok(decision);
@@ -232,8 +235,12 @@ impl Node {
         check_request_id(&req.request_id)?;
         let started = std::time::Instant::now();
         let now = now.unix();
-        let _decisions = lock(&self.decisions);
         let requests = self.store.requests();
+        if let Some(record) = requests.get(&req.request_id)? {
+            // Its own staging holds the decision lock chunk by chunk.
+            self.wait_for_staging(&record.zone, &record.id);
+        }
+        let _decisions = lock(&self.decisions);
         let mut record = requests.get(&req.request_id)?.ok_or(RequestError::Unknown(req.request_id.clone()))?;
         let target = if req.published { RequestState::Published } else { RequestState::Failed };
         if record.state() == target {
@@ -260,13 +267,15 @@ impl Node {
         record.set_state(target, now);
         let outcome = if req.published {
             record.reason.clear();
-            let publication = publication(requests, &record, &req.detail, now)?;
+            let prepared = self.staging.take_prepared(&record.id);
+            let publication = publication(requests, &record, &req.detail, now, prepared)?;
             requests.publish(&record, publication.batches, now)?;
             // The baseline holds what later requests are compared with; no
             // Commit may follow publication.
             requests.prune(&mut record, true)?;
             format!("{}; {proof}", publication.outcome)
         } else {
+            self.forget_prepared(&record.id);
             record.reason = if req.detail.is_empty() { "the coordinator gave up".into() } else { req.detail.clone() };
             requests.prune(&mut record, true)?;
             format!("failed: {}", record.reason)
@@ -430,6 +439,7 @@ impl Node {
             };
             if let Some(reason) = due {
                 lock(&self.approved).remove(&record.id);
+                self.forget_prepared(&record.id);
                 record.set_state(RequestState::Expired, now);
                 record.reason = reason;
                 requests.prune(&mut record, false)?;
@@ -441,6 +451,9 @@ impl Node {
             }
             let state = record.state();
             let still_open = is_open(state);
+            if !still_open {
+                self.forget_prepared(&record.id);
+            }
             let old = now >= record.created_unix.saturating_add(CONTENT_RETENTION_SECS);
             // A request signed but never published nor failed stops
             // counting once its content is too old to matter.
@@ -602,6 +615,6 @@ fn info(record: &StoredRequest) -> v1::AdminRequestInfo {
 
 /// Whether a request in `state` is open: it may still lead to shares or a
 /// publication.
-fn is_open(state: RequestState) -> bool {
+pub(crate) fn is_open(state: RequestState) -> bool {
     matches!(state, RequestState::Pending | RequestState::Approved | RequestState::Signed)
 }

@@ -92,11 +92,21 @@ pub struct Node {
     /// Requests open now (counted at every sweep, plus those opened
     /// since): bounds what a coordinator can make this signer keep.
     pub(crate) open_requests: std::sync::atomic::AtomicUsize,
+    /// Baselines made ready ahead of publication ([`crate::staging`]).
+    pub(crate) staging: crate::prepared::StagingTable,
     /// Life-cycle unit tests of toy zones turn the denial check off
     /// ([`Node::without_denial_checks`]); nothing else can.
     #[cfg(test)]
     pub(crate) skip_denial_checks: bool,
+    /// Tests run this between a proposal's evaluation and its decision,
+    /// where a publication can move the baseline.
+    #[cfg(test)]
+    pub(crate) after_evaluation: Mutex<Option<EvaluationHook>>,
 }
+
+/// See [`Node::after_evaluation`].
+#[cfg(test)]
+pub(crate) type EvaluationHook = Box<dyn FnMut(&Node) + Send>;
 
 /// Who asks for signatures: the signer's API admits only the pinned
 /// coordinator certificate, so that is who the audit log names.
@@ -131,8 +141,11 @@ impl Node {
             decisions: Mutex::new(()),
             approved: Mutex::new(ApprovedCache::new()),
             open_requests: std::sync::atomic::AtomicUsize::new(0),
+            staging: crate::prepared::StagingTable::default(),
             #[cfg(test)]
             skip_denial_checks: false,
+            #[cfg(test)]
+            after_evaluation: Mutex::new(None),
             opts,
         }
     }

@@ -395,6 +395,17 @@ impl RequestStore {
         Ok((rrsets, removed))
     }
 
+    /// The RRsets request `id` puts, one stored chunk at a time (at most
+    /// 4,096 RRsets each, in canonical order): what staging reads, so that
+    /// a whole zone is never held at once.
+    pub fn rrset_chunks<'a>(&'a self, id: &'a str) -> impl Iterator<Item = Result<Vec<StoredRrset>, StoreError>> + 'a {
+        self.rrsets.scan_prefix(chunk_prefix(id)).map(move |entry| {
+            let (_, v) = entry.map_err(self.err())?;
+            let chunk = RrsetChunk::decode(v.as_ref()).map_err(|e| StoreError::Corrupt(format!("RRsets of request {id}: {e}")))?;
+            Ok(chunk.rrsets)
+        })
+    }
+
     /// The review lines of request `id`.
     pub fn lines(&self, id: &str) -> Result<Vec<String>, StoreError> {
         match self.lines.get(id.as_bytes()).map_err(self.err())? {

@@ -231,7 +231,23 @@ impl Signer for SignerService {
                 Some(next) => chunk = next.items,
             }
         }
-        self.run(header.api_version, move |node| node.propose(header, items, Now::current())).await
+        let id = header.request_id.clone();
+        let ahead = !header.incremental || header.item_count >= crate::prepared::PREPARE_MIN_ITEMS;
+        let decision = self.run(header.api_version, move |node| node.propose(header, items, Now::current())).await?;
+        if ahead {
+            // Its baseline is made ready while it is signed (crate::staging).
+            let node = self.node.clone();
+            tokio::task::spawn_blocking(move || {
+                match node.stage_baseline(&id) {
+                    Ok(crate::staging::Staged::Skipped(why) | crate::staging::Staged::Stopped(why)) => {
+                        tracing::info!(request = %id, "baseline not made ready ahead: {why}; the publication writes it");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(request = %id, "making the baseline ready ahead: {e}; the publication writes it"),
+                }
+            });
+        }
+        Ok(decision)
     }
 
     async fn get_decision(&self, request: Request<GetDecisionRequest>) -> Result<Response<Decision>, Status> {

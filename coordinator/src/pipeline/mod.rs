@@ -58,7 +58,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use frostzone_dnssec::change_set::{ChangeSet, ZoneContent};
 use frostzone_dnssec::zone_patch::ZonePatch;
 use frostzone_dnssec::load::load_zone_text;
-use frostzone_dnssec::signing::refresh::{PreviousSignatures, RefreshPolicy};
+use frostzone_dnssec::signing::refresh::RefreshPolicy;
 use frostzone_dnssec::validate::VerifiedSignatures;
 use frostzone_dnssec::signing::SharedZone;
 use frostzone_dnssec::zone::{InputKind, Zone};
@@ -117,14 +117,14 @@ impl Version {
     /// again by the next release.
     pub fn load(registry: &Registry, zone: &str, apex: &StoredName, refresh: &RefreshPolicy, now: u32) -> Result<Option<Version>, CoordinatorError> {
         let Some((record, unsigned, zone_model)) = read_published(registry, zone, apex)? else { return Ok(None) };
-        let previous = PreviousSignatures::from_zone(&zone_model);
+        let times = refresh.signature_times(&zone_model, now);
         Ok(Some(Version {
             record,
             unsigned,
             zone: Arc::new(RwLock::new(zone_model)),
             known: VerifiedSignatures::default(),
-            next_due: previous.next_due(refresh, now),
-            first_expiration: previous.first_expiration(now),
+            next_due: times.next_due,
+            first_expiration: times.first_expiration,
         }))
     }
 

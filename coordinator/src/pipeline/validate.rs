@@ -14,7 +14,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use frostzone_dnssec::keys::KeyTag;
-use frostzone_dnssec::signing::refresh::PreviousSignatures;
 use frostzone_dnssec::signing::{read_zone, CompletedPlan, SharedZone};
 
 use super::stages::Stages;
@@ -338,9 +337,8 @@ pub(crate) fn finish(
             // the zone (once per refresh; a diff between refreshes keeps
             // the running minimum above).
             if v.refresh_due(now) {
-                let previous = PreviousSignatures::from_zone(&read_zone(&base));
-                next_due = previous.next_due(refresh, now);
-                first_expiration = previous.first_expiration(now);
+                let times = refresh.signature_times(&read_zone(&base), now);
+                (next_due, first_expiration) = (times.next_due, times.first_expiration);
                 stages.mark("refresh times");
             }
             let known = prune_known(&base, known, signatures, options, stages);
@@ -359,12 +357,12 @@ pub(crate) fn finish(
             let published = current.zip(content.as_ref()).map(|(v, content)| Published { content, serial: v.record.serial, known: &v.known });
             let released = validate_whole(zone, signed, published, options, stages)?;
             let ValidatedVersion { zone: new, text, changes, report, known, .. } = released;
-            let previous = PreviousSignatures::from_zone(&new);
-            stages.mark("previous signatures");
+            let times = refresh.signature_times(&new, options.now);
+            stages.mark("refresh times");
             Ok(Outcome {
                 signatures: new.signature_count() as u64,
-                next_due: previous.next_due(refresh, options.now),
-                first_expiration: previous.first_expiration(options.now),
+                next_due: times.next_due,
+                first_expiration: times.first_expiration,
                 zone: Arc::new(std::sync::RwLock::new(new)),
                 undo: None,
                 text: Some(text),

@@ -103,6 +103,31 @@ impl RefreshPolicy {
             .collect()
     }
 
+    /// When `zone`'s next refresh is due and when its first signature
+    /// expires, as [`PreviousSignatures::next_due`] and
+    /// [`PreviousSignatures::first_expiration`] would say of it: one pass
+    /// over the signatures' times, nothing copied.
+    pub fn signature_times(&self, zone: &Zone, now: u32) -> SignatureTimes {
+        let earliest = |a: Option<u32>, b: u32| match a {
+            Some(a) if a.wrapping_sub(now).wrapping_add(1 << 31) <= b.wrapping_sub(now).wrapping_add(1 << 31) => Some(a),
+            _ => Some(b),
+        };
+        let mut times = SignatureTimes::default();
+        for (owner, node) in zone.nodes() {
+            for signature in &node.signatures {
+                let sig = &signature.rrsig;
+                if node.get(sig.type_covered()).is_none() {
+                    continue;
+                }
+                let expiration = sig.expiration().into_int();
+                let due = self.due_at(&owner.0, sig.type_covered().to_int(), KeyTag(sig.key_tag()), expiration);
+                times.next_due = earliest(times.next_due, due);
+                times.first_expiration = earliest(times.first_expiration, expiration);
+            }
+        }
+        times
+    }
+
     /// The time (seconds since the epoch, RFC 4034 §3.1.5 serial
     /// arithmetic) at which the signature of `owner`/`type_covered` by
     /// `key_tag` that expires at `expiration` is due.
@@ -122,6 +147,15 @@ impl RefreshPolicy {
         };
         expiration.wrapping_sub(self.refresh_before).wrapping_sub(jitter)
     }
+}
+
+/// A signed zone's refresh times ([`RefreshPolicy::signature_times`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SignatureTimes {
+    /// The earliest time a signature is due for refresh.
+    pub next_due: Option<u32>,
+    /// The earliest expiration of any signature.
+    pub first_expiration: Option<u32>,
 }
 
 /// `a` is at or after `b` in RFC 1982 serial arithmetic.
