@@ -321,12 +321,7 @@ pub fn publication(
             let batches = Baselines::replacement_batches(zone, &BaselineState::of(id, now), prepared.replacement);
             return Ok(BaselineUpdate { batches, outcome: format!("{applied} (prepared)") });
         }
-        let (puts, removed) = requests.content(id)?;
-        let removed = removed
-            .into_iter()
-            .map(|r| u16::try_from(r.rtype).map(|t| (r.owner, t)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| StoreError::Corrupt(format!("removed RRsets of request {id}: a type out of range")))?;
+        let (puts, removed) = requests.delta(id)?;
         let batch = Baselines::delta_batch(zone, &BaselineState::of(id, now), &puts, &removed)?;
         return Ok(BaselineUpdate { batches: vec![batch], outcome: applied });
     } else {

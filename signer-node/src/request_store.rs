@@ -44,6 +44,9 @@ pub const REQUEST_FORMAT: u32 = 1;
 /// RRsets per stored chunk: about a megabyte for typical records.
 const RRSETS_PER_CHUNK: usize = 4096;
 
+/// An RRset an increment removes: owner (wire form) and type.
+pub type RemovedRrset = (Vec<u8>, u16);
+
 /// One request as this signer knows it.
 #[derive(Clone, PartialEq, Message)]
 pub struct StoredRequest {
@@ -404,6 +407,18 @@ impl RequestStore {
             let chunk = RrsetChunk::decode(v.as_ref()).map_err(|e| StoreError::Corrupt(format!("RRsets of request {id}: {e}")))?;
             Ok(chunk.rrsets)
         })
+    }
+
+    /// The stored delta of incremental request `id`: the RRsets it puts,
+    /// and the (owner wire form, type) of those it removes.
+    pub fn delta(&self, id: &str) -> Result<(Vec<StoredRrset>, Vec<RemovedRrset>), StoreError> {
+        let (puts, removed) = self.content(id)?;
+        let removed = removed
+            .into_iter()
+            .map(|r| u16::try_from(r.rtype).map(|t| (r.owner, t)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| StoreError::Corrupt(format!("removed RRsets of request {id}: a type out of range")))?;
+        Ok((puts, removed))
     }
 
     /// The review lines of request `id`.

@@ -29,7 +29,7 @@
 use std::time::Instant;
 
 use crate::baseline::{BaselineState, Baselines, REPLACE_BATCH_WRITES};
-use crate::error::{NodeError, StoreError};
+use crate::error::NodeError;
 use crate::prepared::{Prepared, PREPARED_WRITES_MAX, PREPARE_MIN_ITEMS, STAGING_WAIT};
 use crate::lifecycle::is_open;
 use crate::node::{lock, Node};
@@ -128,12 +128,7 @@ impl Node {
         let requests = self.store.requests();
         let baselines = requests.baselines();
         let replacement = if incremental {
-            let (puts, removed) = requests.content(id)?;
-            let removed = removed
-                .into_iter()
-                .map(|r| u16::try_from(r.rtype).map(|t| (r.owner, t)))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| StoreError::Corrupt(format!("removed RRsets of request {id}: a type out of range")))?;
+            let (puts, removed) = requests.delta(id)?;
             baselines.delta_replacement(zone, &puts, &removed)?
         } else {
             baselines.replacement(zone, &requests.rrsets(id)?)?
