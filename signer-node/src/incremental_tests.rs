@@ -87,6 +87,11 @@ fn publish(s: &Signer1, id: &str) -> Decision {
     s.node.published(req, Now::current()).unwrap()
 }
 
+/// The outcome the audit log records for the last publication at `s`.
+fn last_published(s: &Signer1) -> String {
+    audit_log(s).into_iter().rev().find(|e| e.event == "published").map(|e| e.outcome).unwrap_or_default()
+}
+
 /// One signer of a 2-of-3 group with `approval` as its `[approval]`
 /// section; returns it (the others are dropped) and the key tag.
 async fn signer(approval: &str) -> (Signer1, u32) {
@@ -379,7 +384,7 @@ async fn a_first_baseline_is_staged_and_adopted_at_publication() {
     assert!(propose_increment(&s, &rid(2), &rid(1), &items, vec![]).is_err());
     assert!(baseline(&s).is_empty());
     publish(&s, &rid(1));
-    let outcome = audit_log(&s).into_iter().rev().find(|e| e.event == "published").unwrap().outcome;
+    let outcome = last_published(&s);
     assert!(outcome.contains("(staged)"), "{outcome}");
     let baselines = s.node.store.requests().baselines();
     assert_eq!(baselines.staged(ZONE).unwrap(), None);
@@ -393,9 +398,10 @@ async fn a_first_baseline_is_staged_and_adopted_at_publication() {
 }
 
 /// Staging gives way: a request published before the staged one replaces
-/// the staged entries (mark included), nothing is staged over a baseline
-/// or for a closed request, and the staged request published later is
-/// written whole, as without staging.
+/// the staged entries, mark included (by a replacement prepared on them,
+/// never by staging over them); the staged request published later gets
+/// a replacement prepared on the new baseline; a closed request or a
+/// small increment gets nothing made ready.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staging_gives_way_to_other_publications() {
     use crate::staging::Staged;
@@ -416,7 +422,7 @@ async fn staging_gives_way_to_other_publications() {
     assert_eq!(s.node.stage_baseline(&rid(1)).unwrap(), Staged::Prepared { writes: 3 });
     publish(&s, &rid(1));
     assert_eq!(baseline(&s).len(), 3);
-    let outcome = audit_log(&s).into_iter().rev().find(|e| e.event == "published").unwrap().outcome;
+    let outcome = last_published(&s);
     assert!(outcome.contains("(prepared)"), "{outcome}");
     // A failed request is not staged; nor is an increment.
     propose(&s, &rid(3), &first);
@@ -470,7 +476,6 @@ async fn a_full_proposal_is_evaluated_again_when_the_baseline_moves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_re_sign_is_prepared_and_used_only_on_its_baseline() {
     use crate::staging::Staged;
-    let last_outcome = |s: &Signer1| audit_log(s).into_iter().rev().find(|e| e.event == "published").unwrap().outcome;
     let (s, key_tag) = signer("").await;
     let first: Vec<SigningItem> = (1..=3).map(|i| a_item(key_tag, i)).collect();
     propose(&s, &rid(1), &first);
@@ -481,7 +486,7 @@ async fn a_whole_re_sign_is_prepared_and_used_only_on_its_baseline() {
     propose(&s, &rid(2), &second);
     assert_eq!(s.node.stage_baseline(&rid(2)).unwrap(), Staged::Prepared { writes: 1 });
     publish(&s, &rid(2));
-    assert!(last_outcome(&s).contains("(prepared)"), "{}", last_outcome(&s));
+    assert!(last_published(&s).contains("(prepared)"), "{}", last_published(&s));
     assert_eq!(baseline(&s).len(), 4);
     // Back to the first content, prepared on rid(2)'s baseline; then an
     // increment on rid(2) is published first.
@@ -491,7 +496,7 @@ async fn a_whole_re_sign_is_prepared_and_used_only_on_its_baseline() {
     publish(&s, &rid(4));
     assert_eq!(baseline(&s).len(), 5);
     publish(&s, &rid(3));
-    assert!(!last_outcome(&s).contains("(prepared)"), "{}", last_outcome(&s));
+    assert!(!last_published(&s).contains("(prepared)"), "{}", last_published(&s));
     assert_eq!(baseline(&s).len(), 3, "h4 and h5 both gone: written whole, not the stale preparation");
     // A failed request's preparation is dropped with it.
     propose(&s, &rid(5), &second);
@@ -520,7 +525,7 @@ async fn a_large_increment_is_prepared_as_the_writes_it_needs() {
     assert_eq!(state(&d), RequestState::Approved, "{d:?}");
     assert_eq!(s.node.stage_baseline(&rid(2)).unwrap(), Staged::Prepared { writes: 2 });
     publish(&s, &rid(2));
-    let outcome = audit_log(&s).into_iter().rev().find(|e| e.event == "published").unwrap().outcome;
+    let outcome = last_published(&s);
     assert!(outcome.contains("(prepared)"), "{outcome}");
     let now = baseline(&s);
     assert_eq!(now.len(), n - 1);
