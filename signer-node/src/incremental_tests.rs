@@ -424,6 +424,10 @@ async fn staging_gives_way_to_other_publications() {
     assert_eq!(baseline(&s).len(), 3);
     let outcome = last_published(&s);
     assert!(outcome.contains("(prepared)"), "{outcome}");
+    // A stopping signer stages nothing more.
+    propose(&s, &rid(6), &second);
+    s.node.stop_staging();
+    assert_eq!(s.node.stage_baseline(&rid(6)).unwrap(), Staged::Skipped("the signer is stopping"));
     // A failed request is not staged; nor is an increment.
     propose(&s, &rid(3), &first);
     s.node.published(PublishedRequest { api_version: API_VERSION, request_id: rid(3), published: false, detail: "gave up".into(), approvals: Vec::new() }, Now::current()).unwrap();

@@ -118,12 +118,16 @@ fn main() -> Result<()> {
         // failed bind, say) stops the other.
         let stop = Arc::new(tokio::sync::watch::channel(()).0);
         let stopper = stop.clone();
+        let stopping = node.clone();
         tokio::spawn(async move {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
             }
             tracing::info!("shutting down");
+            // The runtime waits for blocking threads: a staging baseline
+            // ends at its next chunk rather than with the zone.
+            stopping.stop_staging();
             let _ = stopper.send(());
         });
         let until_stopped = |mut rx: tokio::sync::watch::Receiver<()>| async move {

@@ -3,6 +3,7 @@
 //! replacements prepared, in memory only. Nothing here reads the store.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -38,6 +39,8 @@ pub struct StagingTable {
     zones: Mutex<BTreeMap<String, String>>,
     ended: Condvar,
     prepared: Mutex<BTreeMap<String, Prepared>>,
+    /// Set when the signer is stopping: staging ends at its next chunk.
+    stopping: AtomicBool,
 }
 
 /// A zone registered as being staged; dropping it, whatever way staging
@@ -99,6 +102,17 @@ impl StagingTable {
     /// Keeps `prepared` for request `id`'s publication.
     pub fn keep(&self, id: &str, prepared: Prepared) {
         lock(&self.prepared).insert(id.to_string(), prepared);
+    }
+
+    /// Makes every staging stop at its next chunk, so that a stopping
+    /// signer does not wait for a whole zone to be written.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`StagingTable::stop`] was called.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
     }
 
     /// Takes the replacement prepared for request `id`, if any.

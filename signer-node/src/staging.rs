@@ -72,6 +72,9 @@ impl Node {
             if record.incremental && record.item_count < PREPARE_MIN_ITEMS {
                 return Ok(Staged::Skipped("a small increment"));
             }
+            if self.staging.is_stopping() {
+                return Ok(Staged::Skipped("the signer is stopping"));
+            }
             if baselines.staged(&record.zone)?.as_deref() == Some(id) {
                 return Ok(Staged::Skipped("staged already"));
             }
@@ -91,6 +94,9 @@ impl Node {
         }
         // Checked under the decision lock before every write.
         let still = || -> Result<Option<&'static str>, NodeError> {
+            if self.staging.is_stopping() {
+                return Ok(Some("the signer is stopping"));
+            }
             if baselines.state(zone)?.is_some_and(|s| s.has_content()) {
                 return Ok(Some("the zone got a baseline meanwhile"));
             }
@@ -151,6 +157,12 @@ impl Node {
         self.staging.keep(id, Prepared { base, replacement });
         tracing::info!(request = %id, %zone, writes, prepared_ms = started.elapsed().as_secs_f64() * 1e3, "baseline replacement prepared");
         Ok(Staged::Prepared { writes })
+    }
+
+    /// Stops staging at the next chunk (the signer is stopping; what is
+    /// not staged is written at publication, after a restart).
+    pub fn stop_staging(&self) {
+        self.staging.stop();
     }
 
     /// Forgets what was prepared for request `id` (it closed).
