@@ -47,6 +47,7 @@ pub mod keyfile;
 pub mod keys;
 pub mod load;
 pub mod name;
+pub mod owner_rrsets;
 pub mod present;
 pub mod rrset_diff;
 pub mod serial;

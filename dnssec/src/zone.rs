@@ -15,6 +15,7 @@ use domain::base::{ToName, Ttl};
 use domain::rdata::{Rrsig, Soa, ZoneRecordData};
 
 use crate::load::{LoadedRecord, SourceLocation};
+use crate::owner_rrsets::OwnerRrsets;
 use crate::name::{self, CanonicalName};
 use crate::{StoredName, StoredRecordData};
 
@@ -101,7 +102,7 @@ pub struct SignatureRecord {
 #[derive(Clone, Debug, Default)]
 pub struct Node {
     /// RRsets by type, RRSIG excluded.
-    pub rrsets: BTreeMap<u16, Rrset>,
+    pub rrsets: OwnerRrsets<Rrset>,
     /// RRSIG records at this name.
     pub signatures: Vec<SignatureRecord>,
 }
