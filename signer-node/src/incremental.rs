@@ -290,6 +290,14 @@ pub fn publication(
     let baselines = requests.baselines();
     let state = baselines.state(zone)?;
     let applied = format!("published ({detail}); now the baseline of {zone}");
+    // Worked out while the request was signed (crate::staging), on this
+    // very state or not at all.
+    let use_prepared = |prepared: Prepared| {
+        (prepared.base == state).then(|| BaselineUpdate {
+            batches: Baselines::replacement_batches(zone, &BaselineState::of(id, now), prepared.replacement),
+            outcome: format!("{applied} (prepared)"),
+        })
+    };
     if let Some(s) = &state {
         // The batch went in before a crash cut the last call short.
         if s.request_id == id && !s.is_stale() {
@@ -308,18 +316,15 @@ pub fn publication(
             let batch = Baselines::adopt_staged_batch(zone, &BaselineState::of(id, now));
             return Ok(BaselineUpdate { batches: vec![batch], outcome: format!("{applied} (staged)") });
         }
-        if let Some(prepared) = prepared.filter(|p| p.base == state) {
-            // Worked out while the request was signed (crate::staging).
-            let batches = Baselines::replacement_batches(zone, &BaselineState::of(id, now), prepared.replacement);
-            return Ok(BaselineUpdate { batches, outcome: format!("{applied} (prepared)") });
+        if let Some(update) = prepared.and_then(use_prepared) {
+            return Ok(update);
         }
         let rrsets = requests.rrsets(id)?;
         let batches = baselines.replace_batches(zone, &BaselineState::of(id, now), &rrsets)?;
         return Ok(BaselineUpdate { batches, outcome: applied });
     } else if check_baseline(zone, state.as_ref(), &record.baseline_request_id).is_ok() {
-        if let Some(prepared) = prepared.filter(|p| p.base == state) {
-            let batches = Baselines::replacement_batches(zone, &BaselineState::of(id, now), prepared.replacement);
-            return Ok(BaselineUpdate { batches, outcome: format!("{applied} (prepared)") });
+        if let Some(update) = prepared.and_then(use_prepared) {
+            return Ok(update);
         }
         let (puts, removed) = requests.delta(id)?;
         let batch = Baselines::delta_batch(zone, &BaselineState::of(id, now), &puts, &removed)?;
