@@ -30,7 +30,7 @@ use std::sync::Arc;
 use frostzone_proto::audit::AuditEntry;
 use frostzone_proto::content::item_digest;
 use frostzone_proto::v1::{self, RequestState, SigningItem};
-use rayon::prelude::*;
+use frostzone_threshold::parallel::find_map_first_indexed;
 
 use crate::approval::describe;
 use crate::binding::{ApprovedRequest, APPROVAL_WINDOW_SECS};
@@ -355,11 +355,8 @@ impl Node {
                 APPROVAL_WINDOW_SECS / 3600
             )));
         }
-        let stray = items
-            .par_iter()
-            .enumerate()
-            .find_first(|(_, item)| !approved.digests.contains(&item_digest(item)));
-        match stray {
+        let stray = find_map_first_indexed(items, |i, item| (!approved.digests.contains(&item_digest(item))).then_some(i));
+        match stray.and_then(|i| items.get(i).map(|item| (i, item))) {
             Some((i, item)) => {
                 Err(refuse(format!("item {i} ({}) was not proposed under request {request_id}", describe_item(item))))
             }

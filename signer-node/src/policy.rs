@@ -22,7 +22,7 @@ use frostzone_dnssec::signing::signed_data;
 use frostzone_dnssec::wire::{check_rrsig_matches, rrset_from_wire, rrsig_fields_from_wire};
 use frostzone_dnssec::StoredName;
 use frostzone_proto::v1::SigningItem;
-use rayon::prelude::*;
+use frostzone_threshold::parallel::collect_indexed;
 
 use crate::policy_file::{SignerPolicy, ValidityBounds};
 
@@ -167,17 +167,13 @@ pub(crate) fn check_validity(inception: u32, expiration: u32, now: u32, bounds: 
     Ok(())
 }
 
-/// Checks every item (on the rayon pool) and returns the signed data of
+/// Checks every item (a large batch on the rayon pool) and returns the signed data of
 /// each, in order, or the first refused item.
 pub fn signed_messages(
     items: &[SigningItem],
     ctx: &BatchContext,
 ) -> Result<Vec<Vec<u8>>, ItemError> {
-    items
-        .par_iter()
-        .enumerate()
-        .map(|(index, item)| check_item(item, ctx).map_err(|reason| ItemError { index, reason }))
-        .collect()
+    collect_indexed(items, |index, item| check_item(item, ctx).map_err(|reason| ItemError { index, reason }))
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ use frostzone_dnssec::keys::{KeyRole, KeyTag};
 use frostzone_dnssec::zone::Rrset;
 use frostzone_proto::content::{item_digest, proposal_hash};
 use frostzone_proto::v1::{self, ChangeSummary, KeyInvolved, ProposeHeader, RequestState, SigningItem};
-use rayon::prelude::*;
+use frostzone_threshold::parallel::{collect_indexed, find_map_first_indexed};
 
 use crate::approval::{decide, KeyChanges, PolicyDecision};
 use crate::key_step::{apex_keys, judge};
@@ -163,7 +163,7 @@ fn check_items(items: &[SigningItem], zone: &str, ctx: &ProposeContext) -> Resul
     let apex = ZoneName::parse(zone)?.into_apex();
     let held: BTreeMap<u32, KeyRole> = ctx.shares.iter().map(|s| (u32::from(s.key_tag.0), s.role)).collect();
     let now = u32::try_from(ctx.now).unwrap_or(u32::MAX);
-    let refused = items.par_iter().enumerate().find_map_first(|(i, item)| {
+    let refused = find_map_first_indexed(items, |i, item| {
         let tag = item.rrsig.as_ref().map(|f| f.key_tag)?;
         let role = *held.get(&tag)?;
         let batch = BatchContext {
@@ -223,7 +223,7 @@ pub(crate) fn check_content(header: &ProposeHeader, items: &[SigningItem]) -> Re
             format!("the header announces {} items, {} came", header.item_count, items.len()),
         ));
     }
-    let digests: Vec<[u8; 32]> = items.par_iter().map(item_digest).collect();
+    let digests: Vec<[u8; 32]> = collect_indexed(items, |_, item| item_digest(item));
     // Removals and the version an increment starts from are part of what
     // is approved (frostzone_proto::content).
     let baseline = if header.incremental { header.baseline_request_id.as_str() } else { "" };

@@ -13,7 +13,7 @@ use frostzone_dnssec::wire::{name_from_wire, rrset_from_wire};
 use frostzone_dnssec::zone::Rrset;
 use frostzone_proto::v1::SigningItem;
 use prost::Message;
-use rayon::prelude::*;
+use frostzone_threshold::parallel::collect_indexed;
 
 /// One stored RRset: its wire parts, as the items carried them
 /// (canonical RDATA, RFC 4034 §6.2).
@@ -62,14 +62,10 @@ pub fn describe_item(item: &SigningItem) -> String {
 pub(crate) type ParsedRrsets = BTreeMap<(CanonicalName, u16), (usize, Rrset)>;
 
 pub(crate) fn parse_rrsets(items: &[SigningItem], apex: &frostzone_dnssec::StoredName) -> Result<ParsedRrsets, String> {
-    let parsed: Vec<Result<Rrset, String>> = items
-        .par_iter()
-        .enumerate()
-        .map(|(i, item)| {
-            rrset_from_wire(&item.owner, item.rtype, item.ttl, &item.rdata)
-                .map_err(|e| format!("item {i} ({}): {e}", describe_item(item)))
-        })
-        .collect();
+    let parsed: Vec<Result<Rrset, String>> = collect_indexed(items, |i, item| {
+        rrset_from_wire(&item.owner, item.rtype, item.ttl, &item.rdata)
+            .map_err(|e| format!("item {i} ({}): {e}", describe_item(item)))
+    });
     let mut out = ParsedRrsets::new();
     for (i, rrset) in parsed.into_iter().enumerate() {
         let rrset = rrset?;

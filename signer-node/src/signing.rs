@@ -14,7 +14,7 @@ use frostzone_proto::MAX_BATCH_ITEMS;
 use frostzone_threshold::frost::round1::SigningCommitments;
 use frostzone_threshold::{commit_batch, sign_batch, signing_packages, Identifier};
 use rand::rngs::OsRng;
-use rayon::prelude::*;
+use frostzone_threshold::parallel::collect_indexed;
 
 use crate::clock::Now;
 use crate::error::NodeError;
@@ -78,9 +78,9 @@ impl Node {
         let key_tag = KeyTag(
             u16::try_from(req.key_tag).map_err(|_| NodeError::field("key_tag", "out of range"))?,
         );
-        let share = self
+        let (info, key_package) = self
             .store
-            .get_share(&zone_text, key_tag)?
+            .get_signing_share(&zone_text, key_tag)?
             .ok_or(NodeError::UnknownKey {
                 zone: zone_text.clone(),
                 key_tag,
@@ -88,7 +88,7 @@ impl Node {
         let ctx = BatchContext {
             zone: zone_name,
             key_tag,
-            role: share.info.role,
+            role: info.role,
             now: now.serial(),
             policy: self.policy.clone(),
         };
@@ -99,7 +99,7 @@ impl Node {
         lock(&self.rate)
             .take(messages.len() as u64, now.instant)
             .map_err(NodeError::RateLimited)?;
-        let (nonces, commitments) = commit_batch(&share.key_package, messages.len(), &mut OsRng);
+        let (nonces, commitments) = commit_batch(&key_package, messages.len(), &mut OsRng);
         let serialized = commitments
             .iter()
             .map(|c| {
@@ -115,7 +115,7 @@ impl Node {
             messages,
             commitments,
             commitments_sent: serialized.clone(),
-            key_package: share.key_package,
+            key_package,
         };
         lock(&self.signing)
             .insert(id, pending, now.instant)
@@ -216,20 +216,16 @@ impl Node {
                 continue;
             }
             // Point decompression dominates round 2 (about 60 µs per
-            // commitment): parse on every core.
-            let parsed = pc
-                .commitments
-                .par_iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    SigningCommitments::deserialize(c).map_err(|e| {
-                        NodeError::Commitments(format!(
-                            "signer {} item {i}: {e}",
-                            frostzone_threshold::display_identifier(&who)
-                        ))
-                    })
+            // commitment): a large batch is parsed on every core.
+            let parsed: Result<Vec<SigningCommitments>, NodeError> = collect_indexed(&pc.commitments, |i, c| {
+                SigningCommitments::deserialize(c).map_err(|e| {
+                    NodeError::Commitments(format!(
+                        "signer {} item {i}: {e}",
+                        frostzone_threshold::display_identifier(&who)
+                    ))
                 })
-                .collect::<Result<Vec<_>, _>>()?;
+            });
+            let parsed = parsed?;
             if all.insert(who, parsed).is_some() {
                 return Err(NodeError::Commitments(format!(
                     "signer {} listed twice",

@@ -467,6 +467,21 @@ impl Store {
         Store::share_of(zone, &record).map(Some)
     }
 
+    /// What FROST round 1 needs of the share for `zone` and `key_tag`:
+    /// its description and this signer's key package, without parsing the
+    /// group's public key package (n + 1 points to decompress, on every
+    /// Commit).
+    pub fn get_signing_share(&self, zone: &str, key_tag: KeyTag) -> Result<Option<(ShareInfo, frost::keys::KeyPackage)>, StoreError> {
+        let sled_key = Store::share_key(zone, key_tag);
+        let Some(value) = self.shares.get(&sled_key).map_err(self.sled_err())? else {
+            return Ok(None);
+        };
+        let record = self.decode(&sled_key, &value)?;
+        let key_package = frost::keys::KeyPackage::deserialize(&record.key_package)
+            .map_err(|e| StoreError::Corrupt(format!("share for {zone}: {e}")))?;
+        Ok(Some((Store::info(&record)?, key_package)))
+    }
+
     fn share_of(zone: &str, record: &ShareRecord) -> Result<KeyShare, StoreError> {
         let corrupt = |e: frost::Error| StoreError::Corrupt(format!("share for {zone}: {e}"));
         Ok(KeyShare {
@@ -571,6 +586,9 @@ pub(crate) mod tests {
             .unwrap();
         assert_eq!(back.key_package, share.key_package);
         assert_eq!(back.public_key_package, share.public_key_package);
+        let (info, key_package) = store.get_signing_share("example.", share.info.key_tag).unwrap().unwrap();
+        assert_eq!((info, key_package), (share.info.clone(), share.key_package.clone()));
+        assert!(store.get_signing_share("example.", KeyTag(share.info.key_tag.0.wrapping_add(1))).unwrap().is_none());
         assert!(store
             .get_share("example.", KeyTag(share.info.key_tag.0.wrapping_add(1)))
             .unwrap()

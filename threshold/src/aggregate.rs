@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rayon::prelude::*;
+use crate::parallel::collect_indexed;
 
 use crate::{frost, Identifier, ThresholdError};
 
@@ -47,12 +47,8 @@ pub fn aggregate_batch(
         }
     }
 
-    let results: Vec<Result<[u8; 64], ThresholdError>> = packages
-        .par_iter()
-        .zip(shares.par_iter())
-        .enumerate()
-        .map(|(item, (package, item_shares))| aggregate_one(item, package, item_shares, public))
-        .collect();
+    let results: Vec<Result<[u8; 64], ThresholdError>> =
+        collect_indexed(packages, |item, package| aggregate_one(item, package, &shares[item], public));
 
     let mut culprits = BTreeSet::new();
     for result in &results {

@@ -31,6 +31,7 @@ mod error;
 mod floor;
 mod group;
 mod keys;
+pub mod parallel;
 mod quorum;
 mod round1;
 mod round2;

@@ -3,10 +3,10 @@
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_core::{CryptoRng, RngCore};
-use rayon::prelude::*;
 use zeroize::Zeroizing;
 
 use crate::frost;
+use crate::parallel::collect_indexed;
 use frost::round1::{SigningCommitments, SigningNonces};
 
 /// One signer's secret nonces for a whole batch, item `i` at index `i`.
@@ -65,13 +65,10 @@ pub fn commit_batch<R: RngCore + CryptoRng>(
     let signing_share = key.signing_share();
     // An indexed parallel iterator collects into one allocation of exactly
     // `count` elements, written in place.
-    let nonces: Vec<SigningNonces> = seeds
-        .par_iter()
-        .map(|seed| {
-            let mut item_rng = StdRng::from_seed(*seed);
-            SigningNonces::new(signing_share, &mut item_rng)
-        })
-        .collect();
+    let nonces: Vec<SigningNonces> = collect_indexed(&seeds, |_, seed| {
+        let mut item_rng = StdRng::from_seed(*seed);
+        SigningNonces::new(signing_share, &mut item_rng)
+    });
     let commitments = nonces.iter().map(|n| *n.commitments()).collect();
     (BatchNonces { nonces }, commitments)
 }

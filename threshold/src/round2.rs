@@ -1,6 +1,6 @@
 //! RFC 9591 §5.2 Round Two – Signature Share Generation, for a whole batch.
 
-use rayon::prelude::*;
+use crate::parallel::collect_indexed;
 
 use crate::{frost, BatchNonces, ThresholdError};
 
@@ -35,16 +35,11 @@ pub fn sign_batch(
             return Err(ThresholdError::CommitmentMismatch { item, signer: *me });
         }
     }
-    nonces
-        .par_iter()
-        .zip(packages.par_iter())
-        .enumerate()
-        .map(|(item, (nonce, package))| {
-            frost::round2::sign(package, nonce, key).map_err(|source| ThresholdError::Frost {
-                step: "round2 sign",
-                item: Some(item),
-                source,
-            })
+    collect_indexed(nonces, |item, nonce| {
+        frost::round2::sign(&packages[item], nonce, key).map_err(|source| ThresholdError::Frost {
+            step: "round2 sign",
+            item: Some(item),
+            source,
         })
-        .collect()
+    })
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use rayon::prelude::*;
+use crate::parallel::collect_indexed;
 
 use crate::error::display_identifier;
 use crate::{frost, Identifier, ThresholdError};
@@ -40,15 +40,11 @@ pub fn signing_packages(
             });
         }
     }
-    Ok(messages
-        .par_iter()
-        .enumerate()
-        .map(|(i, message)| {
-            let item: BTreeMap<Identifier, SigningCommitments> = commitments
-                .iter()
-                .map(|(id, list)| (*id, list[i]))
-                .collect();
-            frost::SigningPackage::new(item, message)
-        })
-        .collect())
+    Ok(collect_indexed(messages, |i, message| {
+        let item: BTreeMap<Identifier, SigningCommitments> = commitments
+            .iter()
+            .map(|(id, list)| (*id, list[i]))
+            .collect();
+        frost::SigningPackage::new(item, message)
+    }))
 }

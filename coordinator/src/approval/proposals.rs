@@ -35,6 +35,7 @@ use frostzone_dnssec::zone::{Rrset, Zone};
 use frostzone_dnssec::StoredName;
 use frostzone_proto::content::{content_hash_of_digests, item_digest, proposal_hash};
 use frostzone_proto::v1 as pb;
+use frostzone_threshold::parallel::collect_indexed;
 use rayon::prelude::*;
 
 use frostzone_proto::MAX_BATCH_ITEMS;
@@ -97,7 +98,7 @@ impl ProposalSet {
     /// published it, when there is one: then an incremental proposal is
     /// prepared too.
     pub fn build(plan: &Arc<SigningPlan>, baseline: Option<(&SharedZone, &str)>) -> ProposalSet {
-        let item_digests: Vec<[u8; 32]> = plan.items().par_iter().map(|item| item_digest(&wire_item(item))).collect();
+        let item_digests: Vec<[u8; 32]> = collect_indexed(plan.items(), |_, item| item_digest(&wire_item(item)));
         let signed: HashSet<(CanonicalName, u16)> =
             plan.items().iter().map(|i| (CanonicalName(i.rrset.owner.clone()), i.rrset.rtype.to_int())).collect();
         let increment = baseline.map(|(published, request_id)| {

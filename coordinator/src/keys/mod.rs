@@ -10,8 +10,8 @@ pub mod repair;
 pub mod removal;
 pub mod rollover;
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use frostzone_dnssec::domain::rdata::ZoneRecordData;
 use frostzone_dnssec::keys::{KeyDuties, KeyRole, ZoneKey};
@@ -90,9 +90,7 @@ impl KeyGroup {
             ))
         };
         let role = role_from_record(&record.role).ok_or_else(|| bad("unknown role"))?;
-        let package = hex::decode(&record.public_key_package).map_err(|_| bad("public key package is not hex"))?;
-        let public = frost::keys::PublicKeyPackage::deserialize(&package)
-            .map_err(|e| bad(&format!("public key package does not parse: {e}")))?;
+        let public = parsed_package(&record.public_key_package).map_err(|e| bad(&e))?;
         let group_key = group_key_bytes(&public).ok_or_else(|| bad("group key does not encode"))?;
         if hex::encode(group_key) != record.group_public_key {
             return Err(bad("group key differs from the public key package"));
@@ -108,6 +106,33 @@ impl KeyGroup {
     pub fn info(&self, apex: &StoredName) -> pb::KeyGroupInfo {
         key_group_info(&self.record, &self.key, apex)
     }
+}
+
+/// Public key packages parsed before, by their stored hex, at most
+/// [`PARSED_PACKAGES_MAX`]. Every request reads its zone's key groups
+/// several times (planning, rollover steps, the API), and each parse
+/// decompresses and checks n + 1 points: on one-RRset diffs that was a
+/// tenth of the coordinator's CPU. The hex is the whole input of the
+/// parse, so a hit gives what parsing it again would.
+static PARSED_PACKAGES: LazyLock<Mutex<HashMap<String, frost::keys::PublicKeyPackage>>> = LazyLock::new(Default::default);
+
+/// Key groups whose parsed packages are kept (a full cache starts over).
+const PARSED_PACKAGES_MAX: usize = 4096;
+
+/// The public key package stored as `hex_package`, parsed once.
+fn parsed_package(hex_package: &str) -> Result<frost::keys::PublicKeyPackage, String> {
+    let cache = || PARSED_PACKAGES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(public) = cache().get(hex_package) {
+        return Ok(public.clone());
+    }
+    let package = hex::decode(hex_package).map_err(|_| "public key package is not hex".to_string())?;
+    let public = frost::keys::PublicKeyPackage::deserialize(&package).map_err(|e| format!("public key package does not parse: {e}"))?;
+    let mut cache = cache();
+    if cache.len() >= PARSED_PACKAGES_MAX {
+        cache.clear();
+    }
+    cache.insert(hex_package.to_string(), public.clone());
+    Ok(public)
 }
 
 /// The 32-byte group key of a public key package.
@@ -200,5 +225,56 @@ pub fn zone_keys(
         (true, false) => Err(CoordinatorError::FailedPrecondition(format!(
             "zone {zone} has a ZSK but no KSK: run keys generate --role ksk"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use frostzone_threshold::{generate_with_dkg, Quorum};
+
+    fn record(zone: &str) -> KeyGroupRecord {
+        let group = generate_with_dkg(Quorum::new(2, 3).unwrap(), &mut rand::rngs::OsRng).unwrap();
+        let gk = group.verifying_key_bytes();
+        KeyGroupRecord {
+            version: crate::registry::RECORD_VERSION,
+            zone: zone.into(),
+            role: "ZSK".into(),
+            key_tag: ZoneKey::ed25519(KeyRole::Zsk, gk).key_tag().0,
+            group_public_key: hex::encode(gk),
+            public_key_package: hex::encode(group.public.serialize().unwrap()),
+            threshold: 2,
+            signers: vec!["signer-1".into(), "signer-2".into(), "signer-3".into()],
+            participants: vec![1, 2, 3],
+            origin: "dkg".into(),
+            created_unix: 7,
+            retired_unix: None,
+            refreshed_unix: None,
+            pending_refresh: None,
+        }
+    }
+
+    #[test]
+    fn a_key_group_read_again_is_the_same_and_every_check_still_runs() {
+        let good = record("example.");
+        let first = KeyGroup::from_record(good.clone()).unwrap();
+        let again = KeyGroup::from_record(good.clone()).unwrap();
+        assert_eq!(again.public, first.public);
+        assert_eq!(again.key.key_tag(), first.key.key_tag());
+
+        // The cached package is checked against each record like a parsed
+        // one: another group's key or tag is still refused.
+        let other = record("example.");
+        let mut mixed = good.clone();
+        mixed.group_public_key = other.group_public_key.clone();
+        assert!(KeyGroup::from_record(mixed).unwrap_err().to_string().contains("group key differs"));
+        let mut wrong_tag = good.clone();
+        wrong_tag.key_tag = wrong_tag.key_tag.wrapping_add(1);
+        assert!(KeyGroup::from_record(wrong_tag).unwrap_err().to_string().contains("key tag differs"));
+        // A package that does not parse is never served from the cache.
+        let mut broken = good;
+        broken.public_key_package.replace_range(0..2, "zz");
+        assert!(KeyGroup::from_record(broken.clone()).unwrap_err().to_string().contains("not hex"));
+        assert!(KeyGroup::from_record(broken).unwrap_err().to_string().contains("not hex"));
     }
 }

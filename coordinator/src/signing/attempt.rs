@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use frostzone_dnssec::signing::SigningPlan;
 use frostzone_proto::v1 as pb;
-use rayon::prelude::*;
+use frostzone_threshold::parallel::collect_indexed;
 use frostzone_proto::API_VERSION;
 use frostzone_threshold::frost::round1::SigningCommitments;
 use frostzone_threshold::frost::round2::SignatureShare;
@@ -121,12 +121,10 @@ pub async fn attempt(
         .map(|(s, r)| (s.name().to_string(), s.identifier, r.commitments))
         .collect();
     let (packages, raw) = tokio::task::spawn_blocking(move || -> Result<_, AttemptFailure> {
-        // Every commitment is two points to decompress and check: in
-        // parallel, signers and items alike.
-        let lists: Vec<_> = raw
-            .par_iter()
-            .map(|(_, _, list)| list.par_iter().map(|c| SigningCommitments::deserialize(c)).collect::<Result<Vec<_>, _>>())
-            .collect();
+        // Every commitment is two points to decompress and check: a large
+        // batch is parsed on every core.
+        let lists: Vec<Result<Vec<SigningCommitments>, _>> =
+            raw.iter().map(|(_, _, list)| collect_indexed(list, |_, c| SigningCommitments::deserialize(c))).collect();
         let mut parsed = BTreeMap::new();
         let mut culprits = Vec::new();
         for ((name, id, _), list) in raw.iter().zip(lists) {
