@@ -352,28 +352,35 @@ impl Registry {
     }
 }
 
+/// A key group record for tests: 2 of signer-1..3, with placeholder keys
+/// (set `group_public_key` and `public_key_package` for a real group).
+#[cfg(test)]
+pub(crate) fn test_key_group(zone: &str, tag: u16) -> KeyGroupRecord {
+    KeyGroupRecord {
+        version: RECORD_VERSION,
+        zone: zone.into(),
+        role: "CSK".into(),
+        key_tag: tag,
+        group_public_key: "00".repeat(32),
+        public_key_package: "abcd".into(),
+        threshold: 2,
+        signers: vec!["signer-1".into(), "signer-2".into(), "signer-3".into()],
+        participants: vec![1, 2, 3],
+        origin: "dkg".into(),
+        created_unix: 7,
+        retired_unix: None,
+        refreshed_unix: None,
+        pending_refresh: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::request::RequestPhase;
 
     fn key_group(zone: &str, tag: u16) -> KeyGroupRecord {
-        KeyGroupRecord {
-            version: RECORD_VERSION,
-            zone: zone.into(),
-            role: "CSK".into(),
-            key_tag: tag,
-            group_public_key: "00".repeat(32),
-            public_key_package: "abcd".into(),
-            threshold: 2,
-            signers: vec!["signer-1".into(), "signer-2".into(), "signer-3".into()],
-            participants: vec![1, 2, 3],
-            origin: "dkg".into(),
-            created_unix: 7,
-            retired_unix: None,
-            refreshed_unix: None,
-            pending_refresh: None,
-        }
+        test_key_group(zone, tag)
     }
 
     #[tokio::test]

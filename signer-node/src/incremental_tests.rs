@@ -436,6 +436,52 @@ async fn staging_gives_way_to_other_publications() {
     assert_eq!(s.node.stage_baseline(&rid(4)).unwrap(), Staged::Skipped("a small increment"));
 }
 
+/// A signer asked to stop while it stages a zone's first baseline stops
+/// between chunks: the entries written so far are no baseline (nothing is
+/// published on them, no stage mark), and the request's publication, by
+/// the signer started again, writes the whole baseline as if nothing had
+/// been staged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staging_stopped_part_way_leaves_no_baseline() {
+    use crate::staging::Staged;
+    let approval = "max_rrsets_changed = 100000\nmax_names_added = 100000";
+    let (s, key_tag) = signer(approval).await;
+    // Two stored chunks of 4,096 RRsets.
+    let n = 4096 + 10;
+    let item = |i: usize| a_rrset(&format!("n{i}"), [10, 0, (i >> 8) as u8, i as u8], Some(key_tag));
+    let full: Vec<SigningItem> = (0..n).map(item).collect();
+    assert_eq!(state(&propose(&s, &rid(1), &full)), RequestState::Approved);
+    let chunks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = chunks.clone();
+    *s.node.before_staged_chunk.lock().unwrap() = Some(Box::new(move |node| {
+        // SIGTERM arrives once the first chunk is written.
+        if seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            node.stop_staging();
+        }
+    }));
+    assert_eq!(s.node.stage_baseline(&rid(1)).unwrap(), Staged::Stopped("the signer is stopping"));
+    assert_eq!(chunks.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let baselines = s.node.store.requests().baselines();
+    assert_eq!(baselines.staged(ZONE).unwrap(), None);
+    assert!(baseline(&s).is_empty());
+    assert!(propose_increment(&s, &rid(2), &rid(1), &[a_rrset("h4", [192, 0, 2, 4], Some(key_tag))], vec![]).is_err());
+
+    // Started again on the same store (sled holds it until the first
+    // node is gone): the publication applies whole.
+    let dir = s._dir.clone();
+    drop(s);
+    let again = node_with_policy_in(1, &format!("version = 1\n[approval]\n{approval}\n"), dir);
+    publish(&again, &rid(1));
+    let outcome = last_published(&again);
+    assert!(!outcome.contains("(staged)"), "{outcome}");
+    let now = baseline(&again);
+    assert_eq!(now.len(), n);
+    let last = now.iter().find(|(o, _, _)| *o == owner(&format!("n{}", n - 1))).unwrap();
+    assert_eq!(last.2, vec![vec![10, 0, ((n - 1) >> 8) as u8, (n - 1) as u8]]);
+    let d = propose_increment(&again, &rid(3), &rid(1), &[a_rrset("h4", [192, 0, 2, 4], Some(key_tag))], vec![]).unwrap();
+    assert_eq!(state(&d), RequestState::Approved, "{d:?}");
+}
+
 /// A full proposal evaluated while a publication moved the baseline is
 /// evaluated again on the new one; a baseline that keeps moving gives up
 /// after three evaluations and keeps nothing.

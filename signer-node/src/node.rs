@@ -102,9 +102,13 @@ pub struct Node {
     /// where a publication can move the baseline.
     #[cfg(test)]
     pub(crate) after_evaluation: Mutex<Option<EvaluationHook>>,
+    /// Tests run this before staging writes each chunk, where a stop or a
+    /// publication can cut it short.
+    #[cfg(test)]
+    pub(crate) before_staged_chunk: Mutex<Option<EvaluationHook>>,
 }
 
-/// See [`Node::after_evaluation`].
+/// See [`Node::after_evaluation`] and [`Node::before_staged_chunk`].
 #[cfg(test)]
 pub(crate) type EvaluationHook = Box<dyn FnMut(&Node) + Send>;
 
@@ -146,6 +150,8 @@ impl Node {
             skip_denial_checks: false,
             #[cfg(test)]
             after_evaluation: Mutex::new(None),
+            #[cfg(test)]
+            before_staged_chunk: Mutex::new(None),
             opts,
         }
     }

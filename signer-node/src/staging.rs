@@ -109,6 +109,10 @@ impl Node {
         for chunk in requests.rrset_chunks(id) {
             let chunk = chunk?;
             let batch = Baselines::stage_batch(zone, &chunk)?;
+            #[cfg(test)]
+            if let Some(hook) = lock(&self.before_staged_chunk).as_mut() {
+                hook(self);
+            }
             let _decisions = lock(&self.decisions);
             if let Some(why) = still()? {
                 return Ok(Staged::Stopped(why));

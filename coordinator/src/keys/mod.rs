@@ -237,20 +237,11 @@ mod tests {
         let group = generate_with_dkg(Quorum::new(2, 3).unwrap(), &mut rand::rngs::OsRng).unwrap();
         let gk = group.verifying_key_bytes();
         KeyGroupRecord {
-            version: crate::registry::RECORD_VERSION,
-            zone: zone.into(),
             role: "ZSK".into(),
             key_tag: ZoneKey::ed25519(KeyRole::Zsk, gk).key_tag().0,
             group_public_key: hex::encode(gk),
             public_key_package: hex::encode(group.public.serialize().unwrap()),
-            threshold: 2,
-            signers: vec!["signer-1".into(), "signer-2".into(), "signer-3".into()],
-            participants: vec![1, 2, 3],
-            origin: "dkg".into(),
-            created_unix: 7,
-            retired_unix: None,
-            refreshed_unix: None,
-            pending_refresh: None,
+            ..crate::registry::test_key_group(zone, 0)
         }
     }
 
