@@ -355,8 +355,8 @@ impl Node {
                 APPROVAL_WINDOW_SECS / 3600
             )));
         }
-        let stray = find_map_first_indexed(items, |i, item| (!approved.digests.contains(&item_digest(item))).then_some(i));
-        match stray.and_then(|i| items.get(i).map(|item| (i, item))) {
+        let stray = find_map_first_indexed(items, |i, item| (!approved.digests.contains(&item_digest(item))).then_some((i, item)));
+        match stray {
             Some((i, item)) => {
                 Err(refuse(format!("item {i} ({}) was not proposed under request {request_id}", describe_item(item))))
             }

@@ -459,12 +459,16 @@ impl Store {
 
     /// The share for `zone` (normalized) and `key_tag`, if held.
     pub fn get_share(&self, zone: &str, key_tag: KeyTag) -> Result<Option<KeyShare>, StoreError> {
+        self.share_record(zone, key_tag)?.map(|record| Store::share_of(zone, &record)).transpose()
+    }
+
+    /// The sealed share record for `zone` and `key_tag`, opened.
+    fn share_record(&self, zone: &str, key_tag: KeyTag) -> Result<Option<ShareRecord>, StoreError> {
         let sled_key = Store::share_key(zone, key_tag);
         let Some(value) = self.shares.get(&sled_key).map_err(self.sled_err())? else {
             return Ok(None);
         };
-        let record = self.decode(&sled_key, &value)?;
-        Store::share_of(zone, &record).map(Some)
+        self.decode(&sled_key, &value).map(Some)
     }
 
     /// What FROST round 1 needs of the share for `zone` and `key_tag`:
@@ -472,11 +476,9 @@ impl Store {
     /// group's public key package (n + 1 points to decompress, on every
     /// Commit).
     pub fn get_signing_share(&self, zone: &str, key_tag: KeyTag) -> Result<Option<(ShareInfo, frost::keys::KeyPackage)>, StoreError> {
-        let sled_key = Store::share_key(zone, key_tag);
-        let Some(value) = self.shares.get(&sled_key).map_err(self.sled_err())? else {
+        let Some(record) = self.share_record(zone, key_tag)? else {
             return Ok(None);
         };
-        let record = self.decode(&sled_key, &value)?;
         let key_package = frost::keys::KeyPackage::deserialize(&record.key_package)
             .map_err(|e| StoreError::Corrupt(format!("share for {zone}: {e}")))?;
         Ok(Some((Store::info(&record)?, key_package)))

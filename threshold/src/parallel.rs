@@ -33,11 +33,11 @@ where
 
 /// The first item, in item order, for which `f` gives `Some`; on the pool
 /// only for batches of [`PARALLEL_MIN_ITEMS`] or more.
-pub fn find_map_first_indexed<T, R, F>(items: &[T], f: F) -> Option<R>
+pub fn find_map_first_indexed<'a, T, R, F>(items: &'a [T], f: F) -> Option<R>
 where
     T: Sync,
     R: Send,
-    F: Fn(usize, &T) -> Option<R> + Sync + Send,
+    F: Fn(usize, &'a T) -> Option<R> + Sync + Send,
 {
     if items.len() < PARALLEL_MIN_ITEMS {
         items.iter().enumerate().find_map(|(i, item)| f(i, item))
