@@ -22,7 +22,19 @@ pub struct CoordinatorConfig {
     pub tls: TlsSection,
     pub operators: Vec<OperatorEntry>,
     pub signers: Vec<SignerEntry>,
+    pub metrics: MetricsSection,
 }
+
+/// `[metrics]` of either daemon: plain HTTP on loopback, for `curl` and a
+/// local Prometheus.
+#[derive(Serialize)]
+pub struct MetricsSection {
+    pub listen: String,
+    pub plain_http: bool,
+}
+
+/// A daemon's metrics port is its service port plus this.
+pub const METRICS_PORT_OFFSET: u16 = 100;
 
 /// `[tls]` of either daemon.
 #[derive(Serialize)]
@@ -65,6 +77,7 @@ pub struct SignerNodeToml {
     /// The operator's policy file (`signer-K/policy.toml`).
     pub policy: String,
     pub tls: TlsSection,
+    pub metrics: MetricsSection,
 }
 
 /// The policy file quickstart gives each signer: nobody is at the signers
@@ -111,6 +124,11 @@ impl Layout {
         SocketAddr::from(([127, 0, 0, 1], self.base_port + k))
     }
 
+    /// Where the daemon serving on `service` serves its metrics.
+    pub fn metrics_addr(service: SocketAddr) -> SocketAddr {
+        SocketAddr::new(service.ip(), service.port().saturating_add(METRICS_PORT_OFFSET))
+    }
+
     /// The coordinator's URL for clients.
     pub fn coordinator_url(&self) -> String {
         format!("https://{}", self.coordinator_addr())
@@ -128,7 +146,11 @@ impl Layout {
 
     /// Fails, naming the port, when any port of the cluster is taken.
     pub fn check_ports_free(&self) -> anyhow::Result<()> {
-        let addrs = std::iter::once(self.coordinator_addr()).chain((1..=self.signers).map(|k| self.signer_addr(k)));
+        if usize::from(self.base_port) + usize::from(self.signers) + usize::from(METRICS_PORT_OFFSET) > usize::from(u16::MAX) {
+            bail!("--base-port {} leaves no room for {} ports and their metrics ports (+{METRICS_PORT_OFFSET})", self.base_port, self.signers + 1);
+        }
+        let services: Vec<SocketAddr> = std::iter::once(self.coordinator_addr()).chain((1..=self.signers).map(|k| self.signer_addr(k))).collect();
+        let addrs = services.iter().copied().chain(services.iter().map(|a| Layout::metrics_addr(*a)));
         for addr in addrs {
             TcpListener::bind(addr).with_context(|| {
                 format!("port {} is in use; choose other ports with --base-port", addr.port())
@@ -145,12 +167,14 @@ impl Layout {
             key: format!("{name}.key"),
             coordinator_cert: coordinator_cert.then(|| "coordinator.pem".into()),
         };
+        let metrics = |service: SocketAddr| MetricsSection { listen: Layout::metrics_addr(service).to_string(), plain_http: true };
         let coordinator = CoordinatorConfig {
             version: CONFIG_VERSION,
             listen: self.coordinator_addr().to_string(),
             data_dir: "coordinator/data".into(),
             threshold: self.threshold,
             tls: tls("coordinator", false),
+            metrics: metrics(self.coordinator_addr()),
             operators: vec![OperatorEntry { name: "operator".into(), cert: "operator.pem".into() }],
             signers: (1..=self.signers)
                 .map(|k| SignerEntry {
@@ -184,6 +208,7 @@ impl Layout {
                 roster: "roster.toml".into(),
                 policy: format!("{name}/policy.toml"),
                 tls: tls(&name, true),
+                metrics: metrics(self.signer_addr(k)),
             };
             write_toml(&self.signer_config(k), &config)?;
         }

@@ -33,6 +33,8 @@
 //!   state;
 //! * **zone transfers** ([`xfr`]): AXFR/IXFR and NOTIFY to the public
 //!   secondaries, and pulling the unsigned zone from a hidden primary;
+//! * its **metrics** for Prometheus ([`metrics`]): events counted where
+//!   they happen, states read at each scrape;
 //! * its **configuration** ([`config`]);
 //! * test-only **fault injection** ([`fault`]), compiled only into test
 //!   builds.
@@ -50,6 +52,7 @@ pub mod config;
 pub mod error;
 pub mod fault;
 pub mod keys;
+pub mod metrics;
 pub mod pipeline;
 pub mod registry;
 pub mod request;
@@ -79,6 +82,8 @@ pub struct Coordinator {
     /// The zone pipeline: configured zones, each zone's published version
     /// and request lane, transfers and the refresh schedules.
     pub pipeline: pipeline::Pipeline,
+    /// Prometheus metrics (served when the config has `[metrics]`).
+    pub metrics: metrics::CoordinatorMetrics,
 }
 
 impl Coordinator {
@@ -159,12 +164,19 @@ pub async fn serve(config: config::Config, shutdown: impl Future<Output = ()> + 
         signers,
         audit: Some(std::sync::Arc::new(std::sync::Mutex::new(audit))),
         pipeline: pipeline::Pipeline::new(config.zones.clone(), journal_limit),
+        metrics: metrics::CoordinatorMetrics::default(),
     });
     let _transfers = match &config.xfr {
         Some(x) => Some(pipeline::transfers::start(&coordinator, x).await?),
         None => None,
     };
     pipeline::schedule::start_all(&coordinator)?;
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let _probe = AbortOnDrop(metrics::scrape::spawn_probe(coordinator.clone()));
+    let _metrics = match config.metrics {
+        Some(at) => Some(AbortOnDrop(serve_metrics(&coordinator, at, &config.tls, stopping.clone()))),
+        None => None,
+    };
     let api = CoordinatorServer::new(api::CoordinatorService::new(coordinator))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
@@ -177,7 +189,6 @@ pub async fn serve(config: config::Config, shutdown: impl Future<Output = ()> + 
         config.signers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
     );
     let listen = config.listen;
-    let (stop, stopping) = tokio::sync::watch::channel(false);
     let server = tonic::transport::Server::builder()
         .tls_config(config.tls.server_config()?)
         .map_err(|source| StartError::Serve { listen, source })?
@@ -202,6 +213,37 @@ pub async fn serve(config: config::Config, shutdown: impl Future<Output = ()> + 
             tracing::warn!("requests still running after {} s: stopping them", SHUTDOWN_GRACE.as_secs());
             Ok(())
         }
+    }
+}
+
+/// Serves `/metrics` on `at` until `stopping` turns true. A failure
+/// (the port taken, say) is logged: metrics are not worth stopping the
+/// signing for.
+fn serve_metrics(
+    c: &std::sync::Arc<Coordinator>,
+    at: frostzone_proto::metrics_endpoint::MetricsListen,
+    tls: &frostzone_proto::tls::TlsFiles,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let (c, tls) = (c.clone(), tls.clone());
+    tokio::spawn(async move {
+        let render = move || metrics::scrape::scrape(c.clone());
+        let shutdown = async move {
+            let _ = stopping.wait_for(|s| *s).await;
+        };
+        tracing::info!("metrics on {}://{}{}", if at.plain_http { "http" } else { "https" }, at.listen, frostzone_proto::metrics_endpoint::PATH);
+        if let Err(e) = frostzone_proto::metrics_endpoint::serve(at, &tls, render, shutdown).await {
+            tracing::error!("{e}");
+        }
+    })
+}
+
+/// A task that ends with the server.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

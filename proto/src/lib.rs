@@ -5,8 +5,9 @@
 //! node writes and the CLI verifies ([`audit`]), the content hash of
 //! signing items and key ceremonies ([`content`]), the roster of
 //! participants each party holds itself ([`roster`]) and the statements
-//! signers sign with their identity keys ([`statement`]), and the log
-//! output both daemons set up the same way ([`log`]).
+//! signers sign with their identity keys ([`statement`]), the log
+//! output both daemons set up the same way ([`log`]) and the Prometheus
+//! endpoint both serve ([`metrics_endpoint`]).
 //!
 //! Limits that both ends must agree on live here too.
 #![forbid(unsafe_code)]
@@ -17,6 +18,7 @@ pub mod audit;
 pub mod config_file;
 pub mod content;
 pub mod log;
+pub mod metrics_endpoint;
 pub mod roster;
 pub mod statement;
 pub mod tls;

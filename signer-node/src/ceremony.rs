@@ -419,6 +419,7 @@ impl Node {
             self.store.requests().insert(&record, &RequestContent { lines: lines.clone(), ..RequestContent::default() })?;
         }
         self.note_opened(&record);
+        self.metrics.decided("ceremony", crate::lifecycle::policy_decision(record.state()));
         let outcome = match record.state() {
             RequestState::Approved => "approved by policy".to_string(),
             RequestState::Pending => format!("pending its operator: {}", record.reason),

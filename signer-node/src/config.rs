@@ -23,6 +23,8 @@
 //! cert = "signer-1.pem"
 //! key = "signer-1.key"
 //! coordinator_cert = "coordinator.pem"  # the only client certificate accepted
+//! [metrics]                  # optional: Prometheus (frostzone_proto::metrics_endpoint)
+//! listen = "127.0.0.1:9471"  # mutual TLS unless plain_http = true (loopback only)
 //! ```
 //!
 //! Relative paths are relative to the directory of the config file. Unknown
@@ -76,6 +78,7 @@ struct RawConfig {
     audit_log: Option<PathBuf>,
     admin_socket: Option<PathBuf>,
     tls: RawTls,
+    metrics: Option<frostzone_proto::metrics_endpoint::RawMetricsSection>,
 }
 
 #[derive(Deserialize)]
@@ -125,6 +128,8 @@ pub struct Config {
     pub tls: TlsFiles,
     /// The coordinator's certificate: the only client accepted.
     pub coordinator_cert: PathBuf,
+    /// `[metrics]`: where Prometheus scrapes, when configured.
+    pub metrics: Option<frostzone_proto::metrics_endpoint::MetricsListen>,
 }
 
 impl Config {
@@ -205,6 +210,14 @@ impl Config {
             ));
         }
         let data_dir = resolve(&raw.data_dir);
+        let metrics = raw
+            .metrics
+            .as_ref()
+            .map(|m| frostzone_proto::metrics_endpoint::MetricsListen::from_raw(file, m))
+            .transpose()?;
+        if metrics.is_some_and(|m| m.listen == raw.listen) {
+            return Err(field("metrics.listen", format!("{} is the signer service's own listen address", raw.listen)));
+        }
         Ok(Config {
             file: file.to_path_buf(),
             name: raw.name,
@@ -231,6 +244,7 @@ impl Config {
                 key: resolve(&raw.tls.key),
             },
             coordinator_cert: resolve(&raw.tls.coordinator_cert),
+            metrics,
         })
     }
 
@@ -355,6 +369,16 @@ coordinator_cert = "/etc/frostzone/coordinator.pem"
         assert_eq!(c.audit_log, Path::new("/var/log/a.log"));
         let c = parse(&GOOD.replacen("[tls]", "admin_socket = \"run/admin.sock\"\n[tls]", 1)).unwrap();
         assert_eq!(c.admin_socket, Path::new("/srv/fz/run/admin.sock"));
+        assert_eq!(c.metrics, None);
+        let c = parse(&format!("{GOOD}[metrics]\nlisten = \"0.0.0.0:9471\"\n")).unwrap();
+        assert_eq!(c.metrics.map(|m| (m.listen.port(), m.plain_http)), Some((9471, false)));
+        for (section, field) in [
+            ("listen = \"0.0.0.0:9471\"\nplain_http = true", "metrics.plain_http"),
+            ("listen = \"127.0.0.1:7001\"", "metrics.listen"),
+        ] {
+            let err = parse(&format!("{GOOD}[metrics]\n{section}\n")).expect_err(section).to_string();
+            assert!(err.starts_with("/srv/fz/signer.toml: ") && err.contains(field), "{section}: {err}");
+        }
     }
 
     /// Every bad file fails naming the file and the field.

@@ -109,6 +109,29 @@ impl NodeError {
         move |error| NodeError::Session { kind, error }
     }
 
+    /// The kind of refusal as one word, for metrics (never the message,
+    /// which may quote request content).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            NodeError::Field { .. } => "field",
+            NodeError::Item(_) => "item",
+            NodeError::UnknownKey { .. } => "unknown_key",
+            NodeError::Session { .. } => "session",
+            NodeError::Dkg(_) => "dkg",
+            NodeError::Import(_) => "import",
+            NodeError::Commitments(_) => "commitments",
+            NodeError::Threshold(_) => "threshold",
+            NodeError::Store(_) => "store",
+            NodeError::Policy(_) => "policy",
+            NodeError::KeyTagCollision(_) => "key_tag_collision",
+            NodeError::Roster(_) => "roster",
+            NodeError::RateLimited(_) => "rate_limited",
+            NodeError::Request(_) => "request",
+            NodeError::BaselineMismatch(_) => "baseline_mismatch",
+            NodeError::Internal(_) => "internal",
+        }
+    }
+
     /// The gRPC status code for this error.
     pub fn code(&self) -> Code {
         match self {

@@ -51,6 +51,8 @@
 //! * [`binding`]: the approval window and the approved requests' digest
 //!   sets a Commit is checked against;
 //! * [`rate`]: the sliding-hour signature count behind the rate limit;
+//! * [`metrics`]: the Prometheus counters the node's decisions and
+//!   refusals move;
 //! * [`sessions`]: the in-memory table of pending sessions (nonces, DKG
 //!   secrets), each taken once and wiped on expiry.
 //!
@@ -102,6 +104,7 @@ pub mod incremental;
 pub mod key_step;
 pub mod keygen;
 pub mod lifecycle;
+pub mod metrics;
 pub mod node;
 pub mod policy;
 pub mod policy_file;

@@ -37,6 +37,7 @@ use crate::binding::{ApprovedRequest, APPROVAL_WINDOW_SECS};
 use crate::error::{NodeError, RequestError};
 use crate::incremental::{check_baseline, evaluate_incremental, publication};
 use crate::clock::Now;
+use crate::metrics::Decision;
 use crate::node::{lock, Node, REQUESTER};
 use crate::proposal::{check_header, check_request_id, evaluate, ProposeContext};
 use crate::request_store::{state_name, StoredRequest};
@@ -194,6 +195,7 @@ impl Node {
             break (record, content);
         };
         self.note_opened(&record);
+        self.metrics.decided("signing", policy_decision(record.state()));
         let changes = record.changes.map(|c| describe(&c)).unwrap_or_default();
         let outcome = match record.state() {
             RequestState::Approved => format!("approved by policy: {changes}"),
@@ -425,6 +427,7 @@ impl Node {
         let requests = self.store.requests();
         let mut expired = 0;
         let mut open = 0;
+        let mut pending = 0;
         for mut record in requests.list()? {
             let state = record.state();
             let due = match state {
@@ -441,6 +444,7 @@ impl Node {
                 record.reason = reason;
                 requests.prune(&mut record, false)?;
                 expired += 1;
+                self.metrics.decided(request_kind(&record), Decision::Expired);
                 let outcome = format!("expired: {}", record.reason);
                 tracing::info!(request = %record.id, zone = %record.zone, "{outcome}");
                 self.audit(AuditEntry { event: "expired".into(), outcome, operator: "policy".into(), ..self.propose_audit(&record) })?;
@@ -455,6 +459,7 @@ impl Node {
             // A request signed but never published nor failed stops
             // counting once its content is too old to matter.
             open += usize::from(still_open && !old);
+            pending += usize::from(state == RequestState::Pending);
             let prune_digests = record.digests_stored && (!still_open || old);
             let prune_content = record.content_stored
                 && match state {
@@ -469,6 +474,7 @@ impl Node {
             }
         }
         self.open_requests.store(open, std::sync::atomic::Ordering::Relaxed);
+        self.metrics.swept(open, pending);
         Ok(expired)
     }
 
@@ -551,6 +557,7 @@ impl Node {
         record.reason.clear();
         self.store.requests().update(&record)?;
         tracing::info!(request = %record.id, zone = %record.zone, %operator, "approved by the operator");
+        self.metrics.decided(request_kind(&record), Decision::ApprovedByOperator);
         let entry = AuditEntry { event: "approve".into(), operator: operator.into(), outcome: "approved".into(), ..self.propose_audit(&record) };
         self.audit(entry)?;
         Ok(self.signed(&record))
@@ -573,6 +580,7 @@ impl Node {
         self.expire_due(now)?;
         let _decisions = lock(&self.decisions);
         let mut record = self.resolve(&req.request_id)?;
+        let was_pending = record.state() == RequestState::Pending;
         match record.state() {
             RequestState::Pending | RequestState::Approved => {}
             RequestState::Signed => return Err(bad_state(&record, "shares were made for it already")),
@@ -584,9 +592,30 @@ impl Node {
         record.reason = reason.to_string();
         self.store.requests().prune(&mut record, false)?;
         tracing::info!(request = %record.id, zone = %record.zone, %operator, "rejected by the operator: {reason}");
+        if was_pending {
+            self.metrics.decided(request_kind(&record), Decision::RejectedByOperator);
+        }
         let outcome = format!("rejected: {reason}");
         self.audit(AuditEntry { event: "reject".into(), operator: operator.into(), outcome, ..self.propose_audit(&record) })?;
         Ok(self.signed(&record))
+    }
+}
+
+/// The policy's decision on a request it just evaluated.
+pub(crate) fn policy_decision(state: RequestState) -> Decision {
+    match state {
+        RequestState::Approved => Decision::ApprovedByPolicy,
+        RequestState::Pending => Decision::Pending,
+        _ => Decision::RejectedByPolicy,
+    }
+}
+
+/// "ceremony" for a key ceremony's record, "signing" for a zone request.
+fn request_kind(record: &StoredRequest) -> &'static str {
+    if record.ceremony.is_some() {
+        "ceremony"
+    } else {
+        "signing"
     }
 }
 

@@ -143,6 +143,20 @@ fn main() -> Result<()> {
             let _ = stop.send(());
             result
         };
+        if let Some(at) = config.metrics {
+            let (metrics, tls, stopped) = (node.metrics().clone(), config.tls.clone(), until_stopped(stop.subscribe()));
+            tracing::info!("metrics on {}://{}{}", if at.plain_http { "http" } else { "https" }, at.listen, frostzone_proto::metrics_endpoint::PATH);
+            tokio::spawn(async move {
+                let render = move || {
+                    let metrics = metrics.clone();
+                    async move { metrics.render() }
+                };
+                // Metrics are not worth stopping the signer for: a failure is logged.
+                if let Err(e) = frostzone_proto::metrics_endpoint::serve(at, &tls, render, stopped).await {
+                    tracing::error!("{e}");
+                }
+            });
+        }
         let (signer, operator) = tokio::join!(signer, operator);
         signer.with_context(|| format!("signer {}", config.name))?;
         operator.with_context(|| format!("signer {}", config.name))

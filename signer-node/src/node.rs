@@ -94,6 +94,8 @@ pub struct Node {
     pub(crate) open_requests: std::sync::atomic::AtomicUsize,
     /// Baselines made ready ahead of publication ([`crate::staging`]).
     pub(crate) staging: crate::prepared::StagingTable,
+    /// Prometheus metrics ([`crate::metrics`]).
+    pub(crate) metrics: crate::metrics::SignerMetrics,
     /// Life-cycle unit tests of toy zones turn the denial check off
     /// ([`Node::without_denial_checks`]); nothing else can.
     #[cfg(test)]
@@ -146,6 +148,7 @@ impl Node {
             approved: Mutex::new(ApprovedCache::new()),
             open_requests: std::sync::atomic::AtomicUsize::new(0),
             staging: crate::prepared::StagingTable::default(),
+            metrics: Default::default(),
             #[cfg(test)]
             skip_denial_checks: false,
             #[cfg(test)]
@@ -154,6 +157,11 @@ impl Node {
             before_staged_chunk: Mutex::new(None),
             opts,
         }
+    }
+
+    /// Its Prometheus metrics.
+    pub fn metrics(&self) -> &crate::metrics::SignerMetrics {
+        &self.metrics
     }
 
     /// The same node under the operator's `policy` (zones, types,

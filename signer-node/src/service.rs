@@ -53,7 +53,10 @@ impl SignerService {
         T: Send + 'static,
         F: FnOnce(&Node) -> Result<T, NodeError> + Send + 'static,
     {
-        run_on_node(&self.node, api_version, "refused", f).await
+        run_on_node(&self.node, api_version, "refused", move |node| {
+            f(node).inspect_err(|e| node.metrics().refused(e))
+        })
+        .await
     }
 }
 

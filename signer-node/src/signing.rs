@@ -164,6 +164,7 @@ impl Node {
         match signed {
             Ok(response) => {
                 let outcome = format!("signature shares for {} items (attempt {session})", response.shares.len());
+                self.metrics.shares_made(&entry.zone, response.shares.len());
                 self.audit(AuditEntry { outcome, ..entry })?;
                 self.mark_signed(&request_id, now)?;
                 Ok(response)

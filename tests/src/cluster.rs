@@ -113,6 +113,7 @@ impl Cluster {
             zones: Vec::new(),
             transfer: None,
             primary: None,
+            metrics: None,
         };
         for (i, port) in signer_ports.iter().enumerate() {
             let k = i + 1;
@@ -140,6 +141,7 @@ impl Cluster {
                     key: format!("signer-{k}.key"),
                     coordinator_cert: "coordinator.pem".to_string(),
                 },
+                metrics: None,
             };
             config.write(&dir.path().join(format!("signer-{k}.toml")));
         }
@@ -218,6 +220,64 @@ impl Cluster {
         });
         self.transfer_port = Some(port);
         port
+    }
+
+    /// Gives every node a `[metrics]` section on a free loopback port (plain HTTP, or mutual TLS
+    /// for the coordinator when `coordinator_tls`); returns the ports, the coordinator's first.
+    /// Call before the nodes start.
+    pub fn enable_metrics(&self, coordinator_tls: bool) -> Vec<u16> {
+        let mut taken: Vec<u16> = self.signer_ports.iter().copied().chain([self.coordinator_port]).chain(self.transfer_port).collect();
+        let mut ports = Vec::new();
+        while ports.len() < usize::from(self.signers()) + 1 {
+            let p = free_port();
+            if !taken.contains(&p) {
+                taken.push(p);
+                ports.push(p);
+            }
+        }
+        let section = |port: u16, plain_http: bool| Some(crate::coordinator_config::Metrics { listen: format!("127.0.0.1:{port}"), plain_http });
+        self.configure_coordinator(|c| c.metrics = section(ports[0], !coordinator_tls));
+        for k in 1..=self.signers() {
+            let file = self.signer_config(k);
+            let mut config = SignerConfig::read(&file);
+            config.metrics = section(ports[usize::from(k)], true);
+            config.write(&file);
+        }
+        ports
+    }
+
+    /// The body of `GET /metrics` over plain HTTP on `127.0.0.1:port` (HTTP/1.0, so the server
+    /// closes the connection after the answer). Panics unless the status is 200.
+    pub fn scrape(&self, port: u16) -> String {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("metrics port {port}: {e}"));
+        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("read timeout");
+        stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("send the request");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("read the answer");
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        assert!(head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"), "GET /metrics on port {port}: {head}");
+        assert!(head.to_ascii_lowercase().contains("content-type: application/openmetrics-text"), "{head}");
+        body.to_string()
+    }
+
+    /// The body of `GET /metrics` over mutual TLS from the coordinator on `port`, as Prometheus
+    /// would scrape it: `curl` with the `prometheus` client certificate of `certs init`. With
+    /// `client_cert` false, no certificate is presented; returns curl's error then.
+    pub fn scrape_coordinator_tls(&self, port: u16, client_cert: bool) -> Result<String, String> {
+        let dir = self.dir.path();
+        let mut cmd = Command::new("curl");
+        cmd.args(["-sS", "--fail", "--max-time", "30", "--cacert"]).arg(dir.join("ca.pem"));
+        if client_cert {
+            cmd.arg("--cert").arg(dir.join("prometheus.pem")).arg("--key").arg(dir.join("prometheus.key"));
+        }
+        cmd.args(["--resolve", &format!("coordinator:{port}:127.0.0.1"), &format!("https://coordinator:{port}/metrics")]);
+        let out = run(&mut cmd);
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(describe(&cmd, &out))
+        }
     }
 
     /// The audit log of `node` ("coordinator" or "signer-K").
@@ -495,4 +555,21 @@ impl Cluster {
         }
         out
     }
+}
+
+/// The value of the series `series` (its name and labels as the exposition writes them, e.g.
+/// `frostzone_signer_up{signer="signer-2"}`) in the metrics text `text`.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.split(' ').next()?.parse().ok())
+}
+
+/// The sum of every series of `name` whose labels contain each of `labels` (`key="value"`).
+pub fn metric_sum(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(name)?.strip_prefix('{')?;
+            let (set, value) = rest.split_once("} ")?;
+            labels.iter().all(|want| set.split(',').any(|have| have == *want)).then(|| value.split(' ').next()?.parse::<f64>().ok())?
+        })
+        .sum()
 }

@@ -36,6 +36,19 @@ pub struct CoordinatorConfig {
     /// `[primary]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary: Option<Primary>,
+    /// `[metrics]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Metrics>,
+}
+
+/// `[metrics]` of either daemon: where Prometheus scrapes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Address and port.
+    pub listen: String,
+    /// Plain HTTP (loopback only) instead of mutual TLS.
+    #[serde(default)]
+    pub plain_http: bool,
 }
 
 /// `[tls]`: the CA and the coordinator's own certificate.

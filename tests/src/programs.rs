@@ -16,6 +16,7 @@ pub fn debian_package(program: &str) -> &'static str {
         "kdig" => "knot-dnsutils",
         "nsd" | "nsd-checkconf" => "nsd",
         "unbound" | "unbound-checkconf" => "unbound",
+        "curl" => "curl",
         _ => "(unknown package)",
     }
 }

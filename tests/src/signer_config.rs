@@ -33,6 +33,9 @@ pub struct SignerConfig {
     pub policy: Option<String>,
     /// `[tls]`.
     pub tls: Tls,
+    /// `[metrics]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<crate::coordinator_config::Metrics>,
 }
 
 /// `[tls]`: the CA, the signer's certificate, and the coordinator's, pinned.
@@ -87,6 +90,7 @@ pub fn write_flat(dir: &Path, n: u16, port: u16, passphrase: &str) -> std::path:
             key: format!("signer-{n}.key"),
             coordinator_cert: "coordinator.pem".to_string(),
         },
+        metrics: None,
     };
     let file = dir.join(format!("signer-{n}.toml"));
     config.write(&file);

@@ -125,6 +125,7 @@ fn corrupt_share_names_the_culprit_and_signing_succeeds() {
          `cargo build --workspace --bins --features frostzone-signer-node/fault-injection` (scripts/test does)"
     );
     let mut cluster = Cluster::new(5, 3);
+    let metrics_ports = cluster.enable_metrics(true);
     cluster.start_signer(1, &[("FROSTZONE_FAULT_CORRUPT_SHARES", "1")]);
     cluster.start_all();
     cluster.wait_ready(5);
@@ -132,7 +133,9 @@ fn corrupt_share_names_the_culprit_and_signing_succeeds() {
     // The coordinator may pick a subset without signer-1; every pick that includes it must
     // name it. A few signings make a pick with signer-1 all but certain.
     let mut status = String::new();
+    let mut signings = 0;
     for attempt in 1..=4 {
+        signings = attempt;
         sign_and_verify(&cluster, ORIGIN, &example_zone(), &format!("corrupt-{attempt}"));
         status = cluster.frostzone_ok(&["status"]);
         if culprit_lines(&status).iter().any(|l| l.contains("signer-1")) {
@@ -149,6 +152,44 @@ fn corrupt_share_names_the_culprit_and_signing_succeeds() {
         culprits.iter().all(|l| !["signer-2", "signer-3", "signer-4", "signer-5"].iter().any(|s| l.contains(s))),
         "an honest signer was named as culprit:\n{status}"
     );
+    assert_metrics_tell_the_story(&cluster, &metrics_ports, signings);
+}
+
+/// What Prometheus scrapes after the signings of the corrupt-share test: the coordinator over
+/// mutual TLS (and nothing without a client certificate), the signers over plain loopback HTTP.
+fn assert_metrics_tell_the_story(cluster: &Cluster, ports: &[u16], signings: usize) {
+    use frostzone_tests::cluster::{metric, metric_sum};
+    if !require("corrupt_share_names_the_culprit_and_signing_succeeds (metrics over TLS)", &["curl"]) {
+        return;
+    }
+    let refused = cluster.scrape_coordinator_tls(ports[0], false);
+    assert!(refused.is_err(), "the coordinator's metrics answered a client without a certificate:\n{refused:?}");
+    let text = cluster.scrape_coordinator_tls(ports[0], true).unwrap_or_else(|e| panic!("{e}"));
+    let zone = "zone=\"example.com.\"";
+    let published = metric_sum(&text, "frostzone_requests_total", &["kind=\"zone\"", "outcome=\"published\""]);
+    assert_eq!(published, signings as f64, "published requests:\n{text}");
+    assert!(metric_sum(&text, "frostzone_signatures_total", &[zone]) > 0.0, "signatures:\n{text}");
+    assert!(metric(&text, "frostzone_signer_culprits_total{signer=\"signer-1\"}").unwrap_or(0.0) >= 1.0, "culprits:\n{text}");
+    assert_eq!(metric_sum(&text, "frostzone_signer_culprits_total", &[]), metric(&text, "frostzone_signer_culprits_total{signer=\"signer-1\"}").unwrap_or(0.0), "an honest signer blamed:\n{text}");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as f64;
+    let expiry = metric(&text, "frostzone_rrsig_earliest_expiration_timestamp_seconds{zone=\"example.com.\"}").expect("earliest expiration");
+    assert!(expiry > now + 86_400.0, "earliest RRSIG expiration {expiry} is not days ahead of {now}:\n{text}");
+    assert!(metric(&text, "frostzone_next_refresh_timestamp_seconds{zone=\"example.com.\"}").is_some_and(|t| t > now && t < expiry), "{text}");
+    assert_eq!(metric_sum(&text, "frostzone_key_state", &[zone, "state=\"active\""]), 2.0, "a KSK and a ZSK active:\n{text}");
+    assert_eq!(metric_sum(&text, "frostzone_requests_in_flight", &[]), 0.0, "requests still counted as running:\n{text}");
+    assert_eq!(metric_sum(&text, "frostzone_validation_failures_total", &[]), 0.0, "{text}");
+    for k in 2..=5 {
+        assert_eq!(metric(&text, &format!("frostzone_signer_up{{signer=\"signer-{k}\"}}")), Some(1.0), "signer-{k} up:\n{text}");
+    }
+    let mut shares = 0.0;
+    for k in 1..=5u16 {
+        let text = cluster.scrape(ports[usize::from(k)]);
+        let approved = metric_sum(&text, "frostzone_signer_decisions_total", &["request=\"signing\"", "decision=\"approved\"", "by=\"policy\""]);
+        assert_eq!(approved, signings as f64, "signer-{k} approved every signing by policy:\n{text}");
+        assert_eq!(metric(&text, "frostzone_signer_pending_approvals"), Some(0.0), "signer-{k}:\n{text}");
+        shares += metric_sum(&text, "frostzone_signer_signature_shares_total", &[zone]);
+    }
+    assert!(shares > 0.0, "no signer counted a signature share");
 }
 
 fn culprit_lines(status: &str) -> Vec<&str> {

@@ -34,7 +34,9 @@ enum Command {
 ///
 /// Writes ca.pem/ca.key, coordinator.pem/.key (DNS name "coordinator";
 /// server and client), signer-K.pem/.key for K = 1..N (DNS name
-/// "signer-K"; server), operator.pem/.key (DNS name "operator"; client).
+/// "signer-K"; server), operator.pem/.key (DNS name "operator"; client),
+/// prometheus.pem/.key (DNS name "prometheus"; client: it scrapes the
+/// daemons' /metrics endpoints over mutual TLS).
 /// Private keys get mode 0600.
 #[derive(clap::Args)]
 pub struct InitArgs {
@@ -77,6 +79,7 @@ fn parties(signers: u16) -> Vec<(String, Usage)> {
     let mut out = vec![("coordinator".to_string(), Usage::ServerAndClient)];
     out.extend((1..=signers).map(|k| (format!("signer-{k}"), Usage::Server)));
     out.push(("operator".to_string(), Usage::Client));
+    out.push(("prometheus".to_string(), Usage::Client));
     out
 }
 
@@ -174,7 +177,7 @@ mod tests {
     fn init_writes_every_file_and_refuses_to_overwrite() {
         let dir = tempfile::tempdir().unwrap();
         let files = init(dir.path(), 2, false).unwrap();
-        assert_eq!(files.len(), 10);
+        assert_eq!(files.len(), 12);
         assert!(files.iter().all(|f| f.is_file()));
         #[cfg(unix)]
         {

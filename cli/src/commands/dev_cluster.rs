@@ -39,6 +39,11 @@ pub fn keep(dir: &Path, running: &[(String, u32, u16)], out: &Path) -> anyhow::R
             dir.join(name).join("data").join("admin.sock").display()
         );
     }
+    let metrics: Vec<String> = running
+        .iter()
+        .map(|(name, _, port)| format!("{name} http://127.0.0.1:{}/metrics", port.saturating_add(crate::cluster::METRICS_PORT_OFFSET)))
+        .collect();
+    println!("  Prometheus metrics (curl -s URL): {}", metrics.join(", "));
     println!("stop it with: frostzone quickstart --stop --out {}", out.display());
     Ok(())
 }

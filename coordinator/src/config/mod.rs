@@ -32,6 +32,8 @@
 //! [primary]                          # optional: zones pulled from a hidden primary
 //! address = "192.0.2.1:53"
 //! zones = ["example.com."]
+//! [metrics]                          # optional: Prometheus (see frostzone_proto::metrics_endpoint)
+//! listen = "127.0.0.1:9470"          # mutual TLS unless plain_http = true (loopback only)
 //! ```
 //!
 //! Relative paths are taken relative to the file's directory. Unknown
@@ -47,6 +49,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use frostzone_dnssec::signing::refresh::RefreshPolicy;
+use frostzone_proto::config_file::ConfigFileError;
+use frostzone_proto::metrics_endpoint::MetricsListen;
 use frostzone_proto::tls::TlsFiles;
 use serde::Deserialize;
 
@@ -121,6 +125,7 @@ struct RawConfig {
     zones: Vec<RawZone>,
     transfer: Option<crate::config::transfer::RawTransfer>,
     primary: Option<crate::config::transfer::RawPrimary>,
+    metrics: Option<frostzone_proto::metrics_endpoint::RawMetricsSection>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -210,6 +215,8 @@ pub struct Config {
     pub zones: Vec<ZoneConfig>,
     /// `[transfer]` and `[primary]`, when configured.
     pub xfr: Option<crate::config::transfer::XfrConfig>,
+    /// `[metrics]`: where Prometheus scrapes, when configured.
+    pub metrics: Option<MetricsListen>,
 }
 
 impl Config {
@@ -301,6 +308,18 @@ impl Config {
             .collect();
         signers.sort_by_key(|s| s.participant);
         let xfr = crate::config::transfer::XfrConfig::check(raw.transfer, raw.primary, base).map_err(|e| field(&e.field, e.message))?;
+        let metrics = raw
+            .metrics
+            .as_ref()
+            .map(|m| MetricsListen::from_raw(file, m))
+            .transpose()
+            .map_err(|e| match e {
+                ConfigFileError::Field { field: f, reason, .. } => field(&f, reason),
+                other => field("metrics", other.to_string()),
+            })?;
+        if metrics.is_some_and(|m| m.listen == listen) {
+            return Err(field("metrics.listen", format!("{listen} is the coordinator service's own listen address")));
+        }
         let mut zones: Vec<ZoneConfig> = Vec::new();
         for (i, z) in raw.zones.into_iter().enumerate() {
             let at = |name: &str| format!("zones[{i}].{name}");
@@ -376,6 +395,7 @@ impl Config {
             signers,
             zones,
             xfr,
+            metrics,
         })
     }
 
@@ -477,6 +497,22 @@ endpoint = "https://127.0.0.1:7001"
             let err = parse(&text).expect_err(&format!("{from} -> {to} accepted")).to_string();
             assert!(err.starts_with("/etc/fz/coordinator.toml: "), "{err}");
             assert!(err.contains(field), "{from} -> {to}: {err} does not name {field}");
+        }
+    }
+
+    #[test]
+    fn metrics_section() {
+        assert_eq!(parse(GOOD).unwrap().metrics, None);
+        let c = parse(&format!("{GOOD}\n[metrics]\nlisten = \"127.0.0.1:9470\"\nplain_http = true\n")).unwrap();
+        assert_eq!(c.metrics, Some(MetricsListen { listen: "127.0.0.1:9470".parse().unwrap(), plain_http: true }));
+        for (section, field) in [
+            ("listen = \"0.0.0.0:9470\"\nplain_http = true", "metrics.plain_http"),
+            ("listen = \"127.0.0.1:7000\"", "metrics.listen"),
+            ("listen = \"9470\"", "metrics.listen"),
+            ("listen = \"127.0.0.1:9470\"\nplain = true", "plain"),
+        ] {
+            let err = parse(&format!("{GOOD}\n[metrics]\n{section}\n")).expect_err(section).to_string();
+            assert!(err.starts_with("/etc/fz/coordinator.toml: ") && err.contains(field), "{section}: {err}");
         }
     }
 

@@ -18,7 +18,8 @@ use crate::keys::rollover::lifetime::{lifetime_action, LifetimeAction};
 use crate::pipeline::rollovers::{policy, standby_keys, timings, ROLLOVER_OPERATOR};
 use crate::pipeline::key_steps::published_key_set;
 use crate::pipeline::Version;
-use crate::registry::RegistryError;
+use crate::keys::rollover::views::KeySet;
+use crate::registry::{KeyGroupRecord, RegistryError};
 use crate::Coordinator;
 
 async fn published_version(c: &Coordinator, zone: &str) -> Result<Option<Arc<Version>>, CoordinatorError> {
@@ -196,35 +197,13 @@ pub async fn key_status(c: &Coordinator, zone: &str) -> Result<pb::KeyStatusResp
     let version = published_version(c, &zone).await?;
     let rollovers = c.registry.rollovers(&zone)?;
     let published = version.as_ref().map(|v| published_key_set(&v.record));
-    let groups = c.registry.key_groups(Some(&zone))?;
     let now = c.pipeline.clock.now();
-    let keys = match zone_keys(&c.registry, &zone, published.as_ref().map(|p| &p.dnskey), &rollovers) {
-        Ok(k) => Some(k.key_use),
-        Err(_) => None,
-    };
     let shown = published.clone().unwrap_or_default();
-    let running: Vec<&Rollover> = rollovers.iter().filter(|x| !x.is_done()).collect();
-    let key_states = groups
-        .iter()
-        .filter_map(|g| {
+    let key_states = key_states(c, &zone, published.as_ref())?
+        .into_iter()
+        .filter_map(|(g, state)| {
             let role = crate::keys::role_from_record(&g.role)?;
             let tag = g.key_tag;
-            let retired = g.retired_unix.is_some() || rollovers.iter().any(|x| x.is_done() && x.old == tag);
-            let state = if retired {
-                "retired"
-            } else if running.iter().any(|x| x.new == tag) {
-                "incoming"
-            } else if running.iter().any(|x| x.old == tag) {
-                "outgoing"
-            } else if keys.as_ref().is_some_and(|k| k.standby.contains(&tag)) {
-                "standby"
-            } else if shown.signs_keys.contains(&tag) || shown.signs_zone.contains(&tag) {
-                "active"
-            } else if shown.dnskey.contains(&tag) {
-                "published"
-            } else {
-                "unpublished"
-            };
             Some(pb::KeyState {
                 key_tag: tag.into(),
                 role: role_to_proto(role).into(),
@@ -263,6 +242,44 @@ pub async fn key_status(c: &Coordinator, zone: &str) -> Result<pb::KeyStatusResp
         })
         .collect();
     Ok(pb::KeyStatusResponse { zone, keys: key_states, rollovers: rollover_states, now_unix: now })
+}
+
+/// Every key group of `zone` with its state: retired, incoming, outgoing,
+/// standby, active, published or unpublished. Read from the registry
+/// alone (the published key set of its zone state record, the rollovers,
+/// the key groups), so a scrape never waits for a running request.
+pub fn key_states(c: &Coordinator, zone: &str, published: Option<&KeySet>) -> Result<Vec<(KeyGroupRecord, &'static str)>, CoordinatorError> {
+    let rollovers = c.registry.rollovers(zone)?;
+    let groups = c.registry.key_groups(Some(zone))?;
+    let standby = match zone_keys(&c.registry, zone, published.map(|p| &p.dnskey), &rollovers) {
+        Ok(k) => k.key_use.standby,
+        Err(_) => Default::default(),
+    };
+    let shown = published.cloned().unwrap_or_default();
+    let running: Vec<&Rollover> = rollovers.iter().filter(|x| !x.is_done()).collect();
+    Ok(groups
+        .into_iter()
+        .map(|g| {
+            let tag = g.key_tag;
+            let retired = g.retired_unix.is_some() || rollovers.iter().any(|x| x.is_done() && x.old == tag);
+            let state = if retired {
+                "retired"
+            } else if running.iter().any(|x| x.new == tag) {
+                "incoming"
+            } else if running.iter().any(|x| x.old == tag) {
+                "outgoing"
+            } else if standby.contains(&tag) {
+                "standby"
+            } else if shown.signs_keys.contains(&tag) || shown.signs_zone.contains(&tag) {
+                "active"
+            } else if shown.dnskey.contains(&tag) {
+                "published"
+            } else {
+                "unpublished"
+            };
+            (g, state)
+        })
+        .collect())
 }
 
 fn phase_name(phase: &Phase) -> &'static str {

@@ -206,7 +206,7 @@ impl Request<'_> {
         let mut record = RequestRecord::new(request_id.clone(), zone.clone(), made as u64, crate::unix_now());
         record.content_hash = hex::encode(planned.set.signing_hash());
         record.submitted_by = s.operator.clone();
-        let live = Arc::new(LiveRequest::new(c.registry.clone(), c.signers.clone(), record));
+        let live = Arc::new(LiveRequest::new(c.registry.clone(), c.signers.clone(), c.metrics.clone(), record));
         live.update(|_| true);
         let signing_hash = hex::encode(planned.set.signing_hash());
         let entry = |event: &str, signers: Vec<String>, culprits: Vec<String>, outcome: String| {
@@ -244,6 +244,8 @@ impl Request<'_> {
                         tracing::error!(request = %request_id, "{zone}: rollover step published but not recorded (it is recorded at the next look): {e}");
                     }
                 }
+                c.metrics.request_finished(&zone, kind, self.started.elapsed().as_secs_f64(), Ok(()));
+                c.metrics.steps(&self.stages.steps());
                 let r = live.record()?;
                 let announcement = announce_publication(&c.signers, &c.registry, &zone, &request_id, &r.decisions, &signed.published);
                 if let Ok(mut a) = self.lane.announcement.lock() {
@@ -261,6 +263,7 @@ impl Request<'_> {
                 Ok((version, signed))
             }
             Err(e) => {
+                c.metrics.request_finished(&zone, kind, self.started.elapsed().as_secs_f64(), Err(&e));
                 let (signers, culprits) = live.record().map(|r| (r.signers, r.culprits)).unwrap_or_default();
                 if let Err(a) = c.audit(entry("failed", signers, culprits, e.to_string())).await {
                     tracing::error!(request = %request_id, "cannot record the failure: {a}");

@@ -27,6 +27,11 @@ impl Stages {
         }
     }
 
+    /// Each step and its seconds, in order.
+    pub fn steps(&self) -> Vec<(&'static str, f64)> {
+        self.inner.lock().map(|g| g.1.clone()).unwrap_or_default()
+    }
+
     /// `step 0.012 s, step 1.200 s, …`
     pub fn summary(&self) -> String {
         match self.inner.lock() {

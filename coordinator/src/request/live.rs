@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use crate::signing::attempt::PhaseSink;
 use crate::error::CoordinatorError;
+use crate::metrics::CoordinatorMetrics;
 use crate::approval::outcome::announce_outcome;
 use crate::registry::Registry;
 use crate::request::{RequestRecord, RequestPhase};
@@ -17,20 +18,24 @@ use crate::unix_now;
 pub(crate) struct LiveRequest {
     registry: Registry,
     signers: SignerPool,
+    metrics: CoordinatorMetrics,
     record: Mutex<RequestRecord>,
 }
 
 impl LiveRequest {
     /// A live request for `record` (stored at the first change).
-    pub(crate) fn new(registry: Registry, signers: SignerPool, record: RequestRecord) -> LiveRequest {
-        LiveRequest { registry, signers, record: Mutex::new(record) }
+    pub(crate) fn new(registry: Registry, signers: SignerPool, metrics: CoordinatorMetrics, record: RequestRecord) -> LiveRequest {
+        metrics.request_moved(None, &record.state);
+        LiveRequest { registry, signers, metrics, record: Mutex::new(record) }
     }
 
     /// Changes the record; `f` says whether it changed, and a changed
     /// record is stored. Returns that.
     pub(crate) fn update(&self, f: impl FnOnce(&mut RequestRecord) -> bool) -> bool {
         let Ok(mut record) = self.record.lock() else { return false };
+        let was = record.state.clone();
         let changed = f(&mut record);
+        self.metrics.request_moved(Some(&was), &record.state);
         if changed {
             if let Err(e) = self.registry.put_request_sync(&record) {
                 tracing::error!(request = %record.id, "cannot record the request: {e}");
@@ -52,7 +57,9 @@ impl LiveRequest {
     pub(crate) async fn finish(&self, state: RequestPhase) -> Result<RequestRecord, CoordinatorError> {
         let record = {
             let mut r = self.record.lock().map_err(|_| CoordinatorError::Internal("request lock poisoned".into()))?;
+            let was = r.state.clone();
             r.advance(state, unix_now()).map_err(|e| CoordinatorError::Internal(e.to_string()))?;
+            self.metrics.request_moved(Some(&was), &r.state);
             r.clone()
         };
         self.registry.put_request(&record).await?;
@@ -71,6 +78,7 @@ impl Drop for LiveRequest {
         if let Ok(mut r) = self.record.lock() {
             if !r.state.is_final() {
                 let reason = format!("interrupted while {}: the request ended before publication", r.state);
+                self.metrics.request_moved(Some(&r.state), &RequestPhase::Failed(String::new()));
                 if r.advance(RequestPhase::Failed(reason.clone()), unix_now()).is_ok() {
                     let _ = self.registry.put_request_sync(&r);
                 }

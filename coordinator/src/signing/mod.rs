@@ -158,6 +158,7 @@ async fn sign_batch(
         match attempt(batch, &handles, attempt_id, live).await {
             Ok(sigs) => {
                 let names: Vec<String> = handles.iter().map(|h| h.name().to_string()).collect();
+                c.metrics.batch_signed(&batch.zone, tag, sigs.len(), &names);
                 live.update(|r| {
                     r.signatures += sigs.len() as u64;
                     for n in names {
@@ -174,6 +175,7 @@ async fn sign_batch(
                 let mut t = lock()?;
                 for (name, reason) in &failed {
                     tracing::warn!(signer = %name, "{}: key tag {tag}: {reason}; retrying the batch without it", batch.zone);
+                    c.metrics.signer_unavailable(name);
                     t.values_mut().for_each(|q| q.mark_unavailable(name, reason.clone()));
                 }
                 live.update(|r| {
@@ -188,6 +190,7 @@ async fn sign_batch(
                     tracing::warn!(signer = %name, request = %session_id, "{}: key tag {tag}: culprit: {reason}; excluded", batch.zone);
                     t.values_mut().for_each(|q| q.mark_culprit(name, reason.clone()));
                     c.registry.record_culprit(name, &session_id, reason, unix_now())?;
+                    c.metrics.culprit(name);
                 }
                 live.update(|r| {
                     r.retries += 1;

@@ -435,6 +435,7 @@ impl Cluster {
             signers: SignerPool::new(Vec::new()),
             audit: None,
             pipeline: Pipeline::default(),
+            metrics: Default::default(),
         });
         drop(std::mem::replace(&mut self.coordinator, placeholder));
         // Background tasks (signers told of an outcome) let go of it.
@@ -462,6 +463,7 @@ impl Cluster {
             signers: SignerPool::new(self.handles.clone()),
             audit: None,
             pipeline,
+            metrics: Default::default(),
         });
     }
 
@@ -553,6 +555,7 @@ pub async fn cluster_answering(behaviours: [Behaviour; 5], answers: [Answer; 5],
         signers: SignerPool::new(handles.clone()),
         audit: None,
         pipeline: Pipeline::default(),
+        metrics: Default::default(),
     });
     if !with_key {
         return Cluster { coordinator, fakes, handles, group: None, _dir: dir };
