@@ -93,6 +93,31 @@ pub fn describe_changes(c: &ChangeSummary) -> String {
     parts.join("; ")
 }
 
+/// Signatures below which a request is not called a whole-zone signing.
+pub const WHOLE_ZONE_MIN_SIGNATURES: u64 = 1_000;
+
+/// A warning for a request that signs far more than its content changes
+/// (the signer's own counts): an operator approving a one-line change
+/// should know it re-signs the zone. `None` for a first publication.
+pub fn whole_zone_warning(c: &ChangeSummary) -> Option<String> {
+    let content = c.rrsets_added + c.rrsets_removed + c.rrsets_changed;
+    if c.first_publication || c.signatures < WHOLE_ZONE_MIN_SIGNATURES || c.signatures <= 10 * (content + 1) {
+        return None;
+    }
+    let why = if c.denial_rrsets_changed > 10 * (content + 1) {
+        format!(
+            "{} NSEC/NSEC3 RRsets change for {content} changed RRsets: every denial record changes, as when the SOA MINIMUM \
+             or SOA TTL changes (their TTL, RFC 9077 §3.2) or the NSEC3 parameters do",
+            c.denial_rrsets_changed
+        )
+    } else if c.key_rrsets_changed {
+        "the key RRsets change: a new signing key signs the zone".to_string()
+    } else {
+        format!("{content} RRsets change: the rest are signatures refreshed or made by another key")
+    };
+    Some(format!("WARNING: {} signatures, nearly the whole zone signed again: {why}", c.signatures))
+}
+
 /// What a request changes, in a few characters for a table cell:
 /// `+12 -0 ~1 keys`.
 pub fn short_changes(c: &ChangeSummary) -> String {
@@ -193,6 +218,21 @@ pub fn format_expiry(unix: u64, now: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_small_change_that_signs_the_whole_zone_is_called_out() {
+        let one_line = ChangeSummary { rrsets_changed: 1, denial_rrsets_changed: 100_000, signatures: 100_007, ..Default::default() };
+        let w = whole_zone_warning(&one_line).unwrap();
+        assert!(w.starts_with("WARNING: 100007 signatures") && w.contains("100000 NSEC/NSEC3 RRsets change for 1 changed") && w.contains("RFC 9077"), "{w}");
+        let diff = ChangeSummary { rrsets_changed: 1, denial_rrsets_changed: 2, signatures: 4, ..Default::default() };
+        assert_eq!(whole_zone_warning(&diff), None);
+        let first = ChangeSummary { first_publication: true, ..one_line };
+        assert_eq!(whole_zone_warning(&first), None);
+        let big_diff = ChangeSummary { rrsets_added: 5_000, denial_rrsets_changed: 5_001, signatures: 10_003, ..Default::default() };
+        assert_eq!(whole_zone_warning(&big_diff), None, "a large change, signed as large");
+        let refresh = ChangeSummary { signatures: 60_000, ..Default::default() };
+        assert!(whole_zone_warning(&refresh).unwrap().contains("0 RRsets change"));
+    }
 
     #[test]
     fn request_ids_are_hex_of_8_to_32_digits() {

@@ -150,10 +150,8 @@ pub async fn serve(config: config::Config, shutdown: impl Future<Output = ()> + 
 
     config.check_files()?;
     let registry = registry::Registry::open(&config.data_dir)?;
-    for s in registry.sweep_interrupted(unix_now()).await? {
-        tracing::warn!(request = %s.id, "{}: {}", s.zone, s.error().unwrap_or_default());
-    }
     let signers = signers::SignerPool::from_config(&config)?;
+    approval::outcome::sweep_interrupted(&registry, &signers, unix_now()).await?;
     let peers = frostzone_proto::tls::PinnedPeers::load(config.operators.iter().map(|o| (o.name.as_str(), o.cert.as_path())))?;
     let audit = frostzone_proto::audit::AuditLog::open(&config.data_dir.join("audit.log"), "coordinator")?;
     let journal_limit = config.xfr.as_ref().map(|x| x.transfer.journal_limit).unwrap_or(config::transfer::DEFAULT_JOURNAL_LIMIT);

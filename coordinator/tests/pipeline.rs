@@ -204,6 +204,42 @@ async fn random_change_sets_in_an_nsec_zone_are_incremental() {
     random_change_sets(("nsec", Denial::Nsec), 10).await;
 }
 
+/// A one-line change of the SOA MINIMUM changes the TTL of every NSEC3
+/// record (RFC 9077 §3.2), so every one is signed again: the request says so,
+/// with the cause, before it is proposed; a host change of the same zone
+/// does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_that_signs_every_denial_record_again_says_so_before_it_is_proposed() {
+    let c = cluster([Behaviour::Good; 5]).await;
+    let model = Model::new(1_100);
+    let first = first_version(&c, &model).await;
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    let progress = move |line: String| sink.lock().unwrap().push(line);
+    let small = format!("{}\nh1.example.\t300\tIN\tA\t192.0.2.2\n{}\n", Model::soa(1), Model::soa(2));
+    let options = pb::SignZoneOptions { zone: ZONE.into(), ..Default::default() };
+    let input = Input::ChangeText { text: small, source: "changes".into() };
+    submit(&c.coordinator, Submission { operator: "operator".into(), options: options.clone(), input }, &progress).await.unwrap();
+    assert!(lines.lock().unwrap().iter().all(|l| !l.contains("WARNING")), "{:?}", lines.lock().unwrap());
+    lines.lock().unwrap().clear();
+    let published = c.coordinator.registry.zone_state(ZONE).unwrap().unwrap().signatures;
+    let minimum = Model::soa(3).replace(SOA_TAIL, "7200 3600 1209600 60");
+    let input = Input::ChangeText { text: format!("{}\n{minimum}\n", Model::soa(2)), source: "changes".into() };
+    let signed = submit(&c.coordinator, Submission { operator: "operator".into(), options, input }, &progress).await.unwrap();
+    assert!(signed.signatures_made > 1_100, "{} signatures made", signed.signatures_made);
+    let lines = lines.lock().unwrap().clone();
+    let warning = lines.iter().position(|l| l.contains("WARNING")).unwrap_or_else(|| panic!("no warning in {lines:?}"));
+    let proposed = lines.iter().position(|l| l.contains("proposed to")).unwrap_or_else(|| panic!("not proposed? {lines:?}"));
+    assert!(warning < proposed, "the warning comes after the proposal: {lines:?}");
+    let text = &lines[warning];
+    assert!(
+        text.contains(&format!("signs {} RRsets again", signed.signatures_made)) && text.contains("from 300 s to 60 s") && text.contains("RFC 9077"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("({published} signatures are published)")), "{text}");
+    assert!(published + 2 == first.signatures_made, "{published} published: the first version's {} less h1's A and NSEC3", first.signatures_made);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_changes_change_nothing() {
     let c = cluster([Behaviour::Good; 5]).await;
@@ -317,6 +353,25 @@ async fn a_signer_that_lost_its_baseline_gets_the_full_proposal() {
     .len());
     assert_eq!(proposals_of(&c, 1, &signed.request_id), [(true, made, 0)]);
     baselines_are(&c, &signed.request_id).await;
+}
+
+/// `status` lists a signer that holds a share but missed a publication:
+/// its next proposal is the whole zone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signer_that_missed_the_publication_has_a_stale_baseline() {
+    let c = cluster([Behaviour::Good, Behaviour::Good, Behaviour::Good, Behaviour::Good, Behaviour::Down]).await;
+    let signed = sign(&c, options(""), Model::new(5).text()).await.unwrap();
+    for _ in 0..400 {
+        if c.coordinator.registry.signer_baselines(ZONE).unwrap().len() == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let registry = &c.coordinator.registry;
+    assert_eq!(registry.stale_baselines(ZONE, &signed.request_id).unwrap(), [("signer-5".to_string(), None)]);
+    let older = registry.stale_baselines(ZONE, "a later request").unwrap();
+    assert_eq!(older.len(), 5, "{older:?}");
+    assert!(older.iter().take(4).all(|(_, held)| held.as_deref() == Some(signed.request_id.as_str())), "{older:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

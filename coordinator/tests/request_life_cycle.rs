@@ -237,3 +237,33 @@ async fn sign_zone_streams_progress_and_the_request_is_listed() {
     let missing = client.get_request(pb::GetRequestRequest { api_version: 1, request_id: missing.into() }).await.unwrap_err();
     assert_eq!(missing.code(), tonic::Code::NotFound);
 }
+
+/// A request a stopped coordinator left approved is failed at the next
+/// start, and every signer that answered it is told, so none keeps it open
+/// until its own expiry; one that never answered is not called.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_swept_at_start_are_announced_to_the_signers_that_answered() {
+    use frostzone_coordinator::request::decision::RecordedDecision;
+    let c = answering([Answer::Approve; 5]).await;
+    let mut record = RequestRecord::new("5e1f".repeat(8), "example.com.".into(), 12, 1_780_000_000);
+    record.state = RequestPhase::Signing;
+    for (name, state) in [("signer-1", DecisionState::Approved), ("signer-2", DecisionState::Approved), ("signer-3", DecisionState::Unanswered)] {
+        record.decisions.insert(name.into(), RecordedDecision { state, ..Default::default() });
+    }
+    c.coordinator.registry.put_request_sync(&record).unwrap();
+    let swept = frostzone_coordinator::approval::outcome::sweep_interrupted(&c.coordinator.registry, &c.coordinator.signers, 1_780_000_100)
+        .await
+        .unwrap();
+    assert_eq!(swept.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), [record.id.as_str()]);
+    let told = |i: usize| c.fake(i).published.lock().unwrap().iter().any(|(id, published, detail)| *id == record.id && !published && detail.contains("interrupted while signing"));
+    for _ in 0..400 {
+        if told(1) && told(2) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(told(1) && told(2), "signer-1 and signer-2 were not told the request failed");
+    assert!(!told(3) && c.fake(3).published.lock().unwrap().is_empty(), "signer-3 never answered and was called");
+    let stored = c.coordinator.registry.requests_with_id_prefix(&record.id).unwrap().remove(0);
+    assert!(matches!(&stored.state, RequestPhase::Failed(r) if r.contains("the coordinator stopped")), "{:?}", stored.state);
+}

@@ -447,6 +447,17 @@ impl ZoneContent {
     pub fn soa_ttl(&self) -> Option<Ttl> {
         self.soa().map(|r| r.record.ttl())
     }
+
+    /// The TTL every NSEC and NSEC3 record of this content gets: the lesser
+    /// of the SOA's MINIMUM field and its own TTL (RFC 9077 §3.2). A change
+    /// of either changes every denial record, so every one is signed again.
+    pub fn denial_ttl(&self) -> Option<Ttl> {
+        let soa = self.soa()?;
+        match soa.record.data() {
+            ZoneRecordData::Soa(data) => Some(soa.record.ttl().min(data.minimum())),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -454,6 +465,14 @@ mod tests {
     use super::*;
     use crate::load::load_zone_text;
     use std::str::FromStr;
+
+    #[test]
+    fn the_denial_ttl_is_the_lesser_of_soa_minimum_and_soa_ttl() {
+        let content = |soa: &str| ZoneContent::new(apex(), load_zone_text(soa, Path::new("z"), &apex()).unwrap());
+        assert_eq!(content("@ 300 IN SOA ns1 host 10 3600 600 86400 60\n").denial_ttl(), Some(Ttl::from_secs(60)));
+        assert_eq!(content("@ 300 IN SOA ns1 host 10 3600 600 86400 3600\n").denial_ttl(), Some(Ttl::from_secs(300)));
+        assert_eq!(content("@ 300 IN NS ns1\n").denial_ttl(), None);
+    }
 
     const ZONE: &str = "\
 $TTL 300

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::admin::{is_refusal, status_error, Admin, AdminArgs};
 use crate::lifecycle::{
     age, changes_json, decision_json, describe_changes, describe_decision, format_expiry, format_time, is_approval,
-    now_unix, parse_request_id, short_changes, short_id, state_name,
+    now_unix, parse_request_id, short_changes, short_id, state_name, whole_zone_warning,
 };
 use crate::table::Table;
 use crate::Outcome;
@@ -380,7 +380,10 @@ fn header(info: &AdminRequestInfo) -> String {
             Some(c) => format!("ceremony   {}", describe_ceremony(c)),
             None => format!("changes    {}", describe_changes(&changes)),
         },
-    ) + &if info.key_step.is_empty() {
+    ) + &match info.ceremony.as_ref().map_or_else(|| whole_zone_warning(&changes), |_| None) {
+        Some(w) => format!("{w}\n"),
+        None => String::new(),
+    } + &if info.key_step.is_empty() {
         String::new()
     } else {
         format!("key step   {} (as the coordinator claims; the key changes above are what this signer found)\n", info.key_step)
@@ -421,6 +424,7 @@ fn info_json(info: &AdminRequestInfo) -> Value {
         "decided_by": d.decided_by,
         "content_hash": hex::encode(&d.content_hash),
         "changes": changes_json(&d.changes.unwrap_or_default()),
+        "whole_zone_warning": info.ceremony.is_none().then(|| whole_zone_warning(&d.changes.unwrap_or_default())).flatten(),
         "submitted_by": info.submitted_by,
         "submitted_by_claimed": true,
         "key_step": (!info.key_step.is_empty()).then_some(&info.key_step),

@@ -83,6 +83,10 @@ pub fn render(status: &StatusResponse) -> String {
             out.push_str(&line);
             out.push('\n');
         }
+        for line in stale_baselines(status) {
+            out.push_str(&line);
+            out.push('\n');
+        }
     }
 
     out.push_str(&format!("\nrequests: {}\n", status.requests.len()));
@@ -121,6 +125,31 @@ fn time_or_dash(unix: u64) -> String {
     }
 }
 
+/// One line per zone where signers hold an older baseline than the
+/// published version, or none: their next proposal is the whole zone.
+pub fn stale_baselines(status: &StatusResponse) -> Vec<String> {
+    status
+        .zones
+        .iter()
+        .filter(|z| !z.stale_baselines.is_empty())
+        .map(|z| {
+            let who: Vec<String> = z
+                .stale_baselines
+                .iter()
+                .map(|b| match b.request_id.as_str() {
+                    "" => format!("{} (no baseline)", b.signer),
+                    id => format!("{} (at request {})", b.signer, crate::lifecycle::short_id(id)),
+                })
+                .collect();
+            format!(
+                "stale baselines: zone {}: {}; their next proposal is the whole zone, checked in full",
+                z.zone,
+                who.join(", ")
+            )
+        })
+        .collect()
+}
+
 /// One `WARNING: zone Z: ...` line per zone whose signatures are at risk.
 pub fn warnings(status: &StatusResponse) -> Vec<String> {
     status
@@ -141,7 +170,16 @@ mod tests {
         let status = StatusResponse {
             zones: vec![
                 ZoneStatus { zone: "example.com.".into(), serial: 42, published_unix: 1_780_000_000, ..Default::default() },
-                ZoneStatus { zone: "example.net.".into(), serial: 7, warning: "signatures expire in 2 days".into(), ..Default::default() },
+                ZoneStatus {
+                    zone: "example.net.".into(),
+                    serial: 7,
+                    warning: "signatures expire in 2 days".into(),
+                    stale_baselines: vec![
+                        frostzone_proto::v1::StaleBaseline { signer: "signer-4".into(), request_id: "0123456789abcdef0123".into() },
+                        frostzone_proto::v1::StaleBaseline { signer: "signer-5".into(), request_id: String::new() },
+                    ],
+                    ..Default::default()
+                },
             ],
             ..Default::default()
         };
@@ -151,5 +189,9 @@ mod tests {
         assert!(row.contains(" 42 ") && row.contains("20260528"), "{row}");
         assert!(text.contains("WARNING: zone example.net.: signatures expire in 2 days"), "{text}");
         assert_eq!(warnings(&status).len(), 1);
+        assert!(
+            text.contains("stale baselines: zone example.net.: signer-4 (at request 0123456789ab), signer-5 (no baseline)"),
+            "{text}"
+        );
     }
 }

@@ -395,7 +395,18 @@ fn zone_statuses(c: &Coordinator) -> Result<Vec<pb::ZoneStatus>, CoordinatorErro
         .into_iter()
         .map(|s| {
             let health = c.pipeline.lane(&s.zone).health();
+            let stale_baselines = c
+                .registry
+                .stale_baselines(&s.zone, &s.request_id)
+                .unwrap_or_else(|e| {
+                    tracing::warn!(zone = %s.zone, "status: cannot read the signers' baselines: {e}");
+                    Vec::new()
+                })
+                .into_iter()
+                .map(|(signer, request_id)| pb::StaleBaseline { signer, request_id: request_id.unwrap_or_default() })
+                .collect();
             pb::ZoneStatus {
+                stale_baselines,
                 serial: s.serial,
                 published_unix: s.published_unix,
                 request_id: s.request_id,

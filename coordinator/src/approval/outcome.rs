@@ -7,9 +7,24 @@ use std::collections::BTreeMap;
 use frostzone_proto::v1 as pb;
 
 use super::tally::pending_list;
-use crate::registry::Registry;
+use crate::registry::{Registry, RegistryError};
 use crate::request::decision::{DecisionState, RecordedDecision};
+use crate::request::RequestRecord;
 use crate::signers::{describe, SignerHandle, SignerPool};
+
+/// Fails the requests a previous run left unfinished (a stop or a crash
+/// mid-request, [`Registry::sweep_interrupted`]) and tells every signer
+/// that answered one that it failed: the signer closes it now rather than
+/// keep it open, approved, until its own expiry.
+pub async fn sweep_interrupted(registry: &Registry, signers: &SignerPool, now: u64) -> Result<Vec<RequestRecord>, RegistryError> {
+    let swept = registry.sweep_interrupted(now).await?;
+    for s in &swept {
+        let reason = s.error().unwrap_or_default();
+        tracing::warn!(request = %s.id, "{}: {reason}; telling the signers that answered it", s.zone);
+        announce_outcome(signers, &s.id, &s.decisions, false, reason);
+    }
+    Ok(swept)
+}
 
 /// Tells every signer in `decisions` that answered how request
 /// `request_id` ended, in the background: `published` with the SHA-256

@@ -45,6 +45,7 @@ pub struct StateGauges {
     earliest_expiration: Family<ZoneLabel, Gauge>,
     next_refresh: Family<ZoneLabel, Gauge>,
     refresh_failing: Family<ZoneLabel, Gauge>,
+    stale_baselines: Family<ZoneLabel, Gauge>,
     key_state: Family<KeyStateLabels, Gauge>,
     signer_up: Family<SignerLabel, Gauge>,
     /// One scrape at a time: each clears and refills the families.
@@ -60,6 +61,7 @@ impl StateGauges {
             earliest_expiration: Family::default(),
             next_refresh: Family::default(),
             refresh_failing: Family::default(),
+            stale_baselines: Family::default(),
             key_state: Family::default(),
             signer_up: Family::default(),
             refreshing: Arc::default(),
@@ -74,6 +76,11 @@ impl StateGauges {
         );
         registry.register("next_refresh_timestamp_seconds", "When the zone's next signature refresh is due", g.next_refresh.clone());
         registry.register("zone_refresh_failing", "1 while the zone's signature refreshes fail", g.refresh_failing.clone());
+        registry.register(
+            "stale_baselines",
+            "Signers holding the zone's keys whose baseline is not the published version (their next proposal is the whole zone)",
+            g.stale_baselines.clone(),
+        );
         registry.register("key_state", "1 for each key group's current state (RFC 7583 roles in a rollover)", g.key_state.clone());
         registry.register("signer_up", "1 if the signer answered the last Health probe as itself", g.signer_up.clone());
         g
@@ -81,7 +88,7 @@ impl StateGauges {
 
     /// Sets every scrape-time gauge from `c`'s registry and lanes.
     fn refresh(&self, c: &Coordinator) {
-        for family in [&self.serial, &self.published_at, &self.rrsigs, &self.earliest_expiration, &self.next_refresh, &self.refresh_failing] {
+        for family in [&self.serial, &self.published_at, &self.rrsigs, &self.earliest_expiration, &self.next_refresh, &self.refresh_failing, &self.stale_baselines] {
             family.clear();
         }
         self.key_state.clear();
@@ -105,6 +112,12 @@ impl StateGauges {
                 self.next_refresh.get_or_create(&zone).set(clamp(t));
             }
             self.refresh_failing.get_or_create(&zone).set(i64::from(health.failing_since.is_some()));
+            match c.registry.stale_baselines(&s.zone, &s.request_id) {
+                Ok(stale) => {
+                    self.stale_baselines.get_or_create(&zone).set(i64::try_from(stale.len()).unwrap_or(i64::MAX));
+                }
+                Err(e) => tracing::warn!(zone = %s.zone, "metrics: cannot read the signers' baselines: {e}"),
+            }
             let published = published_key_set(s);
             match crate::keys::life_cycle::key_states(c, &s.zone, Some(&published)) {
                 Ok(keys) => {

@@ -29,7 +29,9 @@
 //! * [`schedule`]: re-signing before signatures expire;
 //! * [`transfers`]: the hidden primary's transfers in, the transfer
 //!   server out;
-//! * [`stages`]: wall time per step, for the log.
+//! * [`stages`]: wall time per step, for the log;
+//! * [`whole_zone`]: the warning for a request that signs the zone whole
+//!   again, with its cause.
 //!
 //! A zone's settings (`[[zones]]` in the config) are [`crate::config::zone`].
 //!
@@ -49,6 +51,7 @@ pub mod schedule;
 pub mod transfers;
 pub mod stages;
 pub mod submit;
+pub mod whole_zone;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

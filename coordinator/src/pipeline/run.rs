@@ -185,9 +185,13 @@ impl Request<'_> {
         let refresh = c.pipeline.refresh_policy(&zone, settings.validity_days);
         // A new key or another denial changes (nearly) every signature:
         // sign from scratch, as when asked to.
-        let full = s.options.full
-            || published_keys.as_ref().is_some_and(|k| *k != key_set)
-            || self.current.as_ref().is_some_and(|v| v.record.settings.denial != settings.denial);
+        let mut causes = super::whole_zone::WholeZoneCauses {
+            asked: s.options.full,
+            keys: published_keys.as_ref().is_some_and(|k| *k != key_set),
+            denial: self.current.as_ref().filter(|v| v.record.settings.denial != settings.denial).map(|v| (v.record.settings.denial.clone(), settings.denial.clone())),
+            denial_ttl: None,
+        };
+        let full = causes.asked || causes.keys || causes.denial.is_some();
         let kind = s.input.kind();
         let planned = {
             let (apex, zone, current, groups, serial_policy) =
@@ -199,6 +203,8 @@ impl Request<'_> {
                 .map_err(join_error)??
         };
         let serial = planned.next.serial;
+        causes.denial_ttl = self.current.as_ref().and_then(|v| super::whole_zone::WholeZoneCauses::denial_ttl_between(&v.unsigned, &planned.next.content));
+        let whole_zone = super::whole_zone::notice(planned.plan.items().len() as u64, self.current.as_ref().map(|v| v.record.signatures), &causes);
         let request_id = hex::encode(crate::request::random_id());
         tracing::Span::current().record("id", request_id.as_str());
         let made = planned.plan.items().len();
@@ -222,10 +228,17 @@ impl Request<'_> {
                 ..AuditEntry::default()
             }
         };
-        let head = match &step {
+        let mut head = match &step {
             Some(step) => format!("{kind} ({step}) to serial {serial}: {made} signatures to make, {kept} kept"),
             None => format!("{kind} to serial {serial}: {made} signatures to make, {kept} kept"),
         };
+        if let Some(warning) = &whole_zone {
+            // Before anything is proposed: the sign command prints it as
+            // its first progress line, and the audit log keeps it.
+            tracing::warn!(request = %request_id, "{zone}: {warning}");
+            progress(format!("request {}: {warning}", crate::approval::tally::ShortId(&request_id)));
+            head.push_str(&format!("; {warning}"));
+        }
         let result = match c.audit(entry("request", Vec::new(), Vec::new(), head.clone())).await {
             Ok(()) => {
                 tracing::info!(request = %request_id, "{zone}: {head}");

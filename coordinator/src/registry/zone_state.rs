@@ -277,6 +277,26 @@ impl Registry {
             })
             .collect()
     }
+
+    /// The signers holding a share of `zone`'s keys whose baseline is not
+    /// the version of `published` (the request published last), with the
+    /// request whose version they hold (`None`: no baseline at all). Their
+    /// next proposal is the whole zone.
+    pub fn stale_baselines(&self, zone: &str, published: &str) -> Result<Vec<(String, Option<String>)>, RegistryError> {
+        let baselines = self.signer_baselines(zone)?;
+        let holders: std::collections::BTreeSet<String> =
+            self.key_groups(Some(zone))?.into_iter().filter(|g| g.retired_unix.is_none()).flat_map(|g| g.signers).collect();
+        Ok(holders
+            .into_iter()
+            .filter_map(|signer| match baselines.get(&signer) {
+                Some(id) if id == published => None,
+                held => {
+                    let held = held.cloned();
+                    Some((signer, held))
+                }
+            })
+            .collect())
+    }
 }
 
 #[cfg(test)]
