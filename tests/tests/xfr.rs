@@ -344,3 +344,59 @@ async fn incoming_full_zone_from_nsd_then_changes_from_our_own_primary() {
     // Nothing newer: a refresh on demand transfers nothing.
     assert_eq!(source.refresh(&org).await.unwrap(), frostzone_coordinator::xfr::Refreshed::UpToDate(2));
 }
+
+/// RFC 8945 §5.2.3: a request signed with the right key at a time more than the fudge (300 s)
+/// away from ours is answered BADTIME, never with the zone; the same request signed now gets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tsig_time_outside_the_fudge_is_answered_badtime() {
+    use frostzone_dnssec::domain::base::iana::{Rcode, Rtype, TsigRcode};
+    use frostzone_dnssec::domain::base::{Message, MessageBuilder, Name};
+    use frostzone_dnssec::domain::rdata::tsig::{Time48, Tsig};
+    use frostzone_dnssec::domain::tsig::{Algorithm, ClientTransaction, Key, KeyName};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    captured_logs();
+    let origin = apex("example.");
+    let c = config(XfrSections { transfer: Some(transfer_section("127.0.0.1:0", vec![secondary(free_port())])), primary: None });
+    let server = TransferServer::start(&c.transfer, None).await.unwrap();
+    server.publish(origin.clone(), records(&signed(ZONE, &origin))).await.unwrap();
+    // SECRET is the base64 of these 32 octets.
+    let key = Key::new(Algorithm::Sha256, b"frostzone-test-xfr-key-32-bytes!", KeyName::from_str("xfr-key").unwrap(), None, None).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let address = server.local_addr();
+    let first_answer = |signed_at: u64| {
+        let key = &key;
+        let origin = origin.clone();
+        async move {
+            let mut query = MessageBuilder::new_vec();
+            query.header_mut().set_id(4711);
+            let mut question = query.question();
+            question.push((Name::<Vec<u8>>::from_str(&origin.to_string()).unwrap(), Rtype::AXFR)).unwrap();
+            let mut additional = question.additional();
+            ClientTransaction::request(key, &mut additional, Time48::from_u64(signed_at)).unwrap();
+            let wire = additional.finish();
+            let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+            stream.write_all(&(wire.len() as u16).to_be_bytes()).await.unwrap();
+            stream.write_all(&wire).await.unwrap();
+            let mut len = [0u8; 2];
+            tokio::time::timeout(WAIT, stream.read_exact(&mut len)).await.expect("an answer in time").unwrap();
+            let mut answer = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            stream.read_exact(&mut answer).await.unwrap();
+            Message::from_octets(answer).unwrap()
+        }
+    };
+    let skewed = first_answer(now - 3600).await;
+    assert_eq!(skewed.header().rcode(), Rcode::NOTAUTH, "{:?}", skewed.header());
+    assert_eq!(skewed.header_counts().ancount(), 0, "a skewed request was sent records");
+    let tsig = skewed
+        .additional()
+        .unwrap()
+        .limit_to::<Tsig<&[u8], frostzone_dnssec::domain::base::ParsedName<&[u8]>>>()
+        .next()
+        .expect("the BADTIME answer carries a TSIG record (RFC 8945 §5.2.3)")
+        .unwrap();
+    assert_eq!(tsig.data().error(), TsigRcode::BADTIME);
+    let timely = first_answer(now).await;
+    assert_eq!(timely.header().rcode(), Rcode::NOERROR);
+    assert!(timely.header_counts().ancount() > 0, "the same request signed now gets the zone");
+}
