@@ -182,6 +182,9 @@ pub struct Primary {
     pub tsig_key: Option<String>,
     /// Zones pulled from it.
     pub zones: Vec<String>,
+    /// Shortest wait between SOA checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_refresh_secs: Option<u32>,
 }
 
 impl CoordinatorConfig {

@@ -92,6 +92,7 @@ fn a_hidden_primarys_notify_is_pulled_signed_written_and_announced() {
             address: format!("127.0.0.1:{primary_port}"),
             tsig_key: Some("xfr-key".to_string()),
             zones: vec![ZONE.to_string()],
+            min_refresh_secs: None,
         });
         c.zones.push(Zone {
             name: ZONE.to_string(),

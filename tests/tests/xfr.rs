@@ -184,7 +184,7 @@ fn secondary(port: u16) -> Secondary {
 
 /// The hidden primary at `127.0.0.1:port` with the test's TSIG key, for `zone`.
 fn primary_section(port: u16, zone: &str) -> Primary {
-    Primary { address: format!("127.0.0.1:{port}"), tsig_key: Some("xfr-key".to_string()), zones: vec![zone.to_string()] }
+    Primary { address: format!("127.0.0.1:{port}"), tsig_key: Some("xfr-key".to_string()), zones: vec![zone.to_string()], min_refresh_secs: None }
 }
 
 // ---------------------------------------------------------------- tests
@@ -399,4 +399,38 @@ async fn a_tsig_time_outside_the_fudge_is_answered_badtime() {
     let timely = first_answer(now).await;
     assert_eq!(timely.header().rcode(), Rcode::NOERROR);
     assert!(timely.header_counts().ancount() > 0, "the same request signed now gets the zone");
+}
+
+/// RFC 1034 §4.3.5: without a NOTIFY (the primary sends it to a port where nobody listens), the
+/// SOA is checked again when the primary's REFRESH runs out, and the new version is pulled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_notify_the_soa_refresh_timer_brings_the_next_version() {
+    captured_logs();
+    let org = apex("example.org.");
+    let p_port = free_port();
+    // NOTIFYs go to a port nothing listens on; transfers come from 127.0.0.1, which is allowed.
+    let p = config(XfrSections { transfer: Some(transfer_section(&format!("127.0.0.1:{p_port}"), vec![secondary(free_port())])), primary: None });
+    let mut section = primary_section(p_port, "example.org.");
+    section.min_refresh_secs = Some(1);
+    let s = config(XfrSections { transfer: Some(transfer_section("127.0.0.1:0", Vec::new())), primary: Some(section) });
+    let primary = TransferServer::start(&p.transfer, None).await.unwrap();
+    // REFRESH 2 s, RETRY 1 s.
+    let zone = ZONE.replace("hostmaster 1 7200 3600 ", "hostmaster 1 2 1 ");
+    let v1 = loaded(&zone, &org);
+    let v2 = loaded(&zone.replace("hostmaster 1 ", "hostmaster 2 ").replace("192.0.2.1\n", "192.0.2.99\n"), &org);
+    primary.publish(org.clone(), records(&v1)).await.unwrap();
+    let (tx, mut rx) = mpsc::channel(4);
+    let source = PrimarySource::new(s.primary.clone().unwrap(), tx);
+    source.start_timers();
+    source.refresh_in_background(&org);
+    let first = next_transfer(&mut rx).await;
+    assert_eq!(first.serial, 1);
+    let t = Instant::now();
+    primary.publish_changes(org.clone(), change_set(&org, &v1, &v2)).await.unwrap();
+    let second = next_transfer(&mut rx).await;
+    println!("version 2 pulled by the refresh timer after {:?}", t.elapsed());
+    assert_eq!(second.serial, 2);
+    assert!(matches!(second.incoming, Incoming::Changes(_)), "an IXFR: {second:?}");
+    assert!(t.elapsed() < Duration::from_secs(30), "REFRESH is 2 s: {:?}", t.elapsed());
+    assert!(log_text().contains("NOTIFY for example.org. serial 2"), "the NOTIFY went out (and nowhere): {}", log_text());
 }

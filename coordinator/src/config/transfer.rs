@@ -96,6 +96,13 @@ pub struct RawPrimary {
     pub tsig_key: Option<String>,
     /// The zones taken from it.
     pub zones: Vec<String>,
+    /// Shortest wait between two checks of the primary's SOA, whatever its
+    /// REFRESH or RETRY says (seconds; default 60).
+    #[serde(default)]
+    pub min_refresh_secs: Option<u32>,
+    /// Longest wait between two checks (seconds; default 86,400).
+    #[serde(default)]
+    pub max_refresh_secs: Option<u32>,
 }
 
 /// A checked TSIG key (RFC 8945).
@@ -130,7 +137,18 @@ pub struct PrimaryConfig {
     pub tsig_key: Option<TsigKey>,
     /// The zones it serves us.
     pub zones: Vec<StoredName>,
+    /// The bounds of the SOA refresh and retry timers (RFC 1034 §4.3.5),
+    /// seconds: (shortest, longest).
+    pub refresh_bounds: (u32, u32),
 }
+
+/// Default shortest wait between SOA checks: a primary whose REFRESH says
+/// 10 s is not queried that often (its NOTIFYs are the fast path).
+pub const DEFAULT_MIN_REFRESH_SECS: u32 = 60;
+
+/// Default longest wait between SOA checks: a day, even if REFRESH says a
+/// week, so a missed NOTIFY costs a day at most.
+pub const DEFAULT_MAX_REFRESH_SECS: u32 = 86_400;
 
 /// The checked `[transfer]` section.
 #[derive(Clone, Debug)]
@@ -249,7 +267,15 @@ impl XfrConfig {
                     }
                     zones.push(name);
                 }
-                Some(PrimaryConfig { address, tsig_key, zones })
+                let min = p.min_refresh_secs.unwrap_or(DEFAULT_MIN_REFRESH_SECS);
+                let max = p.max_refresh_secs.unwrap_or(DEFAULT_MAX_REFRESH_SECS.max(min));
+                if min == 0 {
+                    return Err(problem("primary.min_refresh_secs", "must be at least 1"));
+                }
+                if max < min {
+                    return Err(problem("primary.max_refresh_secs", format!("{max} is less than min_refresh_secs {min}")));
+                }
+                Some(PrimaryConfig { address, tsig_key, zones, refresh_bounds: (min, max) })
             }
         };
         Ok(Some(XfrConfig { transfer: TransferConfig { listen, journal_limit, tsig_keys, secondaries }, primary }))
@@ -370,7 +396,7 @@ zones = ["example.com", "example.net."]
                 .to_string();
             assert!(err.contains(field), "{from} -> {to}: {err} does not name {field}");
         }
-        let err = XfrConfig::check(None, Some(RawPrimary { address: "192.0.2.1".into(), tsig_key: None, zones: vec![] }), Path::new("."))
+        let err = XfrConfig::check(None, Some(RawPrimary { address: "192.0.2.1".into(), tsig_key: None, zones: vec![], min_refresh_secs: None, max_refresh_secs: None }), Path::new("."))
             .unwrap_err();
         assert_eq!(err.field, "primary");
     }

@@ -68,6 +68,8 @@ pub async fn start(c: &Arc<Coordinator>, config: &XfrConfig) -> Result<Backgroun
         for apex in &config.primary.as_ref().map(|p| p.zones.clone()).unwrap_or_default() {
             p.refresh_in_background(apex);
         }
+        // Without NOTIFYs the SOA timers (RFC 1034 §4.3.5) still bring changes.
+        p.start_timers();
         c.pipeline.set_primary(p);
     }
     Ok(BackgroundTask(tokio::spawn(take_transfers(Arc::downgrade(c), rx))))

@@ -122,7 +122,7 @@ impl Connection {
 
 /// Pulls `apex` from `primary`: IXFR from `ours` when we have a version,
 /// AXFR otherwise or when the primary does not do IXFR.
-pub async fn pull(primary: SocketAddr, key: Option<Arc<Key>>, apex: &StoredName, ours: Option<u32>) -> Result<Pulled, TransferError> {
+pub async fn pull(primary: SocketAddr, key: Option<Arc<Key>>, apex: &StoredName, ours: Option<u32>) -> Result<(Pulled, SoaTimers), TransferError> {
     let zone = FqdnDisplay(apex).to_string();
     let fail = |kind: &'static str, reason: String| TransferError { kind, zone: zone.clone(), primary, serial: ours, reason };
     let tcp = tokio::time::timeout(QUERY_TIMEOUT, TcpStream::connect(primary))
@@ -130,15 +130,16 @@ pub async fn pull(primary: SocketAddr, key: Option<Arc<Key>>, apex: &StoredName,
         .map_err(|_| fail("SOA query", "connection timed out".into()))?
         .map_err(|e| fail("SOA query", format!("cannot connect: {e}")))?;
     let connection = Connection::open(tcp, key);
-    let theirs = primary_serial(&connection, apex).await.map_err(|r| fail("SOA query", r))?;
+    let timers = primary_soa(&connection, apex).await.map_err(|r| fail("SOA query", r))?;
+    let theirs = timers.serial;
     // RFC 1982 §3.2: only a newer serial is worth a transfer.
     if let Some(ours) = ours {
         if !is_newer(theirs, ours) {
-            return Ok(Pulled::UpToDate { serial: theirs });
+            return Ok((Pulled::UpToDate { serial: theirs }, timers));
         }
     }
     let kind = if ours.is_some() { "IXFR" } else { "AXFR" };
-    match transfer(&connection, apex, ours, primary).await {
+    let pulled = match transfer(&connection, apex, ours, primary).await {
         // RFC 1995 §2 leaves IXFR optional: a primary without it answers
         // NOTIMP or FORMERR (some REFUSED), and AXFR is the way left.
         Err(TransferFailure::Rcode(rcode)) if ours.is_some() && [Rcode::NOTIMP, Rcode::FORMERR].contains(&rcode) => {
@@ -146,10 +147,25 @@ pub async fn pull(primary: SocketAddr, key: Option<Arc<Key>>, apex: &StoredName,
             transfer(&connection, apex, None, primary).await.map_err(|e| fail("AXFR", e.to_string()))
         }
         result => result.map_err(|e| fail(kind, e.to_string())),
-    }
+    }?;
+    Ok((pulled, timers))
 }
 
-async fn primary_serial(connection: &Connection, apex: &StoredName) -> Result<u32, String> {
+/// The primary's SOA serial and timers (RFC 1035 §3.3.13), seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SoaTimers {
+    /// SERIAL.
+    pub serial: u32,
+    /// REFRESH: how long until the SOA is checked again.
+    pub refresh: u32,
+    /// RETRY: how long until a failed check is tried again.
+    pub retry: u32,
+    /// EXPIRE: how long a secondary may go without reaching the primary
+    /// before its copy is no longer authoritative.
+    pub expire: u32,
+}
+
+async fn primary_soa(connection: &Connection, apex: &StoredName) -> Result<SoaTimers, String> {
     let mut builder = MessageBuilder::new_vec();
     builder.header_mut().set_random_id();
     let mut question = builder.question();
@@ -167,7 +183,13 @@ async fn primary_serial(connection: &Connection, apex: &StoredName) -> Result<u3
     for record in answer.limit_to::<Soa<_>>() {
         let record = record.map_err(|e| e.to_string())?;
         if record.owner().name_eq(apex) {
-            return Ok(record.data().serial().into_int());
+            let soa = record.data();
+            return Ok(SoaTimers {
+                serial: soa.serial().into_int(),
+                refresh: soa.refresh().as_secs(),
+                retry: soa.retry().as_secs(),
+                expire: soa.expire().as_secs(),
+            });
         }
     }
     Err("no SOA record in the answer".into())

@@ -12,11 +12,19 @@
 //! Per zone, one refresh runs at a time; NOTIFYs arriving meanwhile are
 //! folded into one more refresh after it (RFC 1996 §4.4: defer action on
 //! a NOTIFY "until it has completed the transaction begun by the first").
+//!
+//! Without a NOTIFY, the SOA is checked again when the primary's REFRESH
+//! timer runs out, and after a failure when its RETRY does (RFC 1034
+//! §4.3.5), within the configured bounds ([`PrimarySource::start_timers`]).
+//! A primary silent for longer than its EXPIRE is logged at ERROR on every
+//! failed check: the signed zone stays published (it is still signed and
+//! valid), but its content may be stale.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use domain::base::iana::OptRcode;
 use domain::tsig::Key;
@@ -26,7 +34,7 @@ use frostzone_dnssec::name::FqdnDisplay;
 use frostzone_dnssec::StoredName;
 use tokio::sync::mpsc;
 
-use super::client::{pull, Pulled, TransferError};
+use super::client::{pull, Pulled, SoaTimers, TransferError};
 use crate::config::transfer::PrimaryConfig;
 
 /// A zone version received from the primary.
@@ -136,9 +144,58 @@ struct ZoneSlot {
     running: tokio::sync::Mutex<()>,
     /// A refresh is waiting to run.
     queued: AtomicBool,
+    /// When the SOA is checked next, and what the last check found.
+    schedule: Mutex<RefreshSchedule>,
+    /// Wakes the zone's timer when the schedule moved.
+    moved: tokio::sync::Notify,
+}
+
+/// A zone's refresh timer (RFC 1034 §4.3.5).
+#[derive(Clone, Copy, Debug)]
+struct RefreshSchedule {
+    next: Instant,
+    /// The primary's SOA timers, once it answered.
+    timers: Option<SoaTimers>,
+    /// Since when the primary has not answered (`None`: it answered the
+    /// last check).
+    silent_since: Option<Instant>,
+}
+
+/// REFRESH and RETRY before the primary ever answered.
+const UNKNOWN_TIMERS: SoaTimers = SoaTimers { serial: 0, refresh: 3600, retry: 600, expire: 1_209_600 };
+
+/// How long until the next SOA check after one that `answered` (or not),
+/// with the primary's `timers`, within `bounds` (seconds).
+fn next_check(answered: bool, timers: Option<SoaTimers>, bounds: (u32, u32)) -> Duration {
+    let t = timers.unwrap_or(UNKNOWN_TIMERS);
+    let wait = if answered { t.refresh } else { t.retry };
+    Duration::from_secs(u64::from(wait.clamp(bounds.0, bounds.1)))
 }
 
 impl ZoneSlot {
+    fn next_due(&self) -> Instant {
+        self.schedule.lock().unwrap_or_else(|e| e.into_inner()).next
+    }
+
+    /// Moves the timer after a check that succeeded (`ok`: REFRESH next)
+    /// or not (RETRY next), in which the primary was `reached` or not;
+    /// returns how long it has been silent beyond its EXPIRE, if it has.
+    fn checked(&self, ok: bool, reached: bool, bounds: (u32, u32)) -> Option<(Duration, u32)> {
+        let now = Instant::now();
+        let mut s = self.schedule.lock().unwrap_or_else(|e| e.into_inner());
+        if reached {
+            s.silent_since = None;
+        } else if s.silent_since.is_none() {
+            s.silent_since = Some(now);
+        }
+        s.next = now + next_check(ok, s.timers, bounds);
+        let expire = s.timers.unwrap_or(UNKNOWN_TIMERS).expire;
+        let silent = s.silent_since.map(|since| now - since);
+        drop(s);
+        self.moved.notify_one();
+        silent.filter(|silent| silent.as_secs() > u64::from(expire)).map(|silent| (silent, expire))
+    }
+
     fn serial(&self) -> Option<u32> {
         // A poisoned lock still holds a whole Option<u32>.
         *self.serial.lock().unwrap_or_else(|e| e.into_inner())
@@ -175,6 +232,12 @@ impl PrimarySource {
                     serial: Mutex::new(None),
                     running: tokio::sync::Mutex::new(()),
                     queued: AtomicBool::new(false),
+                    schedule: Mutex::new(RefreshSchedule {
+                        next: Instant::now() + Duration::from_secs(u64::from(config.refresh_bounds.1)),
+                        timers: None,
+                        silent_since: None,
+                    }),
+                    moved: tokio::sync::Notify::new(),
                 };
                 (CanonicalName(apex.clone()), Arc::new(slot))
             })
@@ -241,9 +304,39 @@ impl PrimarySource {
         });
     }
 
+    /// Starts every zone's refresh timer: the SOA is checked again when the
+    /// last check's REFRESH (after an answer) or RETRY (after none) runs out,
+    /// within the configured bounds. The timers stop with the last clone of
+    /// this source.
+    pub fn start_timers(&self) {
+        for slot in self.inner.zones.values() {
+            let (weak, slot) = (Arc::downgrade(&self.inner), slot.clone());
+            tokio::spawn(run_timer(weak, slot));
+        }
+    }
+
     /// Queries the primary's SOA and, when it is newer, pulls the zone and
-    /// hands it to the coordinator.
+    /// hands it to the coordinator; then sets the zone's next check
+    /// (REFRESH after an answer, RETRY after none).
     pub async fn refresh(&self, apex: &StoredName) -> Result<Refreshed, RefreshError> {
+        let result = self.refresh_once(apex).await;
+        let Some(slot) = self.slot(apex) else { return result };
+        // A failed SOA query means the primary was not reached; a failed
+        // transfer or hand-over after it means it was.
+        let reached = !matches!(&result, Err(RefreshError::Transfer(e)) if e.kind == "SOA query");
+        if let Some((silent, expire)) = slot.checked(result.is_ok(), reached, self.inner.config.refresh_bounds) {
+            tracing::error!(
+                "zone {}: the primary {} has not answered for {} s, longer than its SOA EXPIRE ({expire} s): \
+                 the signed zone is still published, but its content may be stale",
+                FqdnDisplay(apex),
+                self.inner.config.address,
+                silent.as_secs()
+            );
+        }
+        result
+    }
+
+    async fn refresh_once(&self, apex: &StoredName) -> Result<Refreshed, RefreshError> {
         let primary = self.inner.config.address;
         let zone = FqdnDisplay(apex).to_string();
         let slot = self.slot(apex).ok_or(RefreshError::UnknownZone { zone: zone.clone(), primary })?.clone();
@@ -252,7 +345,9 @@ impl PrimarySource {
         slot.queued.store(false, Ordering::Release);
         let ours = slot.serial();
         let key = self.inner.config.tsig_key.as_ref().map(|k| k.key.clone());
-        let (serial, incoming) = match pull(primary, key, &slot.apex, ours).await? {
+        let (pulled, timers) = pull(primary, key, &slot.apex, ours).await?;
+        slot.schedule.lock().unwrap_or_else(|e| e.into_inner()).timers = Some(timers);
+        let (serial, incoming) = match pulled {
             Pulled::UpToDate { serial } => {
                 tracing::debug!("zone {zone}: the primary {primary} has serial {serial}, nothing newer");
                 return Ok(Refreshed::UpToDate(serial));
@@ -285,5 +380,41 @@ impl PrimarySource {
             return Err(RefreshError::Closed { zone, serial, primary });
         }
         Ok(Refreshed::Transferred(serial))
+    }
+}
+
+/// One zone's refresh timer: sleeps until the next check is due (woken
+/// when a NOTIFY-driven refresh moved it), then refreshes.
+async fn run_timer(source: Weak<Inner>, slot: Arc<ZoneSlot>) {
+    loop {
+        let due = slot.next_due();
+        tokio::select! {
+            () = tokio::time::sleep_until(due.into()) => {}
+            () = slot.moved.notified() => continue,
+        }
+        let Some(inner) = source.upgrade() else { return };
+        if Instant::now() < slot.next_due() {
+            continue;
+        }
+        tracing::debug!("zone {}: refresh timer ran out; checking the primary's SOA", FqdnDisplay(&slot.apex));
+        if let Err(e) = (PrimarySource { inner }).refresh(&slot.apex).await {
+            tracing::warn!("{e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_check_follows_refresh_after_an_answer_and_retry_after_none_within_bounds() {
+        let t = SoaTimers { serial: 7, refresh: 7200, retry: 900, expire: 1_209_600 };
+        assert_eq!(next_check(true, Some(t), (60, 86_400)), Duration::from_secs(7200));
+        assert_eq!(next_check(false, Some(t), (60, 86_400)), Duration::from_secs(900));
+        assert_eq!(next_check(true, Some(t), (60, 3600)), Duration::from_secs(3600), "REFRESH above the longest wait");
+        let eager = SoaTimers { refresh: 5, retry: 1, ..t };
+        assert_eq!(next_check(false, Some(eager), (60, 86_400)), Duration::from_secs(60), "RETRY below the shortest wait");
+        assert_eq!(next_check(false, None, (60, 86_400)), Duration::from_secs(600), "never answered");
     }
 }
