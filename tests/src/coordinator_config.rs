@@ -170,6 +170,9 @@ pub struct Secondary {
     /// Key its transfers are signed with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tsig_key: Option<String>,
+    /// The zones it is a secondary of; absent: every zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zones: Option<Vec<String>>,
 }
 
 /// `[primary]`: the hidden primary the coordinator pulls unsigned zones from.

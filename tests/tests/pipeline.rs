@@ -586,7 +586,7 @@ fn nsd_secondary_pulls_axfr_then_ixfr_and_unbound_validates_the_added_name() {
     let nsd_port = free_port();
     cluster.enable_transfer(
         vec![TsigKey::hmac_sha256("xfr-key", SECRET)],
-        vec![Secondary { address: format!("127.0.0.1:{nsd_port}"), tsig_key: Some("xfr-key".to_string()) }],
+        vec![Secondary { address: format!("127.0.0.1:{nsd_port}"), tsig_key: Some("xfr-key".to_string()), zones: None }],
     );
     cluster.configure_coordinator(|c| {
         c.zones.push(coordinator_config::Zone {

@@ -205,7 +205,7 @@ fn zsk_and_ksk_rollovers_run_through_every_phase_and_every_version_validates() {
     }
     let mut cluster = Cluster::new(3, 2);
     let nsd_port = free_port();
-    cluster.enable_transfer(Vec::new(), vec![Secondary { address: format!("127.0.0.1:{nsd_port}"), tsig_key: None }]);
+    cluster.enable_transfer(Vec::new(), vec![Secondary { address: format!("127.0.0.1:{nsd_port}"), tsig_key: None, zones: None }]);
     let output = cluster.dir.path().join("roll.signed");
     let parent_port = free_port();
     cluster.configure_coordinator(|c| {

@@ -179,7 +179,7 @@ fn transfer_section(listen: &str, secondaries: Vec<Secondary>) -> coordinator_co
 
 /// A secondary at `127.0.0.1:port` with the test's TSIG key.
 fn secondary(port: u16) -> Secondary {
-    Secondary { address: format!("127.0.0.1:{port}"), tsig_key: Some("xfr-key".to_string()) }
+    Secondary { address: format!("127.0.0.1:{port}"), tsig_key: Some("xfr-key".to_string()), zones: None }
 }
 
 /// The hidden primary at `127.0.0.1:port` with the test's TSIG key, for `zone`.
@@ -345,60 +345,105 @@ async fn incoming_full_zone_from_nsd_then_changes_from_our_own_primary() {
     assert_eq!(source.refresh(&org).await.unwrap(), frostzone_coordinator::xfr::Refreshed::UpToDate(2));
 }
 
+/// The test's TSIG key (`SECRET` is the base64 of these 32 octets).
+fn test_key() -> frostzone_dnssec::domain::tsig::Key {
+    use frostzone_dnssec::domain::tsig::{Algorithm, Key, KeyName};
+    Key::new(Algorithm::Sha256, b"frostzone-test-xfr-key-32-bytes!", KeyName::from_str("xfr-key").unwrap(), None, None).unwrap()
+}
+
+/// The first message of the answer to an AXFR of `origin` sent to `server` over TCP, signed
+/// with `key` as at `signed_at` (seconds since the epoch).
+async fn first_axfr_answer(
+    server: std::net::SocketAddr,
+    key: &frostzone_dnssec::domain::tsig::Key,
+    origin: &StoredName,
+    signed_at: u64,
+) -> frostzone_dnssec::domain::base::Message<Vec<u8>> {
+    use frostzone_dnssec::domain::base::iana::Rtype;
+    use frostzone_dnssec::domain::base::{Message, MessageBuilder, Name};
+    use frostzone_dnssec::domain::rdata::tsig::Time48;
+    use frostzone_dnssec::domain::tsig::ClientTransaction;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut query = MessageBuilder::new_vec();
+    query.header_mut().set_id(4711);
+    let mut question = query.question();
+    question.push((Name::<Vec<u8>>::from_str(&origin.to_string()).unwrap(), Rtype::AXFR)).unwrap();
+    let mut additional = question.additional();
+    ClientTransaction::request(key, &mut additional, Time48::from_u64(signed_at)).unwrap();
+    let wire = additional.finish();
+    let mut stream = tokio::net::TcpStream::connect(server).await.unwrap();
+    stream.write_all(&(wire.len() as u16).to_be_bytes()).await.unwrap();
+    stream.write_all(&wire).await.unwrap();
+    let mut len = [0u8; 2];
+    tokio::time::timeout(WAIT, stream.read_exact(&mut len)).await.expect("an answer in time").unwrap();
+    let mut answer = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    stream.read_exact(&mut answer).await.unwrap();
+    Message::from_octets(answer).unwrap()
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
 /// RFC 8945 §5.2.3: a request signed with the right key at a time more than the fudge (300 s)
 /// away from ours is answered BADTIME, never with the zone; the same request signed now gets it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tsig_time_outside_the_fudge_is_answered_badtime() {
-    use frostzone_dnssec::domain::base::iana::{Rcode, Rtype, TsigRcode};
-    use frostzone_dnssec::domain::base::{Message, MessageBuilder, Name};
-    use frostzone_dnssec::domain::rdata::tsig::{Time48, Tsig};
-    use frostzone_dnssec::domain::tsig::{Algorithm, ClientTransaction, Key, KeyName};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use frostzone_dnssec::domain::base::iana::{Rcode, TsigRcode};
+    use frostzone_dnssec::domain::base::ParsedName;
+    use frostzone_dnssec::domain::rdata::tsig::Tsig;
 
     captured_logs();
     let origin = apex("example.");
     let c = config(XfrSections { transfer: Some(transfer_section("127.0.0.1:0", vec![secondary(free_port())])), primary: None });
     let server = TransferServer::start(&c.transfer, None).await.unwrap();
     server.publish(origin.clone(), records(&signed(ZONE, &origin))).await.unwrap();
-    // SECRET is the base64 of these 32 octets.
-    let key = Key::new(Algorithm::Sha256, b"frostzone-test-xfr-key-32-bytes!", KeyName::from_str("xfr-key").unwrap(), None, None).unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let address = server.local_addr();
-    let first_answer = |signed_at: u64| {
-        let key = &key;
-        let origin = origin.clone();
-        async move {
-            let mut query = MessageBuilder::new_vec();
-            query.header_mut().set_id(4711);
-            let mut question = query.question();
-            question.push((Name::<Vec<u8>>::from_str(&origin.to_string()).unwrap(), Rtype::AXFR)).unwrap();
-            let mut additional = question.additional();
-            ClientTransaction::request(key, &mut additional, Time48::from_u64(signed_at)).unwrap();
-            let wire = additional.finish();
-            let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-            stream.write_all(&(wire.len() as u16).to_be_bytes()).await.unwrap();
-            stream.write_all(&wire).await.unwrap();
-            let mut len = [0u8; 2];
-            tokio::time::timeout(WAIT, stream.read_exact(&mut len)).await.expect("an answer in time").unwrap();
-            let mut answer = vec![0u8; usize::from(u16::from_be_bytes(len))];
-            stream.read_exact(&mut answer).await.unwrap();
-            Message::from_octets(answer).unwrap()
-        }
-    };
-    let skewed = first_answer(now - 3600).await;
+    let key = test_key();
+    let skewed = first_axfr_answer(server.local_addr(), &key, &origin, unix_now() - 3600).await;
     assert_eq!(skewed.header().rcode(), Rcode::NOTAUTH, "{:?}", skewed.header());
     assert_eq!(skewed.header_counts().ancount(), 0, "a skewed request was sent records");
     let tsig = skewed
         .additional()
         .unwrap()
-        .limit_to::<Tsig<&[u8], frostzone_dnssec::domain::base::ParsedName<&[u8]>>>()
+        .limit_to::<Tsig<&[u8], ParsedName<&[u8]>>>()
         .next()
         .expect("the BADTIME answer carries a TSIG record (RFC 8945 §5.2.3)")
         .unwrap();
     assert_eq!(tsig.data().error(), TsigRcode::BADTIME);
-    let timely = first_answer(now).await;
+    let timely = first_axfr_answer(server.local_addr(), &key, &origin, unix_now()).await;
     assert_eq!(timely.header().rcode(), Rcode::NOERROR);
     assert!(timely.header_counts().ancount() > 0, "the same request signed now gets the zone");
+}
+
+/// A secondary listed for some zones (`transfer.secondaries[].zones`) transfers those and is
+/// REFUSED the others; NOTIFYs of the others do not go to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secondary_of_one_zone_is_refused_the_others() {
+    use frostzone_dnssec::domain::base::iana::Rcode;
+    captured_logs();
+    let (com, org) = (apex("example."), apex("example.org."));
+    let notify_port = free_port();
+    let mut only = secondary(notify_port);
+    only.zones = Some(vec!["example.".to_string()]);
+    let c = config(XfrSections { transfer: Some(transfer_section("127.0.0.1:0", vec![only])), primary: None });
+    let server = TransferServer::start(&c.transfer, None).await.unwrap();
+    server.publish(com.clone(), records(&signed(ZONE, &com))).await.unwrap();
+    server.publish(org.clone(), records(&loaded(ZONE, &org))).await.unwrap();
+    let key = test_key();
+    let allowed = first_axfr_answer(server.local_addr(), &key, &com, unix_now()).await;
+    assert!(allowed.header().rcode() == Rcode::NOERROR && allowed.header_counts().ancount() > 0, "{:?}", allowed.header());
+    let other = first_axfr_answer(server.local_addr(), &key, &org, unix_now()).await;
+    assert_eq!(other.header().rcode(), Rcode::REFUSED);
+    assert_eq!(other.header_counts().ancount(), 0);
+    let log = log_text();
+    assert!(log.contains("example.org. from 127.0.0.1") && log.contains("not a secondary of this zone"), "{log}");
+    // Both versions were published at once: by the time the first NOTIFY attempt to the
+    // secondary is logged (nobody answers it), one for the other zone would be too.
+    let notified = format!("NOTIFY for example. serial 1 to 127.0.0.1:{notify_port}");
+    poll("the NOTIFY of example. to be attempted", log_text, || async { log_text().contains(&notified).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let log = log_text();
+    assert!(!log.contains(&format!("NOTIFY for example.org. serial 1 to 127.0.0.1:{notify_port}")), "{log}");
 }
 
 /// RFC 1034 §4.3.5: without a NOTIFY (the primary sends it to a port where nobody listens), the

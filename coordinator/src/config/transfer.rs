@@ -82,6 +82,10 @@ pub struct RawSecondary {
     /// Name of a `[[transfer.tsig_keys]]` entry every request from this
     /// secondary must be signed with.
     pub tsig_key: Option<String>,
+    /// The zones it is a secondary of (transferred to it, NOTIFYed to it);
+    /// absent: every zone served.
+    #[serde(default)]
+    pub zones: Option<Vec<String>>,
 }
 
 /// `[primary]` as written.
@@ -126,6 +130,15 @@ pub struct SecondaryConfig {
     pub address: SocketAddr,
     /// The key its requests must carry, and our NOTIFYs to it are signed with.
     pub tsig_key: Option<TsigKey>,
+    /// The zones it may transfer and is NOTIFYed of; `None`: every zone.
+    pub zones: Option<Vec<StoredName>>,
+}
+
+impl SecondaryConfig {
+    /// Whether it is a secondary of the zone at `apex`.
+    pub fn serves(&self, apex: &impl ToName) -> bool {
+        self.zones.as_ref().is_none_or(|zones| zones.iter().any(|z| z.name_eq(apex)))
+    }
 }
 
 /// The hidden primary we take zones from.
@@ -234,7 +247,14 @@ impl XfrConfig {
                 return Err(problem(format!("transfer.secondaries[{i}].address"), format!("{address} is listed twice")));
             }
             let tsig_key = find_key(&s.tsig_key, format!("transfer.secondaries[{i}].tsig_key"))?;
-            secondaries.push(SecondaryConfig { address, tsig_key });
+            let zones = match &s.zones {
+                None => None,
+                Some(z) if z.is_empty() => {
+                    return Err(problem(format!("transfer.secondaries[{i}].zones"), "empty: leave it out to serve every zone"));
+                }
+                Some(z) => Some(zone_list(&format!("transfer.secondaries[{i}].zones"), z)?),
+            };
+            secondaries.push(SecondaryConfig { address, tsig_key, zones });
         }
         // Requests are told apart by source IP: two entries for one IP
         // with different keys would make the ACL ambiguous.
@@ -257,16 +277,7 @@ impl XfrConfig {
                 if p.zones.is_empty() {
                     return Err(problem("primary.zones", "no zones: list the zones taken from the primary"));
                 }
-                let mut zones: Vec<StoredName> = Vec::new();
-                for (i, z) in p.zones.iter().enumerate() {
-                    let fqdn = if z.ends_with('.') { z.clone() } else { format!("{z}.") };
-                    let name = StoredName::from_str(&fqdn)
-                        .map_err(|e| problem(format!("primary.zones[{i}]"), format!("{z:?} is not a domain name: {e}")))?;
-                    if zones.iter().any(|o| o.name_eq(&name)) {
-                        return Err(problem(format!("primary.zones[{i}]"), format!("{z:?} is listed twice")));
-                    }
-                    zones.push(name);
-                }
+                let zones = zone_list("primary.zones", &p.zones)?;
                 let min = p.min_refresh_secs.unwrap_or(DEFAULT_MIN_REFRESH_SECS);
                 let max = p.max_refresh_secs.unwrap_or(DEFAULT_MAX_REFRESH_SECS.max(min));
                 if min == 0 {
@@ -280,6 +291,20 @@ impl XfrConfig {
         };
         Ok(Some(XfrConfig { transfer: TransferConfig { listen, journal_limit, tsig_keys, secondaries }, primary }))
     }
+}
+
+/// Zone names as written (`example.com` or `example.com.`), each once.
+fn zone_list(field: &str, names: &[String]) -> Result<Vec<StoredName>, XfrConfigError> {
+    let mut zones: Vec<StoredName> = Vec::new();
+    for (i, z) in names.iter().enumerate() {
+        let fqdn = if z.ends_with('.') { z.clone() } else { format!("{z}.") };
+        let name = StoredName::from_str(&fqdn).map_err(|e| problem(format!("{field}[{i}]"), format!("{z:?} is not a domain name: {e}")))?;
+        if zones.iter().any(|o| o.name_eq(&name)) {
+            return Err(problem(format!("{field}[{i}]"), format!("{z:?} is listed twice")));
+        }
+        zones.push(name);
+    }
+    Ok(zones)
 }
 
 fn key_name(key: &Option<TsigKey>) -> Option<String> {
@@ -366,8 +391,15 @@ zones = ["example.com", "example.net."]
         assert_eq!(c.transfer.journal_limit, DEFAULT_JOURNAL_LIMIT);
         assert_eq!(c.transfer.secondaries[0].address, "192.0.2.2:53".parse().unwrap());
         assert!(c.transfer.secondaries[0].tsig_key.is_some() && c.transfer.secondaries[1].tsig_key.is_none());
+        assert!(c.transfer.secondaries.iter().all(|s| s.zones.is_none() && s.serves(&StoredName::from_str("any.").unwrap())));
         let p = c.primary.unwrap();
         assert_eq!(p.zones.len(), 2);
+        assert_eq!(p.refresh_bounds, (DEFAULT_MIN_REFRESH_SECS, DEFAULT_MAX_REFRESH_SECS));
+        let only = XfrConfig::parse(&good().replace("address = \"192.0.2.3:5300\"", "address = \"192.0.2.3:5300\"\nzones = [\"Example.COM\"]"), Path::new("/etc/fz"))
+            .unwrap()
+            .unwrap();
+        let s = &only.transfer.secondaries[1];
+        assert!(s.serves(&StoredName::from_str("example.com.").unwrap()) && !s.serves(&StoredName::from_str("example.net.").unwrap()));
         assert!(!format!("{:?}", p.tsig_key).contains(SECRET));
         assert!(XfrConfig::parse("", Path::new(".")).unwrap().is_none());
     }
@@ -387,6 +419,10 @@ zones = ["example.com", "example.net."]
             ("\"example.com\", ", "\"exa mple..com\", ", "primary.zones[0]"),
             ("zones = [\"example.com\", \"example.net.\"]", "zones = []", "primary.zones"),
             ("listen = \"127.0.0.1:5353\"", "listen = \"127.0.0.1:5353\"\nlisten_tcp = 1", "listen_tcp"),
+            ("address = \"192.0.2.3:5300\"", "address = \"192.0.2.3:5300\"\nzones = []", "transfer.secondaries[1].zones"),
+            ("address = \"192.0.2.3:5300\"", "address = \"192.0.2.3:5300\"\nzones = [\"a.\", \"A\"]", "transfer.secondaries[1].zones[1]"),
+            ("tsig_key = \"xfr-key\"\nzones", "tsig_key = \"xfr-key\"\nmin_refresh_secs = 0\nzones", "primary.min_refresh_secs"),
+            ("tsig_key = \"xfr-key\"\nzones", "tsig_key = \"xfr-key\"\nmin_refresh_secs = 600\nmax_refresh_secs = 60\nzones", "primary.max_refresh_secs"),
         ];
         for (from, to, field) in cases {
             let text = good();

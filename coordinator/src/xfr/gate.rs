@@ -89,7 +89,7 @@ impl Gate {
         if opcode != Opcode::QUERY {
             return error(&msg, OptRcode::NOTIMP);
         }
-        if let Err(why) = self.shared.admit(peer.ip(), key.as_ref()) {
+        if let Err(why) = self.shared.admit(peer.ip(), key.as_ref(), &qname) {
             tracing::warn!("{qtype} {} from {peer} refused: {why}", FqdnDisplay(&qname));
             return error(&msg, OptRcode::REFUSED);
         }

@@ -220,8 +220,7 @@ impl TransferServer {
         let soa = built.snapshot.soa_record();
         self.swap(built);
         if let Some(soa) = soa {
-            let targets =
-                self.shared.secondaries.iter().map(|s| (s.address, s.tsig_key.as_ref().map(|k| k.key.clone()))).collect();
+            let targets = self.shared.notify_targets(soa.owner());
             self.shared.notifier.announce(soa, targets);
         }
         serial

@@ -57,6 +57,12 @@ pub(super) struct Shared {
 }
 
 impl Shared {
+    /// The secondaries of the zone at `apex`, with the key NOTIFYs to them
+    /// are signed with.
+    pub(super) fn notify_targets(&self, apex: &impl ToName) -> Vec<(std::net::SocketAddr, Option<Arc<Key>>)> {
+        self.secondaries.iter().filter(|s| s.serves(apex)).map(|s| (s.address, s.tsig_key.as_ref().map(|k| k.key.clone()))).collect()
+    }
+
     pub(super) fn zone(&self, apex: &impl ToName) -> Option<Arc<PublishedZone>> {
         let name = CanonicalName(apex.to_name());
         // Poisoning cannot leave the map half-changed: it is only ever
@@ -65,12 +71,17 @@ impl Shared {
     }
 
     /// RFC 5936 §4.1 wants transfers limited to authorised peers: the
-    /// request must come from a secondary's IP and, when it has a key, be
-    /// signed with that key (TSIG was already verified by the middleware).
-    pub(super) fn admit(&self, ip: IpAddr, key: Option<&Key>) -> Result<(), &'static str> {
+    /// request must come from a secondary's IP, for a zone it is a
+    /// secondary of, and, when it has a key, be signed with that key (TSIG
+    /// was already verified by the middleware).
+    pub(super) fn admit(&self, ip: IpAddr, key: Option<&Key>, zone: &impl ToName) -> Result<(), &'static str> {
         let mut entries = self.secondaries.iter().filter(|s| s.address.ip() == ip).peekable();
         if entries.peek().is_none() {
             return Err("not a configured secondary");
+        }
+        let mut entries = entries.filter(|s| s.serves(zone)).peekable();
+        if entries.peek().is_none() {
+            return Err("not a secondary of this zone (transfer.secondaries[].zones)");
         }
         let signed_right = |s: &SecondaryConfig| match &s.tsig_key {
             None => true,
