@@ -105,7 +105,7 @@ cmd_build() {
     (cd "$root" && env -u CARGO_ENCODED_RUSTFLAGS RUSTFLAGS='-C target-feature=+crt-static' \
         CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_PROFILE_RELEASE_STRIP=debuginfo \
         "${CARGO:-cargo}" build --release --locked --target "$target" --target-dir "$root/target/static" \
-        --bins -p frostzone-coordinator -p frostzone-signer-node)
+        --bins -p frostzone-coordinator -p frostzone-signer-node -p frostzone-cli)
     local name bin
     for name in coordinator signer; do
         bin="$static_dir/frostzone-$name"
@@ -116,6 +116,11 @@ cmd_build() {
         # A build context with only the binary (the repository's target/ is gigabytes).
         mkdir -p "$run/image/$name"
         cp -f "$bin" "$run/image/$name/"
+        # Each signer's operator approves in its container: the signer image carries the CLI.
+        if [ "$name" = signer ]; then
+            [ -x "$static_dir/frostzone" ] || die "$static_dir/frostzone was not built"
+            cp -f "$static_dir/frostzone" "$run/image/$name/"
+        fi
         echo "building image frostzone-$name:$tag" >&2
         docker build -q -f "$root/docker/Dockerfile.$name" -t "frostzone-$name:$tag" "$run/image/$name" >/dev/null
     done
@@ -244,7 +249,11 @@ cmd_init() {
     } > "$run/coordinator/coordinator.toml"
     for k in $(seq 1 "$signers"); do
         party="signer-$k"
-        mkdir -p "$run/$party"
+        mkdir -p "$run/$party/admin"
+        # The signer (root in its container, without CAP_DAC_OVERRIDE) makes its socket here. Run
+        # by root, the directory is root's alone; otherwise anyone may create files in it, but
+        # only their own (sticky, like /tmp), and the socket itself is 0600, the signer's.
+        if [ "$(id -u)" -eq 0 ]; then chmod 0700 "$run/$party/admin"; else chmod 1777 "$run/$party/admin"; fi
         cp -f "$run/pki/ca.pem" "$run/pki/$party.pem" "$run/pki/$party.key" "$run/pki/coordinator.pem" "$run/$party/"
         if [ "$force" = 1 ] || [ ! -s "$run/$party/passphrase" ]; then
             od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$run/$party/passphrase"
@@ -260,8 +269,8 @@ cmd_init() {
 # Production keeps the default [approval] (key_changes and key_ceremonies =
 # "operator" and the default limits), so that this signer's operator reviews
 # key ceremonies, key changes and large changes and approves them with
-# `frostzone approve --socket <data_dir>/admin.sock` (here the socket is in
-# the container's data volume).
+# `frostzone approve --socket /run/frostzone/admin.sock` (in the container:
+# `docker compose exec signer-K /frostzone approve ...`).
 version = 1
 
 [approval]
@@ -282,6 +291,8 @@ data_dir = "/var/lib/frostzone"
 passphrase_file = "/etc/frostzone/passphrase"
 roster = "/etc/frostzone/roster.toml"
 policy = "/etc/frostzone/policy.toml"
+# A directory of the host (docker/run/$party/admin), where this signer's operator reaches it.
+admin_socket = "/run/frostzone/admin.sock"
 
 [tls]
 ca = "/etc/frostzone/ca.pem"

@@ -3,21 +3,11 @@
 //! default `<data_dir>/admin.sock`). Nothing else can reach it: the
 //! coordinator has no way to approve on a signer's behalf.
 
-use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use anyhow::Context;
-use frostzone_proto::v1::signer_admin_client::SignerAdminClient;
-use hyper_util::rt::TokioIo;
-use tokio::net::UnixStream;
-use tonic::transport::{Channel, Endpoint, Uri};
 
 use crate::client::error_chain;
-
-/// A local socket answers at once or not at all.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Which signer to talk to (options of the admin commands).
 #[derive(clap::Args, Clone, Debug)]
@@ -29,7 +19,7 @@ pub struct AdminArgs {
 }
 
 /// A connected admin client.
-pub type Admin = SignerAdminClient<Channel>;
+pub use frostzone_proto::admin_socket::Admin;
 
 impl AdminArgs {
     /// The socket path, or an error saying how to give it.
@@ -46,56 +36,10 @@ impl AdminArgs {
     }
 }
 
-/// Connects to the admin service on the Unix socket `path`.
-///
-/// The first connection is made here, so that a missing socket, a stale
-/// one or a permission problem is reported as such, naming the path; the
-/// channel reuses it and reconnects only if it is lost.
+/// Connects to the admin service on the Unix socket `path`
+/// ([`frostzone_proto::admin_socket::connect`]).
 pub async fn connect(path: &Path) -> anyhow::Result<Admin> {
-    let first = UnixStream::connect(path).await.map_err(|e| socket_error(path, &e))?;
-    let first = Arc::new(Mutex::new(Some(first)));
-    let socket = path.to_path_buf();
-    let connector = tower::service_fn(move |_: Uri| {
-        let first = Arc::clone(&first);
-        let socket = socket.clone();
-        async move {
-            let ready = first.lock().ok().and_then(|mut f| f.take());
-            let stream = match ready {
-                Some(stream) => stream,
-                None => UnixStream::connect(&socket).await?,
-            };
-            Ok::<_, std::io::Error>(TokioIo::new(stream))
-        }
-    });
-    // The URI only fills in the HTTP/2 :authority; the connector ignores it.
-    let channel = Endpoint::from_static("http://signer-admin.local")
-        .connect_timeout(CONNECT_TIMEOUT)
-        .connect_with_connector(connector)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot talk to the signer on {}: {}", path.display(), error_chain(&e)))?;
-    Ok(SignerAdminClient::new(channel)
-        .max_decoding_message_size(frostzone_proto::MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(frostzone_proto::MAX_MESSAGE_BYTES))
-}
-
-/// Why the socket could not be opened, and what the operator can do.
-fn socket_error(path: &Path, e: &std::io::Error) -> anyhow::Error {
-    let p = path.display();
-    match e.kind() {
-        ErrorKind::NotFound => anyhow::anyhow!(
-            "no admin socket at {p}: is the signer running, and is this its data directory? (it serves \
-             <data_dir>/admin.sock unless its config sets admin_socket)"
-        ),
-        ErrorKind::ConnectionRefused => anyhow::anyhow!(
-            "{p} refuses connections: no signer is listening on it (a socket file left by a signer that \
-             stopped); start the signer"
-        ),
-        ErrorKind::PermissionDenied => anyhow::anyhow!(
-            "permission denied on {p}: the admin socket is only for the user the signer runs as (mode \
-             0600); run this command as that user"
-        ),
-        _ => anyhow::anyhow!("cannot connect to the signer's admin socket {p}: {e}"),
-    }
+    Ok(frostzone_proto::admin_socket::connect(path).await?)
 }
 
 /// A `Status` from the signer as an error. Its message explains ("request

@@ -1,6 +1,7 @@
 //! The frostzone gRPC API: the signer service (called by the coordinator)
 //! and the coordinator service (called by operators and zone pipelines),
-//! generated from `proto/frostzone/v1/*.proto`, plus the mutual-TLS set-up
+//! generated from `proto/frostzone/v1/*.proto`, the client of a signer's
+//! admin socket ([`admin_socket`]), plus the mutual-TLS set-up
 //! every daemon and the CLI share ([`tls`]), the audit log format every
 //! node writes and the CLI verifies ([`audit`]), the content hash of
 //! signing items and key ceremonies ([`content`]), the roster of
@@ -14,6 +15,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod admin_socket;
 pub mod audit;
 pub mod config_file;
 pub mod content;

@@ -1,6 +1,8 @@
 //! `frostzone-signer --config signer.toml [--check-config]`: a signer node.
 //! `frostzone-signer --config signer.toml identity`: its identity key, as
 //! a roster entry for the other operators.
+//! `frostzone-signer --config signer.toml health`: whether the running
+//! signer answers on its admin socket (container health checks).
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
@@ -44,6 +46,32 @@ enum Command {
     /// entry to every other operator over a channel you trust; each builds
     /// the same roster file from all entries.
     Identity,
+    /// Check that the signer running with this config answers on its admin
+    /// socket (a container's health check): prints one line and exits 0,
+    /// or says why not and exits 1. Needs no passphrase.
+    Health,
+}
+
+/// How long `health` waits for the signer's answer.
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `health`: one admin call over the socket, as the operator's CLI makes.
+fn health(config: &Config) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let socket = &config.admin_socket;
+        let ask = async {
+            let mut admin = frostzone_proto::admin_socket::connect(socket).await?;
+            let request = frostzone_proto::v1::AdminListRequest { api_version: frostzone_proto::API_VERSION, all: false };
+            let listed = admin.list_requests(request).await.map_err(|s| anyhow::anyhow!("{}: the signer answered {:?}: {}", socket.display(), s.code(), s.message()))?;
+            anyhow::Ok(listed.into_inner().requests.len())
+        };
+        let pending = tokio::time::timeout(HEALTH_TIMEOUT, ask)
+            .await
+            .map_err(|_| anyhow::anyhow!("{}: no answer within {} s", socket.display(), HEALTH_TIMEOUT.as_secs()))??;
+        println!("ok: {} answers on {} ({pending} requests pending its operator)", config.name, socket.display());
+        Ok(())
+    })
 }
 
 /// `--version`: test builds say they can inject faults ([`Faults`]).
@@ -56,6 +84,14 @@ fn main() -> Result<()> {
     let args = Args::parse();
     frostzone_proto::log::init(args.log_format);
     let config = Config::load(&args.config)?;
+    if let Some(Command::Health) = args.command {
+        // One line for the health check's log, whatever RUST_BACKTRACE says.
+        if let Err(e) = health(&config) {
+            eprintln!("frostzone-signer: unhealthy: {e:#}");
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
     let participant = config.identifier()?;
     let passphrase = config.read_passphrase()?;
     if let Some(Command::Identity) = args.command {

@@ -157,6 +157,25 @@ impl DockerCluster {
         cmd
     }
 
+    /// `docker compose exec -T SERVICE ARGS...`, as run.
+    pub fn exec(&self, service: &str, args: &[&str]) -> (Command, Output) {
+        let mut all = vec!["exec", "-T", service];
+        all.extend_from_slice(args);
+        let mut cmd = self.compose(&all);
+        let out = run(&mut cmd);
+        (cmd, out)
+    }
+
+    /// The health of `service`'s container as its HEALTHCHECK last found it (`starting`,
+    /// `healthy`, `unhealthy`).
+    pub fn health(&self, service: &str) -> String {
+        let mut cmd = Command::new("docker");
+        cmd.args(["inspect", "--format", "{{.State.Health.Status}}", self.container(service)]);
+        let out = run(&mut cmd);
+        assert!(out.status.success(), "{}", describe(&cmd, &out));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     /// `docker/cluster.sh build`: the static binaries and both images.
     pub fn build(&self) {
         self.script_ok(&["build"]);

@@ -86,6 +86,94 @@ fn assert_roster(cluster: &DockerCluster) {
     }
 }
 
+/// What each operator has: the containers' own health checks report healthy, and signer-1's
+/// operator reaches its admin socket with the CLI in its container and, as root (the signer's
+/// user in the container), from the host directory the socket is in.
+fn operators_at_the_signers(cluster: &DockerCluster) {
+    let deadline = Instant::now() + std::time::Duration::from_secs(90);
+    for service in ["coordinator", "signer-1", "signer-5"] {
+        loop {
+            let health = cluster.health(service);
+            if health == "healthy" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{service} is {health}, not healthy\n{}", cluster.logs());
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    }
+    let (cmd, out) = cluster.exec("signer-1", &["/frostzone", "pending", "--all", "--socket", "/run/frostzone/admin.sock"]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && listed.contains(ORIGIN) && listed.contains("published"), "{}", describe(&cmd, &out));
+    let (cmd, out) = cluster.exec("signer-1", &["/frostzone-signer", "--config", "/etc/frostzone/signer.toml", "health"]);
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("ok: signer-1 answers"), "{}", describe(&cmd, &out));
+    let socket = cluster.path("signer-1/admin/admin.sock");
+    assert!(socket.exists(), "no admin socket in the host directory {}", socket.display());
+    let mut cmd = Command::new(frostzone_bin());
+    cmd.args(["pending", "--all", "--socket"]).arg(&socket);
+    let out = run(&mut cmd);
+    let as_root = std::fs::metadata(&socket).map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
+        && Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if as_root {
+        assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains(ORIGIN), "{}", describe(&cmd, &out));
+    } else {
+        say(&format!("{TEST}: not root: the host-side admin socket check is skipped ({})", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+}
+
+/// Signers 3, 4 and 5 are up (t = 3). Signer-3's operator now reviews every change
+/// (`max_rrsets_changed = 0`): a diff is approved by 4 and 5 by policy and waits for signer-3's
+/// operator, who finds it with `pending`, reads it with `show` and approves it with the CLI in
+/// the signer's container; then it is signed and published.
+fn operator_completes_the_quorum(cluster: &DockerCluster) {
+    let policy = cluster.path("signer-3/policy.toml");
+    let text = std::fs::read_to_string(&policy).expect("read signer-3's policy");
+    std::fs::write(&policy, text.replace("max_rrsets_changed = 1000000", "max_rrsets_changed = 0")).expect("write the policy");
+    cluster.docker_signers("restart", &[3]);
+    cluster.wait(3);
+    let old = example_zone();
+    let new = cluster.path("diff.zone");
+    let mut zone = std::fs::read_to_string(&old).expect("read the example zone");
+    zone.push_str("operator-approved.example.com. 300 IN TXT \"a diff signer-3's operator approved\"\n");
+    std::fs::write(&new, zone).expect("write the new zone");
+    let changes = cluster.frostzone_ok(&["diff", "--zone", ORIGIN, old.to_str().expect("UTF-8"), new.to_str().expect("UTF-8")]);
+    let changes_file = cluster.path("demo.changes");
+    std::fs::write(&changes_file, changes).expect("write the changes");
+    let out_changes = cluster.path("demo.signed-changes");
+    let mut sign = cluster.script(&["cli", "sign", "--zone", ORIGIN, "--changes", changes_file.to_str().expect("UTF-8"), "--out-changes", out_changes.to_str().expect("UTF-8")]);
+    let mut child = sign.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("start frostzone sign");
+    let socket = "/run/frostzone/admin.sock";
+    let deadline = Instant::now() + std::time::Duration::from_secs(120);
+    let id = loop {
+        let (cmd, out) = cluster.exec("signer-3", &["/frostzone", "pending", "--json", "--socket", socket]);
+        assert!(out.status.success(), "{}", describe(&cmd, &out));
+        let listed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("pending --json");
+        if let Some(id) = listed["requests"].as_array().and_then(|r| r.first()).and_then(|r| r["request_id"].as_str()) {
+            break id.to_string();
+        }
+        assert!(Instant::now() < deadline, "nothing pending on signer-3\n{}", cluster.logs());
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    let (cmd, out) = cluster.exec("signer-3", &["/frostzone", "show", &id, "--socket", socket]);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && shown.contains("+operator-approved.example.com."), "{}", describe(&cmd, &out));
+    let (cmd, out) = cluster.exec("signer-3", &["/frostzone", "approve", &id, "--socket", socket, "--operator", "carol"]);
+    assert!(out.status.success(), "{}", describe(&cmd, &out));
+    let output = loop {
+        if child.try_wait().expect("wait for frostzone sign").is_some() {
+            break child.wait_with_output().expect("frostzone sign output");
+        }
+        assert!(Instant::now() < deadline, "frostzone sign still waits after the approval\n{}", cluster.logs());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "frostzone sign --changes failed:\n{stderr}\n{}", cluster.logs());
+    assert!(stderr.contains("pending") && stderr.contains("signer-3"), "the wait was not shown:\n{stderr}");
+    let signed = std::fs::read_to_string(&out_changes).expect("the signed changes");
+    assert!(signed.contains("operator-approved.example.com.") && signed.contains("RRSIG"), "{signed}");
+    let (cmd, out) = cluster.exec("signer-3", &["/frostzone", "show", &id, "--socket", socket]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("by carol"), "{}", describe(&cmd, &out));
+}
+
 #[test]
 fn docker_cluster_signs_survives_stop_kill_and_restart() {
     if !require_docker(TEST) {
@@ -131,6 +219,8 @@ fn docker_cluster_signs_survives_stop_kill_and_restart() {
     step("DKG of KSK and ZSK", &mut t);
     sign_and_verify(&cluster, "all-up", &ds, check_ldns);
     step("sign with 5 of 5", &mut t);
+    operators_at_the_signers(&cluster);
+    step("health checks, the CLI in signer-1's container and on its host directory", &mut t);
 
     // Two signers stopped (SIGTERM): 3 of 5 are left, enough.
     cluster.docker_signers("stop", &[4, 5]);
@@ -179,6 +269,9 @@ fn docker_cluster_signs_survives_stop_kill_and_restart() {
     let ds_after = cluster.frostzone_ok(&["ds", "--zone", ORIGIN]);
     assert_eq!(ds_after, ds_text, "the DS changed across the restarts");
     step("start 3 + stop 1,2 + sign by 3,4,5", &mut t);
+
+    operator_completes_the_quorum(&cluster);
+    step("a diff that waits for signer-3's operator, approved in its container", &mut t);
 
     drop(cluster);
     step("compose down -v", &mut t);
