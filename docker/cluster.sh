@@ -230,6 +230,9 @@ cmd_init() {
         echo "listen = \"0.0.0.0:7000\""
         echo "data_dir = \"/var/lib/frostzone\""
         echo "threshold = $threshold"
+        echo "# A signer cut off the network answers nothing; after this long its batch goes to"
+        echo "# another subset (a zone of this demo's size signs well within it)."
+        echo "request_timeout_secs = 15"
         echo
         echo "[tls]"
         echo "ca = \"/etc/frostzone/ca.pem\""

@@ -125,6 +125,8 @@ pub mod staging;
 pub mod store;
 
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod incremental_tests;
 #[cfg(test)]
 mod lifecycle_tests;

@@ -13,6 +13,7 @@ pub mod coordinator_config;
 pub mod daemon;
 pub mod dig;
 pub mod docker;
+pub mod docker_drills;
 pub mod module_graph;
 pub mod nsd;
 pub mod port;

@@ -3,7 +3,10 @@
 //! in its own container, on a private network with static addresses — under a unique project
 //! name. The operator CLI on the host then generates a KSK and a ZSK (3-of-5 DKG) and signs
 //! `examples/example.zone` through the coordinator's published port; signers are stopped, killed
-//! and started again with `docker`, and the shares must survive in their volumes.
+//! and started again with `docker`, and the shares must survive in their volumes. Drills
+//! (`frostzone_tests::docker_drills`): a signer's network cut mid-request, the coordinator killed
+//! mid-request, every signer restarted in turn while diffs arrive; then an operator's approval
+//! in a signer's container completes a quorum.
 //!
 //! The signers' roster comes from `docker/cluster.sh init`: each signer makes its identity key
 //! in its own volume; a signer that the roster does not list would not start. The images must
@@ -19,6 +22,7 @@ use std::time::Instant;
 
 use frostzone_proto::roster::Roster;
 use frostzone_tests::docker::{require_docker, say, DockerCluster, SIGNERS};
+use frostzone_tests::docker_drills;
 use frostzone_tests::programs::{describe, require, run};
 use frostzone_tests::{example_zone, frostzone_bin};
 
@@ -221,6 +225,13 @@ fn docker_cluster_signs_survives_stop_kill_and_restart() {
     step("sign with 5 of 5", &mut t);
     operators_at_the_signers(&cluster);
     step("health checks, the CLI in signer-1's container and on its host directory", &mut t);
+    let example = example_zone();
+    docker_drills::network_cut_mid_request(&cluster, ORIGIN, &example, &ds);
+    step("signer-1's network cut mid-request, signed by the others", &mut t);
+    docker_drills::coordinator_restart_mid_request(&cluster, ORIGIN, &example, &ds);
+    step("coordinator killed mid-request, nothing published, signed again", &mut t);
+    docker_drills::rolling_restart_under_diffs(&cluster, ORIGIN, &docker_drills::large_zone(&example, 1500, "restart"));
+    step("every signer restarted in turn under 8 diffs", &mut t);
 
     // Two signers stopped (SIGTERM): 3 of 5 are left, enough.
     cluster.docker_signers("stop", &[4, 5]);

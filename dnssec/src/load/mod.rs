@@ -11,10 +11,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use domain::base::iana::Class;
-use domain::base::name::FlattenInto;
+use domain::base::name::{FlattenInto, ParsedName};
+use domain::base::rdata::{ComposeRecordData, ParseRecordData};
+use domain::dep::octseq::Parser;
+use domain::rdata::ZoneRecordData;
 use domain::zonefile::inplace::{Entry, Zonefile};
 
-use crate::{StoredName, StoredRecord};
+use crate::{StoredName, StoredRecord, StoredRecordData};
 
 mod flatten;
 mod prescan;
@@ -67,6 +70,17 @@ pub enum LoadError {
         file: PathBuf,
         /// `line:column: message` as the scanner reports it.
         position: String,
+    },
+    /// The zone file scanner (`domain`'s) panicked on an entry instead of
+    /// reporting what is wrong with it. The known cases are refused
+    /// earlier with a proper message; this stops an unknown one from
+    /// taking the process down.
+    #[error("{file}:{line}: this entry cannot be read (the zone file scanner failed on it)")]
+    ScannerFailure {
+        /// The file.
+        file: PathBuf,
+        /// The first line of the entry.
+        line: usize,
     },
     /// `$INCLUDE` nested too deeply (or in a loop).
     #[error("{location}: $INCLUDE nested more than {MAX_INCLUDE_DEPTH} levels deep")]
@@ -128,7 +142,8 @@ impl Loader {
 
     fn scan(&mut self, text: &[u8], path: &Path, origin: StoredName, depth: usize) -> Result<(), LoadError> {
         let file: Arc<Path> = Arc::from(path);
-        let prescan::Prescan { text, entry_lines: lines } = prescan::prescan(text, &origin);
+        let prescan::Prescan { text, entry_lines: lines, double_dot } = prescan::prescan(text, &origin)
+            .map_err(|unclosed| LoadError::Syntax { file: path.to_path_buf(), position: unclosed.to_string() })?;
         let mut zonefile = Zonefile::from(&text[..]);
         zonefile.set_origin(origin);
         zonefile.set_default_class(Class::IN);
@@ -138,17 +153,28 @@ impl Loader {
             // entry), so the line comes from our entry index.
             let line = lines.get(index).copied().unwrap_or(0);
             index += 1;
-            let entry = zonefile.next_entry().map_err(|e| LoadError::Syntax {
+            // The scanner is not ours and has panicked on hostile text
+            // (see prescan); a panic is turned into an error and the
+            // scanner, whose state it left undefined, is not used again.
+            let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| zonefile.next_entry()))
+                .map_err(|_| LoadError::ScannerFailure { file: path.to_path_buf(), line })?;
+            let entry = next.map_err(|e| LoadError::Syntax {
                 file: path.to_path_buf(),
                 position: format!("{line}: {}", scanner_message(&e.to_string())),
             })?;
             let Some(entry) = entry else { break };
             let location = SourceLocation { file: file.clone(), line };
             match entry {
-                Entry::Record(record) => self.out.push(LoadedRecord {
-                    record: record.flatten_into(),
-                    location,
-                }),
+                Entry::Record(record) => {
+                    let record: StoredRecord = record.flatten_into();
+                    if double_dot {
+                        well_formed(&record).map_err(|why| LoadError::Syntax {
+                            file: path.to_path_buf(),
+                            position: format!("{line}: {why}"),
+                        })?;
+                    }
+                    self.out.push(LoadedRecord { record, location })
+                }
                 Entry::Include {
                     path: included,
                     origin: include_origin,
@@ -178,6 +204,36 @@ impl Loader {
             }
         }
         Ok(())
+    }
+}
+
+/// Checks the names the scanner made of a record: it takes `a..b` for a
+/// name with an empty label inside, which no name may have (RFC 1035
+/// §3.1: the empty label is the root's, last). The owner is checked as
+/// a name; the RDATA by reading its wire form back, which stops such a
+/// name at its first empty label, so the reading fails, leaves octets
+/// over or gives other fields (an RRSIG's signature takes the rest).
+fn well_formed(record: &StoredRecord) -> Result<(), String> {
+    let owner = record.owner();
+    if StoredName::from_octets(owner.as_octets().clone()).is_err() {
+        return Err("the owner name has an empty label ('..')".into());
+    }
+    let mut wire = Vec::new();
+    let bad_rdata = || format!("a name in the {} RDATA has an empty label ('..')", record.rtype());
+    record.data().compose_rdata(&mut wire).map_err(|_| bad_rdata())?;
+    let wire = bytes::Bytes::from(wire);
+    let mut parser = Parser::from_ref(&wire);
+    let parsed = ZoneRecordData::<bytes::Bytes, ParsedName<bytes::Bytes>>::parse_rdata(record.rtype(), &mut parser);
+    match parsed {
+        Ok(Some(parsed)) if parser.remaining() == 0 => {
+            let parsed: StoredRecordData = parsed.flatten_into();
+            if parsed == *record.data() {
+                Ok(())
+            } else {
+                Err(bad_rdata())
+            }
+        }
+        _ => Err(bad_rdata()),
     }
 }
 
@@ -237,5 +293,42 @@ mod tests {
         std::fs::write(dir.path().join("a.zone"), "$INCLUDE a.zone\n").unwrap();
         let err = load_zone_file(&dir.path().join("a.zone"), &origin()).unwrap_err();
         assert!(matches!(err, LoadError::IncludeDepth { .. }), "{err}");
+    }
+
+    /// The names check that `..` in the text turns on accepts what is well
+    /// formed, of every kind of RDATA.
+    #[test]
+    fn records_of_every_kind_pass_the_names_check() {
+        let text = "@ 300 IN SOA ns hm 1 2 3 4 5\n@ NS ns.example.net.\n@ MX 10 mail\nmail A 192.0.2.1\nmail AAAA 2001:db8::1\n\
+                    _s._tcp SRV 0 5 443 www\nw CNAME www\nd DNAME other.net.\n@ TXT a..b \"q..r\"\n@ HINFO a b\n@ CAA 0 issue \"ca.net\"\n\
+                    sub DS 31589 15 2 1B6E1C1B06B1C37F0D5A6E2C34A4C93E6D10D3E52B6E3F0F4E0A2D0B8C9A7E6D\n\
+                    @ DNSKEY 257 3 15 l02Woi0iS8Aa25FQkUd9RMzZHJpBoRQwAQEX1SxZJA4=\n\
+                    @ RRSIG A 15 1 300 20300101000000 20200101000000 1 example. AAAA\n@ NSEC a.example. A NS SOA RRSIG NSEC\n\
+                    @ NSEC3PARAM 1 0 0 -\nx NSEC3 1 1 0 - 2t7b4g4vsa5smi47k61mv5bv1a22bojr A RRSIG\n\
+                    s SVCB 1 www alpn=h2 port=443\nh HTTPS 1 . alpn=h3\nu TYPE65534 \\# 3 abcdef\nt TLSA 3 1 1 abcd\nk SSHFP 4 2 abcd\n";
+        let records = load_zone_text(text, Path::new("t"), &origin()).unwrap();
+        assert_eq!(records.len(), 22);
+    }
+
+    /// Found by the zone-file fuzz target (dnssec/tests/fuzz_zone_file.rs):
+    /// `domain`'s scanner panicked (index out of bounds) on each of these.
+    #[test]
+    fn text_the_scanner_panicked_on_is_refused_or_read() {
+        for (text, outcome) in [
+            ("@ IN  TXT \"unterminated \";\"", Ok(1)),
+            ("@ TXT \"a\" ; c", Ok(1)),
+            ("@ TXT a\r", Ok(1)),
+            ("@ TXT (a;\n", Err("t:1: a parenthesis opened in this entry is never closed before the end of the text")),
+            ("@ TXT (a;", Err("t:1: a parenthesis opened in this entry is never closed before the end of the text")),
+            // Empty labels inside names, which the scanner reads without complaint.
+            ("\\ IN  CNAME a..b", Err("t:1: a name in the CNAME RDATA has an empty label ('..')")),
+            ("a..b A 192.0.2.1\n", Err("t:1: the owner name has an empty label ('..')")),
+            ("x SOA a.. hm 1 2 3 4 5\n", Err("t:1: a name in the SOA RDATA has an empty label ('..')")),
+            ("x TXT a..b\n", Ok(1)),
+            ("x RRSIG A 15 0 300 20300101000000 0 1 a..b AAAA\n", Err("t:1: a name in the RRSIG RDATA has an empty label ('..')")),
+        ] {
+            let got = load_zone_text(text, Path::new("t"), &origin()).map(|r| r.len()).map_err(|e| e.to_string());
+            assert_eq!(got, outcome.map_err(String::from), "{text:?}");
+        }
     }
 }

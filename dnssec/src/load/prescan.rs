@@ -12,6 +12,13 @@
 //! It follows the RFC 1035 §5.1 rules that decide where an entry ends: a
 //! line feed ends it unless inside parentheses or quotes; `;` starts a
 //! comment; `\\` escapes the next character.
+//!
+//! It also refuses, with the line of the entry, what `domain`'s in-place
+//! scanner (0.12.3) panics on instead of reporting: an entry still inside
+//! parentheses or quotes when the text ends (`@ TXT (a`). And it ends the
+//! text with a line feed, because the scanner panics on character strings
+//! that reach the end of the text without one after blanks or a comment
+//! (`@ TXT "a" ; c`, `@ TXT a\r`).
 
 use crate::name::FqdnDisplay;
 use crate::StoredName;
@@ -24,6 +31,10 @@ pub(super) struct Prescan {
     /// The 1-based first line of each entry the scanner will return
     /// (`$TTL` and `$ORIGIN` are consumed by the scanner and not listed).
     pub entry_lines: Vec<usize>,
+    /// Some unquoted token holds `..` (unescaped): the scanner reads it as
+    /// a name with an empty label inside (`a..b`) without complaint, so
+    /// the loader then checks every name it made.
+    pub double_dot: bool,
 }
 
 /// One token of a logical line, as raw bytes of the source.
@@ -33,9 +44,26 @@ struct Token {
     column0: bool,
 }
 
-pub(super) fn prescan(text: &[u8], origin: &StoredName) -> Prescan {
+/// An entry still open when the text ends.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Unclosed {
+    /// The 1-based first line of the entry.
+    pub line: usize,
+    /// What is open: a quoted string or parentheses.
+    pub quoted: bool,
+}
+
+impl std::fmt::Display for Unclosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.quoted { "a quoted string (\")" } else { "a parenthesis" };
+        write!(f, "{}: {what} opened in this entry is never closed before the end of the text", self.line)
+    }
+}
+
+pub(super) fn prescan(text: &[u8], origin: &StoredName) -> Result<Prescan, Unclosed> {
     let mut out = Vec::with_capacity(text.len() + 64);
     let mut entry_lines = Vec::new();
+    let mut double_dot = false;
     let mut origin_text = FqdnDisplay(origin).to_string();
     let mut line = 1;
     let mut i = 0;
@@ -107,8 +135,13 @@ pub(super) fn prescan(text: &[u8], origin: &StoredName) -> Prescan {
             }
             i += 1;
         }
+        if quoted || depth > 0 {
+            // The inner loop only stops inside either at the end of the text.
+            return Err(Unclosed { line: start_line, quoted });
+        }
         end_token(&mut tokens, &mut tok_start, i.min(text.len()));
         let slice = |t: &Token| &text[t.start..t.end];
+        double_dot = double_dot || tokens.iter().any(|t| has_double_dot(slice(t)));
         let first = tokens.first().map(|t| slice(t).to_ascii_uppercase());
         match first.as_deref() {
             None => {}
@@ -133,7 +166,23 @@ pub(super) fn prescan(text: &[u8], origin: &StoredName) -> Prescan {
         }
         out.extend_from_slice(&text[pos..i.min(text.len())]);
     }
-    Prescan { text: out, entry_lines }
+    if out.last().is_some_and(|&c| c != b'\n') {
+        out.push(b'\n');
+    }
+    Ok(Prescan { text: out, entry_lines, double_dot })
+}
+
+/// Whether `token` holds two unescaped dots in a row.
+fn has_double_dot(token: &[u8]) -> bool {
+    let mut i = 0;
+    while i + 1 < token.len() {
+        match token[i] {
+            b'\\' => i += 2,
+            b'.' if token[i + 1] == b'.' => return true,
+            _ => i += 1,
+        }
+    }
+    false
 }
 
 /// `$ORIGIN` argument `arg` against the current origin (RFC 1035 §5.1:
@@ -162,7 +211,7 @@ mod tests {
     use super::*;
 
     fn run(text: &str) -> (String, Vec<usize>) {
-        let p = prescan(text.as_bytes(), &StoredName::from_str("example.").unwrap());
+        let p = prescan(text.as_bytes(), &StoredName::from_str("example.").unwrap()).unwrap();
         (String::from_utf8(p.text).unwrap(), p.entry_lines)
     }
 
@@ -179,5 +228,31 @@ mod tests {
     fn entries_start_lines() {
         let (_, lines) = run("$TTL 1\n; c\n@ SOA ns hm (\n 1 2 3 4 5 )\n\nwww A 1.2.3.4 ; (\n  AAAA ::1\n");
         assert_eq!(lines, vec![3, 6, 7]);
+    }
+
+    #[test]
+    fn an_entry_open_at_the_end_is_refused_with_its_line() {
+        let origin = StoredName::from_str("example.").unwrap();
+        let err = |t: &str| prescan(t.as_bytes(), &origin).err();
+        assert_eq!(err("@ SOA ns hm 1 2 3 4 5\nx TXT (a;\n"), Some(Unclosed { line: 2, quoted: false }));
+        assert_eq!(err("x TXT \"a\n\n"), Some(Unclosed { line: 1, quoted: true }));
+        assert_eq!(err("x TXT (a\n b )"), None);
+    }
+
+    #[test]
+    fn double_dots_are_noticed_unless_escaped_or_quoted() {
+        let origin = StoredName::from_str("example.").unwrap();
+        let dots = |t: &str| prescan(t.as_bytes(), &origin).unwrap().double_dot;
+        assert!(dots("x CNAME a..b\n"));
+        assert!(dots("a.. A 192.0.2.1\n"));
+        assert!(!dots("x CNAME a\\..b\n"));
+        assert!(!dots("x TXT \"a..b\"\n"));
+        assert!(!dots("x CNAME a.b.\n"));
+    }
+
+    #[test]
+    fn the_text_ends_with_a_line_feed() {
+        assert_eq!(run("x TXT a ; c").0, "x TXT a ; c\n");
+        assert_eq!(run("").0, "");
     }
 }
