@@ -320,6 +320,37 @@ impl SignerPool {
     }
 }
 
+/// How long a Health probe ([`probe`]) waits for one signer.
+pub const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Asks every signer for its health at once, [`PROBE_TIMEOUT`] each; for
+/// each signer in `signers`' order, its name and `Ok` if it answered as
+/// itself (its name and participant), or why not.
+pub async fn probe(signers: &[SignerHandle]) -> Vec<(String, Result<(), String>)> {
+    let answers = fan_out(signers, |s| async move {
+        match tokio::time::timeout(PROBE_TIMEOUT, s.health()).await {
+            Ok(answer) => answer,
+            Err(_) => Err(SignerCallError {
+                signer: s.name().to_string(),
+                status: tonic::Status::deadline_exceeded(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
+            }),
+        }
+    })
+    .await;
+    signers
+        .iter()
+        .zip(answers)
+        .map(|(s, answer)| {
+            let reachable = match answer {
+                Ok(h) if h.name == s.name() && s.is(h.participant.as_ref()) => Ok(()),
+                Ok(h) => Err(format!("answers as {:?}, participant mismatch or wrong name", h.name)),
+                Err(e) => Err(describe(&e.status)),
+            };
+            (s.name().to_string(), reachable)
+        })
+        .collect()
+}
+
 /// Runs `call` on every signer in `signers` concurrently and returns the
 /// results in the same order.
 pub async fn fan_out<T, F, Fut>(signers: &[SignerHandle], call: F) -> Vec<Result<T, SignerCallError>>

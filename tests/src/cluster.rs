@@ -280,6 +280,21 @@ impl Cluster {
         }
     }
 
+    /// A gRPC client of the coordinator with the operator's certificate, as any client could
+    /// make (mutual TLS, the coordinator's name checked).
+    pub async fn coordinator_client(&self) -> frostzone_proto::v1::coordinator_client::CoordinatorClient<tonic::transport::Channel> {
+        let root = self.dir.path();
+        let tls = frostzone_proto::tls::TlsFiles { ca: root.join("ca.pem"), cert: root.join("operator.pem"), key: root.join("operator.key") };
+        let channel = tonic::transport::Endpoint::from_shared(self.url())
+            .expect("endpoint")
+            .tls_config(tls.client_config("coordinator").expect("tls config"))
+            .expect("tls")
+            .connect()
+            .await
+            .expect("connect to the coordinator");
+        frostzone_proto::v1::coordinator_client::CoordinatorClient::new(channel).max_decoding_message_size(frostzone_proto::MAX_MESSAGE_BYTES)
+    }
+
     /// The audit log of `node` ("coordinator" or "signer-K").
     pub fn audit_log(&self, node: &str) -> PathBuf {
         self.dir.path().join(node).join("data").join("audit.log")

@@ -11,7 +11,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use frostzone_proto::tls::TlsFiles;
 use frostzone_proto::v1::coordinator_client::CoordinatorClient;
 use frostzone_proto::v1::{GetZoneRequest, SignZoneChunk, SignZoneOptions};
 use frostzone_proto::API_VERSION;
@@ -42,19 +41,6 @@ fn first_version(zone: &str) -> String {
 /// Diff `k` of `zone`: input serial k to k + 1, one TXT record added.
 fn diff(zone: &str, k: u32) -> String {
     format!("{}\n{}\nd{k}.{zone} 300 IN TXT \"diff {k}\"\n", soa(zone, k), soa(zone, k + 1))
-}
-
-async fn client(cluster: &Cluster) -> CoordinatorClient<Channel> {
-    let root = cluster.dir.path();
-    let tls = TlsFiles { ca: root.join("ca.pem"), cert: root.join("operator.pem"), key: root.join("operator.key") };
-    let channel = tonic::transport::Endpoint::from_shared(cluster.url())
-        .expect("endpoint")
-        .tls_config(tls.client_config("coordinator").expect("tls config"))
-        .expect("tls")
-        .connect()
-        .await
-        .expect("connect to the coordinator");
-    CoordinatorClient::new(channel).max_decoding_message_size(frostzone_proto::MAX_MESSAGE_BYTES)
 }
 
 /// One SubmitChanges: the published serial, or the refusal.
@@ -92,7 +78,7 @@ fn fifty_concurrent_diffs_over_five_zones_lose_nothing_and_keep_each_zones_order
         // Sent out of order (k = 8, 5, 2, 9, ...): most arrive before the version they apply to.
         for i in 0..ZONES {
             for k in (0..DIFFS).map(|j| (j * 7 + 7) % DIFFS + 1) {
-                let mut client = client(&cluster).await;
+                let mut client = cluster.coordinator_client().await;
                 let refusals = refusals.clone();
                 tasks.spawn(async move {
                     let z = zone(i);
@@ -131,7 +117,7 @@ fn fifty_concurrent_diffs_over_five_zones_lose_nothing_and_keep_each_zones_order
         assert_eq!(chain.len(), DIFFS as usize, "{}: {chain:?}", zone(i));
         assert!(serials.windows(2).all(|w| w[1] == w[0] + 1), "{}: serials follow the chain's order: {chain:?}", zone(i));
         let text = runtime.block_on(async {
-            let mut c = client(&cluster).await;
+            let mut c = cluster.coordinator_client().await;
             let mut stream = c.get_zone(GetZoneRequest { api_version: API_VERSION, zone: zone(i) }).await.expect("GetZone").into_inner();
             let mut text = Vec::new();
             while let Some(chunk) = stream.message().await.expect("GetZone stream") {

@@ -23,8 +23,6 @@ use std::time::{Duration, Instant};
 
 use frostzone_dnssec::denial::{Denial, Nsec3Config};
 use frostzone_dnssec::keys::ZoneKey;
-use frostzone_proto::tls::TlsFiles;
-use frostzone_proto::v1::coordinator_client::CoordinatorClient;
 use frostzone_proto::v1::{GetDecisionRequest, ProposeChunk, RequestState, SignZoneChunk, SignZoneOptions, SigningItem};
 use frostzone_proto::API_VERSION;
 use frostzone_tests::approvals::text;
@@ -439,16 +437,7 @@ fn validity_ds_changes_and_limits_are_enforced() {
 /// Sends `text` as a raw upload (SignZone, or SubmitChanges when `changes`) with the operator's
 /// certificate, as any client could; the coordinator's refusal.
 async fn upload_refusal(cluster: &Cluster, text: &str, source: &str, changes: bool) -> tonic::Status {
-    let root = cluster.dir.path();
-    let tls = TlsFiles { ca: root.join("ca.pem"), cert: root.join("operator.pem"), key: root.join("operator.key") };
-    let channel = tonic::transport::Endpoint::from_shared(cluster.url())
-        .expect("endpoint")
-        .tls_config(tls.client_config("coordinator").expect("tls config"))
-        .expect("tls")
-        .connect()
-        .await
-        .expect("connect to the coordinator");
-    let mut client = CoordinatorClient::new(channel);
+    let mut client = cluster.coordinator_client().await;
     let options = SignZoneOptions { zone: ZONE.to_string(), source_name: source.to_string(), ..SignZoneOptions::default() };
     let chunks = vec![SignZoneChunk { api_version: API_VERSION, options: Some(options), data: text.as_bytes().to_vec() }];
     let answer = if changes {

@@ -21,7 +21,6 @@ use crate::pipeline::input::Input;
 use crate::pipeline::input::Submission;
 use crate::pipeline::submit::submit;
 use crate::request::RequestRecord;
-use crate::signers::fan_out;
 use crate::Coordinator;
 
 /// Largest zone or change file accepted by SignZone and SubmitChanges. The reference zone of 100,000
@@ -106,19 +105,17 @@ impl CoordinatorApi for CoordinatorService {
     async fn status(&self, request: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
         check_api_version(request.get_ref().api_version)?;
         let c = &self.inner;
-        let health = fan_out(c.signers.all(), |s| async move { s.health().await }).await;
+        let health = crate::signers::probe(c.signers.all()).await;
         let signers = c
             .signers
             .all()
             .iter()
             .zip(health)
-            .map(|(s, h)| {
-                let (reachable, error) = match h {
-                    Ok(h) if h.name == s.name() && s.is(h.participant.as_ref()) => (true, String::new()),
-                    Ok(h) => (false, format!("answers as {:?}, participant mismatch or wrong name", h.name)),
-                    Err(e) => (false, crate::signers::describe(&e.status)),
-                };
-                pb::SignerStatus { name: s.name().to_string(), endpoint: s.config.endpoint.clone(), reachable, error }
+            .map(|(s, (_, h))| pb::SignerStatus {
+                name: s.name().to_string(),
+                endpoint: s.config.endpoint.clone(),
+                reachable: h.is_ok(),
+                error: h.err().unwrap_or_default(),
             })
             .collect();
         let keys = key_infos(c.registry.key_groups(None).map_err(CoordinatorError::from)?)?;

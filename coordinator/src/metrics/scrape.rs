@@ -14,14 +14,10 @@ use prometheus_client::registry::Registry;
 
 use super::{SignerLabel, ZoneLabel};
 use crate::pipeline::key_steps::published_key_set;
-use crate::signers::SignerCallError;
 use crate::Coordinator;
 
 /// How often every signer's Health is asked for `frostzone_signer_up`.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(15);
-
-/// How long one probe waits for a signer.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `zone`, `key_tag`, `role`, `state`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
@@ -157,32 +153,16 @@ pub fn render(c: &Coordinator) -> String {
     out
 }
 
-/// Asks every signer for its health (at most [`PROBE_TIMEOUT`] each, all at
-/// once), sets `frostzone_signer_up`, and returns each signer's name,
-/// whether it is up and why not.
+/// Probes every signer ([`crate::signers::probe`]), sets
+/// `frostzone_signer_up`, and returns each signer's name, whether it is up
+/// and why not.
 pub async fn probe(c: &Coordinator) -> Vec<(String, bool, String)> {
-    let answers = crate::signers::fan_out(c.signers.all(), |s| async move {
-        match tokio::time::timeout(PROBE_TIMEOUT, s.health()).await {
-            Ok(answer) => answer,
-            Err(_) => Err(SignerCallError {
-                signer: s.name().to_string(),
-                status: tonic::Status::deadline_exceeded(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
-            }),
-        }
-    })
-    .await;
-    c.signers
-        .all()
-        .iter()
-        .zip(answers)
-        .map(|(signer, answer)| {
-            let (up, why) = match answer {
-                Ok(h) if h.name == signer.name() && signer.is(h.participant.as_ref()) => (true, String::new()),
-                Ok(h) => (false, format!("answers as {:?}, participant mismatch or wrong name", h.name)),
-                Err(e) => (false, crate::signers::describe(&e.status)),
-            };
-            c.metrics.state.set_signer_up(signer.name(), up);
-            (signer.name().to_string(), up, why)
+    crate::signers::probe(c.signers.all())
+        .await
+        .into_iter()
+        .map(|(signer, reachable)| {
+            c.metrics.state.set_signer_up(&signer, reachable.is_ok());
+            (signer, reachable.is_ok(), reachable.err().unwrap_or_default())
         })
         .collect()
 }
