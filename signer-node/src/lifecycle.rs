@@ -594,6 +594,8 @@ impl Node {
         tracing::info!(request = %record.id, zone = %record.zone, %operator, "rejected by the operator: {reason}");
         if was_pending {
             self.metrics.decided(request_kind(&record), Decision::RejectedByOperator);
+        } else {
+            self.metrics.rejected_after_approval(request_kind(&record));
         }
         let outcome = format!("rejected: {reason}");
         self.audit(AuditEntry { event: "reject".into(), operator: operator.into(), outcome, ..self.propose_audit(&record) })?;

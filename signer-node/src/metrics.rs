@@ -130,6 +130,12 @@ impl SignerMetrics {
         }
     }
 
+    /// The operator rejected a `request` it had approved before (no share
+    /// made yet): a decision, but not one from the queue.
+    pub fn rejected_after_approval(&self, request: &'static str) {
+        self.decisions.get_or_create(&Decision::RejectedByOperator.labels(request)).inc();
+    }
+
     /// A call was refused with `e`.
     pub fn refused(&self, e: &NodeError) {
         self.refusals.get_or_create(&ReasonLabel { reason: e.kind().into() }).inc();
