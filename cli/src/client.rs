@@ -84,7 +84,7 @@ pub fn status_error(status: tonic::Status) -> anyhow::Error {
         return anyhow::anyhow!(
             "the connection to the coordinator failed ({}); if this persists, check that the \
              coordinator accepts this operator certificate",
-            append_chain(status.message().to_string(), source)
+            frostzone_proto::append_error_chain(status.message().to_string(), source)
         );
     }
     let message = status.message();
@@ -95,27 +95,7 @@ pub fn status_error(status: tonic::Status) -> anyhow::Error {
     }
 }
 
-/// An error and its sources on one line, leaving out a source whose text
-/// the line already holds (transport errors repeat themselves).
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    append_chain(String::new(), error)
-}
-
-/// `text`, then `error` and its sources as [`error_chain`] writes them.
-fn append_chain(mut text: String, error: &dyn std::error::Error) -> String {
-    let mut source = Some(error);
-    while let Some(e) = source {
-        let part = e.to_string();
-        if text.is_empty() {
-            text = part;
-        } else if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = e.source();
-    }
-    text
-}
+pub use frostzone_proto::error_chain;
 
 /// A single-threaded runtime for one command: the CLI waits on the
 /// network, it does not compute.

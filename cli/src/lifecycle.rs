@@ -98,24 +98,28 @@ pub const WHOLE_ZONE_MIN_SIGNATURES: u64 = 1_000;
 
 /// A warning for a request that signs far more than its content changes
 /// (the signer's own counts): an operator approving a one-line change
-/// should know it re-signs the zone. `None` for a first publication.
+/// should know it signs thousands of RRsets again, and why that can be.
+/// `None` for a first publication and for a pure signature refresh, which
+/// `show` calls a refresh already. The counts do not hold the zone's size,
+/// so the warning says how many, not "the whole zone".
 pub fn whole_zone_warning(c: &ChangeSummary) -> Option<String> {
     let content = c.rrsets_added + c.rrsets_removed + c.rrsets_changed;
-    if c.first_publication || c.signatures < WHOLE_ZONE_MIN_SIGNATURES || c.signatures <= 10 * (content + 1) {
+    let changed = content + c.denial_rrsets_changed + u64::from(c.key_rrsets_changed);
+    if c.first_publication || changed == 0 || c.signatures < WHOLE_ZONE_MIN_SIGNATURES || c.signatures <= 10 * (content + 1) {
         return None;
     }
     let why = if c.denial_rrsets_changed > 10 * (content + 1) {
         format!(
-            "{} NSEC/NSEC3 RRsets change for {content} changed RRsets: every denial record changes, as when the SOA MINIMUM \
-             or SOA TTL changes (their TTL, RFC 9077 §3.2) or the NSEC3 parameters do",
+            "{} NSEC/NSEC3 RRsets change: every denial record changes when the SOA MINIMUM or SOA TTL \
+             does (their TTL, RFC 9077 §3.2) or the NSEC3 parameters do",
             c.denial_rrsets_changed
         )
     } else if c.key_rrsets_changed {
-        "the key RRsets change: a new signing key signs the zone".to_string()
+        "the key RRsets change: a new key signs the zone".to_string()
     } else {
-        format!("{content} RRsets change: the rest are signatures refreshed or made by another key")
+        "the rest are signatures refreshed with the change".to_string()
     };
-    Some(format!("WARNING: {} signatures, nearly the whole zone signed again: {why}", c.signatures))
+    Some(format!("WARNING: {} signatures for {content} changed RRsets: {why}", c.signatures))
 }
 
 /// What a request changes, in a few characters for a table cell:
@@ -223,7 +227,7 @@ mod tests {
     fn a_small_change_that_signs_the_whole_zone_is_called_out() {
         let one_line = ChangeSummary { rrsets_changed: 1, denial_rrsets_changed: 100_000, signatures: 100_007, ..Default::default() };
         let w = whole_zone_warning(&one_line).unwrap();
-        assert!(w.starts_with("WARNING: 100007 signatures") && w.contains("100000 NSEC/NSEC3 RRsets change for 1 changed") && w.contains("RFC 9077"), "{w}");
+        assert!(w.starts_with("WARNING: 100007 signatures for 1 changed RRsets") && w.contains("100000 NSEC/NSEC3 RRsets change") && w.contains("RFC 9077"), "{w}");
         let diff = ChangeSummary { rrsets_changed: 1, denial_rrsets_changed: 2, signatures: 4, ..Default::default() };
         assert_eq!(whole_zone_warning(&diff), None);
         let first = ChangeSummary { first_publication: true, ..one_line };
@@ -231,7 +235,9 @@ mod tests {
         let big_diff = ChangeSummary { rrsets_added: 5_000, denial_rrsets_changed: 5_001, signatures: 10_003, ..Default::default() };
         assert_eq!(whole_zone_warning(&big_diff), None, "a large change, signed as large");
         let refresh = ChangeSummary { signatures: 60_000, ..Default::default() };
-        assert!(whole_zone_warning(&refresh).unwrap().contains("0 RRsets change"));
+        assert_eq!(whole_zone_warning(&refresh), None, "a refresh is shown as one already");
+        let with_refresh = ChangeSummary { rrsets_added: 1, denial_rrsets_changed: 2, signatures: 3_000, ..Default::default() };
+        assert!(whole_zone_warning(&with_refresh).unwrap().contains("refreshed with the change"));
     }
 
     #[test]

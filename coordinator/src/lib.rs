@@ -170,9 +170,9 @@ pub async fn serve(config: config::Config, shutdown: impl Future<Output = ()> + 
     };
     pipeline::schedule::start_all(&coordinator)?;
     let (stop, stopping) = tokio::sync::watch::channel(false);
-    let _probe = AbortOnDrop(metrics::scrape::spawn_probe(coordinator.clone()));
+    let _probe = pipeline::BackgroundTask(metrics::scrape::spawn_probe(coordinator.clone()));
     let _metrics = match config.metrics {
-        Some(at) => Some(AbortOnDrop(serve_metrics(&coordinator, at, &config.tls, stopping.clone()))),
+        Some(at) => Some(pipeline::BackgroundTask(serve_metrics(&coordinator, at, &config.tls, stopping.clone()))),
         None => None,
     };
     let api = CoordinatorServer::new(api::CoordinatorService::new(coordinator))
@@ -234,15 +234,6 @@ fn serve_metrics(
             tracing::error!("{e}");
         }
     })
-}
-
-/// A task that ends with the server.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// How long running requests may go on after a stop signal: enough for a

@@ -90,7 +90,7 @@ pub async fn connect(path: &Path) -> Result<Admin, AdminSocketError> {
         .connect_timeout(CONNECT_TIMEOUT)
         .connect_with_connector(connector)
         .await
-        .map_err(|e| AdminSocketError::Channel { path: path.to_path_buf(), message: chain(&e) })?;
+        .map_err(|e| AdminSocketError::Channel { path: path.to_path_buf(), message: crate::error_chain(&e) })?;
     Ok(SignerAdminClient::new(channel)
         .max_decoding_message_size(crate::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(crate::MAX_MESSAGE_BYTES))
@@ -104,19 +104,4 @@ fn socket_error(path: &Path, e: std::io::Error) -> AdminSocketError {
         ErrorKind::PermissionDenied => AdminSocketError::PermissionDenied(path),
         _ => AdminSocketError::Io { path, source: e },
     }
-}
-
-/// An error and its sources on one line, each said once.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let part = e.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = e.source();
-    }
-    text
 }

@@ -31,6 +31,29 @@ pub mod v1 {
     tonic::include_proto!("frostzone.v1");
 }
 
+/// An error and its sources on one line after `text` (empty: none),
+/// leaving out a source whose text the line already holds (transport
+/// errors repeat themselves).
+pub fn append_error_chain(mut text: String, error: &dyn std::error::Error) -> String {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        let part = e.to_string();
+        if text.is_empty() {
+            text = part;
+        } else if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = e.source();
+    }
+    text
+}
+
+/// An error and its sources on one line ([`append_error_chain`]).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    append_error_chain(String::new(), error)
+}
+
 /// A request state as one lowercase word (`pending`, `approved`, …), the
 /// same in every tool; `None` for UNSPECIFIED, which means "not answered"
 /// in a coordinator's record and "unknown" in a signer's.

@@ -100,7 +100,7 @@ pub enum MetricsEndpointError {
 /// A rustls server configuration that requires a client certificate of
 /// the CA and offers HTTP/2 and HTTP/1.1.
 pub fn server_tls(tls: &TlsFiles) -> Result<rustls::ServerConfig, MetricsEndpointError> {
-    let read = |path: &Path| std::fs::read(path).map_err(|source| TlsError::Io { file: path.to_path_buf(), source });
+    use crate::tls::read;
     let ca_pem = read(&tls.ca)?;
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(&ca_pem) {

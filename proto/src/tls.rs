@@ -45,7 +45,7 @@ pub enum TlsError {
     },
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
     std::fs::read(path).map_err(|source| TlsError::Io { file: path.to_path_buf(), source })
 }
 

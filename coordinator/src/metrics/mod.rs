@@ -84,18 +84,14 @@ pub struct StepLabel {
     pub step: String,
 }
 
-fn histogram(buckets: &'static [f64]) -> impl Fn() -> Histogram + Clone {
-    move || Histogram::new(buckets.iter().copied())
-}
-
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn request_histogram() -> Histogram {
-    histogram(&REQUEST_SECONDS_BUCKETS)()
+    Histogram::new(REQUEST_SECONDS_BUCKETS)
 }
 
 fn step_histogram() -> Histogram {
-    histogram(&STEP_SECONDS_BUCKETS)()
+    Histogram::new(STEP_SECONDS_BUCKETS)
 }
 
 /// Every metric the coordinator keeps, cheap to clone (shared counters).

@@ -237,7 +237,7 @@ impl Lane {
 
 /// A background task that stops when dropped.
 #[derive(Debug)]
-pub struct BackgroundTask(tokio::task::JoinHandle<()>);
+pub struct BackgroundTask(pub(crate) tokio::task::JoinHandle<()>);
 
 impl Drop for BackgroundTask {
     fn drop(&mut self) {
