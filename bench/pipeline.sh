@@ -14,7 +14,10 @@
 #        on loopback to NOTIFY), as a coordinator with public secondaries does;
 #        DENIAL=nsec3 (default) | nsec3-opt-out | nsec  the zone's authenticated denial;
 #        RESIGN=1  sign the zone whole a second time (--full, as at a rollover) before the diffs,
-#        so the first diff follows a whole re-sign of unchanged content.
+#        so the first diff follows a whole re-sign of unchanged content;
+#        BIN_DIR=DIR  run the binaries in DIR (frostzone, frostzone-coordinator, frostzone-signer,
+#        gen-reference-zone) instead of building this tree: an earlier commit's release build,
+#        measured side by side with this one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n_diffs=${1:-200}
@@ -40,10 +43,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "building (release) ..." >&2
-cargo build --release -q --bins -p frostzone-cli -p frostzone-coordinator -p frostzone-signer-node -p frostzone-tests
-target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-bin=$target/release
+if [ -n "${BIN_DIR:-}" ]; then
+    bin=$BIN_DIR
+    for b in frostzone frostzone-coordinator frostzone-signer gen-reference-zone; do
+        [ -x "$bin/$b" ] || { echo "pipeline.sh: BIN_DIR=$bin has no $b" >&2; exit 2; }
+    done
+else
+    echo "building (release) ..." >&2
+    cargo build --release -q --bins -p frostzone-cli -p frostzone-coordinator -p frostzone-signer-node -p frostzone-tests
+    target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+    bin=$target/release
+fi
 
 # --- the cluster: certificates from `frostzone certs init`, configs as tests/src/cluster.rs writes
 # them, every signer approving by policy (a routine diff signs without anyone touching it).

@@ -61,7 +61,10 @@ impl RecordKey {
 #[derive(Clone, Debug)]
 pub struct ZoneContent {
     apex: StoredName,
-    records: imbl::OrdMap<RecordKey, LoadedRecord>,
+    /// Records are shared behind `Arc`s: a B-tree leaf holds 64 entries
+    /// inline, and a diff copies the leaves it touches, so the entries are
+    /// kept small (a key and a pointer).
+    records: imbl::OrdMap<RecordKey, Arc<LoadedRecord>>,
 }
 
 /// One version step (RFC 1995 §4: "a difference sequence").
@@ -201,7 +204,7 @@ impl ChangeSet {
 impl ZoneContent {
     /// The records of a zone (duplicates collapse, as in an RRset).
     pub fn new(apex: StoredName, records: Vec<LoadedRecord>) -> ZoneContent {
-        let records = records.into_iter().map(|r| (RecordKey::of(&r.record), r)).collect();
+        let records = records.into_iter().map(|r| (RecordKey::of(&r.record), Arc::new(r))).collect();
         ZoneContent { apex, records }
     }
 
@@ -219,7 +222,7 @@ impl ZoneContent {
             .range(from..)
             .next()
             .filter(|(k, _)| k.rtype == Rtype::SOA.to_int() && k.owner == apex)
-            .map(|(_, r)| r)
+            .map(|(_, r)| &**r)
     }
 
     /// The SOA serial, if there is an SOA.
@@ -239,7 +242,7 @@ impl ZoneContent {
 
     /// The records, in canonical order, for [`crate::zone::Zone::from_records`].
     pub fn records(&self) -> impl Iterator<Item = &LoadedRecord> {
-        self.records.values()
+        self.records.values().map(|r| &**r)
     }
 
     /// Applies `set`: all of it, or nothing when any problem is found.
@@ -295,7 +298,7 @@ impl ZoneContent {
             } else if r.record.rtype() == Rtype::SOA {
                 problems.push(ZoneProblem { location: here(r), message: "an SOA inside the records added".into() });
             } else {
-                added.insert(key, r.clone());
+                added.insert(key, Arc::new(r.clone()));
             }
         }
         if !problems.is_empty() {
@@ -307,7 +310,7 @@ impl ZoneContent {
         if let Some(old) = self.soa().map(|r| RecordKey::of(&r.record)) {
             self.records.remove(&old);
         }
-        self.records.insert(RecordKey::of(&set.new_soa.record), set.new_soa.clone());
+        self.records.insert(RecordKey::of(&set.new_soa.record), Arc::new(set.new_soa.clone()));
         self.records.extend(added);
         Ok(())
     }
@@ -324,14 +327,14 @@ impl ZoneContent {
         let removed = old
             .records
             .iter()
-            .filter(|(k, r)| not_soa(k) && differs(r, new.records.get(k)))
-            .map(|(_, r)| r.clone())
+            .filter(|(k, r)| not_soa(k) && differs(r, new.records.get(k).map(|r| &**r)))
+            .map(|(_, r)| (**r).clone())
             .collect();
         let added = new
             .records
             .iter()
-            .filter(|(k, r)| not_soa(k) && differs(r, old.records.get(k)))
-            .map(|(_, r)| r.clone())
+            .filter(|(k, r)| not_soa(k) && differs(r, old.records.get(k).map(|r| &**r)))
+            .map(|(_, r)| (**r).clone())
             .collect();
         Ok(ChangeSet { old_soa: old_soa.clone(), removed, new_soa: new_soa.clone(), added })
     }
@@ -367,7 +370,7 @@ impl ZoneContent {
             .into_iter()
             .enumerate()
             .map(|(i, (key, mut r))| {
-                r.location = SourceLocation { file: file.clone(), line: i + 1 };
+                Arc::make_mut(&mut r).location = SourceLocation { file: file.clone(), line: i + 1 };
                 (key, r)
             })
             .collect();
@@ -384,7 +387,7 @@ impl ZoneContent {
             .filter(|k| GENERATED_TYPES.iter().any(|t| t.to_int() == k.rtype))
             .cloned()
             .collect();
-        let dropped = generated.iter().filter_map(|k| self.records.remove(k)).collect();
+        let dropped = generated.iter().filter_map(|k| self.records.remove(k)).map(Arc::unwrap_or_clone).collect();
         (self, dropped)
     }
 
@@ -402,7 +405,7 @@ impl ZoneContent {
     /// The zone model of this content (`kind` as for
     /// [`Zone::from_records`]).
     pub fn to_zone(&self, kind: InputKind) -> Result<Zone, crate::zone::ZoneError> {
-        Zone::from_records(self.apex.clone(), self.records.values().cloned().collect(), kind)
+        Zone::from_records(self.apex.clone(), self.records.values().map(|r| (**r).clone()).collect(), kind)
     }
 
     /// Two versions hold exactly the same records with the same TTLs.
@@ -429,7 +432,7 @@ impl ZoneContent {
         let record: StoredRecord =
             Record::new(soa.record.owner().clone(), soa.record.class(), soa.record.ttl(), ZoneRecordData::Soa(data));
         self.records.remove(&RecordKey::of(&soa.record));
-        self.records.insert(RecordKey::of(&record), LoadedRecord { record, location: soa.location });
+        self.records.insert(RecordKey::of(&record), Arc::new(LoadedRecord { record, location: soa.location }));
         Ok(())
     }
 
@@ -440,7 +443,7 @@ impl ZoneContent {
         self.records
             .range(from..)
             .take_while(move |(k, _)| k.rtype == rtype.to_int() && k.owner == owner)
-            .map(|(_, r)| r)
+            .map(|(_, r)| &**r)
     }
 
     /// The SOA TTL, for callers that make records of their own.

@@ -56,6 +56,11 @@ impl<R> OwnerRrsets<R> {
         self.position(*rtype).ok().map(|i| self.entries.remove(i).1)
     }
 
+    /// The RRsets, owned, in ascending type order.
+    pub fn into_values(self) -> impl DoubleEndedIterator<Item = R> + ExactSizeIterator {
+        self.entries.into_iter().map(|(_, r)| r)
+    }
+
     /// How many RRsets.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -118,5 +123,6 @@ mod tests {
         }
         assert_eq!((map.len(), map.values().last()), (4, Some(&"rrsig")));
         assert_eq!(map.get(&2), Some(&"ns changed"));
+        assert!(map.into_values().eq(reference.into_values().map(|v| if v == "ns" { "ns changed" } else { v })));
     }
 }

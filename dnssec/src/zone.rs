@@ -406,6 +406,12 @@ impl Zone {
         Zone { apex, nodes, warnings: Vec::new() }
     }
 
+    /// Every RRset (RRSIG excluded), owned, in canonical order of owner
+    /// and then type: the inverse of [`Zone::from_rrsets`], without a copy.
+    pub fn into_rrsets(self) -> impl Iterator<Item = Rrset> {
+        self.nodes.into_values().flat_map(|node| node.rrsets.into_values())
+    }
+
     /// Every name with data, in canonical order.
     pub fn nodes(&self) -> impl Iterator<Item = (&CanonicalName, &Node)> {
         self.nodes.iter()
@@ -449,13 +455,19 @@ impl Zone {
         self.nodes.entry(CanonicalName(name.clone())).or_default()
     }
 
+    /// Takes every RRset of `rtype` out of the zone, in canonical order
+    /// of their owners; names left with nothing are dropped, as by
+    /// [`Zone::remove_type`].
+    pub fn take_type(&mut self, rtype: Rtype) -> Vec<Rrset> {
+        let taken = self.nodes.values_mut().filter_map(|node| node.rrsets.remove(&rtype.to_int())).collect();
+        self.nodes.retain(|_, n| !n.rrsets.is_empty() || !n.signatures.is_empty());
+        taken
+    }
+
     /// Removes every RRset of `rtype` and every RRSIG in the zone; used to
     /// strip generated records before re-signing.
     pub fn remove_type(&mut self, rtype: Rtype) {
-        for node in self.nodes.values_mut() {
-            node.rrsets.remove(&rtype.to_int());
-        }
-        self.nodes.retain(|_, n| !n.rrsets.is_empty() || !n.signatures.is_empty());
+        self.take_type(rtype);
     }
 
     /// The apex SOA data.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use domain::base::iana::Rtype;
 use domain::rdata::ZoneRecordData;
-use frostzone_dnssec::denial::check::{check_increment, check_whole, Increment, IncrementCheck, ZoneSource};
+use frostzone_dnssec::denial::check::{check_increment, Increment, IncrementCheck, ZoneSource};
 use frostzone_dnssec::denial::Denial;
 use frostzone_dnssec::domain;
 use frostzone_dnssec::load::load_zone_file;

@@ -18,7 +18,7 @@
 //! leaves insecure delegations unproven and is refused unless the policy
 //! says `opt_out = true`.
 
-use frostzone_dnssec::denial::check::{check_increment as check_change, check_whole, ChainSource, DenialFindings, DenialMode, Increment, IncrementCheck};
+use frostzone_dnssec::denial::check::{check_increment as check_change, check_whole_in_place, ChainSource, DenialFindings, DenialMode, Increment, IncrementCheck};
 use frostzone_dnssec::name::CanonicalName;
 use frostzone_dnssec::zone::{Rrset, Zone};
 use frostzone_dnssec::StoredName;
@@ -29,13 +29,14 @@ use crate::policy_file::SignerPolicy;
 use crate::rrset::{describe_item, ParsedRrsets};
 
 /// What the check found wrong, for the request's rejection: each finding
-/// names the item that carries the record, where there is one.
-fn describe(findings: &DenialFindings, parsed: &ParsedRrsets, items: &[SigningItem]) -> String {
+/// names the first item that carries the record, where there is one
+/// (looked for only now, on the way to a refusal).
+fn describe(findings: &DenialFindings, items: &[SigningItem]) -> String {
     let mut parts: Vec<String> = findings
         .findings
         .iter()
-        .map(|f| match parsed.get(&(CanonicalName(f.owner.clone()), f.rtype.to_int())) {
-            Some((i, _)) => format!("item {i} ({}): {}", describe_item(&items[*i]), f.problem),
+        .map(|f| match first_item_of(items, &f.owner, f.rtype.to_int()) {
+            Some(i) => format!("item {i} ({}): {}", describe_item(&items[i]), f.problem),
             None => f.to_string(),
         })
         .collect();
@@ -43,6 +44,13 @@ fn describe(findings: &DenialFindings, parsed: &ParsedRrsets, items: &[SigningIt
         parts.push(format!("{} more", findings.total - findings.findings.len()));
     }
     format!("denial records differ from those the proposed content requires: {}", parts.join("; "))
+}
+
+/// The first item of the RRset `owner`/`rtype`. Names compare as DNS names
+/// do, ignoring ASCII case (RFC 4343); in uncompressed wire form a length
+/// octet (at most 63) is never a letter, so the octets compare directly.
+fn first_item_of(items: &[SigningItem], owner: &StoredName, rtype: u16) -> Option<usize> {
+    items.iter().position(|item| item.rtype == u32::from(rtype) && item.owner.eq_ignore_ascii_case(owner.as_slice()))
 }
 
 /// The policy's word on the chain the content uses.
@@ -63,12 +71,13 @@ fn check_mode(mode: &DenialMode, policy: &SignerPolicy) -> Result<(), String> {
     }
 }
 
-/// A full proposal: its RRsets (`parsed`) are the whole version.
-pub(crate) fn check_full(apex: &StoredName, parsed: &ParsedRrsets, items: &[SigningItem], policy: &SignerPolicy) -> Result<(), String> {
-    let zone = Zone::from_rrsets(apex.clone(), parsed.values().map(|(_, rrset)| rrset.clone()));
-    match check_whole(&zone) {
+/// A full proposal: `zone` holds its RRsets, the whole version. It is
+/// checked in place ([`check_whole_in_place`]) and left as it was: a
+/// zone-sized proposal is not copied to derive its chain.
+pub(crate) fn check_full(zone: &mut Zone, items: &[SigningItem], policy: &SignerPolicy) -> Result<(), String> {
+    match check_whole_in_place(zone) {
         Ok(mode) => check_mode(&mode, policy),
-        Err(findings) => Err(describe(&findings, parsed, items)),
+        Err(findings) => Err(describe(&findings, items)),
     }
 }
 
@@ -100,11 +109,11 @@ where
             tracing::info!("denial records checked on the whole version: {why}");
             let mut zone = Zone::from_rrsets(apex.clone(), whole()?);
             change.apply_to(&mut zone);
-            Ok(match check_whole(&zone) {
+            Ok(match check_whole_in_place(&mut zone) {
                 Ok(mode) => check_mode(&mode, policy),
-                Err(findings) => Err(describe(&findings, puts, items)),
+                Err(findings) => Err(describe(&findings, items)),
             })
         }
-        Err(findings) => Ok(Err(describe(&findings, puts, items))),
+        Err(findings) => Ok(Err(describe(&findings, items))),
     }
 }

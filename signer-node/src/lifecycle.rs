@@ -154,7 +154,6 @@ impl Node {
             let mut ctx = ProposeContext {
                 policy: self.policy.clone(),
                 shares: shares.clone(),
-                baseline: None,
                 now: now.unix(),
                 unproven: read.as_ref().and_then(|s| s.unproven()),
                 baseline_keys: (None, Default::default()),
@@ -169,8 +168,7 @@ impl Node {
                 let whole = || Ok(baselines.rrsets(&zone)?.unwrap_or_default());
                 evaluate_incremental(&header, &zone, &items, &ctx, &baselines.source(&zone), whole)?
             } else {
-                ctx.baseline = baselines.rrsets(&zone)?;
-                evaluate(&header, &zone, &items, &ctx)?
+                evaluate(&header, &zone, &items, baselines.rrsets(&zone)?, &ctx)?
             };
             #[cfg(test)]
             if let Some(hook) = lock(&self.after_evaluation).as_mut() {

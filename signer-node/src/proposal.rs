@@ -27,7 +27,7 @@ use std::sync::Arc;
 use frostzone_dnssec::rrset_diff::{is_key, ZoneDiff};
 use frostzone_dnssec::domain::base::iana::Rtype;
 use frostzone_dnssec::keys::{KeyRole, KeyTag};
-use frostzone_dnssec::zone::Rrset;
+use frostzone_dnssec::zone::{Rrset, Zone};
 use frostzone_proto::content::{item_digest, proposal_hash};
 use frostzone_proto::v1::{self, ChangeSummary, KeyInvolved, ProposeHeader, RequestState, SigningItem};
 use frostzone_threshold::parallel::{collect_indexed, find_map_first_indexed};
@@ -131,9 +131,6 @@ pub struct ProposeContext {
     pub policy: Arc<SignerPolicy>,
     /// The shares this signer holds for the request's zone.
     pub shares: Vec<ShareInfo>,
-    /// The RRsets last published for the zone, if any (read for full
-    /// proposals only: an increment looks up what it touches).
-    pub baseline: Option<Vec<Rrset>>,
     /// Now, Unix seconds.
     pub now: u64,
     /// Set when a publication was claimed without proof
@@ -371,12 +368,14 @@ pub(crate) fn validity_windows(items: &[SigningItem], now: u64) -> Vec<v1::Valid
 
 /// Evaluates a full proposal: the content hash recomputed and compared
 /// with the header's, then the decision with what the request changes
-/// against `ctx.baseline`, the whole published content. `zone` is the
-/// header's, normalized ([`check_header`]).
+/// against `baseline`, the RRsets last published for the zone, if any
+/// (taken, not copied: the diff holds them). `zone` is the header's,
+/// normalized ([`check_header`]).
 pub fn evaluate(
     header: &ProposeHeader,
     zone: &str,
     items: &[SigningItem],
+    baseline: Option<Vec<Rrset>>,
     ctx: &ProposeContext,
 ) -> Result<(StoredRequest, RequestContent), NodeError> {
     let (hash, digests) = check_content(header, items)?;
@@ -392,14 +391,15 @@ pub fn evaluate(
     };
     content.rrsets = stored_rrsets(items, &parsed);
     record.content_stored = true;
+    // The parsed RRsets move into one zone, checked in place and then
+    // compared with the baseline: a full proposal is held parsed once.
+    let mut zone = Zone::from_rrsets(apex, parsed.into_values().map(|(_, rrset)| rrset));
     let started = std::time::Instant::now();
-    let denial = if ctx.check_denial { crate::denial::check_full(&apex, &parsed, items, &ctx.policy) } else { Ok(()) };
+    let denial = if ctx.check_denial { crate::denial::check_full(&mut zone, items, &ctx.policy) } else { Ok(()) };
     content.denial_checked_in = Some(started.elapsed());
-    let diff = ZoneDiff::between(
-        ctx.baseline.iter().flatten().cloned(),
-        parsed.into_values().map(|(_, rrset)| rrset),
-    );
-    conclude(&mut record, &mut content, &diff, ctx.baseline.is_none(), items, ctx, denial);
+    let first_publication = baseline.is_none();
+    let diff = ZoneDiff::between(baseline.into_iter().flatten(), zone.into_rrsets());
+    conclude(&mut record, &mut content, &diff, first_publication, items, ctx, denial);
     Ok((record, content))
 }
 

@@ -196,6 +196,9 @@ pub fn validate_whole(
     let apex = signed.apex().clone();
     let serial = signed.soa().map(|(_, soa)| soa.serial().into_int()).unwrap_or(0);
     let zone_error = |source| ValidationError::Zone { zone: zone.to_string(), serial, source };
+    // A new zone is validated as the text it is published as: that text,
+    // read back, is the zone model checked, and it is kept to publish.
+    let mut read_back_text = None;
     let (result, changes, known) = match published {
         None => {
             let text = zone_text(&signed);
@@ -204,6 +207,7 @@ pub fn validate_whole(
             let records = load_zone_text(&text, Path::new(&source), &apex)
                 .map_err(|source| ValidationError::Load { zone: zone.to_string(), serial, source })?;
             let result = Zone::from_records(apex, records, InputKind::Signed).map_err(zone_error)?;
+            read_back_text = Some(text);
             (result, None, VerifiedSignatures::default())
         }
         Some(p) => {
@@ -238,7 +242,7 @@ pub fn validate_whole(
     if !report.is_valid() {
         return Err(invalid(zone, serial, &report));
     }
-    let text = zone_text(&result);
+    let text = read_back_text.unwrap_or_else(|| zone_text(&result));
     stages.mark("signed text");
     let content = ZoneContent::from_zone(&result, Path::new(&format!("{zone} (published)")));
     stages.mark("published content");

@@ -14,7 +14,7 @@ use domain::base::Ttl;
 use domain::rdata::dnssec::RtypeBitmapBuilder;
 use domain::rdata::nsec3::OwnerHash;
 use domain::rdata::{Nsec, Nsec3, ZoneRecordData};
-use frostzone_dnssec::denial::check::{check_increment, check_whole, ChainSource, DenialMode, Increment, IncrementCheck, ZoneSource};
+use frostzone_dnssec::denial::check::{check_increment, check_whole as check_whole_copied, check_whole_in_place, ChainSource, DenialFindings, DenialMode, Increment, IncrementCheck, ZoneSource};
 use frostzone_dnssec::denial::nsec3::owner_hash;
 use frostzone_dnssec::denial::{Denial, Nsec3Config};
 use frostzone_dnssec::domain;
@@ -27,6 +27,23 @@ use frostzone_dnssec::StoredName;
 pub mod example_keys;
 
 pub use example_keys::NOW;
+
+/// The whole check, made both ways: on a copy of the zone
+/// ([`check_whole_copied`]) and in place, which must give the same verdict
+/// and leave the zone exactly as it was, in every case the tests make
+/// (good chains and tampered ones alike).
+pub fn check_whole(zone: &Zone) -> Result<DenialMode, DenialFindings> {
+    let copied = check_whole_copied(zone);
+    let mut in_place = zone.clone();
+    assert_eq!(check_whole_in_place(&mut in_place), copied, "the in-place check disagrees");
+    assert_eq!(
+        frostzone_dnssec::present::zone_text(&in_place),
+        frostzone_dnssec::present::zone_text(zone),
+        "the in-place check changed the zone"
+    );
+    assert_eq!(in_place.node_count(), zone.node_count(), "the in-place check changed the zone's names");
+    copied
+}
 
 pub fn name(s: &str) -> StoredName {
     StoredName::from_str(s).unwrap()

@@ -43,7 +43,7 @@ mod whole;
 pub use increment::{check_increment, IncrementCheck};
 pub use view::Increment;
 pub use source::{ChainSource, ZoneSource};
-pub use whole::check_whole;
+pub use whole::{check_whole, check_whole_in_place};
 
 /// At most this many findings are kept: the first ones say what is wrong,
 /// and a broken chain would otherwise list every record of the zone.

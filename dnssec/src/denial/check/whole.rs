@@ -13,7 +13,7 @@ use crate::denial::nsec3::{chain_members, in_chain, zone_owner_hash, FLAG_OPT_OU
 use crate::denial::{add_denial, Denial};
 use crate::name::{ancestors_below, CanonicalName};
 use crate::name::FqdnDisplay;
-use crate::zone::{NameRole, Node, Zone};
+use crate::zone::{NameRole, Node, Rrset, Zone};
 use crate::StoredName;
 
 /// The types denial consists of.
@@ -32,16 +32,9 @@ pub(super) const DENIAL_TYPES: [Rtype; 3] = [Rtype::NSEC, Rtype::NSEC3, Rtype::N
 /// be the generated one (TTL and canonical RDATA), and none may be left
 /// over.
 pub fn check_whole(zone: &Zone) -> Result<DenialMode, DenialFindings> {
-    let mut findings = DenialFindings::default();
+    let (mut findings, mode) = read_mode(zone);
+    let Some(mode) = mode else { return Err(findings) };
     let apex = zone.apex();
-    check_structure(zone, &mut findings);
-    if zone.soa().is_none() {
-        findings.add(apex, Rtype::SOA, "no SOA record at the apex: the denial TTL (RFC 9077 §3.2) is undefined");
-    }
-    let Some(mode) = mode_of(zone, &mut findings) else { return Err(findings) };
-    if let DenialMode::Nsec3 { iterations, salt, .. } = &mode {
-        check_parameters(zone, *iterations, salt, &mut findings);
-    }
     let denial = mode.denial();
     let mut derived = zone.clone();
     if let Err(e) = add_denial(&mut derived, &denial) {
@@ -101,6 +94,62 @@ pub fn check_whole(zone: &Zone) -> Result<DenialMode, DenialFindings> {
         }
     }
     findings.into_result(mode)
+}
+
+/// [`check_whole`] without a second copy of the zone, for whole versions
+/// too large to copy (a signer's full proposal). The proposed denial
+/// RRsets are taken out, the required chain is derived in their place and
+/// compared with them, and they are put back: `zone` is left holding
+/// exactly what it held. Only when something differs is the zone copied,
+/// by [`check_whole`], to say what.
+pub fn check_whole_in_place(zone: &mut Zone) -> Result<DenialMode, DenialFindings> {
+    let (findings, mode) = read_mode(zone);
+    if let (true, Some(mode)) = (findings.is_empty(), mode) {
+        if derives_the_proposed_chain(zone, &mode.denial()) {
+            return Ok(mode);
+        }
+    }
+    check_whole(zone)
+}
+
+/// The checks made before the chain is derived, and the mode the apex
+/// announces (none when it announces none, or two).
+fn read_mode(zone: &Zone) -> (DenialFindings, Option<DenialMode>) {
+    let mut findings = DenialFindings::default();
+    check_structure(zone, &mut findings);
+    if zone.soa().is_none() {
+        findings.add(zone.apex(), Rtype::SOA, "no SOA record at the apex: the denial TTL (RFC 9077 §3.2) is undefined");
+    }
+    let mode = mode_of(zone, &mut findings);
+    if let Some(DenialMode::Nsec3 { iterations, salt, .. }) = &mode {
+        check_parameters(zone, *iterations, salt, &mut findings);
+    }
+    (findings, mode)
+}
+
+/// Whether the chain derived from `zone`'s content is exactly its denial
+/// RRsets, none missing or left over ([`matches_exactly`], worked in
+/// place). `zone` is restored before this returns.
+fn derives_the_proposed_chain(zone: &mut Zone, denial: &Denial) -> bool {
+    let proposed: Vec<Rrset> = DENIAL_TYPES.iter().flat_map(|t| zone.take_type(*t)).collect();
+    let same = add_denial(zone, denial).is_ok() && {
+        let derived_sets: usize =
+            zone.nodes().map(|(_, n)| DENIAL_TYPES.iter().filter(|t| n.get(**t).is_some()).count()).sum();
+        derived_sets == proposed.len()
+            && proposed.iter().all(|have| {
+                zone.node(&have.owner)
+                    .and_then(|n| n.get(have.rtype))
+                    .is_some_and(|want| crate::rrset_diff::same_content(have, want))
+            })
+    };
+    for t in DENIAL_TYPES {
+        zone.remove_type(t);
+    }
+    for rrset in proposed {
+        let owner = rrset.owner.clone();
+        zone.node_mut(&owner).rrsets.insert(rrset.rtype.to_int(), rrset);
+    }
+    same
 }
 
 /// Whether every denial RRset of `zone` is the derived one and none is
