@@ -344,37 +344,37 @@ impl ZoneContent {
     /// messages; each gets the line it has in [`ZoneContent::to_text`].
     pub fn from_zone(zone: &Zone, source: &Path) -> ZoneContent {
         let file: Arc<Path> = Arc::from(source);
-        let mut records = Vec::with_capacity(zone.rrset_count() * 2);
+        let shared = |record| Arc::new(LoadedRecord { record, location: SourceLocation { file: file.clone(), line: 0 } });
+        // Keys and shared records straight from the zone, no list of whole
+        // records between: the zone's own canonical RDATA is the key's.
+        let mut entries: Vec<(RecordKey, Arc<LoadedRecord>)> = Vec::with_capacity(zone.rrset_count() * 2);
         for (owner, node) in zone.nodes() {
             for rrset in node.rrsets.values() {
                 for rdata in &rrset.rdata {
-                    records.push(Record::new(owner.0.clone(), Class::IN, rrset.ttl, rdata.data.clone()));
+                    let key = RecordKey { owner: owner.clone(), rtype: rrset.rtype.to_int(), rdata: rdata.canonical.clone() };
+                    entries.push((key, shared(Record::new(owner.0.clone(), Class::IN, rrset.ttl, rdata.data.clone()))));
                 }
             }
             for sig in &node.signatures {
-                records.push(Record::new(owner.0.clone(), Class::IN, sig.ttl, ZoneRecordData::Rrsig(sig.rrsig.clone())));
+                let record = Record::new(owner.0.clone(), Class::IN, sig.ttl, ZoneRecordData::Rrsig(sig.rrsig.clone()));
+                entries.push((RecordKey::of(&record), shared(record)));
             }
         }
-        let content = ZoneContent::new(
-            zone.apex().clone(),
-            records.into_iter().map(|record| LoadedRecord { record, location: SourceLocation { file: file.clone(), line: 0 } }).collect(),
-        );
-        content.renumbered(file)
-    }
-
-    /// The records with their lines in [`ZoneContent::to_text`] under the
-    /// name `file`.
-    fn renumbered(self, file: Arc<Path>) -> ZoneContent {
-        let records = self
-            .records
-            .into_iter()
-            .enumerate()
-            .map(|(i, (key, mut r))| {
-                Arc::make_mut(&mut r).location = SourceLocation { file: file.clone(), line: i + 1 };
-                (key, r)
-            })
-            .collect();
-        ZoneContent { apex: self.apex, records }
+        // In key order, a repeated key keeping its last record, as a map
+        // built by inserting them would; each numbered with its line in
+        // `to_text`.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(later, kept);
+            }
+            same
+        });
+        for (i, (_, record)) in entries.iter_mut().enumerate() {
+            Arc::make_mut(record).location.line = i + 1;
+        }
+        ZoneContent { apex: zone.apex().clone(), records: entries.into_iter().collect() }
     }
 
     /// The content without the records frostzone generates when it signs
@@ -579,6 +579,11 @@ www IN A 192.0.2.2
         let again = ZoneContent::from_zone(&zone, Path::new("again"));
         assert!(again.same_records(&unsigned));
         assert_eq!(again.records().last().unwrap().location.to_string(), "again:5");
+        // Every record carries its own line of the text, in key order.
+        let text = again.to_text();
+        for (r, (i, line)) in again.records().zip(text.lines().enumerate()) {
+            assert_eq!((r.location.line, record_text(&r.record)), (i + 1, line.to_string()));
+        }
     }
 
     #[test]
