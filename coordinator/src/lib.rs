@@ -91,10 +91,19 @@ impl Coordinator {
     /// (each entry is fsynced). A request that cannot be recorded does not
     /// go on.
     pub async fn audit(&self, entry: frostzone_proto::audit::AuditEntry) -> Result<(), CoordinatorError> {
+        self.audit_all(vec![entry]).await
+    }
+
+    /// Appends `entries` in order with one `fsync` (answers that arrive
+    /// together are recorded together), on the blocking pool.
+    pub async fn audit_all(&self, entries: Vec<frostzone_proto::audit::AuditEntry>) -> Result<(), CoordinatorError> {
         let Some(log) = self.audit.clone() else { return Ok(()) };
+        if entries.is_empty() {
+            return Ok(());
+        }
         tokio::task::spawn_blocking(move || {
             let mut log = log.lock().map_err(|_| CoordinatorError::Internal("audit log lock poisoned".into()))?;
-            log.append(entry, unix_now()).map(|_| ()).map_err(|e| CoordinatorError::Internal(format!("audit log: {e}")))
+            log.append_all(entries, unix_now()).map(|_| ()).map_err(|e| CoordinatorError::Internal(format!("audit log: {e}")))
         })
         .await
         .map_err(error::join_error)?

@@ -581,6 +581,7 @@ www IN A 192.0.2.2
         assert_eq!(again.records().last().unwrap().location.to_string(), "again:5");
         // Every record carries its own line of the text, in key order.
         let text = again.to_text();
+        assert_eq!(text.lines().count(), again.records().count());
         for (r, (i, line)) in again.records().zip(text.lines().enumerate()) {
             assert_eq!((r.location.line, record_text(&r.record)), (i + 1, line.to_string()));
         }

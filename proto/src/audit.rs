@@ -184,24 +184,45 @@ impl AuditLog {
 
     /// Appends `entry` (chained, timed, numbered) and syncs it to disk.
     pub fn append(&mut self, entry: AuditEntry, now: u64) -> Result<AuditEntry, AuditError> {
-        let mut entry = AuditEntry {
-            version: AUDIT_VERSION,
-            seq: self.next_seq,
-            time: now,
-            node: self.node.clone(),
-            prev_hash: self.head.clone(),
-            hash: String::new(),
-            ..entry
-        };
-        entry.hash = entry.compute_hash();
-        let mut line = serde_json::to_vec(&entry).unwrap_or_default();
-        line.push(b'\n');
+        let mut appended = self.append_all(vec![entry], now)?;
+        Ok(appended.pop().unwrap_or_default())
+    }
+
+    /// Appends `entries` in order (chained, timed, numbered) with one
+    /// write and one sync: answers that arrive together cost one `fsync`,
+    /// not one each. Nothing counts as appended unless the sync succeeded;
+    /// a failed write or sync leaves the log's sequence and head where
+    /// they were.
+    pub fn append_all(&mut self, entries: Vec<AuditEntry>, now: u64) -> Result<Vec<AuditEntry>, AuditError> {
+        let (mut seq, mut head) = (self.next_seq, self.head.clone());
+        let mut lines = Vec::new();
+        let mut appended = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let mut entry = AuditEntry {
+                version: AUDIT_VERSION,
+                seq,
+                time: now,
+                node: self.node.clone(),
+                prev_hash: head,
+                hash: String::new(),
+                ..entry
+            };
+            entry.hash = entry.compute_hash();
+            // Serializing a struct of strings and integers cannot fail.
+            lines.extend(serde_json::to_vec(&entry).unwrap_or_default());
+            lines.push(b'\n');
+            seq += 1;
+            head = entry.hash.clone();
+            appended.push(entry);
+        }
+        if appended.is_empty() {
+            return Ok(appended);
+        }
         let io = |source| AuditError::Io { file: self.path.clone(), source };
-        self.file.write_all(&line).map_err(io)?;
+        self.file.write_all(&lines).map_err(io)?;
         self.file.sync_data().map_err(io)?;
-        self.next_seq += 1;
-        self.head = entry.hash.clone();
-        Ok(entry)
+        (self.next_seq, self.head) = (seq, head);
+        Ok(appended)
     }
 }
 
@@ -240,6 +261,21 @@ mod tests {
         assert_eq!(v.head, fourth.hash);
         assert_eq!(v.entries[0].prev_hash, GENESIS_HASH);
         assert_eq!(verify("").unwrap().head, GENESIS_HASH);
+    }
+
+    #[test]
+    fn entries_appended_together_chain_like_entries_appended_one_by_one() {
+        let (_dir, path) = log_of(2);
+        let mut log = AuditLog::open(&path, "signer-1").unwrap();
+        let batch = log.append_all(vec![event(3), event(4), event(5)], 1_700_000_200).unwrap();
+        assert_eq!(batch.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 4, 5]);
+        assert_eq!(batch[1].prev_hash, batch[0].hash);
+        assert!(log.append_all(Vec::new(), 1_700_000_201).unwrap().is_empty());
+        let sixth = log.append(event(6), 1_700_000_300).unwrap();
+        assert_eq!((sixth.seq, sixth.prev_hash.as_str()), (6, batch[2].hash.as_str()));
+        let v = verify(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(v.entries.len(), 6);
+        assert_eq!(v.head, sixth.hash);
     }
 
     #[test]

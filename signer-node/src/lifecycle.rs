@@ -209,8 +209,22 @@ impl Node {
             denial_check_ms = content.denial_checked_in.unwrap_or_default().as_secs_f64() * 1000.0,
             "propose: {outcome}"
         );
-        self.audit(AuditEntry { event: "propose".into(), outcome, ..self.propose_audit(&record) })?;
-        Ok(self.signed(&record))
+        // Approved by policy: round 1 of a small request goes with the
+        // decision, recorded in the same audit append.
+        let ahead = if record.state() == RequestState::Approved {
+            self.precommit(&record.id, &zone, &items, now)
+        } else {
+            Vec::new()
+        };
+        let mut entries = vec![AuditEntry { event: "propose".into(), outcome, ..self.propose_audit(&record) }];
+        let (precommitted, commit_entries): (Vec<_>, Vec<_>) = ahead.into_iter().unzip();
+        entries.extend(commit_entries);
+        if let Err(e) = self.audit_all(entries) {
+            // Not recorded, not released: the nonces go.
+            self.drop_unused_nonces(&record.id);
+            return Err(e);
+        }
+        Ok(v1::Decision { precommitted, ..self.signed(&record) })
     }
 
     /// The current decision on a request.
@@ -264,6 +278,8 @@ impl Node {
             "approved by this signer".to_string()
         };
         lock(&self.approved).remove(&record.id);
+        // Nonces committed with the approval and not used by a quorum.
+        self.drop_unused_nonces(&record.id);
         record.set_state(target, now);
         let outcome = if req.published {
             record.reason.clear();

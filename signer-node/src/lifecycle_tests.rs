@@ -84,6 +84,10 @@ async fn propose_within_limits_is_approved_by_policy_and_idempotent() {
     let c = d.changes.unwrap();
     assert!(c.first_publication && !c.key_rrsets_changed);
     assert_eq!((c.rrsets_added, c.names_added, c.signatures), (4, 4, 4));
+    // Approved by policy: round 1 came with the decision, once.
+    assert_eq!(d.precommitted.len(), 1);
+    assert_eq!((d.precommitted[0].key_tag, d.precommitted[0].commitments.len()), (key_tag, 4));
+    let d = Decision { precommitted: Vec::new(), ..d };
     assert_eq!(decision(&signers[0], &rid(1)), d);
     // The same content again: the same decision. Other content under the
     // same id: refused.
@@ -284,10 +288,12 @@ async fn published_content_becomes_the_baseline_only_on_proof() {
             "publication-refused",
             "published",
             "propose",
+            "commit",
             "published",
             "propose",
             "failed",
-            "propose"
+            "propose",
+            "commit"
         ]
     );
 }
@@ -369,4 +375,53 @@ fn the_admin_socket_is_private_and_replaces_a_stale_one() {
     let e = rt.block_on(async { crate::admin::bind(&file).map(|_| ()) }).unwrap_err();
     assert!(e.to_string().contains("not a socket"), "{e}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+}
+
+/// Round 1 with the approval: a quorum signs with the sessions it sent in
+/// its decisions, each once; the nonces of a signer left out go when the
+/// request ends; a request too large or only pending gets none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commitments_sent_with_the_approval_sign_once_and_go_with_the_request() {
+    let signers: Vec<Signer1> = (1..=3).map(|i| node_with_policy(i, "version = 1\n")).collect();
+    let (_, public, key_tag) = dkg(&signers, 2).await;
+    let items: Vec<SigningItem> = (1..=3).map(|i| a_item(key_tag, i)).collect();
+    let decisions: Vec<Decision> = signers.iter().map(|s| propose(s, &rid(1), &items)).collect();
+    let ahead: Vec<&Precommitment> = decisions.iter().map(|d| &d.precommitted[0]).collect();
+    assert!(ahead.iter().all(|p| p.key_tag == key_tag && p.commitments.len() == 3));
+    assert!(ahead.iter().all(|p| p.items_hash == frostzone_proto::content::content_hash(&items)));
+    // Signers 1 and 2 sign, each naming its own session.
+    let chosen = [&signers[0], &signers[1]];
+    let mut parsed = std::collections::BTreeMap::new();
+    let mut commitments = Vec::new();
+    for (s, p) in chosen.iter().zip(&ahead) {
+        let list: Vec<_> = p.commitments.iter().map(|c| frostzone_threshold::frost::round1::SigningCommitments::deserialize(c).unwrap()).collect();
+        parsed.insert(s.id, list);
+        commitments.push(ParticipantCommitments { participant: pid(&s.id), commitments: p.commitments.clone() });
+    }
+    let mut shares = vec![std::collections::BTreeMap::new(); items.len()];
+    for (s, p) in chosen.iter().zip(&ahead) {
+        let sign = SignRequest { api_version: API_VERSION, attempt_id: p.attempt_id.clone(), commitments: commitments.clone() };
+        let r = s.svc.sign(Request::new(sign.clone())).await.unwrap().into_inner();
+        for (i, share) in r.shares.iter().enumerate() {
+            shares[i].insert(s.id, frostzone_threshold::frost::round2::SignatureShare::deserialize(share).unwrap());
+        }
+        assert_eq!(s.svc.sign(Request::new(sign)).await.unwrap_err().code(), Code::NotFound);
+    }
+    let messages: Vec<Vec<u8>> = items.iter().map(message).collect();
+    let packages = frostzone_threshold::signing_packages(&messages, &parsed).unwrap();
+    assert_eq!(frostzone_threshold::aggregate_batch(&packages, &shares, &public).unwrap().len(), 3);
+    // Signer 3 was left out: its nonces go with the request's end.
+    let left_out = &signers[2];
+    assert_eq!(crate::node::lock(&left_out.node.signing).pending(), 1);
+    published(left_out, &rid(1), true);
+    assert_eq!(crate::node::lock(&left_out.node.signing).pending(), 0);
+    let sign = SignRequest { api_version: API_VERSION, attempt_id: ahead[2].attempt_id.clone(), commitments };
+    assert_eq!(left_out.svc.sign(Request::new(sign)).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(events_after_dkg(left_out), ["propose", "commit", "published"]);
+
+    // More items than PRECOMMIT_MAX_ITEMS: left to Commit.
+    let many: Vec<SigningItem> = (1..=crate::signing::PRECOMMIT_MAX_ITEMS as u8 + 1).map(|i| a_item(key_tag, i)).collect();
+    let d = propose(&signers[0], &rid(2), &many);
+    assert_eq!(state(&d), RequestState::Approved);
+    assert!(d.precommitted.is_empty());
 }

@@ -244,9 +244,14 @@ impl Node {
     /// Appends to the audit log (when there is one). A signer that cannot
     /// record what it does refuses to do it.
     pub(crate) fn audit(&self, entry: AuditEntry) -> Result<(), NodeError> {
+        self.audit_all(vec![entry])
+    }
+
+    /// Appends `entries` in order with one sync.
+    pub(crate) fn audit_all(&self, entries: Vec<AuditEntry>) -> Result<(), NodeError> {
         let Some(log) = &self.audit else { return Ok(()) };
         lock(log)
-            .append(entry, audit_time())
+            .append_all(entries, audit_time())
             .map(|_| ())
             .map_err(|e| NodeError::Internal(format!("audit log: {e}")))
     }

@@ -129,6 +129,19 @@ impl<T> SessionTable<T> {
         }
     }
 
+    /// Drops (and so wipes) every pending value that `matches`, leaving a
+    /// tombstone in its place; returns how many were dropped.
+    pub fn drop_pending(&mut self, mut matches: impl FnMut(&T) -> bool) -> usize {
+        let mut dropped = 0;
+        for entry in self.entries.values_mut() {
+            if matches!(&entry.slot, Slot::Pending(value) if matches(value)) {
+                entry.slot = Slot::Used;
+                dropped += 1;
+            }
+        }
+        dropped
+    }
+
     /// Drops every expired session and tombstone; returns how many pending
     /// values were dropped.
     pub fn sweep(&mut self, now: Instant) -> usize {
@@ -148,6 +161,20 @@ impl<T> SessionTable<T> {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn dropped_values_leave_tombstones_and_spare_the_others() {
+        let t0 = Instant::now();
+        let mut table = SessionTable::new(Duration::from_secs(60), 8);
+        table.insert(b"a", "request-1", t0).unwrap();
+        table.insert(b"b", "request-2", t0).unwrap();
+        table.insert(b"c", "request-1", t0).unwrap();
+        assert_eq!(table.drop_pending(|r| *r == "request-1"), 2);
+        assert_eq!(table.pending(), 1);
+        assert_eq!(table.take(b"a", t0), Err(SessionError::Unknown));
+        assert_eq!(table.insert(b"c", "request-3", t0), Err(SessionError::Exists));
+        assert_eq!(table.take(b"b", t0), Ok("request-2"));
+    }
     use std::sync::Arc;
 
     const T: Duration = Duration::from_secs(10);

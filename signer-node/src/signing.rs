@@ -14,14 +14,21 @@ use frostzone_proto::MAX_BATCH_ITEMS;
 use frostzone_threshold::frost::round1::SigningCommitments;
 use frostzone_threshold::{commit_batch, sign_batch, signing_packages, Identifier};
 use rand::rngs::OsRng;
+use rand::RngCore;
 use frostzone_threshold::parallel::collect_indexed;
 
 use crate::clock::Now;
 use crate::error::NodeError;
 use crate::fields::{participant, participant_id, session_id};
-use crate::node::{lock, Node, PendingSigning, REQUESTER};
+use crate::node::{lock, Node, PendingSigning, MAX_PENDING_SIGNING, REQUESTER};
 use crate::policy::{signed_messages, BatchContext};
 use frostzone_dnssec::name::ZoneName;
+
+/// At most this many items of a request are committed with its approval
+/// ([`Node::precommit`]): a routine diff is a handful; a whole zone goes
+/// through Commit, batch by batch, so that nonces are made only for the
+/// signers chosen.
+pub const PRECOMMIT_MAX_ITEMS: usize = 64;
 
 impl Node {
     /// FROST round 1 for a batch: the batch must belong to a request this
@@ -58,6 +65,77 @@ impl Node {
                 Err(e)
             }
         }
+    }
+
+    /// FROST round 1 done ahead, for a request this signer has just
+    /// approved by its policy ([`crate::lifecycle`]'s Propose): one batch
+    /// per key of the zone it holds a share of, over that key's items in
+    /// proposal order (the coordinator cuts its batches the same way), each
+    /// through every check of Commit. Saves a routine diff the Commit round
+    /// trip. Returns each batch's commitments with the audit entry to
+    /// append with the decision; a batch that cannot be committed (no
+    /// share, rate limit, sessions short) is left to Commit.
+    pub(crate) fn precommit(&self, request_id: &str, zone: &str, items: &[v1::SigningItem], now: Now) -> Vec<(v1::Precommitment, AuditEntry)> {
+        let mut by_key: BTreeMap<u32, Vec<v1::SigningItem>> = BTreeMap::new();
+        for item in items {
+            if let Some(rrsig) = &item.rrsig {
+                by_key.entry(rrsig.key_tag).or_default().push(item.clone());
+            }
+        }
+        let signed: usize = by_key.values().map(Vec::len).sum();
+        // Half the session table stays for Commit: precommitted nonces
+        // that go unused live until the request ends.
+        let room = MAX_PENDING_SIGNING / 2 >= lock(&self.signing).pending() + by_key.len();
+        if signed == 0 || signed > PRECOMMIT_MAX_ITEMS || !room {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for (key_tag, items) in by_key {
+            let mut attempt_id = vec![0u8; 16];
+            OsRng.fill_bytes(&mut attempt_id);
+            let items_hash = frostzone_proto::content::content_hash(&items);
+            let content_hash = hex::encode(items_hash);
+            let n = items.len();
+            let req = v1::CommitRequest {
+                api_version: frostzone_proto::API_VERSION,
+                attempt_id: attempt_id.clone(),
+                zone: zone.to_string(),
+                key_tag,
+                items,
+                request_id: request_id.to_string(),
+            };
+            match self.commit_checked(req, &content_hash, now) {
+                Ok(response) => {
+                    let entry = AuditEntry {
+                        event: "commit".into(),
+                        request: request_id.to_string(),
+                        zone: zone.to_string(),
+                        content_hash,
+                        operator: REQUESTER.into(),
+                        outcome: format!(
+                            "accepted with the approval: {n} items for key tag {key_tag} (attempt {})",
+                            hex::encode(&attempt_id)
+                        ),
+                        ..AuditEntry::default()
+                    };
+                    let ahead = v1::Precommitment {
+                        key_tag,
+                        attempt_id,
+                        items_hash: items_hash.to_vec(),
+                        commitments: response.commitments,
+                    };
+                    out.push((ahead, entry));
+                }
+                Err(e) => tracing::debug!(request = %request_id, %zone, key_tag, "no commitments ahead, left to Commit: {e}"),
+            }
+        }
+        out
+    }
+
+    /// Drops the nonces committed for `request_id` and not used: the
+    /// request ended, no Sign may follow.
+    pub(crate) fn drop_unused_nonces(&self, request_id: &str) -> usize {
+        lock(&self.signing).drop_pending(|p| p.request_id == request_id)
     }
 
     fn commit_checked(&self, req: v1::CommitRequest, content_hash: &str, now: Now) -> Result<v1::CommitResponse, NodeError> {

@@ -39,6 +39,7 @@ use crate::approval::proposals::{proposal_chunks, Mode, ProposalSet};
 use crate::request::RequestPhase;
 use crate::request::live::LiveRequest;
 use crate::signers::{describe, SignerHandle, SignerPool};
+use crate::signing::attempt::Precommitted;
 use crate::{unix_now, Coordinator};
 
 /// How often a pending decision is asked for again: an operator's
@@ -108,14 +109,14 @@ fn proposed_signers(pool: &SignerPool, groups: &[GroupSigners]) -> Vec<String> {
 
 /// Proposes the request of `live` to every signer of its zone's key
 /// groups and waits until every group has its threshold of approvers;
-/// returns them by key tag. Fails with [`CoordinatorError::NotApproved`]
+/// returns them by key tag, with the commitments approvers sent ahead. Fails with [`CoordinatorError::NotApproved`]
 /// when the request is rejected or the deadline passes.
 pub(crate) async fn seek_approval(
     c: &Arc<Coordinator>,
     live: &LiveRequest,
     proposal: Proposal<'_>,
     progress: &Progress,
-) -> Result<Approvers, CoordinatorError> {
+) -> Result<(Approvers, Precommitted), CoordinatorError> {
     let groups = group_signers(proposal.groups);
     let names = proposed_signers(&c.signers, &groups);
     let request_id = live.id();
@@ -186,29 +187,55 @@ pub(crate) async fn seek_approval(
     }
     drop(tx);
 
+    let mut precommitted = Precommitted::new();
     let mut open = true;
     loop {
         let wake_at = Instant::from_std(wait.wake_at(Instant::now().into_std()));
+        let mut heard = Vec::new();
         tokio::select! {
             answer = answers.recv(), if open => match answer {
-                Some((name, decision)) => {
-                    record(c, live, &proposal, &name, decision).await?;
-                    wait.heard(&name);
+                Some(first) => {
+                    heard.push(first);
+                    // Answers that came in together are recorded together:
+                    // one fsync of the audit log, not one each.
+                    while let Ok(more) = answers.try_recv() {
+                        heard.push(more);
+                    }
                 }
                 // Every task ended: only the deadline can change anything.
                 None => open = false,
             },
             () = tokio::time::sleep_until(wake_at) => {}
         }
+        let mut entries = Vec::new();
+        for (name, decision, ahead) in heard {
+            if decision.state.approves() && !ahead.is_empty() {
+                precommitted.insert(name.clone(), ahead);
+            } else if !decision.state.approves() {
+                precommitted.remove(&name);
+            }
+            entries.extend(record(live, &proposal, &name, decision)?);
+            wait.heard(&name);
+        }
         let decisions = live.record()?.decisions;
         match wait.step(&decisions, Instant::now().into_std()) {
             Step::Approved(approvers) => {
-                approved(c, live, &proposal, &approvers, progress).await?;
-                return Ok(approvers);
+                let all = approved(live, &proposal, &approvers, &mut entries);
+                // The quorum is on record before anything is signed.
+                c.audit_all(entries).await?;
+                tracing::info!(request = %live.id(), "{}: approved by {}", proposal.zone, all.join(", "));
+                progress(format!("request {}: approved by {}; signing", ShortId(&live.id()), all.join(", ")));
+                return Ok((approvers, precommitted));
             }
-            Step::Failed(WaitFailure::NotApproved(failure)) => return Err(failure.into()),
-            Step::Failed(e) => return Err(CoordinatorError::Internal(e.to_string())),
+            Step::Failed(failure) => {
+                c.audit_all(entries).await?;
+                return Err(match failure {
+                    WaitFailure::NotApproved(failure) => failure.into(),
+                    e => CoordinatorError::Internal(e.to_string()),
+                });
+            }
             Step::Wait(line) => {
+                c.audit_all(entries).await?;
                 if let Some(line) = line {
                     progress(line);
                 }
@@ -219,15 +246,14 @@ pub(crate) async fn seek_approval(
     }
 }
 
-/// Records one answer in the live and, when the signer's state
-/// changed, in the audit log.
-async fn record(
-    c: &Coordinator,
+/// Records one answer in the live request; returns the audit entry to
+/// append when the signer's state changed.
+fn record(
     live: &LiveRequest,
     proposal: &Proposal<'_>,
     name: &str,
     decision: RecordedDecision,
-) -> Result<(), CoordinatorError> {
+) -> Result<Option<AuditEntry>, CoordinatorError> {
     let before = live.record()?.decisions.get(name).map(|d| d.state).unwrap_or_default();
     let state = decision.state;
     let outcome = match (state, decision.decided_by.as_str(), decision.reason.as_str()) {
@@ -237,13 +263,13 @@ async fn record(
         (s, by, r) => format!("{s} by {by}: {r}"),
     };
     if !live.update(|r| r.record_decision(name, decision, unix_now())) || state == before {
-        return Ok(());
+        return Ok(None);
     }
     tracing::info!(signer = %name, request = %live.id(), "{}: {outcome}", proposal.zone);
     if state == DecisionState::Unanswered {
-        return Ok(());
+        return Ok(None);
     }
-    c.audit(AuditEntry {
+    Ok(Some(AuditEntry {
         event: "decision".into(),
         request: live.id(),
         zone: proposal.zone.to_string(),
@@ -252,17 +278,12 @@ async fn record(
         signers: vec![name.to_string()],
         outcome,
         ..AuditEntry::default()
-    }).await
+    }))
 }
 
-/// The quorum is reached: on record, in the audit log and to the client.
-async fn approved(
-    c: &Coordinator,
-    live: &LiveRequest,
-    proposal: &Proposal<'_>,
-    approvers: &Approvers,
-    progress: &Progress,
-) -> Result<(), CoordinatorError> {
+/// The quorum is reached: on record, and its audit entry after the
+/// decisions in `entries`. Returns every approver, each once.
+fn approved(live: &LiveRequest, proposal: &Proposal<'_>, approvers: &Approvers, entries: &mut Vec<AuditEntry>) -> Vec<String> {
     live.update(|r| r.advance(RequestPhase::Approved, unix_now()).unwrap_or(false));
     let mut all: Vec<String> = Vec::new();
     for name in approvers.values().flatten() {
@@ -272,7 +293,7 @@ async fn approved(
     }
     let per_group: Vec<String> =
         approvers.iter().map(|(tag, names)| format!("key tag {tag}: {}", names.join(", "))).collect();
-    c.audit(AuditEntry {
+    entries.push(AuditEntry {
         event: "approved".into(),
         request: live.id(),
         zone: proposal.zone.to_string(),
@@ -281,10 +302,8 @@ async fn approved(
         signers: all.clone(),
         outcome: format!("quorum of approvals: {}", per_group.join("; ")),
         ..AuditEntry::default()
-    }).await?;
-    tracing::info!(request = %live.id(), "{}: approved by {}", proposal.zone, all.join(", "));
-    progress(format!("request {}: approved by {}; signing", ShortId(&live.id()), all.join(", ")));
-    Ok(())
+    });
+    all
 }
 
 /// One signer's side of the wait: propose, then poll until settled.
@@ -294,7 +313,7 @@ struct Follower {
     common: pb::ProposeHeader,
     set: Arc<ProposalSet>,
     mode: Mode,
-    answers: mpsc::UnboundedSender<(String, RecordedDecision)>,
+    answers: mpsc::UnboundedSender<(String, RecordedDecision, Vec<pb::Precommitment>)>,
 }
 
 /// Whether a signer refused an incremental proposal because its baseline
@@ -304,12 +323,12 @@ fn is_baseline_mismatch(status: &tonic::Status) -> bool {
 }
 
 impl Follower {
-    fn send(&self, decision: RecordedDecision) -> bool {
-        self.answers.send((self.signer.name().to_string(), decision)).is_ok()
+    fn send(&self, decision: RecordedDecision, ahead: Vec<pb::Precommitment>) -> bool {
+        self.answers.send((self.signer.name().to_string(), decision, ahead)).is_ok()
     }
 
     fn unreachable(&self, status: &tonic::Status) -> bool {
-        self.send(RecordedDecision { reason: format!("unreachable: {}", describe(status)), ..Default::default() })
+        self.send(RecordedDecision { reason: format!("unreachable: {}", describe(status)), ..Default::default() }, Vec::new())
     }
 
     /// The header and content hash of this signer's proposal (the full
@@ -329,8 +348,8 @@ impl Follower {
             let hashed = started.elapsed();
             let answer = self.signer.propose(proposal_chunks(header, self.set.clone(), self.mode)).await;
             tracing::debug!(signer = %self.signer.name(), request = %id, "proposal: hash {:.3} s, answered after {:.3} s", hashed.as_secs_f64(), started.elapsed().as_secs_f64());
-            let mut decision = match answer {
-                Ok(answer) => from_wire(&answer, &id, &content_hash),
+            let (mut decision, mut ahead) = match answer {
+                Ok(answer) => (from_wire(&answer, &id, &content_hash), answer.precommitted),
                 Err(e) if self.mode == Mode::Incremental && is_baseline_mismatch(&e.status) => {
                     tracing::info!(signer = %self.signer.name(), request = %id, "{}; proposing in full", e.status.message());
                     self.mode = Mode::Full;
@@ -345,7 +364,7 @@ impl Follower {
                 }
             };
             loop {
-                if !self.send(decision.clone()) || decision.state.is_settled() {
+                if !self.send(decision.clone(), std::mem::take(&mut ahead)) || decision.state.is_settled() {
                     return;
                 }
                 tokio::time::sleep(POLL_INTERVAL).await;

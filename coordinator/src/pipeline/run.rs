@@ -326,11 +326,11 @@ impl Request<'_> {
             timeout,
         };
         self.stages.mark("baselines");
-        let approvers = seek_approval(c, live, proposal, progress).await?;
+        let (approvers, precommitted) = seek_approval(c, live, proposal, progress).await?;
         self.stages.mark("approval");
         let made = plan.items().len();
         let kept = plan.reused() as u64;
-        let signatures = sign_batches(c, live, made, batches(&plan, groups, zone, &request_id), groups, &approvers).await?;
+        let signatures = sign_batches(c, live, made, batches(&plan, groups, zone, &request_id), groups, &approvers, precommitted).await?;
         self.stages.mark("signing");
         drop(set);
         let plan = sole_owner(plan).await?;

@@ -78,47 +78,97 @@ pub trait PhaseSink: Send + Sync {
     fn reached(&self, state: RequestPhase);
 }
 
-/// Signs `batch` with exactly the signers in `chosen`.
+/// Round-1 commitments signers sent with their approval (their answer to
+/// Propose), by signer name.
+pub type Precommitted = BTreeMap<String, Vec<pb::Precommitment>>;
+
+/// One signer's serialized commitments, one per item.
+type CommitmentList = Vec<Vec<u8>>;
+
+/// The commitments every chosen signer sent with its approval for
+/// exactly these items (same key, same items hash, one per item), in the
+/// order of `chosen`; `None` when one of them has none.
+fn committed_ahead<'a>(
+    precommitted: &'a Precommitted,
+    chosen: &[SignerHandle],
+    key_tag: u16,
+    items_hash: &[u8; 32],
+    n: usize,
+) -> Option<Vec<&'a pb::Precommitment>> {
+    chosen
+        .iter()
+        .map(|s| {
+            precommitted.get(s.name())?.iter().find(|p| {
+                p.key_tag == u32::from(key_tag) && p.items_hash == items_hash && p.commitments.len() == n
+            })
+        })
+        .collect()
+}
+
+/// Signs `batch` with exactly the signers in `chosen`. When every one of
+/// them committed to exactly these items with its approval
+/// (`precommitted`), round 1 is not run again: Sign names each signer's own
+/// session.
 pub async fn attempt(
     batch: &Arc<Batch>,
     chosen: &[SignerHandle],
     attempt_id: Vec<u8>,
+    precommitted: Option<&Precommitted>,
     phases: &dyn PhaseSink,
 ) -> Result<Vec<[u8; 64]>, AttemptFailure> {
     let started = std::time::Instant::now();
     let wire = batch.clone();
-    let (items, messages) =
-        tokio::task::spawn_blocking(move || wire.wire()).await.map_err(|e| AttemptFailure::Fatal(join_error(e)))?;
+    let (items, messages, items_hash) = tokio::task::spawn_blocking(move || {
+        let (items, messages) = wire.wire();
+        let hash = frostzone_proto::content::content_hash(&items);
+        (items, messages, hash)
+    })
+    .await
+    .map_err(|e| AttemptFailure::Fatal(join_error(e)))?;
     let n = items.len();
-
-    // Round 1: commitments from every chosen signer.
-    phases.reached(RequestPhase::Committing);
-    let request = pb::CommitRequest {
-        api_version: API_VERSION,
-        attempt_id: attempt_id.clone(),
-        zone: batch.zone.clone(),
-        key_tag: batch.key.record.key_tag.into(),
-        items,
-        request_id: batch.request_id.clone(),
-    };
-    let responses = answers(
-        fan_out(chosen, |s| {
-            let r = request.clone();
-            async move { s.commit(r).await }
-        })
-        .await,
-    )?;
-    drop(request);
     let members: Vec<(String, Identifier)> = chosen.iter().map(|s| (s.name().to_string(), s.identifier)).collect();
-    let answered = responses.iter().map(|r| (r.participant.as_ref(), r.commitments.len()));
-    let culprits = misanswered(&members, answered, 1, "commitments", n);
-    if !culprits.is_empty() {
-        return Err(AttemptFailure::Culprits(culprits));
-    }
+
+    // Round 1: commitments from every chosen signer, unless they came
+    // with the approvals.
+    phases.reached(RequestPhase::Committing);
+    let ahead = precommitted.and_then(|p| committed_ahead(p, chosen, batch.key.record.key_tag, &items_hash, n));
+    // Each signer's session for Sign, and its serialized commitments.
+    let (sessions, lists): (BTreeMap<String, Vec<u8>>, Vec<CommitmentList>) = match ahead {
+        Some(ahead) => {
+            drop(items);
+            let sessions = chosen.iter().zip(&ahead).map(|(s, p)| (s.name().to_string(), p.attempt_id.clone())).collect();
+            (sessions, ahead.into_iter().map(|p| p.commitments.clone()).collect())
+        }
+        None => {
+            let request = pb::CommitRequest {
+                api_version: API_VERSION,
+                attempt_id: attempt_id.clone(),
+                zone: batch.zone.clone(),
+                key_tag: batch.key.record.key_tag.into(),
+                items,
+                request_id: batch.request_id.clone(),
+            };
+            let responses = answers(
+                fan_out(chosen, |s| {
+                    let r = request.clone();
+                    async move { s.commit(r).await }
+                })
+                .await,
+            )?;
+            drop(request);
+            let answered = responses.iter().map(|r| (r.participant.as_ref(), r.commitments.len()));
+            let culprits = misanswered(&members, answered, 1, "commitments", n);
+            if !culprits.is_empty() {
+                return Err(AttemptFailure::Culprits(culprits));
+            }
+            let sessions = members.iter().map(|(name, _)| (name.clone(), attempt_id.clone())).collect();
+            (sessions, responses.into_iter().map(|r| r.commitments).collect())
+        }
+    };
     let raw: Vec<(String, Identifier, Vec<Vec<u8>>)> = chosen
         .iter()
-        .zip(responses)
-        .map(|(s, r)| (s.name().to_string(), s.identifier, r.commitments))
+        .zip(lists)
+        .map(|(s, list)| (s.name().to_string(), s.identifier, list))
         .collect();
     let (packages, raw) = tokio::task::spawn_blocking(move || -> Result<_, AttemptFailure> {
         // Every commitment is two points to decompress and check: a large
@@ -149,7 +199,7 @@ pub async fn attempt(
     let committed = started.elapsed();
     let request = pb::SignRequest {
         api_version: API_VERSION,
-        attempt_id,
+        attempt_id: Vec::new(),
         commitments: raw
             .into_iter()
             .map(|(_, id, commitments)| pb::ParticipantCommitments {
@@ -160,7 +210,8 @@ pub async fn attempt(
     };
     let responses = answers(
         fan_out(chosen, |s| {
-            let r = request.clone();
+            let attempt_id = sessions.get(s.name()).cloned().unwrap_or_default();
+            let r = pb::SignRequest { attempt_id, ..request.clone() };
             async move { s.sign(r).await }
         })
         .await,
@@ -183,12 +234,12 @@ pub async fn attempt(
         .await
         .map_err(|e| AttemptFailure::Fatal(join_error(e)))?;
     tracing::debug!(
-        "{}: batch of {n} for key tag {}: round 1 {:.2} s, round 2 {:.2} s, aggregation {:.2} s",
+        "{}: batch of {n} for key tag {}: round 1 {:.1} ms, round 2 {:.1} ms, aggregation {:.1} ms",
         batch.zone,
         batch.key.record.key_tag,
-        committed.as_secs_f64(),
-        (signed - committed).as_secs_f64(),
-        (started.elapsed() - signed).as_secs_f64()
+        committed.as_secs_f64() * 1e3,
+        (signed - committed).as_secs_f64() * 1e3,
+        (started.elapsed() - signed).as_secs_f64() * 1e3
     );
     result
 }

@@ -25,7 +25,7 @@ use frostzone_dnssec::signing::SigningPlan;
 use tokio::task::JoinSet;
 
 use crate::approval::tally::Approvers;
-use crate::signing::attempt::{attempt, AttemptFailure, Batch, MAX_BATCH_ITEMS};
+use crate::signing::attempt::{attempt, AttemptFailure, Batch, Precommitted, MAX_BATCH_ITEMS};
 use crate::error::{join_error, CoordinatorError};
 use crate::keys::KeyGroup;
 use crate::signing::subset::{Candidate, SubsetChooser};
@@ -83,7 +83,9 @@ pub(crate) async fn sole_owner(mut plan: Arc<SigningPlan>) -> Result<SigningPlan
 }
 
 /// Signs every batch with quorums among `approvers`; returns one
-/// signature per plan item, in plan order.
+/// signature per plan item, in plan order. A batch whose quorum all sent
+/// commitments for exactly its items with their approval (`precommitted`)
+/// skips round 1 in its first attempt.
 pub(crate) async fn sign_batches(
     c: &Arc<Coordinator>,
     live: &Arc<LiveRequest>,
@@ -91,6 +93,7 @@ pub(crate) async fn sign_batches(
     batches: Vec<Batch>,
     groups: &[Arc<KeyGroup>],
     approvers: &Approvers,
+    precommitted: Precommitted,
 ) -> Result<Vec<[u8; 64]>, CoordinatorError> {
     // One chooser per key group (its approvers: a signer makes shares
     // only for requests it approved), failures shared.
@@ -110,6 +113,7 @@ pub(crate) async fn sign_batches(
         })
         .collect();
     let choosers = Arc::new(Mutex::new(choosers));
+    let precommitted = Arc::new(precommitted);
 
     let mut signatures = vec![[0u8; 64]; items];
     // Batch k starts its quorum k signers along (SubsetChooser::choose_rotated).
@@ -118,9 +122,9 @@ pub(crate) async fn sign_batches(
     loop {
         while running.len() < BATCHES_IN_FLIGHT {
             let Some((rotation, batch)) = pending.next() else { break };
-            let (c, live, choosers) = (c.clone(), live.clone(), choosers.clone());
+            let (c, live, choosers, ahead) = (c.clone(), live.clone(), choosers.clone(), precommitted.clone());
             running.spawn(async move {
-                let sigs = sign_batch(&c, &live, &choosers, &batch, rotation).await?;
+                let sigs = sign_batch(&c, &live, &choosers, &batch, rotation, &ahead).await?;
                 Ok::<_, CoordinatorError>((batch, sigs))
             });
         }
@@ -138,16 +142,19 @@ pub(crate) async fn sign_batches(
 
 /// Signs one batch, retrying with other subsets until it is signed or the
 /// quorum is gone. `rotation` spreads a request's batches over the
-/// approvers ([`SubsetChooser::choose_rotated`]).
+/// approvers ([`SubsetChooser::choose_rotated`]). Commitments sent ahead
+/// serve the first attempt only: a retry makes fresh ones.
 async fn sign_batch(
     c: &Coordinator,
     live: &LiveRequest,
     choosers: &Mutex<BTreeMap<u16, SubsetChooser>>,
     batch: &Arc<Batch>,
     rotation: usize,
+    precommitted: &Precommitted,
 ) -> Result<Vec<[u8; 64]>, CoordinatorError> {
     let tag = batch.key.record.key_tag;
     let lock = || choosers.lock().map_err(|_| CoordinatorError::Internal("subset chooser lock poisoned".into()));
+    let mut ahead: Option<&Precommitted> = Some(precommitted);
     loop {
         let chosen = lock()?
             .get(&tag)
@@ -155,7 +162,7 @@ async fn sign_batch(
             .choose_rotated(rotation)?;
         let handles: Vec<SignerHandle> = chosen.iter().filter_map(|cand| c.signers.get(&cand.name).cloned()).collect();
         let attempt_id = crate::request::random_id();
-        match attempt(batch, &handles, attempt_id, live).await {
+        match attempt(batch, &handles, attempt_id, ahead.take(), live).await {
             Ok(sigs) => {
                 let names: Vec<String> = handles.iter().map(|h| h.name().to_string()).collect();
                 c.metrics.batch_signed(&batch.zone, tag, sigs.len(), &names);

@@ -133,9 +133,7 @@ fn read_mode(zone: &Zone) -> (DenialFindings, Option<DenialMode>) {
 fn derives_the_proposed_chain(zone: &mut Zone, denial: &Denial) -> bool {
     let proposed: Vec<Rrset> = DENIAL_TYPES.iter().flat_map(|t| zone.take_type(*t)).collect();
     let same = add_denial(zone, denial).is_ok() && {
-        let derived_sets: usize =
-            zone.nodes().map(|(_, n)| DENIAL_TYPES.iter().filter(|t| n.get(**t).is_some()).count()).sum();
-        derived_sets == proposed.len()
+        denial_rrsets(zone) == proposed.len()
             && proposed.iter().all(|have| {
                 zone.node(&have.owner)
                     .and_then(|n| n.get(have.rtype))
@@ -156,16 +154,18 @@ fn derives_the_proposed_chain(zone: &mut Zone, denial: &Denial) -> bool {
 /// missing or left over: the common case, decided without building a
 /// single message.
 fn matches_exactly(zone: &Zone, derived: &Zone) -> bool {
-    let denial_sets = |z: &Zone| -> usize {
-        z.nodes().map(|(_, n)| DENIAL_TYPES.iter().filter(|t| n.get(**t).is_some()).count()).sum()
-    };
     let all_there = derived.nodes().all(|(owner, node)| {
         DENIAL_TYPES.iter().all(|t| match node.get(*t) {
             None => true,
             Some(want) => zone.node(&owner.0).and_then(|n| n.get(*t)).is_some_and(|have| crate::rrset_diff::same_content(have, want)),
         })
     });
-    all_there && denial_sets(zone) == denial_sets(derived)
+    all_there && denial_rrsets(zone) == denial_rrsets(derived)
+}
+
+/// How many NSEC, NSEC3 and NSEC3PARAM RRsets `zone` holds.
+fn denial_rrsets(zone: &Zone) -> usize {
+    zone.nodes().map(|(_, n)| DENIAL_TYPES.iter().filter(|t| n.get(**t).is_some()).count()).sum()
 }
 
 /// RFC 4035 §2.2: proposed content has nothing below a zone cut (glue and
