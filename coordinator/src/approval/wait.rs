@@ -109,8 +109,9 @@ fn proposed_signers(pool: &SignerPool, groups: &[GroupSigners]) -> Vec<String> {
 
 /// Proposes the request of `live` to every signer of its zone's key
 /// groups and waits until every group has its threshold of approvers;
-/// returns them by key tag, with the commitments approvers sent ahead. Fails with [`CoordinatorError::NotApproved`]
-/// when the request is rejected or the deadline passes.
+/// returns them by key tag, with the commitments approvers sent with
+/// their approval. Fails with [`CoordinatorError::NotApproved`] when the
+/// request is rejected or the deadline passes.
 pub(crate) async fn seek_approval(
     c: &Arc<Coordinator>,
     live: &LiveRequest,

@@ -118,9 +118,12 @@ pub async fn attempt(
 ) -> Result<Vec<[u8; 64]>, AttemptFailure> {
     let started = std::time::Instant::now();
     let wire = batch.clone();
+    // Hashed only when there are commitments to match (a diff's first
+    // attempt), not for every batch of a whole zone.
+    let hash_items = precommitted.is_some_and(|p| !p.is_empty());
     let (items, messages, items_hash) = tokio::task::spawn_blocking(move || {
         let (items, messages) = wire.wire();
-        let hash = frostzone_proto::content::content_hash(&items);
+        let hash = hash_items.then(|| frostzone_proto::content::content_hash(&items));
         (items, messages, hash)
     })
     .await
@@ -131,7 +134,10 @@ pub async fn attempt(
     // Round 1: commitments from every chosen signer, unless they came
     // with the approvals.
     phases.reached(RequestPhase::Committing);
-    let ahead = precommitted.and_then(|p| committed_ahead(p, chosen, batch.key.record.key_tag, &items_hash, n));
+    let ahead = precommitted
+        .zip(items_hash.as_ref())
+        .and_then(|(p, hash)| committed_ahead(p, chosen, batch.key.record.key_tag, hash, n));
+    let first_round = if ahead.is_some() { "with the approvals" } else { "Commit" };
     // Each signer's session for Sign, and its serialized commitments.
     let (sessions, lists): (BTreeMap<String, Vec<u8>>, Vec<CommitmentList>) = match ahead {
         Some(ahead) => {
@@ -234,7 +240,7 @@ pub async fn attempt(
         .await
         .map_err(|e| AttemptFailure::Fatal(join_error(e)))?;
     tracing::debug!(
-        "{}: batch of {n} for key tag {}: round 1 {:.1} ms, round 2 {:.1} ms, aggregation {:.1} ms",
+        "{}: batch of {n} for key tag {}: round 1 ({first_round}) {:.1} ms, round 2 {:.1} ms, aggregation {:.1} ms",
         batch.zone,
         batch.key.record.key_tag,
         committed.as_secs_f64() * 1e3,
