@@ -178,6 +178,21 @@ grep -h "published serial .* (changes) " "$c/logs/coordinator.log" | sed -n 's/.
     END {
         printf "in the coordinator, request to version published (ms): median %.1f, p90 %.1f, p99 %.1f, max %.1f (%d)\n", t[rank(0.5)], t[rank(0.9)], t[rank(0.99)], t[NR], NR
     }' "$work/server"
+# Where that time went: the approval (proposals out, every signer's decision in and on record)
+# and the signing (the FROST rounds and aggregation), from each diff's "steps:" summary (logged
+# to the millisecond, so the means say more than the medians).
+grep -h "published serial .* (changes) " "$c/logs/coordinator.log" \
+    | sed -n 's/.*approval \([0-9.]*\) s, signing \([0-9.]*\) s,.*elapsed_ms=\([0-9.]*\).*/\1 \2 \3/p' > "$work/steps"
+[ -s "$work/steps" ] && awk '
+    { a[NR] = $1 * 1000; s[NR] = $2 * 1000; r[NR] = $3 - $1 * 1000 - $2 * 1000; sa += a[NR]; ss += s[NR]; sr += r[NR] }
+    function median(x,   n, i, j, v) {
+        n = NR
+        for (i = 2; i <= n; i++) { v = x[i]; for (j = i - 1; j >= 1 && x[j] > v; j--) x[j + 1] = x[j]; x[j + 1] = v }
+        return x[int((n + 1) / 2)]
+    }
+    END {
+        printf "  of that, mean / median (ms): approval %.1f / %.0f, signing %.1f / %.0f, the rest %.1f / %.1f\n", sa / NR, median(a), ss / NR, median(s), sr / NR, median(r)
+    }' "$work/steps"
 # What the signers spent evaluating each proposal (checks, diff, denial records: the
 # `evaluated_ms` of their "propose" log lines) and, of that, checking its denial records against
 # the content (`denial_check_ms`), full and incremental, over all five.
