@@ -75,7 +75,7 @@ for k in 1 2 3 4 5; do
     mkdir -p "$c/signer-$k/data"
     head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$c/signer-$k/passphrase"
     chmod 600 "$c/signer-$k/passphrase"
-    printf 'version = 1\n[approval]\nkey_changes = "auto"\nkey_ceremonies = "auto"\nmax_rrsets_changed = 1000000\nmax_names_added = 1000000\nmax_names_removed = 1000000\nmax_ds_changed = 1000000\n' \
+    printf 'version = 1\n[approval]\nkey_changes = "auto"\nkey_ceremonies = "auto"\nmax_rrsets_changed = 100000000\nmax_names_added = 100000000\nmax_names_removed = 100000000\nmax_ds_changed = 100000000\n' \
         > "$c/signer-$k/policy.toml"
     # Opt-Out is refused unless a signer's policy accepts it.
     [ "$denial" = nsec3-opt-out ] && printf '[nsec3]\nopt_out = true\n' >> "$c/signer-$k/policy.toml"

@@ -98,10 +98,10 @@ version = 1
 [approval]
 key_changes = \"auto\"
 key_ceremonies = \"auto\"
-max_rrsets_changed = 1000000
-max_names_added = 1000000
-max_names_removed = 1000000
-max_ds_changed = 1000000
+max_rrsets_changed = 100000000
+max_names_added = 100000000
+max_names_removed = 100000000
+max_ds_changed = 100000000
 ";
 
 /// The layout of a loopback cluster in one directory, as `certs init`

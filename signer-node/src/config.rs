@@ -8,6 +8,10 @@
 //! data_dir = "signer-1/data" # sled database directory
 //! passphrase_file = "signer-1/passphrase"  # or passphrase_env = "VAR" (exactly one)
 //! session_timeout_secs = 300 # optional
+//! max_proposal_items = 4000000 # optional: the largest request accepted
+//!                            # (items, i.e. RRsets; a zone with NSEC3 has
+//!                            # about 2.33 per delegation); it bounds what
+//!                            # a coordinator can make this signer hold
 //! roster = "roster.toml"    # every participant of the key groups this
 //!                            # signer joins and t (frostzone_proto::roster):
 //!                            # this operator's own copy, never learned from
@@ -44,6 +48,7 @@ use zeroize::Zeroizing;
 /// with the same errors, need not reach up into the config.
 pub use crate::error::ConfigError;
 use crate::policy_file::{PolicyError, SignerPolicy};
+use crate::proposal::{ProposalBound, DEFAULT_MAX_PROPOSE_ITEMS};
 
 /// The only config format version this build reads.
 pub const CONFIG_VERSION: u32 = 1;
@@ -52,6 +57,10 @@ pub const CONFIG_VERSION: u32 = 1;
 /// minutes is far longer than one Commit/Sign round trip of a full batch,
 /// and short enough that abandoned nonces and DKG secrets do not linger.
 pub const DEFAULT_SESSION_TIMEOUT_SECS: u64 = 300;
+
+/// Highest `max_proposal_items`: some 40 million delegations with NSEC3,
+/// more than any zone's proposal this signer could hold in memory.
+pub const MAX_PROPOSAL_ITEMS_SETTING: u64 = 100_000_000;
 
 /// The admin socket's file name in the data directory when the config
 /// names none: beside the data it administers, so each signer on a host
@@ -73,6 +82,7 @@ struct RawConfig {
     passphrase_file: Option<PathBuf>,
     passphrase_env: Option<String>,
     session_timeout_secs: Option<u64>,
+    max_proposal_items: Option<u64>,
     roster: PathBuf,
     policy: Option<PathBuf>,
     audit_log: Option<PathBuf>,
@@ -116,6 +126,8 @@ pub struct Config {
     pub passphrase: PassphraseSource,
     /// Lifetime of pending sessions.
     pub session_timeout: Duration,
+    /// How large a proposal it accepts.
+    pub proposal_bound: ProposalBound,
     /// The roster file.
     pub roster: PathBuf,
     /// The operator's policy file, if any.
@@ -209,6 +221,13 @@ impl Config {
                 format!("{timeout} is outside 1..=86400"),
             ));
         }
+        let max_items = raw.max_proposal_items.unwrap_or(DEFAULT_MAX_PROPOSE_ITEMS);
+        if max_items == 0 || max_items > MAX_PROPOSAL_ITEMS_SETTING {
+            return Err(field(
+                "max_proposal_items",
+                format!("{max_items} is outside 1..={MAX_PROPOSAL_ITEMS_SETTING}"),
+            ));
+        }
         let data_dir = resolve(&raw.data_dir);
         let metrics = raw
             .metrics
@@ -238,6 +257,7 @@ impl Config {
             data_dir,
             passphrase,
             session_timeout: Duration::from_secs(timeout),
+            proposal_bound: ProposalBound { items: max_items },
             tls: TlsFiles {
                 ca: resolve(&raw.tls.ca),
                 cert: resolve(&raw.tls.cert),
@@ -364,6 +384,9 @@ coordinator_cert = "/etc/frostzone/coordinator.pem"
         assert_eq!(c.policy, None);
         assert_eq!(c.roster, Path::new("/srv/fz/roster.toml"));
         assert_eq!(c.admin_socket, Path::new("/srv/fz/signer-1/data/admin.sock"));
+        assert_eq!(c.proposal_bound.items, DEFAULT_MAX_PROPOSE_ITEMS);
+        let c = parse(&GOOD.replacen("[tls]", "max_proposal_items = 9000000\n[tls]", 1)).unwrap();
+        assert_eq!(c.proposal_bound.items, 9_000_000);
         let c = parse(&GOOD.replacen("[tls]", "policy = \"p.toml\"\naudit_log = \"/var/log/a.log\"\n[tls]", 1)).unwrap();
         assert_eq!(c.policy.as_deref(), Some(Path::new("/srv/fz/p.toml")));
         assert_eq!(c.audit_log, Path::new("/var/log/a.log"));
@@ -416,6 +439,16 @@ coordinator_cert = "/etc/frostzone/coordinator.pem"
                 "[tls]",
                 "session_timeout_secs = 0\n[tls]",
                 "session_timeout_secs",
+            ),
+            (
+                "[tls]",
+                "max_proposal_items = 0\n[tls]",
+                "max_proposal_items",
+            ),
+            (
+                "[tls]",
+                "max_proposal_items = 100000001\n[tls]",
+                "max_proposal_items",
             ),
         ];
         for (from, to, field) in cases {

@@ -134,7 +134,7 @@ impl Node {
     /// [`crate::incremental::evaluate_incremental`]), stores it with the
     /// decision and records the decision in the audit log.
     pub fn propose(&self, header: v1::ProposeHeader, items: Vec<SigningItem>, now: Now) -> Result<v1::Decision, NodeError> {
-        let zone = check_header(&header)?;
+        let zone = check_header(&header, self.proposal_bound())?;
         if let Some(decision) = self.propose_again(&header)? {
             return Ok(decision);
         }

@@ -132,6 +132,7 @@ fn main() -> Result<()> {
                 name: config.name.clone(),
                 participant,
                 session_timeout: config.session_timeout,
+                proposal_bound: config.proposal_bound,
                 faults,
             },
             store,

@@ -45,6 +45,8 @@ pub struct NodeOptions {
     pub participant: Identifier,
     /// Lifetime of pending sessions.
     pub session_timeout: Duration,
+    /// How large a proposal it accepts.
+    pub proposal_bound: crate::proposal::ProposalBound,
     /// Test-only fault injection.
     pub faults: Faults,
 }
@@ -234,6 +236,11 @@ impl Node {
     pub fn with_audit(mut self, log: AuditLog) -> Node {
         self.audit = Some(Mutex::new(log));
         self
+    }
+
+    /// How large a proposal it accepts (its config).
+    pub fn proposal_bound(&self) -> crate::proposal::ProposalBound {
+        self.opts.proposal_bound
     }
 
     /// The policy it applies.

@@ -43,11 +43,38 @@ use crate::request_store::{RequestContent, StoredRequest, REQUEST_FORMAT};
 use crate::rrset::{describe_item, parse_rrsets, stored_rrsets};
 use crate::store::ShareInfo;
 
-/// Most items one request may carry: about 2 million signatures, the size
-/// of a zone of some 600,000 names with NSEC3. The count is checked
-/// against the header before the items are read, so this bounds the memory
-/// a request may pin.
-pub const MAX_PROPOSE_ITEMS: u64 = 2_000_000;
+/// Default for the most items one request may carry
+/// (`max_proposal_items` in the signer's config): a zone of some 1.7
+/// million delegations with NSEC3 (2.33 items per delegation). The count is
+/// checked against the header before the items are read, so this bounds
+/// the memory a request may pin.
+pub const DEFAULT_MAX_PROPOSE_ITEMS: u64 = 4_000_000;
+/// Octets of items (as encoded) allowed per item of the bound: a
+/// proposal may carry at most this many times its item bound. Items of
+/// a reference zone encode to 60–150 octets.
+pub const PROPOSAL_BYTES_PER_ITEM: u64 = 512;
+
+/// How large a proposal this signer accepts, from its own config: what a
+/// coordinator can make it hold in memory per Propose stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProposalBound {
+    /// Most items (signed and context RRsets), and most removed RRsets
+    /// of an increment.
+    pub items: u64,
+}
+
+impl ProposalBound {
+    /// Most octets of items, as encoded, one Propose stream may carry.
+    pub fn bytes(&self) -> u64 {
+        self.items.saturating_mul(PROPOSAL_BYTES_PER_ITEM)
+    }
+}
+
+impl Default for ProposalBound {
+    fn default() -> ProposalBound {
+        ProposalBound { items: DEFAULT_MAX_PROPOSE_ITEMS }
+    }
+}
 /// Most `+`/`-` lines kept for review: enough to read through, small
 /// enough to keep (about 2 MB). The total count is kept besides.
 pub const MAX_SHOWN_LINES: usize = 20_000;
@@ -92,19 +119,26 @@ fn check_id_field(field: &'static str, id: &str) -> Result<(), NodeError> {
 
 /// Checks a Propose header before any item is read; returns the zone,
 /// normalized.
-pub fn check_header(header: &ProposeHeader) -> Result<String, NodeError> {
+pub fn check_header(header: &ProposeHeader, bound: ProposalBound) -> Result<String, NodeError> {
+    let max = bound.items;
     check_request_id(&header.request_id)?;
     let zone = ZoneName::parse(&header.zone).map_err(|e| NodeError::field("zone", e))?.into_text();
     if header.content_hash.len() != 32 {
         return Err(NodeError::field("content_hash", format!("{} octets, need 32 (SHA-256)", header.content_hash.len())));
     }
-    if header.item_count > MAX_PROPOSE_ITEMS {
-        return Err(NodeError::field("item_count", format!("{} items, at most {MAX_PROPOSE_ITEMS}", header.item_count)));
+    if header.item_count > max {
+        return Err(NodeError::field(
+            "item_count",
+            format!("{} items, at most {max} (max_proposal_items in this signer's config)", header.item_count),
+        ));
     }
     if header.incremental {
         check_id_field("baseline_request_id", &header.baseline_request_id)?;
-        if header.removed.len() as u64 > MAX_PROPOSE_ITEMS {
-            return Err(NodeError::field("removed", format!("{} RRsets, at most {MAX_PROPOSE_ITEMS}", header.removed.len())));
+        if header.removed.len() as u64 > max {
+            return Err(NodeError::field(
+                "removed",
+                format!("{} RRsets, at most {max} (max_proposal_items in this signer's config)", header.removed.len()),
+            ));
         }
         // A pure removal re-signs nothing at the removed names, so an
         // increment may come without items; it must change something.
@@ -113,7 +147,7 @@ pub fn check_header(header: &ProposeHeader) -> Result<String, NodeError> {
         }
     } else {
         if header.item_count == 0 {
-            return Err(NodeError::field("item_count", format!("0 items, need 1..={MAX_PROPOSE_ITEMS}")));
+            return Err(NodeError::field("item_count", format!("0 items, need 1..={max}")));
         }
         if !header.baseline_request_id.is_empty() || !header.removed.is_empty() {
             return Err(NodeError::field(
@@ -423,24 +457,38 @@ mod tests {
             submitted_by: "ops".into(),
             ..ProposeHeader::default()
         };
-        assert_eq!(check_header(&header).unwrap(), "example.");
-        let too_many = ProposeHeader { item_count: MAX_PROPOSE_ITEMS + 1, ..header.clone() };
-        assert!(check_header(&too_many).unwrap_err().to_string().contains("item_count"));
+        let bound = ProposalBound::default();
+        assert_eq!(check_header(&header, bound).unwrap(), "example.");
+        let too_many = ProposeHeader { item_count: bound.items + 1, ..header.clone() };
+        assert!(check_header(&too_many, bound).unwrap_err().to_string().contains("item_count"));
+        // The operator's own bound, not the default, decides.
+        let small = ProposalBound { items: 2 };
+        let refused = check_header(&header, small).unwrap_err().to_string();
+        assert!(refused.contains("3 items, at most 2 (max_proposal_items"), "{refused}");
+        let many_removed = ProposeHeader {
+            incremental: true,
+            baseline_request_id: "0011223344556677".into(),
+            item_count: 1,
+            removed: vec![v1::RrsetRef::default(); 3],
+            ..header.clone()
+        };
+        assert!(check_header(&many_removed, small).unwrap_err().to_string().starts_with("removed: "));
+        assert_eq!(small.bytes(), 2 * PROPOSAL_BYTES_PER_ITEM);
         let short_hash = ProposeHeader { content_hash: vec![0; 31], ..header.clone() };
-        assert!(check_header(&short_hash).unwrap_err().to_string().contains("content_hash"));
+        assert!(check_header(&short_hash, bound).unwrap_err().to_string().contains("content_hash"));
         // A full proposal carries items and no increment fields; an
         // incremental one names a well-formed baseline and changes something.
         let empty = ProposeHeader { item_count: 0, ..header.clone() };
-        assert!(check_header(&empty).unwrap_err().to_string().contains("item_count"));
+        assert!(check_header(&empty, bound).unwrap_err().to_string().contains("item_count"));
         let removes = ProposeHeader { removed: vec![v1::RrsetRef::default()], ..header.clone() };
-        assert!(check_header(&removes).unwrap_err().to_string().starts_with("incremental: "));
+        assert!(check_header(&removes, bound).unwrap_err().to_string().starts_with("incremental: "));
         let increment = ProposeHeader { incremental: true, baseline_request_id: "0011223344556677".into(), ..header.clone() };
-        assert!(check_header(&increment).is_ok());
+        assert!(check_header(&increment, bound).is_ok());
         let bad_base = ProposeHeader { baseline_request_id: "XYZ".into(), ..increment.clone() };
-        assert!(check_header(&bad_base).unwrap_err().to_string().starts_with("baseline_request_id: "));
+        assert!(check_header(&bad_base, bound).unwrap_err().to_string().starts_with("baseline_request_id: "));
         let nothing = ProposeHeader { item_count: 0, ..increment.clone() };
-        assert!(check_header(&nothing).is_err());
+        assert!(check_header(&nothing, bound).is_err());
         let pure_removal = ProposeHeader { removed: vec![v1::RrsetRef::default()], ..nothing };
-        assert!(check_header(&pure_removal).is_ok());
+        assert!(check_header(&pure_removal, bound).is_ok());
     }
 }

@@ -27,13 +27,9 @@ pub const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Most Propose streams received at once. An honest coordinator proposes
 /// one request per zone at a time; each stream may buffer up to
-/// [`MAX_PROPOSAL_BYTES`], so this bounds what a misbehaving one can make
-/// a signer hold in memory.
+/// [`crate::proposal::ProposalBound::bytes`] of this signer's config, so this bounds what
+/// a misbehaving one can make a signer hold in memory.
 pub const MAX_CONCURRENT_PROPOSALS: usize = 4;
-
-/// Most octets of signing items one proposal may carry (owner, RDATA and
-/// RRSIG fields as received): a zone of some two million RRsets.
-pub const MAX_PROPOSAL_BYTES: usize = 1 << 30;
 
 /// The signer service over one node.
 #[derive(Clone)]
@@ -181,7 +177,7 @@ impl Signer for SignerService {
 
     /// Reads the header, answers a repeated proposal at once, then
     /// collects the items (never more than the header announced, nor more
-    /// than [`MAX_PROPOSAL_BYTES`]) and hands them to [`Node::propose`].
+    /// than [`crate::proposal::ProposalBound::bytes`]) and hands them to [`Node::propose`].
     /// At most [`MAX_CONCURRENT_PROPOSALS`] streams are received at once.
     async fn propose(&self, request: Request<Streaming<ProposeChunk>>) -> Result<Response<Decision>, Status> {
         let _slot = self.proposals.clone().try_acquire_owned().map_err(|_| {
@@ -198,12 +194,16 @@ impl Signer for SignerService {
             .header
             .ok_or_else(|| Status::invalid_argument("the first Propose chunk carries no header"))?;
         check_api_version(header.api_version)?;
-        check_header(&header)?;
+        let bound = self.node.proposal_bound();
+        check_header(&header, bound)?;
         let again = header.clone();
         if let Some(decision) = self.run(header.api_version, move |node| node.propose_again(&again)).await?.into_inner() {
             return Ok(Response::new(decision));
         }
-        let mut items = Vec::new();
+        // Room for exactly the announced items (at most the config's
+        // bound): a vector grown by doubling would hold up to twice that,
+        // and both copies while it moves.
+        let mut items = Vec::with_capacity(usize::try_from(header.item_count).unwrap_or(0));
         let mut chunk = first.items;
         let mut bytes = 0usize;
         loop {
@@ -214,9 +214,11 @@ impl Signer for SignerService {
                 )));
             }
             bytes = bytes.saturating_add(chunk.iter().map(prost::Message::encoded_len).sum());
-            if bytes > MAX_PROPOSAL_BYTES {
+            if bytes as u64 > bound.bytes() {
                 return Err(Status::resource_exhausted(format!(
-                    "the proposal exceeds {MAX_PROPOSAL_BYTES} octets of items; nothing kept of it"
+                    "the proposal exceeds {} octets of items ({} per item of max_proposal_items in this signer's config); nothing kept of it",
+                    bound.bytes(),
+                    crate::proposal::PROPOSAL_BYTES_PER_ITEM
                 )));
             }
             items.append(&mut chunk);

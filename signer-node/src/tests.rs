@@ -64,6 +64,7 @@ fn node(n: u16, dir: Arc<tempfile::TempDir>, faults: Faults) -> Signer1 {
         name: format!("signer-{n}"),
         participant: id,
         session_timeout: Duration::from_secs(60),
+        proposal_bound: Default::default(),
         faults,
     };
     let node = Arc::new(Node::new(opts, store).with_roster(test_roster()).unwrap().without_denial_checks());
@@ -91,6 +92,7 @@ pub(crate) fn node_with_policy_in(n: u16, policy: &str, dir: Arc<tempfile::TempD
         name: format!("signer-{n}"),
         participant: id,
         session_timeout: Duration::from_secs(60),
+        proposal_bound: Default::default(),
         faults: Faults::default(),
     };
     let policy = SignerPolicy::parse(policy, std::path::Path::new("policy.toml")).unwrap();

@@ -54,6 +54,7 @@ async fn only_the_pinned_coordinator_gets_in() {
         name: config.name.clone(),
         participant: config.identifier().unwrap(),
         session_timeout: config.session_timeout,
+        proposal_bound: config.proposal_bound,
         faults: Faults::default(),
     };
     let node = Arc::new(Node::new(opts, store));

@@ -347,7 +347,8 @@ impl Follower {
             let started = Instant::now();
             let Some((header, content_hash)) = self.header().await else { return };
             let hashed = started.elapsed();
-            let answer = self.signer.propose(proposal_chunks(header, self.set.clone(), self.mode)).await;
+            let items = header.item_count;
+            let answer = self.signer.propose(proposal_chunks(header, self.set.clone(), self.mode), items).await;
             tracing::debug!(signer = %self.signer.name(), request = %id, "proposal: hash {:.3} s, answered after {:.3} s", hashed.as_secs_f64(), started.elapsed().as_secs_f64());
             let (mut decision, mut ahead) = match answer {
                 Ok(answer) => (from_wire(&answer, &id, &content_hash), answer.precommitted),

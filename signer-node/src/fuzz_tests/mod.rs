@@ -125,7 +125,7 @@ fn propose_like_the_service(node: &Node, mut header: ProposeHeader, items: Vec<S
         header.content_hash = frostzone_proto::content::content_hash(&items).to_vec();
         header.item_count = items.len() as u64;
     }
-    crate::proposal::check_header(&header)?;
+    crate::proposal::check_header(&header, crate::proposal::ProposalBound::default())?;
     if node.propose_again(&header)?.is_some() || items.len() as u64 > header.item_count {
         return Ok(());
     }
