@@ -115,6 +115,15 @@ pub fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
+/// The Unix second at which signers let a proposal made now, waited on
+/// for `timeout`, expire. Rounded up past now + `timeout`: the
+/// coordinator's own deadline (an `Instant` taken before this) passes
+/// first and names the timeout, where a signer's expiry a fraction of a
+/// second earlier would end the wait as "quorum unavailable".
+pub fn expiry_after(timeout: std::time::Duration) -> u64 {
+    unix_now() + timeout.as_secs() + 1
+}
+
 /// Why the coordinator could not start or stopped serving.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -121,7 +121,8 @@ pub(crate) async fn seek_approval(
     let groups = group_signers(proposal.groups);
     let names = proposed_signers(&c.signers, &groups);
     let request_id = live.id();
-    let expires_unix = unix_now() + proposal.timeout.as_secs();
+    let started = Instant::now();
+    let expires_unix = crate::expiry_after(proposal.timeout);
     let threshold = groups.iter().map(|g| g.threshold).max().unwrap_or(0);
     live.update(|r| {
         r.expires_unix = expires_unix;
@@ -153,7 +154,7 @@ pub(crate) async fn seek_approval(
         proposal.timeout.as_secs()
     ));
 
-    let mut wait = QuorumWait::new(&request_id, groups, names.clone(), proposal.timeout, Instant::now().into_std());
+    let mut wait = QuorumWait::new(&request_id, groups, names.clone(), proposal.timeout, started.into_std());
     let (tx, mut answers) = mpsc::unbounded_channel();
     // Dropping the set (on return) stops every signer's task.
     let mut followers = JoinSet::new();

@@ -102,7 +102,8 @@ pub async fn seek(
     let request_id = hex::encode(crate::request::random_id());
     let what = describe_ceremony(&ceremony);
     let hash = ceremony_hash(&ceremony);
-    let expires_unix = crate::unix_now() + timeout.as_secs();
+    let deadline = Instant::now() + timeout;
+    let expires_unix = crate::expiry_after(timeout);
     let names: Vec<String> = signers.iter().map(|s| s.name().to_string()).collect();
     c.audit(AuditEntry {
         event: "ceremony-proposed".into(),
@@ -129,7 +130,6 @@ pub async fn seek(
     }
     drop(tx);
     let mut decisions: BTreeMap<String, RecordedDecision> = names.iter().map(|n| (n.clone(), RecordedDecision::default())).collect();
-    let deadline = Instant::now() + timeout;
     let grace = Instant::now() + UNREACHABLE_GRACE;
     let mut open = true;
     loop {
