@@ -75,6 +75,7 @@ impl Default for ProposalBound {
         ProposalBound { items: DEFAULT_MAX_PROPOSE_ITEMS }
     }
 }
+
 /// Most `+`/`-` lines kept for review: enough to read through, small
 /// enough to keep (about 2 MB). The total count is kept besides.
 pub const MAX_SHOWN_LINES: usize = 20_000;
@@ -117,8 +118,9 @@ fn check_id_field(field: &'static str, id: &str) -> Result<(), NodeError> {
     Ok(())
 }
 
-/// Checks a Propose header before any item is read; returns the zone,
-/// normalized.
+/// Checks a Propose header before any item is read, its counts against
+/// this signer's own `bound` (never one the coordinator sends); returns
+/// the zone, normalized.
 pub fn check_header(header: &ProposeHeader, bound: ProposalBound) -> Result<String, NodeError> {
     let max = bound.items;
     check_request_id(&header.request_id)?;
