@@ -6,6 +6,9 @@
 
 /// Returns freed memory to the system far better than glibc's arenas
 /// under rayon's and tokio's many threads (see the workspace Cargo.toml).
+/// The `system-allocator` feature leaves it out, so that heaptrack,
+/// which follows malloc, can profile the process (docs/performance.md).
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -88,7 +88,7 @@ fn label_at(wire: &[u8], start: u8) -> &[u8] {
 /// sorts first), and a name that runs out of labels first sorts first.
 /// Zone-sized maps compare names millions of times: this walks the octets
 /// once instead of re-scanning the name for every label from the right.
-fn canonical_cmp(a: &[u8], b: &[u8]) -> Ordering {
+pub(crate) fn canonical_cmp(a: &[u8], b: &[u8]) -> Ordering {
     if a == b {
         return Ordering::Equal;
     }

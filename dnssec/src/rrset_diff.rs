@@ -19,12 +19,13 @@
 //! changed, every old record is removed and every new one added, because
 //! an RRset has a single TTL (RFC 2181 §5.2).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
 
 use domain::base::iana::Rtype;
 use domain::base::ToName;
 
-use crate::name::CanonicalName;
+use crate::name::canonical_cmp;
 use crate::name::FqdnDisplay;
 use crate::present::rdata_text;
 use crate::zone::{Rdata, Rrset};
@@ -41,9 +42,6 @@ pub fn is_key(rtype: Rtype) -> bool {
     matches!(rtype, Rtype::DNSKEY | Rtype::CDS | Rtype::CDNSKEY)
 }
 
-/// The identity of an RRset: canonical owner, then type number.
-type RrsetKey = (CanonicalName, u16);
-
 /// How one RRset differs.
 #[derive(Clone, Debug)]
 pub enum RrsetChange {
@@ -53,8 +51,9 @@ pub enum RrsetChange {
     Removed(Rrset),
     /// Present in both, with another TTL or other RDATA.
     Changed {
-        /// As it was.
-        old: Rrset,
+        /// As it was (boxed: a whole version's diff is mostly additions,
+        /// each as large as the largest kind of change).
+        old: Box<Rrset>,
         /// As it becomes.
         new: Rrset,
     },
@@ -116,13 +115,6 @@ pub struct ZoneDiff {
     pub names_removed: Vec<StoredName>,
 }
 
-fn index(rrsets: impl IntoIterator<Item = Rrset>) -> BTreeMap<RrsetKey, Rrset> {
-    rrsets
-        .into_iter()
-        .map(|r| ((CanonicalName(r.owner.clone()), r.rtype.to_int()), r))
-        .collect()
-}
-
 /// Whether two RRsets of the same owner and type hold the same content:
 /// the same TTL and the same records (canonical RDATA, RFC 4034 §6.2, in
 /// the canonical order [`Rrset::new`] keeps).
@@ -132,13 +124,167 @@ pub fn same_content(a: &Rrset, b: &Rrset) -> bool {
         && a.rdata.iter().zip(&b.rdata).all(|(x, y)| x.canonical == y.canonical)
 }
 
-/// Names owning at least one non-denial RRset.
-fn content_names(rrsets: &BTreeMap<RrsetKey, Rrset>) -> BTreeSet<CanonicalName> {
+/// The order of RRset identities: canonical owner (RFC 4034 §6.1), then
+/// type number.
+pub fn key_order(a: &Rrset, b: &Rrset) -> Ordering {
+    canonical_cmp(a.owner.as_slice(), b.owner.as_slice()).then_with(|| a.rtype.to_int().cmp(&b.rtype.to_int()))
+}
+
+/// `rrsets` in [`key_order`], one per owner and type (the last of a
+/// repeat). Already ordered input, as a [`crate::zone::Zone`] or a store
+/// yields it, is only checked; the RRsets are moved, never copied.
+fn in_key_order(rrsets: impl IntoIterator<Item = Rrset>) -> Vec<Rrset> {
+    let mut rrsets: Vec<Rrset> = rrsets.into_iter().collect();
+    if !rrsets.is_sorted_by(|a, b| key_order(a, b) == Ordering::Less) {
+        // Stable: of a repeat, the last stays last.
+        rrsets.sort_by(key_order);
+        rrsets.dedup_by(|later, earlier| {
+            let repeat = key_order(later, earlier) == Ordering::Equal;
+            if repeat {
+                std::mem::swap(later, earlier);
+            }
+            repeat
+        });
+    }
     rrsets
-        .iter()
-        .filter(|((_, t), _)| !is_denial(Rtype::from_int(*t)))
-        .map(|((n, _), _)| n.clone())
-        .collect()
+}
+
+/// The RRsets found out of order by [`ZoneDiff::between_ordered`].
+#[derive(Debug, thiserror::Error)]
+#[error("RRsets out of canonical order: {before} came before {after}")]
+pub struct OutOfOrder {
+    /// The RRset read first, as `owner TYPE`.
+    pub before: String,
+    /// The one read after it.
+    pub after: String,
+}
+
+impl OutOfOrder {
+    fn after(owner: &[u8], rtype: u16, rrset: &Rrset) -> OutOfOrder {
+        let before = match crate::wire::name_from_wire(owner, "owner") {
+            Ok(name) => format!("{} {}", FqdnDisplay(&name), Rtype::from_int(rtype)),
+            Err(_) => format!("type {rtype}"),
+        };
+        OutOfOrder { before, after: format!("{} {}", FqdnDisplay(&rrset.owner), rrset.rtype) }
+    }
+}
+
+/// A diff built in one pass over both sides in [`key_order`]: no index of
+/// either side, no copy of an RRset.
+#[derive(Default)]
+struct Merge {
+    diff: ZoneDiff,
+    /// The owner being read (uncompressed wire form), if any.
+    owner: Option<Vec<u8>>,
+    /// Whether it owns a non-denial RRset on the old side, on the new one.
+    content: (bool, bool),
+    /// Where its first change is in `diff.changes`.
+    first_change: usize,
+}
+
+impl Merge {
+    /// Moves on to `rrset`'s owner when it is another name, closing the
+    /// one before.
+    fn at(&mut self, rrset: &Rrset) {
+        let owner = rrset.owner.as_slice();
+        if let Some(current) = &mut self.owner {
+            if canonical_cmp(current, owner) == Ordering::Equal {
+                return;
+            }
+        }
+        self.close();
+        let mut current = self.owner.take().unwrap_or_default();
+        current.clear();
+        current.extend_from_slice(owner);
+        self.owner = Some(current);
+        self.content = (false, false);
+        self.first_change = self.diff.changes.len();
+    }
+
+    /// A name with content on one side only appeared or went: its name is
+    /// that of one of its changes (every content RRset of it changed).
+    fn close(&mut self) {
+        let changes = &self.diff.changes[self.first_change.min(self.diff.changes.len())..];
+        let name = |added: bool| {
+            changes.iter().find_map(|c| match c {
+                RrsetChange::Added(r) if added => Some(r.owner.clone()),
+                RrsetChange::Removed(r) if !added => Some(r.owner.clone()),
+                _ => None,
+            })
+        };
+        match self.content {
+            (false, true) => self.diff.names_added.extend(name(true)),
+            (true, false) => self.diff.names_removed.extend(name(false)),
+            _ => {}
+        }
+        self.content = (false, false);
+    }
+
+    fn old_only(&mut self, rrset: Rrset) {
+        self.at(&rrset);
+        self.content.0 |= !is_denial(rrset.rtype);
+        self.diff.changes.push(RrsetChange::Removed(rrset));
+    }
+
+    fn new_only(&mut self, rrset: Rrset) {
+        self.at(&rrset);
+        self.content.1 |= !is_denial(rrset.rtype);
+        self.diff.changes.push(RrsetChange::Added(rrset));
+    }
+
+    fn both(&mut self, old: Rrset, new: Rrset) {
+        self.at(&new);
+        let content = !is_denial(new.rtype);
+        self.content.0 |= content;
+        self.content.1 |= content;
+        if !same_content(&old, &new) {
+            self.diff.changes.push(RrsetChange::Changed { old: Box::new(old), new });
+        }
+    }
+
+    fn finish(mut self) -> ZoneDiff {
+        self.close();
+        self.diff
+    }
+}
+
+/// One side of [`ZoneDiff::between_ordered`]: its next RRset, checked to
+/// come strictly after the one before (whose owner and type are kept).
+struct Ordered<I> {
+    rrsets: I,
+    next: Option<Rrset>,
+    last: Option<(Vec<u8>, u16)>,
+}
+
+impl<E: From<OutOfOrder>, I: Iterator<Item = Result<Rrset, E>>> Ordered<I> {
+    fn new(rrsets: I) -> Self {
+        Ordered { rrsets, next: None, last: None }
+    }
+
+    fn peek(&mut self) -> Result<Option<&Rrset>, E> {
+        if self.next.is_none() {
+            if let Some(rrset) = self.rrsets.next().transpose()? {
+                if let Some((owner, rtype)) = &self.last {
+                    let order = canonical_cmp(owner, rrset.owner.as_slice()).then_with(|| rtype.cmp(&rrset.rtype.to_int()));
+                    if order != Ordering::Less {
+                        return Err(OutOfOrder::after(owner, *rtype, &rrset).into());
+                    }
+                }
+                self.next = Some(rrset);
+            }
+        }
+        Ok(self.next.as_ref())
+    }
+
+    /// The RRset [`Ordered::peek`] just showed.
+    fn take(&mut self) -> Rrset {
+        let Some(rrset) = self.next.take() else { unreachable!("taken only after a peek showed it") };
+        let mut owner = self.last.take().map(|(owner, _)| owner).unwrap_or_default();
+        owner.clear();
+        owner.extend_from_slice(rrset.owner.as_slice());
+        self.last = Some((owner, rrset.rtype.to_int()));
+        rrset
+    }
 }
 
 impl ZoneDiff {
@@ -149,30 +295,40 @@ impl ZoneDiff {
         old: impl IntoIterator<Item = Rrset>,
         new: impl IntoIterator<Item = Rrset>,
     ) -> ZoneDiff {
-        let mut old = index(old);
-        let new = index(new);
-        let old_names = content_names(&old);
-        let new_names = content_names(&new);
-        let mut changes: BTreeMap<RrsetKey, RrsetChange> = BTreeMap::new();
-        for (key, rrset) in new {
-            match old.remove(&key) {
-                None => {
-                    changes.insert(key, RrsetChange::Added(rrset));
-                }
-                Some(before) if same_content(&before, &rrset) => {}
-                Some(before) => {
-                    changes.insert(key, RrsetChange::Changed { old: before, new: rrset });
-                }
+        let old = in_key_order(old).into_iter().map(Ok::<Rrset, OutOfOrder>);
+        let merged = ZoneDiff::between_ordered(old, in_key_order(new));
+        // Both sides were just put in order, each RRset once.
+        merged.unwrap_or_else(|_| unreachable!("ordered above"))
+    }
+
+    /// Compares `old` with `new`, each yielding its RRsets in canonical
+    /// order of owner, then type, each at most once (as a
+    /// [`crate::zone::Zone`] or a store keyed by canonical owner holds
+    /// them), in one pass: neither side is held whole, so `old` can be
+    /// read from a store as the comparison goes. An RRset out of that
+    /// order, or repeated, ends it with [`OutOfOrder`]; an error reading
+    /// `old` ends it with that error.
+    pub fn between_ordered<E: From<OutOfOrder>>(
+        old: impl IntoIterator<Item = Result<Rrset, E>>,
+        new: impl IntoIterator<Item = Rrset>,
+    ) -> Result<ZoneDiff, E> {
+        let mut old = Ordered::new(old.into_iter());
+        let mut new = Ordered::new(new.into_iter().map(Ok));
+        let mut merge = Merge::default();
+        loop {
+            let order = match (old.peek()?, new.peek()?) {
+                (None, None) => break,
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (Some(o), Some(n)) => key_order(o, n),
+            };
+            match order {
+                Ordering::Less => merge.old_only(old.take()),
+                Ordering::Greater => merge.new_only(new.take()),
+                Ordering::Equal => merge.both(old.take(), new.take()),
             }
         }
-        for (key, rrset) in old {
-            changes.insert(key, RrsetChange::Removed(rrset));
-        }
-        ZoneDiff {
-            changes: changes.into_values().collect(),
-            names_added: new_names.difference(&old_names).map(|n| n.0.clone()).collect(),
-            names_removed: old_names.difference(&new_names).map(|n| n.0.clone()).collect(),
-        }
+        Ok(merge.finish())
     }
 
     /// Whether the two sides hold the same RRsets.
@@ -373,5 +529,108 @@ old 300 TXT \"gone soon\"
         assert_eq!(d.line_count(), 7);
         let back = ZoneDiff::between(rrsets(BASE), Vec::new()).summary();
         assert_eq!((back.rrsets_removed, back.names_removed), (6, 4));
+    }
+
+    /// The diff as the earlier indexed implementation made it: both sides
+    /// in maps by canonical owner and type, the last of a repeat counting.
+    fn indexed(old: Vec<Rrset>, new: Vec<Rrset>) -> (Vec<String>, Vec<String>, Vec<String>) {
+        use crate::name::CanonicalName;
+        use std::collections::BTreeMap;
+        let index = |v: Vec<Rrset>| -> BTreeMap<(CanonicalName, u16), Rrset> {
+            v.into_iter().map(|r| ((CanonicalName(r.owner.clone()), r.rtype.to_int()), r)).collect()
+        };
+        let names = |m: &BTreeMap<(CanonicalName, u16), Rrset>| -> BTreeSet<CanonicalName> {
+            m.iter().filter(|((_, t), _)| !is_denial(Rtype::from_int(*t))).map(|((n, _), _)| n.clone()).collect()
+        };
+        let (mut old, new) = (index(old), index(new));
+        let (old_names, new_names) = (names(&old), names(&new));
+        let mut changes = BTreeMap::new();
+        for (key, rrset) in new {
+            match old.remove(&key) {
+                None => drop(changes.insert(key, format!("+{}", describe(&rrset)))),
+                Some(before) if same_content(&before, &rrset) => {}
+                Some(before) => drop(changes.insert(key, format!("~{}>{}", describe(&before), describe(&rrset)))),
+            }
+        }
+        for (key, rrset) in old {
+            changes.insert(key, format!("-{}", describe(&rrset)));
+        }
+        let shown = |n: &CanonicalName| FqdnDisplay(&n.0).to_string().to_lowercase();
+        (
+            changes.into_values().collect(),
+            new_names.difference(&old_names).map(shown).collect(),
+            old_names.difference(&new_names).map(shown).collect(),
+        )
+    }
+
+    fn describe(r: &Rrset) -> String {
+        let data: Vec<String> = r.rdata.iter().map(|d| rdata_text(&d.data)).collect();
+        format!("{} {} {} {}", FqdnDisplay(&r.owner).to_string().to_lowercase(), r.ttl.as_secs(), r.rtype, data.join(","))
+    }
+
+    fn merged(d: &ZoneDiff) -> (Vec<String>, Vec<String>, Vec<String>) {
+        let changes = d
+            .changes
+            .iter()
+            .map(|c| match c {
+                RrsetChange::Added(r) => format!("+{}", describe(r)),
+                RrsetChange::Removed(r) => format!("-{}", describe(r)),
+                RrsetChange::Changed { old, new } => format!("~{}>{}", describe(old), describe(new)),
+            })
+            .collect();
+        let shown = |n: &StoredName| FqdnDisplay(n).to_string().to_lowercase();
+        (changes, d.names_added.iter().map(shown).collect(), d.names_removed.iter().map(shown).collect())
+    }
+
+    /// A random side: RRsets from a few names (in mixed case, some with
+    /// only denial records) and types, in any order, repeats included.
+    fn random_side(rng: &mut impl rand::Rng) -> Vec<Rrset> {
+        let names = ["@", "a", "A", "b.a", "c", "x.c", "Z", "n3", "0p9mhaveqvm6t7vbl5lop2u3t2rp3tom"];
+        let head = "@ 300 IN SOA ns hm 1 2 3 4 5\n@ 300 NS ns\n";
+        let mut out = Vec::new();
+        for _ in 0..rng.gen_range(0..12) {
+            let name = names[rng.gen_range(0..names.len())];
+            let ttl = [300, 600][rng.gen_range(0..2)];
+            let line = match rng.gen_range(0..5) {
+                0 => format!("{name} {ttl} A 192.0.2.{}\n", rng.gen_range(1..4)),
+                1 => format!("{name} {ttl} TXT \"t{}\"\n", rng.gen_range(0..2)),
+                2 => format!("{name} {ttl} NSEC a.example. A RRSIG NSEC{}\n", if rng.gen_bool(0.5) { " TXT" } else { "" }),
+                3 => format!("{name} {ttl} AAAA 2001:db8::{}\n", rng.gen_range(1..3)),
+                _ => format!("{name} {ttl} MX 10 mx{}\n", rng.gen_range(0..2)),
+            };
+            // Each line its own zone, so a name may come back with another
+            // TTL or records, as a repeat.
+            let rrsets = rrsets(&format!("{head}{line}"));
+            out.extend(rrsets.into_iter().filter(|r| r.rtype != Rtype::SOA && r.rtype != Rtype::NS));
+        }
+        use rand::seq::SliceRandom;
+        out.shuffle(rng);
+        out
+    }
+
+    #[test]
+    fn one_pass_diff_matches_the_indexed_one() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5155);
+        for _ in 0..300 {
+            let (old, new) = (random_side(&mut rng), random_side(&mut rng));
+            let expected = indexed(old.clone(), new.clone());
+            assert_eq!(merged(&ZoneDiff::between(old, new)), expected);
+        }
+    }
+
+    #[test]
+    fn an_ordered_diff_refuses_rrsets_out_of_order() {
+        let mut base = rrsets(BASE);
+        let ordered = || rrsets(BASE).into_iter().map(Ok::<_, OutOfOrder>);
+        let d = ZoneDiff::between_ordered(ordered(), rrsets(BASE)).unwrap();
+        assert!(d.is_empty());
+        // A repeat, and a swap, on either side.
+        let repeated: Vec<Rrset> = base.iter().cloned().chain(base.last().cloned()).collect();
+        let err = ZoneDiff::between_ordered(ordered(), repeated).unwrap_err();
+        assert_eq!(err.to_string(), "RRsets out of canonical order: www.example. A came before www.example. A");
+        base.swap(0, 1);
+        let err = ZoneDiff::between_ordered(base.into_iter().map(Ok::<_, OutOfOrder>), rrsets(BASE)).unwrap_err();
+        assert!(err.to_string().contains("example. SOA came before example. NS"), "{err}");
     }
 }

@@ -11,7 +11,7 @@
 use bytes::Bytes;
 use domain::base::iana::{Rtype, SecurityAlgorithm};
 use domain::base::name::{FlattenInto, ParsedName};
-use domain::base::rdata::ParseRecordData;
+use domain::base::rdata::{ComposeRecordData, ParseRecordData};
 use domain::base::{Ttl, ToName};
 use domain::dep::octseq::Parser;
 use domain::rdata::dnssec::Timestamp;
@@ -86,7 +86,10 @@ fn u8_field(field: &'static str, value: u32) -> Result<u8, WireError> {
 pub fn rrset_from_wire(owner: &[u8], rtype: u32, ttl: u32, rdata: &[Vec<u8>]) -> Result<Rrset, WireError> {
     let owner = name_from_wire(owner, "owner")?;
     let rtype = Rtype::from_int(u16_field("rtype", rtype)?);
+    let not_canonical = |owner: &StoredName| WireError::NotCanonical { owner: crate::name::FqdnDisplay(owner).to_string(), rtype };
     let mut records = Vec::with_capacity(rdata.len());
+    // Each record's canonical form, composed again to check the one sent.
+    let mut composed = Vec::new();
     for (index, wire) in rdata.iter().enumerate() {
         let bytes = Bytes::copy_from_slice(wire);
         let mut parser = Parser::from_ref(&bytes);
@@ -103,19 +106,22 @@ pub fn rrset_from_wire(owner: &[u8], rtype: u32, ttl: u32, rdata: &[Vec<u8>]) ->
             return Err(err(format!("{} trailing octets", parser.remaining())));
         }
         let data: crate::StoredRecordData = parsed.flatten_into();
-        let rdata = Rdata::new(data);
-        if rdata.canonical.as_ref() != wire.as_slice() {
-            return Err(WireError::NotCanonical { owner: crate::name::FqdnDisplay(&owner).to_string(), rtype });
+        composed.clear();
+        // Composing into a Vec cannot fail.
+        let _ = data.compose_canonical_rdata(&mut composed);
+        if composed != wire.as_slice() {
+            return Err(not_canonical(&owner));
         }
-        records.push(rdata);
+        // The canonical form is the octets parsed: the record shares them
+        // with its parsed fields rather than holding a second copy.
+        records.push(Rdata { canonical: bytes, data });
     }
-    let rrset = Rrset::new(owner, rtype, Ttl::from_secs(ttl), records.clone());
-    if rrset.rdata.len() != records.len()
-        || rrset.rdata.iter().zip(&records).any(|(a, b)| a.canonical != b.canonical)
-    {
-        return Err(WireError::NotCanonical { owner: crate::name::FqdnDisplay(&rrset.owner).to_string(), rtype });
+    // In canonical order, without repeats (RFC 4034 §6.3): what
+    // `Rrset::new` would make of them, checked without a copy.
+    if !records.windows(2).all(|pair| pair[0].canonical < pair[1].canonical) {
+        return Err(not_canonical(&owner));
     }
-    Ok(rrset)
+    Ok(Rrset { owner, rtype, ttl: Ttl::from_secs(ttl), rdata: records, location: None })
 }
 
 /// The wire parts of an RRset: each record's canonical RDATA, in order.
@@ -188,10 +194,18 @@ mod tests {
                 let wire = rrset_rdata_wire(rrset);
                 let back = rrset_from_wire(&name_to_wire(&rrset.owner), rrset.rtype.to_int().into(), rrset.ttl.as_secs(), &wire).unwrap();
                 assert_eq!(rrset_rdata_wire(&back), wire);
+                // Its records share the octets they were parsed from.
+                assert!(back.rdata.iter().zip(&wire).all(|(r, w)| r.canonical.as_ref() == w.as_slice()));
                 if wire.len() == 2 {
+                    let owner = name_to_wire(&rrset.owner);
                     let mut swapped = wire.clone();
                     swapped.swap(0, 1);
-                    assert!(rrset_from_wire(&name_to_wire(&rrset.owner), rrset.rtype.to_int().into(), 300, &swapped).is_err());
+                    let refused = rrset_from_wire(&owner, rrset.rtype.to_int().into(), 300, &swapped);
+                    assert!(matches!(refused, Err(WireError::NotCanonical { .. })));
+                    // A record twice is not a set (RFC 2181 §5).
+                    let twice = [wire[0].clone(), wire[0].clone()];
+                    let refused = rrset_from_wire(&owner, rrset.rtype.to_int().into(), 300, &twice);
+                    assert!(matches!(refused, Err(WireError::NotCanonical { .. })));
                 }
             }
         }

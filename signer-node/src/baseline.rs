@@ -369,6 +369,26 @@ impl Baselines {
         Ok(Some(parsed))
     }
 
+    /// Every RRset of `zone`'s baseline read one at a time, in canonical
+    /// order of owner, then type (the order of the keys): what a full
+    /// proposal is compared with ([`frostzone_dnssec::rrset_diff::ZoneDiff::between_ordered`]),
+    /// without holding the zone's baseline whole beside the proposal. `None`
+    /// before its first publication.
+    pub fn rrsets_in_order<'a>(
+        &'a self,
+        zone: &'a str,
+    ) -> Result<Option<impl Iterator<Item = Result<Rrset, StoreError>> + 'a>, StoreError> {
+        if !self.state(zone)?.is_some_and(|s| s.has_content()) {
+            return Ok(None);
+        }
+        let entries = self.tree.range(zone_prefix(zone)..meta_prefix(zone, STATE_MARK));
+        Ok(Some(entries.map(move |entry| {
+            let (_, value) = entry.map_err(self.err())?;
+            self.count(1);
+            Baselines::parse(zone, &Baselines::decode_rrset(zone, &value)?)
+        })))
+    }
+
     fn stored_rrsets(&self, zone: &str) -> Result<Vec<StoredRrset>, StoreError> {
         let mut out = Vec::new();
         for entry in self.tree.range(zone_prefix(zone)..meta_prefix(zone, STATE_MARK)) {

@@ -416,7 +416,7 @@ impl Node {
             if let Some(decision) = self.decided_before(&proposal.request_id, &hash)? {
                 return Ok(decision);
             }
-            self.store.requests().insert(&record, &RequestContent { lines: lines.clone(), ..RequestContent::default() })?;
+            self.store.requests().insert(&record, RequestContent { lines: lines.clone(), ..RequestContent::default() })?;
         }
         self.note_opened(&record);
         self.metrics.decided("ceremony", crate::lifecycle::policy_decision(record.state()));

@@ -293,3 +293,11 @@ impl RequestError {
         }
     }
 }
+
+/// A baseline read out of canonical order: its keys are that order, so the
+/// store is damaged.
+impl From<frostzone_dnssec::rrset_diff::OutOfOrder> for StoreError {
+    fn from(e: frostzone_dnssec::rrset_diff::OutOfOrder) -> StoreError {
+        StoreError::Corrupt(format!("baseline: {e}"))
+    }
+}

@@ -51,9 +51,9 @@ use frostzone_dnssec::denial::check::ChainSource;
 use crate::error::NodeError;
 use frostzone_dnssec::name::ZoneName;
 use crate::proposal::{check_content, conclude, new_record, reject, ProposeContext};
-use crate::request_store::{RequestContent, StoredRequest, RequestStore};
+use crate::request_store::{RequestContent, RequestStore, RrsetChunks, StoredRequest};
 use crate::prepared::Prepared;
-use crate::rrset::{parse_rrsets, stored_rrsets, ParsedRrsets, StoredRrsetRef};
+use crate::rrset::{by_key, parse_rrsets, stored_rrsets, ParsedRrsets, StoredRrsetRef};
 use crate::error::StoreError;
 
 
@@ -173,7 +173,7 @@ where
             }
             Some(old) if same_content(&old, rrset) => {}
             Some(old) => {
-                changes.insert(key.clone(), RrsetChange::Changed { old, new: rrset.clone() });
+                changes.insert(key.clone(), RrsetChange::Changed { old: Box::new(old), new: rrset.clone() });
             }
         }
     }
@@ -222,7 +222,7 @@ where
     let apex = ZoneName::parse(zone).map_err(|e| NodeError::field("zone", e))?.into_apex();
     let refused = |record: &mut StoredRequest, reason: String| reject(record, reason, ctx.now);
     let puts = match parse_rrsets(items, &apex) {
-        Ok(puts) => puts,
+        Ok(puts) => by_key(puts),
         Err(reason) => {
             refused(&mut record, reason);
             return Ok((record, content));
@@ -252,7 +252,7 @@ where
         Ok(())
     };
     content.denial_checked_in = Some(started.elapsed());
-    content.rrsets = stored_rrsets(items, &puts);
+    content.rrsets = RrsetChunks::encode(stored_rrsets(items, puts.values().map(|(i, _)| *i)));
     content.removed = removals
         .values()
         .map(|i| StoredRrsetRef { owner: header.removed[*i].owner.clone(), rtype: header.removed[*i].rtype })

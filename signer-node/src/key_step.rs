@@ -60,7 +60,7 @@ pub fn apex_keys<'a>(changes: &'a [RrsetChange], apex: &StoredName, unchanged_dn
         let (before, after) = match change {
             RrsetChange::Added(r) => (None, Some(r)),
             RrsetChange::Removed(r) => (Some(r), None),
-            RrsetChange::Changed { old, new } => (Some(old), Some(new)),
+            RrsetChange::Changed { old, new } => (Some(&**old), Some(new)),
         };
         match rrset.rtype {
             Rtype::DNSKEY => (keys.dnskey_before, keys.dnskey_after) = (before, after),

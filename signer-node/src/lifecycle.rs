@@ -148,7 +148,7 @@ impl Node {
         // refused (the coordinator proposes in full), a full proposal is
         // evaluated again on the new baseline.
         let mut attempt = 0;
-        let (record, content) = loop {
+        let (record, denial_checked_in) = loop {
             attempt += 1;
             let read = baselines.state(&zone)?;
             let mut ctx = ProposeContext {
@@ -168,7 +168,7 @@ impl Node {
                 let whole = || Ok(baselines.rrsets(&zone)?.unwrap_or_default());
                 evaluate_incremental(&header, &zone, &items, &ctx, &baselines.source(&zone), whole)?
             } else {
-                evaluate(&header, &zone, &items, baselines.rrsets(&zone)?, &ctx)?
+                evaluate(&header, &zone, &items, baselines.rrsets_in_order(&zone)?, &ctx)?
             };
             #[cfg(test)]
             if let Some(hook) = lock(&self.after_evaluation).as_mut() {
@@ -189,8 +189,9 @@ impl Node {
                     "the baseline of {zone} changed while the proposal was evaluated, {PROPOSE_ATTEMPTS} times; nothing kept, propose it again"
                 )));
             }
-            self.store.requests().insert(&record, &content)?;
-            break (record, content);
+            let denial_checked_in = content.denial_checked_in;
+            self.store.requests().insert(&record, content)?;
+            break (record, denial_checked_in);
         };
         self.note_opened(&record);
         self.metrics.decided("signing", policy_decision(record.state()));
@@ -206,7 +207,7 @@ impl Node {
             incremental = header.incremental,
             items = items.len(),
             evaluated_ms = started.elapsed().as_secs_f64() * 1000.0,
-            denial_check_ms = content.denial_checked_in.unwrap_or_default().as_secs_f64() * 1000.0,
+            denial_check_ms = denial_checked_in.unwrap_or_default().as_secs_f64() * 1000.0,
             "propose: {outcome}"
         );
         // Approved by policy: round 1 of a small request goes with the

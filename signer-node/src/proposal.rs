@@ -34,12 +34,12 @@ use frostzone_threshold::parallel::{collect_indexed, find_map_first_indexed};
 
 use crate::approval::{decide, KeyChanges, PolicyDecision};
 use crate::key_step::{apex_keys, judge};
-use crate::error::NodeError;
+use crate::error::{NodeError, StoreError};
 use crate::fields::proto_role;
 use crate::policy::{check_item, BatchContext};
 use frostzone_dnssec::name::ZoneName;
 use crate::policy_file::SignerPolicy;
-use crate::request_store::{RequestContent, StoredRequest, REQUEST_FORMAT};
+use crate::request_store::{RequestContent, RrsetChunks, StoredRequest, REQUEST_FORMAT};
 use crate::rrset::{describe_item, parse_rrsets, stored_rrsets};
 use crate::store::ShareInfo;
 
@@ -404,14 +404,15 @@ pub(crate) fn validity_windows(items: &[SigningItem], now: u64) -> Vec<v1::Valid
 
 /// Evaluates a full proposal: the content hash recomputed and compared
 /// with the header's, then the decision with what the request changes
-/// against `baseline`, the RRsets last published for the zone, if any
-/// (taken, not copied: the diff holds them). `zone` is the header's,
+/// against `baseline`, the RRsets last published for the zone, if any, in
+/// canonical order ([`crate::baseline::Baselines::rrsets_in_order`]: read
+/// as the comparison goes, never held whole). `zone` is the header's,
 /// normalized ([`check_header`]).
 pub fn evaluate(
     header: &ProposeHeader,
     zone: &str,
     items: &[SigningItem],
-    baseline: Option<Vec<Rrset>>,
+    baseline: Option<impl Iterator<Item = Result<Rrset, StoreError>>>,
     ctx: &ProposeContext,
 ) -> Result<(StoredRequest, RequestContent), NodeError> {
     let (hash, digests) = check_content(header, items)?;
@@ -425,16 +426,16 @@ pub fn evaluate(
             return Ok((record, content));
         }
     };
-    content.rrsets = stored_rrsets(items, &parsed);
+    content.rrsets = RrsetChunks::encode(stored_rrsets(items, parsed.iter().map(|(i, _)| *i)));
     record.content_stored = true;
     // The parsed RRsets move into one zone, checked in place and then
     // compared with the baseline: a full proposal is held parsed once.
-    let mut zone = Zone::from_rrsets(apex, parsed.into_values().map(|(_, rrset)| rrset));
+    let mut zone = Zone::from_rrsets(apex, parsed.into_iter().map(|(_, rrset)| rrset));
     let started = std::time::Instant::now();
     let denial = if ctx.check_denial { crate::denial::check_full(&mut zone, items, &ctx.policy) } else { Ok(()) };
     content.denial_checked_in = Some(started.elapsed());
     let first_publication = baseline.is_none();
-    let diff = ZoneDiff::between(baseline.into_iter().flatten(), zone.into_rrsets());
+    let diff = ZoneDiff::between_ordered(baseline.into_iter().flatten(), zone.into_rrsets())?;
     conclude(&mut record, &mut content, &diff, first_publication, items, ctx, denial);
     Ok((record, content))
 }
