@@ -204,7 +204,7 @@ impl Merge {
     /// A name with content on one side only appeared or went: its name is
     /// that of one of its changes (every content RRset of it changed).
     fn close(&mut self) {
-        let changes = &self.diff.changes[self.first_change.min(self.diff.changes.len())..];
+        let changes = &self.diff.changes[self.first_change..];
         let name = |added: bool| {
             changes.iter().find_map(|c| match c {
                 RrsetChange::Added(r) if added => Some(r.owner.clone()),

@@ -357,16 +357,11 @@ impl Baselines {
         Ok(types)
     }
 
-    /// Every RRset of `zone`'s baseline (for a full proposal, which is
-    /// compared with the whole zone), or `None` before its first
+    /// Every RRset of `zone`'s baseline, held whole (an increment's
+    /// denial check on the whole version), or `None` before its first
     /// publication.
     pub fn rrsets(&self, zone: &str) -> Result<Option<Vec<Rrset>>, StoreError> {
-        if !self.state(zone)?.is_some_and(|s| s.has_content()) {
-            return Ok(None);
-        }
-        let stored = self.stored_rrsets(zone)?;
-        let parsed = stored.iter().map(|s| Baselines::parse(zone, s)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(parsed))
+        self.rrsets_in_order(zone)?.map(Iterator::collect).transpose()
     }
 
     /// Every RRset of `zone`'s baseline read one at a time, in canonical
@@ -387,16 +382,6 @@ impl Baselines {
             self.count(1);
             Baselines::parse(zone, &Baselines::decode_rrset(zone, &value)?)
         })))
-    }
-
-    fn stored_rrsets(&self, zone: &str) -> Result<Vec<StoredRrset>, StoreError> {
-        let mut out = Vec::new();
-        for entry in self.tree.range(zone_prefix(zone)..meta_prefix(zone, STATE_MARK)) {
-            let (_, value) = entry.map_err(self.err())?;
-            self.count(1);
-            out.push(Baselines::decode_rrset(zone, &value)?);
-        }
-        Ok(out)
     }
 
     /// The zone's baseline as the denial checks read it.

@@ -76,6 +76,18 @@ impl Default for ProposalBound {
     }
 }
 
+/// The room a proposal's item list needs when `arriving` items join the
+/// `held` ones, of the `announced` count (checked: `held + arriving` is at
+/// most that). It doubles as a vector grows, so the list is moved a few
+/// times only, but never past the announced count, where it ends with
+/// room for exactly its items; and it never runs ahead of what arrived, so
+/// the header's count alone, which the coordinator writes, makes a signer
+/// reserve nothing.
+pub fn items_room(held: usize, arriving: usize, announced: usize) -> usize {
+    let needed = held.saturating_add(arriving);
+    held.saturating_mul(2).min(announced).max(needed)
+}
+
 /// Most `+`/`-` lines kept for review: enough to read through, small
 /// enough to keep (about 2 MB). The total count is kept besides.
 pub const MAX_SHOWN_LINES: usize = 20_000;
@@ -443,6 +455,18 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn item_room_follows_what_arrived_up_to_the_announced_count() {
+        // The first chunk reserves what it brings, whatever was announced.
+        assert_eq!(items_room(0, 4096, 4_000_000), 4096);
+        // Doubling, then exactly the announced count at the end.
+        assert_eq!(items_room(4096, 4096, 4_000_000), 8192);
+        assert_eq!(items_room(3_000_000, 4096, 4_000_000), 4_000_000);
+        // A chunk larger than the list so far is taken whole.
+        assert_eq!(items_room(10, 4096, 4_000_000), 4106);
+        assert_eq!(items_room(usize::MAX, 1, usize::MAX), usize::MAX);
+    }
 
     #[test]
     fn request_ids_and_headers() {

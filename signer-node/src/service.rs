@@ -19,7 +19,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::clock::Now;
 use crate::error::NodeError;
 use crate::node::Node;
-use crate::proposal::check_header;
+use crate::proposal::{check_header, items_room};
 
 /// How often expired sessions are swept: a tenth of a typical timeout,
 /// so nonces and DKG secrets outlive their deadline by seconds at most.
@@ -200,10 +200,8 @@ impl Signer for SignerService {
         if let Some(decision) = self.run(header.api_version, move |node| node.propose_again(&again)).await?.into_inner() {
             return Ok(Response::new(decision));
         }
-        // Room for exactly the announced items (at most the config's
-        // bound): a vector grown by doubling would hold up to twice that,
-        // and both copies while it moves.
-        let mut items = Vec::with_capacity(usize::try_from(header.item_count).unwrap_or(0));
+        let announced = usize::try_from(header.item_count).unwrap_or(usize::MAX);
+        let mut items: Vec<SigningItem> = Vec::new();
         let mut chunk = first.items;
         let mut bytes = 0usize;
         loop {
@@ -221,13 +219,17 @@ impl Signer for SignerService {
                     crate::proposal::PROPOSAL_BYTES_PER_ITEM
                 )));
             }
-            items.append(&mut chunk);
-            if items.len() as u64 > header.item_count {
+            let held = items.len() + chunk.len();
+            if held > announced {
                 return Err(Status::invalid_argument(format!(
                     "more items than the header's item_count {}",
                     header.item_count
                 )));
             }
+            if held > items.capacity() {
+                items.reserve_exact(items_room(items.len(), chunk.len(), announced) - items.len());
+            }
+            items.append(&mut chunk);
             match stream.message().await? {
                 None => break,
                 Some(next) if next.header.is_some() => {
