@@ -63,14 +63,45 @@ pub enum WireError {
     },
 }
 
+/// Octets that wire data comes in: shared ([`Bytes`], as a signing item
+/// carries them, so what is parsed from them points into the same buffer)
+/// or borrowed and copied (a slice, a `Vec`).
+pub trait WireOctets: AsRef<[u8]> {
+    /// The octets as [`Bytes`]: the same buffer where it can be shared.
+    fn to_bytes(&self) -> Bytes;
+}
+
+impl WireOctets for Bytes {
+    fn to_bytes(&self) -> Bytes {
+        self.clone()
+    }
+}
+
+impl WireOctets for [u8] {
+    fn to_bytes(&self) -> Bytes {
+        Bytes::copy_from_slice(self)
+    }
+}
+
+impl WireOctets for Vec<u8> {
+    fn to_bytes(&self) -> Bytes {
+        Bytes::copy_from_slice(self)
+    }
+}
+
 /// A name from uncompressed wire format.
-pub fn name_from_wire(wire: &[u8], field: &'static str) -> Result<StoredName, WireError> {
-    StoredName::from_octets(Bytes::copy_from_slice(wire)).map_err(|_| WireError::Name { field })
+pub fn name_from_wire<O: WireOctets + ?Sized>(wire: &O, field: &'static str) -> Result<StoredName, WireError> {
+    StoredName::from_octets(wire.to_bytes()).map_err(|_| WireError::Name { field })
 }
 
 /// Uncompressed wire format of a name (as given, not lowercased).
 pub fn name_to_wire(name: &StoredName) -> Vec<u8> {
     name.as_slice().to_vec()
+}
+
+/// The same as [`name_to_wire`], sharing the name's octets.
+pub fn name_octets(name: &StoredName) -> Bytes {
+    name.as_octets().clone()
 }
 
 fn u16_field(field: &'static str, value: u32) -> Result<u16, WireError> {
@@ -82,8 +113,14 @@ fn u8_field(field: &'static str, value: u32) -> Result<u8, WireError> {
 }
 
 /// Rebuilds an RRset from its wire parts, refusing anything malformed or
-/// not in canonical form and order.
-pub fn rrset_from_wire(owner: &[u8], rtype: u32, ttl: u32, rdata: &[Vec<u8>]) -> Result<Rrset, WireError> {
+/// not in canonical form and order. Given as [`Bytes`], the RRset's owner
+/// and records share the octets they were parsed from.
+pub fn rrset_from_wire<O: WireOctets + ?Sized, R: WireOctets>(
+    owner: &O,
+    rtype: u32,
+    ttl: u32,
+    rdata: &[R],
+) -> Result<Rrset, WireError> {
     let owner = name_from_wire(owner, "owner")?;
     let rtype = Rtype::from_int(u16_field("rtype", rtype)?);
     let not_canonical = |owner: &StoredName| WireError::NotCanonical { owner: crate::name::FqdnDisplay(owner).to_string(), rtype };
@@ -91,7 +128,7 @@ pub fn rrset_from_wire(owner: &[u8], rtype: u32, ttl: u32, rdata: &[Vec<u8>]) ->
     // Each record's canonical form, composed again to check the one sent.
     let mut composed = Vec::new();
     for (index, wire) in rdata.iter().enumerate() {
-        let bytes = Bytes::copy_from_slice(wire);
+        let bytes = wire.to_bytes();
         let mut parser = Parser::from_ref(&bytes);
         let err = |reason: String| WireError::Rdata {
             owner: crate::name::FqdnDisplay(&owner).to_string(),
@@ -109,7 +146,7 @@ pub fn rrset_from_wire(owner: &[u8], rtype: u32, ttl: u32, rdata: &[Vec<u8>]) ->
         composed.clear();
         // Composing into a Vec cannot fail.
         let _ = data.compose_canonical_rdata(&mut composed);
-        if composed != wire.as_slice() {
+        if composed != wire.as_ref() {
             return Err(not_canonical(&owner));
         }
         // The canonical form is the octets parsed: the record shares them
@@ -124,9 +161,10 @@ pub fn rrset_from_wire(owner: &[u8], rtype: u32, ttl: u32, rdata: &[Vec<u8>]) ->
     Ok(Rrset { owner, rtype, ttl: Ttl::from_secs(ttl), rdata: records, location: None })
 }
 
-/// The wire parts of an RRset: each record's canonical RDATA, in order.
-pub fn rrset_rdata_wire(rrset: &Rrset) -> Vec<Vec<u8>> {
-    rrset.rdata.iter().map(|r| r.canonical.to_vec()).collect()
+/// The wire parts of an RRset: each record's canonical RDATA, in order,
+/// shared with the RRset.
+pub fn rrset_rdata_wire(rrset: &Rrset) -> Vec<Bytes> {
+    rrset.rdata.iter().map(|r| r.canonical.clone()).collect()
 }
 
 /// RRSIG fields from their wire parts (RFC 4034 §3.1).
@@ -194,8 +232,17 @@ mod tests {
                 let wire = rrset_rdata_wire(rrset);
                 let back = rrset_from_wire(&name_to_wire(&rrset.owner), rrset.rtype.to_int().into(), rrset.ttl.as_secs(), &wire).unwrap();
                 assert_eq!(rrset_rdata_wire(&back), wire);
-                // Its records share the octets they were parsed from.
-                assert!(back.rdata.iter().zip(&wire).all(|(r, w)| r.canonical.as_ref() == w.as_slice()));
+                // Its records and owner share the octets they were parsed
+                // from: nothing is copied.
+                assert!(back.rdata.iter().zip(&wire).all(|(r, w)| r.canonical.as_ptr() == w.as_ptr()));
+                let shared = name_octets(&rrset.owner);
+                let back = rrset_from_wire(&shared, rrset.rtype.to_int().into(), rrset.ttl.as_secs(), &wire).unwrap();
+                assert_eq!(back.owner.as_slice().as_ptr(), shared.as_ptr());
+                // From a copy, the octets are its own.
+                let copied: Vec<Vec<u8>> = wire.iter().map(|w| w.to_vec()).collect();
+                let back = rrset_from_wire(&name_to_wire(&rrset.owner), rrset.rtype.to_int().into(), rrset.ttl.as_secs(), &copied).unwrap();
+                assert_eq!(rrset_rdata_wire(&back), wire);
+                assert!(back.rdata.iter().zip(&wire).all(|(r, w)| r.canonical.as_ptr() != w.as_ptr()));
                 if wire.len() == 2 {
                     let owner = name_to_wire(&rrset.owner);
                     let mut swapped = wire.clone();
@@ -210,7 +257,7 @@ mod tests {
             }
         }
         // Truncated A record.
-        assert!(rrset_from_wire(&name_to_wire(&apex), 1, 300, &[vec![192, 0, 2]]).is_err());
+        assert!(rrset_from_wire(&name_to_wire(&apex), 1, 300, &[vec![192u8, 0, 2]]).is_err());
         // Uppercase MX target is not canonical.
         let mut mx = vec![0, 10];
         mx.extend_from_slice(b"\x04Mail\x07Example\x00");

@@ -142,10 +142,10 @@ mod tests {
 
     fn item(ttl: u32) -> SigningItem {
         SigningItem {
-            owner: b"\x03www\x07example\x00".to_vec(),
+            owner: b"\x03www\x07example\x00".to_vec().into(),
             rtype: 1,
             ttl,
-            rdata: vec![vec![192, 0, 2, 1]],
+            rdata: vec![vec![192, 0, 2, 1].into()],
             rrsig: Some(RrsigFields {
                 type_covered: 1,
                 algorithm: 15,
@@ -154,7 +154,7 @@ mod tests {
                 expiration: 2000,
                 inception: 1000,
                 key_tag: 12345,
-                signer_name: b"\x07example\x00".to_vec(),
+                signer_name: b"\x07example\x00".to_vec().into(),
             }),
         }
     }
@@ -216,7 +216,7 @@ mod tests {
         assert_ne!(item_digest(&a), item_digest(&c));
         // Moving octets between RDATAs changes the digest (length prefixes).
         let mut d = a.clone();
-        d.rdata = vec![vec![192, 0], vec![2, 1]];
+        d.rdata = vec![vec![192, 0].into(), vec![2, 1].into()];
         assert_ne!(item_digest(&a), item_digest(&d));
         assert_ne!(content_hash(&[a.clone(), b.clone()]), content_hash(&[b.clone(), a.clone()]));
         assert_ne!(content_hash(std::slice::from_ref(&a)), content_hash(&[a.clone(), a.clone()]));

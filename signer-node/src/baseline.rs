@@ -31,7 +31,7 @@
 //! baseline be a single [`sled::Batch`], which sled applies atomically: a
 //! reader or a restart sees the old baseline or the new one, never a mix.
 //! A whole replacement of more than [`REPLACE_BATCH_WRITES`] writes is
-//! split to bound sled's memory; its first batch takes the zone's baseline
+//! split into batches of [`SPLIT_BATCH_WRITES`] to bound sled's memory; its first batch takes the zone's baseline
 //! away (a state naming no request) and its last names the new request, so
 //! the mix in between is never taken for a baseline
 //! ([`Baselines::replace_batches`]).
@@ -83,9 +83,16 @@ const TREE: &str = "baseline_canonical";
 const KEYS_SEEN_TREE: &str = "baseline_keys_seen";
 /// The tree of the earlier layout (wire-form owners).
 const OLD_TREE: &str = "baseline_rrsets";
-/// Most writes in one sled batch when a baseline is replaced whole
-/// ([`Baselines::replace_batches`]).
+/// Most writes of a replacement applied as one atomic batch
+/// ([`Baselines::replace_batches`]); a larger one is split.
 pub const REPLACE_BATCH_WRITES: usize = 4096;
+/// Most writes in each batch of a split replacement or of staging. sled
+/// (0.34) keeps the node versions a batch makes until the batch ends and
+/// frees them only a little at each later operation, so batches of
+/// thousands of writes in a row pile them up: 233,343 baseline entries
+/// written in order in batches of 4,096 took a process to 238-447 MB
+/// (three runs), in batches of 256 to 137 MB (`examples/sled_batch_memory.rs`).
+pub const SPLIT_BATCH_WRITES: usize = 256;
 
 /// Which published request a zone's baseline reflects.
 #[derive(Clone, PartialEq, Message)]
@@ -420,13 +427,27 @@ impl Baselines {
         Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
-    /// A batch that puts `rrsets` (part of a staged request's content).
-    pub fn stage_batch(zone: &str, rrsets: &[StoredRrset]) -> Result<sled::Batch, StoreError> {
+    /// The batches that put `rrsets` (part of a staged request's content),
+    /// [`SPLIT_BATCH_WRITES`] writes each at most: staging needs no batch
+    /// to be atomic (its mark goes in last).
+    pub fn stage_batches(zone: &str, rrsets: &[StoredRrset]) -> Result<Vec<sled::Batch>, StoreError> {
+        let mut batches = Vec::new();
         let mut batch = sled::Batch::default();
+        let mut writes = 0;
         for rrset in rrsets {
-            Baselines::put(&mut batch, zone, rrset)?;
+            for (key, value) in Baselines::entries(zone, rrset)? {
+                if writes == SPLIT_BATCH_WRITES {
+                    batches.push(std::mem::take(&mut batch));
+                    writes = 0;
+                }
+                batch.insert(key, value);
+                writes += 1;
+            }
         }
-        Ok(batch)
+        if writes > 0 {
+            batches.push(batch);
+        }
+        Ok(batches)
     }
 
     /// A batch that marks request `id`'s content as staged whole.
@@ -533,7 +554,8 @@ impl Baselines {
         let mut writes = writes.into_iter().peekable();
         while writes.peek().is_some() {
             let mut batch = sled::Batch::default();
-            for (key, value) in writes.by_ref().take(REPLACE_BATCH_WRITES) {
+            let most = if total >= REPLACE_BATCH_WRITES { SPLIT_BATCH_WRITES } else { total };
+            for (key, value) in writes.by_ref().take(most) {
                 match value {
                     Some(value) => batch.insert(key, value),
                     None => batch.remove(key),
@@ -922,18 +944,28 @@ mod tests {
             .collect();
         baselines.apply_all(baselines.replace_batches("example.", &BaselineState::of("r0", 1), &rrsets[..10]).unwrap()).unwrap();
         let batches = baselines.replace_batches("example.", &BaselineState::of("r1", 2), &rrsets).unwrap();
-        // The mark, three batches of writes, the state.
-        assert_eq!(batches.len(), 5);
-        for (applied, batch) in batches.into_iter().take(3).enumerate() {
+        // The mark, batches of at most SPLIT_BATCH_WRITES writes, the state.
+        let writes = |batch: &sled::Batch| format!("{batch:?}").matches("Some(").count();
+        // (The first ten RRsets are there already.)
+        assert_eq!(batches.len(), (rrsets.len() - 10).div_ceil(SPLIT_BATCH_WRITES) + 2);
+        assert!(batches.iter().all(|b| writes(b) <= SPLIT_BATCH_WRITES));
+        let applied = batches.len() - 2;
+        for (n, batch) in batches.into_iter().take(applied).enumerate() {
             baselines.apply(batch).unwrap();
             let state = baselines.state("example.").unwrap().unwrap();
-            assert!(!state.has_content(), "after batch {applied}: {state:?}");
+            assert!(!state.has_content(), "after batch {n}: {state:?}");
             assert!(baselines.rrsets("example.").unwrap().is_none());
         }
-        // Finished by the repeated publication: only the rest is written.
+        // Finished by the repeated publication: only the rest is written,
+        // in one atomic batch with the state.
         let rest = baselines.replace_batches("example.", &BaselineState::of("r1", 2), &rrsets).unwrap();
-        let writes: usize = rest.iter().map(|b| format!("{b:?}").matches("Some(").count()).sum();
-        assert!(writes < REPLACE_BATCH_WRITES, "{writes} writes to finish");
+        let left: usize = rest.iter().map(writes).sum();
+        assert!(left <= SPLIT_BATCH_WRITES, "{left} writes to finish");
+        assert_eq!(rest.len(), 1);
+        // Staging writes in batches as small, every RRset once.
+        let staged = Baselines::stage_batches("example.", &rrsets).unwrap();
+        assert!(staged.iter().all(|b| writes(b) <= SPLIT_BATCH_WRITES));
+        assert_eq!(staged.iter().map(writes).sum::<usize>(), rrsets.len());
         baselines.apply_all(rest).unwrap();
         assert_eq!(baselines.state("example.").unwrap().unwrap().request_id, "r1");
         assert_eq!(baselines.rrsets("example.").unwrap().unwrap().len(), rrsets.len());
@@ -952,7 +984,7 @@ mod tests {
         let dnskey = StoredRrset { owner: name_to_wire(&apex), rtype: 48, ttl: 3600, rdata: vec![[&[1, 1, 3, 15][..], &[9; 32]].concat()] };
         let www = StoredRrset { owner: name_to_wire(&name("www.example.")), rtype: 1, ttl: 300, rdata: vec![vec![192, 0, 2, 1]] };
         assert!(baselines.stageable(zone).unwrap());
-        baselines.apply(Baselines::stage_batch(zone, &[dnskey.clone(), www.clone()]).unwrap()).unwrap();
+        baselines.apply_all(Baselines::stage_batches(zone, &[dnskey.clone(), www.clone()]).unwrap()).unwrap();
         assert!(!baselines.stageable(zone).unwrap(), "entries are there");
         assert_eq!(baselines.staged(zone).unwrap(), None, "no mark before the last chunk");
         baselines.apply(Baselines::staged_mark_batch(zone, "r1")).unwrap();
@@ -971,7 +1003,7 @@ mod tests {
         let dir2 = tempfile::tempdir().unwrap();
         let db2 = sled::open(dir2.path()).unwrap();
         let other = Baselines::open(&db2, dir2.path()).unwrap();
-        other.apply(Baselines::stage_batch(zone, &[dnskey, www.clone()]).unwrap()).unwrap();
+        other.apply_all(Baselines::stage_batches(zone, &[dnskey, www.clone()]).unwrap()).unwrap();
         other.apply(Baselines::staged_mark_batch(zone, "r1")).unwrap();
         other.apply_all(other.replace_batches(zone, &BaselineState::of("r2", 6), std::slice::from_ref(&www)).unwrap()).unwrap();
         assert_eq!(other.staged(zone).unwrap(), None);

@@ -27,8 +27,8 @@ fn owner(label: &str) -> Vec<u8> {
 /// item (no RRSIG fields) without one.
 fn a_rrset(label: &str, addr: [u8; 4], key_tag: Option<u32>) -> SigningItem {
     let mut item = a_item(key_tag.unwrap_or(0), 1);
-    item.owner = owner(label);
-    item.rdata = vec![addr.to_vec()];
+    item.owner = owner(label).into();
+    item.rdata = vec![addr.to_vec().into()];
     if key_tag.is_none() {
         item.rrsig = None;
     }
@@ -39,7 +39,7 @@ fn a_rrset(label: &str, addr: [u8; 4], key_tag: Option<u32>) -> SigningItem {
 fn txt_rrset(label: &str, text: &str, key_tag: u32) -> SigningItem {
     let mut item = a_rrset(label, [0; 4], Some(key_tag));
     item.rtype = 16;
-    item.rdata = vec![[&[text.len() as u8], text.as_bytes()].concat()];
+    item.rdata = vec![[&[text.len() as u8], text.as_bytes()].concat().into()];
     if let Some(f) = item.rrsig.as_mut() {
         f.type_covered = 16;
     }
@@ -102,7 +102,7 @@ async fn signer(approval: &str) -> (Signer1, u32) {
 }
 
 /// The zone's baseline as `owner TYPE rdata` triples, sorted.
-fn baseline(s: &Signer1) -> Vec<(Vec<u8>, u32, Vec<Vec<u8>>)> {
+fn baseline(s: &Signer1) -> Vec<(Vec<u8>, u32, Vec<prost::bytes::Bytes>)> {
     let requests = s.node.store.requests();
     let mut out: Vec<_> = requests
         .baselines()
@@ -233,7 +233,8 @@ async fn publication_applies_exactly_the_delta() {
     // Proposed, not yet published: the baseline has not moved.
     assert_eq!(baseline(&s), before);
     assert_eq!(state(&publish(&s, &rid(2))), RequestState::Published);
-    let addrs: Vec<(Vec<u8>, Vec<Vec<u8>>)> = baseline(&s).into_iter().map(|(o, _, r)| (o, r)).collect();
+    let addrs: Vec<(Vec<u8>, Vec<Vec<u8>>)> =
+        baseline(&s).into_iter().map(|(o, _, r)| (o, r.iter().map(|r| r.to_vec()).collect())).collect();
     let mut expected = vec![
         (owner("h1"), vec![vec![192, 0, 2, 1]]),
         (owner("h2"), vec![vec![192, 0, 2, 99]]),
@@ -307,7 +308,7 @@ async fn context_items_count_but_are_never_signed() {
     assert!(e.starts_with("content_hash: the items hash to"), "{e}");
     // Context items are parsed all the same.
     let mut outside = context.clone();
-    outside.owner = b"\x02h3\x07example\x03net\x00".to_vec();
+    outside.owner = b"\x02h3\x07example\x03net\x00".to_vec().into();
     let d = propose(s, &rid(3), &[a_item(key_tag, 1), outside]);
     assert_eq!(d.reason, "item 1 (h3.example.net. A) is outside the zone example.");
     // A Commit cannot carry a context item (no RRSIG fields), nor the same

@@ -20,10 +20,10 @@ fn dnskey_item(key_tag: u32, group_key: &[u8; 32]) -> SigningItem {
     let mut rdata = vec![1, 1, 3, 15];
     rdata.extend_from_slice(group_key);
     let mut item = a_item(key_tag, 1);
-    item.owner = APEX_WIRE.to_vec();
+    item.owner = APEX_WIRE.to_vec().into();
     item.rtype = 48;
     item.ttl = 3600;
-    item.rdata = vec![rdata];
+    item.rdata = vec![rdata.into()];
     if let Some(f) = item.rrsig.as_mut() {
         (f.type_covered, f.labels, f.original_ttl) = (48, 1, 3600);
     }
@@ -109,7 +109,7 @@ async fn propose_within_limits_is_approved_by_policy_and_idempotent() {
     assert!(d.reason.starts_with("item 0 (h9.example. A): "), "{d:?}");
     // An RRset outside the zone is refused whoever signs it.
     let mut outside = a_item(key_tag ^ 1, 5);
-    outside.owner = b"\x02h5\x07example\x03net\x00".to_vec();
+    outside.owner = b"\x02h5\x07example\x03net\x00".to_vec().into();
     let d = propose(&signers[0], &rid(4), &[outside]);
     assert_eq!(state(&d), RequestState::Rejected);
     assert_eq!(d.reason, "item 0 (h5.example.net. A) is outside the zone example.");
@@ -268,7 +268,7 @@ async fn published_content_becomes_the_baseline_only_on_proof() {
     assert_eq!(state(&published(s, &rid(3), true)), RequestState::Published);
     // One record changed: pending, with the change shown.
     let mut changed = items.clone();
-    changed[1].rdata = vec![vec![192, 0, 2, 99]];
+    changed[1].rdata = vec![vec![192, 0, 2, 99].into()];
     let d = propose(s, &rid(4), &changed);
     assert_eq!(state(&d), RequestState::Pending);
     assert_eq!(d.changes.unwrap().rrsets_changed, 1);

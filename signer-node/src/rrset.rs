@@ -134,7 +134,7 @@ pub(crate) fn stored_rrsets<'a>(
 ) -> impl Iterator<Item = StoredRrset> + 'a {
     first_items.map(|i| {
         let item = &items[i];
-        StoredRrset { owner: item.owner.clone(), rtype: item.rtype, ttl: item.ttl, rdata: item.rdata.clone() }
+        StoredRrset { owner: item.owner.to_vec(), rtype: item.rtype, ttl: item.ttl, rdata: item.rdata.iter().map(|r| r.to_vec()).collect() }
     })
 }
 
@@ -144,17 +144,17 @@ mod tests {
 
     #[test]
     fn items_are_described_by_owner_and_type() {
-        let item = SigningItem { owner: b"\x03www\x07example\x00".to_vec(), rtype: 1, ..SigningItem::default() };
+        let item = SigningItem { owner: b"\x03www\x07example\x00".to_vec().into(), rtype: 1, ..SigningItem::default() };
         assert_eq!(describe_item(&item), "www.example. A");
     }
 
     fn a(owner: &str, ttl: u32, last: u8) -> SigningItem {
         let name: frostzone_dnssec::StoredName = owner.parse().unwrap();
         SigningItem {
-            owner: frostzone_dnssec::wire::name_to_wire(&name),
+            owner: frostzone_dnssec::wire::name_octets(&name),
             rtype: 1,
             ttl,
-            rdata: vec![vec![192, 0, 2, last]],
+            rdata: vec![vec![192, 0, 2, last].into()],
             ..SigningItem::default()
         }
     }
@@ -191,12 +191,12 @@ mod tests {
         // A failure before the first contradiction is named instead.
         items.swap(2, 5);
         assert_eq!(parse_rrsets(&items, &apex).unwrap_err(), "item 2 (www.example.net. A) is outside the zone example.");
-        items[2].rdata = vec![vec![1, 2]];
+        items[2].rdata = vec![vec![1, 2].into()];
         assert!(parse_rrsets(&items, &apex).unwrap_err().starts_with("item 2 (www.example.net. A): "));
         // Without the contradictions, the failure after them is named.
         items.swap(2, 5);
         items[3].ttl = 300;
-        items[4].rdata = vec![vec![192, 0, 2, 1]];
+        items[4].rdata = vec![vec![192, 0, 2, 1].into()];
         assert!(parse_rrsets(&items, &apex).unwrap_err().starts_with("item 5 (www.example.net. A): "));
     }
 }

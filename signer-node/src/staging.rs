@@ -16,7 +16,8 @@
 //!
 //! Staging runs after Propose answered, on its own blocking thread, one
 //! stored chunk of the request's content (4,096 RRsets) at a time. Each
-//! chunk is written under the decision lock and only while the zone still
+//! chunk is written (in small batches, [`crate::baseline::SPLIT_BATCH_WRITES`])
+//! under the decision lock and only while the zone still
 //! has no baseline and the request is still open: a publication of any
 //! request (which holds that lock throughout) either comes before a chunk,
 //! and staging stops, or after the last one. The stage mark goes in last,
@@ -108,7 +109,7 @@ impl Node {
         let mut rrsets = 0;
         for chunk in requests.rrset_chunks(id) {
             let chunk = chunk?;
-            let batch = Baselines::stage_batch(zone, &chunk)?;
+            let batches = Baselines::stage_batches(zone, &chunk)?;
             #[cfg(test)]
             if let Some(hook) = lock(&self.before_staged_chunk).as_mut() {
                 hook(self);
@@ -117,7 +118,7 @@ impl Node {
             if let Some(why) = still()? {
                 return Ok(Staged::Stopped(why));
             }
-            baselines.apply(batch)?;
+            baselines.apply_all(batches)?;
             rrsets += chunk.len();
         }
         let _decisions = lock(&self.decisions);

@@ -292,10 +292,10 @@ pub(crate) fn a_item(key_tag: u32, n: u8) -> SigningItem {
     owner.extend_from_slice(label.as_bytes());
     owner.extend_from_slice(ZONE_WIRE);
     SigningItem {
-        owner,
+        owner: owner.into(),
         rtype: 1,
         ttl: 300,
-        rdata: vec![vec![192, 0, 2, n]],
+        rdata: vec![vec![192, 0, 2, n].into()],
         rrsig: Some(RrsigFields {
             type_covered: 1,
             algorithm: 15,
@@ -304,7 +304,7 @@ pub(crate) fn a_item(key_tag: u32, n: u8) -> SigningItem {
             expiration: item_time() + 14 * 86400,
             inception: item_time() - 3600,
             key_tag,
-            signer_name: ZONE_WIRE.to_vec(),
+            signer_name: ZONE_WIRE.to_vec().into(),
         }),
     }
 }
@@ -505,7 +505,7 @@ async fn commit_refusals() {
 
     // Malformed RDATA (a 3-octet A record): refused, naming the item.
     let mut bad = a_item(key_tag, 1);
-    bad.rdata = vec![vec![192, 0, 2]];
+    bad.rdata = vec![vec![192, 0, 2].into()];
     let e = code(
         s.svc
             .commit(commit_req(b"c1", key_tag, vec![a_item(key_tag, 2), bad]))
@@ -542,7 +542,7 @@ async fn commit_refusals() {
         ),
         (
             "signer name",
-            Box::new(|i| i.rrsig.as_mut().unwrap().signer_name = WWW_WIRE.to_vec()),
+            Box::new(|i| i.rrsig.as_mut().unwrap().signer_name = WWW_WIRE.to_vec().into()),
         ),
         ("labels", Box::new(|i| i.rrsig.as_mut().unwrap().labels = 3)),
         (

@@ -84,10 +84,10 @@ pub fn now() -> u32 {
 pub fn item(zone: &str, owner: &str, rtype: u16, rdata: Vec<Vec<u8>>, key: &KeyShareInfo) -> SigningItem {
     let now = now();
     SigningItem {
-        owner: wire_name(owner),
+        owner: wire_name(owner).into(),
         rtype: u32::from(rtype),
         ttl: 3600,
-        rdata,
+        rdata: rdata.into_iter().map(Into::into).collect(),
         rrsig: Some(RrsigFields {
             type_covered: u32::from(rtype),
             algorithm: 15,
@@ -96,7 +96,7 @@ pub fn item(zone: &str, owner: &str, rtype: u16, rdata: Vec<Vec<u8>>, key: &KeyS
             expiration: now + 7 * 86_400,
             inception: now - 3600,
             key_tag: key.key_tag,
-            signer_name: wire_name(zone),
+            signer_name: wire_name(zone).into(),
         }),
     }
 }

@@ -17,7 +17,7 @@ use frostzone_dnssec::keys::ZoneKey;
 use frostzone_dnssec::load::load_zone_text;
 use frostzone_dnssec::name::CanonicalName;
 use frostzone_dnssec::signing::{SigningPlan, SigningPolicy};
-use frostzone_dnssec::wire::{name_to_wire, rrset_rdata_wire};
+use frostzone_dnssec::wire::{name_octets, name_to_wire, rrset_rdata_wire};
 use frostzone_dnssec::zone::{InputKind, Rrset, Zone};
 use frostzone_dnssec::StoredName;
 use frostzone_proto::content::{item_digest, proposal_hash};
@@ -98,7 +98,7 @@ impl PlannedVersion {
         for (key, rrset) in &change.puts {
             if !signed.contains(key) {
                 items.push(SigningItem {
-                    owner: name_to_wire(&rrset.owner),
+                    owner: name_octets(&rrset.owner),
                     rtype: rrset.rtype.to_int().into(),
                     ttl: rrset.ttl.as_secs(),
                     rdata: rrset_rdata_wire(rrset),
@@ -171,14 +171,14 @@ pub fn remove_rrset(items: &mut Vec<SigningItem>, owner: &str, rtype: u32) {
 pub fn edit_rdata(items: &mut [SigningItem], owner: &str, rtype: u32, edit: impl Fn(&[u8]) -> Vec<u8>) -> usize {
     let first = position(items, owner, rtype);
     for item in items.iter_mut().filter(|i| is_rrset(i, owner, rtype)) {
-        item.rdata = item.rdata.iter().map(|r| edit(r)).collect();
+        item.rdata = item.rdata.iter().map(|r| edit(r).into()).collect();
     }
     first
 }
 
 /// The RDATA of the RRset `rtype` at `owner` (its single record).
 pub fn rdata_of(items: &[SigningItem], owner: &str, rtype: u32) -> Vec<u8> {
-    items[position(items, owner, rtype)].rdata[0].clone()
+    items[position(items, owner, rtype)].rdata[0].to_vec()
 }
 
 /// The types of an RFC 4034 §4.1.2 type bitmap.

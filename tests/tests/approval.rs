@@ -283,7 +283,7 @@ fn a_signer_refuses_rrsets_other_than_those_approved() {
         let mail = rogue::wire_name("mail.example.com.");
         let at = items.iter().position(|i| i.owner == mail && i.rtype == 1).expect("mail A item");
         let mut changed = items.clone();
-        changed[at].rdata = vec![vec![192, 0, 2, 66]];
+        changed[at].rdata = vec![vec![192, 0, 2, 66].into()];
         let mut extra = items.clone();
         extra.push(rogue::a_item(ZONE, "extra.example.com.", [192, 0, 2, 25], &key));
         for (what, batch, named) in [("changed RDATA", &changed, "mail.example.com"), ("an extra RRset", &extra, "extra.example.com")] {

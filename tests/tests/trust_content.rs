@@ -103,7 +103,7 @@ fn assert_refused_as_rejected(what: &str, id: &str, refusal: &tonic::Status) {
 /// The owner of an item as text (simple labels only), with the trailing dot.
 fn owner_text(item: &SigningItem) -> String {
     let mut labels = Vec::new();
-    let mut wire = item.owner.as_slice();
+    let mut wire = item.owner.as_ref();
     while let [len, rest @ ..] = wire {
         if *len == 0 {
             break;
@@ -189,7 +189,7 @@ fn denial_records_that_differ_from_the_content_are_refused() {
         let ghost_owner = v1.nsec3_owner("ghost.example.com.");
         let mut items = full.clone();
         let mut ghost = items[position(&items, &www_owner, NSEC3)].clone();
-        ghost.owner = rogue::wire_name(&ghost_owner);
+        ghost.owner = rogue::wire_name(&ghost_owner).into();
         items.push(ghost);
         let named = format!("item {} ({ghost_owner} NSEC3)", items.len() - 1);
         refused(&cluster, &mut s1, 1, "NSEC3 for a name that does not exist", &items, &[&named, "not part of the chain"]).await;

@@ -30,7 +30,7 @@ use frostzone_dnssec::domain::base::iana::Rtype;
 use frostzone_dnssec::name::CanonicalName;
 use frostzone_dnssec::zone_patch::{ZonePatch, ZoneView};
 use frostzone_dnssec::signing::{read_zone, PlanZone, SharedZone, SigningPlan};
-use frostzone_dnssec::wire::{name_to_wire, rrset_rdata_wire};
+use frostzone_dnssec::wire::{name_octets, name_to_wire, rrset_rdata_wire};
 use frostzone_dnssec::zone::{Rrset, Zone};
 use frostzone_dnssec::StoredName;
 use frostzone_proto::content::{content_hash_of_digests, item_digest, proposal_hash};
@@ -84,7 +84,7 @@ fn content_of(rrset: &Rrset) -> (u32, Vec<&Bytes>) {
 /// A context item: an RRset of the new version without RRSIG fields.
 fn context_item(rrset: &Rrset) -> pb::SigningItem {
     pb::SigningItem {
-        owner: name_to_wire(&rrset.owner),
+        owner: name_octets(&rrset.owner),
         rtype: rrset.rtype.to_int().into(),
         ttl: rrset.ttl.as_secs(),
         rdata: rrset_rdata_wire(rrset),

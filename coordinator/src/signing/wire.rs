@@ -2,14 +2,14 @@
 //! the RRSIG fields, from which it rebuilds what it signs.
 
 use frostzone_dnssec::signing::SigningItem;
-use frostzone_dnssec::wire::{name_to_wire, rrset_rdata_wire};
+use frostzone_dnssec::wire::{name_octets, rrset_rdata_wire};
 use frostzone_proto::v1 as pb;
 
 /// One plan item in wire form.
 pub fn wire_item(item: &SigningItem) -> pb::SigningItem {
     let f = &item.rrsig;
     pb::SigningItem {
-        owner: name_to_wire(&item.rrset.owner),
+        owner: name_octets(&item.rrset.owner),
         rtype: item.rrset.rtype.to_int().into(),
         ttl: item.rrset.ttl.as_secs(),
         rdata: rrset_rdata_wire(&item.rrset),
@@ -21,7 +21,7 @@ pub fn wire_item(item: &SigningItem) -> pb::SigningItem {
             expiration: f.expiration.into_int(),
             inception: f.inception.into_int(),
             key_tag: f.key_tag.0.into(),
-            signer_name: name_to_wire(&f.signer_name),
+            signer_name: name_octets(&f.signer_name),
         }),
     }
 }

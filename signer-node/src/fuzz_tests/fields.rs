@@ -101,7 +101,7 @@ pub(super) fn participants() -> BoxedStrategy<Vec<ParticipantId>> {
 pub(super) fn rrsig() -> BoxedStrategy<RrsigFields> {
     (int32(), int32(), int32(), int32(), int32(), int32(), int32(), octets()).prop_map(
         |(type_covered, algorithm, labels, original_ttl, expiration, inception, key_tag, signer_name)| RrsigFields {
-            type_covered, algorithm, labels, original_ttl, expiration, inception, key_tag, signer_name,
+            type_covered, algorithm, labels, original_ttl, expiration, inception, key_tag, signer_name: signer_name.into(),
         },
     ).boxed()
 }
@@ -113,17 +113,23 @@ pub(super) fn item() -> BoxedStrategy<SigningItem> {
     let near = (0..approved.len(), 0u8..6, octets(), int32(), prop::option::of(rrsig())).prop_map(move |(i, field, bytes, n, sig)| {
         let mut item = approved[i].clone();
         match field {
-            0 => item.owner = bytes,
+            0 => item.owner = bytes.into(),
             1 => item.rtype = n,
             2 => item.ttl = n,
-            3 => item.rdata.push(bytes),
+            3 => item.rdata.push(bytes.into()),
             4 => item.rrsig = sig,
             _ => {}
         }
         item
     });
     let random = (octets(), int32(), int32(), prop::collection::vec(octets(), 0..4), prop::option::of(rrsig()))
-        .prop_map(|(owner, rtype, ttl, rdata, rrsig)| SigningItem { owner, rtype, ttl, rdata, rrsig });
+        .prop_map(|(owner, rtype, ttl, rdata, rrsig)| SigningItem {
+            owner: owner.into(),
+            rtype,
+            ttl,
+            rdata: rdata.into_iter().map(Into::into).collect(),
+            rrsig,
+        });
     prop_oneof![3 => near, 1 => random].boxed()
 }
 
