@@ -43,10 +43,10 @@ pub struct Published<'a> {
 /// A validated version, ready to publish.
 #[derive(Debug)]
 pub struct ValidatedVersion {
-    /// The signed zone as validated.
+    /// The signed zone as validated. (Its record map, which the next
+    /// whole version is compared with, is made from it then: held beside
+    /// it, it was the largest part of the coordinator's peak.)
     pub zone: Zone,
-    /// Its records.
-    pub content: ZoneContent,
     /// Its text (what is stored, written and returned).
     pub text: String,
     /// The change set from the version before, and its text (named
@@ -244,9 +244,7 @@ pub fn validate_whole(
     }
     let text = read_back_text.unwrap_or_else(|| zone_text(&result));
     stages.mark("signed text");
-    let content = ZoneContent::from_zone(&result, Path::new(&format!("{zone} (published)")));
-    stages.mark("published content");
-    Ok(ValidatedVersion { zone: result, content, text, changes, report, known })
+    Ok(ValidatedVersion { zone: result, text, changes, report, known })
 }
 
 /// A validated version and what publishing it needs.
@@ -360,7 +358,7 @@ pub(crate) fn finish(
             let content = current.map(|v| ZoneContent::from_zone(&read_zone(&v.zone), std::path::Path::new(zone)));
             let published = current.zip(content.as_ref()).map(|(v, content)| Published { content, serial: v.record.serial, known: &v.known });
             let released = validate_whole(zone, signed, published, options, stages)?;
-            let ValidatedVersion { zone: new, text, changes, report, known, .. } = released;
+            let ValidatedVersion { zone: new, text, changes, report, known } = released;
             let times = refresh.signature_times(&new, options.now);
             stages.mark("refresh times");
             Ok(Outcome {
