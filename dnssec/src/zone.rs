@@ -107,7 +107,27 @@ pub struct Node {
     pub signatures: Vec<SignatureRecord>,
 }
 
+/// Lists at most this long grow one slot at a time ([`push_compact`]).
+const COMPACT_UP_TO: usize = 8;
+
+/// Appends `value` to `list`, growing a short list by one slot rather than
+/// `Vec`'s four: most names hold one or two signatures and most RRsets one
+/// or two records, and a zone holds hundreds of thousands of each. A long
+/// list grows as a `Vec` does, so building one stays linear.
+pub(crate) fn push_compact<T>(list: &mut Vec<T>, value: T) {
+    if list.len() == list.capacity() && list.len() < COMPACT_UP_TO {
+        list.reserve_exact(1);
+    }
+    list.push(value);
+}
+
 impl Node {
+    /// Adds a signature at this name, holding no more room than it needs
+    /// while the node holds few.
+    pub fn push_signature(&mut self, signature: SignatureRecord) {
+        push_compact(&mut self.signatures, signature);
+    }
+
     /// The RRset of type `rtype`, if any.
     pub fn get(&self, rtype: Rtype) -> Option<&Rrset> {
         self.rrsets.get(&rtype.to_int())
@@ -215,7 +235,7 @@ impl Zone {
             let node = nodes.entry(CanonicalName(owner.clone())).or_default();
             let data = record.into_data();
             if let ZoneRecordData::Rrsig(rrsig) = data {
-                node.signatures.push(SignatureRecord { ttl, rrsig, location: Some(location) });
+                node.push_signature(SignatureRecord { ttl, rrsig, location: Some(location) });
                 continue;
             }
             match node.rrsets.get_mut(&rtype.to_int()) {
@@ -231,7 +251,7 @@ impl Zone {
                         });
                         rrset.ttl = rrset.ttl.min(ttl);
                     }
-                    rrset.rdata.push(Rdata::new(data));
+                    push_compact(&mut rrset.rdata, Rdata::new(data));
                 }
                 None => {
                     let mut rrset = Rrset::new(owner.clone(), rtype, ttl, vec![Rdata::new(data)]);
@@ -588,4 +608,37 @@ pub(crate) fn roles_in_order<'a>(
         }
         (owner, node, role)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::load_zone_text;
+    use std::str::FromStr;
+
+    /// A zone read from records holds no spare room in its short lists
+    /// (the signed reference zone is mostly names with one signature and
+    /// RRsets of one or two records), and a long list is still built whole.
+    #[test]
+    fn short_lists_hold_what_they_need() {
+        let apex = StoredName::from_str("example.").unwrap();
+        let mut text = String::from("@ 300 IN SOA ns hm 1 2 3 4 5\n@ NS ns1\n@ NS ns2\n");
+        text.push_str("@ RRSIG SOA 15 1 300 20300101000000 20200101000000 1 example. AAAA\n");
+        for n in 0..40 {
+            text.push_str(&format!("many TXT \"{n}\"\n"));
+        }
+        let records = load_zone_text(&text, std::path::Path::new("t"), &apex).unwrap();
+        let zone = Zone::from_records(apex.clone(), records, InputKind::Signed).unwrap();
+        let node = zone.node(&apex).unwrap();
+        let ns = node.get(Rtype::NS).unwrap();
+        assert_eq!((ns.rdata.len(), ns.rdata.capacity()), (2, 2));
+        assert_eq!((node.signatures.len(), node.signatures.capacity()), (1, 1));
+        let many = zone.node(&StoredName::from_str("many.example.").unwrap()).unwrap().get(Rtype::TXT).unwrap();
+        assert_eq!(many.rdata.len(), 40);
+        let mut list = Vec::new();
+        for n in 0..1000 {
+            push_compact(&mut list, n);
+        }
+        assert!(list.capacity() < 2048, "a long list grows by doubling: {}", list.capacity());
+    }
 }

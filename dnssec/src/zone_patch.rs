@@ -160,7 +160,7 @@ fn add_record(node: &mut Node, r: &LoadedRecord) -> bool {
         if node.signatures.iter().any(|s| rrsig_rdata(s).canonical == canonical) {
             return false;
         }
-        node.signatures.push(new);
+        node.push_signature(new);
         return true;
     }
     let rdata = Rdata::new(record.data().clone());

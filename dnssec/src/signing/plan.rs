@@ -300,7 +300,7 @@ impl SigningPlan {
         match self.shape {
             Shape::Whole { mut zone, reused } => {
                 for (owner, sig) in reused.into_iter().chain(new) {
-                    zone.node_mut(&owner).signatures.push(sig);
+                    zone.node_mut(&owner).push_signature(sig);
                 }
                 Ok(CompletedPlan::Zone(zone))
             }
@@ -308,7 +308,7 @@ impl SigningPlan {
                 {
                     let zone = read_zone(&base);
                     for (owner, sig) in new {
-                        patch.node_mut(&zone, &CanonicalName(owner)).signatures.push(sig);
+                        patch.node_mut(&zone, &CanonicalName(owner)).push_signature(sig);
                     }
                 }
                 Ok(CompletedPlan::Update { base, patch })
