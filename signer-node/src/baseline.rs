@@ -31,8 +31,9 @@
 //! baseline be a single [`sled::Batch`], which sled applies atomically: a
 //! reader or a restart sees the old baseline or the new one, never a mix.
 //! A whole replacement of more than [`REPLACE_BATCH_WRITES`] writes is
-//! split into batches of [`SPLIT_BATCH_WRITES`] to bound sled's memory; its first batch takes the zone's baseline
-//! away (a state naming no request) and its last names the new request, so
+//! split into batches of [`SPLIT_BATCH_WRITES`] to bound sled's memory;
+//! its first batch takes the zone's baseline away (a state naming no
+//! request) and its last names the new request, so
 //! the mix in between is never taken for a baseline
 //! ([`Baselines::replace_batches`]).
 //!
