@@ -230,6 +230,30 @@ fn split_rrset_key(zone: &str, key: &[u8]) -> Result<(StoredName, u16), StoreErr
 /// A key of the baseline tree and its value.
 type Entry = (Vec<u8>, Vec<u8>);
 
+/// `writes` (a key put to a value, or removed) cut in order into batches
+/// of `most` writes each at most.
+fn batches_of<K: Into<sled::IVec>>(writes: impl IntoIterator<Item = (K, Option<Vec<u8>>)>, most: usize) -> Vec<sled::Batch> {
+    let most = most.max(1);
+    let mut batches = Vec::new();
+    let mut batch = sled::Batch::default();
+    let mut count = 0;
+    for (key, value) in writes {
+        if count == most {
+            batches.push(std::mem::take(&mut batch));
+            count = 0;
+        }
+        match value {
+            Some(value) => batch.insert(key, value),
+            None => batch.remove(key),
+        }
+        count += 1;
+    }
+    if count > 0 {
+        batches.push(batch);
+    }
+    batches
+}
+
 /// The writes that replace a zone's entries: a key put (`Some`) or
 /// removed (`None`), the state left out ([`Baselines::replacement`]).
 #[derive(Debug, Default)]
@@ -432,23 +456,11 @@ impl Baselines {
     /// [`SPLIT_BATCH_WRITES`] writes each at most: staging needs no batch
     /// to be atomic (its mark goes in last).
     pub fn stage_batches(zone: &str, rrsets: &[StoredRrset]) -> Result<Vec<sled::Batch>, StoreError> {
-        let mut batches = Vec::new();
-        let mut batch = sled::Batch::default();
-        let mut writes = 0;
+        let mut writes = Vec::new();
         for rrset in rrsets {
-            for (key, value) in Baselines::entries(zone, rrset)? {
-                if writes == SPLIT_BATCH_WRITES {
-                    batches.push(std::mem::take(&mut batch));
-                    writes = 0;
-                }
-                batch.insert(key, value);
-                writes += 1;
-            }
+            writes.extend(Baselines::entries(zone, rrset)?.into_iter().map(|(key, value)| (key, Some(value))));
         }
-        if writes > 0 {
-            batches.push(batch);
-        }
-        Ok(batches)
+        Ok(batches_of(writes, SPLIT_BATCH_WRITES))
     }
 
     /// A batch that marks request `id`'s content as staged whole.
@@ -551,19 +563,8 @@ impl Baselines {
             let replacing = BaselineState { format: BASELINE_FORMAT, updated_unix: state.updated_unix, ..BaselineState::default() };
             batches.push(Baselines::state_batch(zone, &replacing));
         }
-        // Consumed as the batches are built: the writes are not held twice.
-        let mut writes = writes.into_iter().peekable();
-        while writes.peek().is_some() {
-            let mut batch = sled::Batch::default();
-            let most = if total >= REPLACE_BATCH_WRITES { SPLIT_BATCH_WRITES } else { total };
-            for (key, value) in writes.by_ref().take(most) {
-                match value {
-                    Some(value) => batch.insert(key, value),
-                    None => batch.remove(key),
-                }
-            }
-            batches.push(batch);
-        }
+        let most = if total >= REPLACE_BATCH_WRITES { SPLIT_BATCH_WRITES } else { total };
+        batches.extend(batches_of(writes, most));
         match batches.last_mut() {
             Some(last) if total < REPLACE_BATCH_WRITES => last.insert(state_key, state.encode_to_vec()),
             _ => batches.push(Baselines::state_batch(zone, state)),

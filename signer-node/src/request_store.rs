@@ -42,7 +42,7 @@ use crate::rrset::{StoredRrset, StoredRrsetRef};
 /// Format of [`StoredRequest`] this build writes and reads.
 pub const REQUEST_FORMAT: u32 = 1;
 /// RRsets per stored chunk: about a megabyte for typical records.
-const RRSETS_PER_CHUNK: usize = 4096;
+pub const RRSETS_PER_CHUNK: usize = 4096;
 
 /// An RRset an increment removes: owner (wire form) and type.
 pub type RemovedRrset = (Vec<u8>, u16);

@@ -25,7 +25,7 @@ use crate::policy::{signed_messages, BatchContext};
 use frostzone_dnssec::name::ZoneName;
 
 /// At most this many items of a request are committed with its approval
-/// ([`Node::precommit`]): a routine diff is a handful; a whole zone goes
+/// (`Node::precommit`): a routine diff is a handful; a whole zone goes
 /// through Commit, batch by batch, so that nonces are made only for the
 /// signers chosen.
 pub const PRECOMMIT_MAX_ITEMS: usize = 64;
