@@ -352,7 +352,7 @@ impl ZoneContent {
             for rrset in node.rrsets.values() {
                 for rdata in &rrset.rdata {
                     let key = RecordKey { owner: owner.clone(), rtype: rrset.rtype.to_int(), rdata: rdata.canonical.clone() };
-                    entries.push((key, shared(Record::new(owner.0.clone(), Class::IN, rrset.ttl, rdata.data.clone()))));
+                    entries.push((key, shared(Record::new(owner.0.clone(), Class::IN, rrset.ttl, rdata.data()))));
                 }
             }
             for sig in &node.signatures {

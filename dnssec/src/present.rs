@@ -156,7 +156,7 @@ fn push_line(out: &mut String, owner: &StoredName, ttl: Ttl, rtype: Rtype, rdata
 
 fn push_rrset(out: &mut String, rrset: &Rrset) {
     for r in &rrset.rdata {
-        push_line(out, &rrset.owner, rrset.ttl, rrset.rtype, &rdata_text(&r.data));
+        push_line(out, &rrset.owner, rrset.ttl, rrset.rtype, &rdata_text(&r.data()));
     }
 }
 

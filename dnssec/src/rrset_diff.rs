@@ -419,7 +419,7 @@ fn line(sign: char, rrset: &Rrset, rdata: &Rdata) -> String {
         FqdnDisplay(&rrset.owner),
         rrset.ttl.as_secs(),
         rrset.rtype,
-        rdata_text(&rdata.data)
+        rdata_text(&rdata.data())
     )
 }
 
@@ -564,7 +564,7 @@ old 300 TXT \"gone soon\"
     }
 
     fn describe(r: &Rrset) -> String {
-        let data: Vec<String> = r.rdata.iter().map(|d| rdata_text(&d.data)).collect();
+        let data: Vec<String> = r.rdata.iter().map(|d| rdata_text(&d.data())).collect();
         format!("{} {} {} {}", FqdnDisplay(&r.owner).to_string().to_lowercase(), r.ttl.as_secs(), r.rtype, data.join(","))
     }
 

@@ -10,7 +10,7 @@
 
 use bytes::Bytes;
 use domain::base::iana::{Rtype, SecurityAlgorithm};
-use domain::base::name::{FlattenInto, ParsedName};
+use domain::base::name::ParsedName;
 use domain::base::rdata::{ComposeRecordData, ParseRecordData};
 use domain::base::{Ttl, ToName};
 use domain::dep::octseq::Parser;
@@ -142,16 +142,15 @@ pub fn rrset_from_wire<O: WireOctets + ?Sized, R: WireOctets>(
         if parser.remaining() != 0 {
             return Err(err(format!("{} trailing octets", parser.remaining())));
         }
-        let data: crate::StoredRecordData = parsed.flatten_into();
         composed.clear();
         // Composing into a Vec cannot fail.
-        let _ = data.compose_canonical_rdata(&mut composed);
+        let _ = parsed.compose_canonical_rdata(&mut composed);
         if composed != wire.as_ref() {
             return Err(not_canonical(&owner));
         }
-        // The canonical form is the octets parsed: the record shares them
-        // with its parsed fields rather than holding a second copy.
-        records.push(Rdata { canonical: bytes, data });
+        // The canonical form is the octets parsed: the record holds them,
+        // shared, and nothing else.
+        records.push(Rdata::from_canonical(rtype, bytes));
     }
     // In canonical order, without repeats (RFC 4034 §6.3): what
     // `Rrset::new` would make of them, checked without a copy.

@@ -10,7 +10,10 @@ use std::fmt;
 
 use bytes::Bytes;
 use domain::base::iana::Rtype;
-use domain::base::rdata::ComposeRecordData;
+use domain::base::name::{FlattenInto, ParsedName};
+use domain::base::rdata::{ComposeRecordData, ParseRecordData, UnknownRecordData};
+use domain::base::RecordData;
+use domain::dep::octseq::Parser;
 use domain::base::{ToName, Ttl};
 use domain::rdata::{Rrsig, Soa, ZoneRecordData};
 
@@ -42,23 +45,71 @@ pub enum InputKind {
     Signed,
 }
 
-/// One record's data with its canonical wire form (RFC 4034 §6.2), which
+/// One record's data as its canonical wire form (RFC 4034 §6.2), which
 /// decides its place in the RRset (RFC 4034 §6.3) and is what is signed.
+///
+/// The parsed fields are read from the octets when asked for
+/// ([`Rdata::data`]) rather than held: a zone holds hundreds of thousands
+/// of records, and a record's parsed form took four times the memory of
+/// its octets. The octets as given are kept beside the canonical ones only
+/// where the two differ (a name in the RDATA not in lower case), so that
+/// the zone is presented as it was written.
 #[derive(Clone, Debug)]
 pub struct Rdata {
     /// Canonical wire-format RDATA.
     pub canonical: Bytes,
-    /// The parsed data, for presentation.
-    pub data: StoredRecordData,
+    /// The wire-format RDATA as given, where it is not `canonical`.
+    given: Option<Bytes>,
+    /// The record type: how the octets read.
+    rtype: Rtype,
 }
 
 impl Rdata {
     /// Wraps record data, computing its canonical form.
     pub fn new(data: StoredRecordData) -> Self {
-        let mut buf = Vec::new();
         // Composing into a Vec cannot fail.
-        let _ = data.compose_canonical_rdata(&mut buf);
-        Rdata { canonical: Bytes::from(buf), data }
+        let mut canonical = Vec::new();
+        let _ = data.compose_canonical_rdata(&mut canonical);
+        let mut given = Vec::new();
+        let _ = data.compose_rdata(&mut given);
+        let given = (given != canonical).then(|| Bytes::from(given));
+        Rdata { canonical: Bytes::from(canonical), given, rtype: data.rtype() }
+    }
+
+    /// Record data of type `rtype` whose wire form, as given, is already
+    /// canonical and parses: the octets are shared, not copied.
+    pub(crate) fn from_canonical(rtype: Rtype, canonical: Bytes) -> Self {
+        Rdata { canonical, given: None, rtype }
+    }
+
+    /// The record type.
+    pub fn rtype(&self) -> Rtype {
+        self.rtype
+    }
+
+    /// The record data, parsed from its wire form as given (names keep
+    /// their case). Parsed fields share the octets; names are copied.
+    pub fn data(&self) -> StoredRecordData {
+        let wire = self.given.as_ref().unwrap_or(&self.canonical).clone();
+        let mut parser = Parser::from_ref(&wire);
+        if let Ok(Some(parsed)) = ZoneRecordData::<Bytes, ParsedName<Bytes>>::parse_rdata(self.rtype, &mut parser) {
+            if parser.remaining() == 0 {
+                return parsed.flatten_into();
+            }
+        }
+        // Not reached: every Rdata is made from data that was composed or
+        // parsed, and parses again. The octets as generic data (RFC 3597).
+        generic_rdata(self.rtype, wire)
+    }
+}
+
+/// `wire` as generic record data of type `rtype` (RFC 3597 §5), cut to the
+/// 65,535 octets RDATA can hold.
+fn generic_rdata(rtype: Rtype, wire: Bytes) -> StoredRecordData {
+    let wire = wire.slice(..wire.len().min(usize::from(u16::MAX)));
+    match UnknownRecordData::from_octets(rtype, wire) {
+        Ok(data) => ZoneRecordData::Unknown(data),
+        Err(_) => unreachable!("at most 65,535 octets are RDATA"),
     }
 }
 
@@ -491,9 +542,9 @@ impl Zone {
     }
 
     /// The apex SOA data.
-    pub fn soa(&self) -> Option<(Ttl, &Soa<StoredName>)> {
+    pub fn soa(&self) -> Option<(Ttl, Soa<StoredName>)> {
         let rrset = self.node(&self.apex)?.get(Rtype::SOA)?;
-        match &rrset.rdata.first()?.data {
+        match rrset.rdata.first()?.data() {
             ZoneRecordData::Soa(soa) => Some((rrset.ttl, soa)),
             _ => None,
         }
@@ -572,7 +623,7 @@ impl Zone {
 /// The denial TTL (RFC 9077 §3.2) a zone with this apex SOA RRset has.
 pub(crate) fn denial_ttl_of(soa: Option<&Rrset>) -> Option<Ttl> {
     let soa = soa?;
-    match &soa.rdata.first()?.data {
+    match soa.rdata.first()?.data() {
         ZoneRecordData::Soa(data) => Some(soa.ttl.min(data.minimum())),
         _ => None,
     }
@@ -642,5 +693,61 @@ mod tests {
         // Exactly up to 8, then doubling: 8, 16, ..., 1024 (exact growth
         // would leave 1000, Vec's own 1024 too, but then short lists fail above).
         assert_eq!(list.capacity(), 1024, "a long list grows by doubling");
+    }
+
+    /// Record data read back from its octets is the data it was made
+    /// from, for every kind of record a zone holds; names in the RDATA
+    /// keep their case, and only where the case differs from the
+    /// canonical form are the octets as given kept too.
+    #[test]
+    fn record_data_reads_back_from_its_octets() {
+        let apex = StoredName::from_str("example.").unwrap();
+        let text = "@ 300 IN SOA Ns1.Example. HostMaster 1 7200 3600 1209600 300
+@ NS ns1
+@ NS NS2.Other.TEST.
+@ MX 10 Mail.Example.
+@ TXT \"v=spf1 -all\" \"two\"
+@ CAA 0 issue \"ca.example.net\"
+@ HINFO \"PC\" \"Linux\"
+@ ZONEMD 1 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+@ DNSKEY 257 3 15 l02Woi0iS8Aa25FQkUd9RMzZHJpBoRQwAQEX1SxZJA4=
+@ CDS 12345 15 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+@ NSEC3PARAM 1 0 0 -
+@ RRSIG SOA 15 1 300 20300101000000 20200101000000 12345 Example. AAAA
+@ NSEC www.Example. A NS SOA MX TXT RRSIG NSEC DNSKEY
+www A 192.0.2.1
+www AAAA 2001:db8::1
+alias CNAME WWW.example.
+ptr PTR Host.Example.
+_sip._tcp SRV 0 5 5060 SIP.example.
+svc HTTPS 1 . alpn=h2
+svc2 SVCB 1 Target.example. port=8443
+naptr NAPTR 100 10 \"u\" \"E2U+sip\" \"!^.*$!sip:info@example.com!\" .
+ssh SSHFP 4 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+_443._tcp TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+sub NS Ns.Sub.example.
+sub DS 12345 15 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+dn DNAME Target.Example.
+1vsd83ku0r3ja7ld0qnvb1l9r5s7l9ve NSEC3 1 1 0 - 2vsd83ku0r3ja7ld0qnvb1l9r5s7l9ve A RRSIG
+odd TYPE65000 \\# 3 abcdef
+";
+        // Two octet handles and the type: no parsed fields beside them.
+        assert_eq!(std::mem::size_of::<Rdata>(), 72);
+        let records = load_zone_text(text, std::path::Path::new("t"), &apex).unwrap();
+        assert!(records.len() > 25, "{} records read", records.len());
+        for loaded in records {
+            let data = loaded.record.data().clone();
+            let rdata = Rdata::new(data.clone());
+            assert_eq!(rdata.rtype(), data.rtype());
+            assert!(rdata.data() == data, "{} {} reads back as {:?}", loaded.record.owner(), data.rtype(), rdata.data());
+            let mut given = Vec::new();
+            data.compose_rdata(&mut given).unwrap();
+            assert_eq!(rdata.given.is_some(), given != rdata.canonical.as_ref(), "{}", data.rtype());
+        }
+        // A name in the RDATA not in lower case: canonical lowercased,
+        // the data read back as given.
+        let ns = Rdata::new(ZoneRecordData::Ns(domain::rdata::Ns::new(StoredName::from_str("NS2.Other.TEST.").unwrap())));
+        assert_eq!(ns.canonical.as_ref(), b"\x03ns2\x05other\x04test\x00");
+        assert_eq!(crate::present::rdata_text(&ns.data()), "NS2.Other.TEST.");
     }
 }

@@ -193,7 +193,7 @@ fn node_records(owner: &StoredName, node: Option<&Node>) -> BTreeMap<(u16, bytes
         for rdata in &rrset.rdata {
             out.insert(
                 (rrset.rtype.to_int(), rdata.canonical.clone(), rrset.ttl.as_secs()),
-                Record::new(owner.clone(), Class::IN, rrset.ttl, rdata.data.clone()),
+                Record::new(owner.clone(), Class::IN, rrset.ttl, rdata.data()),
             );
         }
     }
@@ -378,7 +378,7 @@ impl<'a> ZoneView<'a> {
         let apex = self.apex();
         let soa_of = |node: Option<&Node>| -> Option<StoredRecord> {
             let set = node?.get(Rtype::SOA)?;
-            Some(Record::new(apex.clone(), Class::IN, set.ttl, set.rdata.first()?.data.clone()))
+            Some(Record::new(apex.clone(), Class::IN, set.ttl, set.rdata.first()?.data()))
         };
         let old_soa = soa_of(self.base.node(apex))?;
         let new_soa = soa_of(self.node(&CanonicalName(apex.clone())))?;

@@ -147,7 +147,7 @@ fn tampers(denial: &Denial) -> Vec<(&'static str, &'static str, Tamper)> {
             }),
             ("NSEC3PARAM iterations changed", "iterations", |z, _, _| {
                 let mut param = z.node(z.apex()).unwrap().get(Rtype::NSEC3PARAM).unwrap().clone();
-                let ZoneRecordData::Nsec3param(p) = &param.rdata[0].data else { panic!() };
+                let ZoneRecordData::Nsec3param(p) = param.rdata[0].data() else { panic!() };
                 let p = domain::rdata::Nsec3param::new(p.hash_algorithm(), p.flags(), 1, p.salt().clone());
                 param.rdata = vec![Rdata::new(ZoneRecordData::Nsec3param(p))];
                 replaced(z, param)
@@ -158,7 +158,7 @@ fn tampers(denial: &Denial) -> Vec<(&'static str, &'static str, Tamper)> {
             }),
             ("NSEC3PARAM with Opt-Out", "flags", |z, _, _| {
                 let mut param = z.node(z.apex()).unwrap().get(Rtype::NSEC3PARAM).unwrap().clone();
-                let ZoneRecordData::Nsec3param(p) = &param.rdata[0].data else { panic!() };
+                let ZoneRecordData::Nsec3param(p) = param.rdata[0].data() else { panic!() };
                 let p = domain::rdata::Nsec3param::new(p.hash_algorithm(), 1, p.iterations(), p.salt().clone());
                 param.rdata = vec![Rdata::new(ZoneRecordData::Nsec3param(p))];
                 replaced(z, param)

@@ -34,7 +34,7 @@ fn describe(change: &Increment) -> Vec<String> {
     let mut out: Vec<String> = change
         .puts
         .values()
-        .flat_map(|r| r.rdata.iter().map(move |d| format!("+ {} {} {} {}", r.owner, r.ttl.as_secs(), r.rtype, rdata_text(&d.data))))
+        .flat_map(|r| r.rdata.iter().map(move |d| format!("+ {} {} {} {}", r.owner, r.ttl.as_secs(), r.rtype, rdata_text(&d.data()))))
         .collect();
     out.extend(change.removed.iter().map(|(n, t)| format!("- {n} {}", Rtype::from_int(*t))));
     out
@@ -94,7 +94,7 @@ fn tampered(prev: &Zone, next: &Zone, change: &Increment, denial: &Denial, step:
         let opt_out = fields(&t).flags & 1 == 1;
         put("NSEC3 for a name that does not exist", nsec3_for(&name(&format!("nonexistent{step}.example.")), next.apex(), &hash_of(&t), &[Rtype::A, Rtype::RRSIG], opt_out, t.ttl.as_secs()));
         let mut param = next.node(next.apex()).unwrap().get(Rtype::NSEC3PARAM).unwrap().clone();
-        let ZoneRecordData::Nsec3param(p) = &param.rdata[0].data else { panic!() };
+        let ZoneRecordData::Nsec3param(p) = param.rdata[0].data() else { panic!() };
         param.rdata = vec![Rdata::new(ZoneRecordData::Nsec3param(domain::rdata::Nsec3param::new(p.hash_algorithm(), 0, 1, p.salt().clone())))];
         put("NSEC3PARAM iterations changed", param);
         put("NSEC in an NSEC3 zone", {

@@ -160,7 +160,7 @@ fn resign(owner: &CanonicalName, node: &mut Node, rtype: Rtype) {
     let rrset = node.rrsets.get(&rtype.to_int()).cloned().expect("the RRset the test changes");
     for sig in node.signatures.iter_mut().filter(|s| s.rrsig.type_covered() == rtype) {
         let r = &sig.rrsig;
-        let mut set: Vec<StoredRecord> = rrset.rdata.iter().map(|d| Record::new(owner.0.clone(), Class::IN, rrset.ttl, d.data.clone())).collect();
+        let mut set: Vec<StoredRecord> = rrset.rdata.iter().map(|d| Record::new(owner.0.clone(), Class::IN, rrset.ttl, d.data())).collect();
         let mut data = Vec::new();
         r.signed_data(&mut data, &mut set).unwrap();
         let signature = Bytes::copy_from_slice(&zsk.0.sign(&data).to_bytes());
@@ -172,8 +172,8 @@ fn resign(owner: &CanonicalName, node: &mut Node, rtype: Rtype) {
 /// Replaces the NSEC3 record of `node` by `f(record)`, signed again.
 fn edit_nsec3(owner: &CanonicalName, node: &mut Node, f: impl FnOnce(&Nsec3<Bytes>) -> Nsec3<Bytes>) {
     let set = node.rrsets.get_mut(&Rtype::NSEC3.to_int()).unwrap();
-    let ZoneRecordData::Nsec3(n) = &set.rdata[0].data else { panic!("not NSEC3") };
-    set.rdata[0] = Rdata::new(ZoneRecordData::Nsec3(f(n)));
+    let ZoneRecordData::Nsec3(n) = set.rdata[0].data() else { panic!("not NSEC3") };
+    set.rdata[0] = Rdata::new(ZoneRecordData::Nsec3(f(&n)));
     resign(owner, node, Rtype::NSEC3);
 }
 
@@ -290,7 +290,7 @@ fn tampered() -> Vec<(&'static str, Denial, Tamper, Vec<String>)> {
         }), vec![format!("{owner} NSEC3: next hashed owner is")]),
         ("wrong type bitmap", nsec3.clone(), nsec3_record(|a, r| {
             let www = a.node(&hashed("www.example.").0).unwrap().get(Rtype::NSEC3).unwrap();
-            let ZoneRecordData::Nsec3(w) = &www.rdata[0].data else { panic!("not NSEC3") };
+            let ZoneRecordData::Nsec3(w) = www.rdata[0].data() else { panic!("not NSEC3") };
             Nsec3::new(r.hash_algorithm(), r.flags(), r.iterations(), r.salt().clone(), r.next_owner().clone(), w.types().clone())
         }), v(&["(for new.example.)", "type bitmap is A AAAA RRSIG, expected A RRSIG"])),
         ("opt-out flag unlike the chain", opt_out, nsec3_record(|_, r| {
@@ -318,7 +318,7 @@ fn tampered() -> Vec<(&'static str, Denial, Tamper, Vec<String>)> {
             v(&["mail.example. NSEC: next name is ns1.example., expected new.example."])),
         ("NSEC next name skipping a name", nsec, Box::new(move |_, p| change(p, &new(), |n| {
             let set = n.rrsets.get_mut(&Rtype::NSEC.to_int()).unwrap();
-            let ZoneRecordData::Nsec(r) = &set.rdata[0].data else { panic!("not NSEC") };
+            let ZoneRecordData::Nsec(r) = set.rdata[0].data() else { panic!("not NSEC") };
             let skip = frostzone_dnssec::domain::rdata::Nsec::new(name("old.example.").0, r.types().clone());
             set.rdata[0] = Rdata::new(ZoneRecordData::Nsec(skip));
             resign(&new(), n, Rtype::NSEC);

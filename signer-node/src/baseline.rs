@@ -666,7 +666,7 @@ impl Baselines {
             .map(|r| r.rdata)
             .unwrap_or_default()
             .iter()
-            .filter_map(|rd| match &rd.data {
+            .filter_map(|rd| match rd.data() {
                 frostzone_dnssec::domain::rdata::ZoneRecordData::Dnskey(k) => Some(k.key_tag()),
                 _ => None,
             })

@@ -442,7 +442,7 @@ impl Node {
         let mut tags = BTreeMap::new();
         if let Some(dnskeys) = self.store.requests().baselines().published_dnskeys(zone, &apex)? {
             for rdata in &dnskeys.rdata {
-                if let ZoneRecordData::Dnskey(k) = &rdata.data {
+                if let ZoneRecordData::Dnskey(k) = &rdata.data() {
                     tags.insert(k.key_tag(), format!("a published DNSKEY (flags {})", k.flags()));
                     // The tag it would have once revoked (RFC 5011 §2.1).
                     let revoked = frostzone_dnssec::domain::rdata::Dnskey::new(

@@ -88,13 +88,13 @@ fn keys_of(rrset: Option<&Rrset>, apex: &StoredName) -> BTreeSet<Key> {
         .map(|r| r.rdata.as_slice())
         .unwrap_or_default()
         .iter()
-        .filter_map(|rd| match &rd.data {
+        .filter_map(|rd| match rd.data() {
             ZoneRecordData::Dnskey(k) => Some(Key {
                 tag: k.key_tag(),
                 flags: k.flags(),
                 algorithm: k.algorithm().to_int(),
                 public_key: k.public_key().to_vec(),
-                ds_digest: ds_for(apex, k).digest().to_vec(),
+                ds_digest: ds_for(apex, &k).digest().to_vec(),
             }),
             _ => None,
         })
@@ -167,7 +167,7 @@ pub fn judge(
     let sep: Vec<&Key> = after.iter().filter(|k| k.flags & 1 != 0 && k.flags & FLAG_REVOKE == 0 && held_role(k, shares).is_some()).collect();
     let mut named = BTreeSet::new();
     for rd in keys.cds_after.map(|r| r.rdata.as_slice()).unwrap_or_default() {
-        let ZoneRecordData::Cds(cds) = &rd.data else { continue };
+        let ZoneRecordData::Cds(cds) = &rd.data() else { continue };
         // frostzone's CDS carry SHA-256 digests (RFC 4509).
         let key = sep.iter().find(|k| {
             k.tag == cds.key_tag() && cds.digest_type().to_int() == 2 && k.ds_digest.as_slice() == cds.digest().as_ref()
@@ -178,7 +178,7 @@ pub fn judge(
         };
     }
     for rd in keys.cdnskey_after.map(|r| r.rdata.as_slice()).unwrap_or_default() {
-        let ZoneRecordData::Cdnskey(c) = &rd.data else { continue };
+        let ZoneRecordData::Cdnskey(c) = &rd.data() else { continue };
         match sep.iter().find(|k| k.public_key.as_slice() == c.public_key().as_ref() && k.flags == c.flags()) {
             Some(k) => named.insert(k.tag),
             None => return Err(format!("a CDNSKEY (flags {}) names no published SEP key this signer holds a share of", c.flags())),

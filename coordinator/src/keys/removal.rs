@@ -28,7 +28,7 @@ pub async fn remove_key(
     let tag = u16::try_from(key_tag).map_err(|_| CoordinatorError::InvalidArgument(format!("key tag {key_tag} is not 16 bits")))?;
     if let Some((_, _, published)) = crate::pipeline::read_published(&c.registry, &zone, &apex)? {
         let keys = published.node(&apex).and_then(|n| n.get(Rtype::DNSKEY));
-        let listed = keys.is_some_and(|set| set.rdata.iter().any(|r| matches!(&r.data, ZoneRecordData::Dnskey(k) if k.key_tag() == tag)));
+        let listed = keys.is_some_and(|set| set.rdata.iter().any(|r| matches!(&r.data(), ZoneRecordData::Dnskey(k) if k.key_tag() == tag)));
         if listed {
             return Err(CoordinatorError::FailedPrecondition(format!(
                 "key tag {tag} is in the published DNSKEY RRset of {zone}: publish a version without it (roll it out) before its shares are removed"

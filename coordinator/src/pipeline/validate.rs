@@ -146,7 +146,7 @@ pub fn validate_change_set(
 ) -> Result<ValidatedPatch, ValidationError> {
     let apex = base.apex().clone();
     let view = ZoneView::new(base, signed);
-    let serial = view.rrset(&apex, Rtype::SOA).and_then(|s| s.rdata.first()).and_then(|r| match &r.data {
+    let serial = view.rrset(&apex, Rtype::SOA).and_then(|s| s.rdata.first()).and_then(|r| match r.data() {
         frostzone_dnssec::domain::rdata::ZoneRecordData::Soa(soa) => Some(soa.serial().into_int()),
         _ => None,
     });

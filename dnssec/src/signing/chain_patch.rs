@@ -44,7 +44,7 @@ pub(super) fn patch_nsec_chain(zone: &Zone, patch: &mut ZonePatch) {
             let role = view.role(name);
             let has_data = node.is_some_and(|n| n.types().any(|t| t != Rtype::NSEC));
             let wanted = (has_data && role != NameRole::Occluded).then(|| type_bitmap(node, role, Some(Rtype::NSEC)));
-            (wanted, nsec_at(&view, name).cloned())
+            (wanted, nsec_at(&view, name))
         };
         match (wanted, existing) {
             (Some(bitmap), Some(old)) if old.types() == &bitmap => {}
@@ -76,7 +76,7 @@ pub(super) fn patch_nsec_chain(zone: &Zone, patch: &mut ZonePatch) {
         let Some(next) = next else { continue };
         let node = patch.node_mut(zone, &owner);
         let Some(set) = node.rrsets.get_mut(&Rtype::NSEC.to_int()) else { continue };
-        let Some(ZoneRecordData::Nsec(old)) = set.rdata.first().map(|r| r.data.clone()) else { continue };
+        let Some(ZoneRecordData::Nsec(old)) = set.rdata.first().map(|r| r.data()) else { continue };
         if old.next_name() == &next.0 {
             continue;
         }
@@ -107,7 +107,7 @@ pub(super) fn patch_nsec3_chain(zone: &Zone, patch: &mut ZonePatch, config: &Nse
             }
             let hashed = CanonicalName(Nsec3Config::hashed_owner(&hash, &apex)?);
             let wanted = member_role(&view, name, config).map(|role| type_bitmap(view.node(name), role, None));
-            let existing = view.rrset(&hashed.0, Rtype::NSEC3).and_then(|s| match s.rdata.first().map(|r| &r.data) {
+            let existing = view.rrset(&hashed.0, Rtype::NSEC3).and_then(|s| match s.rdata.first().map(|r| r.data()) {
                 Some(ZoneRecordData::Nsec3(n)) => Some(n.clone()),
                 _ => None,
             });
@@ -142,7 +142,7 @@ pub(super) fn patch_nsec3_chain(zone: &Zone, patch: &mut ZonePatch, config: &Nse
         let Some(next_hash) = next_hash else { continue };
         let node = patch.node_mut(zone, &owner);
         let Some(set) = node.rrsets.get_mut(&Rtype::NSEC3.to_int()) else { continue };
-        let Some(ZoneRecordData::Nsec3(old)) = set.rdata.first().map(|r| r.data.clone()) else { continue };
+        let Some(ZoneRecordData::Nsec3(old)) = set.rdata.first().map(|r| r.data()) else { continue };
         if old.next_owner().as_slice() == next_hash.as_slice() {
             continue;
         }
@@ -155,8 +155,8 @@ pub(super) fn patch_nsec3_chain(zone: &Zone, patch: &mut ZonePatch, config: &Nse
 }
 
 /// The NSEC record at `name` in the next version.
-fn nsec_at<'a>(view: &ZoneView<'a>, name: &CanonicalName) -> Option<&'a Nsec<Bytes, crate::StoredName>> {
-    match &view.rrset(&name.0, Rtype::NSEC)?.rdata.first()?.data {
+fn nsec_at(view: &ZoneView<'_>, name: &CanonicalName) -> Option<Nsec<Bytes, crate::StoredName>> {
+    match view.rrset(&name.0, Rtype::NSEC)?.rdata.first()?.data() {
         ZoneRecordData::Nsec(n) => Some(n),
         _ => None,
     }

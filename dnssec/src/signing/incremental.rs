@@ -236,7 +236,7 @@ fn chain_opt_out(zone: &Zone) -> Option<bool> {
     let first = std::iter::once((&apex, zone.node(zone.apex())?))
         .chain(zone.nodes_range((std::ops::Bound::Excluded(&apex), std::ops::Bound::Unbounded)))
         .find_map(|(_, n)| n.get(Rtype::NSEC3))?;
-    match &first.rdata.first()?.data {
+    match first.rdata.first()?.data() {
         ZoneRecordData::Nsec3(n) => Some(n.flags() & FLAG_OPT_OUT != 0),
         _ => None,
     }

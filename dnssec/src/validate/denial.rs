@@ -72,7 +72,7 @@ pub(super) fn check_nsec_record(owner: &CanonicalName, node: Option<&Node>, role
         return;
     };
     report.stats.denial_records += 1;
-    let Some(ZoneRecordData::Nsec(data)) = nsec.rdata.first().map(|r| &r.data) else { return };
+    let Some(ZoneRecordData::Nsec(data)) = nsec.rdata.first().map(|r| r.data()) else { return };
     if nsec.rdata.len() > 1 {
         report.error(nsec.location.clone(), &record, "more than one NSEC record at this name");
     }
@@ -91,9 +91,9 @@ pub(super) fn check_nsec_record(owner: &CanonicalName, node: Option<&Node>, role
 
 /// The NSEC3PARAM record (RFC 5155 §4, RFC 9276 §3.1); `None` when its
 /// hash algorithm cannot be checked.
-pub(super) fn check_nsec3param<'a>(apex: &StoredName, param_set: &'a Rrset, report: &mut Report) -> Option<&'a Nsec3param<Bytes>> {
+pub(super) fn check_nsec3param(apex: &StoredName, param_set: &Rrset, report: &mut Report) -> Option<Nsec3param<Bytes>> {
     let param_record = format!("{} NSEC3PARAM", FqdnDisplay(apex));
-    let Some(ZoneRecordData::Nsec3param(param)) = param_set.rdata.first().map(|r| &r.data) else { return None };
+    let Some(ZoneRecordData::Nsec3param(param)) = param_set.rdata.first().map(|r| r.data()) else { return None };
     if param.hash_algorithm().to_int() != 1 {
         report.error(param_set.location.clone(), &param_record, format!("hash algorithm {} is not SHA-1 (1)", param.hash_algorithm().to_int()));
         return None;
@@ -116,16 +116,16 @@ pub(super) fn owner_hash(owner: &CanonicalName, apex: &StoredName) -> Option<Vec
 /// An NSEC3 RRset's own fields (RFC 5155 §3, §8.2): its owner is a hash
 /// below the apex, its parameters are the NSEC3PARAM's, its TTL is the
 /// denial TTL. Returns the owner's hash and the record.
-pub(super) fn check_nsec3_fields<'a>(
+pub(super) fn check_nsec3_fields(
     owner: &CanonicalName,
-    set: &'a Rrset,
+    set: &Rrset,
     apex: &StoredName,
     param: &Nsec3param<Bytes>,
     ttl: Ttl,
     report: &mut Report,
-) -> Option<(Vec<u8>, &'a Nsec3<Bytes>)> {
+) -> Option<(Vec<u8>, Nsec3<Bytes>)> {
     let record = format!("{owner} NSEC3");
-    let Some(ZoneRecordData::Nsec3(n)) = set.rdata.first().map(|r| &r.data) else { return None };
+    let Some(ZoneRecordData::Nsec3(n)) = set.rdata.first().map(|r| r.data()) else { return None };
     let Some(hash) = owner_hash(owner, apex) else {
         report.error(set.location.clone(), record, "owner is not a base32hex SHA-1 hash directly below the apex");
         return None;
@@ -177,7 +177,7 @@ fn check_nsec3(zone: &Zone, report: &mut Report) {
     let mut opt_out = false;
     for (owner, node) in zone.nodes() {
         let Some(set) = node.get(Rtype::NSEC3) else { continue };
-        let Some((hash, n)) = check_nsec3_fields(owner, set, apex, param, zone.denial_ttl(), report) else { continue };
+        let Some((hash, n)) = check_nsec3_fields(owner, set, apex, &param, zone.denial_ttl(), report) else { continue };
         opt_out |= n.flags() & FLAG_OPT_OUT != 0;
         chain.insert(hash, (owner.clone(), n.clone(), set.location.clone()));
     }

@@ -49,7 +49,7 @@ pub(super) fn check_keys(
     let location = rrset.location.clone();
     let mut by_tag: BTreeMap<(u16, u8), usize> = BTreeMap::new();
     for rdata in &rrset.rdata {
-        let ZoneRecordData::Dnskey(key) = &rdata.data else { continue };
+        let ZoneRecordData::Dnskey(key) = &rdata.data() else { continue };
         let tag = key.key_tag();
         let alg = key.algorithm().to_int();
         if key.protocol() != PROTOCOL {

@@ -41,7 +41,7 @@ fn zone_keys(dnskey: Option<&Rrset>) -> (BTreeSet<Bytes>, BTreeSet<u8>) {
     let mut keys = BTreeSet::new();
     let mut algorithms = BTreeSet::new();
     for rdata in dnskey.map(|s| s.rdata.as_slice()).unwrap_or_default() {
-        if let ZoneRecordData::Dnskey(k) = &rdata.data {
+        if let ZoneRecordData::Dnskey(k) = &rdata.data() {
             if k.flags() & FLAG_ZONE_KEY != 0 {
                 keys.insert(rdata.canonical.clone());
                 algorithms.insert(k.algorithm().to_int());

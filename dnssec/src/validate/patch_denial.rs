@@ -107,9 +107,9 @@ fn is_hashed(view: &ZoneView<'_>, name: &CanonicalName) -> bool {
     }
 }
 
-fn nsec3_of(node: Option<&Node>) -> Option<(&Rrset, &domain::rdata::Nsec3<bytes::Bytes>)> {
+fn nsec3_of(node: Option<&Node>) -> Option<(&Rrset, domain::rdata::Nsec3<bytes::Bytes>)> {
     let set = node?.get(Rtype::NSEC3)?;
-    match &set.rdata.first()?.data {
+    match set.rdata.first()?.data() {
         ZoneRecordData::Nsec3(n) => Some((set, n)),
         _ => None,
     }
@@ -117,7 +117,7 @@ fn nsec3_of(node: Option<&Node>) -> Option<(&Rrset, &domain::rdata::Nsec3<bytes:
 
 /// The parameters of the NSEC3PARAM RRset, opt-out left clear.
 fn params(set: &Rrset) -> Option<Nsec3Config> {
-    match &set.rdata.first()?.data {
+    match set.rdata.first()?.data() {
         ZoneRecordData::Nsec3param(p) => Some(Nsec3Config { iterations: p.iterations(), salt: p.salt().as_slice().to_vec(), opt_out: false }),
         _ => None,
     }
@@ -185,7 +185,7 @@ fn check_nsec3(view: &ZoneView<'_>, scope: &Scope, param_set: &Rrset, report: &m
     let apex_name = CanonicalName(apex.clone());
     let mut quiet = Report::default();
     let param_report = if scope.names.contains(&apex_name) { &mut *report } else { &mut quiet };
-    let Some(param) = check_nsec3param(apex, param_set, param_report).cloned() else { return };
+    let Some(param) = check_nsec3param(apex, param_set, param_report) else { return };
     let Some(mut config) = params(param_set) else { return };
     if let Some((_, owner)) = hashed_owner(&config, apex, apex) {
         config.opt_out = opt_out(view.node(&owner)).or_else(|| opt_out(view.base().node(&owner.0))).unwrap_or(false);
@@ -221,7 +221,7 @@ fn check_nsec3(view: &ZoneView<'_>, scope: &Scope, param_set: &Rrset, report: &m
             Some((set, n)) if may => {
                 records.insert(owner.clone());
                 if member {
-                    check_nsec3_bitmap(&owner, name, n, node, role, set.location.clone(), report);
+                    check_nsec3_bitmap(&owner, name, &n, node, role, set.location.clone(), report);
                 }
             }
             Some((set, _)) => {
@@ -249,13 +249,13 @@ fn check_nsec3(view: &ZoneView<'_>, scope: &Scope, param_set: &Rrset, report: &m
         let old = nsec3_of(view.base().node(&owner.0));
         let hash = owner_hash(owner, apex);
         let want = hash.as_ref().and_then(|h| wants.get(h));
-        match (old, nsec3_of(view.node(owner))) {
+        match (&old, nsec3_of(view.node(owner))) {
             (_, Some((set, n))) => {
                 records.insert(owner.clone());
                 if hash.is_some() {
                     linked.insert(owner.clone());
                 }
-                let changed = old.is_none_or(|(_, o)| o.types() != n.types());
+                let changed = old.as_ref().is_none_or(|(_, o)| o.types() != n.types());
                 if hash.is_some() && (changed || scope.whole) && !want.is_some_and(|w| w.may) {
                     let message = match old {
                         _ if scope.whole => "matches no name in the zone",
@@ -297,7 +297,7 @@ fn check_nsec3(view: &ZoneView<'_>, scope: &Scope, param_set: &Rrset, report: &m
         let Some((set, n)) = nsec3_of(view.node(owner)) else { continue };
         let next = known_next.get(owner).cloned().or_else(|| walk.next(owner, &is_owner));
         let Some(next) = next.and_then(|k| owner_hash(&k, apex)) else { continue };
-        check_nsec3_next(owner, n, &next, set.location.clone(), report);
+        check_nsec3_next(owner, &n, &next, set.location.clone(), report);
     }
     report.stats.denial_records = records.union(&linked).count();
 }
@@ -353,7 +353,7 @@ fn check_nsec(view: &ZoneView<'_>, scope: &Scope, report: &mut Report) {
 pub(super) fn denial_ttl(apex: Option<&Node>) -> Ttl {
     let soa = apex.and_then(|n| n.get(Rtype::SOA));
     match soa.and_then(|s| Some((s.ttl, s.rdata.first()?))) {
-        Some((ttl, rdata)) => match &rdata.data {
+        Some((ttl, rdata)) => match rdata.data() {
             ZoneRecordData::Soa(soa) => ttl.min(soa.minimum()),
             _ => Ttl::from_secs(3600),
         },

@@ -246,7 +246,7 @@ fn verify(
     let mut records: Vec<StoredRecord> = rrset
         .rdata
         .iter()
-        .map(|r| Record::new(owner.clone(), Class::IN, rrset.ttl, r.data.clone()))
+        .map(|r| Record::new(owner.clone(), Class::IN, rrset.ttl, r.data()))
         .collect();
     let mut data = Vec::with_capacity(512);
     sig.rrsig.signed_data(&mut data, &mut records).map_err(|_| "cannot compose signed data".to_string())?;

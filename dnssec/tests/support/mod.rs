@@ -125,7 +125,7 @@ pub struct Fields {
 }
 
 pub fn fields(rrset: &Rrset) -> Fields {
-    match &rrset.rdata[0].data {
+    match rrset.rdata[0].data() {
         ZoneRecordData::Nsec3(n) => Fields {
             ttl: rrset.ttl.as_secs(),
             flags: n.flags(),
@@ -150,7 +150,7 @@ pub fn fields(rrset: &Rrset) -> Fields {
 pub fn edited(rrset: &Rrset, edit: impl FnOnce(&mut Fields)) -> Rrset {
     let mut f = fields(rrset);
     edit(&mut f);
-    let data = match &rrset.rdata[0].data {
+    let data = match rrset.rdata[0].data() {
         ZoneRecordData::Nsec3(n) => ZoneRecordData::Nsec3(Nsec3::new(
             Nsec3HashAlgorithm::SHA1,
             f.flags,

@@ -42,7 +42,7 @@ pub(super) fn compare(proposed: Option<&Rrset>, derived: &Rrset, what: &str, fin
         return;
     }
     let before = findings.total;
-    for problem in field_differences(&have.data, &want.data, what) {
+    for problem in field_differences(&have.data(), &want.data(), what) {
         findings.add(owner, rtype, problem);
     }
     if findings.total == before && rtype != Rtype::NSEC {

@@ -153,7 +153,7 @@ fn global<S: ChainSource>(next: &mut Next<'_, S>) -> Result<Global, S::Error> {
         }
         (Some(old), Some(_)) => old,
     };
-    let Some(ZoneRecordData::Nsec3param(p)) = param.rdata.first().map(|r| r.data.clone()) else {
+    let Some(ZoneRecordData::Nsec3param(p)) = param.rdata.first().map(|r| r.data()) else {
         return Ok(Global::Whole("the baseline's NSEC3PARAM holds no NSEC3PARAM record".into()));
     };
     if p.hash_algorithm() != Nsec3HashAlgorithm::SHA1 {
@@ -181,7 +181,7 @@ fn global<S: ChainSource>(next: &mut Next<'_, S>) -> Result<Global, S::Error> {
 
 /// The Opt-Out flag of an NSEC3 RRset.
 fn opt_out_of(rrset: Option<&Rrset>) -> Option<bool> {
-    match &rrset?.rdata.first()?.data {
+    match rrset?.rdata.first()?.data() {
         ZoneRecordData::Nsec3(n) => Some(n.flags() & FLAG_OPT_OUT != 0),
         _ => None,
     }

@@ -126,7 +126,7 @@ pub(super) fn check<S: ChainSource>(
             findings.add(&owner.0, Rtype::NSEC3, "the baseline lists this hash but has no NSEC3 record for it: an inconsistent baseline");
             continue;
         };
-        let Some(ZoneRecordData::Nsec3(old)) = old.rdata.first().map(|r| &r.data) else {
+        let Some(ZoneRecordData::Nsec3(old)) = old.rdata.first().map(|r| r.data()) else {
             findings.add(&owner.0, Rtype::NSEC3, "the baseline's NSEC3 RRset here holds no NSEC3 record: an inconsistent baseline");
             continue;
         };

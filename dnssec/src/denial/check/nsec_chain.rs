@@ -72,7 +72,7 @@ pub(super) fn check<S: ChainSource>(next: &mut Next<'_, S>, ttl: Ttl, findings: 
             findings.add(&before.0, Rtype::NSEC, "the baseline has data here but no NSEC record: an inconsistent baseline");
             continue;
         };
-        let Some(ZoneRecordData::Nsec(old)) = old.rdata.first().map(|r| &r.data) else {
+        let Some(ZoneRecordData::Nsec(old)) = old.rdata.first().map(|r| r.data()) else {
             findings.add(&before.0, Rtype::NSEC, "the baseline's NSEC RRset here holds no NSEC record: an inconsistent baseline");
             continue;
         };

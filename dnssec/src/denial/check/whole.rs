@@ -206,7 +206,7 @@ fn mode_of(zone: &Zone, findings: &mut DenialFindings) -> Option<DenialMode> {
         }
         (None, Some(_)) => Some(DenialMode::Nsec),
         (Some(param), None) => {
-            let Some(ZoneRecordData::Nsec3param(p)) = param.rdata.first().map(|r| &r.data) else { return None };
+            let Some(ZoneRecordData::Nsec3param(p)) = param.rdata.first().map(|r| r.data()) else { return None };
             if p.hash_algorithm() != Nsec3HashAlgorithm::SHA1 {
                 findings.add(apex, Rtype::NSEC3PARAM, format!("hash algorithm is {}, only SHA-1 (1) is defined (RFC 5155 §11)", p.hash_algorithm().to_int()));
                 return None;
@@ -224,7 +224,7 @@ fn mode_of(zone: &Zone, findings: &mut DenialFindings) -> Option<DenialMode> {
 fn check_parameters(zone: &Zone, iterations: u16, salt: &[u8], findings: &mut DenialFindings) {
     let mut other: BTreeMap<(u16, Vec<u8>), usize> = BTreeMap::new();
     for (_, node) in zone.nodes() {
-        if let Some(ZoneRecordData::Nsec3(n)) = node.get(Rtype::NSEC3).and_then(|s| s.rdata.first()).map(|r| &r.data) {
+        if let Some(ZoneRecordData::Nsec3(n)) = node.get(Rtype::NSEC3).and_then(|s| s.rdata.first()).map(|r| r.data()) {
             if n.iterations() != iterations || n.salt().as_slice() != salt {
                 *other.entry((n.iterations(), n.salt().as_slice().to_vec())).or_default() += 1;
             }
@@ -244,7 +244,7 @@ fn check_parameters(zone: &Zone, iterations: u16, salt: &[u8], findings: &mut De
 /// shares it), or of the first NSEC3 record when the apex has none.
 fn chain_opt_out(zone: &Zone, config: &crate::denial::Nsec3Config) -> bool {
     let apex = zone.apex();
-    let flags = |node: &Node| match node.get(Rtype::NSEC3)?.rdata.first().map(|r| &r.data) {
+    let flags = |node: &Node| match node.get(Rtype::NSEC3)?.rdata.first().map(|r| r.data()) {
         Some(ZoneRecordData::Nsec3(n)) => Some(n.flags() & FLAG_OPT_OUT != 0),
         _ => None,
     };
