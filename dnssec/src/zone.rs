@@ -22,6 +22,9 @@ use crate::owner_rrsets::OwnerRrsets;
 use crate::name::{self, CanonicalName};
 use crate::{StoredName, StoredRecordData};
 
+mod builder;
+pub use builder::ZoneBuilder;
+
 
 /// Record types that frostzone produces itself and therefore does not take
 /// from an unsigned input zone.
@@ -253,86 +256,11 @@ impl Zone {
         records: Vec<LoadedRecord>,
         kind: InputKind,
     ) -> Result<Zone, ZoneError> {
-        let mut problems = Vec::new();
-        let mut warnings = Vec::new();
-        let mut nodes: BTreeMap<CanonicalName, Node> = BTreeMap::new();
-        // RFC 1035 §5.2 wants the SOA first: a missing one is reported there.
-        let first_location = records.first().map(|r| r.location.clone());
-        // Per RRset: TTL seen first and where, to report mismatches.
-        for LoadedRecord { record, location } in records {
-            let owner = record.owner().clone();
-            let rtype = record.rtype();
-            let ttl = record.ttl();
-            let fqdn = crate::name::FqdnDisplay(&owner);
-            if !name::in_zone(&owner, &apex) {
-                problems.push(ZoneProblem {
-                    location: Some(location),
-                    message: format!(
-                        "{fqdn} {rtype} is outside the zone {}",
-                        crate::name::FqdnDisplay(&apex)
-                    ),
-                });
-                continue;
-            }
-            if kind == InputKind::Unsigned && GENERATED_TYPES.contains(&rtype) {
-                warnings.push(ZoneProblem {
-                    location: Some(location),
-                    message: format!(
-                        "{fqdn} {rtype} dropped: frostzone generates DNSSEC records itself"
-                    ),
-                });
-                continue;
-            }
-            let node = nodes.entry(CanonicalName(owner.clone())).or_default();
-            let data = record.into_data();
-            if let ZoneRecordData::Rrsig(rrsig) = data {
-                node.push_signature(SignatureRecord { ttl, rrsig, location: Some(location) });
-                continue;
-            }
-            match node.rrsets.get_mut(&rtype.to_int()) {
-                Some(rrset) => {
-                    if rrset.ttl != ttl {
-                        warnings.push(ZoneProblem {
-                            location: Some(location.clone()),
-                            message: format!(
-                                "{fqdn} {rtype} TTL {} differs from the RRset's TTL {}; using the lower (RFC 2181 §5.2)",
-                                ttl.as_secs(),
-                                rrset.ttl.as_secs()
-                            ),
-                        });
-                        rrset.ttl = rrset.ttl.min(ttl);
-                    }
-                    push_compact(&mut rrset.rdata, Rdata::new(data));
-                }
-                None => {
-                    let mut rrset = Rrset::new(owner.clone(), rtype, ttl, vec![Rdata::new(data)]);
-                    rrset.location = Some(location);
-                    node.rrsets.insert(rtype.to_int(), rrset);
-                }
-            }
+        let mut builder = ZoneBuilder::new(apex, kind);
+        for record in records {
+            builder.push(record);
         }
-        for node in nodes.values_mut() {
-            for rrset in node.rrsets.values_mut() {
-                rrset.rdata.sort_by(|a, b| a.canonical.cmp(&b.canonical));
-                rrset.rdata.dedup_by(|a, b| a.canonical == b.canonical);
-            }
-        }
-        let mut zone = Zone { apex, nodes, warnings };
-        let mut more_warnings = Vec::new();
-        zone.check_structure(&mut problems, &mut more_warnings);
-        for p in problems.iter_mut().filter(|p| p.location.is_none() && p.message.starts_with("no SOA")) {
-            p.location = first_location.clone();
-            p.message.push_str(" (it should be the first record)");
-        }
-        zone.warnings.extend(more_warnings);
-        if problems.is_empty() {
-            Ok(zone)
-        } else {
-            Err(ZoneError {
-                apex: crate::name::FqdnDisplay(&zone.apex).to_string(),
-                problems,
-            })
-        }
+        builder.finish()
     }
 
     /// RFC 1035 §5.2 and RFC 2181 §10.1 structure checks.

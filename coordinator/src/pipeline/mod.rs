@@ -64,7 +64,7 @@ use frostzone_dnssec::load::load_zone_text;
 use frostzone_dnssec::signing::refresh::RefreshPolicy;
 use frostzone_dnssec::validate::VerifiedSignatures;
 use frostzone_dnssec::signing::SharedZone;
-use frostzone_dnssec::zone::{InputKind, Zone};
+use frostzone_dnssec::zone::{InputKind, Zone, ZoneBuilder};
 use frostzone_dnssec::StoredName;
 
 use crate::error::{join_error, CoordinatorError};
@@ -150,9 +150,10 @@ pub fn read_published(registry: &Registry, zone: &str, apex: &StoredName) -> Res
     let unsigned = load_zone_text(&unsigned_text, Path::new(&format!("{zone} (unsigned, registry)")), apex)
         .map_err(|e| corrupt("zone_unsigned", e.to_string()))?;
     let mut unsigned = ZoneContent::new(apex.clone(), unsigned);
-    let records = load_zone_text(&signed_text, Path::new(&format!("{zone} (published, registry)")), apex)
+    let mut zone_model = ZoneBuilder::from_text(apex.clone(), InputKind::Signed, &signed_text, Path::new(&format!("{zone} (published, registry)")))
+        .map_err(|e| corrupt("zone_signed", e.to_string()))?
+        .finish()
         .map_err(|e| corrupt("zone_signed", e.to_string()))?;
-    let mut zone_model = Zone::from_records(apex.clone(), records, InputKind::Signed).map_err(|e| corrupt("zone_signed", e.to_string()))?;
     for (i, (unsigned_changes, signed_changes)) in registry.zone_pending_changes(&record)?.into_iter().enumerate() {
         let source = format!("{zone} (journal entry {}, registry)", record.snapshot_next() + i as u64);
         let read = |text: &str, tree: &'static str| {

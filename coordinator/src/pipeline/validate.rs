@@ -26,7 +26,7 @@ use frostzone_dnssec::present::zone_text;
 use frostzone_dnssec::domain::base::iana::Rtype;
 use frostzone_dnssec::zone_patch::{ZonePatch, ZoneView};
 use frostzone_dnssec::validate::{validate_patch, validate_zone_incremental, Report, ValidationOptions, VerifiedSignatures};
-use frostzone_dnssec::zone::{InputKind, Zone, ZoneError};
+use frostzone_dnssec::zone::{InputKind, Zone, ZoneBuilder, ZoneError};
 
 /// The version published now, as the release sees it.
 #[derive(Clone, Copy, Debug)]
@@ -204,9 +204,11 @@ pub fn validate_whole(
             let text = zone_text(&signed);
             drop(signed);
             let source = format!("{zone} (signed)");
-            let records = load_zone_text(&text, Path::new(&source), &apex)
-                .map_err(|source| ValidationError::Load { zone: zone.to_string(), serial, source })?;
-            let result = Zone::from_records(apex, records, InputKind::Signed).map_err(zone_error)?;
+            // Read straight into the zone model: the records are not held beside it.
+            let result = ZoneBuilder::from_text(apex, InputKind::Signed, &text, Path::new(&source))
+                .map_err(|source| ValidationError::Load { zone: zone.to_string(), serial, source })?
+                .finish()
+                .map_err(zone_error)?;
             read_back_text = Some(text);
             (result, None, VerifiedSignatures::default())
         }

@@ -34,14 +34,15 @@ impl Flattened {
 /// format). `None` when it has no `$INCLUDE`: the file can then be sent as
 /// it is, and line numbers in errors stay the file's own.
 pub fn flatten_includes(path: &Path, origin: &StoredName) -> Result<Option<Flattened>, LoadError> {
-    let mut loader = Loader { follow_includes: true, ..Loader::default() };
+    let mut records = Vec::new();
+    let mut loader = Loader::new(true, |record| records.push(record));
     loader.load_file(path, origin.clone(), 0)?;
     if !loader.included {
         return Ok(None);
     }
     let mut text = String::new();
-    let mut lines = Vec::with_capacity(loader.out.len());
-    for record in loader.out {
+    let mut lines = Vec::with_capacity(records.len());
+    for record in records {
         let _ = writeln!(text, "{}", record_text(&record.record));
         lines.push(record.location);
     }

@@ -100,9 +100,9 @@ pub enum LoadError {
 /// Reads the master file at `path` with `origin` as the initial `$ORIGIN`,
 /// following `$INCLUDE`s.
 pub fn load_zone_file(path: &Path, origin: &StoredName) -> Result<Vec<LoadedRecord>, LoadError> {
-    let mut loader = Loader { follow_includes: true, ..Loader::default() };
-    loader.load_file(path, origin.clone(), 0)?;
-    Ok(loader.out)
+    let mut out = Vec::new();
+    Loader::new(true, |record| out.push(record)).load_file(path, origin.clone(), 0)?;
+    Ok(out)
 }
 
 /// Reads master file text that has no file behind it (`name` is used in
@@ -117,21 +117,32 @@ pub fn load_zone_text(
     name: &Path,
     origin: &StoredName,
 ) -> Result<Vec<LoadedRecord>, LoadError> {
-    let mut loader = Loader::default();
-    loader.scan(text.as_bytes(), name, origin.clone(), 0)?;
-    Ok(loader.out)
+    let mut out = Vec::new();
+    scan_zone_text(text, name, origin, |record| out.push(record))?;
+    Ok(out)
 }
 
-/// What a load collects, and whether it follows `$INCLUDE`.
-#[derive(Default)]
-struct Loader {
+/// Reads master file text as [`load_zone_text`] does, handing each record
+/// to `out` as it is read rather than collecting them: a caller that
+/// builds something of its own from the records (a zone model) does not
+/// hold them all beside it.
+pub fn scan_zone_text(text: &str, name: &Path, origin: &StoredName, out: impl FnMut(LoadedRecord)) -> Result<(), LoadError> {
+    Loader::new(false, out).scan(text.as_bytes(), name, origin.clone(), 0)
+}
+
+/// Where a load's records go, and whether it follows `$INCLUDE`.
+struct Loader<F> {
     follow_includes: bool,
     /// Whether an `$INCLUDE` was followed.
     included: bool,
-    out: Vec<LoadedRecord>,
+    out: F,
 }
 
-impl Loader {
+impl<F: FnMut(LoadedRecord)> Loader<F> {
+    fn new(follow_includes: bool, out: F) -> Self {
+        Loader { follow_includes, included: false, out }
+    }
+
     fn load_file(&mut self, path: &Path, origin: StoredName, depth: usize) -> Result<(), LoadError> {
         let text = std::fs::read(path).map_err(|source| LoadError::Io {
             file: path.to_path_buf(),
@@ -173,7 +184,7 @@ impl Loader {
                             position: format!("{line}: {why}"),
                         })?;
                     }
-                    self.out.push(LoadedRecord { record, location })
+                    (self.out)(LoadedRecord { record, location })
                 }
                 Entry::Include {
                     path: included,
