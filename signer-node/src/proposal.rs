@@ -88,6 +88,16 @@ pub fn items_room(held: usize, arriving: usize, announced: usize) -> usize {
     held.saturating_mul(2).min(announced).max(needed)
 }
 
+/// Leaves each of `items` holding only the room its records take. prost
+/// grows a repeated field as a `Vec` does, with room for four from the
+/// first record; most RRsets hold one or two, and a proposal's items are
+/// held until the request is decided (a whole zone's worth of them).
+pub fn hold_compactly(items: &mut [SigningItem]) {
+    for item in items {
+        item.rdata.shrink_to_fit();
+    }
+}
+
 /// Most `+`/`-` lines kept for review: enough to read through, small
 /// enough to keep (about 2 MB). The total count is kept besides.
 pub const MAX_SHOWN_LINES: usize = 20_000;
@@ -455,6 +465,19 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Items as decoded hold room for four records; held, they hold what
+    /// they carry.
+    #[test]
+    fn items_are_held_without_spare_room() {
+        use prost::Message;
+        let item = SigningItem { owner: b"\x03www\x00".to_vec().into(), rtype: 1, ttl: 300, rdata: vec![vec![192, 0, 2, 1].into()], rrsig: None };
+        let mut items = vec![SigningItem::decode(item.encode_to_vec().as_slice()).unwrap()];
+        assert!(items[0].rdata.capacity() > 1, "prost's room, which this test is about");
+        hold_compactly(&mut items);
+        assert_eq!((items[0].rdata.len(), items[0].rdata.capacity()), (1, 1));
+        assert_eq!(items[0], item);
+    }
 
     #[test]
     fn item_room_follows_what_arrived_up_to_the_announced_count() {

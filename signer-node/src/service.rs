@@ -19,7 +19,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::clock::Now;
 use crate::error::NodeError;
 use crate::node::Node;
-use crate::proposal::{check_header, items_room};
+use crate::proposal::{check_header, hold_compactly, items_room};
 
 /// How often expired sessions are swept: a tenth of a typical timeout,
 /// so nonces and DKG secrets outlive their deadline by seconds at most.
@@ -229,6 +229,7 @@ impl Signer for SignerService {
             if held > items.capacity() {
                 items.reserve_exact(items_room(items.len(), chunk.len(), announced) - items.len());
             }
+            hold_compactly(&mut chunk);
             items.append(&mut chunk);
             match stream.message().await? {
                 None => break,
