@@ -3,23 +3,17 @@
 //! validators. With `--keep-running` the cluster stays up for the commands the README walks
 //! through next, with the environment it prints, until `--stop`.
 
-use std::net::TcpListener;
 use std::process::Command;
 
-use frostzone_tests::port::free_port;
+use frostzone_tests::port::free_port_block;
 use frostzone_tests::programs::{describe, require, run};
 use frostzone_tests::validators::assert_validators_accept;
 use frostzone_tests::{frostzone_bin, workspace_root};
 
-/// A port with the next `n - 1` free too (the coordinator, then one per signer).
+/// A base port for a cluster of `n` processes: quickstart binds `base..base+n` for the
+/// services and the same again 100 higher for their metrics.
 fn free_ports_in_a_row(n: u16) -> u16 {
-    for _ in 0..100 {
-        let base = free_port();
-        if base.checked_add(n).is_some() && (1..n).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
-            return base;
-        }
-    }
-    panic!("no {n} free ports in a row on 127.0.0.1");
+    free_port_block(n, &[0, 100])
 }
 
 #[test]
