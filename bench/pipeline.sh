@@ -5,7 +5,8 @@
 # diff alternately adds a TXT record at a new name and changes the TXT record the diff before
 # added. Per diff it measures the wall time from submission to the validated signed changes
 # written (the whole `frostzone sign --changes ... --out-changes FILE` command, TLS connection
-# included), and reads the signatures made from the command's summary line.
+# included), and reads the signatures made from the command's summary line. Over all the diffs
+# it reports each process's CPU time per diff (user + system, from /proc/PID/stat).
 #
 # Usage: bench/pipeline.sh [N_DIFFS] [ZONE_SIZE]       (defaults 200 and 100000 delegations)
 # Env:   KEEP=1  keep the work directory;  ORIGIN=ref.test.  zone origin;
@@ -128,6 +129,10 @@ fi
 soa_line() { # SERIAL
     printf '%s 3600 IN SOA ns1.%s hostmaster.%s %s 7200 3600 1209600 300\n' "$origin" "$origin" "$origin" "$1"
 }
+# Each process's CPU time (user + system, clock ticks) before the first diff, for the CPU per diff.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_before=()
+for k in "${!pids[@]}"; do cpu_before[$k]=$(cpu_ticks "${pids[$k]}"); done
 : > "$work/results"
 for i in $(seq 1 "$n_diffs"); do
     f=$work/diff-$i.ixfr
@@ -153,6 +158,8 @@ for i in $(seq 1 "$n_diffs"); do
     serial=$new_serial
     echo "$(( (end_ns - start_ns) / 1000 )) $made" >> "$work/results"
 done
+cpu_after=()
+for k in "${!pids[@]}"; do cpu_after[$k]=$(cpu_ticks "${pids[$k]}"); done
 
 # --- the table: percentiles by nearest rank.
 printf '\nzone pipeline, 3-of-5 cluster, mutual TLS on loopback, %s cores\n' "$(nproc)"
@@ -219,9 +226,19 @@ sort -n -k2,2 "$work/results" | awk -v chain="$chain" '
         printf "signatures made per diff: median %d, mean %.1f, max %d\n", m[int((NR + 1) / 2)], sum / NR, m[NR]
         printf "  (a new name: its TXT, its %s, the %s before it, the SOA; a change: the TXT, the SOA)\n", chain, chain
     }'
+names=(signer-1 signer-2 signer-3 signer-4 signer-5 coordinator)
+# CPU per diff, every process over the span of all the diffs (the signers' work on each
+# publication included): on one box the processes share the cores, so this bounds the latency.
+hz=$(getconf CLK_TCK)
+for k in "${!pids[@]}"; do echo "${names[$k]} $(( ${cpu_after[$k]} - ${cpu_before[$k]} ))"; done | awk -v hz="$hz" -v n="$n_diffs" '
+    { name[NR] = $1; ms[NR] = $2 * 1000 / hz / n; all += ms[NR] }
+    END {
+        printf "CPU per diff (ms, user + system, over all %d diffs):", n
+        for (i = 1; i <= NR; i++) printf " %s %.1f", name[i], ms[i]
+        printf ", all %.1f\n", all
+    }'
 # Peak resident memory of every process over the whole run (the whole version, its publication
 # into the signers' baselines, the diffs), from /proc before the processes are stopped.
-names=(signer-1 signer-2 signer-3 signer-4 signer-5 coordinator)
 printf 'peak memory (VmHWM):'
 for k in "${!pids[@]}"; do
     printf ' %s %s MB' "${names[$k]}" "$(awk '/^VmHWM/ { printf "%d", $2 / 1024 }' "/proc/${pids[$k]}/status" 2>/dev/null || echo '?')"

@@ -29,7 +29,7 @@ use crate::request::RequestRecord;
 
 pub mod rollovers;
 pub mod zone_state;
-pub use zone_state::{Publication, StoredSettings, ZoneStateRecord};
+pub use zone_state::{Publication, StoredSettings, ZoneStateRecord, ZoneText};
 
 /// The current version of every record kind.
 pub const RECORD_VERSION: u32 = 1;

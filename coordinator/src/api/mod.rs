@@ -5,16 +5,19 @@
 //! waits for approvals, then the published version; ListRequests and
 //! GetRequest read the requests from the registry.
 
+mod chunks;
+
 use std::pin::Pin;
 use std::sync::Arc;
 
 use frostzone_proto::v1 as pb;
 use frostzone_proto::v1::coordinator_server::Coordinator as CoordinatorApi;
-use frostzone_proto::{check_api_version, ZONE_CHUNK_BYTES};
+use frostzone_proto::check_api_version;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
+use self::chunks::{AnswerText, TextChunks};
 use crate::error::CoordinatorError;
 use crate::keys::{ds_line, role_from_proto, zone_name, KeyGroup};
 use crate::pipeline::input::Input;
@@ -293,14 +296,15 @@ impl CoordinatorApi for CoordinatorService {
         .await
         .map_err(crate::error::join_error)??;
         let (state, text) = found;
-        let mut out = text_chunks(text, "zone");
-        if let Some(last) = out.last_mut() {
-            last.serial = state.serial;
-            last.request_id = state.request_id;
-            last.signatures_made = state.signatures_made;
-            last.signatures_kept = state.signatures_kept;
-        }
-        Ok(Response::new(Box::pin(tokio_stream::iter(out.into_iter().map(Ok)))))
+        let last = pb::SignedZoneChunk {
+            serial: state.serial,
+            request_id: state.request_id,
+            signatures_made: state.signatures_made,
+            signatures_kept: state.signatures_kept,
+            ..Default::default()
+        };
+        let chunks = TextChunks::new(vec![(AnswerText::Owned(text), "zone")], last);
+        Ok(Response::new(Box::pin(tokio_stream::iter(chunks.map(Ok)))))
     }
 
     async fn list_requests(
@@ -497,36 +501,27 @@ async fn respond(c: Arc<Coordinator>, submission: Submission, reply: Reply) -> R
     Ok(Response::new(Box::pin(tokio_stream::once(Ok(first)).chain(rest))))
 }
 
-/// `text` in chunks of at most [`ZONE_CHUNK_BYTES`], each saying what it
-/// carries; at least one chunk.
-fn text_chunks(text: String, kind: &str) -> Vec<pb::SignedZoneChunk> {
-    let bytes = text.into_bytes();
-    let mut out: Vec<pb::SignedZoneChunk> = bytes
-        .chunks(ZONE_CHUNK_BYTES)
-        .map(|c| pb::SignedZoneChunk { data: c.to_vec(), kind: kind.to_string(), ..Default::default() })
-        .collect();
-    if out.is_empty() {
-        out.push(pb::SignedZoneChunk { kind: kind.to_string(), ..Default::default() });
-    }
-    out
-}
-
-/// The answer's chunks; the last carries the summary, the request id, the
-/// serial and the signature counts.
-fn answer(signed: crate::pipeline::submit::PublishedVersion, reply: Reply) -> Vec<pb::SignedZoneChunk> {
-    let mut out = Vec::new();
+/// The answer's chunks, made as they are sent; the last carries the
+/// summary, the request id, the serial and the signature counts.
+fn answer(signed: crate::pipeline::submit::PublishedVersion, reply: Reply) -> TextChunks {
+    let mut texts = Vec::new();
     if reply != Reply::Zone {
-        out.extend(text_chunks(signed.changes.unwrap_or_default(), "changes"));
+        texts.push((AnswerText::Owned(signed.changes.unwrap_or_default()), "changes"));
     }
     if reply != Reply::Changes {
-        out.extend(text_chunks(signed.text, "zone"));
+        let zone = match signed.signed_text {
+            Some(text) => AnswerText::Stored(text),
+            None => AnswerText::Owned(String::new()),
+        };
+        texts.push((zone, "zone"));
     }
-    if let Some(last) = out.last_mut() {
-        last.summary = signed.summary;
-        last.request_id = signed.request_id;
-        last.serial = signed.serial;
-        last.signatures_made = signed.signatures_made;
-        last.signatures_kept = signed.signatures_kept;
-    }
-    out
+    let last = pb::SignedZoneChunk {
+        summary: signed.summary,
+        request_id: signed.request_id,
+        serial: signed.serial,
+        signatures_made: signed.signatures_made,
+        signatures_kept: signed.signatures_kept,
+        ..Default::default()
+    };
+    TextChunks::new(texts, last)
 }

@@ -54,7 +54,7 @@ pub fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
 pub fn write_outputs(
     config: &ZoneConfig,
     serial: u32,
-    text: &str,
+    text: &[u8],
     changes: Option<(u32, &str)>,
 ) -> Result<Option<PathBuf>, OutputError> {
     let fail = |file: &Path, source| OutputError { zone: config.name.clone(), serial, file: file.to_path_buf(), source };
@@ -63,7 +63,7 @@ pub fn write_outputs(
         write_atomically(&file, changes.as_bytes()).map_err(|e| fail(&file, e))?;
     }
     if let Some(file) = &config.output {
-        write_atomically(file, text.as_bytes()).map_err(|e| fail(file, e))?;
+        write_atomically(file, text).map_err(|e| fail(file, e))?;
     }
     Ok(config.output.clone())
 }
@@ -121,8 +121,8 @@ mod tests {
             refresh: RefreshPolicy::default(),
             rollover: Default::default(),
         };
-        write_outputs(&config, 10, "v1", None).unwrap();
-        let file = write_outputs(&config, 11, "v2", Some((10, "c"))).unwrap().unwrap();
+        write_outputs(&config, 10, b"v1", None).unwrap();
+        let file = write_outputs(&config, 11, b"v2", Some((10, "c"))).unwrap().unwrap();
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "v2");
         assert_eq!(std::fs::read_to_string(dir.path().join("changes/example.com.10-11.ixfr")).unwrap(), "c");
         let left: Vec<_> = std::fs::read_dir(dir.path().join("out")).unwrap().map(|e| e.unwrap().file_name()).collect();

@@ -39,7 +39,7 @@ use tracing::Instrument;
 use crate::keys::{zone_name, KeyGroup};
 use crate::approval::outcome::{announce_outcome, announce_publication};
 use crate::approval::wait::{seek_approval, Progress, Proposal};
-use crate::registry::{Publication, ZoneStateRecord, RECORD_VERSION};
+use crate::registry::{Publication, ZoneStateRecord, ZoneText, RECORD_VERSION};
 use crate::request::live::LiveRequest;
 use crate::request::{RequestRecord, RequestPhase};
 use crate::config::MAX_APPROVAL_TIMEOUT_SECS;
@@ -63,9 +63,10 @@ const ANNOUNCEMENT_WAIT: std::time::Duration = std::time::Duration::from_secs(30
 /// SignZone stream returns).
 #[derive(Debug)]
 pub struct PublishedVersion {
-    /// The whole signed zone, text (empty for a change set published
-    /// without `return_zone`: the zone is not written out whole then).
-    pub text: String,
+    /// The whole signed zone, text (none for a change set published
+    /// without `return_zone`: the zone is not written out whole then),
+    /// shared with the registry's stored copy.
+    pub signed_text: Option<Arc<ZoneText>>,
     /// What the signers are told was published: `zone sha256 HEX` or,
     /// for a change set, `changes sha256 HEX`.
     pub published: String,
@@ -82,6 +83,13 @@ pub struct PublishedVersion {
     /// The signed change set from the version before (IXFR text), when
     /// there was one.
     pub changes: Option<String>,
+}
+
+impl PublishedVersion {
+    /// The whole signed zone as text (a copy; empty when there is none).
+    pub fn text(&self) -> String {
+        self.signed_text.as_deref().map(ZoneText::to_text).unwrap_or_default()
+    }
 }
 
 /// How long the request waits for approvals: its own
@@ -358,9 +366,13 @@ impl Request<'_> {
             Some((set, text)) => (Some(set), Some(text)),
             None => (None, None),
         };
+        let published = published_digest(text.as_deref(), changes_text.as_deref());
+        // From here on each text is held once, in the buffer sled stores;
+        // the signed one is moved there before the unsigned one is made.
+        let text = text.map(ZoneText::from);
         let position = journal_position(previous_record, changes_text.is_some(), snapshot || undo.is_none());
         let snapshot = position.snapshot;
-        let unsigned_text = snapshot.then(|| next.content.to_text());
+        let unsigned_text = snapshot.then(|| ZoneText::from(next.content.to_text()));
         let unsigned_changes = match (snapshot, self.current.as_ref(), next.touched.as_ref()) {
             (false, Some(v), Some(touched)) => Some(unsigned_change_text(&v.unsigned, &next.content, touched)?),
             _ => None,
@@ -381,14 +393,13 @@ impl Request<'_> {
             snapshot_next: Some(position.snapshot_next),
             key_set: Some(key_set),
         };
-        let published = published_digest(text.as_deref(), changes_text.as_deref());
         let summary = report.summary();
         // Nothing goes out before the registry holds the version whole.
         let stored = c
             .registry
             .publish_zone(&Publication {
                 state: &state,
-                snapshot: unsigned_text.as_deref().zip(text.as_deref().filter(|_| snapshot)),
+                snapshot: unsigned_text.as_ref().zip(text.as_ref().filter(|_| snapshot)),
                 changes: changes_text.as_deref(),
                 unsigned_changes: unsigned_changes.as_deref(),
                 journal_limit: c.pipeline.journal_limit(),
@@ -420,13 +431,14 @@ impl Request<'_> {
             *h = super::ZoneHealth { next_refresh: next_due.map(at), earliest_expiration: first_expiration.map(at), ..Default::default() };
         });
         self.lane.wake.notify_one();
-        let text = Arc::new(text.unwrap_or_default());
+        drop(unsigned_text);
+        let text = text.map(Arc::new);
         self.stages.mark("live, audit");
         self.outputs(next.serial, &text, changes_text.as_deref(), changes, &shared).await;
         self.stages.mark("outputs");
         let version = Arc::new(Version { record: state, unsigned: next.content, zone: shared, known, next_due, first_expiration });
         let signed = PublishedVersion {
-            text: Arc::try_unwrap(text).unwrap_or_else(|shared| (*shared).clone()),
+            signed_text: text,
             published,
             summary,
             request_id,
@@ -443,7 +455,7 @@ impl Request<'_> {
     async fn outputs(
         &self,
         serial: u32,
-        text: &Arc<String>,
+        text: &Option<Arc<ZoneText>>,
         changes_text: Option<&str>,
         changes: Option<ChangeSet>,
         zone: &SharedZone,
@@ -453,7 +465,8 @@ impl Request<'_> {
             let from = self.current.as_ref().map(|v| v.record.serial);
             let (text, changes) = (text.clone(), changes_text.map(str::to_string));
             let written = tokio::task::spawn_blocking(move || {
-                let file = write_outputs(&config, serial, &text, from.zip(changes.as_deref()));
+                let text = text.as_deref().map(ZoneText::as_bytes).unwrap_or_default();
+                let file = write_outputs(&config, serial, text, from.zip(changes.as_deref()));
                 (config, file)
             })
             .await;
