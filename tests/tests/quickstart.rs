@@ -10,10 +10,14 @@ use frostzone_tests::programs::{describe, require, run};
 use frostzone_tests::validators::assert_validators_accept;
 use frostzone_tests::{frostzone_bin, workspace_root};
 
+/// How far above its service port each process serves its metrics: `METRICS_PORT_OFFSET` in
+/// cli/src/cluster.rs (the CLI is a binary crate, so the constant cannot be imported).
+const METRICS_PORT_OFFSET: u16 = 100;
+
 /// A base port for a cluster of `n` processes: quickstart binds `base..base+n` for the
-/// services and the same again 100 higher for their metrics.
+/// services and the same again [`METRICS_PORT_OFFSET`] higher for their metrics.
 fn free_ports_in_a_row(n: u16) -> u16 {
-    free_port_block(n, &[0, 100])
+    free_port_block(n, &[0, METRICS_PORT_OFFSET])
 }
 
 #[test]
