@@ -330,6 +330,32 @@ async fn the_snapshot_and_its_journal_rebuild_the_published_version() {
     assert_eq!(without_rrsigs(&signed.text()), scratch(&c, &model.text(), &Denial::Nsec3(Nsec3Config::default())));
 }
 
+/// Without a count to force them, snapshots follow the journal's size: the
+/// texts are written again once the change sets since them reach an
+/// eighth of their octets, and the record's sizes are the stored ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_is_written_once_the_journal_reaches_an_eighth_of_the_texts() {
+    let c = cluster([Behaviour::Good; 5]).await;
+    let mut model = Model::new(20);
+    first_version(&c, &model).await;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(23);
+    let registry = &c.coordinator.registry;
+    let mut snapshots = 0;
+    for step in 0..12 {
+        let before = registry.zone_state(ZONE).unwrap().unwrap();
+        submit_changes(&c, model.random_change(&mut rng, step)).await.unwrap_or_else(|e| panic!("step {step}: {e}"));
+        let state = registry.zone_state(ZONE).unwrap().unwrap();
+        let (unsigned, signed) = registry.zone_texts(ZONE).unwrap().unwrap();
+        assert_eq!(state.snapshot_bytes, Some((unsigned.len() + signed.len()) as u64), "step {step}");
+        let pending: u64 = registry.zone_pending_changes(&state).unwrap().iter().map(|(u, s)| (u.len() + s.len()) as u64).sum();
+        assert_eq!(state.journal_bytes, Some(pending), "step {step}");
+        let due = before.journal_bytes.unwrap() * 8 >= before.snapshot_bytes.unwrap();
+        assert_eq!(state.snapshot_next() == state.journal_next, due, "step {step}: {before:?} -> {state:?}");
+        snapshots += usize::from(due);
+    }
+    assert!(snapshots >= 2, "{snapshots} snapshots in 12 change sets of a 20-name zone");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signer_that_lost_its_baseline_gets_the_full_proposal() {
     let c = cluster([Behaviour::Good; 5]).await;

@@ -72,9 +72,11 @@ use crate::registry::{Registry, RegistryError, ZoneStateRecord};
 use crate::xfr::{PrimarySource, TransferServer};
 use crate::config::zone::{effective_refresh, ZoneConfig};
 
-/// Change sets published between two snapshots of a zone's texts: a
-/// restart replays at most this many journal entries.
-pub const DEFAULT_SNAPSHOT_EVERY: u64 = 256;
+/// Change sets published at most between two snapshots of a zone's
+/// texts: a restart replays at most this many journal entries. A snapshot
+/// is usually written sooner, once the journal holds an eighth of the
+/// texts' size ([`publication::JOURNAL_SHARE_OF_TEXTS`]).
+pub const DEFAULT_SNAPSHOT_EVERY: u64 = 65_536;
 
 /// The time the pipeline works with: the system clock, plus an offset
 /// that tests move forward to reach refresh times.
@@ -335,14 +337,14 @@ impl Pipeline {
         self.journal_limit
     }
 
-    /// The same pipeline, writing a snapshot of a zone's texts every `n`
-    /// change sets (tests; [`DEFAULT_SNAPSHOT_EVERY`] otherwise).
+    /// The same pipeline, writing a snapshot of a zone's texts at least
+    /// every `n` change sets (tests; [`DEFAULT_SNAPSHOT_EVERY`] otherwise).
     pub fn with_snapshot_every(mut self, n: u64) -> Pipeline {
         self.snapshot_every = n.max(1);
         self
     }
 
-    /// Change sets published between two snapshots of a zone's texts.
+    /// Change sets published at most between two snapshots of a zone's texts.
     pub fn snapshot_every(&self) -> u64 {
         self.snapshot_every
     }

@@ -30,7 +30,7 @@ use super::outputs::{run_on_publish, write_outputs};
 use crate::approval::proposals::ProposalSet;
 use super::validate::{finish, Outcome};
 use crate::config::zone::Settings;
-use super::publication::{journal_position, published_digest, writes_snapshot};
+use super::publication::{journal_position, published_digest, stored_sizes, writes_snapshot};
 use super::stages::Stages;
 use super::{loaded, rrsig_time_to_unix, Lane, Version};
 use crate::signing::attempt::PhaseSink;
@@ -377,6 +377,9 @@ impl Request<'_> {
             (false, Some(v), Some(touched)) => Some(unsigned_change_text(&v.unsigned, &next.content, touched)?),
             _ => None,
         };
+        let texts_len = unsigned_text.as_ref().zip(text.as_ref()).map(|(u, s)| (u.as_bytes().len() + s.as_bytes().len()) as u64);
+        let entry_len = changes_text.as_ref().map_or(0, String::len) + unsigned_changes.as_ref().map_or(0, String::len);
+        let (snapshot_bytes, journal_bytes) = stored_sizes(previous_record, texts_len.filter(|_| snapshot), entry_len as u64);
         let state = ZoneStateRecord {
             version: RECORD_VERSION,
             zone: zone.clone(),
@@ -392,6 +395,8 @@ impl Request<'_> {
             journal_next: position.journal_next,
             snapshot_next: Some(position.snapshot_next),
             key_set: Some(key_set),
+            snapshot_bytes,
+            journal_bytes,
         };
         let summary = report.summary();
         // Nothing goes out before the registry holds the version whole.

@@ -51,7 +51,7 @@ pub async fn start(c: &Arc<Coordinator>, config: &XfrConfig) -> Result<Backgroun
         };
         let journal: Vec<ChangeSet> = c
             .registry
-            .zone_journal(&zone)?
+            .zone_journal_newest(&zone, c.pipeline.journal_limit())?
             .iter()
             .filter_map(|t| load_zone_text(t, std::path::Path::new("journal"), &apex).ok())
             .filter_map(|records| ChangeSet::parse(records).ok())

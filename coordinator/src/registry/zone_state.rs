@@ -118,6 +118,15 @@ pub struct ZoneStateRecord {
     /// before rollovers, every key in `key_tags` doing its role's job).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_set: Option<KeySet>,
+    /// Octets of the stored texts, unsigned and signed (`None`: written
+    /// before the sizes were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_bytes: Option<u64>,
+    /// Octets of the journal entries the stored texts do not hold, signed
+    /// and unsigned: what a restart replays, and what decides the next
+    /// snapshot (`crate::pipeline::publication::writes_snapshot`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_bytes: Option<u64>,
 }
 
 impl ZoneStateRecord {
@@ -175,26 +184,22 @@ impl Registry {
             return Err(RegistryError::Encode { what: "zone publication", message: "neither the whole version nor both change sets".into() });
         }
         let state = encode("zone state", p.state)?;
-        let seq_of = |key: &[u8]| key.get(key.len().saturating_sub(8)..).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes);
         let new_seq = p.state.journal_next.saturating_sub(1);
         // Kept: the newest `journal_limit` signed entries (for IXFR), and
-        // every entry the stored texts do not hold yet.
+        // every entry the stored texts do not hold yet. Only the entries
+        // below those are visited: a publication costs the same however
+        // long the journal since the last snapshot is.
         let keep_from = p.state.journal_next.saturating_sub(p.journal_limit as u64).min(p.state.snapshot_next());
-        let mut dropped: Vec<Vec<u8>> = Vec::new();
-        for kv in self.zone_journal.scan_prefix(prefix(zone)) {
-            let key = kv?.0.to_vec();
-            let old = seq_of(&key).is_none_or(|s| s < keep_from);
-            if old || p.changes.is_none() {
-                dropped.push(key);
-            }
-        }
-        let mut dropped_unsigned: Vec<Vec<u8>> = Vec::new();
-        for kv in self.zone_unsigned_journal.scan_prefix(prefix(zone)) {
-            let key = kv?.0.to_vec();
-            if seq_of(&key).is_none_or(|s| s < p.state.snapshot_next()) {
-                dropped_unsigned.push(key);
-            }
-        }
+        let keys = |tree: &sled::Tree, below: Option<u64>| -> Result<Vec<sled::IVec>, RegistryError> {
+            let range = match below {
+                Some(seq) => tree.range(journal_key(zone, 0)..journal_key(zone, seq)),
+                None => tree.scan_prefix(prefix(zone)),
+            };
+            range.map(|kv| Ok(kv?.0)).collect()
+        };
+        // A version without a change set empties the journal.
+        let dropped = keys(&self.zone_journal, p.changes.is_some().then_some(keep_from))?;
+        let dropped_unsigned = keys(&self.zone_unsigned_journal, Some(p.state.snapshot_next()))?;
         let key = journal_key(zone, new_seq);
         (&self.zone_state, &self.zone_unsigned, &self.zone_signed, &self.zone_journal, &self.zone_unsigned_journal)
             .transaction(|(states, unsigned, signed, journal, unsigned_journal)| {
@@ -205,10 +210,10 @@ impl Registry {
                     signed.insert(zone.as_bytes(), s.0.clone())?;
                 }
                 for key in &dropped {
-                    journal.remove(key.as_slice())?;
+                    journal.remove(key)?;
                 }
                 for key in &dropped_unsigned {
-                    unsigned_journal.remove(key.as_slice())?;
+                    unsigned_journal.remove(key)?;
                 }
                 if let Some(c) = p.changes {
                     journal.insert(key.as_slice(), c.as_bytes())?;
@@ -281,13 +286,25 @@ impl Registry {
 
     /// The journal of `zone`, oldest change set first (IXFR text).
     pub fn zone_journal(&self, zone: &str) -> Result<Vec<String>, RegistryError> {
-        self.zone_journal
+        self.zone_journal_newest(zone, usize::MAX)
+    }
+
+    /// The newest `limit` change sets of `zone`'s journal, oldest first
+    /// (what IXFR serves; the journal also holds every entry since the
+    /// last snapshot, which may be many more).
+    pub fn zone_journal_newest(&self, zone: &str, limit: usize) -> Result<Vec<String>, RegistryError> {
+        let mut newest = self
+            .zone_journal
             .scan_prefix(prefix(zone))
+            .rev()
+            .take(limit)
             .map(|kv| {
                 let (k, v) = kv?;
                 text("zone_journal", &k, &v)
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        newest.reverse();
+        Ok(newest)
     }
 
     /// Records that `signer` acknowledged `request_id` of `zone` as
@@ -354,6 +371,8 @@ mod tests {
             journal_next,
             snapshot_next: Some(journal_next),
             key_set: None,
+            snapshot_bytes: None,
+            journal_bytes: None,
         }
     }
 
@@ -408,6 +427,7 @@ mod tests {
         }
         assert_eq!(r.zone_texts("example.").unwrap(), Some(("u5".into(), "s5".into())));
         assert_eq!(r.zone_journal("example.").unwrap(), ["c6", "c7", "c8", "c9"]);
+        assert_eq!(r.zone_journal_newest("example.", 2).unwrap(), ["c8", "c9"]);
         let pending = r.zone_pending_changes(&r.zone_state("example.").unwrap().unwrap()).unwrap();
         assert_eq!(pending, [("uc6", "c6"), ("uc7", "c7"), ("uc8", "c8"), ("uc9", "c9")].map(|(a, b)| (a.to_string(), b.to_string())));
         // A snapshot lets the journal shrink to its limit again.
