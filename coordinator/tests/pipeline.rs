@@ -14,6 +14,7 @@ use std::time::Duration;
 use common::*;
 use frostzone_coordinator::pipeline::input::{Input, Submission};
 use frostzone_coordinator::pipeline::submit::{submit, PublishedVersion};
+use frostzone_coordinator::pipeline::publication::JOURNAL_SHARE_OF_TEXTS;
 use frostzone_coordinator::pipeline::{published_text, Pipeline};
 use frostzone_coordinator::CoordinatorError;
 use frostzone_dnssec::denial::{Denial, Nsec3Config};
@@ -349,7 +350,7 @@ async fn a_snapshot_is_written_once_the_journal_reaches_an_eighth_of_the_texts()
         assert_eq!(state.snapshot_bytes, Some((unsigned.len() + signed.len()) as u64), "step {step}");
         let pending: u64 = registry.zone_pending_changes(&state).unwrap().iter().map(|(u, s)| (u.len() + s.len()) as u64).sum();
         assert_eq!(state.journal_bytes, Some(pending), "step {step}");
-        let due = before.journal_bytes.unwrap() * 8 >= before.snapshot_bytes.unwrap();
+        let due = before.journal_bytes.unwrap() * JOURNAL_SHARE_OF_TEXTS >= before.snapshot_bytes.unwrap();
         assert_eq!(state.snapshot_next() == state.journal_next, due, "step {step}: {before:?} -> {state:?}");
         snapshots += usize::from(due);
     }
