@@ -408,7 +408,7 @@ async fn commitments_sent_with_the_approval_sign_once_and_go_with_the_request() 
         assert_eq!(s.svc.sign(Request::new(sign)).await.unwrap_err().code(), Code::NotFound);
     }
     let messages: Vec<Vec<u8>> = items.iter().map(message).collect();
-    let packages = frostzone_threshold::signing_packages(&messages, &parsed).unwrap();
+    let packages = frostzone_threshold::SigningBatch::new(&messages, &parsed).unwrap();
     assert_eq!(frostzone_threshold::aggregate_batch(&packages, &shares, &public).unwrap().len(), 3);
     // Signer 3 was left out: its nonces go with the request's end.
     let left_out = &signers[2];

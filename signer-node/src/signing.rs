@@ -12,7 +12,7 @@ use frostzone_proto::audit::AuditEntry;
 use frostzone_proto::v1;
 use frostzone_proto::MAX_BATCH_ITEMS;
 use frostzone_threshold::frost::round1::SigningCommitments;
-use frostzone_threshold::{commit_batch, sign_batch, signing_packages, Identifier};
+use frostzone_threshold::{commit_batch, sign_batch, Identifier, SigningBatch};
 use rand::rngs::OsRng;
 use rand::RngCore;
 use frostzone_threshold::parallel::collect_indexed;
@@ -322,7 +322,8 @@ impl Node {
                 all.len()
             )));
         }
-        let packages = signing_packages(&self.options().faults.messages(messages), &all)?;
+        let messages = self.options().faults.messages(messages);
+        let packages = SigningBatch::new(&messages, &all)?;
         let shares = sign_batch(nonces, &key_package, &packages)?;
         if self.options().faults.corrupts_shares() {
             tracing::warn!(

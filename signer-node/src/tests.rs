@@ -19,7 +19,7 @@ use frostzone_proto::v1::*;
 use frostzone_proto::API_VERSION;
 use frostzone_threshold::frost::round1::SigningCommitments;
 use frostzone_threshold::frost::round2::SignatureShare;
-use frostzone_threshold::{aggregate_batch, frost, signing_packages, Identifier, ThresholdError};
+use frostzone_threshold::{aggregate_batch, frost, Identifier, SigningBatch, ThresholdError};
 use rand::rngs::OsRng;
 use tonic::{Code, Request};
 
@@ -401,7 +401,7 @@ pub(crate) async fn sign_round(
         );
     }
     let messages: Vec<Vec<u8>> = items.iter().map(message).collect();
-    let packages = signing_packages(&messages, &parsed).unwrap();
+    let packages = SigningBatch::new(&messages, &parsed).unwrap();
     aggregate_batch(&packages, &shares, public)
 }
 

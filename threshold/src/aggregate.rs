@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::parallel::collect_indexed;
 
-use crate::{frost, Identifier, ThresholdError};
+use crate::{frost, Identifier, SigningBatch, ThresholdError};
 
 /// Aggregates the shares of every item into a 64-byte Ed25519 signature
 /// (RFC 8032 §5.1.6 `R || S`), in parallel, keeping the item order.
@@ -15,7 +15,7 @@ use crate::{frost, Identifier, ThresholdError};
 /// Any invalid share in the batch gives [`ThresholdError::InvalidShare`]
 /// naming every culprit found in any item, each once.
 pub fn aggregate_batch(
-    packages: &[frost::SigningPackage],
+    packages: &SigningBatch<'_>,
     shares: &[BTreeMap<Identifier, frost::round2::SignatureShare>],
     public: &frost::keys::PublicKeyPackage,
 ) -> Result<Vec<[u8; 64]>, ThresholdError> {
@@ -27,13 +27,9 @@ pub fn aggregate_batch(
         });
     }
     // Name a missing or foreign signer before frost turns it into a bare
-    // "unknown identifier".
-    for (item, (package, item_shares)) in packages.iter().zip(shares).enumerate() {
-        if let Some(signer) = package
-            .signing_commitments()
-            .keys()
-            .find(|id| !item_shares.contains_key(*id))
-        {
+    // "unknown identifier". Every item has the same signers.
+    for (item, item_shares) in shares.iter().enumerate() {
+        if let Some(signer) = packages.signers().find(|id| !item_shares.contains_key(*id)) {
             return Err(ThresholdError::MissingShare {
                 item,
                 signer: *signer,
@@ -41,14 +37,15 @@ pub fn aggregate_batch(
         }
         if let Some(signer) = item_shares
             .keys()
-            .find(|id| !package.signing_commitments().contains_key(*id))
+            .find(|id| packages.commitment(item, id).is_none())
         {
             return Err(ThresholdError::UnknownSigner { signer: *signer });
         }
     }
 
+    // Each item's package lives while its shares are aggregated.
     let results: Vec<Result<[u8; 64], ThresholdError>> =
-        collect_indexed(packages, |item, package| aggregate_one(item, package, &shares[item], public));
+        collect_indexed(shares, |item, item_shares| aggregate_one(item, &packages.package(item), item_shares, public));
 
     let mut culprits = BTreeSet::new();
     for result in &results {

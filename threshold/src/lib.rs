@@ -9,8 +9,8 @@
 //!
 //! 1. every chosen signer runs [`commit_batch`] (RFC 9591 §5.1 Round One –
 //!    Commitment), keeps the [`BatchNonces`] and publishes the commitments;
-//! 2. the Coordinator builds one [`frost::SigningPackage`] per message with
-//!    [`signing_packages`];
+//! 2. the Coordinator pairs every message with the commitments made for it, a
+//!    [`SigningBatch`] (one [`frost::SigningPackage`] per message, built as used);
 //! 3. every signer runs [`sign_batch`] (RFC 9591 §5.2 Round Two – Signature
 //!    Share Generation), consuming its nonces;
 //! 4. the Coordinator runs [`aggregate_batch`] (RFC 9591 §5.3 Signature Share
@@ -51,5 +51,5 @@ pub use keys::join::joined_public_key_package;
 pub use quorum::Quorum;
 pub use round1::{commit_batch, BatchNonces};
 pub use round2::sign_batch;
-pub use signing_package::signing_packages;
+pub use signing_package::SigningBatch;
 pub use simulate::DEFAULT_CHUNK;

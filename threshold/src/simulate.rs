@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rand_core::{CryptoRng, RngCore};
 
 use crate::{
-    aggregate_batch, commit_batch, frost, sign_batch, signing_packages, Identifier, SimulatedGroup,
+    aggregate_batch, commit_batch, frost, sign_batch, SigningBatch, Identifier, SimulatedGroup,
     ThresholdError,
 };
 
@@ -88,8 +88,7 @@ impl SimulatedGroup {
             nonces.push(batch);
             commitments.insert(*key.identifier(), list);
         }
-        let packages = signing_packages(messages, &commitments)?;
-        drop(commitments);
+        let packages = SigningBatch::new(messages, &commitments)?;
 
         let mut shares: Vec<BTreeMap<Identifier, frost::round2::SignatureShare>> =
             vec![BTreeMap::new(); messages.len()];

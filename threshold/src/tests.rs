@@ -29,16 +29,17 @@ fn dkg_3_of_5() -> SimulatedGroup {
     generate_with_dkg(Quorum::new(3, 5).unwrap(), &mut OsRng).unwrap()
 }
 
+/// Every signer's commitment list, by identifier.
+type Commitments = BTreeMap<Identifier, Vec<frost::round1::SigningCommitments>>;
+
 /// Runs rounds one and two for `signers` over `msgs`, returning what the
-/// Coordinator holds before aggregation.
+/// Coordinator holds before aggregation: the commitments (for the batch's
+/// packages) and the shares.
 fn run_rounds(
     group: &SimulatedGroup,
     signers: &[Identifier],
     msgs: &[Vec<u8>],
-) -> (
-    Vec<frost::SigningPackage>,
-    Vec<BTreeMap<Identifier, frost::round2::SignatureShare>>,
-) {
+) -> (Commitments, Vec<BTreeMap<Identifier, frost::round2::SignatureShare>>) {
     let mut nonces = Vec::new();
     let mut commitments = BTreeMap::new();
     for id in signers {
@@ -46,7 +47,7 @@ fn run_rounds(
         nonces.push(n);
         commitments.insert(*id, c);
     }
-    let packages = signing_packages(msgs, &commitments).unwrap();
+    let packages = SigningBatch::new(msgs, &commitments).unwrap();
     let mut shares = vec![BTreeMap::new(); msgs.len()];
     for (id, n) in signers.iter().zip(nonces) {
         let s = sign_batch(n, group.key_package(id).unwrap(), &packages).unwrap();
@@ -54,7 +55,7 @@ fn run_rounds(
             item.insert(*id, share);
         }
     }
-    (packages, shares)
+    (commitments, shares)
 }
 
 #[test]
@@ -104,7 +105,7 @@ fn two_commitments_are_refused_by_round2() {
         nonces.push(n);
         commitments.insert(*id, c);
     }
-    let packages = signing_packages(&msgs, &commitments).unwrap();
+    let packages = SigningBatch::new(&msgs, &commitments).unwrap();
     let n = nonces.remove(0);
     assert!(matches!(
         sign_batch(n, group.key_package(&ids[0]).unwrap(), &packages),
@@ -206,7 +207,8 @@ fn swapped_share_names_exactly_that_signer() {
     let ids = group.identifiers();
     let signers = [ids[0], ids[2], ids[4]];
     let msgs = messages(6, "swap");
-    let (packages, mut shares) = run_rounds(&group, &signers, &msgs);
+    let (commitments, mut shares) = run_rounds(&group, &signers, &msgs);
+    let packages = SigningBatch::new(&msgs, &commitments).unwrap();
 
     // Signer ids[2] hands in its share for item 1 as its share for item 4.
     let foreign = shares[1][&ids[2]];
@@ -223,19 +225,17 @@ fn share_for_another_message_names_that_signer_once() {
     let ids = group.identifiers();
     let signers = [ids[1], ids[2], ids[3]];
     let msgs = messages(4, "good");
-    let (packages, mut shares) = run_rounds(&group, &signers, &msgs);
+    let (commitments, mut shares) = run_rounds(&group, &signers, &msgs);
+    let packages = SigningBatch::new(&msgs, &commitments).unwrap();
 
     // Signer ids[3] signs different messages for items 0 and 2, with the
     // commitments it really made (it is honest about nonces, not messages).
     let key = group.key_package(&ids[3]).unwrap();
     let (n, c) = commit_batch(key, 2, &mut OsRng);
-    let mut forged = Vec::new();
-    for (j, item) in [0usize, 2].into_iter().enumerate() {
-        let mut commitments: BTreeMap<_, _> = packages[item].signing_commitments().clone();
-        commitments.insert(ids[3], c[j]);
-        forged.push(frost::SigningPackage::new(commitments, b"evil"));
-    }
-    let evil = sign_batch(n, key, &forged).unwrap();
+    let mut forged: Commitments = commitments.iter().map(|(id, list)| (*id, vec![list[0], list[2]])).collect();
+    forged.insert(ids[3], c);
+    let evil_messages = vec![b"evil".to_vec(); 2];
+    let evil = sign_batch(n, key, &SigningBatch::new(&evil_messages, &forged).unwrap()).unwrap();
     shares[0].insert(ids[3], evil[0]);
     shares[2].insert(ids[3], evil[1]);
 
@@ -244,8 +244,10 @@ fn share_for_another_message_names_that_signer_once() {
         other => panic!("bad share accepted: {other:?}"),
     }
     // The untouched items alone still aggregate.
+    let untouched: Commitments = commitments.iter().map(|(id, list)| (*id, vec![list[1], list[3]])).collect();
+    let untouched_messages = [msgs[1].clone(), msgs[3].clone()];
     let sigs = aggregate_batch(
-        &[packages[1].clone(), packages[3].clone()],
+        &SigningBatch::new(&untouched_messages, &untouched).unwrap(),
         &[shares[1].clone(), shares[3].clone()],
         &group.public,
     )
@@ -263,7 +265,8 @@ fn two_cheaters_in_different_items_are_both_named() {
     let ids = group.identifiers();
     let signers = [ids[0], ids[1], ids[2]];
     let msgs = messages(3, "two cheaters");
-    let (packages, mut shares) = run_rounds(&group, &signers, &msgs);
+    let (commitments, mut shares) = run_rounds(&group, &signers, &msgs);
+    let packages = SigningBatch::new(&msgs, &commitments).unwrap();
     let a = shares[0][&ids[0]];
     shares[1].insert(ids[0], a);
     let b = shares[2][&ids[2]];
@@ -282,7 +285,8 @@ fn aggregate_checks_lengths_and_missing_shares() {
     let ids = group.identifiers();
     let signers = [ids[0], ids[1], ids[2]];
     let msgs = messages(3, "lengths");
-    let (packages, mut shares) = run_rounds(&group, &signers, &msgs);
+    let (commitments, mut shares) = run_rounds(&group, &signers, &msgs);
+    let packages = SigningBatch::new(&msgs, &commitments).unwrap();
     assert!(matches!(
         aggregate_batch(&packages, &shares[..2], &group.public),
         Err(ThresholdError::BatchMismatch {
@@ -312,7 +316,7 @@ fn sign_batch_refuses_a_foreign_commitment() {
     }
     // The Coordinator swaps signer 1's commitments for items 2 and 3.
     commitments.get_mut(&ids[0]).unwrap().swap(2, 3);
-    let packages = signing_packages(&msgs, &commitments).unwrap();
+    let packages = SigningBatch::new(&msgs, &commitments).unwrap();
     let n = nonces.remove(&ids[0]).unwrap();
     match sign_batch(n, group.key_package(&ids[0]).unwrap(), &packages) {
         Err(ThresholdError::CommitmentMismatch { item: 2, signer }) => assert_eq!(signer, ids[0]),
@@ -324,7 +328,7 @@ fn sign_batch_refuses_a_foreign_commitment() {
     let mut without = commitments.clone();
     without.remove(&ids[1]);
     without.insert(ids[3], other_commitments);
-    let packages = signing_packages(&msgs, &without).unwrap();
+    let packages = SigningBatch::new(&msgs, &without).unwrap();
     assert!(matches!(
         sign_batch(n, group.key_package(&ids[1]).unwrap(), &packages),
         Err(ThresholdError::CommitmentMismatch { item: 0, .. })
@@ -343,10 +347,12 @@ fn sign_batch_refuses_wrong_batch_length() {
         nonces.insert(*id, n);
         commitments.insert(*id, c);
     }
-    let packages = signing_packages(&msgs, &commitments).unwrap();
+    // Three of the four items, each signer's list cut to match.
+    let cut: BTreeMap<_, Vec<_>> = commitments.iter().map(|(id, list)| (*id, list[..3].to_vec())).collect();
+    let packages = SigningBatch::new(&msgs[..3], &cut).unwrap();
     let n = nonces.remove(&ids[0]).unwrap();
     assert!(matches!(
-        sign_batch(n, group.key_package(&ids[0]).unwrap(), &packages[..3]),
+        sign_batch(n, group.key_package(&ids[0]).unwrap(), &packages),
         Err(ThresholdError::BatchMismatch {
             expected: 4,
             found: 3,
@@ -356,7 +362,7 @@ fn sign_batch_refuses_wrong_batch_length() {
 }
 
 #[test]
-fn signing_packages_checks_lists() {
+fn signing_batches_check_lists() {
     let group = dkg_3_of_5();
     let ids = group.identifiers();
     let msgs = messages(3, "packages");
@@ -365,15 +371,23 @@ fn signing_packages_checks_lists() {
         let (_, c) = commit_batch(group.key_package(id).unwrap(), msgs.len(), &mut OsRng);
         commitments.insert(*id, c);
     }
-    let packages = signing_packages(&msgs, &commitments).unwrap();
-    for (i, p) in packages.iter().enumerate() {
+    let packages = SigningBatch::new(&msgs, &commitments).unwrap();
+    assert_eq!(packages.len(), msgs.len());
+    assert_eq!(packages.signers().copied().collect::<Vec<_>>(), ids[..3].to_vec());
+    assert_eq!(packages.commitment(msgs.len(), &ids[0]), None);
+    for i in 0..packages.len() {
+        let p = packages.package(i);
         assert_eq!(p.message(), &msgs[i]);
         for id in &ids[..3] {
             assert_eq!(p.signing_commitment(id), Some(commitments[id][i]));
+            assert_eq!(packages.commitment(i, id), Some(&commitments[id][i]));
         }
+        // A signer not chosen has no commitment, and no package names it.
+        assert_eq!(packages.commitment(i, &ids[3]), None);
+        assert_eq!(p.signing_commitments().len(), 3);
     }
     commitments.get_mut(&ids[1]).unwrap().pop();
-    match signing_packages(&msgs, &commitments) {
+    match SigningBatch::new(&msgs, &commitments) {
         Err(
             e @ ThresholdError::BatchMismatch {
                 expected: 3,
@@ -390,7 +404,7 @@ fn signing_packages_checks_lists() {
     }
     commitments.retain(|id, _| *id == ids[0]);
     assert!(matches!(
-        signing_packages(&msgs, &commitments),
+        SigningBatch::new(&msgs, &commitments),
         Err(ThresholdError::NotEnoughSigners {
             threshold: 2,
             found: 1

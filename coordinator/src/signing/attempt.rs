@@ -23,7 +23,7 @@ use frostzone_threshold::parallel::collect_indexed;
 use frostzone_proto::API_VERSION;
 use frostzone_threshold::frost::round1::SigningCommitments;
 use frostzone_threshold::frost::round2::SignatureShare;
-use frostzone_threshold::{aggregate_batch, frost, signing_packages, Identifier, ThresholdError};
+use frostzone_threshold::{aggregate_batch, frost, Identifier, SigningBatch, ThresholdError};
 
 use crate::error::{join_error, CoordinatorError};
 use crate::keys::KeyGroup;
@@ -176,7 +176,7 @@ pub async fn attempt(
         .zip(lists)
         .map(|(s, list)| (s.name().to_string(), s.identifier, list))
         .collect();
-    let (packages, raw) = tokio::task::spawn_blocking(move || -> Result<_, AttemptFailure> {
+    let (messages, parsed, raw) = tokio::task::spawn_blocking(move || -> Result<_, AttemptFailure> {
         // Every commitment is two points to decompress and check: a large
         // batch is parsed on every core.
         let lists: Vec<Result<Vec<SigningCommitments>, _>> =
@@ -194,8 +194,10 @@ pub async fn attempt(
         if !culprits.is_empty() {
             return Err(AttemptFailure::Culprits(culprits));
         }
-        let packages = signing_packages(&messages, &parsed).map_err(fatal)?;
-        Ok((packages, raw))
+        // Checked before round 2; each item's package is built only as it
+        // is aggregated, not held through the round.
+        SigningBatch::new(&messages, &parsed).map_err(fatal)?;
+        Ok((messages, parsed, raw))
     })
     .await
     .map_err(|e| AttemptFailure::Fatal(join_error(e)))??;
@@ -236,9 +238,12 @@ pub async fn attempt(
     let shares: Vec<(Identifier, Vec<Vec<u8>>)> =
         chosen.iter().zip(responses).map(|(s, r)| (s.identifier, r.shares)).collect();
     let key = batch.key.clone();
-    let result = tokio::task::spawn_blocking(move || aggregate(&packages, shares, &key.public, &names))
-        .await
-        .map_err(|e| AttemptFailure::Fatal(join_error(e)))?;
+    let result = tokio::task::spawn_blocking(move || {
+        let packages = SigningBatch::new(&messages, &parsed).map_err(fatal)?;
+        aggregate(&packages, shares, &key.public, &names)
+    })
+    .await
+    .map_err(|e| AttemptFailure::Fatal(join_error(e)))?;
     tracing::debug!(
         "{}: batch of {n} for key tag {}: round 1 ({first_round}) {:.1} ms, round 2 {:.1} ms, aggregation {:.1} ms",
         batch.zone,
@@ -294,7 +299,7 @@ fn fatal(e: ThresholdError) -> AttemptFailure {
 }
 
 fn aggregate(
-    packages: &[frost::SigningPackage],
+    packages: &SigningBatch<'_>,
     shares: Vec<(Identifier, Vec<Vec<u8>>)>,
     public: &frost::keys::PublicKeyPackage,
     names: &BTreeMap<Identifier, String>,

@@ -28,7 +28,7 @@ use frostzone_dnssec::wire::{rrset_from_wire, rrsig_fields_from_wire};
 use frostzone_proto::v1 as pb;
 use frostzone_proto::v1::signer_server::{Signer, SignerServer};
 use frostzone_threshold::frost::round1::SigningCommitments;
-use frostzone_threshold::{commit_batch, frost, generate_with_dkg, sign_batch, signing_packages, BatchNonces, Quorum};
+use frostzone_threshold::{commit_batch, frost, generate_with_dkg, sign_batch, BatchNonces, Quorum, SigningBatch};
 use tonic::transport::{Endpoint, Server};
 use tonic::{Request, Response, Status};
 
@@ -388,7 +388,7 @@ impl Signer for FakeSigner {
             let list = pc.commitments.iter().map(|c| SigningCommitments::deserialize(c).map_err(bad)).collect::<Result<Vec<_>, _>>()?;
             all.insert(id, list);
         }
-        let packages = signing_packages(&messages, &all).map_err(bad)?;
+        let packages = SigningBatch::new(&messages, &all).map_err(bad)?;
         let shares = sign_batch(nonces, &key, &packages).map_err(bad)?;
         let shares = shares
             .iter()
