@@ -377,9 +377,10 @@ impl Request<'_> {
             (false, Some(v), Some(touched)) => Some(unsigned_change_text(&v.unsigned, &next.content, touched)?),
             _ => None,
         };
+        // Both texts exist only when a snapshot is written.
         let texts_len = unsigned_text.as_ref().zip(text.as_ref()).map(|(u, s)| (u.as_bytes().len() + s.as_bytes().len()) as u64);
         let entry_len = changes_text.as_ref().map_or(0, String::len) + unsigned_changes.as_ref().map_or(0, String::len);
-        let (snapshot_bytes, journal_bytes) = stored_sizes(previous_record, texts_len.filter(|_| snapshot), entry_len as u64);
+        let (snapshot_bytes, journal_bytes) = stored_sizes(previous_record, texts_len, entry_len as u64);
         let state = ZoneStateRecord {
             version: RECORD_VERSION,
             zone: zone.clone(),
