@@ -85,6 +85,22 @@ impl Rdata {
         Rdata { canonical, given: None, rtype }
     }
 
+    /// Record data of type `rtype` from its canonical octets and, where
+    /// they differ, the octets as given ([`Rdata::into_parts`]).
+    pub(crate) fn from_parts(rtype: Rtype, canonical: Bytes, given: Option<Bytes>) -> Self {
+        Rdata { canonical, given, rtype }
+    }
+
+    /// The canonical octets and, where they differ, the octets as given.
+    pub(crate) fn into_parts(self) -> (Bytes, Option<Bytes>) {
+        (self.canonical, self.given)
+    }
+
+    /// The octets as given, where they are not the canonical ones.
+    pub(crate) fn given(&self) -> Option<&Bytes> {
+        self.given.as_ref()
+    }
+
     /// The record type.
     pub fn rtype(&self) -> Rtype {
         self.rtype

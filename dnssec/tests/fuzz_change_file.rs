@@ -140,7 +140,7 @@ fn read_and_apply(text: String) -> Result<(), String> {
             return Err(format!("the compared set makes another version:\n{}", diff.to_text()));
         }
         let _ = content.to_zone(InputKind::Unsigned);
-        let _ = Zone::from_records(apex(), content.records().cloned().collect(), InputKind::Signed);
+        let _ = Zone::from_records(apex(), content.records().collect(), InputKind::Signed);
     }
     Ok(())
 }

@@ -217,7 +217,7 @@ pub fn next_version(
 /// journals for a version published as a patch.
 pub fn unsigned_change_text(old: &ZoneContent, new: &ZoneContent, touched: &[(StoredName, Rtype)]) -> Result<String, InputError> {
     let missing = || InputError::NoSoa { zone: frostzone_dnssec::name::FqdnDisplay(old.apex()).to_string(), input: "published version".into() };
-    let (old_soa, new_soa) = (old.soa().ok_or_else(missing)?.clone(), new.soa().ok_or_else(missing)?.clone());
+    let (old_soa, new_soa) = (old.soa().ok_or_else(missing)?, new.soa().ok_or_else(missing)?);
     let mut seen = std::collections::BTreeSet::new();
     let (mut removed, mut added) = (Vec::new(), Vec::new());
     for (owner, rtype) in touched {
@@ -227,10 +227,10 @@ pub fn unsigned_change_text(old: &ZoneContent, new: &ZoneContent, touched: &[(St
         let key = |r: &frostzone_dnssec::load::LoadedRecord| (r.record.ttl(), frostzone_dnssec::zone::Rdata::new(r.record.data().clone()).canonical);
         let before: Vec<_> = old.records_at(owner, *rtype).collect();
         let after: Vec<_> = new.records_at(owner, *rtype).collect();
-        let before_keys: std::collections::BTreeSet<_> = before.iter().map(|r| key(r)).collect();
-        let after_keys: std::collections::BTreeSet<_> = after.iter().map(|r| key(r)).collect();
-        removed.extend(before.into_iter().filter(|r| !after_keys.contains(&key(r))).cloned());
-        added.extend(after.into_iter().filter(|r| !before_keys.contains(&key(r))).cloned());
+        let before_keys: std::collections::BTreeSet<_> = before.iter().map(key).collect();
+        let after_keys: std::collections::BTreeSet<_> = after.iter().map(key).collect();
+        removed.extend(before.into_iter().filter(|r| !after_keys.contains(&key(r))));
+        added.extend(after.into_iter().filter(|r| !before_keys.contains(&key(r))));
     }
     Ok(ChangeSet { old_soa, removed, new_soa, added }.to_text())
 }

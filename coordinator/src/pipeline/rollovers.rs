@@ -50,7 +50,7 @@ pub fn timings(policy: &RolloverPolicy, version: &Version) -> RolloverTimings {
     });
     // RRSIGs have the TTL of what they cover (RFC 4034 §3); NSEC and NSEC3
     // the SOA's negative TTL (RFC 4035 §2.3, RFC 9077).
-    let max_zone_ttl = version.unsigned.records().map(|r| r.record.ttl()).chain(negative).max().unwrap_or(Ttl::ZERO).as_secs();
+    let max_zone_ttl = version.unsigned.ttls().chain(negative).max().unwrap_or(Ttl::ZERO).as_secs();
     RolloverTimings {
         dnskey_ttl: u64::from(policy.dnskey_ttl),
         max_zone_ttl: u64::from(max_zone_ttl).max(u64::from(policy.dnskey_ttl)),

@@ -265,7 +265,7 @@ impl Drop for TransferServer {
 
 /// The records of a [`ZoneContent`], for [`TransferServer::publish`].
 pub fn content_records(content: &ZoneContent) -> Vec<StoredRecord> {
-    content.records().map(|r| r.record.clone()).collect()
+    content.records().map(|r| r.record).collect()
 }
 
 /// Builds a whole new version (CPU work: runs on a blocking thread).

@@ -140,7 +140,13 @@ const PARALLEL_MIN_SIGNATURES: usize = 32;
 /// skipping the arithmetic for triples in `known`, and reports the
 /// failures.
 pub(super) fn verify_all(pending: &[Pending<'_>], keys: &KeySet, known: &VerifiedSignatures, report: &mut Report) -> Verified {
-    let check = |p: &Pending<'_>| verify(p.owner, p.rrset, p.sig, &keys.keys[p.key].1, known);
+    // Each Ed25519 key is decompressed once, not once per signature.
+    let ed25519: Vec<Option<Result<ed25519_dalek::VerifyingKey, String>>> =
+        keys.keys.iter().map(|(_, key)| (key.algorithm() == SecurityAlgorithm::ED25519).then(|| ed25519_key(key))).collect();
+    let check = |p: &Pending<'_>| {
+        let key = &keys.keys[p.key].1;
+        verify(p.owner, p.rrset, p.sig, key, ed25519.get(p.key).and_then(Option::as_ref), known)
+    };
     let results: Vec<Result<([u8; 32], bool), String>> = if pending.len() < PARALLEL_MIN_SIGNATURES {
         pending.iter().map(check).collect()
     } else {
@@ -241,6 +247,7 @@ fn verify(
     rrset: &Rrset,
     sig: &SignatureRecord,
     key: &Dnskey<Bytes>,
+    ed25519: Option<&Result<ed25519_dalek::VerifyingKey, String>>,
     known: &VerifiedSignatures,
 ) -> Result<([u8; 32], bool), String> {
     let mut records: Vec<StoredRecord> = rrset
@@ -254,18 +261,31 @@ fn verify(
     if known.0.contains(&digest) {
         return Ok((digest, true));
     }
-    verify_data(&data, sig, key).map(|()| (digest, false))
+    verify_data(&data, sig, key, ed25519).map(|()| (digest, false))
 }
 
-fn verify_data(data: &[u8], sig: &SignatureRecord, key: &Dnskey<Bytes>) -> Result<(), String> {
-    if key.algorithm() == SecurityAlgorithm::ED25519 {
-        // RFC 8080 §4 / RFC 8032 §5.1.7, strictly: no small-order points,
-        // canonical S.
-        let pk: [u8; 32] = key.public_key().as_ref().try_into().map_err(|_| "Ed25519 key is not 32 bytes".to_string())?;
-        let vk = ed25519_dalek::VerifyingKey::from_bytes(&pk).map_err(|e| format!("bad Ed25519 key: {e}"))?;
-        let s: [u8; 64] = sig.rrsig.signature().as_ref().try_into().map_err(|_| "Ed25519 signature is not 64 bytes".to_string())?;
-        vk.verify_strict(data, &ed25519_dalek::Signature::from_bytes(&s)).map_err(|_| "Ed25519 verification failed".to_string())
-    } else {
-        sig.rrsig.verify_signed_data(key, &data).map_err(|e| e.to_string())
+/// An Ed25519 DNSKEY's public key as a point (RFC 8080 §3).
+fn ed25519_key(key: &Dnskey<Bytes>) -> Result<ed25519_dalek::VerifyingKey, String> {
+    let pk: [u8; 32] = key.public_key().as_ref().try_into().map_err(|_| "Ed25519 key is not 32 bytes".to_string())?;
+    ed25519_dalek::VerifyingKey::from_bytes(&pk).map_err(|e| format!("bad Ed25519 key: {e}"))
+}
+
+/// Checks `sig` over `data` by `key`; `ed25519` is the key as a point, for
+/// an Ed25519 key.
+fn verify_data(
+    data: &[u8],
+    sig: &SignatureRecord,
+    key: &Dnskey<Bytes>,
+    ed25519: Option<&Result<ed25519_dalek::VerifyingKey, String>>,
+) -> Result<(), String> {
+    match ed25519 {
+        Some(vk) => {
+            // RFC 8080 §4 / RFC 8032 §5.1.7, strictly: no small-order
+            // points, canonical S.
+            let vk = vk.as_ref().map_err(Clone::clone)?;
+            let s: [u8; 64] = sig.rrsig.signature().as_ref().try_into().map_err(|_| "Ed25519 signature is not 64 bytes".to_string())?;
+            vk.verify_strict(data, &ed25519_dalek::Signature::from_bytes(&s)).map_err(|_| "Ed25519 verification failed".to_string())
+        }
+        None => sig.rrsig.verify_signed_data(key, &data).map_err(|e| e.to_string()),
     }
 }
