@@ -411,14 +411,14 @@ impl Zone {
     /// Records are put in canonical order; of two RRsets with the same
     /// owner and type, the last one counts.
     pub fn from_rrsets(apex: StoredName, rrsets: impl IntoIterator<Item = Rrset>) -> Zone {
-        let mut nodes: BTreeMap<CanonicalName, Node> = BTreeMap::new();
+        let mut nodes = builder::NodesInOrder::default();
         for rrset in rrsets {
             let Rrset { owner, rtype, ttl, rdata, location } = rrset;
             let mut rrset = Rrset::new(owner, rtype, ttl, rdata);
             rrset.location = location;
-            nodes.entry(CanonicalName(rrset.owner.clone())).or_default().rrsets.insert(rrset.rtype.to_int(), rrset);
+            nodes.node_mut(CanonicalName(rrset.owner.clone())).rrsets.insert(rrset.rtype.to_int(), rrset);
         }
-        Zone { apex, nodes, warnings: Vec::new() }
+        Zone { apex, nodes: nodes.finish(), warnings: Vec::new() }
     }
 
     /// Every RRset (RRSIG excluded), owned, in canonical order of owner

@@ -20,7 +20,7 @@ use crate::StoredName;
 pub struct ZoneBuilder {
     apex: StoredName,
     kind: InputKind,
-    nodes: BTreeMap<CanonicalName, Node>,
+    nodes: NodesInOrder,
     problems: Vec<ZoneProblem>,
     warnings: Vec<ZoneProblem>,
     /// Where the first record was read: RFC 1035 §5.2 wants the SOA
@@ -31,7 +31,7 @@ pub struct ZoneBuilder {
 impl ZoneBuilder {
     /// An empty zone at `apex`, to be read as `kind`.
     pub fn new(apex: StoredName, kind: InputKind) -> Self {
-        ZoneBuilder { apex, kind, nodes: BTreeMap::new(), problems: Vec::new(), warnings: Vec::new(), first_location: None }
+        ZoneBuilder { apex, kind, nodes: NodesInOrder::default(), problems: Vec::new(), warnings: Vec::new(), first_location: None }
     }
 
     /// A zone at `apex` read as `kind` from master file `text` (`name`
@@ -66,7 +66,7 @@ impl ZoneBuilder {
             });
             return;
         }
-        let node = self.nodes.entry(CanonicalName(owner.clone())).or_default();
+        let node = self.nodes.node_mut(CanonicalName(owner.clone()));
         let data = record.into_data();
         if let ZoneRecordData::Rrsig(rrsig) = data {
             node.push_signature(SignatureRecord { ttl, rrsig, location: Some(location) });
@@ -99,7 +99,8 @@ impl ZoneBuilder {
     /// The zone, once its structure is checked (RFC 1035 §5.2, RFC 2181
     /// §10.1), or every problem found.
     pub fn finish(self) -> Result<Zone, ZoneError> {
-        let ZoneBuilder { apex, mut nodes, mut problems, warnings, first_location, .. } = self;
+        let ZoneBuilder { apex, nodes, mut problems, warnings, first_location, .. } = self;
+        let mut nodes = nodes.finish();
         for node in nodes.values_mut() {
             for rrset in node.rrsets.values_mut() {
                 rrset.rdata.sort_by(|a, b| a.canonical.cmp(&b.canonical));
@@ -122,12 +123,95 @@ impl ZoneBuilder {
     }
 }
 
+/// A zone's names as they come, mostly in canonical order (a zone file
+/// written by a signer, a proposal's RRsets), made into the zone's map at
+/// the end.
+///
+/// A `BTreeMap` that is given its keys in order one by one splits every
+/// full leaf near its middle and never returns to the left part: its
+/// leaves stay a little over half full, about 150 octets a name where a
+/// full leaf needs 80. Names that come in order are kept in a list, and
+/// the map is built from it whole, its leaves full; a name that comes
+/// out of order goes to a map of its own, joined at the end.
+#[derive(Debug, Default)]
+pub(crate) struct NodesInOrder {
+    /// Names in strictly increasing canonical order.
+    in_order: Vec<(CanonicalName, Node)>,
+    /// Names that came before the last of `in_order` and are not in it.
+    others: BTreeMap<CanonicalName, Node>,
+}
+
+impl NodesInOrder {
+    /// The node of `name`, added empty if it is not there.
+    pub(crate) fn node_mut(&mut self, name: CanonicalName) -> &mut Node {
+        let at = match self.in_order.last() {
+            None => None,
+            Some((last, _)) if name > *last => None,
+            Some((last, _)) if name == *last => Some(self.in_order.len() - 1),
+            Some(_) => match self.in_order.binary_search_by(|(k, _)| k.cmp(&name)) {
+                Ok(i) => Some(i),
+                Err(_) => return self.others.entry(name).or_default(),
+            },
+        };
+        match at {
+            Some(i) => &mut self.in_order[i].1,
+            None => {
+                // After every name in order, so in no map yet: `others`
+                // only takes names below the last in order.
+                self.in_order.push((name, Node::default()));
+                let last = self.in_order.len() - 1;
+                &mut self.in_order[last].1
+            }
+        }
+    }
+
+    /// The zone's map of names.
+    pub(crate) fn finish(self) -> BTreeMap<CanonicalName, Node> {
+        let NodesInOrder { in_order, mut others } = self;
+        if others.is_empty() {
+            // Sorted and unique: built leaf by leaf, each full.
+            return in_order.into_iter().collect();
+        }
+        others.extend(in_order);
+        others
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::load::load_zone_text;
     use crate::present::zone_text;
     use std::str::FromStr;
+
+    /// Names in order, repeated, and out of order (new ones and ones
+    /// already in order) make the map inserting each one would.
+    #[test]
+    fn nodes_in_order_make_the_same_map() {
+        let names = ["a", "b", "b", "c", "a", "bb", "d", "bb", "c", "e", "0", "e", "0", "f"];
+        let mut nodes = NodesInOrder::default();
+        let mut plain: BTreeMap<CanonicalName, usize> = BTreeMap::new();
+        for (i, label) in names.iter().enumerate() {
+            let name = CanonicalName(StoredName::from_str(&format!("{label}.example.")).unwrap());
+            let node = nodes.node_mut(name.clone());
+            // Each arrival leaves an RRset of its own, to count them.
+            let rrset = Rrset::new(name.0.clone(), domain::base::iana::Rtype::TXT, domain::base::Ttl::from_secs(i as u32), Vec::new());
+            node.rrsets.insert(u16::try_from(i).unwrap(), rrset);
+            *plain.entry(name).or_default() += 1;
+        }
+        let built = nodes.finish();
+        assert!(built.keys().eq(plain.keys()));
+        for (name, node) in &built {
+            assert_eq!(node.rrsets.values().count(), plain[name], "{name}");
+        }
+        // All in order: the map is built from the list alone.
+        let mut ordered = NodesInOrder::default();
+        for label in ["a", "a", "b", "c"] {
+            ordered.node_mut(CanonicalName(StoredName::from_str(&format!("{label}.example.")).unwrap()));
+        }
+        assert!(ordered.others.is_empty());
+        assert_eq!(ordered.finish().len(), 3);
+    }
 
     /// Read record by record, a zone is the one its list of records
     /// makes, with the same problems found at the same lines.
