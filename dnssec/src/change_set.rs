@@ -323,7 +323,7 @@ impl ZoneContent {
         }
         let mut added = BTreeMap::new();
         for r in &set.added {
-            let key = RecordKey::of(&r.record);
+            let (key, rest) = RecordRest::of(r.clone());
             let present = self.records.contains_key(&key) && !removed.contains_key(&key);
             if present || added.contains_key(&key) {
                 problems.push(ZoneProblem {
@@ -333,7 +333,7 @@ impl ZoneContent {
             } else if r.record.rtype() == Rtype::SOA {
                 problems.push(ZoneProblem { location: here(r), message: "an SOA inside the records added".into() });
             } else {
-                added.insert(key, ());
+                added.insert(key, rest);
             }
         }
         if !problems.is_empty() {
@@ -345,10 +345,9 @@ impl ZoneContent {
         if let Some(old) = self.soa_entry().map(|(k, _)| k.clone()) {
             self.records.remove(&old);
         }
-        for r in std::iter::once(&set.new_soa).chain(set.added.iter()) {
-            let (key, rest) = RecordRest::of(r.clone());
-            self.records.insert(key, rest);
-        }
+        let (key, rest) = RecordRest::of(set.new_soa.clone());
+        self.records.insert(key, rest);
+        self.records.extend(added);
         Ok(())
     }
 
