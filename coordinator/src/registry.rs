@@ -1,5 +1,6 @@
 //! The coordinator's registry in sled: key groups, requests, culprits and
-//! zones. The only module that touches sled.
+//! zones, and beside it the published zones' snapshot texts as files
+//! ([`text_files`]). The only module that touches sled or those files.
 //!
 //! Trees and keys:
 //!
@@ -28,7 +29,9 @@ use serde::{Deserialize, Serialize};
 use crate::request::RequestRecord;
 
 pub mod rollovers;
+pub mod text_files;
 pub mod zone_state;
+pub use text_files::SnapshotFiles;
 pub use zone_state::{Publication, StoredSettings, ZoneStateRecord, ZoneText};
 
 /// The current version of every record kind.
@@ -60,6 +63,14 @@ pub enum RegistryError {
         role: String,
         /// Which keys it rolls.
         keys: String,
+    },
+    /// A zone text file could not be written, read or removed.
+    #[error("registry: zone text file {}: {source}", file.display())]
+    TextFile {
+        /// The file (or the directory of zone texts).
+        file: std::path::PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
     },
     /// A record could not be encoded.
     #[error("registry: cannot encode a {what} record: {message}")]
@@ -155,6 +166,7 @@ pub struct Registry {
     zone_unsigned_journal: sled::Tree,
     zone_baselines: sled::Tree,
     rollovers: sled::Tree,
+    texts: text_files::TextFiles,
 }
 
 fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, RegistryError> {
@@ -181,10 +193,12 @@ fn request_key(record: &RequestRecord) -> Vec<u8> {
 }
 
 impl Registry {
-    /// Opens (or creates) the registry in `dir`.
+    /// Opens (or creates) the registry in `dir`, and removes the zone
+    /// text files no zone state names (a crash between writing a version's
+    /// texts and committing it, or before the texts it replaced went).
     pub fn open(dir: &Path) -> Result<Registry, RegistryError> {
         let db = sled::Config::new().path(dir).cache_capacity(SLED_CACHE_BYTES).open()?;
-        Ok(Registry {
+        let registry = Registry {
             key_groups: db.open_tree("key_groups")?,
             // Named before requests were called requests; kept for existing registries.
             requests: db.open_tree("sessions")?,
@@ -196,8 +210,15 @@ impl Registry {
             zone_unsigned_journal: db.open_tree("zone_unsigned_journal")?,
             zone_baselines: db.open_tree("zone_baselines")?,
             rollovers: db.open_tree("rollovers")?,
+            texts: text_files::TextFiles::open(dir)?,
             db,
-        })
+        };
+        let states = registry.zone_states()?;
+        let removed = registry.texts.remove_unnamed(&text_files::named(states.iter().filter_map(|s| s.snapshot_files.as_ref())))?;
+        if removed > 0 {
+            tracing::info!("registry: removed {removed} zone text file(s) no published version names (left by an interrupted publication)");
+        }
+        Ok(registry)
     }
 
     /// Writes everything to disk.

@@ -155,7 +155,7 @@ fn remove_record(node: &mut Node, record: &StoredRecord) -> bool {
 fn add_record(node: &mut Node, r: &LoadedRecord) -> bool {
     let record = &r.record;
     if let ZoneRecordData::Rrsig(rrsig) = record.data() {
-        let new = SignatureRecord { ttl: record.ttl(), rrsig: rrsig.clone(), location: Some(r.location.clone()) };
+        let new = SignatureRecord::read(record.ttl(), rrsig.clone(), Some(r.location.clone()));
         let canonical = rrsig_rdata(&new).canonical;
         if node.signatures.iter().any(|s| rrsig_rdata(s).canonical == canonical) {
             return false;

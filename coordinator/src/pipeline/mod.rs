@@ -145,9 +145,7 @@ impl Version {
 /// signed zone.
 pub fn read_published(registry: &Registry, zone: &str, apex: &StoredName) -> Result<Option<(ZoneStateRecord, ZoneContent, Zone)>, CoordinatorError> {
     let Some(record) = registry.zone_state(zone)? else { return Ok(None) };
-    let Some((unsigned_text, signed_text)) = registry.zone_texts(zone)? else {
-        return Err(RegistryError::Corrupt { tree: "zone_signed", key: zone.to_string(), message: "no published text".into() }.into());
-    };
+    let (unsigned_text, signed_text) = registry.snapshot_texts(&record)?;
     let corrupt = |tree: &'static str, message: String| RegistryError::Corrupt { tree, key: zone.to_string(), message };
     let unsigned = load_zone_text(&unsigned_text, Path::new(&format!("{zone} (unsigned, registry)")), apex)
         .map_err(|e| corrupt("zone_unsigned", e.to_string()))?;

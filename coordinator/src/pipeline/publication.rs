@@ -105,6 +105,7 @@ mod tests {
             key_set: None,
             snapshot_bytes: None,
             journal_bytes: None,
+            snapshot_files: None,
         }
     }
 

@@ -367,18 +367,45 @@ impl Request<'_> {
             None => (None, None),
         };
         let published = published_digest(text.as_deref(), changes_text.as_deref());
-        // From here on each text is held once, in the buffer sled stores;
-        // the signed one is moved there before the unsigned one is made.
-        let text = text.map(ZoneText::from);
+        // From here on the signed text is held once, shared by the
+        // snapshot file, the output file and the answer.
+        let text = text.map(|t| Arc::new(ZoneText::from(t)));
         let position = journal_position(previous_record, changes_text.is_some(), snapshot || undo.is_none());
         let snapshot = position.snapshot;
-        let unsigned_text = snapshot.then(|| ZoneText::from(next.content.to_text()));
         let unsigned_changes = match (snapshot, self.current.as_ref(), next.touched.as_ref()) {
-            (false, Some(v), Some(touched)) => Some(unsigned_change_text(&v.unsigned, &next.content, touched)?),
-            _ => None,
+            (false, Some(v), Some(touched)) => unsigned_change_text(&v.unsigned, &next.content, touched).map(Some).map_err(CoordinatorError::from),
+            _ => Ok(None),
         };
-        // Both texts exist only when a snapshot is written.
-        let texts_len = unsigned_text.as_ref().zip(text.as_ref()).map(|(u, s)| (u.as_bytes().len() + s.as_bytes().len()) as u64);
+        // A snapshot's texts are in their files before the record naming
+        // them is written; the unsigned text is made, written and dropped
+        // here, not held at the publication. A change set keeps the files
+        // named before.
+        let written = match (snapshot, &text) {
+            _ if unsigned_changes.is_err() => Ok((None, None)),
+            (true, Some(signed)) => {
+                let (registry, signed, content) = (c.registry.clone(), signed.clone(), next.content.clone());
+                tokio::task::spawn_blocking(move || {
+                    let unsigned = ZoneText::from(content.to_text());
+                    let files = registry.write_snapshot(&unsigned, &signed)?;
+                    Ok::<_, crate::registry::RegistryError>((Some(files), Some((unsigned.as_bytes().len() + signed.as_bytes().len()) as u64)))
+                })
+                .await
+                .map_err(join_error)
+                .and_then(|written| written.map_err(CoordinatorError::from))
+            }
+            (true, None) => Err(CoordinatorError::Internal(format!("{zone}: a snapshot without the signed text"))),
+            (false, _) => Ok((previous_record.and_then(|r| r.snapshot_files.clone()), None)),
+        };
+        let (unsigned_changes, snapshot_files, texts_len) = match unsigned_changes.and_then(|u| written.map(|(f, l)| (u, f, l))) {
+            Ok(written) => written,
+            Err(e) => {
+                // The published model goes back to the version the registry holds.
+                if let Some(undo) = undo {
+                    shared.write().unwrap_or_else(|e| e.into_inner()).apply_patch(undo);
+                }
+                return Err(e);
+            }
+        };
         let entry_len = changes_text.as_ref().map_or(0, String::len) + unsigned_changes.as_ref().map_or(0, String::len);
         let (snapshot_bytes, journal_bytes) = stored_sizes(previous_record, texts_len, entry_len as u64);
         let state = ZoneStateRecord {
@@ -398,6 +425,7 @@ impl Request<'_> {
             key_set: Some(key_set),
             snapshot_bytes,
             journal_bytes,
+            snapshot_files,
         };
         let summary = report.summary();
         // Nothing goes out before the registry holds the version whole.
@@ -405,7 +433,7 @@ impl Request<'_> {
             .registry
             .publish_zone(&Publication {
                 state: &state,
-                snapshot: unsigned_text.as_ref().zip(text.as_ref().filter(|_| snapshot)),
+                snapshot,
                 changes: changes_text.as_deref(),
                 unsigned_changes: unsigned_changes.as_deref(),
                 journal_limit: c.pipeline.journal_limit(),
@@ -437,8 +465,6 @@ impl Request<'_> {
             *h = super::ZoneHealth { next_refresh: next_due.map(at), earliest_expiration: first_expiration.map(at), ..Default::default() };
         });
         self.lane.wake.notify_one();
-        drop(unsigned_text);
-        let text = text.map(Arc::new);
         self.stages.mark("live, audit");
         self.outputs(next.serial, &text, changes_text.as_deref(), changes, &shared).await;
         self.stages.mark("outputs");

@@ -6,21 +6,24 @@
 //! | tree | key | value |
 //! |---|---|---|
 //! | `zone_state` | zone | [`ZoneStateRecord`] (TOML) |
-//! | `zone_unsigned` | zone | the unsigned version, master file text |
-//! | `zone_signed` | zone | the signed version as published, master file text |
+//! | `zone_unsigned` | zone | the unsigned version, master file text (registries written before [`SnapshotFiles`]) |
+//! | `zone_signed` | zone | the signed version as published, master file text (the same) |
 //! | `zone_journal` | zone `\0` sequence (u64 BE) | a signed change set, IXFR text (RFC 1995 §4) |
 //! | `zone_unsigned_journal` | zone `\0` sequence (u64 BE) | the unsigned change set of the same step |
 //! | `zone_baselines` | zone `\0` signer | the request id the signer acknowledged as published |
 //!
-//! The texts are a snapshot: a whole version writes them, a change set
-//! writes only its two journal entries, and every so often a change set
-//! writes a snapshot again. The version published is the snapshot with
-//! the journal entries from [`ZoneStateRecord::snapshot_next`] on applied,
-//! so a one-record change writes a few hundred bytes, not the zone.
+//! The texts are a snapshot, kept as files named by their SHA-256
+//! ([`super::text_files`]; the record's [`SnapshotFiles`]): a whole version
+//! writes them, a change set writes only its two journal entries, and
+//! every so often a change set writes a snapshot again. The version
+//! published is the snapshot with the journal entries from
+//! [`ZoneStateRecord::snapshot_next`] on applied, so a one-record change
+//! writes a few hundred bytes, not the zone.
 //!
-//! A publication writes all of it (and the `zones` release record) in one
-//! sled transaction and flushes before anything goes out: after a crash
-//! the registry holds the previous version or the new one, whole.
+//! A publication writes its records (and the `zones` release record) in
+//! one sled transaction and flushes before anything goes out, its snapshot
+//! files written and synced before that: after a crash the registry holds
+//! the previous version or the new one, whole.
 
 use std::collections::BTreeMap;
 
@@ -28,39 +31,38 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
+use super::text_files::{named, SnapshotFiles};
 use super::{decode, encode, Registry, RegistryError};
 use crate::keys::rollover::views::KeySet;
 
-/// A whole version's text as the registry stores it: the octets move into
-/// sled's own buffer once, and the publication, the output file and the
-/// answer read them there. Built from a `String`, which it replaces: a
-/// signed zone's text (56 MB at 100,000 delegations) is not held twice,
-/// as text and as sled's copy, while the publication is written.
+/// A whole version's text, held once: the publication writes its file,
+/// and the output file and the answer read it. Built from a `String`,
+/// which it takes over without a copy (a signed zone's text is 51 MB at
+/// 100,000 delegations).
 #[derive(Clone, Debug)]
-pub struct ZoneText(sled::IVec);
+pub struct ZoneText(String);
 
 impl ZoneText {
-    /// The text's octets (UTF-8: it was made from a `String`).
+    /// The text's octets.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        self.0.as_bytes()
     }
 
     /// The text as a `String` (a copy).
     pub fn to_text(&self) -> String {
-        // Never lossy: the octets came from a `String`.
-        String::from_utf8_lossy(&self.0).into_owned()
+        self.0.clone()
     }
 }
 
 impl From<String> for ZoneText {
     fn from(text: String) -> ZoneText {
-        ZoneText(sled::IVec::from(text.as_bytes()))
+        ZoneText(text)
     }
 }
 
 impl From<&str> for ZoneText {
     fn from(text: &str) -> ZoneText {
-        ZoneText(sled::IVec::from(text.as_bytes()))
+        ZoneText(text.to_string())
     }
 }
 
@@ -127,6 +129,11 @@ pub struct ZoneStateRecord {
     /// snapshot (`crate::pipeline::publication::writes_snapshot`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal_bytes: Option<u64>,
+    /// The files holding the snapshot (`None`: written before the texts
+    /// moved out of sled; they are in its `zone_unsigned` and
+    /// `zone_signed` trees).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_files: Option<SnapshotFiles>,
 }
 
 impl ZoneStateRecord {
@@ -141,9 +148,9 @@ impl ZoneStateRecord {
 pub struct Publication<'a> {
     /// The new state.
     pub state: &'a ZoneStateRecord,
-    /// The whole version's texts (unsigned, signed), when a snapshot is
-    /// written.
-    pub snapshot: Option<(&'a ZoneText, &'a ZoneText)>,
+    /// A snapshot is written: the state names its files, written already
+    /// ([`Registry::write_snapshot`]).
+    pub snapshot: bool,
     /// The signed change set from the version before (IXFR text), if any.
     pub changes: Option<&'a str>,
     /// The unsigned change set of the same step: required without a
@@ -180,9 +187,15 @@ impl Registry {
     /// Writes a publication in one transaction and flushes it.
     pub async fn publish_zone(&self, p: &Publication<'_>) -> Result<(), RegistryError> {
         let zone = p.state.zone.as_str();
-        if p.snapshot.is_none() && (p.changes.is_none() || p.unsigned_changes.is_none()) {
+        if !p.snapshot && (p.changes.is_none() || p.unsigned_changes.is_none()) {
             return Err(RegistryError::Encode { what: "zone publication", message: "neither the whole version nor both change sets".into() });
         }
+        if p.snapshot && p.state.snapshot_files.is_none() {
+            return Err(RegistryError::Encode { what: "zone publication", message: "a snapshot without its files".into() });
+        }
+        // The zone's lane publishes one version at a time: what it replaces
+        // is the record stored now.
+        let replaced = self.zone_state(zone)?.and_then(|old| old.snapshot_files).filter(|_| p.snapshot);
         let state = encode("zone state", p.state)?;
         let new_seq = p.state.journal_next.saturating_sub(1);
         // Kept: the newest `journal_limit` signed entries (for IXFR), and
@@ -201,13 +214,14 @@ impl Registry {
         let dropped = keys(&self.zone_journal, p.changes.is_some().then_some(keep_from))?;
         let dropped_unsigned = keys(&self.zone_unsigned_journal, Some(p.state.snapshot_next()))?;
         let key = journal_key(zone, new_seq);
-        (&self.zone_state, &self.zone_unsigned, &self.zone_signed, &self.zone_journal, &self.zone_unsigned_journal)
+        let committed = (&self.zone_state, &self.zone_unsigned, &self.zone_signed, &self.zone_journal, &self.zone_unsigned_journal)
             .transaction(|(states, unsigned, signed, journal, unsigned_journal)| {
                 states.insert(zone.as_bytes(), state.as_slice())?;
-                if let Some((u, s)) = p.snapshot {
-                    // The texts' own buffers, shared, not copied.
-                    unsigned.insert(zone.as_bytes(), u.0.clone())?;
-                    signed.insert(zone.as_bytes(), s.0.clone())?;
+                if p.snapshot {
+                    // The texts are in their files; an older registry's
+                    // copies in sled go.
+                    unsigned.remove(zone.as_bytes())?;
+                    signed.remove(zone.as_bytes())?;
                 }
                 for key in &dropped {
                     journal.remove(key)?;
@@ -218,7 +232,7 @@ impl Registry {
                 if let Some(c) = p.changes {
                     journal.insert(key.as_slice(), c.as_bytes())?;
                 }
-                if let (Some(u), None) = (p.unsigned_changes, p.snapshot) {
+                if let (Some(u), false) = (p.unsigned_changes, p.snapshot) {
                     unsigned_journal.insert(key.as_slice(), u.as_bytes())?;
                 }
                 Ok::<(), ConflictableTransactionError<()>>(())
@@ -226,8 +240,45 @@ impl Registry {
             .map_err(|e| match e {
                 TransactionError::Storage(e) => RegistryError::Sled(e),
                 TransactionError::Abort(()) => RegistryError::Encode { what: "zone publication", message: "aborted".into() },
-            })?;
-        self.flush().await
+            });
+        if let Err(e) = committed {
+            // The files written for it are named by nothing now.
+            if let Some(new) = p.state.snapshot_files.clone().filter(|_| p.snapshot) {
+                self.remove_unnamed_texts(new).await;
+            }
+            return Err(e);
+        }
+        self.flush().await?;
+        if let Some(old) = replaced {
+            // Only once the new record is on disk.
+            self.remove_unnamed_texts(old).await;
+        }
+        Ok(())
+    }
+
+    /// Removes the files of `files` no stored zone state names. Texts of
+    /// different zones never share a file (every record's owner is
+    /// absolute); a file still named (a version republished unchanged)
+    /// stays. A failure is logged, not returned: the publication stands
+    /// either way, and the next start removes what is left.
+    async fn remove_unnamed_texts(&self, files: SnapshotFiles) {
+        let (registry, what) = (self.clone(), format!("{}, {}", files.unsigned, files.signed));
+        let removed = tokio::task::spawn_blocking(move || {
+            let states = registry.zone_states()?;
+            registry.texts.remove_replaced(&files, &named(states.iter().filter_map(|s| s.snapshot_files.as_ref())))
+        })
+        .await;
+        match removed {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("registry: zone texts {what} no version names could not be removed ({e}); the next start removes them"),
+            Err(e) => tracing::warn!("registry: removing the zone texts {what} no version names: {e}"),
+        }
+    }
+
+    /// Writes a snapshot's texts to their files, durably (blocking I/O:
+    /// call on the blocking pool), before the publication that names them.
+    pub fn write_snapshot(&self, unsigned: &ZoneText, signed: &ZoneText) -> Result<SnapshotFiles, RegistryError> {
+        Ok(SnapshotFiles { unsigned: self.texts.write(unsigned.as_bytes())?, signed: self.texts.write(signed.as_bytes())? })
     }
 
     /// The journal entries of `zone` not in its stored texts (signed and
@@ -267,6 +318,27 @@ impl Registry {
 
     /// The unsigned and the signed text of `zone`'s published version.
     pub fn zone_texts(&self, zone: &str) -> Result<Option<(String, String)>, RegistryError> {
+        match self.zone_state(zone)? {
+            Some(state) => self.snapshot_texts(&state).map(Some),
+            None => self.sled_texts(zone),
+        }
+    }
+
+    /// The unsigned and the signed text of the snapshot `state` names
+    /// (blocking I/O: call on the blocking pool).
+    pub fn snapshot_texts(&self, state: &ZoneStateRecord) -> Result<(String, String), RegistryError> {
+        match &state.snapshot_files {
+            Some(files) => Ok((self.texts.read(&files.unsigned)?, self.texts.read(&files.signed)?)),
+            None => self.sled_texts(&state.zone)?.ok_or_else(|| RegistryError::Corrupt {
+                tree: "zone_signed",
+                key: state.zone.clone(),
+                message: "no published text".into(),
+            }),
+        }
+    }
+
+    /// The texts as registries before [`SnapshotFiles`] kept them.
+    fn sled_texts(&self, zone: &str) -> Result<Option<(String, String)>, RegistryError> {
         let key = zone.as_bytes();
         match (self.zone_unsigned.get(key)?, self.zone_signed.get(key)?) {
             (Some(u), Some(s)) => Ok(Some((text("zone_unsigned", key, &u)?, text("zone_signed", key, &s)?))),
@@ -279,9 +351,12 @@ impl Registry {
         }
     }
 
-    /// The signed text of `zone`'s published version.
+    /// The signed text of `zone`'s snapshot.
     pub fn zone_signed_text(&self, zone: &str) -> Result<Option<String>, RegistryError> {
-        self.zone_signed.get(zone.as_bytes())?.map(|v| text("zone_signed", zone.as_bytes(), &v)).transpose()
+        match self.zone_state(zone)? {
+            Some(ZoneStateRecord { snapshot_files: Some(files), .. }) => self.texts.read(&files.signed).map(Some),
+            _ => self.zone_signed.get(zone.as_bytes())?.map(|v| text("zone_signed", zone.as_bytes(), &v)).transpose(),
+        }
     }
 
     /// The journal of `zone`, oldest change set first (IXFR text).
@@ -373,47 +448,54 @@ mod tests {
             key_set: None,
             snapshot_bytes: None,
             journal_bytes: None,
+            snapshot_files: None,
         }
+    }
+
+    /// Publishes `s` as the pipeline does: a snapshot's texts written to
+    /// their files first, a change set keeping the files named before.
+    async fn publish(r: &Registry, mut s: ZoneStateRecord, texts: Option<(&str, &str)>, changes: Option<&str>, unsigned_changes: Option<&str>) -> Result<ZoneStateRecord, RegistryError> {
+        s.snapshot_files = match texts {
+            Some((u, t)) => Some(r.write_snapshot(&u.into(), &t.into())?),
+            None => r.zone_state(&s.zone)?.and_then(|old| old.snapshot_files),
+        };
+        r.publish_zone(&Publication { state: &s, snapshot: texts.is_some(), changes, unsigned_changes, journal_limit: 2 }).await?;
+        Ok(s)
+    }
+
+    fn text_files(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir.join("zone-texts")).unwrap().count()
     }
 
     #[tokio::test]
     async fn publications_are_whole_and_the_journal_is_bounded() {
         let dir = tempfile::tempdir().unwrap();
+        let fourth;
         {
             let r = Registry::open(dir.path()).unwrap();
             assert_eq!(r.zone_texts("example.").unwrap(), None);
-            let first = state(1, 0);
-            r.publish_zone(&Publication { state: &first, snapshot: Some((&"u1".into(), &"s1".into())), changes: None, unsigned_changes: None, journal_limit: 2 })
-                .await
-                .unwrap();
+            publish(&r, state(1, 0), Some(("u1", "s1")), None, None).await.unwrap();
+            let mut last = None;
             for serial in 2..=4u32 {
-                let s = state(serial, u64::from(serial) - 1);
                 let changes = format!("c{serial}");
-                let (u, t) = (ZoneText::from(format!("u{serial}")), ZoneText::from(format!("s{serial}")));
-                r.publish_zone(&Publication {
-                    state: &s,
-                    snapshot: Some((&u, &t)),
-                    changes: Some(&changes),
-                    unsigned_changes: None,
-                    journal_limit: 2,
-                })
-                .await
-                .unwrap();
+                let (u, t) = (format!("u{serial}"), format!("s{serial}"));
+                last = Some(publish(&r, state(serial, u64::from(serial) - 1), Some((&u, &t)), Some(&changes), None).await.unwrap());
             }
+            fourth = last.unwrap();
             r.set_signer_baseline("example.", "signer-1", "r4").unwrap();
             r.set_signer_baseline("example.com.", "signer-1", "x").unwrap();
         }
+        // Each snapshot replaced the one before: two files, the last ones.
+        assert_eq!(text_files(dir.path()), 2);
         let r = Registry::open(dir.path()).unwrap();
-        assert_eq!(r.zone_state("example.").unwrap(), Some(state(4, 3)));
+        assert_eq!(r.zone_state("example.").unwrap(), Some(fourth));
         assert_eq!(r.zone_texts("example.").unwrap(), Some(("u4".into(), "s4".into())));
+        assert_eq!(r.zone_signed_text("example.").unwrap(), Some("s4".into()));
         assert_eq!(r.zone_journal("example.").unwrap(), ["c3", "c4"]);
         assert_eq!(r.signer_baselines("example.").unwrap().into_iter().collect::<Vec<_>>(), [("signer-1".into(), "r4".into())]);
         assert_eq!(r.zone_states().unwrap().len(), 1);
         // A full version without a change set empties the journal.
-        let s = state(5, 4);
-        r.publish_zone(&Publication { state: &s, snapshot: Some((&"u5".into(), &"s5".into())), changes: None, unsigned_changes: None, journal_limit: 2 })
-            .await
-            .unwrap();
+        publish(&r, state(5, 4), Some(("u5", "s5")), None, None).await.unwrap();
         assert!(r.zone_journal("example.").unwrap().is_empty());
         // Change sets without a snapshot: the texts stay, the entries the
         // version needs are kept beyond the journal limit.
@@ -421,26 +503,58 @@ mod tests {
             let mut s = state(serial, u64::from(serial) - 1);
             s.snapshot_next = Some(4);
             let (c, u) = (format!("c{serial}"), format!("uc{serial}"));
-            r.publish_zone(&Publication { state: &s, snapshot: None, changes: Some(&c), unsigned_changes: Some(&u), journal_limit: 2 })
-                .await
-                .unwrap();
+            publish(&r, s, None, Some(&c), Some(&u)).await.unwrap();
         }
         assert_eq!(r.zone_texts("example.").unwrap(), Some(("u5".into(), "s5".into())));
+        assert_eq!(text_files(dir.path()), 2);
         assert_eq!(r.zone_journal("example.").unwrap(), ["c6", "c7", "c8", "c9"]);
         assert_eq!(r.zone_journal_newest("example.", 2).unwrap(), ["c8", "c9"]);
         let pending = r.zone_pending_changes(&r.zone_state("example.").unwrap().unwrap()).unwrap();
         assert_eq!(pending, [("uc6", "c6"), ("uc7", "c7"), ("uc8", "c8"), ("uc9", "c9")].map(|(a, b)| (a.to_string(), b.to_string())));
         // A snapshot lets the journal shrink to its limit again.
-        let s = state(10, 9);
-        r.publish_zone(&Publication { state: &s, snapshot: Some((&"u10".into(), &"s10".into())), changes: Some("c10"), unsigned_changes: Some("uc10"), journal_limit: 2 })
-            .await
-            .unwrap();
+        publish(&r, state(10, 9), Some(("u10", "s10")), Some("c10"), Some("uc10")).await.unwrap();
         assert_eq!(r.zone_journal("example.").unwrap(), ["c9", "c10"]);
         assert!(r.zone_pending_changes(&r.zone_state("example.").unwrap().unwrap()).unwrap().is_empty());
-        // Neither a snapshot nor both change sets: refused.
+        // Republished unchanged: the files are still named and stay.
+        publish(&r, state(10, 10), Some(("u10", "s10")), Some("c11"), Some("uc11")).await.unwrap();
+        assert_eq!(r.zone_texts("example.").unwrap(), Some(("u10".into(), "s10".into())));
+        // Neither a snapshot nor both change sets: refused. A snapshot
+        // whose files are not named: refused.
         let s = state(11, 10);
-        assert!(r.publish_zone(&Publication { state: &s, snapshot: None, changes: Some("c11"), unsigned_changes: None, journal_limit: 2 })
-            .await
-            .is_err());
+        assert!(r.publish_zone(&Publication { state: &s, snapshot: false, changes: Some("c11"), unsigned_changes: None, journal_limit: 2 }).await.is_err());
+        assert!(r.publish_zone(&Publication { state: &s, snapshot: true, changes: Some("c11"), unsigned_changes: Some("uc11"), journal_limit: 2 }).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn texts_in_sled_read_until_a_snapshot_moves_them_and_crash_leftovers_go() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // A registry written before the texts moved to files.
+            let r = Registry::open(dir.path()).unwrap();
+            r.zone_state.insert("example.", encode("zone state", &state(1, 0)).unwrap()).unwrap();
+            r.zone_unsigned.insert("example.", "u1").unwrap();
+            r.zone_signed.insert("example.", "s1").unwrap();
+            r.flush().await.unwrap();
+            // A crash after a snapshot's files were written, before its record.
+            r.write_snapshot(&"u2".into(), &"s2".into()).unwrap();
+            assert_eq!(text_files(dir.path()), 2);
+        }
+        let r = Registry::open(dir.path()).unwrap();
+        assert_eq!(text_files(dir.path()), 0, "no record names them");
+        assert_eq!(r.zone_texts("example.").unwrap(), Some(("u1".into(), "s1".into())));
+        // A change set keeps them where they are.
+        let mut s = state(2, 1);
+        s.snapshot_next = Some(0);
+        publish(&r, s, None, Some("c2"), Some("uc2")).await.unwrap();
+        assert_eq!(r.zone_signed_text("example.").unwrap(), Some("s1".into()));
+        // A snapshot moves them to files, and sled's copies go.
+        publish(&r, state(3, 2), Some(("u3", "s3")), Some("c3"), Some("uc3")).await.unwrap();
+        assert_eq!(r.zone_texts("example.").unwrap(), Some(("u3".into(), "s3".into())));
+        assert!(r.zone_signed.get("example.").unwrap().is_none() && r.zone_unsigned.get("example.").unwrap().is_none());
+        // A file changed behind the registry's back is refused, by name.
+        let files = r.zone_state("example.").unwrap().unwrap().snapshot_files.unwrap();
+        std::fs::write(dir.path().join("zone-texts").join(format!("{}.zone", files.signed)), "s3 changed").unwrap();
+        let e = r.zone_texts("example.").unwrap_err().to_string();
+        assert!(e.contains(&files.signed) && e.contains("damaged"), "{e}");
     }
 }

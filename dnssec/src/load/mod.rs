@@ -153,9 +153,11 @@ impl<F: FnMut(LoadedRecord)> Loader<F> {
 
     fn scan(&mut self, text: &[u8], path: &Path, origin: StoredName, depth: usize) -> Result<(), LoadError> {
         let file: Arc<Path> = Arc::from(path);
-        let prescan::Prescan { text, entry_lines: lines, double_dot } = prescan::prescan(text, &origin)
+        // Room for the text and a little: an `@` rewritten to the origin
+        // makes it longer (the buffer grows then).
+        let mut zonefile = Zonefile::with_capacity(text.len() + 64);
+        let prescan::Prescan { entry_lines: lines, double_dot } = prescan::prescan(text, &origin, &mut zonefile)
             .map_err(|unclosed| LoadError::Syntax { file: path.to_path_buf(), position: unclosed.to_string() })?;
-        let mut zonefile = Zonefile::from(&text[..]);
         zonefile.set_origin(origin);
         zonefile.set_default_class(Class::IN);
         let mut index = 0;

@@ -69,7 +69,7 @@ impl ZoneBuilder {
         let node = self.nodes.node_mut(CanonicalName(owner.clone()));
         let data = record.into_data();
         if let ZoneRecordData::Rrsig(rrsig) = data {
-            node.push_signature(SignatureRecord { ttl, rrsig, location: Some(location) });
+            node.push_signature(SignatureRecord::read(ttl, rrsig, Some(location)));
             return;
         }
         match node.rrsets.get_mut(&rtype.to_int()) {

@@ -1,0 +1,183 @@
+//! A published version's whole texts (its snapshot, unsigned and signed)
+//! as files beside the registry's sled database, each named by the SHA-256
+//! of its octets: `<data_dir>/zone-texts/<hex>.zone`.
+//!
+//! Why not in sled: sled copies every value into its log as a transaction
+//! writes it, so a 51 MB signed text (100,000 delegations) was held twice
+//! at the coordinator's peak, and the unsigned one with it. A file is
+//! written from the text as it is.
+//!
+//! Crash safety follows the registry's rule (the previous version or the
+//! new one, whole): a text is written to a temporary name, synced, renamed
+//! and its directory synced *before* the zone state record naming it is
+//! committed; the files of the version it replaces are removed only after
+//! that commit is flushed, and a file no record names (a crash between the
+//! two) is removed when the registry opens. A file read back is checked
+//! against the digest its record holds: a damaged text is an error naming
+//! the file, never a zone published from it.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::RegistryError;
+
+/// The directory under the registry's.
+const DIR: &str = "zone-texts";
+const SUFFIX: &str = ".zone";
+
+/// The files holding a version's snapshot: the hex SHA-256 of each text,
+/// which is also its file name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotFiles {
+    /// The unsigned version, master file text.
+    pub unsigned: String,
+    /// The signed version as published, master file text.
+    pub signed: String,
+}
+
+impl SnapshotFiles {
+    fn names(&self) -> [&str; 2] {
+        [&self.unsigned, &self.signed]
+    }
+}
+
+/// The directory of zone texts.
+#[derive(Clone, Debug)]
+pub(crate) struct TextFiles {
+    dir: PathBuf,
+}
+
+impl TextFiles {
+    /// Opens (creates) the directory under `registry_dir`.
+    pub(crate) fn open(registry_dir: &Path) -> Result<TextFiles, RegistryError> {
+        let dir = registry_dir.join(DIR);
+        std::fs::create_dir_all(&dir).map_err(|source| RegistryError::TextFile { file: dir.clone(), source })?;
+        Ok(TextFiles { dir })
+    }
+
+    fn path(&self, digest: &str) -> PathBuf {
+        self.dir.join(format!("{digest}{SUFFIX}"))
+    }
+
+    /// Writes `text` durably under its digest and returns the digest
+    /// (blocking I/O). Writing a text already there changes nothing.
+    pub(crate) fn write(&self, text: &[u8]) -> Result<String, RegistryError> {
+        let digest = hex::encode(Sha256::digest(text));
+        let file = self.path(&digest);
+        let tmp = self.dir.join(format!(".{digest}.tmp-{}", std::process::id()));
+        let fail = |source| RegistryError::TextFile { file: file.clone(), source };
+        let written = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(text)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &file)?;
+            // The rename is durable once the directory is synced.
+            std::fs::File::open(&self.dir)?.sync_all()
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written.map_err(fail)?;
+        Ok(digest)
+    }
+
+    /// The text stored under `digest`, checked against it (blocking I/O).
+    pub(crate) fn read(&self, digest: &str) -> Result<String, RegistryError> {
+        let file = self.path(digest);
+        let octets = std::fs::read(&file).map_err(|source| RegistryError::TextFile { file: file.clone(), source })?;
+        let corrupt = |message: String| RegistryError::Corrupt { tree: DIR, key: file.display().to_string(), message };
+        let found = hex::encode(Sha256::digest(&octets));
+        if found != digest {
+            return Err(corrupt(format!("its SHA-256 is {found}, the zone state record names {digest}: the file was changed or damaged")));
+        }
+        String::from_utf8(octets).map_err(|e| corrupt(e.to_string()))
+    }
+
+    /// Removes the files of `old` that `keep` does not name (blocking I/O).
+    /// A file that is already gone is fine.
+    pub(crate) fn remove_replaced(&self, old: &SnapshotFiles, keep: &BTreeSet<String>) -> Result<(), RegistryError> {
+        for digest in old.names() {
+            if !keep.contains(digest) {
+                self.remove(&self.path(digest))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes every file and temporary file that `keep` does not name:
+    /// what a crash left between writing a text and committing its record,
+    /// or between that commit and removing the text it replaced. Only when
+    /// no publication is under way (the registry opening).
+    pub(crate) fn remove_unnamed(&self, keep: &BTreeSet<String>) -> Result<usize, RegistryError> {
+        let fail = |source| RegistryError::TextFile { file: self.dir.clone(), source };
+        let mut removed = 0;
+        for entry in std::fs::read_dir(&self.dir).map_err(fail)? {
+            let entry = entry.map_err(fail)?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let named = name.strip_suffix(SUFFIX).is_some_and(|digest| keep.contains(digest));
+            // Only what this module writes: anything else in the directory
+            // is not ours to remove.
+            let ours = name.ends_with(SUFFIX) || (name.starts_with('.') && name.contains(".tmp-"));
+            if ours && !named {
+                self.remove(&entry.path())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    fn remove(&self, file: &Path) -> Result<(), RegistryError> {
+        match std::fs::remove_file(file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(RegistryError::TextFile { file: file.to_path_buf(), source: e }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The digests every record in `records` names.
+pub(crate) fn named<'a>(records: impl IntoIterator<Item = &'a SnapshotFiles>) -> BTreeSet<String> {
+    records.into_iter().flat_map(|f| f.names().map(str::to_string)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_read_back_checked_and_unnamed_ones_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = TextFiles::open(dir.path()).unwrap();
+        let a = files.write(b"example. 3600 IN SOA a b 1 2 3 4 5\n").unwrap();
+        assert_eq!(files.write(b"example. 3600 IN SOA a b 1 2 3 4 5\n").unwrap(), a, "the same text, the same file");
+        let b = files.write(b"other\n").unwrap();
+        assert_eq!(files.read(&a).unwrap(), "example. 3600 IN SOA a b 1 2 3 4 5\n");
+        // A damaged file is refused, naming it.
+        std::fs::write(files.path(&b), b"changed\n").unwrap();
+        let e = files.read(&b).unwrap_err().to_string();
+        assert!(e.contains(&format!("{b}.zone")) && e.contains("damaged"), "{e}");
+        // A missing one names the file too.
+        let gone = "0".repeat(64);
+        assert!(files.read(&gone).unwrap_err().to_string().contains(&gone));
+        // Left by a crash: a temporary file and a text no record names.
+        std::fs::write(files.dir.join(format!(".{gone}.tmp-1")), b"x").unwrap();
+        std::fs::write(dir.path().join(DIR).join("README"), b"not ours").unwrap();
+        let keep = named([&SnapshotFiles { unsigned: a.clone(), signed: a.clone() }]);
+        assert_eq!(files.remove_unnamed(&keep).unwrap(), 2);
+        let mut left: Vec<String> = std::fs::read_dir(&files.dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        left.sort();
+        assert_eq!(left, ["README".to_string(), format!("{a}.zone")]);
+        // A replaced version's files go unless still named.
+        let c = files.write(b"c\n").unwrap();
+        files.remove_replaced(&SnapshotFiles { unsigned: a.clone(), signed: c.clone() }, &named([&SnapshotFiles { unsigned: a.clone(), signed: a.clone() }])).unwrap();
+        assert!(files.read(&a).is_ok());
+        assert!(files.read(&c).is_err());
+        // Removing what is gone already is fine (a crash after the first removal).
+        files.remove_replaced(&SnapshotFiles { unsigned: c.clone(), signed: c }, &BTreeSet::new()).unwrap();
+    }
+}
