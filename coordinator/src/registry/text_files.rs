@@ -17,7 +17,6 @@
 //! the file, never a zone published from it.
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -69,20 +68,10 @@ impl TextFiles {
     pub(crate) fn write(&self, text: &[u8]) -> Result<String, RegistryError> {
         let digest = hex::encode(Sha256::digest(text));
         let file = self.path(&digest);
-        let tmp = self.dir.join(format!(".{digest}.tmp-{}", std::process::id()));
-        let fail = |source| RegistryError::TextFile { file: file.clone(), source };
-        let written = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(text)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &file)?;
-            // The rename is durable once the directory is synced.
-            std::fs::File::open(&self.dir)?.sync_all()
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written.map_err(fail)?;
+        // Temporary file, synced, renamed, directory synced: the output
+        // files' own way (its temporary name starts with a dot and holds
+        // `.tmp-`, which `remove_unnamed` sweeps).
+        crate::pipeline::outputs::write_atomically(&file, text).map_err(|source| RegistryError::TextFile { file, source })?;
         Ok(digest)
     }
 
@@ -165,7 +154,7 @@ mod tests {
         let gone = "0".repeat(64);
         assert!(files.read(&gone).unwrap_err().to_string().contains(&gone));
         // Left by a crash: a temporary file and a text no record names.
-        std::fs::write(files.dir.join(format!(".{gone}.tmp-1")), b"x").unwrap();
+        std::fs::write(files.dir.join(format!(".{gone}.zone.tmp-1")), b"x").unwrap();
         std::fs::write(dir.path().join(DIR).join("README"), b"not ours").unwrap();
         let keep = named([&SnapshotFiles { unsigned: a.clone(), signed: a.clone() }]);
         assert_eq!(files.remove_unnamed(&keep).unwrap(), 2);
