@@ -150,7 +150,7 @@ pub fn read_published(registry: &Registry, zone: &str, apex: &StoredName) -> Res
     let unsigned = load_zone_text(&unsigned_text, Path::new(&format!("{zone} (unsigned, registry)")), apex)
         .map_err(|e| corrupt("zone_unsigned", e.to_string()))?;
     let mut unsigned = ZoneContent::new(apex.clone(), unsigned);
-    let mut zone_model = ZoneBuilder::from_text(apex.clone(), InputKind::Signed, &signed_text, Path::new(&format!("{zone} (published, registry)")))
+    let mut zone_model = ZoneBuilder::from_text(apex.clone(), InputKind::Signed, signed_text, Path::new(&format!("{zone} (published, registry)")))
         .map_err(|e| corrupt("zone_signed", e.to_string()))?
         .finish()
         .map_err(|e| corrupt("zone_signed", e.to_string()))?;

@@ -13,6 +13,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use sha2::{Digest, Sha256};
+
 use frostzone_dnssec::keys::KeyTag;
 use frostzone_dnssec::signing::{read_zone, CompletedPlan, SharedZone};
 
@@ -103,6 +105,17 @@ pub enum ValidationError {
         serial: u32,
         /// Why.
         source: ZoneError,
+    },
+    /// The validated zone, presented again, is not the text it was read
+    /// back from: presentation is not deterministic here, a fault in this
+    /// program. Nothing is published, since the text that would be is not
+    /// the one validated.
+    #[error("zone {zone} serial {serial}: the validated zone, presented again, differs from the text it was read back from; nothing was published (a fault in frostzone: please report it)")]
+    TextChanged {
+        /// The zone.
+        zone: String,
+        /// The serial.
+        serial: u32,
     },
 }
 
@@ -197,19 +210,23 @@ pub fn validate_whole(
     let serial = signed.soa().map(|(_, soa)| soa.serial().into_int()).unwrap_or(0);
     let zone_error = |source| ValidationError::Zone { zone: zone.to_string(), serial, source };
     // A new zone is validated as the text it is published as: that text,
-    // read back, is the zone model checked, and it is kept to publish.
-    let mut read_back_text = None;
+    // read back, is the zone model checked. Only its digest is kept
+    // through the validation (the text is the size of the zone); the
+    // validated model is presented again at the end and must give the
+    // same octets.
+    let mut read_back_digest = None;
     let (result, changes, known) = match published {
         None => {
             let text = zone_text(&signed);
             drop(signed);
             let source = format!("{zone} (signed)");
-            // Read straight into the zone model: the records are not held beside it.
-            let result = ZoneBuilder::from_text(apex, InputKind::Signed, &text, Path::new(&source))
+            read_back_digest = Some(Sha256::digest(text.as_bytes()));
+            // Read straight into the zone model: the records are not held
+            // beside it, and the text goes once the scanner has its copy.
+            let result = ZoneBuilder::from_text(apex, InputKind::Signed, text, Path::new(&source))
                 .map_err(|source| ValidationError::Load { zone: zone.to_string(), serial, source })?
                 .finish()
                 .map_err(zone_error)?;
-            read_back_text = Some(text);
             (result, None, VerifiedSignatures::default())
         }
         Some(p) => {
@@ -244,7 +261,10 @@ pub fn validate_whole(
     if !report.is_valid() {
         return Err(invalid(zone, serial, &report));
     }
-    let text = read_back_text.unwrap_or_else(|| zone_text(&result));
+    let text = zone_text(&result);
+    if read_back_digest.is_some_and(|digest| Sha256::digest(text.as_bytes()) != digest) {
+        return Err(ValidationError::TextChanged { zone: zone.to_string(), serial });
+    }
     stages.mark("signed text");
     Ok(ValidatedVersion { zone: result, text, changes, report, known })
 }

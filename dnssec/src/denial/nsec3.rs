@@ -1,7 +1,5 @@
 //! NSEC3 chains (RFC 5155 §7.1) with RFC 9276 parameters by default.
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
 use domain::base::iana::{Nsec3HashAlgorithm, Rtype};
 use domain::base::{ToName, Ttl};
@@ -123,27 +121,65 @@ pub fn add_nsec3_chain(zone: &mut Zone, config: &Nsec3Config) -> Result<(), Deni
     let apex = zone.apex().clone();
     // The apex NSEC3PARAM must be in place before the apex bitmap is made.
     zone.node_mut(&apex).rrsets.insert(Rtype::NSEC3PARAM.to_int(), nsec3param_rrset(&apex, config, ttl));
-    let members = chain_members(zone, config);
-    let mut by_hash: BTreeMap<Vec<u8>, (CanonicalName, NameRole)> = BTreeMap::new();
-    for (owner, role) in members {
-        let hash = config.hash(&owner.0)?;
-        if let Some((other, _)) = by_hash.get(&hash) {
-            return Err(DenialError::HashCollision { first: other.to_string(), second: owner.to_string() });
-        }
-        by_hash.insert(hash, (owner, role));
-    }
-    let hashes: Vec<&Vec<u8>> = by_hash.keys().collect();
-    let mut records = Vec::with_capacity(hashes.len());
-    for (i, (hash, (owner, role))) in by_hash.iter().enumerate() {
-        let next = hashes[(i + 1) % hashes.len()];
-        let bitmap = type_bitmap(zone.node(&owner.0), *role, None);
-        records.push(nsec3_rrset(&apex, hash, next, bitmap, config, ttl)?);
-    }
+    let chain = Nsec3Chain::derive(zone, config)?;
+    let records = chain.records(zone).collect::<Result<Vec<_>, _>>()?;
     for rrset in records {
         let owner = rrset.owner.clone();
         zone.node_mut(&owner).rrsets.insert(Rtype::NSEC3.to_int(), rrset);
     }
     Ok(())
+}
+
+/// The NSEC3 chain a zone's content requires (RFC 5155 §7.1), hashed and
+/// in hash order, before any record of it is made: [`Nsec3Chain::records`]
+/// makes them one at a time, so that a check can compare a proposed chain
+/// with it without holding a second chain.
+#[derive(Debug)]
+pub struct Nsec3Chain {
+    /// Every member's hash, name and role, in hash order.
+    members: Vec<(Vec<u8>, CanonicalName, NameRole)>,
+    config: Nsec3Config,
+}
+
+impl Nsec3Chain {
+    /// Hashes the [`chain_members`] of `zone` and orders them. Two names
+    /// with one hash are an error (RFC 5155 §7.1 asks for a new salt).
+    pub fn derive(zone: &Zone, config: &Nsec3Config) -> Result<Self, DenialError> {
+        let mut members = chain_members(zone, config)
+            .into_iter()
+            .map(|(name, role)| Ok((config.hash(&name.0)?, name, role)))
+            .collect::<Result<Vec<_>, DenialError>>()?;
+        // Stable: of two names with one hash, the first named is the
+        // first of the members.
+        members.sort_by(|a, b| a.0.cmp(&b.0));
+        if let Some(pair) = members.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(DenialError::HashCollision { first: pair[0].1.to_string(), second: pair[1].1.to_string() });
+        }
+        Ok(Nsec3Chain { members, config: config.clone() })
+    }
+
+    /// How many NSEC3 RRsets the chain has.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether the chain has no member (a zone without even an apex).
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// The chain's NSEC3 RRsets in hash order, each made as it is asked
+    /// for: its bitmap from `zone` (the zone the chain was derived from,
+    /// with the apex NSEC3PARAM in place), its TTL the denial TTL.
+    pub fn records<'a>(&'a self, zone: &'a Zone) -> impl Iterator<Item = Result<Rrset, DenialError>> + 'a {
+        let ttl = zone.denial_ttl();
+        let apex = zone.apex();
+        self.members.iter().enumerate().map(move |(i, (hash, owner, role))| {
+            let next = &self.members[(i + 1) % self.members.len()].0;
+            let bitmap = type_bitmap(zone.node(&owner.0), *role, None);
+            nsec3_rrset(apex, hash, next, bitmap, &self.config, ttl)
+        })
+    }
 }
 
 /// The NSEC3PARAM RRset at `apex` announcing `config` (RFC 5155 §4).

@@ -6,6 +6,7 @@
 //! every record remembers the file and line it came from so that later
 //! checks can point at it.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -125,9 +126,15 @@ pub fn load_zone_text(
 /// Reads master file text as [`load_zone_text`] does, handing each record
 /// to `out` as it is read rather than collecting them: a caller that
 /// builds something of its own from the records (a zone model) does not
-/// hold them all beside it.
-pub fn scan_zone_text(text: &str, name: &Path, origin: &StoredName, out: impl FnMut(LoadedRecord)) -> Result<(), LoadError> {
-    Loader::new(false, out).scan(text.as_bytes(), name, origin.clone(), 0)
+/// hold them all beside it. Text given owned (a `String`) is let go as
+/// soon as the scanner holds its own copy, so that a whole zone's text is
+/// not held twice while it is read.
+pub fn scan_zone_text<'a>(text: impl Into<Cow<'a, str>>, name: &Path, origin: &StoredName, out: impl FnMut(LoadedRecord)) -> Result<(), LoadError> {
+    let text = match text.into() {
+        Cow::Borrowed(t) => Cow::Borrowed(t.as_bytes()),
+        Cow::Owned(t) => Cow::Owned(t.into_bytes()),
+    };
+    Loader::new(false, out).scan(text, name, origin.clone(), 0)
 }
 
 /// Where a load's records go, and whether it follows `$INCLUDE`.
@@ -148,16 +155,18 @@ impl<F: FnMut(LoadedRecord)> Loader<F> {
             file: path.to_path_buf(),
             source,
         })?;
-        self.scan(&text, path, origin, depth)
+        self.scan(Cow::Owned(text), path, origin, depth)
     }
 
-    fn scan(&mut self, text: &[u8], path: &Path, origin: StoredName, depth: usize) -> Result<(), LoadError> {
+    fn scan(&mut self, text: Cow<'_, [u8]>, path: &Path, origin: StoredName, depth: usize) -> Result<(), LoadError> {
         let file: Arc<Path> = Arc::from(path);
         // Room for the text and a little: an `@` rewritten to the origin
         // makes it longer (the buffer grows then).
         let mut zonefile = Zonefile::with_capacity(text.len() + 64);
-        let prescan::Prescan { entry_lines: lines, double_dot } = prescan::prescan(text, &origin, &mut zonefile)
+        let prescan::Prescan { entry_lines: lines, double_dot } = prescan::prescan(&text, &origin, &mut zonefile)
             .map_err(|unclosed| LoadError::Syntax { file: path.to_path_buf(), position: unclosed.to_string() })?;
+        // The scanner reads its own copy from here on.
+        drop(text);
         zonefile.set_origin(origin);
         zonefile.set_default_class(Class::IN);
         let mut index = 0;

@@ -1,7 +1,7 @@
 //! Denial-of-existence checks: the NSEC chain (RFC 4034 §4, RFC 4035
 //! §2.3) or the NSEC3 chain (RFC 5155 §§7.1, 8, RFC 9276).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use bytes::Bytes;
 use domain::base::iana::Rtype;
@@ -172,48 +172,64 @@ fn check_nsec3(zone: &Zone, report: &mut Report) {
     let apex = zone.apex();
     let Some(param_set) = zone.node(apex).and_then(|n| n.get(Rtype::NSEC3PARAM)) else { return };
     let Some(param) = check_nsec3param(apex, param_set, report) else { return };
-    // Collect the chain: hash -> (owner, record, location).
-    let mut chain = BTreeMap::new();
+    // The chain, in hash order: each record's hash, owner and RRset, held
+    // by reference; its RDATA is read again where it is looked at, so the
+    // chain costs a few dozen octets per record beside the zone.
+    let mut chain: Vec<(Vec<u8>, &CanonicalName, &Rrset)> = Vec::new();
     let mut opt_out = false;
     for (owner, node) in zone.nodes() {
         let Some(set) = node.get(Rtype::NSEC3) else { continue };
         let Some((hash, n)) = check_nsec3_fields(owner, set, apex, &param, zone.denial_ttl(), report) else { continue };
         opt_out |= n.flags() & FLAG_OPT_OUT != 0;
-        chain.insert(hash, (owner.clone(), n.clone(), set.location.clone()));
+        chain.push((hash, owner, set));
     }
+    chain.sort_by(|a, b| a.0.cmp(&b.0));
     report.stats.denial = if opt_out { "NSEC3 opt-out" } else { "NSEC3" };
     report.stats.denial_records = chain.len();
     // Closed and ordered: each next hashed owner is the following hash.
-    let hashes: Vec<&Vec<u8>> = chain.keys().collect();
-    for (i, (owner, n, loc)) in chain.values().enumerate() {
-        check_nsec3_next(owner, n, hashes[(i + 1) % hashes.len()], loc.clone(), report);
+    for (i, (_, owner, set)) in chain.iter().enumerate() {
+        if let Some(n) = nsec3_of(set) {
+            check_nsec3_next(owner, &n, &chain[(i + 1) % chain.len()].0, set.location.clone(), report);
+        }
     }
     // Complete, with the right bitmaps: every name that needs an NSEC3 has
     // one, and nothing else does (opt-out may still cover insecure
     // delegations: RFC 5155 §7.1 allows either).
     let config = Nsec3Config { iterations: param.iterations(), salt: param.salt().as_slice().to_vec(), opt_out };
-    let mut matched = BTreeSet::new();
+    let mut matched = vec![false; chain.len()];
     for (name, role) in chain_members(zone, &config) {
         let Ok(hash) = config.hash(&name.0) else { continue };
-        let Some((owner, n, loc)) = chain.get(&hash) else {
+        let Ok(i) = chain.binary_search_by(|(h, _, _)| h.as_slice().cmp(&hash)) else {
             report.error(None, format!("{name}"), "has no NSEC3 record (expected one for this name's hash)");
             continue;
         };
-        matched.insert(hash.clone());
-        check_nsec3_bitmap(owner, &name, n, zone.node(&name.0), role, loc.clone(), report);
+        matched[i] = true;
+        let (_, owner, set) = chain[i];
+        if let Some(n) = nsec3_of(set) {
+            check_nsec3_bitmap(owner, &name, &n, zone.node(&name.0), role, set.location.clone(), report);
+        }
     }
-    let insecure: BTreeSet<Vec<u8>> = if opt_out {
+    let mut insecure: Vec<Vec<u8>> = if opt_out {
         zone.roles()
             .into_iter()
             .filter(|(_, r)| *r == NameRole::Delegation { secure: false })
             .filter_map(|(n, _)| config.hash(&n.0).ok())
             .collect()
     } else {
-        BTreeSet::new()
+        Vec::new()
     };
-    for (hash, (owner, _, loc)) in &chain {
-        if !matched.contains(hash) && !insecure.contains(hash) {
-            report.error(loc.clone(), format!("{owner} NSEC3"), "matches no name in the zone");
+    insecure.sort_unstable();
+    for ((hash, owner, set), matched) in chain.iter().zip(matched) {
+        if !matched && insecure.binary_search(hash).is_err() {
+            report.error(set.location.clone(), format!("{owner} NSEC3"), "matches no name in the zone");
         }
+    }
+}
+
+/// The NSEC3 record of an NSEC3 RRset (the first: one is checked for).
+fn nsec3_of(set: &Rrset) -> Option<Nsec3<Bytes>> {
+    match set.rdata.first().map(|r| r.data()) {
+        Some(ZoneRecordData::Nsec3(n)) => Some(n),
+        _ => None,
     }
 }

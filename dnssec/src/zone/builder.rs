@@ -2,6 +2,7 @@
 //! with every input check: the records need not all be held before the
 //! zone is made of them ([`crate::load::scan_zone_text`]).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -36,8 +37,9 @@ impl ZoneBuilder {
 
     /// A zone at `apex` read as `kind` from master file `text` (`name`
     /// in messages), record by record as [`crate::load::scan_zone_text`]
-    /// reads them; [`ZoneBuilder::finish`] checks it.
-    pub fn from_text(apex: StoredName, kind: InputKind, text: &str, name: &Path) -> Result<Self, LoadError> {
+    /// reads them (which lets text given owned go early); [`ZoneBuilder::finish`]
+    /// checks it.
+    pub fn from_text<'a>(apex: StoredName, kind: InputKind, text: impl Into<Cow<'a, str>>, name: &Path) -> Result<Self, LoadError> {
         let mut builder = ZoneBuilder::new(apex.clone(), kind);
         scan_zone_text(text, name, &apex, |record| builder.push(record))?;
         Ok(builder)

@@ -9,9 +9,10 @@ use domain::rdata::ZoneRecordData;
 
 use super::compare::{compare, refuse_extra};
 use super::{DenialFindings, DenialMode};
-use crate::denial::nsec3::{chain_members, in_chain, zone_owner_hash, FLAG_OPT_OUT};
+use crate::denial::nsec3::{chain_members, in_chain, nsec3param_rrset, zone_owner_hash, Nsec3Chain, FLAG_OPT_OUT};
 use crate::denial::{add_denial, Denial};
 use crate::name::{ancestors_below, CanonicalName};
+use crate::rrset_diff::key_order;
 use crate::name::FqdnDisplay;
 use crate::zone::{NameRole, Node, Rrset, Zone};
 use crate::StoredName;
@@ -129,25 +130,50 @@ fn read_mode(zone: &Zone) -> (DenialFindings, Option<DenialMode>) {
 
 /// Whether the chain derived from `zone`'s content is exactly its denial
 /// RRsets, none missing or left over ([`matches_exactly`], worked in
-/// place). `zone` is restored before this returns.
+/// place). The proposed denial RRsets are taken out, so that the chain is
+/// derived from the content alone as [`add_denial`] derives it, and each
+/// derived RRset is made and compared in turn, never added: the zone
+/// holds one chain, not two. `zone` is restored before this returns.
 fn derives_the_proposed_chain(zone: &mut Zone, denial: &Denial) -> bool {
-    let proposed: Vec<Rrset> = DENIAL_TYPES.iter().flat_map(|t| zone.take_type(*t)).collect();
-    let same = add_denial(zone, denial).is_ok() && {
-        denial_rrsets(zone) == proposed.len()
-            && proposed.iter().all(|have| {
-                zone.node(&have.owner)
-                    .and_then(|n| n.get(have.rtype))
-                    .is_some_and(|want| crate::rrset_diff::same_content(have, want))
-            })
-    };
-    for t in DENIAL_TYPES {
-        zone.remove_type(t);
-    }
+    let mut proposed: Vec<Rrset> = DENIAL_TYPES.iter().flat_map(|t| zone.take_type(*t)).collect();
+    proposed.sort_by(key_order);
+    let same = proposed_is_derived(zone, denial, &proposed);
+    zone.remove_type(Rtype::NSEC3PARAM);
     for rrset in proposed {
         let owner = rrset.owner.clone();
         zone.node_mut(&owner).rrsets.insert(rrset.rtype.to_int(), rrset);
     }
     same
+}
+
+/// Whether the chain derived from `zone` (which holds no denial RRsets)
+/// is `proposed` (sorted by [`key_order`]): every derived RRset is
+/// there with the same content, and there are as many of each. For NSEC3
+/// the apex NSEC3PARAM is left in `zone`, as [`add_denial`] leaves it.
+fn proposed_is_derived(zone: &mut Zone, denial: &Denial, proposed: &[Rrset]) -> bool {
+    let mut derived = 0usize;
+    let mut is_proposed = |want: &Rrset| {
+        derived += 1;
+        proposed
+            .binary_search_by(|have| key_order(have, want))
+            .is_ok_and(|i| crate::rrset_diff::same_content(&proposed[i], want))
+    };
+    let all_there = match denial {
+        Denial::Nsec => crate::denial::nsec::nsec_chain(zone).all(|want| is_proposed(&want)),
+        Denial::Nsec3(config) => {
+            let apex = zone.apex().clone();
+            let param = nsec3param_rrset(&apex, config, zone.denial_ttl());
+            // The apex's bitmap lists NSEC3PARAM: it is in place first.
+            is_proposed(&param) && {
+                zone.node_mut(&apex).rrsets.insert(Rtype::NSEC3PARAM.to_int(), param);
+                Nsec3Chain::derive(zone, config)
+                    .is_ok_and(|chain| chain.records(zone).all(|want| want.is_ok_and(|want| is_proposed(&want))))
+            }
+        }
+    };
+    // Every derived RRset has its own owner and type, so as many as
+    // proposed means none is left over.
+    all_there && derived == proposed.len()
 }
 
 /// Whether every denial RRset of `zone` is the derived one and none is
