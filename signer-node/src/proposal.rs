@@ -40,7 +40,7 @@ use crate::policy::{check_item, BatchContext};
 use frostzone_dnssec::name::ZoneName;
 use crate::policy_file::SignerPolicy;
 use crate::request_store::{RequestContent, RrsetChunks, StoredRequest, REQUEST_FORMAT};
-use crate::rrset::{describe_item, parse_rrsets, stored_rrsets};
+use crate::rrset::{describe_item, drain_in_order, parse_rrsets, stored_rrsets};
 use crate::store::ShareInfo;
 
 /// Default for the most items one request may carry
@@ -448,17 +448,22 @@ pub fn evaluate(
             return Ok((record, content));
         }
     };
-    content.rrsets = RrsetChunks::encode(stored_rrsets(items, parsed.iter().map(|(i, _)| *i)));
+    let first_items: Vec<usize> = parsed.iter().map(|(i, _)| *i).collect();
     record.content_stored = true;
     // The parsed RRsets move into one zone, checked in place and then
     // compared with the baseline: a full proposal is held parsed once.
-    let mut zone = Zone::from_rrsets(apex, parsed.into_iter().map(|(_, rrset)| rrset));
+    let mut zone = Zone::from_rrsets(apex, drain_in_order(parsed).map(|(_, rrset)| rrset));
     let started = std::time::Instant::now();
     let denial = if ctx.check_denial { crate::denial::check_full(&mut zone, items, &ctx.policy) } else { Ok(()) };
     content.denial_checked_in = Some(started.elapsed());
     let first_publication = baseline.is_none();
     let diff = ZoneDiff::between_ordered(baseline.into_iter().flatten(), zone.into_rrsets())?;
     conclude(&mut record, &mut content, &diff, first_publication, items, ctx, denial);
+    drop(diff);
+    // The stored form, made once the zone and the diff (which holds every
+    // RRset of a first publication) are gone: the RRsets are not held in
+    // three forms at once.
+    content.rrsets = RrsetChunks::encode(stored_rrsets(items, first_items.into_iter()));
     Ok((record, content))
 }
 

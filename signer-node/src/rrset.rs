@@ -125,6 +125,20 @@ pub(crate) fn by_key(rrsets: SortedRrsets) -> ParsedRrsets {
     rrsets.into_iter().map(|(i, r)| ((CanonicalName(r.owner.clone()), r.rtype.to_int()), (i, r))).collect()
 }
 
+/// The RRsets of `rrsets` in their order, moved out one by one, the
+/// vector's room given back as it empties: a whole proposal's parsed
+/// RRsets moving into a zone are not held twice at the end of the move.
+pub(crate) fn drain_in_order<T>(mut rrsets: Vec<T>) -> impl Iterator<Item = T> {
+    rrsets.reverse();
+    std::iter::from_fn(move || {
+        let next = rrsets.pop();
+        if rrsets.capacity() > 4096 && rrsets.len() < rrsets.capacity() / 2 {
+            rrsets.shrink_to_fit();
+        }
+        next
+    })
+}
+
 /// The stored form of the parsed RRsets, as the items at `first_items`
 /// carry them, made one at a time (to be encoded as they come,
 /// [`crate::request_store::RrsetChunks`]).
@@ -141,6 +155,15 @@ pub(crate) fn stored_rrsets<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn drained_in_order_whole_or_in_part() {
+        let drained: Vec<u32> = drain_in_order((0..10_000).collect()).collect();
+        assert_eq!(drained, (0..10_000).collect::<Vec<_>>());
+        let mut rest = drain_in_order((0..10_000u32).collect());
+        assert_eq!(rest.nth(7_999), Some(7_999));
+        assert_eq!(rest.collect::<Vec<_>>(), (8_000..10_000).collect::<Vec<_>>());
+    }
 
     #[test]
     fn items_are_described_by_owner_and_type() {
