@@ -49,6 +49,7 @@
 //! Stores of an earlier layout (`baseline_rrsets`, keyed by wire-form
 //! owners) are converted once at open ([`Baselines::open`]).
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -494,7 +495,11 @@ impl Baselines {
     /// a reader or a restart in between never takes the mix for a
     /// baseline, and the coordinator's repeated Published call finishes the
     /// replacement (what is already written is not written again).
-    pub fn replace_batches(&self, zone: &str, state: &BaselineState, rrsets: &[StoredRrset]) -> Result<Vec<sled::Batch>, StoreError> {
+    ///
+    /// `rrsets` given owned (a `Vec`) are let go one by one as their
+    /// entries are made: a whole zone's RRsets, its entries and its
+    /// batches are not held all at once.
+    pub fn replace_batches(&self, zone: &str, state: &BaselineState, rrsets: impl IntoIterator<Item = impl Borrow<StoredRrset>>) -> Result<Vec<sled::Batch>, StoreError> {
         Ok(Baselines::replacement_batches(zone, state, self.replacement(zone, rrsets)?))
     }
 
@@ -502,10 +507,10 @@ impl Baselines {
     /// state aside): what [`Baselines::replace_batches`] applies. Valid
     /// while the zone's state is the one read before (every change of
     /// the entries writes the state too).
-    pub fn replacement(&self, zone: &str, rrsets: &[StoredRrset]) -> Result<Replacement, StoreError> {
+    pub fn replacement(&self, zone: &str, rrsets: impl IntoIterator<Item = impl Borrow<StoredRrset>>) -> Result<Replacement, StoreError> {
         let mut wanted: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         for rrset in rrsets {
-            for (key, value) in Baselines::entries(zone, rrset)? {
+            for (key, value) in Baselines::entries(zone, rrset.borrow())? {
                 wanted.insert(key, value);
             }
         }

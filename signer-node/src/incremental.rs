@@ -320,7 +320,7 @@ pub fn publication(
             return Ok(update);
         }
         let rrsets = requests.rrsets(id)?;
-        let batches = baselines.replace_batches(zone, &BaselineState::of(id, now), &rrsets)?;
+        let batches = baselines.replace_batches(zone, &BaselineState::of(id, now), rrsets)?;
         return Ok(BaselineUpdate { batches, outcome: applied });
     } else if check_baseline(zone, state.as_ref(), &record.baseline_request_id).is_ok() {
         if let Some(update) = prepared.and_then(use_prepared) {

@@ -287,7 +287,7 @@ impl RequestStore {
             match self.get(&id)? {
                 Some(record) if record.content_stored => {
                     let state = BaselineState::of(&id, record.state_unix);
-                    let batches = self.baselines.replace_batches(&zone, &state, &self.rrsets(&id)?)?;
+                    let batches = self.baselines.replace_batches(&zone, &state, self.rrsets(&id)?)?;
                     self.baselines.apply_all(batches)?;
                     tracing::info!(%zone, request = %id, "baseline materialized from the published request's RRsets");
                 }

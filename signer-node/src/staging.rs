@@ -142,7 +142,7 @@ impl Node {
             let (puts, removed) = requests.delta(id)?;
             baselines.delta_replacement(zone, &puts, &removed)?
         } else {
-            baselines.replacement(zone, &requests.rrsets(id)?)?
+            baselines.replacement(zone, requests.rrsets(id)?)?
         };
         let writes = replacement.len();
         if writes > PREPARED_WRITES_MAX {
