@@ -239,6 +239,10 @@ pub fn validate_whole(
             drop(new);
             stages.mark("compare");
             let text = set.to_text();
+            // What is validated and kept is the set read back from the
+            // text: the set compared goes now (for a whole re-sign it is
+            // the size of the zone, every signature replaced).
+            drop(set);
             let records = load_zone_text(&text, Path::new(&name), &apex)
                 .map_err(|source| ValidationError::Load { zone: zone.to_string(), serial, source })?;
             let mut content = p.content.clone();
