@@ -158,16 +158,6 @@ impl Nsec3Chain {
         Ok(Nsec3Chain { members, config: config.clone() })
     }
 
-    /// How many NSEC3 RRsets the chain has.
-    pub fn len(&self) -> usize {
-        self.members.len()
-    }
-
-    /// Whether the chain has no member (a zone without even an apex).
-    pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
-    }
-
     /// The chain's NSEC3 RRsets in hash order, each made as it is asked
     /// for: its bitmap from `zone` (the zone the chain was derived from,
     /// with the apex NSEC3PARAM in place), its TTL the denial TTL.

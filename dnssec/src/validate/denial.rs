@@ -188,7 +188,7 @@ fn check_nsec3(zone: &Zone, report: &mut Report) {
     report.stats.denial_records = chain.len();
     // Closed and ordered: each next hashed owner is the following hash.
     for (i, (_, owner, set)) in chain.iter().enumerate() {
-        if let Some(n) = nsec3_of(set) {
+        if let Some(n) = nsec3_record(set) {
             check_nsec3_next(owner, &n, &chain[(i + 1) % chain.len()].0, set.location.clone(), report);
         }
     }
@@ -205,7 +205,7 @@ fn check_nsec3(zone: &Zone, report: &mut Report) {
         };
         matched[i] = true;
         let (_, owner, set) = chain[i];
-        if let Some(n) = nsec3_of(set) {
+        if let Some(n) = nsec3_record(set) {
             check_nsec3_bitmap(owner, &name, &n, zone.node(&name.0), role, set.location.clone(), report);
         }
     }
@@ -227,7 +227,7 @@ fn check_nsec3(zone: &Zone, report: &mut Report) {
 }
 
 /// The NSEC3 record of an NSEC3 RRset (the first: one is checked for).
-fn nsec3_of(set: &Rrset) -> Option<Nsec3<Bytes>> {
+pub(super) fn nsec3_record(set: &Rrset) -> Option<Nsec3<Bytes>> {
     match set.rdata.first().map(|r| r.data()) {
         Some(ZoneRecordData::Nsec3(n)) => Some(n),
         _ => None,

@@ -12,7 +12,7 @@ use domain::base::{ToName, Ttl};
 use domain::rdata::ZoneRecordData;
 
 use super::denial::{
-    check_no_nsec, check_nsec3_bitmap, check_nsec3_fields, check_nsec3_next, check_nsec3param, check_nsec_record, owner_hash,
+    check_no_nsec, check_nsec3_bitmap, check_nsec3_fields, check_nsec3_next, check_nsec3param, check_nsec_record, nsec3_record, owner_hash,
 };
 use super::scope::Scope;
 use super::Report;
@@ -109,10 +109,7 @@ fn is_hashed(view: &ZoneView<'_>, name: &CanonicalName) -> bool {
 
 fn nsec3_of(node: Option<&Node>) -> Option<(&Rrset, domain::rdata::Nsec3<bytes::Bytes>)> {
     let set = node?.get(Rtype::NSEC3)?;
-    match set.rdata.first()?.data() {
-        ZoneRecordData::Nsec3(n) => Some((set, n)),
-        _ => None,
-    }
+    Some((set, nsec3_record(set)?))
 }
 
 /// The parameters of the NSEC3PARAM RRset, opt-out left clear.
