@@ -87,14 +87,15 @@ impl PlannedVersion {
         let (old_rrsets, new_rrsets) = (old.rrsets(), self.rrsets());
         let change = Increment::between(&old_rrsets, &new_rrsets);
         let signed: BTreeSet<(CanonicalName, u16)> =
-            self.plan.items().iter().map(|i| (CanonicalName(i.rrset.owner.clone()), i.rrset.rtype.to_int())).collect();
-        let mut items: Vec<SigningItem> = self
-            .plan
-            .items()
-            .iter()
-            .filter(|i| change.puts.contains_key(&(CanonicalName(i.rrset.owner.clone()), i.rrset.rtype.to_int())))
-            .map(wire_item)
-            .collect();
+            self.plan.items().iter().map(|i| (CanonicalName(i.owner.clone()), i.rtype().to_int())).collect();
+        let mut items: Vec<SigningItem> = self.plan.read(|zone| {
+            self.plan
+                .items()
+                .iter()
+                .filter(|i| change.puts.contains_key(&(CanonicalName(i.owner.clone()), i.rtype().to_int())))
+                .map(|i| wire_item(zone, i).expect("the plan's own item"))
+                .collect()
+        });
         for (key, rrset) in &change.puts {
             if !signed.contains(key) {
                 items.push(SigningItem {

@@ -148,10 +148,12 @@ fn signed(text: &str, origin: &StoredName) -> Vec<LoadedRecord> {
     let (ksk, zsk) = (key(7, KeyRole::Ksk), key(9, KeyRole::Zsk));
     let unsigned = Zone::from_records(origin.clone(), loaded(text, origin), InputKind::Unsigned).unwrap();
     let plan = SigningPlan::prepare(unsigned, &[ksk.1.clone(), zsk.1.clone()], &SigningPolicy::default(), NOW).unwrap();
+    let messages = plan.signed_data(0..plan.items().len()).unwrap();
     let sigs = plan
         .items()
         .iter()
-        .map(|i| if i.key_tag == ksk.1.key_tag() { &ksk.0 } else { &zsk.0 }.sign(&i.signed_data).to_bytes())
+        .zip(messages)
+        .map(|(i, m)| if i.key_tag == ksk.1.key_tag() { &ksk.0 } else { &zsk.0 }.sign(&m).to_bytes())
         .collect();
     loaded(&zone_text(&plan.complete(sigs).unwrap()), origin)
 }

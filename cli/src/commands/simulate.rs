@@ -151,7 +151,7 @@ pub fn execute(args: Args) -> anyhow::Result<Outcome> {
         ids.truncate(usize::from(quorum.threshold()));
         ids.sort();
         bar.set_message(key.role.to_string());
-        let messages: Vec<Vec<u8>> = indexes.iter().map(|&i| plan.items()[i].signed_data.clone()).collect();
+        let messages = plan.signed_data(indexes.iter().copied()).context("a signing item outside its plan")?;
         let mut done_before = bar.position();
         let sigs = group
             .sign_batch(&ids, &messages, &mut rng, &mut |done| {

@@ -98,9 +98,13 @@ impl ProposalSet {
     /// published it, when there is one: then an incremental proposal is
     /// prepared too.
     pub fn build(plan: &Arc<SigningPlan>, baseline: Option<(&SharedZone, &str)>) -> ProposalSet {
-        let item_digests: Vec<[u8; 32]> = collect_indexed(plan.items(), |_, item| item_digest(&wire_item(item)));
+        // An item missing from its own plan's zone cannot happen; were it
+        // to, its digest is all zeros and no signer's would match.
+        let item_digests: Vec<[u8; 32]> = plan.read(|zone| {
+            collect_indexed(plan.items(), |_, item| wire_item(zone, item).map_or([0; 32], |w| item_digest(&w)))
+        });
         let signed: HashSet<(CanonicalName, u16)> =
-            plan.items().iter().map(|i| (CanonicalName(i.rrset.owner.clone()), i.rrset.rtype.to_int())).collect();
+            plan.items().iter().map(|i| (CanonicalName(i.owner.clone()), i.rtype().to_int())).collect();
         let increment = baseline.map(|(published, request_id)| {
             let (context, removed, context_digests) = plan.read(|new| {
                 let (context, removed) = match new {
@@ -227,7 +231,7 @@ impl ProposalSet {
         plan.read(|zone| {
             for i in start..end {
                 if let Some(item) = plan.items().get(i) {
-                    out.push(wire_item(item));
+                    out.push(wire_item(zone, item)?);
                 } else {
                     let (owner, rtype) = context.get(i - self.items)?;
                     out.push(context_item(zone.rrset(owner, *rtype)?));

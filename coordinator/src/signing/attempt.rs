@@ -55,9 +55,21 @@ pub struct Batch {
 impl Batch {
     /// The items as they travel (content, never a hash) and what each
     /// item's signature covers (RFC 4034 §3.1.8.1).
-    fn wire(&self) -> (Vec<pb::SigningItem>, Vec<Vec<u8>>) {
-        let items = self.indexes.iter().filter_map(|&i| self.plan.items().get(i));
-        (items.clone().map(wire_item).collect(), items.map(|it| it.signed_data.clone()).collect())
+    /// Both are built from the RRsets in the plan's zone, read once.
+    fn wire(&self) -> Result<(Vec<pb::SigningItem>, Vec<Vec<u8>>), AttemptFailure> {
+        let items = self.plan.read(|zone| {
+            self.indexes
+                .iter()
+                .map(|&i| {
+                    let item = self.plan.items().get(i)?;
+                    Some((wire_item(zone, item)?, zone.signed_data(item)?))
+                })
+                .collect::<Option<Vec<_>>>()
+        });
+        let items = items.ok_or_else(|| {
+            AttemptFailure::Fatal(CoordinatorError::Internal("a batch names an item whose RRset is not in its signing plan".into()))
+        })?;
+        Ok(items.into_iter().unzip())
     }
 }
 
@@ -122,12 +134,12 @@ pub async fn attempt(
     // attempt), not for every batch of a whole zone.
     let hash_items = precommitted.is_some_and(|p| !p.is_empty());
     let (items, messages, items_hash) = tokio::task::spawn_blocking(move || {
-        let (items, messages) = wire.wire();
+        let (items, messages) = wire.wire()?;
         let hash = hash_items.then(|| frostzone_proto::content::content_hash(&items));
-        (items, messages, hash)
+        Ok((items, messages, hash))
     })
     .await
-    .map_err(|e| AttemptFailure::Fatal(join_error(e)))?;
+    .map_err(|e| AttemptFailure::Fatal(join_error(e)))??;
     let n = items.len();
     let members: Vec<(String, Identifier)> = chosen.iter().map(|s| (s.name().to_string(), s.identifier)).collect();
 

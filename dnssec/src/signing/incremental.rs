@@ -42,7 +42,6 @@ use crate::zone_patch::{ZonePatch, ZoneView};
 use super::chain_patch::{patch_nsec3_chain, patch_nsec_chain};
 use super::refresh::RefreshPolicy;
 use super::plan::{check_keys, publish_keys_at, read_zone, signatures_wanted, SharedZone, SigningError, SigningItem, SigningPlan, SigningPolicy};
-use super::rrsig::signed_data;
 use crate::zone::{denial_ttl_of, Node, Rdata, Rrset, Zone, GENERATED_TYPES};
 use crate::StoredName;
 
@@ -182,10 +181,7 @@ fn plan_patch(
                         .and_then(|o| o.signatures.iter().find(|s| refresh.keeps(s, rrset, &fields, now)));
                     match reusable {
                         Some(sig) => kept.push(sig.clone()),
-                        None => {
-                            let signed_data = signed_data(&fields, rrset);
-                            items.push(SigningItem { owner: rrset.owner.clone(), key_tag: key.key_tag(), rrset: rrset.clone(), rrsig: fields, signed_data });
-                        }
+                        None => items.push(SigningItem { owner: rrset.owner.clone(), key_tag: key.key_tag(), rrsig: fields }),
                     }
                 }
             }

@@ -3,10 +3,13 @@
 //! [`SigningPlan::prepare`] adds the DNSKEY (and optionally CDS/CDNSKEY)
 //! RRsets and the denial chain to a zone, decides which RRsets are
 //! authoritative (RFC 4035 §2.2), and lists one [`SigningItem`] per RRSIG
-//! to make: the RRSIG RDATA without its signature and the exact bytes to
-//! sign (RFC 4034 §3.1.8.1). A threshold backend signs the whole list in
-//! as few round trips as it likes and hands the signatures back to
-//! [`SigningPlan::complete`].
+//! to make: the RRSIG RDATA without its signature. The RRset an item
+//! covers stays in the plan's zone, and the exact bytes to sign (RFC 4034
+//! §3.1.8.1) are built from it when a batch is signed
+//! ([`SigningPlan::signed_data`]): a zone's items are not held beside it
+//! as a second copy of its RRsets. A threshold backend signs the whole
+//! list in as few round trips as it likes and hands the signatures back
+//! to [`SigningPlan::complete`].
 
 use std::collections::BTreeSet;
 
@@ -94,21 +97,24 @@ pub enum SigningError {
     },
 }
 
-/// One RRSIG to be made.
+/// One RRSIG to be made. The RRset it covers, at `owner` of type
+/// `rrsig.type_covered`, is in the plan's zone ([`PlanZone::covered`]):
+/// what a signer node is sent and rebuilds the signed data from.
 #[derive(Clone, Debug)]
 pub struct SigningItem {
     /// The owner of the covered RRset.
     pub owner: StoredName,
     /// The key that must sign it.
     pub key_tag: KeyTag,
-    /// The RRset it covers (what a signer node is sent and rebuilds the
-    /// signed data from).
-    pub rrset: Rrset,
     /// RRSIG RDATA without the signature.
     pub rrsig: RrsigFields,
-    /// RRSIG RDATA (without signature) | RR(1) | RR(2) | … in canonical
-    /// form: the octets the signature covers (RFC 4034 §3.1.8.1).
-    pub signed_data: Vec<u8>,
+}
+
+impl SigningItem {
+    /// The type of the RRset it covers.
+    pub fn rtype(&self) -> Rtype {
+        self.rrsig.type_covered
+    }
 }
 
 /// A zone ready to be signed and the list of signatures it needs.
@@ -169,6 +175,18 @@ impl<'a> PlanZone<'a> {
             PlanZone::Whole(z) => z.node(owner)?.get(rtype),
             PlanZone::Update(v) => v.rrset(owner, rtype),
         }
+    }
+
+    /// The RRset `item` covers (`None` only for an item of another plan).
+    pub fn covered(&self, item: &SigningItem) -> Option<&'a Rrset> {
+        self.rrset(&item.owner, item.rtype())
+    }
+
+    /// What `item`'s signature covers: its RRSIG RDATA (without
+    /// signature) | RR(1) | RR(2) | … in canonical form (RFC 4034
+    /// §3.1.8.1).
+    pub fn signed_data(&self, item: &SigningItem) -> Option<Vec<u8>> {
+        Some(signed_data(&item.rrsig, self.covered(item)?))
     }
 
     /// Every RRset that carries signatures, in canonical order.
@@ -236,11 +254,12 @@ impl SigningPlan {
                         reused.push((rrset.owner.clone(), kept.clone()));
                         continue;
                     }
-                    let signed_data = signed_data(&rrsig, rrset);
-                    items.push(SigningItem { owner: rrset.owner.clone(), key_tag: key.key_tag(), rrset: rrset.clone(), rrsig, signed_data });
+                    items.push(SigningItem { owner: rrset.owner.clone(), key_tag: key.key_tag(), rrsig });
                 }
             }
         }
+        // Held as long as the request is: without the room doubling left.
+        items.shrink_to_fit();
         Ok(SigningPlan { shape: Shape::Whole { zone, reused }, items })
     }
 
@@ -267,6 +286,13 @@ impl SigningPlan {
     /// Every signature to be made, in a stable order.
     pub fn items(&self) -> &[SigningItem] {
         &self.items
+    }
+
+    /// What the signature of each item at `indexes` covers (RFC 4034
+    /// §3.1.8.1; see [`PlanZone::signed_data`]), built from the plan's
+    /// RRsets; `None` if an index is not the plan's.
+    pub fn signed_data(&self, indexes: impl IntoIterator<Item = usize>) -> Option<Vec<Vec<u8>>> {
+        self.read(|zone| indexes.into_iter().map(|i| zone.signed_data(self.items.get(i)?)).collect())
     }
 
     /// Calls `f` with the zone as it will be published (signatures not

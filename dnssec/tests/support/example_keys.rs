@@ -52,14 +52,16 @@ pub fn unsigned(text: &str) -> Zone {
 
 /// One signature per item of `plan`, each by the key of `keys` whose tag the item names.
 pub fn signatures(plan: &SigningPlan, keys: &[KeyPair]) -> Vec<[u8; 64]> {
+    let messages = plan.signed_data(0..plan.items().len()).expect("the plan's own items");
     plan.items()
         .iter()
-        .map(|item| {
+        .zip(messages)
+        .map(|(item, message)| {
             let (secret, _) = keys
                 .iter()
                 .find(|(_, public)| public.key_tag() == item.key_tag)
                 .unwrap_or_else(|| panic!("no secret for key tag {}", item.key_tag.0));
-            secret.sign(&item.signed_data).to_bytes()
+            secret.sign(&message).to_bytes()
         })
         .collect()
 }
