@@ -475,7 +475,7 @@ async fn respond(c: Arc<Coordinator>, submission: Submission, reply: Reply) -> R
         let progress = move |line: String| {
             // A client that does not read misses progress lines; it
             // never holds up the request.
-            let _ = lines.try_send(Ok(pb::SignedZoneChunk { progress: line, ..Default::default() }));
+            let _ = lines.try_send(Answered::Chunk(Ok(pb::SignedZoneChunk { progress: line, ..Default::default() })));
         };
         let result = tokio::select! {
             result = submit(&c, submission, &progress) => result,
@@ -483,22 +483,39 @@ async fn respond(c: Arc<Coordinator>, submission: Submission, reply: Reply) -> R
             // session, and the signers are told.
             () = tx.closed() => return,
         };
-        match result {
-            Ok(signed) => {
-                for chunk in answer(signed, reply) {
-                    if tx.send(Ok(chunk)).await.is_err() {
-                        return;
-                    }
-                }
-            }
-            Err(e) => {
-                let _ = tx.send(Err(e.into())).await;
-            }
-        }
+        let last = match result {
+            Ok(signed) => Answered::Text(answer(signed, reply)),
+            Err(e) => Answered::Chunk(Err(e.into())),
+        };
+        let _ = tx.send(last).await;
     });
-    let first = rx.recv().await.ok_or_else(|| Status::internal("the signing task ended without an answer"))??;
-    let rest = ReceiverStream::new(rx);
-    Ok(Response::new(Box::pin(tokio_stream::once(Ok(first)).chain(rest))))
+    let first = rx.recv().await.ok_or_else(|| Status::internal("the signing task ended without an answer"))?;
+    let first = match first {
+        Answered::Chunk(chunk) => Answered::Chunk(Ok(chunk?)),
+        text => text,
+    };
+    let answers = tokio_stream::once(first).chain(ReceiverStream::new(rx));
+    let stream = futures_util::StreamExt::flat_map(answers, Answered::into_stream);
+    Ok(Response::new(Box::pin(stream)))
+}
+
+/// What a signing task hands its answer stream: progress lines and an
+/// error as they come, then the answer's text, cut into chunks only as
+/// the client reads them. Queued in the channel as chunks, a whole zone's
+/// answer held 16 of them (16 MiB) beside the published text.
+enum Answered {
+    Chunk(Result<pb::SignedZoneChunk, Status>),
+    Text(TextChunks),
+}
+
+impl Answered {
+    fn into_stream(self) -> impl Stream<Item = Result<pb::SignedZoneChunk, Status>> {
+        use futures_util::future::{ready, Either};
+        match self {
+            Answered::Chunk(chunk) => Either::Left(futures_util::stream::once(ready(chunk))),
+            Answered::Text(chunks) => Either::Right(futures_util::stream::iter(chunks.map(Ok))),
+        }
+    }
 }
 
 /// The answer's chunks, made as they are sent; the last carries the
