@@ -431,6 +431,15 @@ impl ZoneContent {
         out
     }
 
+    /// [`ZoneContent::to_text`] written to `out` line by line, never held
+    /// whole.
+    pub fn write_text(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        for r in self.records() {
+            writeln!(out, "{}", record_text(&r.record))?;
+        }
+        Ok(())
+    }
+
     /// The zone model of this content (`kind` as for
     /// [`Zone::from_records`]).
     pub fn to_zone(&self, kind: InputKind) -> Result<Zone, crate::zone::ZoneError> {
@@ -704,6 +713,9 @@ www IN A 192.0.2.2
         for (r, (i, line)) in again.records().zip(text.lines().enumerate()) {
             assert_eq!((r.location.line, record_text(&r.record)), (i + 1, line.to_string()));
         }
+        let mut written = Vec::new();
+        again.write_text(&mut written).unwrap();
+        assert_eq!(written, text.as_bytes(), "written as it is made, the same text");
     }
 
     #[test]

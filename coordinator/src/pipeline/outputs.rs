@@ -31,13 +31,23 @@ pub struct OutputError {
 
 /// Writes `bytes` to `file` atomically.
 pub fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomically_as(file, |f| f.write_all(bytes).map(|()| file.to_path_buf()))
+}
+
+/// Writes what `fill` writes to a temporary file beside `file`, syncs it
+/// and renames it to the path `fill` returns (in the same directory): a
+/// file named by its content is written without that content in memory.
+pub(crate) fn write_atomically_as(
+    file: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<PathBuf>,
+) -> std::io::Result<()> {
     let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        let file = fill(&mut f)?;
         f.sync_all()?;
         std::fs::rename(&tmp, file)?;
         // The rename itself is durable once the directory is synced.

@@ -377,17 +377,16 @@ impl Request<'_> {
             _ => Ok(None),
         };
         // A snapshot's texts are in their files before the record naming
-        // them is written; the unsigned text is made, written and dropped
-        // here, not held at the publication. A change set keeps the files
+        // them is written; the unsigned text is written as it is made,
+        // never held at the publication. A change set keeps the files
         // named before.
         let written = match (snapshot, &text) {
             _ if unsigned_changes.is_err() => Ok((None, None)),
             (true, Some(signed)) => {
                 let (registry, signed, content) = (c.registry.clone(), signed.clone(), next.content.clone());
                 tokio::task::spawn_blocking(move || {
-                    let unsigned = ZoneText::from(content.to_text());
-                    let files = registry.write_snapshot(&unsigned, &signed)?;
-                    Ok::<_, crate::registry::RegistryError>((Some(files), Some((unsigned.as_bytes().len() + signed.as_bytes().len()) as u64)))
+                    let (files, len) = registry.write_snapshot(|out| content.write_text(out), &signed)?;
+                    Ok::<_, crate::registry::RegistryError>((Some(files), Some(len)))
                 })
                 .await
                 .map_err(join_error)

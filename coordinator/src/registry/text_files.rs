@@ -17,7 +17,9 @@
 //! the file, never a zone published from it.
 
 use std::collections::BTreeSet;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -45,6 +47,27 @@ impl SnapshotFiles {
     }
 }
 
+/// Passes octets on to a file, hashing and counting them.
+struct HashingWriter<W> {
+    out: W,
+    hash: Sha256,
+    len: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        let written = buf.get(..n).unwrap_or_default();
+        self.hash.update(written);
+        self.len += written.len() as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
 /// The directory of zone texts.
 #[derive(Clone, Debug)]
 pub(crate) struct TextFiles {
@@ -66,13 +89,31 @@ impl TextFiles {
     /// Writes `text` durably under its digest and returns the digest
     /// (blocking I/O). Writing a text already there changes nothing.
     pub(crate) fn write(&self, text: &[u8]) -> Result<String, RegistryError> {
-        let digest = hex::encode(Sha256::digest(text));
-        let file = self.path(&digest);
+        self.write_from(|out| out.write_all(text)).map(|(digest, _)| digest)
+    }
+
+    /// Writes the text `fill` writes durably under its digest, hashed as
+    /// it is written and never held whole, and returns the digest and
+    /// the text's length (blocking I/O).
+    pub(crate) fn write_from(&self, fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<(String, u64), RegistryError> {
+        let mut named = None;
         // Temporary file, synced, renamed, directory synced: the output
         // files' own way (its temporary name starts with a dot and holds
         // `.tmp-`, which `remove_unnamed` sweeps).
-        crate::pipeline::outputs::write_atomically(&file, text).map_err(|source| RegistryError::TextFile { file, source })?;
-        Ok(digest)
+        // Named apart from any other text being written at the same time.
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        let unnamed = self.dir.join(format!("unnamed-{}{SUFFIX}", WRITES.fetch_add(1, Ordering::Relaxed)));
+        crate::pipeline::outputs::write_atomically_as(&unnamed, |file| {
+            let mut out = HashingWriter { out: BufWriter::new(file), hash: Sha256::new(), len: 0 };
+            fill(&mut out)?;
+            out.out.flush()?;
+            let digest = hex::encode(out.hash.finalize());
+            let path = self.path(&digest);
+            named = Some((digest, out.len));
+            Ok(path)
+        })
+        .map_err(|source| RegistryError::TextFile { file: unnamed, source })?;
+        named.ok_or_else(|| RegistryError::TextFile { file: self.dir.clone(), source: std::io::Error::other("no text was written") })
     }
 
     /// The text stored under `digest`, checked against it (blocking I/O).
@@ -168,5 +209,26 @@ mod tests {
         assert!(files.read(&c).is_err());
         // Removing what is gone already is fine (a crash after the first removal).
         files.remove_replaced(&SnapshotFiles { unsigned: c.clone(), signed: c }, &BTreeSet::new()).unwrap();
+    }
+
+    #[test]
+    fn a_text_written_as_it_is_made_is_named_as_the_whole_text_would_be() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = TextFiles::open(dir.path()).unwrap();
+        let lines: Vec<String> = (0..5000).map(|i| format!("n{i}.example. 300 IN A 192.0.2.{}\n", i % 250)).collect();
+        let whole = lines.concat();
+        let (digest, len) = files.write_from(|out| lines.iter().try_for_each(|l| out.write_all(l.as_bytes()))).unwrap();
+        assert_eq!(digest, hex::encode(Sha256::digest(whole.as_bytes())));
+        assert_eq!(len, whole.len() as u64);
+        assert_eq!(files.read(&digest).unwrap(), whole);
+        assert_eq!(files.write(whole.as_bytes()).unwrap(), digest);
+        // A text that fails half-way leaves no file, named or not.
+        let e = files.write_from(|out| {
+            out.write_all(b"half")?;
+            Err(std::io::Error::other("the disk is full"))
+        });
+        assert!(e.unwrap_err().to_string().contains("the disk is full"));
+        let left: Vec<_> = std::fs::read_dir(&files.dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, [std::ffi::OsString::from(format!("{digest}.zone"))]);
     }
 }

@@ -277,8 +277,16 @@ impl Registry {
 
     /// Writes a snapshot's texts to their files, durably (blocking I/O:
     /// call on the blocking pool), before the publication that names them.
-    pub fn write_snapshot(&self, unsigned: &ZoneText, signed: &ZoneText) -> Result<SnapshotFiles, RegistryError> {
-        Ok(SnapshotFiles { unsigned: self.texts.write(unsigned.as_bytes())?, signed: self.texts.write(signed.as_bytes())? })
+    /// The unsigned text is written as `unsigned` makes it, never held
+    /// whole. Returns the files and the texts' length together.
+    pub fn write_snapshot(
+        &self,
+        unsigned: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+        signed: &ZoneText,
+    ) -> Result<(SnapshotFiles, u64), RegistryError> {
+        let (unsigned, unsigned_len) = self.texts.write_from(unsigned)?;
+        let signed_digest = self.texts.write(signed.as_bytes())?;
+        Ok((SnapshotFiles { unsigned, signed: signed_digest }, unsigned_len + signed.as_bytes().len() as u64))
     }
 
     /// The journal entries of `zone` not in its stored texts (signed and
@@ -456,7 +464,7 @@ mod tests {
     /// their files first, a change set keeping the files named before.
     async fn publish(r: &Registry, mut s: ZoneStateRecord, texts: Option<(&str, &str)>, changes: Option<&str>, unsigned_changes: Option<&str>) -> Result<ZoneStateRecord, RegistryError> {
         s.snapshot_files = match texts {
-            Some((u, t)) => Some(r.write_snapshot(&u.into(), &t.into())?),
+            Some((u, t)) => Some(r.write_snapshot(|out| out.write_all(u.as_bytes()), &t.into())?.0),
             None => r.zone_state(&s.zone)?.and_then(|old| old.snapshot_files),
         };
         r.publish_zone(&Publication { state: &s, snapshot: texts.is_some(), changes, unsigned_changes, journal_limit: 2 }).await?;
@@ -536,7 +544,7 @@ mod tests {
             r.zone_signed.insert("example.", "s1").unwrap();
             r.flush().await.unwrap();
             // A crash after a snapshot's files were written, before its record.
-            r.write_snapshot(&"u2".into(), &"s2".into()).unwrap();
+            r.write_snapshot(|out| out.write_all(b"u2"), &"s2".into()).unwrap();
             assert_eq!(text_files(dir.path()), 2);
         }
         let r = Registry::open(dir.path()).unwrap();
