@@ -73,10 +73,11 @@ pub fn journal_position(previous: Option<&ZoneStateRecord>, has_changes: bool, s
 
 /// What the signers are told was published: `zone sha256 HEX` of the
 /// whole signed text when it was written, else `changes sha256 HEX` of
-/// the signed change set.
-pub fn published_digest(zone_text: Option<&str>, changes_text: Option<&str>) -> String {
-    match (zone_text, changes_text) {
-        (Some(t), _) => format!("zone sha256 {}", hex::encode(Sha256::digest(t.as_bytes()))),
+/// the signed change set. `zone_sha256` is the whole text's, made as the
+/// validation checked it ([`crate::registry::ZoneText::sha256`]).
+pub fn published_digest(zone_sha256: Option<&[u8; 32]>, changes_text: Option<&str>) -> String {
+    match (zone_sha256, changes_text) {
+        (Some(digest), _) => format!("zone sha256 {}", hex::encode(digest)),
         (None, Some(c)) => format!("changes sha256 {}", hex::encode(Sha256::digest(c.as_bytes()))),
         (None, None) => String::new(),
     }
@@ -161,7 +162,9 @@ mod tests {
 
     #[test]
     fn the_digest_names_what_was_written() {
-        assert!(published_digest(Some("z"), Some("c")).starts_with("zone sha256 "));
+        let z: [u8; 32] = Sha256::digest(b"z").into();
+        assert_eq!(published_digest(Some(&z), Some("c")), format!("zone sha256 {}", hex::encode(Sha256::digest(b"z"))));
+        assert_eq!(&z, crate::registry::ZoneText::from("z").sha256(), "a text's digest is its octets'");
         assert_eq!(published_digest(None, Some("c")), format!("changes sha256 {}", hex::encode(Sha256::digest(b"c"))));
         assert_eq!(published_digest(None, None), "");
     }

@@ -366,10 +366,10 @@ impl Request<'_> {
             Some((set, text)) => (Some(set), Some(text)),
             None => (None, None),
         };
-        let published = published_digest(text.as_deref(), changes_text.as_deref());
+        let published = published_digest(text.as_ref().map(ZoneText::sha256), changes_text.as_deref());
         // From here on the signed text is held once, shared by the
         // snapshot file, the output file and the answer.
-        let text = text.map(|t| Arc::new(ZoneText::from(t)));
+        let text = text.map(Arc::new);
         let position = journal_position(previous_record, changes_text.is_some(), snapshot || undo.is_none());
         let snapshot = position.snapshot;
         let unsigned_changes = match (snapshot, self.current.as_ref(), next.touched.as_ref()) {

@@ -21,6 +21,7 @@ use frostzone_dnssec::signing::{read_zone, CompletedPlan, SharedZone};
 use super::stages::Stages;
 use super::Version;
 use crate::error::CoordinatorError;
+use crate::registry::ZoneText;
 
 use frostzone_dnssec::change_set::{ChangeSet, ChangesError, ZoneContent};
 use frostzone_dnssec::load::{load_zone_text, LoadError};
@@ -49,8 +50,8 @@ pub struct ValidatedVersion {
     /// whole version is compared with, is made from it then: held beside
     /// it, it was the largest part of the coordinator's peak.)
     pub zone: Zone,
-    /// Its text (what is stored, written and returned).
-    pub text: String,
+    /// Its text (what is stored, written and returned), with its SHA-256.
+    pub text: ZoneText,
     /// The change set from the version before, and its text (named
     /// `<zone>.<from>-<to>.ixfr`).
     pub changes: Option<(ChangeSet, String)>,
@@ -266,11 +267,13 @@ pub fn validate_whole(
         return Err(invalid(zone, serial, &report));
     }
     let text = zone_text(&result);
-    if read_back_digest.is_some_and(|digest| Sha256::digest(text.as_bytes()) != digest) {
+    let sha256 = Sha256::digest(text.as_bytes());
+    if read_back_digest.is_some_and(|digest| sha256 != digest) {
         return Err(ValidationError::TextChanged { zone: zone.to_string(), serial });
     }
     stages.mark("signed text");
-    Ok(ValidatedVersion { zone: result, text, changes, report, known })
+    // Hashed once here, for the file name and the digest signers are told.
+    Ok(ValidatedVersion { zone: result, text: ZoneText::with_sha256(text, sha256.into()), changes, report, known })
 }
 
 /// A validated version and what publishing it needs.
@@ -280,7 +283,7 @@ pub(crate) struct Outcome {
     /// What undoes the patch, if the registry cannot take the version.
     pub(crate) undo: Option<ZonePatch>,
     /// The whole signed text, when asked for or when the version is whole.
-    pub(crate) text: Option<String>,
+    pub(crate) text: Option<ZoneText>,
     pub(crate) changes: Option<(ChangeSet, String)>,
     pub(crate) report: frostzone_dnssec::validate::Report,
     pub(crate) known: VerifiedSignatures,
@@ -357,7 +360,7 @@ pub(crate) fn finish(
                 z.apply_patch(patch);
                 let signatures = (v.record.signatures + added).saturating_sub(removed);
                 debug_assert_eq!(signatures, z.signature_count() as u64, "the signature count kept with the version");
-                (want_text.then(|| zone_text(&z)), signatures, undo)
+                (want_text.then(|| ZoneText::from(zone_text(&z))), signatures, undo)
             };
             stages.mark(if want_text { "apply, signed text" } else { "apply" });
             // A patch that refreshed due signatures replaced the ones the

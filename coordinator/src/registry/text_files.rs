@@ -88,8 +88,23 @@ impl TextFiles {
 
     /// Writes `text` durably under its digest and returns the digest
     /// (blocking I/O). Writing a text already there changes nothing.
+    #[cfg(test)]
     pub(crate) fn write(&self, text: &[u8]) -> Result<String, RegistryError> {
-        self.write_from(|out| out.write_all(text)).map(|(digest, _)| digest)
+        self.write_as(text, &Sha256::digest(text).into())
+    }
+
+    /// Writes `text`, whose SHA-256 is `sha256`, durably under that digest
+    /// and returns the digest (blocking I/O; a wrong digest is found when
+    /// the file is read: [`TextFiles::read`]). Writing a text already
+    /// there changes nothing.
+    pub(crate) fn write_as(&self, text: &[u8], sha256: &[u8; 32]) -> Result<String, RegistryError> {
+        let digest = hex::encode(sha256);
+        let file = self.path(&digest);
+        // Temporary file, synced, renamed, directory synced: the output
+        // files' own way (its temporary name starts with a dot and holds
+        // `.tmp-`, which `remove_unnamed` sweeps).
+        crate::pipeline::outputs::write_atomically(&file, text).map_err(|source| RegistryError::TextFile { file, source })?;
+        Ok(digest)
     }
 
     /// Writes the text `fill` writes durably under its digest, hashed as
@@ -97,9 +112,6 @@ impl TextFiles {
     /// the text's length (blocking I/O).
     pub(crate) fn write_from(&self, fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<(String, u64), RegistryError> {
         let mut named = None;
-        // Temporary file, synced, renamed, directory synced: the output
-        // files' own way (its temporary name starts with a dot and holds
-        // `.tmp-`, which `remove_unnamed` sweeps).
         // Named apart from any other text being written at the same time.
         static WRITES: AtomicU64 = AtomicU64::new(0);
         let unnamed = self.dir.join(format!("unnamed-{}{SUFFIX}", WRITES.fetch_add(1, Ordering::Relaxed)));

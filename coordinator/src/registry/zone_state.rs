@@ -26,8 +26,10 @@
 //! the previous version or the new one, whole.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
@@ -40,29 +42,45 @@ use crate::keys::rollover::views::KeySet;
 /// which it takes over without a copy (a signed zone's text is 51 MB at
 /// 100,000 delegations).
 #[derive(Clone, Debug)]
-pub struct ZoneText(String);
+pub struct ZoneText {
+    text: String,
+    /// Its SHA-256 (the file name, the digest signers are told), made at
+    /// most once.
+    sha256: OnceLock<[u8; 32]>,
+}
 
 impl ZoneText {
+    /// A text whose SHA-256 was computed over exactly these octets (the
+    /// validation hashes a new version's text as it checks it).
+    pub(crate) fn with_sha256(text: String, sha256: [u8; 32]) -> ZoneText {
+        ZoneText { text, sha256: OnceLock::from(sha256) }
+    }
+
     /// The text's octets.
     pub fn as_bytes(&self) -> &[u8] {
-        self.0.as_bytes()
+        self.text.as_bytes()
     }
 
     /// The text as a `String` (a copy).
     pub fn to_text(&self) -> String {
-        self.0.clone()
+        self.text.clone()
+    }
+
+    /// The SHA-256 of its octets.
+    pub fn sha256(&self) -> &[u8; 32] {
+        self.sha256.get_or_init(|| Sha256::digest(self.text.as_bytes()).into())
     }
 }
 
 impl From<String> for ZoneText {
     fn from(text: String) -> ZoneText {
-        ZoneText(text)
+        ZoneText { text, sha256: OnceLock::new() }
     }
 }
 
 impl From<&str> for ZoneText {
     fn from(text: &str) -> ZoneText {
-        ZoneText(text.to_string())
+        ZoneText::from(text.to_string())
     }
 }
 
@@ -285,7 +303,7 @@ impl Registry {
         signed: &ZoneText,
     ) -> Result<(SnapshotFiles, u64), RegistryError> {
         let (unsigned, unsigned_len) = self.texts.write_from(unsigned)?;
-        let signed_digest = self.texts.write(signed.as_bytes())?;
+        let signed_digest = self.texts.write_as(signed.as_bytes(), signed.sha256())?;
         Ok((SnapshotFiles { unsigned, signed: signed_digest }, unsigned_len + signed.as_bytes().len() as u64))
     }
 
