@@ -171,9 +171,11 @@ pub fn validate_zone(zone: &Zone, options: &ValidationOptions) -> Report {
 ///
 /// A persistent set: each version's cache is the previous one's plus what
 /// it verified, and a clone shares the previous one's entries rather than
-/// copying one per signature of the zone.
+/// copying one per signature of the zone. Ordered (a B-tree of wide
+/// nodes), not hashed: a hash trie's nodes took 22 MB for the 133,343
+/// digests of the reference zone, about five times the digests.
 #[derive(Clone, Debug, Default)]
-pub struct VerifiedSignatures(imbl::HashSet<[u8; 32]>);
+pub struct VerifiedSignatures(imbl::OrdSet<[u8; 32]>);
 
 impl VerifiedSignatures {
     fn digest(key: &domain::rdata::Dnskey<bytes::Bytes>, data: &[u8], signature: &[u8]) -> [u8; 32] {
