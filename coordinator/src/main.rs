@@ -1,8 +1,7 @@
 //! `frostzone-coordinator --config coordinator.toml [--check-config]`
 //! `frostzone-coordinator --config coordinator.toml health`: whether the
 //! running coordinator answers (container health checks).
-// One FFI call sets the allocator's option (`return_freed_memory_at_once`).
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 /// Returns freed memory to the system far better than glibc's arenas
@@ -12,27 +11,6 @@
 #[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// `mi_option_purge_delay` in mimalloc 3's `mi_option_e`
-/// (include/mimalloc.h), which libmimalloc-sys does not name.
-#[cfg(not(feature = "system-allocator"))]
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// mimalloc 3 returns freed memory to the system a second after it is
-/// freed (`purge_delay`). A whole version frees and allocates hundreds of
-/// MB within that second: returning it at once took about 13% off every
-/// process's resident peak at 100,000 delegations, at the same speed
-/// (docs/performance.md, "Signing items without their RRsets"). An
-/// operator's `MIMALLOC_PURGE_DELAY` still wins.
-#[cfg(not(feature = "system-allocator"))]
-#[allow(unsafe_code)]
-fn return_freed_memory_at_once() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: stores one option value; called first in `main`, before
-        // any other thread exists (the call is not thread safe).
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
-    }
-}
 
 use std::path::PathBuf;
 
@@ -107,7 +85,7 @@ async fn health(config: &Config, server_name: &str) -> anyhow::Result<()> {
 
 fn main() -> std::process::ExitCode {
     #[cfg(not(feature = "system-allocator"))]
-    return_freed_memory_at_once();
+    frostzone_proto::allocator::return_freed_memory_at_once();
     match run(Args::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -172,22 +150,4 @@ fn run(args: Args) -> anyhow::Result<()> {
     // rather than waited for.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     Ok(result?)
-}
-
-#[cfg(all(test, not(feature = "system-allocator")))]
-mod tests {
-    /// The option `return_freed_memory_at_once` sets is the purge delay:
-    /// mimalloc 3 starts it at 1000 ms, and no other option has that
-    /// default. A libmimalloc-sys that numbers the options otherwise
-    /// fails here rather than setting some other option to 0.
-    #[test]
-    #[allow(unsafe_code)]
-    fn the_option_set_is_the_purge_delay() {
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
-            eprintln!("skipped: MIMALLOC_PURGE_DELAY is set");
-            return;
-        }
-        // SAFETY: reads one option value.
-        assert_eq!(unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) }, 1000);
-    }
 }

@@ -7,15 +7,19 @@
 //! signing items and key ceremonies ([`content`]), the roster of
 //! participants each party holds itself ([`roster`]) and the statements
 //! signers sign with their identity keys ([`statement`]), the log
-//! output both daemons set up the same way ([`log`]) and the Prometheus
-//! endpoint both serve ([`metrics_endpoint`]).
+//! output both daemons set up the same way ([`log`]), the Prometheus
+//! endpoint both serve ([`metrics_endpoint`]) and, with the `allocator`
+//! feature, their allocator's one option ([`allocator`]).
 //!
 //! Limits that both ends must agree on live here too.
-#![forbid(unsafe_code)]
+// One FFI call, in `allocator`, sets the daemons' allocator option.
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod admin_socket;
+#[cfg(feature = "allocator")]
+pub mod allocator;
 pub mod audit;
 pub mod config_file;
 pub mod content;

@@ -3,8 +3,7 @@
 //! a roster entry for the other operators.
 //! `frostzone-signer --config signer.toml health`: whether the running
 //! signer answers on its admin socket (container health checks).
-// One FFI call sets the allocator's option (`return_freed_memory_at_once`).
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 /// Returns freed memory to the system far better than glibc's arenas
@@ -14,27 +13,6 @@
 #[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// `mi_option_purge_delay` in mimalloc 3's `mi_option_e`
-/// (include/mimalloc.h), which libmimalloc-sys does not name.
-#[cfg(not(feature = "system-allocator"))]
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// mimalloc 3 returns freed memory to the system a second after it is
-/// freed (`purge_delay`). A whole version frees and allocates hundreds of
-/// MB within that second: returning it at once took about 13% off every
-/// process's resident peak at 100,000 delegations, at the same speed
-/// (docs/performance.md, "Signing items without their RRsets"). An
-/// operator's `MIMALLOC_PURGE_DELAY` still wins.
-#[cfg(not(feature = "system-allocator"))]
-#[allow(unsafe_code)]
-fn return_freed_memory_at_once() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: stores one option value; called first in `main`, before
-        // any other thread exists (the call is not thread safe).
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
-    }
-}
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -107,7 +85,7 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn main() -> Result<()> {
     #[cfg(not(feature = "system-allocator"))]
-    return_freed_memory_at_once();
+    frostzone_proto::allocator::return_freed_memory_at_once();
     let args = Args::parse();
     frostzone_proto::log::init(args.log_format);
     let config = Config::load(&args.config)?;
