@@ -424,11 +424,10 @@ impl ZoneContent {
     /// order (RFC 4034 §6.1), read back by
     /// [`crate::load::load_zone_text`] to the same records.
     pub fn to_text(&self) -> String {
-        let mut out = String::with_capacity(self.records.len() * 80);
-        for r in self.records() {
-            let _ = writeln!(out, "{}", record_text(&r.record));
-        }
-        out
+        let mut out = Vec::with_capacity(self.records.len() * 80);
+        // Writing into a Vec cannot fail; the presentation is UTF-8.
+        let _ = self.write_text(&mut out);
+        String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 
     /// [`ZoneContent::to_text`] written to `out` line by line, never held
@@ -713,9 +712,6 @@ www IN A 192.0.2.2
         for (r, (i, line)) in again.records().zip(text.lines().enumerate()) {
             assert_eq!((r.location.line, record_text(&r.record)), (i + 1, line.to_string()));
         }
-        let mut written = Vec::new();
-        again.write_text(&mut written).unwrap();
-        assert_eq!(written, text.as_bytes(), "written as it is made, the same text");
     }
 
     #[test]
