@@ -31,8 +31,10 @@ use crate::request::RequestRecord;
 pub mod rollovers;
 pub mod text_files;
 pub mod zone_state;
+pub mod zone_text;
 pub use text_files::SnapshotFiles;
-pub use zone_state::{Publication, StoredSettings, ZoneStateRecord, ZoneText};
+pub use zone_state::{Publication, StoredSettings, ZoneStateRecord};
+pub use zone_text::ZoneText;
 
 /// The current version of every record kind.
 pub const RECORD_VERSION: u32 = 1;
@@ -219,6 +221,13 @@ impl Registry {
             tracing::info!("registry: removed {removed} zone text file(s) no published version names (left by an interrupted publication)");
         }
         Ok(registry)
+    }
+
+    /// Where a new version's text is kept while it is published
+    /// ([`ZoneText::write_in`]): the directory of zone texts, on the disk
+    /// its snapshot file is copied to.
+    pub fn text_dir(&self) -> &Path {
+        self.texts.dir()
     }
 
     /// Writes everything to disk.

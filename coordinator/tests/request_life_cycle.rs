@@ -71,7 +71,7 @@ async fn the_quorum_is_chosen_among_approvers_and_signers_hear_the_release() {
     assert!(lines.first().unwrap().contains("proposed to signer-1, signer-2, signer-3, signer-4, signer-5"), "{lines:?}");
     assert!(lines.last().unwrap().ends_with("approved by signer-2, signer-4, signer-5; signing"), "{lines:?}");
 
-    let digest = format!("zone sha256 {}", hex::encode(sha2::Sha256::digest(signed.text().as_bytes())));
+    let digest = format!("zone sha256 {}", hex::encode(sha2::Sha256::digest(signed.text().unwrap().as_bytes())));
     assert_eq!(signed.published, digest);
     for (published, detail) in c.told(&[1, 2, 3, 4, 5], &signed.request_id).await {
         assert!(published);

@@ -8,8 +8,6 @@
 //! this module, and any other type whose `domain` presentation does not
 //! read back to the same RDATA falls back to the RFC 3597 generic form.
 
-use std::fmt::Write as _;
-
 use base64::Engine;
 use domain::base::iana::Rtype;
 use domain::base::rdata::ComposeRecordData;
@@ -150,41 +148,51 @@ pub fn record_text(record: &StoredRecord) -> String {
     )
 }
 
-fn push_line(out: &mut String, owner: &StoredName, ttl: Ttl, rtype: Rtype, rdata: &str) {
-    let _ = writeln!(out, "{}\t{}\tIN\t{}\t{}", FqdnDisplay(owner), ttl.as_secs(), rtype, rdata);
+fn write_line(out: &mut dyn std::io::Write, owner: &StoredName, ttl: Ttl, rtype: Rtype, rdata: &str) -> std::io::Result<()> {
+    writeln!(out, "{}\t{}\tIN\t{}\t{}", FqdnDisplay(owner), ttl.as_secs(), rtype, rdata)
 }
 
-fn push_rrset(out: &mut String, rrset: &Rrset) {
+fn write_rrset(out: &mut dyn std::io::Write, rrset: &Rrset) -> std::io::Result<()> {
     for r in &rrset.rdata {
-        push_line(out, &rrset.owner, rrset.ttl, rrset.rtype, &rdata_text(&r.data()));
+        write_line(out, &rrset.owner, rrset.ttl, rrset.rtype, &rdata_text(&r.data()))?;
     }
+    Ok(())
 }
 
-fn push_signature(out: &mut String, owner: &StoredName, sig: &SignatureRecord) {
+fn write_signature(out: &mut dyn std::io::Write, owner: &StoredName, sig: &SignatureRecord) -> std::io::Result<()> {
     let data = ZoneRecordData::Rrsig(sig.rrsig.clone());
-    push_line(out, owner, sig.ttl, Rtype::RRSIG, &rdata_text(&data));
+    write_line(out, owner, sig.ttl, Rtype::RRSIG, &rdata_text(&data))
 }
 
 /// The whole zone as a master file: names in canonical order (RFC 4034
 /// §6.1), the SOA first, each RRset followed by its RRSIGs.
 pub fn zone_text(zone: &Zone) -> String {
-    let mut out = String::with_capacity(zone.rrset_count() * 120);
+    let mut out = Vec::with_capacity(zone.rrset_count() * 120);
+    // Writing to memory cannot fail.
+    let _ = write_zone_text(zone, &mut out);
+    // Every piece written is a `str`.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// [`zone_text`] written to `out` line by line, never held whole (a
+/// signed zone's text is 56 MB at 100,000 delegations).
+pub fn write_zone_text(zone: &Zone, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     for (owner, node) in zone.nodes() {
         let mut rrsets: Vec<&Rrset> = node.rrsets.values().collect();
         rrsets.sort_by_key(|r| (r.rtype != Rtype::SOA, r.rtype.to_int()));
         for rrset in rrsets {
-            push_rrset(&mut out, rrset);
+            write_rrset(out, rrset)?;
             for sig in node.signatures.iter().filter(|s| s.rrsig.type_covered() == rrset.rtype) {
-                push_signature(&mut out, &owner.0, sig);
+                write_signature(out, &owner.0, sig)?;
             }
         }
         // RRSIGs that cover nothing present are still written, so that a
         // validator reading this text sees them and can complain.
         for sig in node.signatures.iter().filter(|s| node.get(s.rrsig.type_covered()).is_none()) {
-            push_signature(&mut out, &owner.0, sig);
+            write_signature(out, &owner.0, sig)?;
         }
     }
-    out
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use frostzone_proto::v1 as pb;
 use frostzone_proto::ZONE_CHUNK_BYTES;
+use tonic::Status;
 
 use crate::registry::ZoneText;
 
@@ -18,10 +19,23 @@ pub enum AnswerText {
 }
 
 impl AnswerText {
-    fn bytes(&self) -> &[u8] {
+    fn len(&self) -> u64 {
         match self {
-            AnswerText::Owned(text) => text.as_bytes(),
-            AnswerText::Stored(text) => text.as_bytes(),
+            AnswerText::Owned(text) => text.len() as u64,
+            AnswerText::Stored(text) => text.len(),
+        }
+    }
+
+    /// At most `max` octets from `offset` (a stored text is read from its
+    /// file: blocking I/O of one chunk).
+    fn chunk(&self, offset: u64, max: usize) -> std::io::Result<Vec<u8>> {
+        match self {
+            AnswerText::Owned(text) => {
+                let start = usize::try_from(offset).unwrap_or(usize::MAX).min(text.len());
+                let end = start.saturating_add(max).min(text.len());
+                Ok(text.as_bytes().get(start..end).unwrap_or_default().to_vec())
+            }
+            AnswerText::Stored(text) => text.read_chunk(offset, max),
         }
     }
 }
@@ -34,7 +48,7 @@ pub struct TextChunks {
     texts: Vec<(AnswerText, &'static str)>,
     /// The text being cut and where in it.
     text: usize,
-    offset: usize,
+    offset: u64,
     last: Option<pb::SignedZoneChunk>,
 }
 
@@ -47,15 +61,23 @@ impl TextChunks {
 }
 
 impl Iterator for TextChunks {
-    type Item = pb::SignedZoneChunk;
+    type Item = Result<pb::SignedZoneChunk, Status>;
 
-    fn next(&mut self) -> Option<pb::SignedZoneChunk> {
+    /// The next chunk; a stored text that cannot be read ends the answer
+    /// with an error.
+    fn next(&mut self) -> Option<Self::Item> {
         let (text, kind) = self.texts.get(self.text)?;
-        let bytes = text.bytes();
-        let end = self.offset.saturating_add(ZONE_CHUNK_BYTES).min(bytes.len());
-        let data = bytes.get(self.offset..end).unwrap_or_default().to_vec();
+        let data = match text.chunk(self.offset, ZONE_CHUNK_BYTES) {
+            Ok(data) => data,
+            Err(e) => {
+                self.text = self.texts.len();
+                self.last = None;
+                return Some(Err(Status::internal(format!("reading the signed zone's text to answer with it: {e}"))));
+            }
+        };
         let kind = kind.to_string();
-        if end >= bytes.len() {
+        let end = self.offset + data.len() as u64;
+        if end >= text.len() {
             self.text += 1;
             self.offset = 0;
         } else {
@@ -63,10 +85,10 @@ impl Iterator for TextChunks {
         }
         if self.text == self.texts.len() {
             if let Some(last) = self.last.take() {
-                return Some(pb::SignedZoneChunk { data, kind, ..last });
+                return Some(Ok(pb::SignedZoneChunk { data, kind, ..last }));
             }
         }
-        Some(pb::SignedZoneChunk { data, kind, ..Default::default() })
+        Some(Ok(pb::SignedZoneChunk { data, kind, ..Default::default() }))
     }
 }
 
@@ -82,10 +104,11 @@ mod tests {
     fn texts_are_cut_in_order_and_only_the_last_chunk_carries_the_summary() {
         let big = "x".repeat(ZONE_CHUNK_BYTES + 10);
         let chunks: Vec<_> = TextChunks::new(
-            vec![(AnswerText::Owned("changes".into()), "changes"), (AnswerText::Stored(Arc::new(big.clone().into())), "zone")],
+            vec![(AnswerText::Owned("changes".into()), "changes"), (AnswerText::Stored(Arc::new(ZoneText::for_test(&big))), "zone")],
             last(),
         )
-        .collect();
+        .collect::<Result<_, _>>()
+        .unwrap();
         let shape: Vec<(&str, usize, &str)> = chunks.iter().map(|c| (c.kind.as_str(), c.data.len(), c.summary.as_str())).collect();
         assert_eq!(shape, [("changes", 7, ""), ("zone", ZONE_CHUNK_BYTES, ""), ("zone", 10, "ok")]);
         assert_eq!(chunks[2].serial, 7);
@@ -95,7 +118,7 @@ mod tests {
 
     #[test]
     fn an_empty_text_is_one_empty_chunk() {
-        let chunks: Vec<_> = TextChunks::new(vec![(AnswerText::Owned(String::new()), "zone")], last()).collect();
+        let chunks: Vec<_> = TextChunks::new(vec![(AnswerText::Owned(String::new()), "zone")], last()).collect::<Result<_, _>>().unwrap();
         assert_eq!(chunks.len(), 1);
         assert!(chunks[0].data.is_empty() && chunks[0].kind == "zone" && chunks[0].summary == "ok");
     }
@@ -103,7 +126,7 @@ mod tests {
     #[test]
     fn a_text_of_exactly_one_chunk_is_one_chunk() {
         let text = "y".repeat(ZONE_CHUNK_BYTES);
-        let chunks: Vec<_> = TextChunks::new(vec![(AnswerText::Owned(text), "zone")], last()).collect();
+        let chunks: Vec<_> = TextChunks::new(vec![(AnswerText::Owned(text), "zone")], last()).collect::<Result<_, _>>().unwrap();
         assert_eq!(chunks.len(), 1);
         assert_eq!(chunks[0].data.len(), ZONE_CHUNK_BYTES);
     }

@@ -304,7 +304,7 @@ impl CoordinatorApi for CoordinatorService {
             ..Default::default()
         };
         let chunks = TextChunks::new(vec![(AnswerText::Owned(text), "zone")], last);
-        Ok(Response::new(Box::pin(tokio_stream::iter(chunks.map(Ok)))))
+        Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
     }
 
     async fn list_requests(
@@ -513,7 +513,7 @@ impl Answered {
         use futures_util::future::{ready, Either};
         match self {
             Answered::Chunk(chunk) => Either::Left(futures_util::stream::once(ready(chunk))),
-            Answered::Text(chunks) => Either::Right(futures_util::stream::iter(chunks.map(Ok))),
+            Answered::Text(chunks) => Either::Right(futures_util::stream::iter(chunks)),
         }
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::validate::changes_file_name;
 use crate::config::zone::ZoneConfig;
+use crate::registry::ZoneText;
 
 /// How long an `on_publish` command may run before it is killed: a
 /// reload of a name server takes seconds; a command hanging longer must
@@ -32,6 +33,11 @@ pub struct OutputError {
 /// Writes `bytes` to `file` atomically.
 pub fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_atomically_as(file, |f| f.write_all(bytes).map(|()| file.to_path_buf()))
+}
+
+/// Writes a copy of `text` to `file` atomically.
+pub(crate) fn write_text_atomically(file: &Path, text: &ZoneText) -> std::io::Result<()> {
+    write_atomically_as(file, |f| text.copy_to(f).map(|_| file.to_path_buf()))
 }
 
 /// Writes what `fill` writes to a temporary file beside `file`, syncs it
@@ -60,11 +66,12 @@ pub(crate) fn write_atomically_as(
 }
 
 /// Writes the outputs `config` asks for (blocking I/O: call on the
-/// blocking pool). Returns the signed zone file written, if any.
+/// blocking pool). Returns the signed zone file written, if any (none
+/// without `text`).
 pub fn write_outputs(
     config: &ZoneConfig,
     serial: u32,
-    text: &[u8],
+    text: Option<&ZoneText>,
     changes: Option<(u32, &str)>,
 ) -> Result<Option<PathBuf>, OutputError> {
     let fail = |file: &Path, source| OutputError { zone: config.name.clone(), serial, file: file.to_path_buf(), source };
@@ -72,10 +79,13 @@ pub fn write_outputs(
         let file = dir.join(changes_file_name(&config.name, from, serial));
         write_atomically(&file, changes.as_bytes()).map_err(|e| fail(&file, e))?;
     }
-    if let Some(file) = &config.output {
-        write_atomically(file, text).map_err(|e| fail(file, e))?;
+    match (&config.output, text) {
+        (Some(file), Some(text)) => {
+            write_text_atomically(file, text).map_err(|e| fail(file, e))?;
+            Ok(Some(file.clone()))
+        }
+        _ => Ok(None),
     }
-    Ok(config.output.clone())
 }
 
 /// Runs the `on_publish` command of `config` in the background with
@@ -131,8 +141,11 @@ mod tests {
             refresh: RefreshPolicy::default(),
             rollover: Default::default(),
         };
-        write_outputs(&config, 10, b"v1", None).unwrap();
-        let file = write_outputs(&config, 11, b"v2", Some((10, "c"))).unwrap().unwrap();
+        write_outputs(&config, 10, Some(&ZoneText::for_test("v1")), None).unwrap();
+        let file = write_outputs(&config, 11, Some(&ZoneText::for_test("v2")), Some((10, "c"))).unwrap().unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "v2");
+        // Without a text the zone file stays as it was.
+        assert_eq!(write_outputs(&config, 12, None, None).unwrap(), None);
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "v2");
         assert_eq!(std::fs::read_to_string(dir.path().join("changes/example.com.10-11.ixfr")).unwrap(), "c");
         let left: Vec<_> = std::fs::read_dir(dir.path().join("out")).unwrap().map(|e| e.unwrap().file_name()).collect();

@@ -86,9 +86,10 @@ pub struct PublishedVersion {
 }
 
 impl PublishedVersion {
-    /// The whole signed zone as text (a copy; empty when there is none).
-    pub fn text(&self) -> String {
-        self.signed_text.as_deref().map(ZoneText::to_text).unwrap_or_default()
+    /// The whole signed zone as text, read from its temporary file
+    /// (empty when there is none).
+    pub fn text(&self) -> std::io::Result<String> {
+        self.signed_text.as_deref().map_or(Ok(String::new()), ZoneText::to_text)
     }
 }
 
@@ -354,10 +355,11 @@ impl Request<'_> {
         let snapshot = writes_snapshot(plan.is_update(), previous_record, c.pipeline.snapshot_every());
         let output = c.pipeline.config(zone).is_some_and(|z| z.output.is_some());
         let want_text = snapshot || return_zone || output;
+        let text_dir = c.registry.text_dir().to_path_buf();
         let outcome = tokio::task::spawn_blocking(move || {
             let signed = plan.complete_signed(signatures).map_err(|e| CoordinatorError::Internal(format!("{zone_name}: {e}")))?;
             stages.mark("complete");
-            finish(&zone_name, signed, current.as_deref(), &options, &refresh, want_text, &stages)
+            finish(&zone_name, signed, current.as_deref(), &options, &refresh, want_text, &text_dir, &stages)
         })
         .await
         .map_err(join_error)??;
@@ -367,8 +369,8 @@ impl Request<'_> {
             None => (None, None),
         };
         let published = published_digest(text.as_ref().map(ZoneText::sha256), changes_text.as_deref());
-        // From here on the signed text is held once, shared by the
-        // snapshot file, the output file and the answer.
+        // From here on the signed text (in its temporary file) is shared
+        // by the snapshot file, the output file and the answer.
         let text = text.map(Arc::new);
         let position = journal_position(previous_record, changes_text.is_some(), snapshot || undo.is_none());
         let snapshot = position.snapshot;
@@ -496,8 +498,7 @@ impl Request<'_> {
             let from = self.current.as_ref().map(|v| v.record.serial);
             let (text, changes) = (text.clone(), changes_text.map(str::to_string));
             let written = tokio::task::spawn_blocking(move || {
-                let text = text.as_deref().map(ZoneText::as_bytes).unwrap_or_default();
-                let file = write_outputs(&config, serial, text, from.zip(changes.as_deref()));
+                let file = write_outputs(&config, serial, text.as_deref(), from.zip(changes.as_deref()));
                 (config, file)
             })
             .await;

@@ -1,4 +1,6 @@
-//! From a completed signing to a version fit to publish (no I/O).
+//! From a completed signing to a version fit to publish (no I/O but the
+//! new version's text, written to an unnamed temporary file as it is
+//! presented: [`ZoneText`]).
 //!
 //! The signed change set is what secondaries receive by IXFR (RFC 1995
 //! §4), so it is what gets checked: the difference between the version
@@ -13,7 +15,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 
 use frostzone_dnssec::keys::KeyTag;
 use frostzone_dnssec::signing::{read_zone, CompletedPlan, SharedZone};
@@ -21,11 +22,12 @@ use frostzone_dnssec::signing::{read_zone, CompletedPlan, SharedZone};
 use super::stages::Stages;
 use super::Version;
 use crate::error::CoordinatorError;
+use crate::registry::zone_text::write_hashed;
 use crate::registry::ZoneText;
 
 use frostzone_dnssec::change_set::{ChangeSet, ChangesError, ZoneContent};
 use frostzone_dnssec::load::{load_zone_text, LoadError};
-use frostzone_dnssec::present::zone_text;
+use frostzone_dnssec::present::write_zone_text;
 use frostzone_dnssec::domain::base::iana::Rtype;
 use frostzone_dnssec::zone_patch::{ZonePatch, ZoneView};
 use frostzone_dnssec::validate::{validate_patch, validate_zone_incremental, Report, ValidationOptions, VerifiedSignatures};
@@ -106,6 +108,18 @@ pub enum ValidationError {
         serial: u32,
         /// Why.
         source: ZoneError,
+    },
+    /// The signed text could not be written to its temporary file.
+    #[error("zone {zone} serial {serial}: cannot write the signed text to a temporary file in {}: {source}; nothing was published", dir.display())]
+    Text {
+        /// The zone.
+        zone: String,
+        /// The serial.
+        serial: u32,
+        /// Where the file was made.
+        dir: std::path::PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
     },
     /// The validated zone, presented again, is not the text it was read
     /// back from: presentation is not deterministic here, a fault in this
@@ -197,38 +211,42 @@ fn invalid(zone: &str, serial: u32, report: &Report) -> ValidationError {
     ValidationError::Invalid { zone: zone.to_string(), serial, findings: lines.join("\n") }
 }
 
+/// The text of `zone` (serial `serial`), presented into an unnamed
+/// temporary file in `text_dir` as it is written.
+fn present(name: &str, serial: u32, zone: &Zone, text_dir: &Path) -> Result<ZoneText, ValidationError> {
+    ZoneText::write_in(text_dir, |out| write_zone_text(zone, out))
+        .map_err(|source| ValidationError::Text { zone: name.to_string(), serial, dir: text_dir.to_path_buf(), source })
+}
+
 /// Checks `signed` (the completed plan of `zone`) against the version
-/// published now and returns what to publish (CPU work: call on the
-/// blocking pool).
+/// published now and returns what to publish, its text in a temporary
+/// file in `text_dir` (CPU work: call on the blocking pool).
 pub fn validate_whole(
     zone: &str,
     signed: Zone,
     published: Option<Published<'_>>,
     options: &ValidationOptions,
+    text_dir: &Path,
     stages: &super::stages::Stages,
 ) -> Result<ValidatedVersion, ValidationError> {
     let apex = signed.apex().clone();
     let serial = signed.soa().map(|(_, soa)| soa.serial().into_int()).unwrap_or(0);
     let zone_error = |source| ValidationError::Zone { zone: zone.to_string(), serial, source };
     // A new zone is validated as the text it is published as: that text,
-    // read back, is the zone model checked. Only its digest is kept
-    // through the validation (the text is the size of the zone); the
-    // validated model is presented again at the end and must give the
-    // same octets.
-    let mut read_back_digest = None;
-    let (result, changes, known) = match published {
+    // read back, is the zone model checked. The text goes to its file as
+    // it is presented and is read back from there a block of lines at a
+    // time, never held whole (it is the size of the zone); the validated
+    // model is presented again at the end and must give the same octets.
+    let (result, changes, known, read_back) = match published {
         None => {
-            let text = zone_text(&signed);
+            let text = present(zone, serial, &signed, text_dir)?;
             drop(signed);
             let source = format!("{zone} (signed)");
-            read_back_digest = Some(Sha256::digest(text.as_bytes()));
-            // Read straight into the zone model: the records are not held
-            // beside it, and the text goes once the scanner has its copy.
-            let result = ZoneBuilder::from_text(apex, InputKind::Signed, text, Path::new(&source))
+            let result = ZoneBuilder::from_lines(apex, InputKind::Signed, text.reader(), Path::new(&source))
                 .map_err(|source| ValidationError::Load { zone: zone.to_string(), serial, source })?
                 .finish()
                 .map_err(zone_error)?;
-            (result, None, VerifiedSignatures::default())
+            (result, None, VerifiedSignatures::default(), Some(text))
         }
         Some(p) => {
             let new = ZoneContent::from_zone(&signed, Path::new(&format!("{zone} (signed)")));
@@ -258,7 +276,7 @@ pub fn validate_whole(
                 1 => reread.pop(),
                 _ => None,
             };
-            (result, set.map(|s| (s, text)), p.known.clone())
+            (result, set.map(|s| (s, text)), p.known.clone(), None)
         }
     };
     let (report, known) = validate_zone_incremental(&result, options, &known);
@@ -266,14 +284,21 @@ pub fn validate_whole(
     if !report.is_valid() {
         return Err(invalid(zone, serial, &report));
     }
-    let text = zone_text(&result);
-    let sha256 = Sha256::digest(text.as_bytes());
-    if read_back_digest.is_some_and(|digest| sha256 != digest) {
-        return Err(ValidationError::TextChanged { zone: zone.to_string(), serial });
-    }
+    // Hashed once as it is written, for the file name and the digest
+    // signers are told; held on disk, not beside the zone model.
+    let text = match read_back {
+        Some(text) => {
+            let (_, presented, _) = write_hashed(std::io::sink(), |out| write_zone_text(&result, out))
+                .map_err(|source| ValidationError::Text { zone: zone.to_string(), serial, dir: text_dir.to_path_buf(), source })?;
+            if presented != *text.sha256() {
+                return Err(ValidationError::TextChanged { zone: zone.to_string(), serial });
+            }
+            text
+        }
+        None => present(zone, serial, &result, text_dir)?,
+    };
     stages.mark("signed text");
-    // Hashed once here, for the file name and the digest signers are told.
-    Ok(ValidatedVersion { zone: result, text: ZoneText::with_sha256(text, sha256.into()), changes, report, known })
+    Ok(ValidatedVersion { zone: result, text, changes, report, known })
 }
 
 /// A validated version and what publishing it needs.
@@ -313,7 +338,10 @@ fn prune_known(zone: &SharedZone, known: VerifiedSignatures, signatures: u64, op
 }
 
 /// Validates a completed plan against the version published now and
-/// makes it the published zone in memory (CPU work: blocking pool).
+/// makes it the published zone in memory (CPU work: blocking pool). The
+/// signed text goes to a temporary file in `text_dir`: always for a whole
+/// version (it is what is validated), for a patch if `want_text`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn finish(
     zone: &str,
     signed: CompletedPlan,
@@ -321,6 +349,7 @@ pub(crate) fn finish(
     options: &ValidationOptions,
     refresh: &frostzone_dnssec::signing::refresh::RefreshPolicy,
     want_text: bool,
+    text_dir: &Path,
     stages: &Stages,
 ) -> Result<Outcome, CoordinatorError> {
     match (signed, current) {
@@ -360,7 +389,16 @@ pub(crate) fn finish(
                 z.apply_patch(patch);
                 let signatures = (v.record.signatures + added).saturating_sub(removed);
                 debug_assert_eq!(signatures, z.signature_count() as u64, "the signature count kept with the version");
-                (want_text.then(|| ZoneText::from(zone_text(&z))), signatures, undo)
+                let serial = z.soa().map_or(v.record.serial, |(_, soa)| soa.serial().into_int());
+                let text = match want_text.then(|| present(zone, serial, &z, text_dir)).transpose() {
+                    Ok(text) => text,
+                    Err(e) => {
+                        // The published model goes back to the version the registry holds.
+                        z.apply_patch(undo);
+                        return Err(e.into());
+                    }
+                };
+                (text, signatures, undo)
             };
             stages.mark(if want_text { "apply, signed text" } else { "apply" });
             // A patch that refreshed due signatures replaced the ones the
@@ -386,7 +424,7 @@ pub(crate) fn finish(
             };
             let content = current.map(|v| ZoneContent::from_zone(&read_zone(&v.zone), std::path::Path::new(zone)));
             let published = current.zip(content.as_ref()).map(|(v, content)| Published { content, serial: v.record.serial, known: &v.known });
-            let released = validate_whole(zone, signed, published, options, stages)?;
+            let released = validate_whole(zone, signed, published, options, text_dir, stages)?;
             let ValidatedVersion { zone: new, text, changes, report, known } = released;
             let times = refresh.signature_times(&new, options.now);
             stages.mark("refresh times");

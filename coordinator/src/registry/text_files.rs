@@ -17,13 +17,14 @@
 //! the file, never a zone published from it.
 
 use std::collections::BTreeSet;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::zone_text::{write_hashed, ZoneText};
 use super::RegistryError;
 
 /// The directory under the registry's.
@@ -44,27 +45,6 @@ pub struct SnapshotFiles {
 impl SnapshotFiles {
     fn names(&self) -> [&str; 2] {
         [&self.unsigned, &self.signed]
-    }
-}
-
-/// Passes octets on to a file, hashing and counting them.
-struct HashingWriter<W> {
-    out: W,
-    hash: Sha256,
-    len: u64,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.out.write(buf)?;
-        let written = buf.get(..n).unwrap_or_default();
-        self.hash.update(written);
-        self.len += written.len() as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
     }
 }
 
@@ -90,21 +70,27 @@ impl TextFiles {
     /// (blocking I/O). Writing a text already there changes nothing.
     #[cfg(test)]
     pub(crate) fn write(&self, text: &[u8]) -> Result<String, RegistryError> {
-        self.write_as(text, &Sha256::digest(text).into())
+        self.write_from(|out| out.write_all(text)).map(|(digest, _)| digest)
     }
 
-    /// Writes `text`, whose SHA-256 is `sha256`, durably under that digest
-    /// and returns the digest (blocking I/O; a wrong digest is found when
-    /// the file is read: [`TextFiles::read`]). Writing a text already
-    /// there changes nothing.
-    pub(crate) fn write_as(&self, text: &[u8], sha256: &[u8; 32]) -> Result<String, RegistryError> {
-        let digest = hex::encode(sha256);
+    /// Writes a copy of `text` durably under its digest and returns the
+    /// digest (blocking I/O; a wrong digest is found when the file is
+    /// read: [`TextFiles::read`]). Writing a text already there changes
+    /// nothing.
+    pub(crate) fn write_copy(&self, text: &ZoneText) -> Result<String, RegistryError> {
+        let digest = hex::encode(text.sha256());
         let file = self.path(&digest);
         // Temporary file, synced, renamed, directory synced: the output
         // files' own way (its temporary name starts with a dot and holds
         // `.tmp-`, which `remove_unnamed` sweeps).
-        crate::pipeline::outputs::write_atomically(&file, text).map_err(|source| RegistryError::TextFile { file, source })?;
+        crate::pipeline::outputs::write_text_atomically(&file, text).map_err(|source| RegistryError::TextFile { file, source })?;
         Ok(digest)
+    }
+
+    /// Where [`ZoneText`]s being made keep their unnamed files: on the
+    /// disk their snapshot files are copied to.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Writes the text `fill` writes durably under its digest, hashed as
@@ -116,12 +102,10 @@ impl TextFiles {
         static WRITES: AtomicU64 = AtomicU64::new(0);
         let unnamed = self.dir.join(format!("unnamed-{}{SUFFIX}", WRITES.fetch_add(1, Ordering::Relaxed)));
         crate::pipeline::outputs::write_atomically_as(&unnamed, |file| {
-            let mut out = HashingWriter { out: BufWriter::new(file), hash: Sha256::new(), len: 0 };
-            fill(&mut out)?;
-            out.out.flush()?;
-            let digest = hex::encode(out.hash.finalize());
+            let (_, sha256, len) = write_hashed(file, fill)?;
+            let digest = hex::encode(sha256);
             let path = self.path(&digest);
-            named = Some((digest, out.len));
+            named = Some((digest, len));
             Ok(path)
         })
         .map_err(|source| RegistryError::TextFile { file: unnamed, source })?;

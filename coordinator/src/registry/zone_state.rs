@@ -26,63 +26,15 @@
 //! the previous version or the new one, whole.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::text_files::{named, SnapshotFiles};
+use super::zone_text::ZoneText;
 use super::{decode, encode, Registry, RegistryError};
 use crate::keys::rollover::views::KeySet;
-
-/// A whole version's text, held once: the publication writes its file,
-/// and the output file and the answer read it. Built from a `String`,
-/// which it takes over without a copy (a signed zone's text is 51 MB at
-/// 100,000 delegations).
-#[derive(Clone, Debug)]
-pub struct ZoneText {
-    text: String,
-    /// Its SHA-256 (the file name, the digest signers are told), made at
-    /// most once.
-    sha256: OnceLock<[u8; 32]>,
-}
-
-impl ZoneText {
-    /// A text whose SHA-256 was computed over exactly these octets (the
-    /// validation hashes a new version's text as it checks it).
-    pub(crate) fn with_sha256(text: String, sha256: [u8; 32]) -> ZoneText {
-        ZoneText { text, sha256: OnceLock::from(sha256) }
-    }
-
-    /// The text's octets.
-    pub fn as_bytes(&self) -> &[u8] {
-        self.text.as_bytes()
-    }
-
-    /// The text as a `String` (a copy).
-    pub fn to_text(&self) -> String {
-        self.text.clone()
-    }
-
-    /// The SHA-256 of its octets.
-    pub fn sha256(&self) -> &[u8; 32] {
-        self.sha256.get_or_init(|| Sha256::digest(self.text.as_bytes()).into())
-    }
-}
-
-impl From<String> for ZoneText {
-    fn from(text: String) -> ZoneText {
-        ZoneText { text, sha256: OnceLock::new() }
-    }
-}
-
-impl From<&str> for ZoneText {
-    fn from(text: &str) -> ZoneText {
-        ZoneText::from(text.to_string())
-    }
-}
 
 /// The settings a version was signed with, as stored (names as in the
 /// config file: `denial = "nsec3"`, `serial_policy = "increment"`).
@@ -303,8 +255,8 @@ impl Registry {
         signed: &ZoneText,
     ) -> Result<(SnapshotFiles, u64), RegistryError> {
         let (unsigned, unsigned_len) = self.texts.write_from(unsigned)?;
-        let signed_digest = self.texts.write_as(signed.as_bytes(), signed.sha256())?;
-        Ok((SnapshotFiles { unsigned, signed: signed_digest }, unsigned_len + signed.as_bytes().len() as u64))
+        let signed_digest = self.texts.write_copy(signed)?;
+        Ok((SnapshotFiles { unsigned, signed: signed_digest }, unsigned_len + signed.len()))
     }
 
     /// The journal entries of `zone` not in its stored texts (signed and
@@ -482,7 +434,7 @@ mod tests {
     /// their files first, a change set keeping the files named before.
     async fn publish(r: &Registry, mut s: ZoneStateRecord, texts: Option<(&str, &str)>, changes: Option<&str>, unsigned_changes: Option<&str>) -> Result<ZoneStateRecord, RegistryError> {
         s.snapshot_files = match texts {
-            Some((u, t)) => Some(r.write_snapshot(|out| out.write_all(u.as_bytes()), &t.into())?.0),
+            Some((u, t)) => Some(r.write_snapshot(|out| out.write_all(u.as_bytes()), &ZoneText::for_test(t))?.0),
             None => r.zone_state(&s.zone)?.and_then(|old| old.snapshot_files),
         };
         r.publish_zone(&Publication { state: &s, snapshot: texts.is_some(), changes, unsigned_changes, journal_limit: 2 }).await?;
@@ -562,7 +514,7 @@ mod tests {
             r.zone_signed.insert("example.", "s1").unwrap();
             r.flush().await.unwrap();
             // A crash after a snapshot's files were written, before its record.
-            r.write_snapshot(|out| out.write_all(b"u2"), &"s2".into()).unwrap();
+            r.write_snapshot(|out| out.write_all(b"u2"), &ZoneText::for_test("s2")).unwrap();
             assert_eq!(text_files(dir.path()), 2);
         }
         let r = Registry::open(dir.path()).unwrap();

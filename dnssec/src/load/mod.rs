@@ -134,7 +134,74 @@ pub fn scan_zone_text<'a>(text: impl Into<Cow<'a, str>>, name: &Path, origin: &S
         Cow::Borrowed(t) => Cow::Borrowed(t.as_bytes()),
         Cow::Owned(t) => Cow::Owned(t.into_bytes()),
     };
-    Loader::new(false, out).scan(text, name, origin.clone(), 0)
+    Loader::new(false, out).scan(text, name, origin.clone(), 0, 0)
+}
+
+/// Octets of text [`scan_zone_lines`] reads and scans at a time.
+pub const LINE_BLOCK: usize = 1 << 20;
+
+/// Reads master file text from `reader` as [`scan_zone_text`] does, in
+/// blocks of whole lines of about [`LINE_BLOCK`] octets, so that the text
+/// is never held whole (a signed zone's is 56 MB at 100,000 delegations).
+///
+/// For text in which every line is one whole record that needs nothing
+/// from the lines before it: owner, TTL and class written out, no
+/// directive, no entry over several lines, as frostzone presents a zone
+/// ([`crate::present::write_zone_text`]). Other text is refused, never
+/// read as other records: a line that starts with `$` (a directive) or
+/// with a blank (the owner of the line before) is an error naming it, and
+/// an entry cut between two blocks (an open parenthesis or quote) fails
+/// to scan in its block.
+pub fn scan_zone_lines(reader: impl std::io::Read, name: &Path, origin: &StoredName, out: impl FnMut(LoadedRecord)) -> Result<(), LoadError> {
+    scan_lines_in_blocks(reader, LINE_BLOCK, name, origin, out)
+}
+
+/// [`scan_zone_lines`] with blocks of `block_len` octets.
+fn scan_lines_in_blocks(mut reader: impl std::io::Read, block_len: usize, name: &Path, origin: &StoredName, out: impl FnMut(LoadedRecord)) -> Result<(), LoadError> {
+    let io = |source| LoadError::Io { file: name.to_path_buf(), source };
+    let mut loader = Loader::new(false, out);
+    let block_len = block_len.max(1);
+    let mut block: Vec<u8> = Vec::with_capacity(block_len);
+    let mut lines_before = 0;
+    let mut done = false;
+    while !done {
+        let start = block.len();
+        block.resize(block_len.max(start * 2), 0);
+        let mut filled = start;
+        while filled < block.len() {
+            match reader.read(&mut block[filled..]) {
+                Ok(0) => {
+                    done = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io(e)),
+            }
+        }
+        block.truncate(filled);
+        // Whole lines now; the rest begins the next block (all of it at
+        // the end of the text).
+        let cut = if done { block.len() } else { block.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) };
+        if cut == 0 && !done {
+            // One line longer than the block: the block grows.
+            continue;
+        }
+        let rest = block.split_off(cut);
+        for (i, line) in block.split(|&b| b == b'\n').enumerate() {
+            if matches!(line.first(), Some(b'$' | b' ' | b'\t')) {
+                return Err(LoadError::Syntax {
+                    file: name.to_path_buf(),
+                    position: format!("{}: a directive or a line without its owner, in text read line by line", lines_before + i + 1),
+                });
+            }
+        }
+        let lines = block.iter().filter(|&&b| b == b'\n').count();
+        loader.scan(Cow::Owned(std::mem::replace(&mut block, rest)), name, origin.clone(), 0, lines_before)?;
+        lines_before += lines;
+        block.reserve(block_len.saturating_sub(block.len()));
+    }
+    Ok(())
 }
 
 /// Where a load's records go, and whether it follows `$INCLUDE`.
@@ -155,16 +222,20 @@ impl<F: FnMut(LoadedRecord)> Loader<F> {
             file: path.to_path_buf(),
             source,
         })?;
-        self.scan(Cow::Owned(text), path, origin, depth)
+        self.scan(Cow::Owned(text), path, origin, depth, 0)
     }
 
-    fn scan(&mut self, text: Cow<'_, [u8]>, path: &Path, origin: StoredName, depth: usize) -> Result<(), LoadError> {
+    /// Scans `text`, the lines of `path` after the first `lines_before`.
+    fn scan(&mut self, text: Cow<'_, [u8]>, path: &Path, origin: StoredName, depth: usize, lines_before: usize) -> Result<(), LoadError> {
         let file: Arc<Path> = Arc::from(path);
         // Room for the text and a little: an `@` rewritten to the origin
         // makes it longer (the buffer grows then).
         let mut zonefile = Zonefile::with_capacity(text.len() + 64);
         let prescan::Prescan { entry_lines: lines, double_dot } = prescan::prescan(&text, &origin, &mut zonefile)
-            .map_err(|unclosed| LoadError::Syntax { file: path.to_path_buf(), position: unclosed.to_string() })?;
+            .map_err(|unclosed| LoadError::Syntax {
+                file: path.to_path_buf(),
+                position: prescan::Unclosed { line: unclosed.line + lines_before, ..unclosed }.to_string(),
+            })?;
         // The scanner reads its own copy from here on.
         drop(text);
         zonefile.set_origin(origin);
@@ -173,7 +244,7 @@ impl<F: FnMut(LoadedRecord)> Loader<F> {
         loop {
             // The scanner's own positions are unreliable (they point past the
             // entry), so the line comes from our entry index.
-            let line = lines.get(index).copied().unwrap_or(0);
+            let line = lines.get(index).copied().unwrap_or(0) + lines_before;
             index += 1;
             // The scanner is not ours and has panicked on hostile text
             // (see prescan); a panic is turned into an error and the
@@ -283,6 +354,52 @@ mod tests {
         let recs = load_zone_text(text, Path::new("t.zone"), &origin()).unwrap();
         let lines: Vec<usize> = recs.iter().map(|r| r.location.line).collect();
         assert_eq!(lines, vec![4, 6, 9]);
+    }
+
+    /// Text read line by line, in blocks of `block` octets.
+    fn lines(text: &str, block: usize) -> Result<Vec<LoadedRecord>, LoadError> {
+        let mut out = Vec::new();
+        scan_lines_in_blocks(text.as_bytes(), block, Path::new("t.zone"), &origin(), |r| out.push(r))?;
+        Ok(out)
+    }
+
+    #[test]
+    fn text_read_in_blocks_of_lines_is_the_text_read_whole() {
+        let mut text = String::from("example.\t300\tIN\tSOA\tns.example.\thm.example.\t1\t2\t3\t4\t5\n");
+        for i in 0..200 {
+            text.push_str(&format!("n{i}.example.\t300\tIN\tA\t192.0.2.{}\n", i % 250));
+        }
+        // A line longer than a block: the block grows to hold it.
+        text.push_str(&format!("long.example.\t300\tIN\tTXT\t\"{}\"\n", "x".repeat(200)));
+        text.push_str("last.example.\t300\tIN\tA\t192.0.2.1");
+        let whole = load_zone_text(&text, Path::new("t.zone"), &origin()).unwrap();
+        for block in [1, 7, 64, 1000, LINE_BLOCK] {
+            let read = lines(&text, block).unwrap();
+            assert_eq!(read.len(), whole.len(), "block {block}");
+            for (a, b) in read.iter().zip(&whole) {
+                assert_eq!((&a.record, &a.location), (&b.record, &b.location), "block {block}");
+            }
+        }
+    }
+
+    #[test]
+    fn text_that_needs_the_lines_before_is_refused_line_by_line() {
+        let soa = "example. 300 IN SOA ns hm 1 2 3 4 5\n";
+        // A directive, a line inheriting the owner before it: named by line.
+        for (text, line) in [(format!("{soa}$TTL 300\nwww A 192.0.2.1\n"), 2), (format!("{soa}www 300 IN A 192.0.2.1\n 300 IN A 192.0.2.2\n"), 3)] {
+            let e = lines(&text, 8).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("t.zone:{line}: a directive or a line without its owner")), "{e}");
+            assert!(load_zone_text(&text, Path::new("t.zone"), &origin()).is_ok(), "the same text read whole is fine");
+        }
+        // An entry over two lines fails in its block, named by its line.
+        let open = "www 300 IN TXT ( \"a\"\n";
+        let text = format!("{soa}{open}\"b\" )\n");
+        let e = lines(&text, soa.len() + open.len()).unwrap_err().to_string();
+        assert!(e.starts_with("t.zone:2: a parenthesis"), "{e}");
+        assert!(lines(&text, 1000).is_ok(), "in one block it reads");
+        // Errors past the first block name the line in the whole text.
+        let text = format!("{soa}a 300 IN A 192.0.2.1\nb 300 IN A 192.0.2.300\n");
+        assert!(lines(&text, 10).unwrap_err().to_string().starts_with("t.zone:3:"));
     }
 
     #[test]

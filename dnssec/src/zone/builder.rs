@@ -45,6 +45,16 @@ impl ZoneBuilder {
         Ok(builder)
     }
 
+    /// A zone at `apex` read as `kind` from master file text that
+    /// `reader` gives, in blocks of whole lines, never held whole: text in
+    /// which every line is one whole record, as frostzone presents a zone
+    /// ([`crate::load::scan_zone_lines`]).
+    pub fn from_lines(apex: StoredName, kind: InputKind, reader: impl std::io::Read, name: &Path) -> Result<Self, LoadError> {
+        let mut builder = ZoneBuilder::new(apex.clone(), kind);
+        crate::load::scan_zone_lines(reader, name, &apex, |record| builder.push(record))?;
+        Ok(builder)
+    }
+
     /// Adds one record read from the input.
     pub fn push(&mut self, LoadedRecord { record, location }: LoadedRecord) {
         if self.first_location.is_none() {
