@@ -373,11 +373,14 @@ mod tests {
         text.push_str(&format!("long.example.\t300\tIN\tTXT\t\"{}\"\n", "x".repeat(200)));
         text.push_str("last.example.\t300\tIN\tA\t192.0.2.1");
         let whole = load_zone_text(&text, Path::new("t.zone"), &origin()).unwrap();
-        for block in [1, 7, 64, 1000, LINE_BLOCK] {
-            let read = lines(&text, block).unwrap();
-            assert_eq!(read.len(), whole.len(), "block {block}");
-            for (a, b) in read.iter().zip(&whole) {
-                assert_eq!((&a.record, &a.location), (&b.record, &b.location), "block {block}");
+        // Without a line feed at the end, and with one (a last block that is empty).
+        for text in [text.clone(), format!("{text}\n")] {
+            for block in [1, 7, 64, 1000, text.len(), LINE_BLOCK] {
+                let read = lines(&text, block).unwrap();
+                assert_eq!(read.len(), whole.len(), "block {block}");
+                for (a, b) in read.iter().zip(&whole) {
+                    assert_eq!((&a.record, &a.location), (&b.record, &b.location), "block {block}");
+                }
             }
         }
     }
