@@ -62,12 +62,18 @@ impl RogueCoordinator {
         let root = cluster.dir.path();
         let tls = TlsFiles { ca: root.join("ca.pem"), cert: root.join("coordinator.pem"), key: root.join("coordinator.key") };
         let config = tls.server_config().expect("server TLS config");
+        // Bound before this returns: a client started right after it finds
+        // the port listening (bound in the task, it was refused under load).
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind the rogue coordinator's port");
+        listener.set_nonblocking(true).expect("a non-blocking listener");
+        let listener = tokio::net::TcpListener::from_std(listener).expect("a listener (serve is called inside the runtime)");
+        let incoming = tonic::transport::server::TcpIncoming::from(listener);
         tokio::spawn(async move {
             tonic::transport::Server::builder()
                 .tls_config(config)
                 .expect("TLS")
                 .add_service(CoordinatorServer::new(self))
-                .serve(([127, 0, 0, 1], port).into())
+                .serve_with_incoming(incoming)
                 .await
                 .expect("serve");
         })
