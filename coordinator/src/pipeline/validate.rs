@@ -15,7 +15,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-
 use frostzone_dnssec::keys::KeyTag;
 use frostzone_dnssec::signing::{read_zone, CompletedPlan, SharedZone};
 

@@ -188,6 +188,8 @@ fn scan_lines_in_blocks(mut reader: impl std::io::Read, block_len: usize, name: 
             continue;
         }
         let rest = block.split_off(cut);
+        // The index of the last line is the count of line feeds before it.
+        let mut lines = 0;
         for (i, line) in block.split(|&b| b == b'\n').enumerate() {
             if matches!(line.first(), Some(b'$' | b' ' | b'\t')) {
                 return Err(LoadError::Syntax {
@@ -195,11 +197,10 @@ fn scan_lines_in_blocks(mut reader: impl std::io::Read, block_len: usize, name: 
                     position: format!("{}: a directive or a line without its owner, in text read line by line", lines_before + i + 1),
                 });
             }
+            lines = i;
         }
-        let lines = block.iter().filter(|&&b| b == b'\n').count();
         loader.scan(Cow::Owned(std::mem::replace(&mut block, rest)), name, origin.clone(), 0, lines_before)?;
         lines_before += lines;
-        block.reserve(block_len.saturating_sub(block.len()));
     }
     Ok(())
 }

@@ -44,16 +44,17 @@ pub(super) struct Verified<'p, 'a> {
 }
 
 impl Verified<'_, '_> {
-    /// The (owner, type covered, algorithm) of the verified signature `i`.
-    fn key(&self, i: usize) -> (&StoredName, u16, u8) {
-        let p = &self.pending[i];
-        (p.owner, p.sig.rrsig.type_covered().to_int(), p.sig.rrsig.algorithm().to_int())
-    }
-
     /// Whether a signature by `algorithm` over the RRset `owner`/`rtype`
     /// verified.
     fn signed_with(&self, owner: &StoredName, rtype: u16, algorithm: u8) -> bool {
-        self.signed_by.binary_search_by(|&i| compare(self.key(i), (owner, rtype, algorithm))).is_ok()
+        self.signed_by.binary_search_by(|&i| compare(self.pending[i].key(), (owner, rtype, algorithm))).is_ok()
+    }
+}
+
+impl Pending<'_> {
+    /// Its owner, type covered and algorithm.
+    fn key(&self) -> (&StoredName, u16, u8) {
+        (self.owner, self.sig.rrsig.type_covered().to_int(), self.sig.rrsig.algorithm().to_int())
     }
 }
 
@@ -176,7 +177,8 @@ pub(super) fn verify_all<'p, 'a>(pending: &'p [Pending<'a>], keys: &KeySet, know
     } else {
         pending.par_iter().map(check).collect()
     };
-    let mut out = Verified { digests: VerifiedSignatures::default(), signed_by: Vec::with_capacity(pending.len()), pending, dnskey_anchored: false };
+    let mut out = Verified { digests: VerifiedSignatures::default(), signed_by: Vec::new(), pending, dnskey_anchored: false };
+    let mut signed_by = Vec::with_capacity(pending.len());
     for (i, (p, result)) in pending.iter().zip(results).enumerate() {
         match result {
             Ok((digest, was_known)) => {
@@ -190,7 +192,7 @@ pub(super) fn verify_all<'p, 'a>(pending: &'p [Pending<'a>], keys: &KeySet, know
                 if covered == Rtype::DNSKEY && keys.anchored.contains(&p.key) {
                     out.dnskey_anchored = true;
                 }
-                out.signed_by.push(i);
+                signed_by.push(i);
             }
             Err(e) => report.error(
                 p.sig.location.clone(),
@@ -201,8 +203,7 @@ pub(super) fn verify_all<'p, 'a>(pending: &'p [Pending<'a>], keys: &KeySet, know
     }
     // In zone order already, but for the types and algorithms at a name:
     // a stable sort runs over what is in order.
-    let mut signed_by = std::mem::take(&mut out.signed_by);
-    signed_by.sort_by(|&i, &j| compare(out.key(i), out.key(j)));
+    signed_by.sort_by(|&i, &j| compare(pending[i].key(), pending[j].key()));
     out.signed_by = signed_by;
     out
 }
